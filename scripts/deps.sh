@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything Atelier needs to build, run and test, from Debian's packages
+# and npm only. Idempotent and fast when all is in place: it asks dpkg first and
+# calls apt-get only for what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS=(
+  g++ cmake ninja-build ccache pkg-config
+  libboost1.74-dev            # Asio + Beast (header-only); 1.74, see DEVELOPERS.md
+  nlohmann-json3-dev libsqlite3-dev sqlite3 libssl-dev libargon2-dev
+  libcurl4-openssl-dev libspdlog-dev libfmt-dev libcli11-dev
+  libgtest-dev googletest
+  python3-requests python3-pytest   # black-box API tests (/usr/bin/python3)
+  wrk                               # bench/
+)
+
+missing=()
+for p in "${DEBS[@]}"; do
+  [[ "$p" == \#* ]] && continue
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+# node + npm run the Huawei SDK signer in the tests; the machine image may ship
+# its own nodejs (which bundles npm), so ask for Debian's only when absent.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages for the client tests (the real Huawei SDK signer). The SDK core
+# requires uuid at run time without declaring it.
+if [ ! -f tests/node/node_modules/@huaweicloud/huaweicloud-sdk-core/package.json ] \
+   || [ ! -f tests/node/node_modules/uuid/package.json ]; then
+  echo "deps: npm install (tests/node)"
+  (cd tests/node && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+fi

@@ -1,0 +1,76 @@
+#include "app/app.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/crypto.h"
+#include "iam/routes.h"
+
+namespace fs = std::filesystem;
+
+namespace atelier::app {
+
+namespace {
+
+// The key that seals secret keys at rest: ATELIER_MASTER_KEY (64 hex) or a
+// file created once in the data dir, readable by the owner only.
+std::string master_key(const Config& cfg, bool memory) {
+  if (!cfg.master_key.empty()) {
+    if (cfg.master_key.size() != 64 || cfg.master_key.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+      throw std::runtime_error("master_key must be 64 hex characters");
+    std::string raw;
+    for (size_t i = 0; i < 64; i += 2) raw.push_back(char(std::stoi(cfg.master_key.substr(i, 2), nullptr, 16)));
+    return raw;
+  }
+  if (memory) return crypto::random_bytes(32);
+  fs::path dir = fs::path(cfg.data_dir) / "keys", file = dir / "master.key";
+  fs::create_directories(dir);
+  ::chmod(dir.c_str(), 0700);
+  if (!fs::exists(file)) {
+    std::string key = crypto::random_bytes(32);
+    fs::path tmp = dir / "master.key.tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out.write(key.data(), std::streamsize(key.size()));
+    }
+    ::chmod(tmp.c_str(), 0600);
+    fs::rename(tmp, file);
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (key.size() != 32) throw std::runtime_error("master key file " + file.string() + " is damaged");
+  return key;
+}
+
+}  // namespace
+
+App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
+  if (!memory) fs::create_directories(cfg_.data_dir);
+  db_ = store::open_sqlite(memory ? ":memory:" : (fs::path(cfg_.data_dir) / "meta.db").string());
+  db_->migrate(iam::Iam::migrations());
+  objects_ = obs::open_local_store(memory ? (fs::temp_directory_path() / "atelier-routes-obs").string()
+                                          : (fs::path(cfg_.data_dir) / "obs").string());
+  iam::IamConfig ic;
+  ic.region = cfg_.region;
+  ic.token_ttl_ms = cfg_.token_ttl_s * 1000;
+  ic.max_clock_skew_ms = cfg_.max_clock_skew_s * 1000;
+  ic.master_key = master_key(cfg_, memory);
+  iam_ = std::make_unique<iam::Iam>(*db_, ic);
+  boot_ = iam_->bootstrap(cfg_.admin_password);
+  gate_ = std::make_unique<iam::Gate>(*iam_);
+  router_ = std::make_unique<http::Router>(gate_.get());
+
+  http::Route health;
+  health.method = "GET";
+  health.path = "/health";
+  health.access = http::Access::kPublic;
+  health.handler = [](http::Context&) { return http::json_response(200, {{"status", "ok"}}); };
+  router_->add(std::move(health));
+  router_->add(iam::routes(*iam_));
+}
+
+App::~App() = default;
+
+}  // namespace atelier::app

@@ -1,0 +1,41 @@
+// The assembled server: metadata store, object store, IAM and every
+// capability's routes on one Router. `serve`, `admin` and `routes` all start
+// from an App so they run the same code.
+#pragma once
+#include <memory>
+
+#include "app/config.h"
+#include "http/router.h"
+#include "iam/gate.h"
+#include "iam/iam.h"
+#include "obs/object_store.h"
+#include "store/db.h"
+
+namespace atelier::app {
+
+class App {
+ public:
+  // Opens the data dir (creating it), applies migrations and, on an empty
+  // store, bootstraps the admin account. `memory` keeps everything in a
+  // throwaway database (for `atelier routes`).
+  explicit App(Config cfg, bool memory = false);
+  ~App();
+
+  http::Router& router() { return *router_; }
+  iam::Iam& iam() { return *iam_; }
+  store::Database& db() { return *db_; }
+  obs::ObjectStore& objects() { return *objects_; }
+  const Config& config() const { return cfg_; }
+  const iam::Iam::Bootstrap& bootstrap() const { return boot_; }
+
+ private:
+  Config cfg_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<obs::ObjectStore> objects_;
+  std::unique_ptr<iam::Iam> iam_;
+  std::unique_ptr<iam::Gate> gate_;
+  std::unique_ptr<http::Router> router_;
+  iam::Iam::Bootstrap boot_;
+};
+
+}  // namespace atelier::app

@@ -1,0 +1,35 @@
+// Server settings. Precedence: command-line flags > ATELIER_* environment >
+// the JSON config file > defaults. Each field's environment name is
+// ATELIER_ + its name in upper case (ATELIER_LISTEN, ATELIER_DATA_DIR, ...).
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace atelier::app {
+
+struct Config {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./atelier-data";
+  std::string region = "local";
+  std::string admin_password;  // first start only; generated when empty
+  std::string master_key;      // 64 hex chars; default: <data_dir>/keys/master.key
+  std::string log_level = "info";
+  std::string log_file;        // default: stderr
+  int threads = 2;
+  int64_t max_body_bytes = 64LL << 20;
+  int64_t max_header_bytes = 16 << 10;
+  int64_t read_timeout_ms = 30000;
+  int64_t idle_timeout_ms = 60000;
+  int64_t max_connections = 1024;
+  int64_t token_ttl_s = 86400;
+  int64_t max_clock_skew_s = 900;
+
+  // Applies a JSON file (keys as the field names). Throws std::runtime_error.
+  void load_file(const std::string& path);
+  // Applies every ATELIER_* variable that is set. Throws on a bad number.
+  void load_env();
+  // "host:port" split; throws std::runtime_error when malformed.
+  void listen_parts(std::string& host, uint16_t& port) const;
+};
+
+}  // namespace atelier::app

@@ -1,0 +1,64 @@
+#include "common/ids.h"
+
+#include <chrono>
+
+#include "common/crypto.h"
+
+namespace atelier::ids {
+
+static uint64_t now_ms() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count());
+}
+
+static std::string from_alphabet(const char* alphabet, size_t base, size_t n) {
+  std::string out;
+  out.reserve(n);
+  // Rejection sampling keeps the distribution uniform.
+  const unsigned limit = 256 - 256 % base;
+  while (out.size() < n) {
+    for (unsigned char c : crypto::random_bytes(n * 2)) {
+      if (c < limit && out.size() < n) out.push_back(alphabet[c % base]);
+    }
+  }
+  return out;
+}
+
+static const char* kBase62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+std::string hex32() {
+  char ts[13];
+  snprintf(ts, sizeof ts, "%012llx", static_cast<unsigned long long>(now_ms() & 0xffffffffffffULL));
+  return std::string(ts) + crypto::random_hex(10);
+}
+
+std::string base62_19() {
+  // 8 base62 digits hold 2.1e14 ms (about 6900 years) of timestamp.
+  uint64_t t = now_ms();
+  std::string head(8, '0');
+  for (int i = 7; i >= 0; --i) {
+    head[i] = kBase62[t % 62];
+    t /= 62;
+  }
+  return head + from_alphabet(kBase62, 62, 11);
+}
+
+std::string uuid() {
+  std::string r = crypto::random_bytes(16);
+  uint64_t t = now_ms();
+  for (int i = 5; i >= 0; --i) {
+    r[i] = char(t & 0xff);
+    t >>= 8;
+  }
+  r[6] = char((r[6] & 0x0f) | 0x70);
+  r[8] = char((r[8] & 0x3f) | 0x80);
+  std::string h = crypto::hex(r);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
+}
+
+std::string access_key() { return from_alphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 36, 20); }
+std::string secret_key() { return from_alphabet(kBase62, 62, 40); }
+
+}  // namespace atelier::ids

@@ -1,0 +1,15 @@
+// Resource ids. All are time-ordered (a millisecond timestamp leads, random
+// bits follow), so inserts land at the right edge of the primary-key index
+// instead of scattering pages; they keep the shapes of the real service.
+#pragma once
+#include <string>
+
+namespace atelier::ids {
+
+std::string hex32();     // 32 lower-case hex: projects, users, groups, roles...
+std::string base62_19(); // 19 chars [0-9A-Za-z]: datasets, versions, tasks...
+std::string uuid();      // UUIDv7 with dashes: models, notebooks
+std::string access_key();  // 20 upper-case alphanumerics (not time-ordered)
+std::string secret_key();  // 40 alphanumerics
+
+}  // namespace atelier::ids

@@ -1,0 +1,103 @@
+#include "common/json.h"
+
+namespace atelier {
+
+json parse_json_body(std::string_view body, bool allow_empty) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    if (allow_empty) return json::object();
+    throw bad_request("The request body is empty; a JSON object is required.");
+  }
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw bad_request("The request body is not valid JSON.");
+  if (!j.is_object()) throw bad_request("The request body must be a JSON object.");
+  return j;
+}
+
+ApiError FieldErrorFactory::make(const std::string& field, const std::string& problem) const {
+  return bad_request("Invalid parameter " + field + ": " + problem);
+}
+
+static const FieldErrorFactory kDefaultErrors;
+
+JsonIn::JsonIn(const json& node, std::string path, const FieldErrorFactory* errors)
+    : node_(node), path_(std::move(path)), errors_(errors ? errors : &kDefaultErrors) {}
+
+std::string JsonIn::field(const char* key) const {
+  return path_.empty() ? std::string(key) : path_ + "." + key;
+}
+
+void JsonIn::fail(const char* key, const std::string& problem) const {
+  throw errors_->make(field(key), problem);
+}
+
+bool JsonIn::has(const char* key) const {
+  auto it = node_.find(key);
+  return it != node_.end() && !it->is_null();
+}
+
+std::optional<std::string> JsonIn::opt_str(const char* key) const {
+  if (!has(key)) return std::nullopt;
+  const json& v = node_.at(key);
+  if (!v.is_string()) fail(key, "must be a string");
+  return v.get<std::string>();
+}
+
+std::string JsonIn::str(const char* key) const {
+  if (!has(key)) fail(key, "is required");
+  auto v = opt_str(key);
+  if (v->empty()) fail(key, "must not be empty");
+  return *v;
+}
+
+std::optional<bool> JsonIn::opt_bool(const char* key) const {
+  if (!has(key)) return std::nullopt;
+  const json& v = node_.at(key);
+  if (!v.is_boolean()) fail(key, "must be a boolean");
+  return v.get<bool>();
+}
+
+std::optional<int64_t> JsonIn::opt_int(const char* key, int64_t min, int64_t max) const {
+  if (!has(key)) return std::nullopt;
+  const json& v = node_.at(key);
+  if (!v.is_number_integer()) fail(key, "must be an integer");
+  int64_t n = v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX)
+                  ? INT64_MAX : v.get<int64_t>();
+  if (n < min || n > max)
+    fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+  return n;
+}
+
+JsonIn JsonIn::obj(const char* key) const {
+  if (!has(key)) fail(key, "is required");
+  const json& v = node_.at(key);
+  if (!v.is_object()) fail(key, "must be an object");
+  return JsonIn(v, field(key), errors_);
+}
+
+std::optional<JsonIn> JsonIn::opt_obj(const char* key) const {
+  if (!has(key)) return std::nullopt;
+  return obj(key);
+}
+
+const json& JsonIn::arr(const char* key) const {
+  if (!has(key)) fail(key, "is required");
+  const json& v = node_.at(key);
+  if (!v.is_array()) fail(key, "must be an array");
+  return v;
+}
+
+std::string JsonIn::enum_str(const char* key, std::initializer_list<std::string_view> allowed) const {
+  std::string v = str(key);
+  for (auto a : allowed)
+    if (v == a) return v;
+  std::string list;
+  for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  fail(key, "must be one of " + list);
+}
+
+std::string JsonIn::max_len(const char* key, const std::string& v, size_t n) const {
+  if (v.size() > n) fail(key, "must be at most " + std::to_string(n) + " characters");
+  return v;
+}
+
+}  // namespace atelier

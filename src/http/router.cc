@@ -1,0 +1,237 @@
+#include "http/router.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <stdexcept>
+
+namespace atelier::http {
+
+struct Router::Node {
+  std::map<std::string, std::unique_ptr<Node>, std::less<>> literal;
+  std::unique_ptr<Node> var;
+  std::map<std::string, Route*> by_method;
+  std::map<std::string, std::vector<std::string>> var_names;  // per method
+};
+
+const std::string& PathParams::get(std::string_view name) const {
+  static const std::string empty;
+  for (auto& [k, v] : items)
+    if (k == name) return v;
+  return empty;
+}
+
+class ShapedFieldErrors : public FieldErrorFactory {
+ public:
+  explicit ShapedFieldErrors(ErrorShape s) : shape_(s) {}
+  ApiError make(const std::string& field, const std::string& problem) const override {
+    if (shape_ == ErrorShape::kIam)
+      return ApiError(400, "IAM.0073", "Invalid input for field '" + field + "': " + problem + ".");
+    return FieldErrorFactory::make(field, problem);
+  }
+
+ private:
+  ErrorShape shape_;
+};
+
+const json& Context::body() {
+  if (!body_parsed) {
+    try {
+      parsed = parse_json_body(req.body);
+    } catch (const ApiError& e) {
+      if (route.errors == ErrorShape::kIam) throw ApiError(400, "IAM.0011", e.what());
+      throw;
+    }
+    body_parsed = true;
+  }
+  return parsed;
+}
+
+JsonIn Context::in() {
+  static const ShapedFieldErrors iam(ErrorShape::kIam), ma(ErrorShape::kModelArts);
+  return JsonIn(body(), "", route.errors == ErrorShape::kIam ? &iam : &ma);
+}
+
+static std::vector<std::string> split(std::string_view path) {
+  std::vector<std::string> out;
+  size_t pos = 1;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    out.emplace_back(path.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+  return out;
+}
+
+Router::Router(Gatekeeper* gate) : gate_(gate), root_(std::make_unique<Node>()) {}
+Router::~Router() = default;
+
+void Router::add(std::vector<Route> routes) {
+  for (auto& r : routes) add(std::move(r));
+}
+
+void Router::add(Route route) {
+  if (route.path.empty() || route.path[0] != '/')
+    throw std::logic_error("route path must start with '/': " + route.path);
+  Node* n = root_.get();
+  std::vector<std::string> names;
+  if (route.path != "/") {
+    for (auto& seg : split(route.path)) {
+      if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
+        names.push_back(seg.substr(1, seg.size() - 2));
+        if (!n->var) n->var = std::make_unique<Node>();
+        n = n->var.get();
+      } else {
+        auto& child = n->literal[seg];
+        if (!child) child = std::make_unique<Node>();
+        n = child.get();
+      }
+    }
+  }
+  if (n->by_method.count(route.method))
+    throw std::logic_error("duplicate route " + route.method + " " + route.path);
+  if ((route.access == Access::kProject || route.access == Access::kGlobal) && route.action.empty())
+    throw std::logic_error("route needs an IAM action: " + route.method + " " + route.path);
+  routes_.push_back(std::make_unique<Route>(std::move(route)));
+  Route* r = routes_.back().get();
+  n->by_method[r->method] = r;
+  n->var_names[r->method] = std::move(names);
+}
+
+bool Router::match(const std::vector<std::string>& segs, size_t i, Node* n,
+                   std::vector<std::string>& vals, Node*& out) const {
+  if (i == segs.size()) {
+    if (n->by_method.empty()) return false;
+    out = n;
+    return true;
+  }
+  // Literal segments win over variables (/workforces/workers vs /workforces/{id}).
+  auto it = n->literal.find(segs[i]);
+  if (it != n->literal.end() && match(segs, i + 1, it->second.get(), vals, out)) return true;
+  if (n->var && !segs[i].empty()) {
+    vals.push_back(segs[i]);
+    if (match(segs, i + 1, n->var.get(), vals, out)) return true;
+    vals.pop_back();
+  }
+  return false;
+}
+
+Response json_response(int status, const json& body) {
+  Response r;
+  r.status = status;
+  r.headers.add("Content-Type", "application/json;charset=UTF-8");
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
+
+Response no_content(int status) {
+  Response r;
+  r.status = status;
+  return r;
+}
+
+Response error_response(ErrorShape shape, int status, const std::string& code,
+                        const std::string& message, const std::string& request_id) {
+  json body;
+  if (shape == ErrorShape::kIam) {
+    body["error"] = {{"code", status}, {"title", reason_phrase(status)}, {"message", message}};
+    body["error_code"] = code;
+    body["error_msg"] = message;
+  } else {
+    body["error_code"] = code;
+    body["error_msg"] = message;
+    body["error_message"] = message;
+    if (shape == ErrorShape::kModelArtsV1) body["is_success"] = false;
+  }
+  body["request_id"] = request_id;
+  return json_response(status, body);
+}
+
+static ErrorShape shape_for_path(std::string_view path) {
+  return path.rfind("/v3", 0) == 0 ? ErrorShape::kIam : ErrorShape::kModelArts;
+}
+
+Response Router::handle(Request& req) {
+  auto start = std::chrono::steady_clock::now();
+  const Route* route = nullptr;
+  std::string user = "-";
+  Response resp;
+  ErrorShape shape = shape_for_path(req.path);
+  try {
+    std::string path = req.path;
+    if (path.size() > 1 && path.back() == '/') path.pop_back();  // spec §0.1
+    std::vector<std::string> segs;
+    if (path != "/") {
+      for (auto& raw : split(path)) {
+        std::string dec;
+        if (!percent_decode(raw, dec) || dec.find('\0') != std::string::npos)
+          throw ApiError(400, "ModelArts.0101", "Malformed percent-encoding in the request path.");
+        segs.push_back(std::move(dec));
+      }
+    }
+    std::vector<std::string> vals;
+    Node* node = nullptr;
+    if (!match(segs, 0, root_.get(), vals, node))
+      throw ApiError(404, "APIGW.0101", "The API does not exist or has not been published: " +
+                                            req.method + " " + req.path);
+    auto it = node->by_method.find(req.method);
+    bool head_via_get = false;
+    if (it == node->by_method.end() && req.method == "HEAD") {
+      it = node->by_method.find("GET");
+      head_via_get = it != node->by_method.end();
+    }
+    if (it == node->by_method.end()) {
+      std::string allow;
+      for (auto& [m, r] : node->by_method) allow += (allow.empty() ? "" : ", ") + m;
+      resp = error_response(shape, 405, "APIGW.0105",
+                            "Method " + req.method + " is not allowed here; allowed: " + allow,
+                            req.request_id);
+      resp.headers.add("Allow", allow);
+    } else {
+      route = it->second;
+      shape = route->errors;
+      Context ctx{req, *route, {}, {}, false, {}};
+      auto& names = node->var_names[it->first];
+      for (size_t i = 0; i < names.size(); ++i) ctx.params.items.emplace_back(names[i], vals[i]);
+      if (route->access != Access::kPublic) gate_->admit(ctx);
+      if (!ctx.caller.user_name.empty()) user = ctx.caller.user_name + "@" + ctx.caller.domain_name;
+      resp = route->handler(ctx);
+      if (head_via_get) resp.head_only = true;
+    }
+  } catch (const ApiError& e) {
+    resp = error_response(shape, e.status(), e.code(), e.what(), req.request_id);
+  } catch (const std::exception& e) {
+    spdlog::error("request {} failed: {}", req.request_id, e.what());
+    resp = error_response(shape, 500, shape == ErrorShape::kIam ? "IAM.0006" : "ModelArts.0010",
+                          "An internal error occurred; see the server log for request " +
+                              req.request_id,
+                          req.request_id);
+  }
+  if (req.method == "HEAD") resp.head_only = true;
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  // One structured line per request. Never headers or bodies: they carry secrets.
+  spdlog::info(R"({{"event":"access","method":"{}","route":"{}","status":{},"ms":{:.3f},"request_id":"{}","user":"{}","remote":"{}"}})",
+               req.method, route ? route->path : "-", resp.status, ms, req.request_id, user,
+               req.remote_addr);
+  return resp;
+}
+
+json Router::describe() const {
+  json out = json::array();
+  for (auto& r : routes_) {
+    const char* access = r->access == Access::kPublic   ? "public"
+                         : r->access == Access::kMember ? "member"
+                         : r->access == Access::kProject ? "project"
+                                                        : "global";
+    out.push_back({{"method", r->method},
+                   {"path", r->path},
+                   {"action", r->action},
+                   {"depends", r->depends},
+                   {"access", access},
+                   {"self", bool(r->self)}});
+  }
+  return out;
+}
+
+}  // namespace atelier::http

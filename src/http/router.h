@@ -1,0 +1,124 @@
+// Routes are data. Each capability declares its routes (method, path template,
+// IAM action, dependent actions, who may call, error wording, handler) and adds
+// them to the Router. The Router matches the path, has the Gatekeeper resolve
+// the caller, the project and the authorization exactly once from that
+// declaration, runs the handler, renders failures, and writes the access log.
+// Handlers never check permissions themselves.
+#pragma once
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "http/http.h"
+
+namespace atelier::http {
+
+// Who may call a route.
+enum class Access {
+  kPublic,   // no credentials (health, token issue)
+  kMember,   // any authenticated, enabled user of an account
+  kProject,  // project-level action, evaluated in the {project_id} of the path
+  kGlobal,   // global-service action (IAM), evaluated at account scope
+};
+
+// How failures on a route are worded (spec §7.1).
+enum class ErrorShape {
+  kModelArts,    // {"error_code","error_msg","error_message"}
+  kModelArtsV1,  // the same plus "is_success": false (legacy training family)
+  kIam,          // Keystone {"error":{code,title,message}} plus error_code/error_msg
+};
+
+// The authenticated caller, resolved by the Gatekeeper.
+struct Caller {
+  std::string user_id, user_name;
+  std::string domain_id, domain_name;
+  std::string project_id, project_name;  // the project in scope, if any
+  std::string auth_method;               // "token" | "aksk" | "" (public)
+  std::string access_key;                // for AK/SK callers
+  std::string token_hash;                // for token callers
+  bool is_owner = false;                 // account owner
+};
+
+struct PathParams {
+  std::vector<std::pair<std::string, std::string>> items;  // decoded values
+  const std::string& get(std::string_view name) const;
+};
+
+struct Route;
+
+// What a handler sees.
+struct Context {
+  Request& req;
+  const Route& route;
+  PathParams params;
+  Caller caller;
+
+  const std::string& param(std::string_view name) const { return params.get(name); }
+  // The JSON body, parsed once. A malformed body is a 400 in the route's shape.
+  const json& body();
+  JsonIn in();  // view on body() that names fields in errors
+  bool body_parsed = false;
+  json parsed;
+};
+
+using RouteHandler = std::function<Response(Context&)>;
+// True when the request is the caller acting on itself (own profile, own keys):
+// such calls pass without the route's action.
+using SelfCheck = std::function<bool(const Context&)>;
+
+struct Route {
+  std::string method;
+  std::string path;  // template, e.g. /v2/{project_id}/datasets/{dataset_id}
+  std::string action;                // IAM action; empty for public/member routes
+  std::vector<std::string> depends;  // dependent actions (endpoints.tsv)
+  Access access = Access::kProject;
+  ErrorShape errors = ErrorShape::kModelArts;
+  RouteHandler handler;
+  SelfCheck self;
+};
+
+// Authenticates and authorizes a matched request; throws ApiError to refuse.
+class Gatekeeper {
+ public:
+  virtual ~Gatekeeper() = default;
+  virtual void admit(Context& ctx) = 0;
+};
+
+class Router {
+ public:
+  explicit Router(Gatekeeper* gate);
+  ~Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  // Throws std::logic_error on a duplicate (method, path) or a bad template.
+  void add(Route route);
+  void add(std::vector<Route> routes);
+
+  Response handle(Request& req);
+  const std::vector<std::unique_ptr<Route>>& routes() const { return routes_; }
+  json describe() const;  // the route table, for `atelier routes` and the tests
+
+ private:
+  struct Node;
+  struct Match;
+  bool match(const std::vector<std::string>& segs, size_t i, Node* n,
+             std::vector<std::string>& vals, Node*& out) const;
+
+  Gatekeeper* gate_;
+  std::unique_ptr<Node> root_;
+  std::vector<std::unique_ptr<Route>> routes_;
+};
+
+// Response builders.
+Response json_response(int status, const json& body);
+Response no_content(int status = 204);
+// Renders an error in the shape of a family.
+Response error_response(ErrorShape shape, int status, const std::string& code,
+                        const std::string& message, const std::string& request_id);
+
+}  // namespace atelier::http

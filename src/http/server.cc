@@ -1,0 +1,308 @@
+#include "http/server.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "common/ids.h"
+
+namespace atelier::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+static std::string error_json(const std::string& code, const std::string& msg, const std::string& rid) {
+  auto esc = [](const std::string& s) {
+    std::string o;
+    for (char c : s) {
+      if (c == '"' || c == '\\') o.push_back('\\');
+      o.push_back(c);
+    }
+    return o;
+  };
+  return "{\"error_code\":\"" + code + "\",\"error_msg\":\"" + esc(msg) + "\",\"error_message\":\"" +
+         esc(msg) + "\",\"request_id\":\"" + rid + "\"}";
+}
+
+class Session;
+
+class Server::Impl {
+ public:
+  Impl(ServerOptions o, Handler h) : opts(std::move(o)), handler(std::move(h)), acceptor(ioc) {}
+
+  void start();
+  void accept();
+  void stop();
+  void session_closed() {
+    std::lock_guard<std::mutex> l(mu);
+    --live;
+    cv.notify_all();
+  }
+
+  ServerOptions opts;
+  Handler handler;
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+  std::atomic<bool> draining{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  int live = 0;
+  std::list<std::weak_ptr<Session>> sessions;
+  bool stopped = false;
+  std::once_flag stop_once;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket s, Server::Impl& srv) : stream_(std::move(s)), srv_(srv) {}
+  ~Session() { srv_.session_closed(); }
+
+  void run() { net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); }); }
+
+  // Called on drain: close when waiting for a new request; busy ones finish first.
+  void drain() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->busy_) {
+        beast::error_code ec;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+        self->stream_.socket().close(ec);
+      }
+    });
+  }
+
+  // Answers a connection over the limit, then closes it.
+  void refuse() {
+    busy_ = true;
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(bhttp::status::service_unavailable, 11);
+    std::string rid = ids::hex32();
+    res->set("X-Request-Id", rid);
+    res->set(bhttp::field::content_type, "application/json;charset=UTF-8");
+    res->set(bhttp::field::retry_after, "1");
+    res->body() = error_json("APIGW.0308", "Too many connections; try again shortly.", rid);
+    res->keep_alive(false);
+    res->prepare_payload();
+    stream_.expires_after(std::chrono::seconds(5));
+    bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
+      beast::error_code ec;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    });
+  }
+
+ private:
+  void read() {
+    busy_ = false;
+    if (srv_.draining) return close();
+    parser_.emplace();
+    parser_->body_limit(srv_.opts.max_body_bytes);
+    parser_->header_limit(srv_.opts.max_header_bytes);
+    // Idle time first; once the header starts arriving the read timeout applies.
+    stream_.expires_after(std::chrono::milliseconds(srv_.opts.idle_timeout_ms));
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                               self->on_header(ec);
+                             });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read_error(ec, true);
+    busy_ = true;
+    stream_.expires_after(std::chrono::milliseconds(srv_.opts.read_timeout_ms));
+    bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read_error(beast::error_code ec, bool in_header) {
+    if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset || ec == net::error::eof)
+      return close();
+    if (ec == beast::error::timeout) {
+      // An idle keep-alive connection just goes; a stalled request gets told.
+      if (in_header && buffer_.size() == 0) return close();
+      return reply_error(bhttp::status::request_timeout, "ModelArts.6100",
+                         "The request was not received in time.");
+    }
+    if (ec == bhttp::error::body_limit)
+      return reply_error(bhttp::status::payload_too_large, "APIGW.0201",
+                         "Request body exceeds the limit of " +
+                             std::to_string(srv_.opts.max_body_bytes) + " bytes.");
+    if (ec == bhttp::error::header_limit)
+      return reply_error(bhttp::status::request_header_fields_too_large, "APIGW.0202",
+                         "Request header exceeds the limit of " +
+                             std::to_string(srv_.opts.max_header_bytes) + " bytes.");
+    return reply_error(bhttp::status::bad_request, "APIGW.0203", "Malformed HTTP request: " + ec.message());
+  }
+
+  void reply_error(bhttp::status st, const std::string& code, const std::string& msg) {
+    busy_ = true;
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(st, 11);
+    std::string rid = ids::hex32();
+    res->set("X-Request-Id", rid);
+    res->set(bhttp::field::content_type, "application/json;charset=UTF-8");
+    res->body() = error_json(code, msg, rid);
+    res->keep_alive(false);
+    res->prepare_payload();
+    spdlog::info(R"({{"event":"access","method":"-","route":"-","status":{},"ms":0,"request_id":"{}","user":"-","error":"{}"}})",
+                 int(st), rid, code);
+    stream_.expires_after(std::chrono::seconds(5));
+    bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
+      self->close();
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) return on_read_error(ec, false);
+    auto msg = parser_->release();
+    Request req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    size_t q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos) req.raw_query = req.target.substr(q + 1);
+    for (auto& f : msg) req.headers.add(std::string(f.name_string()), std::string(f.value()));
+    req.body = std::move(msg.body());
+    beast::error_code ec2;
+    auto ep = stream_.socket().remote_endpoint(ec2);
+    if (!ec2) req.remote_addr = ep.address().to_string();
+    req.request_id = ids::hex32();
+    bool keep_alive = msg.keep_alive() && !srv_.draining;
+
+    Response out;
+    if (req.path.empty() || req.path[0] != '/') {
+      out.status = 400;
+      out.headers.add("Content-Type", "application/json;charset=UTF-8");
+      out.body = error_json("APIGW.0203", "The request target must be an absolute path.", req.request_id);
+    } else {
+      out = srv_.handler(req);
+    }
+
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
+        static_cast<bhttp::status>(out.status), msg.version());
+    for (auto& [k, v] : out.headers.items()) res->insert(k, v);
+    res->set("X-Request-Id", req.request_id);
+    res->keep_alive(keep_alive);
+    if (out.head_only) {
+      res->content_length(out.body.size());
+    } else {
+      res->body() = std::move(out.body);
+      res->prepare_payload();
+    }
+    bool head = out.head_only;
+    stream_.expires_after(std::chrono::milliseconds(srv_.opts.read_timeout_ms));
+    auto done = [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+      if (ec || !keep_alive) return self->close();
+      self->read();
+    };
+    if (head) {
+      // Headers only: serialize the header part, skip the body.
+      auto sr = std::make_shared<bhttp::response_serializer<bhttp::string_body>>(*res);
+      bhttp::async_write_header(stream_, *sr, [sr, done](beast::error_code ec, size_t n) { done(ec, n); });
+    } else {
+      bhttp::async_write(stream_, *res, done);
+    }
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  Server::Impl& srv_;
+  bool busy_ = false;
+};
+
+void Server::Impl::start() {
+  beast::error_code ec;
+  auto addr = net::ip::make_address(opts.host, ec);
+  if (ec) throw std::runtime_error("invalid listen address '" + opts.host + "'");
+  tcp::endpoint ep(addr, opts.port);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    throw std::runtime_error("cannot listen on " + opts.host + ":" + std::to_string(opts.port) +
+                             ": " + ec.message());
+  accept();
+  for (int i = 0; i < std::max(1, opts.threads); ++i) threads.emplace_back([this] { ioc.run(); });
+}
+
+void Server::Impl::accept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket sock) {
+    if (ec) {
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+      spdlog::warn("accept failed: {}", ec.message());
+    } else {
+      sock.set_option(tcp::no_delay(true), ec);
+      bool over;
+      std::shared_ptr<Session> s;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        over = live >= opts.max_connections;
+        ++live;
+        s = std::make_shared<Session>(std::move(sock), *this);
+        if (!over) {
+          if (sessions.size() > size_t(opts.max_connections) * 2)
+            sessions.remove_if([](auto& w) { return w.expired(); });
+          sessions.push_back(s);
+        }
+      }
+      if (over) s->refuse();
+      else s->run();
+    }
+    if (!draining) accept();
+  });
+}
+
+void Server::Impl::stop() {
+  std::call_once(stop_once, [this] {
+    draining = true;
+    net::post(ioc, [this] {
+      beast::error_code ec;
+      acceptor.close(ec);
+    });
+    {
+      std::lock_guard<std::mutex> l(mu);
+      for (auto& w : sessions)
+        if (auto s = w.lock()) s->drain();
+    }
+    {
+      std::unique_lock<std::mutex> l(mu);
+      cv.wait_for(l, std::chrono::milliseconds(opts.drain_timeout_ms), [this] { return live == 0; });
+      if (live) spdlog::warn("shutdown: {} connections still open after the drain timeout", live);
+    }
+    ioc.stop();
+    for (auto& t : threads)
+      if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+    std::lock_guard<std::mutex> l(mu);
+    stopped = true;
+    cv.notify_all();
+  });
+}
+
+Server::Server(ServerOptions opts, Handler handler)
+    : impl_(std::make_unique<Impl>(std::move(opts), std::move(handler))) {}
+Server::~Server() { stop(); }
+void Server::start() { impl_->start(); }
+uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+void Server::stop() { impl_->stop(); }
+void Server::wait() {
+  std::unique_lock<std::mutex> l(impl_->mu);
+  impl_->cv.wait(l, [this] { return impl_->stopped; });
+}
+
+}  // namespace atelier::http

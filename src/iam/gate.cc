@@ -1,0 +1,123 @@
+#include "iam/gate.h"
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "iam/signer.h"
+
+namespace atelier::iam {
+
+using http::Access;
+using http::ErrorShape;
+
+namespace {
+// The same failure worded for the route's family.
+ApiError refuse(const http::Context& ctx, int status, const char* ma_code, const char* iam_code,
+                const std::string& msg) {
+  return ApiError(status, ctx.route.errors == ErrorShape::kIam ? iam_code : ma_code, msg);
+}
+}  // namespace
+
+UserRecord Gate::authenticate(http::Context& ctx, TokenInfo* token_out) {
+  const auto& h = ctx.req.headers;
+  UserRecord user;
+  if (h.has("X-Auth-Token")) {
+    auto t = iam_.find_token(h.get("X-Auth-Token"));
+    if (!t) throw refuse(ctx, 401, "ModelArts.0203", "IAM.0067", "The token is invalid.");
+    if (t->expires_at <= clock::now_ms()) throw refuse(ctx, 401, "ModelArts.0202", "IAM.0066", "The token has expired.");
+    user = t->user;
+    ctx.caller.auth_method = "token";
+    ctx.caller.token_hash = t->hash;
+    *token_out = *t;
+  } else if (h.has("Authorization")) {
+    auto auth = parse_authorization(h.get("Authorization"));
+    if (!auth)
+      throw refuse(ctx, 401, "ModelArts.0206", "IAM.0001",
+                   "Malformed Authorization header; expected SDK-HMAC-SHA256 Access=..., SignedHeaders=..., Signature=...");
+    bool signs_host = false, signs_date = false;
+    for (auto& n : auth->signed_headers) {
+      signs_host |= n == "host";
+      signs_date |= n == "x-sdk-date";
+    }
+    if (!signs_host || !signs_date)
+      throw refuse(ctx, 401, "ModelArts.0206", "IAM.0001", "The signature must cover the host and x-sdk-date headers.");
+    auto date = clock::parse_sdk_date(h.get("X-Sdk-Date"));
+    if (!date) throw refuse(ctx, 401, "ModelArts.0206", "IAM.0001", "X-Sdk-Date is missing or not YYYYMMDDTHHMMSSZ.");
+    int64_t now = clock::now_ms();
+    if (std::llabs(now - *date) > iam_.config().max_clock_skew_ms)
+      throw refuse(ctx, 401, "ModelArts.0207", "IAM.0001", "The request signature has expired (X-Sdk-Date too far from server time).");
+    auto key = iam_.access_key(auth->access_key);
+    // One message for an unknown key and a bad signature: do not tell which.
+    if (!key || !verify(ctx.req, *auth, key->secret))
+      throw refuse(ctx, 401, "ModelArts.0208", "IAM.0001", "Verify Authorization header failed: the signature does not match.");
+    if (key->status != "active") throw refuse(ctx, 401, "ModelArts.0208", "IAM.1107", "The access key " + key->access + " is inactive.");
+    auto u = iam_.user_by_id(key->user_id);
+    if (!u) throw refuse(ctx, 401, "ModelArts.0208", "IAM.1106", "The user of access key " + key->access + " cannot be found.");
+    user = *u;
+    ctx.caller.auth_method = "aksk";
+    ctx.caller.access_key = key->access;
+    if (now - key->last_use_at > 60000) iam_.touch_access_key(key->access, now);  // at most once a minute
+  } else {
+    throw refuse(ctx, 401, "ModelArts.0201", "IAM.0001",
+                 "The request you have made requires authentication: send X-Auth-Token or an SDK-HMAC-SHA256 Authorization header.");
+  }
+  if (!user.enabled || !user.domain_enabled) throw refuse(ctx, 403, "ModelArts.0108", "IAM.0082", "The user " + user.name + " is disabled.");
+  if (user.access_mode == "console")
+    throw refuse(ctx, 403, "ModelArts.0108", "IAM.0081", "This user only supports console access, not programmatic access.");
+  ctx.caller.user_id = user.id;
+  ctx.caller.user_name = user.name;
+  ctx.caller.domain_id = user.domain_id;
+  ctx.caller.domain_name = user.domain_name;
+  ctx.caller.is_owner = user.is_owner;
+  return user;
+}
+
+void Gate::admit(http::Context& ctx) {
+  TokenInfo token;
+  UserRecord user = authenticate(ctx, &token);
+  const auto& route = ctx.route;
+  const auto& h = ctx.req.headers;
+  if (route.access == Access::kMember) return;
+
+  Facts facts{{"g:UserId", user.id},
+              {"g:UserName", user.name},
+              {"g:DomainName", user.domain_name},
+              {"g:CurrentTime", clock::iso_micro_z(clock::now_ms())},
+              {"g:MFAPresent", "false"},
+              {"g:SourceIp", ctx.req.remote_addr}};
+  std::vector<std::string> actions{route.action};
+  actions.insert(actions.end(), route.depends.begin(), route.depends.end());
+
+  if (route.access == Access::kGlobal) {
+    if (h.has("X-Domain-Id") && h.get("X-Domain-Id") != user.domain_id)
+      throw ApiError(403, "IAM.0002", "X-Domain-Id does not match the caller's account.");
+    if (route.self && route.self(ctx)) return;
+    if (auto denied = iam_.first_denied(user, nullptr, actions, facts))
+      throw ApiError(403, "IAM.0003", "Policy doesn't allow " + *denied + " to be performed.");
+    return;
+  }
+
+  // Project-level route: the {project_id} of the path must be a project of
+  // the caller's account; another account's project does not exist for it.
+  const std::string& pid = ctx.param("project_id");
+  auto project = iam_.project_by_id(pid);
+  if (!project || project->domain_id != user.domain_id)
+    throw refuse(ctx, 404, "ModelArts.0015", "IAM.0004", "Project " + pid + " does not exist.");
+  if (ctx.caller.auth_method == "token") {
+    if (token.project_id.empty())
+      throw refuse(ctx, 401, "ModelArts.0212", "IAM.1109", "The token is not scoped to a project; ask for a project-scoped token.");
+    if (token.project_id != pid)
+      throw refuse(ctx, 403, "ModelArts.0210", "IAM.0002", "The project ID in the URL does not match the token.");
+  } else if (h.has("X-Project-Id") && h.get("X-Project-Id") != pid) {
+    throw refuse(ctx, 403, "ModelArts.0210", "IAM.0002", "The project ID in the URL does not match X-Project-Id.");
+  }
+  if (!project->enabled) throw refuse(ctx, 403, "ModelArts.0108", "IAM.0002", "Project " + project->name + " is disabled.");
+  ctx.caller.project_id = project->id;
+  ctx.caller.project_name = project->name;
+  facts["g:ProjectName"] = project->name;
+  facts["g:ProjectId"] = project->id;
+  if (auto denied = iam_.first_denied(user, &*project, actions, facts))
+    throw refuse(ctx, 403, "ModelArts.0108", "IAM.0003",
+                 "You are not authorized to perform the (" + *denied + ") operation.");
+}
+
+}  // namespace atelier::iam

@@ -1,0 +1,21 @@
+// The Gatekeeper: resolves the caller of a matched route from X-Auth-Token or
+// an SDK-HMAC-SHA256 signature, resolves the project of the path, and
+// authorizes the route's action and dependent actions. The only place in
+// Atelier where permissions are checked.
+#pragma once
+#include "http/router.h"
+#include "iam/iam.h"
+
+namespace atelier::iam {
+
+class Gate : public http::Gatekeeper {
+ public:
+  explicit Gate(Iam& iam) : iam_(iam) {}
+  void admit(http::Context& ctx) override;
+
+ private:
+  UserRecord authenticate(http::Context& ctx, TokenInfo* token);
+  Iam& iam_;
+};
+
+}  // namespace atelier::iam

@@ -1,0 +1,150 @@
+// Identity and access: accounts (domains), users, groups, projects, policies,
+// grants, access keys and tokens, kept in the metadata store. Iam owns the
+// caches that make per-request authentication and authorization cheap; every
+// write through it bumps an epoch that drops them, and entries also expire
+// after a few seconds so that `atelier admin` edits of the same data dir are
+// seen by a running server.
+#pragma once
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/json.h"
+#include "iam/policy.h"
+#include "store/db.h"
+
+namespace atelier::iam {
+
+struct IamConfig {
+  std::string region = "local";            // names the default project of every account
+  int64_t token_ttl_ms = 24LL * 3600 * 1000;
+  int64_t max_clock_skew_ms = 15LL * 60 * 1000;
+  std::string master_key;                  // 32 bytes; seals secret keys at rest
+  int64_t cache_ttl_ms = 5000;
+};
+
+struct UserRecord {
+  std::string id, domain_id, domain_name, name, access_mode;
+  bool enabled = true, is_owner = false, domain_enabled = true;
+};
+
+struct ProjectRecord {
+  std::string id, domain_id, name, parent_id, description;
+  bool enabled = true;
+};
+
+// A validated token.
+struct TokenInfo {
+  std::string hash;
+  UserRecord user;
+  std::string project_id, project_name;  // empty for a domain-scoped token
+  std::vector<std::string> methods;
+  int64_t issued_at = 0, expires_at = 0;
+};
+
+struct IssuedToken {
+  std::string token;  // the secret; returned once, stored only as a hash
+  TokenInfo info;
+};
+
+class Iam {
+ public:
+  Iam(store::Database& db, IamConfig cfg);
+
+  static std::vector<store::Migration> migrations();
+
+  struct Bootstrap {
+    bool created = false;
+    std::string password;  // set when generated
+    std::string domain_id, project_id;
+  };
+  // On an empty store: the system policy catalogue, the account "admin" with
+  // its owner "admin", group "admin", the region project and enterprise
+  // project "0". Does nothing when the account exists.
+  Bootstrap bootstrap(const std::string& admin_password);
+  // A new account with owner user, admin group, region project, EP "0".
+  // Returns the domain id. Throws ApiError on a taken name or weak password.
+  std::string create_account(const std::string& name, const std::string& password);
+
+  // ---- lookups
+  std::optional<UserRecord> user_by_id(const std::string& id);
+  std::optional<UserRecord> user_by_name(const std::string& domain_id, const std::string& name);
+  std::optional<ProjectRecord> project_by_id(const std::string& id);
+  std::optional<ProjectRecord> project_by_name(const std::string& domain_id, const std::string& name);
+  std::optional<std::string> domain_id_by_name(const std::string& name);
+  std::string domain_name(const std::string& domain_id);
+  bool in_admin_group(const std::string& user_id);
+
+  // ---- passwords and tokens
+  // Checks a password; throws ApiError(401) on a mismatch without saying which part was wrong.
+  UserRecord check_password(const std::string& domain_id, const std::string& user_name,
+                            const std::string& user_id, const std::string& password);
+  IssuedToken issue_token(const UserRecord& user, const std::optional<ProjectRecord>& project,
+                          std::vector<std::string> methods, int64_t max_expiry_ms = 0);
+  std::optional<TokenInfo> find_token(const std::string& token);  // includes expired ones
+  void revoke_token(const std::string& hash);
+  void revoke_user_tokens(const std::string& user_id);
+
+  // ---- access keys
+  struct AccessKey {
+    std::string access, user_id, secret, status;
+    int64_t last_use_at = 0;
+  };
+  std::optional<AccessKey> access_key(const std::string& access);
+  void touch_access_key(const std::string& access, int64_t last_use_at);
+  std::string seal_secret(const std::string& secret) const;
+
+  // ---- authorization
+  // Verdict for `actions` of `user` in a project (project-level services) or
+  // at account scope (global services, or when project_id is empty). Owners
+  // and members of the group "admin" pass. Returns the first action not
+  // allowed, or nullopt when all are.
+  std::optional<std::string> first_denied(const UserRecord& user, const ProjectRecord* project,
+                                          const std::vector<std::string>& actions, const Facts& facts);
+  static bool is_global_service(std::string_view action);
+
+  // Drops every cache; call after any IAM write.
+  void changed() { epoch_.fetch_add(1); }
+
+  store::Database& db() { return db_; }
+  const IamConfig& config() const { return cfg_; }
+
+ private:
+  using PolicySet = std::vector<std::shared_ptr<const Policy>>;
+  PolicySet policies_for(const UserRecord& user, const std::string& scope_kind,
+                         const std::string& scope_id);
+  std::string create_account_locked(const std::string& name, const std::string& password);
+
+  store::Database& db_;
+  IamConfig cfg_;
+  std::atomic<uint64_t> epoch_{1};
+
+  template <class T>
+  struct Cached {
+    T value;
+    uint64_t epoch;
+    int64_t at;
+  };
+  std::shared_mutex mu_;
+  std::unordered_map<std::string, Cached<TokenInfo>> tokens_;
+  std::unordered_map<std::string, Cached<AccessKey>> keys_;
+  std::unordered_map<std::string, Cached<PolicySet>> policies_;
+  std::unordered_map<std::string, Cached<bool>> admins_;
+  std::unordered_map<std::string, Cached<ProjectRecord>> projects_;
+  template <class T>
+  std::optional<T> cache_get(std::unordered_map<std::string, Cached<T>>& m, const std::string& k);
+  template <class T>
+  void cache_put(std::unordered_map<std::string, Cached<T>>& m, const std::string& k, T v);
+};
+
+// Password rules of iam-admin-api §3: 6-32 chars, two of upper/lower/digit/special.
+// Returns an explanation when `pw` is not acceptable.
+std::optional<std::string> password_problem(const std::string& pw);
+
+}  // namespace atelier::iam

@@ -1,0 +1,13 @@
+// The IAM HTTP surface: tokens, projects, users, groups, policies, grants and
+// access keys (spec §6, iam-admin-api.md). Declared as data, like every route.
+#pragma once
+#include <vector>
+
+#include "http/router.h"
+#include "iam/iam.h"
+
+namespace atelier::iam {
+
+std::vector<http::Route> routes(Iam& iam);
+
+}  // namespace atelier::iam

@@ -1,0 +1,193 @@
+// atelier: one binary. `serve` runs the server; `admin` edits a data dir
+// through the same API handlers the server uses; `routes` prints the route
+// table (the authorization test walks it).
+#include <CLI/CLI.hpp>
+#include <spdlog/async.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "app/app.h"
+#include "common/clock.h"
+#include "http/server.h"
+
+using namespace atelier;
+
+static void setup_logging(const app::Config& cfg) {
+  spdlog::init_thread_pool(8192, 1);
+  std::shared_ptr<spdlog::sinks::sink> sink;
+  if (cfg.log_file.empty()) sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  else sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(cfg.log_file);
+  auto logger = std::make_shared<spdlog::async_logger>("atelier", sink, spdlog::thread_pool(),
+                                                       spdlog::async_overflow_policy::block);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  logger->set_level(spdlog::level::from_str(cfg.log_level));
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+  spdlog::flush_every(std::chrono::seconds(1));
+}
+
+static int serve(app::Config cfg) {
+  setup_logging(cfg);
+  std::string host;
+  uint16_t port;
+  cfg.listen_parts(host, port);
+  // Signals go to one watcher thread; block them before any thread starts.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  app::App a(cfg);
+  http::ServerOptions so;
+  so.host = host;
+  so.port = port;
+  so.threads = std::max(1, cfg.threads);
+  so.max_body_bytes = uint64_t(cfg.max_body_bytes);
+  so.max_header_bytes = uint32_t(cfg.max_header_bytes);
+  so.read_timeout_ms = int(cfg.read_timeout_ms);
+  so.idle_timeout_ms = int(cfg.idle_timeout_ms);
+  so.max_connections = int(cfg.max_connections);
+  http::Server server(so, [&a](http::Request& r) { return a.router().handle(r); });
+  server.start();
+
+  auto& b = a.bootstrap();
+  std::string endpoint = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                         std::to_string(server.port());
+  std::cout << "Atelier is listening on " << endpoint << "\n"
+            << "  data dir: " << cfg.data_dir << "   region/project: " << cfg.region << "\n"
+            << "  account (domain): admin   user: admin   password: "
+            << (b.created ? (b.password.empty() ? "(from ATELIER_ADMIN_PASSWORD)" : b.password + "   <- shown once, keep it")
+                          : "(set at first start)")
+            << "\n"
+            << "  token: curl -si " << endpoint
+            << "/v3/auth/tokens -H 'Content-Type: application/json' -d "
+               "'{\"auth\":{\"identity\":{\"methods\":[\"password\"],\"password\":{\"user\":{\"name\":\"admin\",\"password\":\"<password>\","
+               "\"domain\":{\"name\":\"admin\"}}}},\"scope\":{\"project\":{\"name\":\""
+            << cfg.region << "\"}}}}' | grep -i x-subject-token" << std::endl;
+  spdlog::info(R"({{"event":"started","listen":"{}","pid":{}}})", endpoint, getpid());
+
+  std::thread watcher([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    spdlog::info(R"({{"event":"stopping","signal":{}}})", sig);
+    server.stop();
+  });
+  server.wait();
+  // If the server stopped for another reason, wake the watcher.
+  pthread_kill(watcher.native_handle(), SIGTERM);
+  watcher.join();
+  spdlog::info(R"({{"event":"stopped"}})");
+  spdlog::shutdown();
+  return 0;
+}
+
+// Sends one request through the router as the owner of `account`, with a
+// short-lived token that is revoked afterwards. Returns the HTTP status.
+static int admin_call(app::App& a, const std::string& account, const std::string& method,
+                      const std::string& target, const std::string& body, json* out) {
+  auto did = a.iam().domain_id_by_name(account);
+  if (!did) throw std::runtime_error("no account named " + account);
+  auto owner = a.iam().user_by_name(*did, account);
+  auto tok = a.iam().issue_token(*owner, std::nullopt, {"password"});
+  http::Request req;
+  req.method = method;
+  req.target = target;
+  auto q = target.find('?');
+  req.path = target.substr(0, q);
+  if (q != std::string::npos) req.raw_query = target.substr(q + 1);
+  req.headers.add("X-Auth-Token", tok.token);
+  req.headers.add("Host", "localhost");
+  req.headers.add("Content-Type", "application/json");
+  req.body = body;
+  req.request_id = "admin-cli";
+  req.remote_addr = "local";
+  auto resp = a.router().handle(req);
+  a.iam().revoke_token(tok.info.hash);
+  if (out) *out = resp.body.empty() ? json() : json::parse(resp.body, nullptr, false);
+  return resp.status;
+}
+
+int main(int argc, char** argv) {
+  CLI::App cli{"Atelier: a self-hosted AI development platform that speaks the ModelArts API"};
+  cli.require_subcommand(1);
+  app::Config cfg;
+  std::string config_file, listen, data_dir;
+
+  auto* serve_cmd = cli.add_subcommand("serve", "Run the server");
+  serve_cmd->add_option("--listen", listen, "HOST:PORT (env ATELIER_LISTEN)");
+  serve_cmd->add_option("--data-dir", data_dir, "data directory (env ATELIER_DATA_DIR)");
+  serve_cmd->add_option("--config", config_file, "JSON config file");
+
+  auto* routes_cmd = cli.add_subcommand("routes", "Print the route table as JSON");
+
+  auto* admin = cli.add_subcommand("admin", "Administer a data dir (the server may be running)");
+  admin->require_subcommand(1);
+  admin->add_option("--data-dir", data_dir, "data directory (env ATELIER_DATA_DIR)");
+  admin->add_option("--config", config_file, "JSON config file");
+  std::string account = "admin", name, password, method, target, body;
+  auto* acct = admin->add_subcommand("account-create", "Create an account (domain) with its owner user");
+  acct->add_option("--name", name)->required();
+  acct->add_option("--password", password, "owner password (env ATELIER_NEW_PASSWORD)");
+  auto* call = admin->add_subcommand("call", "Send one IAM API request as the account owner; prints the JSON answer");
+  call->add_option("--account", account, "account name (default admin)");
+  call->add_option("method", method)->required();
+  call->add_option("path", target)->required();
+  call->add_option("--body", body, "JSON body");
+  auto* cred = admin->add_subcommand("credential-create", "Create an access key for a user; prints access and secret");
+  cred->add_option("--account", account);
+  cred->add_option("--user", name)->required();
+
+  CLI11_PARSE(cli, argc, argv);
+  try {
+    if (!config_file.empty()) cfg.load_file(config_file);
+    cfg.load_env();
+    if (!listen.empty()) cfg.listen = listen;
+    if (!data_dir.empty()) cfg.data_dir = data_dir;
+
+    if (*serve_cmd) return serve(cfg);
+    if (*routes_cmd) {
+      spdlog::set_level(spdlog::level::warn);
+      app::App a(cfg, /*memory=*/true);
+      std::cout << a.router().describe().dump(1) << std::endl;
+      return 0;
+    }
+    spdlog::set_level(spdlog::level::warn);
+    app::App a(cfg);
+    if (*acct) {
+      if (password.empty() && std::getenv("ATELIER_NEW_PASSWORD")) password = std::getenv("ATELIER_NEW_PASSWORD");
+      std::string id = a.iam().create_account(name, password);
+      auto pid = a.iam().project_by_name(id, cfg.region);
+      std::cout << json{{"domain_id", id}, {"name", name}, {"project_id", pid->id}}.dump() << std::endl;
+      return 0;
+    }
+    if (*call) {
+      json out;
+      int st = admin_call(a, account, method, target, body, &out);
+      std::cout << (out.is_null() ? json{{"status", st}} : out).dump(1) << std::endl;
+      return st < 400 ? 0 : 1;
+    }
+    if (*cred) {
+      json users;
+      admin_call(a, account, "GET", "/v3/users?name=" + http::percent_encode(name), "", &users);
+      if (!users.contains("users") || users["users"].empty()) throw std::runtime_error("no user " + name + " in account " + account);
+      json out;
+      int st = admin_call(a, account, "POST", "/v3.0/OS-CREDENTIAL/credentials", json{{"credential", {{"user_id", users["users"][0]["id"]}}}}.dump(), &out);
+      std::cout << out.dump(1) << std::endl;
+      return st < 400 ? 0 : 1;
+    }
+  } catch (const ApiError& e) {
+    std::cerr << "atelier: " << e.code() << ": " << e.what() << std::endl;
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "atelier: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,337 @@
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include "common/crypto.h"
+#include "common/error.h"
+#include "obs/object_store.h"
+
+namespace fs = std::filesystem;
+
+namespace atelier::obs {
+
+bool valid_bucket(std::string_view b) {
+  if (b.size() < 3 || b.size() > 63) return false;
+  for (char c : b)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  return alnum(b.front()) && alnum(b.back()) && b.find("..") == std::string_view::npos;
+}
+
+bool valid_key(std::string_view key) {
+  if (key.size() > 1024 || key.find('\0') != std::string_view::npos) return false;
+  if (key.empty()) return true;
+  if (key.front() == '/') return false;
+  size_t pos = 0;
+  while (pos < key.size()) {
+    size_t slash = key.find('/', pos);
+    std::string_view seg = key.substr(pos, slash == std::string_view::npos ? key.npos : slash - pos);
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    if (slash == std::string_view::npos) break;
+    pos = slash + 1;
+  }
+  return true;
+}
+
+ObsPath parse_path(std::string_view path, std::string_view field) {
+  auto fail = [&](const std::string& why) -> ApiError {
+    return bad_request("Invalid parameter " + std::string(field) + ": " + why);
+  };
+  std::string_view rest = path;
+  if (rest.rfind("obs://", 0) == 0 || rest.rfind("s3://", 0) == 0) {
+    rest.remove_prefix(rest.find("://") + 3);
+  } else if (!rest.empty() && rest.front() == '/') {
+    rest.remove_prefix(1);
+  } else {
+    throw fail("an OBS path must look like /bucket/key, obs://bucket/key or s3://bucket/key");
+  }
+  size_t slash = rest.find('/');
+  ObsPath p;
+  p.bucket = std::string(rest.substr(0, slash));
+  if (slash != std::string_view::npos) p.key = std::string(rest.substr(slash + 1));
+  if (!valid_bucket(p.bucket)) throw fail("'" + p.bucket + "' is not a valid bucket name");
+  if (!valid_key(p.key)) throw fail("the object key must not contain '.', '..', empty segments or NUL");
+  return p;
+}
+
+ObjectInfo ObjectStore::put(const ObsPath& p, std::string_view data) {
+  size_t off = 0;
+  return put(p, [&](char* buf, size_t cap) {
+    size_t n = std::min(cap, data.size() - off);
+    std::copy_n(data.data() + off, n, buf);
+    off += n;
+    return n;
+  });
+}
+
+std::optional<std::string> ObjectStore::get_all(const ObsPath& p) {
+  auto r = get(p);
+  if (!r) return std::nullopt;
+  std::string out;
+  char buf[65536];
+  while (size_t n = r->read(buf, sizeof buf)) out.append(buf, n);
+  return out;
+}
+
+namespace {
+
+class FileReader : public ObjectReader {
+ public:
+  FileReader(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  ~FileReader() override { ::close(fd_); }
+  size_t read(char* buf, size_t cap) override {
+    for (;;) {
+      ssize_t n = ::read(fd_, buf, cap);
+      if (n >= 0) return size_t(n);
+      if (errno != EINTR) throw std::runtime_error("object read failed");
+    }
+  }
+  uint64_t size() const override { return size_; }
+
+ private:
+  int fd_;
+  uint64_t size_;
+};
+
+class LocalStore : public ObjectStore {
+ public:
+  explicit LocalStore(const std::string& root) {
+    fs::create_directories(root);
+    root_ = fs::canonical(root);
+    tmp_ = root_ / ".tmp";
+    fs::create_directories(tmp_);
+  }
+
+  void create_bucket(const std::string& bucket) override {
+    if (!valid_bucket(bucket)) throw bad_request("Invalid bucket name: " + bucket);
+    fs::create_directories(root_ / bucket);
+  }
+
+  bool bucket_exists(const std::string& bucket) override {
+    return valid_bucket(bucket) && fs::is_directory(root_ / bucket);
+  }
+
+  ObjectInfo put(const ObsPath& p, const Source& src) override {
+    fs::path dest = resolve(p, /*for_write=*/true);
+    if (p.key.empty()) throw bad_request("An object key is required.");
+    if (p.key.back() == '/') {  // a folder marker
+      fs::create_directories(dest);
+      return ObjectInfo{p.key, 0, 0, crypto::hex(md5(""))};
+    }
+    std::error_code ec;
+    fs::create_directories(dest.parent_path(), ec);
+    if (ec || !fs::is_directory(dest.parent_path()))
+      throw ApiError(409, "ModelArts.0101", "Cannot create " + p.str() + ": a parent is an object");
+    if (fs::is_directory(dest)) throw ApiError(409, "ModelArts.0101", "Cannot overwrite folder " + p.str());
+    fs::path tmp = tmp_ / crypto::random_hex(12);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) throw std::runtime_error("cannot create temporary object file");
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_md5(), nullptr);
+    uint64_t total = 0;
+    try {
+      std::vector<char> buf(1 << 16);
+      while (size_t n = src(buf.data(), buf.size())) {
+        EVP_DigestUpdate(md, buf.data(), n);
+        for (size_t off = 0; off < n;) {
+          ssize_t w = ::write(fd, buf.data() + off, n - off);
+          if (w < 0 && errno == EINTR) continue;
+          if (w < 0) throw std::runtime_error("object write failed");
+          off += size_t(w);
+        }
+        total += n;
+      }
+      if (::fsync(fd) != 0) throw std::runtime_error("object fsync failed");
+    } catch (...) {
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      EVP_MD_CTX_free(md);
+      throw;
+    }
+    ::close(fd);
+    unsigned char digest[16];
+    unsigned int dl = 0;
+    EVP_DigestFinal_ex(md, digest, &dl);
+    EVP_MD_CTX_free(md);
+    fs::rename(tmp, dest);
+    return ObjectInfo{p.key, total, mtime(dest), crypto::hex(std::string_view((char*)digest, dl))};
+  }
+
+  std::unique_ptr<ObjectReader> get(const ObsPath& p) override {
+    fs::path f = resolve(p, false);
+    int fd = ::open(f.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return nullptr;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return nullptr;
+    }
+    return std::make_unique<FileReader>(fd, uint64_t(st.st_size));
+  }
+
+  std::optional<ObjectInfo> head(const ObsPath& p) override {
+    fs::path f = resolve(p, false);
+    struct stat st;
+    if (lstat(f.c_str(), &st) != 0) return std::nullopt;
+    if (S_ISDIR(st.st_mode) && !p.key.empty() && p.key.back() == '/')
+      return ObjectInfo{p.key, 0, int64_t(st.st_mtime) * 1000, crypto::hex(md5(""))};
+    if (!S_ISREG(st.st_mode)) return std::nullopt;
+    return ObjectInfo{p.key, uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000,
+                      etag_of(f)};
+  }
+
+  bool remove(const ObsPath& p) override {
+    if (p.key.empty()) return false;
+    fs::path f = resolve(p, false);
+    std::error_code ec;
+    if (p.key.back() == '/') {
+      // A folder marker goes only when nothing is left under it.
+      return fs::is_directory(f) && fs::is_empty(f) && fs::remove(f, ec);
+    }
+    struct stat st;
+    if (lstat(f.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    bool ok = fs::remove(f, ec);
+    // Drop folders the removal emptied, like S3 where folders are only prefixes.
+    for (fs::path d = f.parent_path(); ok && d != root_ / p.bucket && d.has_parent_path(); d = d.parent_path())
+      if (!fs::remove(d, ec)) break;
+    return ok;
+  }
+
+  ListResult list(const std::string& bucket, const std::string& prefix, const std::string& delimiter,
+                  const std::string& marker, size_t max_keys) override {
+    if (!valid_bucket(bucket)) throw bad_request("Invalid bucket name: " + bucket);
+    if (prefix.find('\0') != std::string::npos || prefix.find("..") != std::string::npos)
+      throw bad_request("Invalid parameter prefix");
+    ListResult out;
+    fs::path broot = root_ / bucket;
+    if (!fs::is_directory(broot)) return out;
+    max_keys = std::clamp<size_t>(max_keys, 1, 1000);
+    // Walk only the folder the prefix points into.
+    std::string dir_part = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/') + 1);
+    fs::path start = broot / dir_part;
+    if (!dir_part.empty() && !fs::is_directory(start)) return out;
+    std::string last_prefix;
+    walk(start, dir_part, [&](const std::string& key, bool is_dir, const fs::path& path) -> bool {
+      // Returns false to stop the walk.
+      if (key.compare(0, prefix.size(), prefix) != 0) return key < prefix;  // continue until past prefix range
+      if (!delimiter.empty()) {
+        size_t d = key.find(delimiter, prefix.size());
+        if (d != std::string::npos) {
+          std::string cp = key.substr(0, d + delimiter.size());
+          if (cp == last_prefix || cp <= marker) return true;
+          if (out.objects.size() + out.common_prefixes.size() >= max_keys) {
+            out.truncated = true;
+            return false;
+          }
+          last_prefix = cp;
+          out.common_prefixes.push_back(cp);
+          out.next_marker = cp;
+          return true;
+        }
+      }
+      if (key <= marker) return true;
+      if (is_dir && !fs::is_empty(path)) return true;  // only empty folders list as markers
+      if (out.objects.size() + out.common_prefixes.size() >= max_keys) {
+        out.truncated = true;
+        return false;
+      }
+      struct stat st;
+      if (lstat(path.c_str(), &st) != 0) return true;
+      out.objects.push_back(ObjectInfo{key, is_dir ? 0 : uint64_t(st.st_size), int64_t(st.st_mtime) * 1000, ""});
+      out.next_marker = key;
+      return true;
+    });
+    if (!out.truncated) out.next_marker.clear();
+    return out;
+  }
+
+ private:
+  // Visits keys under `dir` in byte order of the full key. Folders are visited
+  // as "name/" (their marker) and then descended into.
+  bool walk(const fs::path& dir, const std::string& key_prefix,
+            const std::function<bool(const std::string&, bool, const fs::path&)>& visit) {
+    std::vector<std::pair<std::string, bool>> entries;
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(dir, ec)) {
+      if (e.is_symlink()) continue;  // never followed, never listed
+      bool d = e.is_directory();
+      if (!d && !e.is_regular_file()) continue;
+      std::string name = e.path().filename().string();
+      if (dir == root_ && name == ".tmp") continue;
+      entries.emplace_back(d ? name + "/" : name, d);
+    }
+    std::sort(entries.begin(), entries.end());
+    for (auto& [name, d] : entries) {
+      std::string key = key_prefix + name;
+      fs::path p = dir / (d ? name.substr(0, name.size() - 1) : name);
+      if (!visit(key, d, p)) return false;
+      if (d && !walk(p, key, visit)) return false;
+    }
+    return true;
+  }
+
+  // Maps a validated path to the file system and proves the result stays
+  // inside the bucket even when a component on disk is a symlink.
+  fs::path resolve(const ObsPath& p, bool for_write) {
+    if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
+    fs::path broot = root_ / p.bucket;
+    if (!fs::is_directory(broot)) {
+      if (!for_write) return broot / "\x01missing";
+      throw ApiError(404, "ModelArts.0015", "Bucket " + p.bucket + " does not exist");
+    }
+    std::string key = p.key;
+    if (!key.empty() && key.back() == '/') key.pop_back();
+    fs::path full = broot / key;
+    // Every existing ancestor must be a real directory inside the bucket.
+    fs::path probe = broot;
+    fs::path rel = fs::path(key);
+    for (auto it = rel.begin(); it != rel.end(); ++it) {
+      probe /= *it;
+      struct stat st;
+      if (lstat(probe.c_str(), &st) != 0) break;
+      if (S_ISLNK(st.st_mode)) throw bad_request("OBS path " + p.str() + " leads outside its bucket");
+    }
+    return full;
+  }
+
+  static std::string md5(std::string_view data) {
+    unsigned char d[16];
+    unsigned int n = 0;
+    EVP_Digest(data.data(), data.size(), d, &n, EVP_md5(), nullptr);
+    return std::string((char*)d, n);
+  }
+
+  static std::string etag_of(const fs::path& f) {
+    std::ifstream in(f, std::ios::binary);
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_md5(), nullptr);
+    char buf[65536];
+    while (in.read(buf, sizeof buf) || in.gcount()) EVP_DigestUpdate(md, buf, size_t(in.gcount()));
+    unsigned char d[16];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(md, d, &n);
+    EVP_MD_CTX_free(md);
+    return crypto::hex(std::string_view((char*)d, n));
+  }
+
+  static int64_t mtime(const fs::path& f) {
+    struct stat st;
+    return stat(f.c_str(), &st) == 0 ? int64_t(st.st_mtime) * 1000 : 0;
+  }
+
+  fs::path root_, tmp_;
+};
+
+}  // namespace
+
+std::unique_ptr<ObjectStore> open_local_store(const std::string& root) {
+  return std::make_unique<LocalStore>(root);
+}
+
+}  // namespace atelier::obs

@@ -1,0 +1,80 @@
+// Object storage as ModelArts sees it: OBS paths (/bucket/dir/file,
+// obs://bucket/dir/file, s3://bucket/dir/file) resolved through one interface.
+// The embedded backend keeps a bucket as a folder under the data dir; an S3
+// backend implements the same interface. Every key is checked so that it can
+// never name anything outside its bucket.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace atelier::obs {
+
+struct ObsPath {
+  std::string bucket;
+  std::string key;  // may be empty (the bucket itself) or end with '/' (a folder)
+  std::string str() const { return "/" + bucket + "/" + key; }
+};
+
+// Parses and validates a client path. Throws ApiError (400, ModelArts.0101)
+// naming `field` when the path is malformed or tries to escape its bucket.
+ObsPath parse_path(std::string_view path, std::string_view field = "path");
+// Validates a bucket name (S3 rules: 3-63 of [a-z0-9.-], starting and ending alphanumeric).
+bool valid_bucket(std::string_view bucket);
+// Validates an object key: no NUL, no "." or ".." segment, no empty segment
+// (except a trailing '/'), no leading '/', at most 1024 bytes.
+bool valid_key(std::string_view key);
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+  int64_t mtime_ms = 0;
+  std::string etag;  // hex MD5 of the content for the local backend
+};
+
+struct ListResult {
+  std::vector<ObjectInfo> objects;
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  std::string next_marker;  // pass back as `marker` to continue
+};
+
+// A stream of bytes: returns the number of bytes placed in buf, 0 at the end.
+using Source = std::function<size_t(char* buf, size_t cap)>;
+
+class ObjectReader {
+ public:
+  virtual ~ObjectReader() = default;
+  virtual size_t read(char* buf, size_t cap) = 0;  // 0 at the end
+  virtual uint64_t size() const = 0;
+};
+
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+  virtual void create_bucket(const std::string& bucket) = 0;  // idempotent
+  virtual bool bucket_exists(const std::string& bucket) = 0;
+  // Streams `src` into the object, replacing it atomically when complete.
+  virtual ObjectInfo put(const ObsPath& p, const Source& src) = 0;
+  ObjectInfo put(const ObsPath& p, std::string_view data);
+  // nullptr when the object does not exist.
+  virtual std::unique_ptr<ObjectReader> get(const ObsPath& p) = 0;
+  std::optional<std::string> get_all(const ObsPath& p);
+  virtual std::optional<ObjectInfo> head(const ObsPath& p) = 0;
+  // True when something was removed.
+  virtual bool remove(const ObsPath& p) = 0;
+  // Keys of `bucket` starting with `prefix`, after `marker`, in byte order;
+  // with a delimiter, keys sharing the part up to it fold into common prefixes.
+  virtual ListResult list(const std::string& bucket, const std::string& prefix,
+                          const std::string& delimiter, const std::string& marker,
+                          size_t max_keys) = 0;
+};
+
+// Buckets live in `root/<bucket>`; partial uploads in `root/.tmp`.
+std::unique_ptr<ObjectStore> open_local_store(const std::string& root);
+
+}  // namespace atelier::obs

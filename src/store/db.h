@@ -1,0 +1,91 @@
+// The metadata store. Capabilities talk to a Database with portable SQL:
+// `?` placeholders, TEXT ids, JSON kept as TEXT, no backend-only functions.
+// SQLite (WAL) is the embedded backend; a PostgreSQL one implements the same
+// interface. Each thread gets its own connection, so reads run in parallel and
+// a transaction is simply "this thread's connection between BEGIN and COMMIT".
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace atelier::store {
+
+// A bound parameter or a column value.
+class Value {
+ public:
+  Value() = default;
+  Value(std::nullptr_t) {}
+  Value(int v) : v_(int64_t(v)) {}
+  Value(int64_t v) : v_(v) {}
+  Value(long long v) : v_(int64_t(v)) {}
+  Value(bool v) : v_(int64_t(v)) {}
+  Value(double v) : v_(v) {}
+  Value(std::string v) : v_(std::move(v)) {}
+  Value(std::string_view v) : v_(std::string(v)) {}
+  Value(const char* v) : v_(std::string(v)) {}
+  template <class T>
+  Value(const std::optional<T>& v) {
+    if (v) *this = Value(*v);
+  }
+
+  bool is_null() const { return v_.index() == 0; }
+  int64_t i64() const;           // 0 for NULL
+  double f64() const;            // 0 for NULL
+  const std::string& str() const;  // "" for NULL
+  const auto& raw() const { return v_; }
+
+ private:
+  std::variant<std::monostate, int64_t, double, std::string> v_;
+};
+
+using Params = std::vector<Value>;
+
+class Row {
+ public:
+  Row(std::shared_ptr<const std::vector<std::string>> cols, std::vector<Value> vals)
+      : cols_(std::move(cols)), vals_(std::move(vals)) {}
+  const Value& operator[](size_t i) const { return vals_.at(i); }
+  const Value& operator[](std::string_view col) const;  // throws on an unknown column
+  const std::string& str(std::string_view col) const { return (*this)[col].str(); }
+  int64_t i64(std::string_view col) const { return (*this)[col].i64(); }
+  bool flag(std::string_view col) const { return (*this)[col].i64() != 0; }
+  bool null(std::string_view col) const { return (*this)[col].is_null(); }
+
+ private:
+  std::shared_ptr<const std::vector<std::string>> cols_;
+  std::vector<Value> vals_;
+};
+
+using Rows = std::vector<Row>;
+
+struct Migration {
+  std::string name;  // unique and stable, e.g. "iam/001_init"; applied in list order
+  std::string sql;   // one or more statements
+};
+
+class Database {
+ public:
+  virtual ~Database() = default;
+  virtual Rows query(std::string_view sql, const Params& params = {}) = 0;
+  std::optional<Row> query_one(std::string_view sql, const Params& params = {});
+  // Runs a statement and returns the number of rows it changed.
+  virtual int64_t exec(std::string_view sql, const Params& params = {}) = 0;
+  // Runs fn inside a transaction on this thread's connection: commit when fn
+  // returns, roll back when it throws (and rethrow). Nested calls join the
+  // outer transaction.
+  virtual void transaction(const std::function<void()>& fn) = 0;
+  // Applies the migrations not yet recorded, each in its own transaction.
+  virtual void migrate(const std::vector<Migration>& migrations) = 0;
+  virtual std::string backend() const = 0;
+};
+
+// Opens (creating if needed) an SQLite database in WAL mode.
+std::unique_ptr<Database> open_sqlite(const std::string& path);
+
+}  // namespace atelier::store

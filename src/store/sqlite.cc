@@ -1,0 +1,226 @@
+#include <sqlite3.h>
+
+#include <atomic>
+#include <mutex>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "store/db.h"
+
+namespace atelier::store {
+
+int64_t Value::i64() const {
+  if (auto p = std::get_if<int64_t>(&v_)) return *p;
+  if (auto p = std::get_if<double>(&v_)) return int64_t(*p);
+  if (auto p = std::get_if<std::string>(&v_)) return std::strtoll(p->c_str(), nullptr, 10);
+  return 0;
+}
+
+double Value::f64() const {
+  if (auto p = std::get_if<double>(&v_)) return *p;
+  if (auto p = std::get_if<int64_t>(&v_)) return double(*p);
+  return 0;
+}
+
+const std::string& Value::str() const {
+  static const std::string empty;
+  if (auto p = std::get_if<std::string>(&v_)) return *p;
+  return empty;
+}
+
+const Value& Row::operator[](std::string_view col) const {
+  for (size_t i = 0; i < cols_->size(); ++i)
+    if ((*cols_)[i] == col) return vals_[i];
+  throw std::logic_error("no column " + std::string(col));
+}
+
+std::optional<Row> Database::query_one(std::string_view sql, const Params& params) {
+  Rows rows = query(sql, params);
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows.front());
+}
+
+namespace {
+
+class SqliteError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Conn {
+  sqlite3* db = nullptr;
+  std::unordered_map<std::string, sqlite3_stmt*> stmts;
+  int tx_depth = 0;
+  ~Conn() {
+    for (auto& [k, s] : stmts) sqlite3_finalize(s);
+    if (db) sqlite3_close_v2(db);
+  }
+};
+
+std::atomic<uint64_t> g_serial{1};
+
+class SqliteDatabase : public Database {
+ public:
+  explicit SqliteDatabase(std::string path) : path_(std::move(path)), serial_(g_serial++) {
+    Conn& c = conn();  // fail early on a bad path
+    exec_script(c, "PRAGMA journal_mode=WAL;");
+  }
+
+  Rows query(std::string_view sql, const Params& params) override {
+    Conn& c = conn();
+    sqlite3_stmt* st = prepare(c, sql, params);
+    Rows rows;
+    std::shared_ptr<std::vector<std::string>> cols;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      int n = sqlite3_column_count(st);
+      if (!cols) {
+        cols = std::make_shared<std::vector<std::string>>();
+        for (int i = 0; i < n; ++i) cols->push_back(sqlite3_column_name(st, i));
+      }
+      std::vector<Value> vals;
+      vals.reserve(n);
+      for (int i = 0; i < n; ++i) {
+        switch (sqlite3_column_type(st, i)) {
+          case SQLITE_INTEGER: vals.emplace_back(int64_t(sqlite3_column_int64(st, i))); break;
+          case SQLITE_FLOAT: vals.emplace_back(sqlite3_column_double(st, i)); break;
+          case SQLITE_NULL: vals.emplace_back(); break;
+          default: {
+            auto p = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
+            vals.emplace_back(std::string(p, size_t(sqlite3_column_bytes(st, i))));
+          }
+        }
+      }
+      rows.emplace_back(cols, std::move(vals));
+    }
+    finish(c, st, rc, sql);
+    return rows;
+  }
+
+  int64_t exec(std::string_view sql, const Params& params) override {
+    Conn& c = conn();
+    sqlite3_stmt* st = prepare(c, sql, params);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    }
+    finish(c, st, rc, sql);
+    return sqlite3_changes64(c.db);
+  }
+
+  void transaction(const std::function<void()>& fn) override {
+    Conn& c = conn();
+    if (c.tx_depth > 0) {
+      ++c.tx_depth;
+      try {
+        fn();
+      } catch (...) {
+        --c.tx_depth;
+        throw;
+      }
+      --c.tx_depth;
+      return;
+    }
+    exec_script(c, "BEGIN IMMEDIATE");
+    c.tx_depth = 1;
+    try {
+      fn();
+      exec_script(c, "COMMIT");
+      c.tx_depth = 0;
+    } catch (...) {
+      c.tx_depth = 0;
+      sqlite3_exec(c.db, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
+  void migrate(const std::vector<Migration>& migrations) override {
+    Conn& c = conn();
+    exec_script(c, "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    for (auto& m : migrations) {
+      if (query_one("SELECT 1 FROM schema_migrations WHERE name = ?", {m.name})) continue;
+      transaction([&] {
+        exec_script(c, m.sql);
+        exec("INSERT INTO schema_migrations (name, applied_at) VALUES (?, strftime('%s','now'))", {m.name});
+      });
+    }
+  }
+
+  std::string backend() const override { return "sqlite"; }
+
+ private:
+  Conn& conn() {
+    thread_local std::unordered_map<uint64_t, Conn*> mine;
+    auto it = mine.find(serial_);
+    if (it != mine.end()) return *it->second;
+    auto c = std::make_unique<Conn>();
+    int rc = sqlite3_open_v2(path_.c_str(), &c->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK)
+      throw SqliteError("cannot open database " + path_ + ": " +
+                        (c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc)));
+    sqlite3_busy_timeout(c->db, 10000);
+    exec_script(*c, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;");
+    Conn* raw = c.get();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      conns_.push_back(std::move(c));
+    }
+    mine[serial_] = raw;
+    return *raw;
+  }
+
+  void exec_script(Conn& c, const std::string& sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(c.db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown error";
+      sqlite3_free(err);
+      throw SqliteError("sqlite: " + msg + " in: " + sql.substr(0, 200));
+    }
+  }
+
+  sqlite3_stmt* prepare(Conn& c, std::string_view sql, const Params& params) {
+    std::string key(sql);
+    sqlite3_stmt* st;
+    auto it = c.stmts.find(key);
+    if (it != c.stmts.end()) {
+      st = it->second;
+    } else {
+      if (sqlite3_prepare_v3(c.db, key.data(), int(key.size()), SQLITE_PREPARE_PERSISTENT, &st,
+                             nullptr) != SQLITE_OK)
+        throw SqliteError(std::string("sqlite prepare: ") + sqlite3_errmsg(c.db) + " in: " + key);
+      c.stmts.emplace(std::move(key), st);
+    }
+    if (int(params.size()) != sqlite3_bind_parameter_count(st))
+      throw SqliteError("sqlite: wrong parameter count for: " + std::string(sql));
+    for (size_t i = 0; i < params.size(); ++i) {
+      int idx = int(i) + 1;
+      const auto& raw = params[i].raw();
+      if (auto p = std::get_if<int64_t>(&raw)) sqlite3_bind_int64(st, idx, *p);
+      else if (auto d = std::get_if<double>(&raw)) sqlite3_bind_double(st, idx, *d);
+      else if (auto s = std::get_if<std::string>(&raw))
+        sqlite3_bind_text(st, idx, s->data(), int(s->size()), SQLITE_TRANSIENT);
+      else sqlite3_bind_null(st, idx);
+    }
+    return st;
+  }
+
+  void finish(Conn& c, sqlite3_stmt* st, int rc, std::string_view sql) {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+      throw SqliteError(std::string("sqlite: ") + sqlite3_errmsg(c.db) + " in: " + std::string(sql.substr(0, 200)));
+  }
+
+  std::string path_;
+  uint64_t serial_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Conn>> conns_;
+};
+
+}  // namespace
+
+std::unique_ptr<Database> open_sqlite(const std::string& path) {
+  return std::make_unique<SqliteDatabase>(path);
+}
+
+}  // namespace atelier::store
