@@ -78,12 +78,21 @@ void Gate::admit(http::Context& ctx) {
   const auto& h = ctx.req.headers;
   if (route.access == Access::kMember) return;
 
-  Facts facts{{"g:UserId", user.id},
-              {"g:UserName", user.name},
-              {"g:DomainName", user.domain_name},
-              {"g:CurrentTime", clock::iso_micro_z(clock::now_ms())},
-              {"g:MFAPresent", "false"},
-              {"g:SourceIp", ctx.req.remote_addr}};
+  // Condition keys, computed only if a policy in play has conditions.
+  const ProjectRecord* in_project = nullptr;
+  auto facts = [&] {
+    Facts f{{"g:UserId", user.id},
+            {"g:UserName", user.name},
+            {"g:DomainName", user.domain_name},
+            {"g:CurrentTime", clock::iso_micro_z(clock::now_ms())},
+            {"g:MFAPresent", "false"},
+            {"g:SourceIp", ctx.req.remote_addr}};
+    if (in_project) {
+      f["g:ProjectName"] = in_project->name;
+      f["g:ProjectId"] = in_project->id;
+    }
+    return f;
+  };
   std::vector<std::string> actions{route.action};
   actions.insert(actions.end(), route.depends.begin(), route.depends.end());
 
@@ -113,8 +122,7 @@ void Gate::admit(http::Context& ctx) {
   if (!project->enabled) throw refuse(ctx, 403, "ModelArts.0108", "IAM.0002", "Project " + project->name + " is disabled.");
   ctx.caller.project_id = project->id;
   ctx.caller.project_name = project->name;
-  facts["g:ProjectName"] = project->name;
-  facts["g:ProjectId"] = project->id;
+  in_project = &*project;
   if (auto denied = iam_.first_denied(user, &*project, actions, facts))
     throw refuse(ctx, 403, "ModelArts.0108", "IAM.0003",
                  "You are not authorized to perform the (" + *denied + ") operation.");

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/clock.h"
 #include "common/crypto.h"
 #include "common/error.h"
@@ -204,9 +206,13 @@ static const char* kUserSelect =
     "d.enabled AS domain_enabled FROM iam_users u JOIN iam_domains d ON d.id = u.domain_id ";
 
 std::optional<UserRecord> Iam::user_by_id(const std::string& id) {
-  auto r = db_.query_one(std::string(kUserSelect) + "WHERE u.id = ?", {id});
+  if (auto c = cache_get(users_, id)) return c;
+  static const std::string sql = std::string(kUserSelect) + "WHERE u.id = ?";
+  auto r = db_.query_one(sql, {id});
   if (!r) return std::nullopt;
-  return user_from(*r);
+  auto u = user_from(*r);
+  cache_put(users_, id, u);
+  return u;
 }
 
 std::optional<UserRecord> Iam::user_by_name(const std::string& domain_id, const std::string& name) {
@@ -321,9 +327,9 @@ IssuedToken Iam::issue_token(const UserRecord& user, const std::optional<Project
   return t;
 }
 
-std::optional<TokenInfo> Iam::find_token(const std::string& token) {
+std::shared_ptr<const TokenInfo> Iam::find_token(const std::string& token) {
   std::string hash = crypto::sha256_hex(token);
-  if (auto c = cache_get(tokens_, hash)) return c;
+  if (auto c = cache_get(tokens_, hash)) return *c;
   auto r = db_.query_one(
       "SELECT t.hash, t.project_id, t.methods, t.issued_at, t.expires_at, u.id, u.domain_id, "
       "d.name AS domain_name, u.name, u.access_mode, u.enabled, u.is_owner, d.enabled AS domain_enabled, "
@@ -331,7 +337,7 @@ std::optional<TokenInfo> Iam::find_token(const std::string& token) {
       "JOIN iam_domains d ON d.id = u.domain_id LEFT JOIN iam_projects p ON p.id = t.project_id "
       "WHERE t.hash = ? AND t.revoked = 0",
       {hash});
-  if (!r) return std::nullopt;
+  if (!r) return nullptr;
   TokenInfo t;
   t.hash = hash;
   t.user = user_from(*r);
@@ -343,8 +349,9 @@ std::optional<TokenInfo> Iam::find_token(const std::string& token) {
       if (x.is_string()) t.methods.push_back(x.get<std::string>());
   t.issued_at = r->i64("issued_at");
   t.expires_at = r->i64("expires_at");
-  cache_put(tokens_, hash, t);
-  return t;
+  auto shared = std::make_shared<const TokenInfo>(std::move(t));
+  cache_put(tokens_, hash, shared);
+  return shared;
 }
 
 void Iam::revoke_token(const std::string& hash) {
@@ -388,8 +395,8 @@ bool Iam::is_global_service(std::string_view action) {
   return svc == "iam" || svc == "obs";
 }
 
-Iam::PolicySet Iam::policies_for(const UserRecord& user, const std::string& scope_kind,
-                                 const std::string& scope_id) {
+std::shared_ptr<const Iam::PolicySet> Iam::policies_for(const UserRecord& user, const std::string& scope_kind,
+                                                       const std::string& scope_id) {
   std::string key = user.id + "|" + scope_kind + "|" + scope_id;
   if (auto c = cache_get(policies_, key)) return *c;
   auto rows = db_.query(
@@ -407,20 +414,30 @@ Iam::PolicySet Iam::policies_for(const UserRecord& user, const std::string& scop
       spdlog::warn("role {} has an unreadable policy; ignored: {}", r.str("id"), e.what());
     }
   }
-  cache_put(policies_, key, set);
-  return set;
+  auto shared = std::make_shared<const PolicySet>(std::move(set));
+  cache_put(policies_, key, shared);
+  return shared;
 }
 
 std::optional<std::string> Iam::first_denied(const UserRecord& user, const ProjectRecord* project,
-                                             const std::vector<std::string>& actions, const Facts& facts) {
+                                             const std::vector<std::string>& actions,
+                                             const std::function<Facts()>& facts) {
   if (user.is_owner || in_admin_group(user.id)) return std::nullopt;
+  std::optional<Facts> known;  // built on first need: most policies have no conditions
   for (auto& a : actions) {
     bool global = !project || is_global_service(a);
-    PolicySet set = global ? policies_for(user, "domain", user.domain_id)
-                           : policies_for(user, "project", project->id);
-    Facts f = facts;
-    f["g:ServiceName"] = a.substr(0, a.find(':'));
-    if (evaluate(set, a, f) != Decision::kAllow) return a;
+    auto set = global ? policies_for(user, "domain", user.domain_id) : policies_for(user, "project", project->id);
+    bool conditional = std::any_of(set->begin(), set->end(), [](auto& p) { return p->has_conditions; });
+    static const Facts kNone;
+    const Facts* f = &kNone;
+    Facts with_service;
+    if (conditional) {
+      if (!known) known = facts();
+      with_service = *known;
+      with_service["g:ServiceName"] = a.substr(0, a.find(':'));
+      f = &with_service;
+    }
+    if (evaluate(*set, a, *f) != Decision::kAllow) return a;
   }
   return std::nullopt;
 }

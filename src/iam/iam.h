@@ -6,6 +6,7 @@
 // seen by a running server.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -87,7 +88,8 @@ class Iam {
                             const std::string& user_id, const std::string& password);
   IssuedToken issue_token(const UserRecord& user, const std::optional<ProjectRecord>& project,
                           std::vector<std::string> methods, int64_t max_expiry_ms = 0);
-  std::optional<TokenInfo> find_token(const std::string& token);  // includes expired ones
+  // Includes expired tokens (the caller tells expiry apart); nullptr when unknown or revoked.
+  std::shared_ptr<const TokenInfo> find_token(const std::string& token);
   void revoke_token(const std::string& hash);
   void revoke_user_tokens(const std::string& user_id);
 
@@ -104,9 +106,11 @@ class Iam {
   // Verdict for `actions` of `user` in a project (project-level services) or
   // at account scope (global services, or when project_id is empty). Owners
   // and members of the group "admin" pass. Returns the first action not
-  // allowed, or nullopt when all are.
+  // allowed, or nullopt when all are. `facts` is called only when a policy
+  // in play has conditions.
   std::optional<std::string> first_denied(const UserRecord& user, const ProjectRecord* project,
-                                          const std::vector<std::string>& actions, const Facts& facts);
+                                          const std::vector<std::string>& actions,
+                                          const std::function<Facts()>& facts);
   static bool is_global_service(std::string_view action);
 
   // Drops every cache; call after any IAM write.
@@ -117,7 +121,7 @@ class Iam {
 
  private:
   using PolicySet = std::vector<std::shared_ptr<const Policy>>;
-  PolicySet policies_for(const UserRecord& user, const std::string& scope_kind,
+  std::shared_ptr<const PolicySet> policies_for(const UserRecord& user, const std::string& scope_kind,
                          const std::string& scope_id);
   std::string create_account_locked(const std::string& name, const std::string& password);
 
@@ -132,11 +136,12 @@ class Iam {
     int64_t at;
   };
   std::shared_mutex mu_;
-  std::unordered_map<std::string, Cached<TokenInfo>> tokens_;
+  std::unordered_map<std::string, Cached<std::shared_ptr<const TokenInfo>>> tokens_;
   std::unordered_map<std::string, Cached<AccessKey>> keys_;
-  std::unordered_map<std::string, Cached<PolicySet>> policies_;
+  std::unordered_map<std::string, Cached<std::shared_ptr<const PolicySet>>> policies_;
   std::unordered_map<std::string, Cached<bool>> admins_;
   std::unordered_map<std::string, Cached<ProjectRecord>> projects_;
+  std::unordered_map<std::string, Cached<UserRecord>> users_;
   template <class T>
   std::optional<T> cache_get(std::unordered_map<std::string, Cached<T>>& m, const std::string& k);
   template <class T>

@@ -95,6 +95,7 @@ Policy parse_policy(const json& doc, bool custom) {
         }
       }
       out.condition = *c;
+      p.has_conditions = true;
     }
     if (auto r = s.find("Resource"); r != s.end() && !r->is_null()) {
       if (!r->is_array() || r->size() > 10) throw perr("IAM.1037", where + ".Resource must be an array of at most 10 items.");

@@ -21,6 +21,7 @@ struct Statement {
 struct Policy {
   std::string version;
   std::vector<Statement> statements;
+  bool has_conditions = false;  // any statement carries a Condition
 };
 
 // Parses a policy document. With `custom`, applies the custom-policy rules

@@ -300,7 +300,7 @@ std::vector<Route> routes(Iam& iam) {
       std::string presented;
       if (auto t = identity.opt_obj("token")) presented = t->opt_str("id").value_or("");
       if (presented.empty()) presented = ctx.req.headers.get("X-Auth-Token");
-      auto t = presented.empty() ? std::nullopt : iam.find_token(presented);
+      auto t = presented.empty() ? nullptr : iam.find_token(presented);
       if (!t || t->expires_at <= clock::now_ms()) throw ApiError(401, "IAM.0067", "Invalid token.");
       user = t->user;
       max_expiry = t->expires_at;
@@ -343,14 +343,14 @@ std::vector<Route> routes(Iam& iam) {
   // Validation and revocation name the subject token in X-Subject-Token.
   auto subject = [&iam](const Context& ctx) -> TokenInfo {
     const std::string& s = ctx.req.headers.get("X-Subject-Token");
-    auto t = s.empty() ? std::nullopt : iam.find_token(s);
+    auto t = s.empty() ? nullptr : iam.find_token(s);
     if (!t || t->expires_at <= clock::now_ms() || t->user.domain_id != ctx.caller.domain_id)
       throw ApiError(404, "IAM.0009", "X-Subject-Token is invalid in the request.");
     return *t;
   };
   auto self_subject = [&iam](const Context& ctx) {
     const std::string& s = ctx.req.headers.get("X-Subject-Token");
-    auto t = s.empty() ? std::nullopt : iam.find_token(s);
+    auto t = s.empty() ? nullptr : iam.find_token(s);
     return !t || t->user.id == ctx.caller.user_id;  // unknown ones answer 404 in the handler
   };
   add("GET", "/v3/auth/tokens", "iam:tokens:get", Access::kGlobal, [subject, token_body](Context& ctx) {
