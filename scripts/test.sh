@@ -19,7 +19,8 @@ run() {
 run unit ctest --test-dir build --output-on-failure -j2
 run api /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/api
 run sdk node --test tests/node/
-run bench /usr/bin/python3 bench/http_bench.py --smoke
+run bench-http /usr/bin/python3 bench/http_bench.py --smoke
+run bench-ids build/atelier_id_bench 20000
 
 if ((${#failed[@]})); then
   echo "FAILED: ${failed[*]}"

@@ -149,6 +149,31 @@ int main(int argc, char** argv) {
   auto* cred = admin->add_subcommand("credential-create", "Create an access key for a user; prints access and secret");
   cred->add_option("--account", account);
   cred->add_option("--user", name)->required();
+  std::vector<std::string> groups;
+  auto* ucreate = admin->add_subcommand("user-create", "Create a user, optionally in groups");
+  ucreate->add_option("--account", account);
+  ucreate->add_option("--name", name)->required();
+  ucreate->add_option("--password", password, "(env ATELIER_NEW_PASSWORD)");
+  ucreate->add_option("--group", groups, "group name; repeatable");
+  auto* gcreate = admin->add_subcommand("group-create", "Create a group");
+  gcreate->add_option("--account", account);
+  gcreate->add_option("--name", name)->required();
+  std::string policy_type = "XA", policy_file, group, scope_project, scope_ep;
+  bool scope_account = false, scope_all = false;
+  auto* pcreate = admin->add_subcommand("policy-create", "Create a custom policy from a policy document (Version 1.1)");
+  pcreate->add_option("--account", account);
+  pcreate->add_option("--name", name, "display name")->required();
+  pcreate->add_option("--type", policy_type, "XA (project services, default) or AX (global services: iam, obs)");
+  pcreate->add_option("--file", policy_file, "JSON file with {\"Version\":\"1.1\",\"Statement\":[...]}")->required();
+  auto* grant = admin->add_subcommand("grant", "Grant a policy (by display name) to a group");
+  grant->add_option("--account", account);
+  grant->add_option("--group", group)->required();
+  grant->add_option("--policy", name, "display name, e.g. 'ModelArts FullAccess'")->required();
+  auto* where = grant->add_option_group("scope")->require_option(1);
+  where->add_option("--project", scope_project, "project name");
+  where->add_flag("--account-scope", scope_account, "the account (global services such as IAM, OBS)");
+  where->add_flag("--all-projects", scope_all, "all projects, including later ones");
+  where->add_option("--enterprise-project", scope_ep, "enterprise project id");
 
   CLI11_PARSE(cli, argc, argv);
   try {
@@ -166,6 +191,9 @@ int main(int argc, char** argv) {
     }
     spdlog::set_level(spdlog::level::warn);
     app::App a(cfg);
+    if (a.bootstrap().created && !a.bootstrap().password.empty())
+      std::cerr << "atelier: new data dir: created account admin, user admin, password " << a.bootstrap().password
+                << "   <- shown once, keep it" << std::endl;
     if (*acct) {
       if (password.empty() && std::getenv("ATELIER_NEW_PASSWORD")) password = std::getenv("ATELIER_NEW_PASSWORD");
       std::string id = a.iam().create_account(name, password);
@@ -173,11 +201,79 @@ int main(int argc, char** argv) {
       std::cout << json{{"domain_id", id}, {"name", name}, {"project_id", pid->id}}.dump() << std::endl;
       return 0;
     }
+    // Looks up one object by a list call; throws when absent.
+    auto find_id = [&](const std::string& list_path, const char* key, const char* field, const std::string& value) {
+      json out;
+      admin_call(a, account, "GET", list_path, "", &out);
+      if (out.contains(key))
+        for (auto& o : out[key])
+          if (o.value(field, "") == value) return o["id"].get<std::string>();
+      throw std::runtime_error(std::string("no ") + key + " entry with " + field + " '" + value + "' in account " + account);
+    };
+    auto print = [](int st, const json& out) {
+      std::cout << (out.is_null() ? json{{"status", st}} : out).dump(1) << std::endl;
+      return st < 400 ? 0 : 1;
+    };
+    if (*ucreate) {
+      if (password.empty() && std::getenv("ATELIER_NEW_PASSWORD")) password = std::getenv("ATELIER_NEW_PASSWORD");
+      json user = {{"name", name}};
+      if (!password.empty()) user["password"] = password;
+      json out;
+      int st = admin_call(a, account, "POST", "/v3.0/OS-USER/users", json{{"user", user}}.dump(), &out);
+      if (st >= 400) return print(st, out);
+      for (auto& g : groups) {
+        std::string gid = find_id("/v3/groups?name=" + http::percent_encode(g), "groups", "name", g);
+        json ignored;
+        int s2 = admin_call(a, account, "PUT", "/v3/groups/" + gid + "/users/" + out["user"]["id"].get<std::string>(), "", &ignored);
+        if (s2 >= 400) return print(s2, ignored);
+      }
+      return print(st, out);
+    }
+    if (*gcreate) {
+      json out;
+      int st = admin_call(a, account, "POST", "/v3/groups", json{{"group", {{"name", name}}}}.dump(), &out);
+      return print(st, out);
+    }
+    if (*pcreate) {
+      std::ifstream in(policy_file);
+      if (!in) throw std::runtime_error("cannot read " + policy_file);
+      json doc = json::parse(in, nullptr, false);
+      if (doc.is_discarded()) throw std::runtime_error(policy_file + " is not valid JSON");
+      json body = {{"role", {{"display_name", name}, {"type", policy_type}, {"description", name}, {"policy", doc}}}};
+      json out;
+      int st = admin_call(a, account, "POST", "/v3.0/OS-ROLE/roles", body.dump(), &out);
+      return print(st, out);
+    }
+    if (*grant) {
+      std::string gid = find_id("/v3/groups?name=" + http::percent_encode(group), "groups", "name", group);
+      std::string rid;
+      try {
+        rid = find_id("/v3/roles?display_name=" + http::percent_encode(name), "roles", "display_name", name);
+      } catch (const std::exception&) {
+        auto did = a.iam().domain_id_by_name(account);
+        rid = find_id("/v3/roles?domain_id=" + *did, "roles", "display_name", name);
+      }
+      auto did = *a.iam().domain_id_by_name(account);
+      std::string path;
+      if (!scope_project.empty()) {
+        auto p = a.iam().project_by_name(did, scope_project);
+        if (!p) throw std::runtime_error("no project " + scope_project + " in account " + account);
+        path = "/v3/projects/" + p->id + "/groups/" + gid + "/roles/" + rid;
+      } else if (scope_account) {
+        path = "/v3/domains/" + did + "/groups/" + gid + "/roles/" + rid;
+      } else if (scope_all) {
+        path = "/v3/OS-INHERIT/domains/" + did + "/groups/" + gid + "/roles/" + rid + "/inherited_to_projects";
+      } else {
+        path = "/v3.0/OS-PERMISSION/enterprise-projects/" + http::percent_encode(scope_ep) + "/groups/" + gid + "/roles/" + rid;
+      }
+      json out;
+      int st = admin_call(a, account, "PUT", path, "", &out);
+      return print(st, out);
+    }
     if (*call) {
       json out;
       int st = admin_call(a, account, method, target, body, &out);
-      std::cout << (out.is_null() ? json{{"status", st}} : out).dump(1) << std::endl;
-      return st < 400 ? 0 : 1;
+      return print(st, out);
     }
     if (*cred) {
       json users;

@@ -79,6 +79,10 @@ struct Route {
   ErrorShape errors = ErrorShape::kModelArts;
   RouteHandler handler;
   SelfCheck self;
+  // For project routes on resources that belong to an enterprise project:
+  // returns that project's id (empty when none), so grants on the
+  // enterprise project count too. Called after the caller is known.
+  std::function<std::string(const Context&)> enterprise_project;
 };
 
 // Authenticates and authorizes a matched request; throws ApiError to refuse.

@@ -123,7 +123,8 @@ void Gate::admit(http::Context& ctx) {
   ctx.caller.project_id = project->id;
   ctx.caller.project_name = project->name;
   in_project = &*project;
-  if (auto denied = iam_.first_denied(user, &*project, actions, facts))
+  std::string ep = route.enterprise_project ? route.enterprise_project(ctx) : "";
+  if (auto denied = iam_.first_denied(user, &*project, actions, facts, ep))
     throw refuse(ctx, 403, "ModelArts.0108", "IAM.0003",
                  "You are not authorized to perform the (" + *denied + ") operation.");
 }

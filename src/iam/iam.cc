@@ -421,12 +421,19 @@ std::shared_ptr<const Iam::PolicySet> Iam::policies_for(const UserRecord& user, 
 
 std::optional<std::string> Iam::first_denied(const UserRecord& user, const ProjectRecord* project,
                                              const std::vector<std::string>& actions,
-                                             const std::function<Facts()>& facts) {
+                                             const std::function<Facts()>& facts,
+                                             const std::string& enterprise_project) {
   if (user.is_owner || in_admin_group(user.id)) return std::nullopt;
   std::optional<Facts> known;  // built on first need: most policies have no conditions
   for (auto& a : actions) {
     bool global = !project || is_global_service(a);
     auto set = global ? policies_for(user, "domain", user.domain_id) : policies_for(user, "project", project->id);
+    if (!global && !enterprise_project.empty()) {  // grants on the resource's enterprise project count too
+      auto ep = policies_for(user, "ep", enterprise_project);
+      auto both = std::make_shared<PolicySet>(*set);
+      both->insert(both->end(), ep->begin(), ep->end());
+      set = both;
+    }
     bool conditional = std::any_of(set->begin(), set->end(), [](auto& p) { return p->has_conditions; });
     static const Facts kNone;
     const Facts* f = &kNone;

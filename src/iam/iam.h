@@ -110,7 +110,8 @@ class Iam {
   // in play has conditions.
   std::optional<std::string> first_denied(const UserRecord& user, const ProjectRecord* project,
                                           const std::vector<std::string>& actions,
-                                          const std::function<Facts()>& facts);
+                                          const std::function<Facts()>& facts,
+                                          const std::string& enterprise_project = "");
   static bool is_global_service(std::string_view action);
 
   // Drops every cache; call after any IAM write.
