@@ -79,15 +79,14 @@ static int serve(app::Config cfg) {
             << cfg.region << "\"}}}}' | grep -i x-subject-token" << std::endl;
   spdlog::info(R"({{"event":"started","listen":"{}","pid":{}}})", endpoint, getpid());
 
+  // The watcher is the only thread that ends the server, so joining it is
+  // waiting for the server to stop.
   std::thread watcher([&] {
     int sig = 0;
     sigwait(&sigs, &sig);
     spdlog::info(R"({{"event":"stopping","signal":{}}})", sig);
     server.stop();
   });
-  server.wait();
-  // If the server stopped for another reason, wake the watcher.
-  pthread_kill(watcher.native_handle(), SIGTERM);
   watcher.join();
   spdlog::info("{}", R"({"event":"stopped"})");
   spdlog::shutdown();

@@ -27,8 +27,10 @@ std::string iso_micro_z(int64_t ms) { return fmt(ms, true); }
 std::string iso_micro(int64_t ms) { return fmt(ms, false); }
 
 static std::optional<int64_t> to_ms(int y, int mo, int d, int h, int mi, int s) {
-  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
-    return std::nullopt;
+  static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (y < 1970 || mo < 1 || mo > 12 || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (d < 1 || d > kDays[mo - 1] + (mo == 2 && leap)) return std::nullopt;
   struct tm tm = {};
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;
@@ -68,6 +70,7 @@ std::optional<int64_t> parse_iso(std::string_view s) {
   if (!base) return std::nullopt;
   int64_t frac = 0;
   if (s[19] == '.') {
+    if (s.size() < 22) return std::nullopt;  // at least one fraction digit
     int64_t scale = 100;
     for (size_t i = 20; i + 1 < s.size(); ++i) {
       if (s[i] < '0' || s[i] > '9') return std::nullopt;

@@ -63,6 +63,11 @@ std::string base64url(std::string_view bytes) {
 
 bool base64_decode(std::string_view in, std::string& out) {
   if (in.size() % 4) return false;
+  // '=' only as padding: the last one or two characters.
+  size_t eq = in.find('=');
+  if (eq != std::string_view::npos) {
+    if (eq < in.size() - 2 || in.find_first_not_of('=', eq) != std::string_view::npos) return false;
+  }
   out.assign(3 * in.size() / 4, '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                           reinterpret_cast<const unsigned char*>(in.data()), int(in.size()));

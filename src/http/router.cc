@@ -99,19 +99,21 @@ void Router::add(Route route) {
   n->var_names[r->method] = std::move(names);
 }
 
-bool Router::match(const std::vector<std::string>& segs, size_t i, Node* n,
+bool Router::match(const std::vector<std::string>& segs, size_t i, Node* n, const std::string* method,
                    std::vector<std::string>& vals, Node*& out) const {
   if (i == segs.size()) {
-    if (n->by_method.empty()) return false;
+    if (n->by_method.empty() || (method && !n->by_method.count(*method))) return false;
     out = n;
     return true;
   }
-  // Literal segments win over variables (/workforces/workers vs /workforces/{id}).
+  // Literal segments win over variables (/workforces/workers vs /workforces/{id});
+  // a literal that does not serve the method falls back to the variable
+  // (POST .../labels/delete vs DELETE .../labels/{label_name} named "delete").
   auto it = n->literal.find(segs[i]);
-  if (it != n->literal.end() && match(segs, i + 1, it->second.get(), vals, out)) return true;
+  if (it != n->literal.end() && match(segs, i + 1, it->second.get(), method, vals, out)) return true;
   if (n->var && !segs[i].empty()) {
     vals.push_back(segs[i]);
-    if (match(segs, i + 1, n->var.get(), vals, out)) return true;
+    if (match(segs, i + 1, n->var.get(), method, vals, out)) return true;
     vals.pop_back();
   }
   return false;
@@ -172,15 +174,20 @@ Response Router::handle(Request& req) {
     }
     std::vector<std::string> vals;
     Node* node = nullptr;
-    if (!match(segs, 0, root_.get(), vals, node))
-      throw ApiError(404, "APIGW.0101", "The API does not exist or has not been published: " +
-                                            req.method + " " + req.path);
-    auto it = node->by_method.find(req.method);
+    static const std::string kGet = "GET";
     bool head_via_get = false;
-    if (it == node->by_method.end() && req.method == "HEAD") {
-      it = node->by_method.find("GET");
-      head_via_get = it != node->by_method.end();
+    if (!match(segs, 0, root_.get(), &req.method, vals, node)) {
+      vals.clear();
+      if (req.method == "HEAD" && match(segs, 0, root_.get(), &kGet, vals, node)) {
+        head_via_get = true;
+      } else {
+        vals.clear();
+        if (!match(segs, 0, root_.get(), nullptr, vals, node))
+          throw ApiError(404, "APIGW.0101", "The API does not exist or has not been published: " +
+                                                req.method + " " + req.path);
+      }
     }
+    auto it = node->by_method.find(head_via_get ? kGet : req.method);
     if (it == node->by_method.end()) {
       std::string allow;
       for (auto& [m, r] : node->by_method) allow += (allow.empty() ? "" : ", ") + m;

@@ -110,7 +110,8 @@ class Router {
  private:
   struct Node;
   struct Match;
-  bool match(const std::vector<std::string>& segs, size_t i, Node* n,
+  // Finds the route node for `segs`; with a method, only nodes that serve it.
+  bool match(const std::vector<std::string>& segs, size_t i, Node* n, const std::string* method,
              std::vector<std::string>& vals, Node*& out) const;
 
   Gatekeeper* gate_;

@@ -26,16 +26,24 @@ static std::string_view base_operator(std::string_view op, bool& if_exists) {
   return if_exists ? op.substr(0, op.size() - kSuffix.size()) : op;
 }
 
+// service:resourceType:operation, three non-empty segments.
 static bool valid_action(std::string_view a) {
   if (a.empty() || a.size() > 128) return false;
   int colons = 0;
+  char prev = ':';
   for (char c : a) {
-    if (c == ':') ++colons;
-    else if (!std::isalnum(static_cast<unsigned char>(c)) && c != '*' && c != '?' && c != '_' && c != '-')
+    if (c == ':') {
+      if (prev == ':') return false;
+      ++colons;
+    } else if (!std::isalnum(static_cast<unsigned char>(c)) && c != '*' && c != '?' && c != '_' && c != '-') {
       return false;
+    }
+    prev = c;
   }
-  return colons == 2;
+  return colons == 2 && prev != ':';
 }
+
+static bool parse_cidr(std::string_view s, uint32_t& addr, int& bits);
 
 Policy parse_policy(const json& doc, bool custom) {
   if (!doc.is_object()) throw perr("IAM.1020", "The policy must be an object.");
@@ -90,8 +98,15 @@ Policy parse_policy(const json& doc, bool custom) {
           if (!vals.is_array()) throw perr("IAM.1053", where + ".Condition." + op + "." + k + " must be an array.");
           if (vals.empty() || vals.size() > 10)
             throw perr("IAM.1054", where + ".Condition." + op + "." + k + " must hold 1 to 10 values.");
-          for (auto& x : vals)
+          for (auto& x : vals) {
             if (!x.is_string()) throw perr("IAM.1060", where + ".Condition." + op + "." + k + " values must be strings.");
+            uint32_t a;
+            int b;
+            bool ip_op = base_operator(op, ifx) == "IpAddress" || base_operator(op, ifx) == "NotIpAddress";
+            if (ip_op && !parse_cidr(x.get<std::string>(), a, b))
+              throw perr("IAM.1055", where + ".Condition." + op + "." + k + " value '" + x.get<std::string>() +
+                                         "' is not an IPv4 address or CIDR range.");
+          }
         }
       }
       out.condition = *c;
@@ -136,31 +151,52 @@ static bool glob(std::string_view p, std::string_view s, bool ci) {
   return pi == p.size();
 }
 
+// Splits "a:b:c" into exactly three segments.
+static bool three(std::string_view s, std::string_view out[3]) {
+  size_t c1 = s.find(':');
+  if (c1 == std::string_view::npos) return false;
+  size_t c2 = s.find(':', c1 + 1);
+  if (c2 == std::string_view::npos || s.find(':', c2 + 1) != std::string_view::npos) return false;
+  out[0] = s.substr(0, c1);
+  out[1] = s.substr(c1 + 1, c2 - c1 - 1);
+  out[2] = s.substr(c2 + 1);
+  return true;
+}
+
 bool action_matches(std::string_view pattern, std::string_view action) {
-  size_t pc = pattern.find(':'), ac = action.find(':');
-  if (pc == std::string_view::npos || ac == std::string_view::npos) return false;
-  return glob(pattern.substr(0, pc), action.substr(0, ac), false) &&
-         glob(pattern.substr(pc + 1), action.substr(ac + 1), true);
+  std::string_view p[3], a[3];
+  if (!three(pattern, p) || !three(action, a)) return false;
+  // Wildcards stay inside their segment; the service is compared exactly.
+  return glob(p[0], a[0], false) && glob(p[1], a[1], true) && glob(p[2], a[2], true);
 }
 
 static bool ieq(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
-static bool ip_in(std::string_view ip, std::string_view cidr) {
-  std::string c(cidr);
-  int bits = 32;
+// "a.b.c.d" or "a.b.c.d/n" with n in 0..32; false on anything else.
+static bool parse_cidr(std::string_view s, uint32_t& addr, int& bits) {
+  std::string c(s);
+  bits = 32;
   if (auto slash = c.find('/'); slash != std::string::npos) {
-    bits = std::atoi(c.c_str() + slash + 1);
+    std::string n = c.substr(slash + 1);
+    if (n.empty() || n.size() > 2 || n.find_first_not_of("0123456789") != std::string::npos) return false;
+    bits = std::stoi(n);
+    if (bits > 32) return false;
     c.resize(slash);
   }
-  in_addr a{}, b{};
-  if (inet_pton(AF_INET, std::string(ip).c_str(), &a) != 1 || inet_pton(AF_INET, c.c_str(), &b) != 1)
-    return ip == cidr;
-  if (bits <= 0) return true;
-  if (bits > 32) bits = 32;
-  uint32_t mask = bits == 32 ? 0xffffffffu : ~((1u << (32 - bits)) - 1);
-  return (ntohl(a.s_addr) & mask) == (ntohl(b.s_addr) & mask);
+  in_addr a{};
+  if (inet_pton(AF_INET, c.c_str(), &a) != 1) return false;
+  addr = ntohl(a.s_addr);
+  return true;
+}
+
+static bool ip_in(std::string_view ip, std::string_view cidr) {
+  uint32_t a, b;
+  int ip_bits, bits;
+  if (!parse_cidr(ip, a, ip_bits) || ip_bits != 32 || !parse_cidr(cidr, b, bits)) return false;
+  uint32_t mask = bits == 0 ? 0 : bits == 32 ? 0xffffffffu : ~((1u << (32 - bits)) - 1);
+  return (a & mask) == (b & mask);
 }
 
 static bool one(std::string_view op, const std::string& fact, const std::string& want) {
@@ -247,7 +283,10 @@ Decision evaluate(const std::vector<std::shared_ptr<const Policy>>& policies,
           hit = true;
           break;
         }
-      if (!hit || !conditions_hold(s.condition, facts)) continue;
+      // Requests carry no resource names yet (ModelArts actions are project
+      // level), so a statement limited by Resource cannot be shown to apply:
+      // its Allow grants nothing, its Deny still denies (fail safe).
+      if (!hit || (s.has_resource && s.allow) || !conditions_hold(s.condition, facts)) continue;
       if (!s.allow) return Decision::kDeny;
       d = Decision::kAllow;
     }

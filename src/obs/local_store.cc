@@ -121,7 +121,10 @@ class LocalStore : public ObjectStore {
     fs::path dest = resolve(p, /*for_write=*/true);
     if (p.key.empty()) throw bad_request("An object key is required.");
     if (p.key.back() == '/') {  // a folder marker
-      fs::create_directories(dest);
+      std::error_code ec;
+      fs::create_directories(dest, ec);
+      if (ec || !fs::is_directory(dest))
+        throw ApiError(409, "ModelArts.0101", "Cannot create folder " + p.str() + ": an object has that name or a parent's");
       return ObjectInfo{p.key, 0, 0, crypto::hex(md5(""))};
     }
     std::error_code ec;
@@ -164,6 +167,7 @@ class LocalStore : public ObjectStore {
   }
 
   std::unique_ptr<ObjectReader> get(const ObsPath& p) override {
+    if (p.key.empty() || p.key.back() == '/') return nullptr;  // folders have no content
     fs::path f = resolve(p, false);
     int fd = ::open(f.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return nullptr;
@@ -179,8 +183,10 @@ class LocalStore : public ObjectStore {
     fs::path f = resolve(p, false);
     struct stat st;
     if (lstat(f.c_str(), &st) != 0) return std::nullopt;
-    if (S_ISDIR(st.st_mode) && !p.key.empty() && p.key.back() == '/')
-      return ObjectInfo{p.key, 0, int64_t(st.st_mtime) * 1000, crypto::hex(md5(""))};
+    bool folder_key = !p.key.empty() && p.key.back() == '/';
+    if (folder_key)
+      return S_ISDIR(st.st_mode) ? std::optional(ObjectInfo{p.key, 0, int64_t(st.st_mtime) * 1000, crypto::hex(md5(""))})
+                                 : std::nullopt;
     if (!S_ISREG(st.st_mode)) return std::nullopt;
     return ObjectInfo{p.key, uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000,
                       etag_of(f)};
@@ -206,18 +212,25 @@ class LocalStore : public ObjectStore {
   ListResult list(const std::string& bucket, const std::string& prefix, const std::string& delimiter,
                   const std::string& marker, size_t max_keys) override {
     if (!valid_bucket(bucket)) throw bad_request("Invalid bucket name: " + bucket);
-    if (prefix.find('\0') != std::string::npos || prefix.find("..") != std::string::npos)
-      throw bad_request("Invalid parameter prefix");
+    // Walk only the folder the prefix points into; its complete segments must
+    // form a valid key (the last, partial segment only filters names).
+    std::string dir_part = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/') + 1);
+    if (prefix.find('\0') != std::string::npos || !valid_key(dir_part)) throw bad_request("Invalid parameter prefix");
     ListResult out;
     fs::path broot = root_ / bucket;
     if (!fs::is_directory(broot)) return out;
     max_keys = std::clamp<size_t>(max_keys, 1, 1000);
-    // Walk only the folder the prefix points into.
-    std::string dir_part = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/') + 1);
     fs::path start = broot / dir_part;
-    if (!dir_part.empty() && !fs::is_directory(start)) return out;
+    // Never start from a folder reached through a symlink.
+    fs::path probe = broot;
+    for (auto& seg : fs::path(dir_part)) {
+      if (seg.empty()) continue;
+      probe /= seg;
+      struct stat st;
+      if (lstat(probe.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return out;
+    }
     std::string last_prefix;
-    walk(start, dir_part, [&](const std::string& key, bool is_dir, const fs::path& path) -> bool {
+    auto visit = [&](const std::string& key, bool is_dir, const fs::path& path) -> bool {
       // Returns false to stop the walk.
       if (key.compare(0, prefix.size(), prefix) != 0) return key < prefix;  // continue until past prefix range
       if (!delimiter.empty()) {
@@ -246,7 +259,9 @@ class LocalStore : public ObjectStore {
       out.objects.push_back(ObjectInfo{key, is_dir ? 0 : uint64_t(st.st_size), int64_t(st.st_mtime) * 1000, ""});
       out.next_marker = key;
       return true;
-    });
+    };
+    // The folder the prefix names is itself a key ("models/") before its contents.
+    if (dir_part.empty() || visit(dir_part, true, start)) walk(start, dir_part, visit);
     if (!out.truncated) out.next_marker.clear();
     return out;
   }

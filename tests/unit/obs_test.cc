@@ -1,0 +1,447 @@
+#include "obs/object_store.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <set>
+
+#include "test_util.h"
+
+using namespace atelier::obs;
+using atelier::ApiError;
+using atelier::testing::api_error;
+using atelier::testing::TempDir;
+namespace fs = std::filesystem;
+
+// ------------------------------------------------------------ parse_path
+
+TEST(ObsParsePath, AcceptsTheThreeForms) {
+  ObsPath p = parse_path("/bucket-1/dir/file.txt");
+  EXPECT_EQ(p.bucket, "bucket-1");
+  EXPECT_EQ(p.key, "dir/file.txt");
+  p = parse_path("obs://bucket-1/dir/file.txt");
+  EXPECT_EQ(p.bucket, "bucket-1");
+  EXPECT_EQ(p.key, "dir/file.txt");
+  p = parse_path("s3://my.bucket/k");
+  EXPECT_EQ(p.bucket, "my.bucket");
+  EXPECT_EQ(p.key, "k");
+  EXPECT_EQ(p.str(), "/my.bucket/k");
+}
+
+TEST(ObsParsePath, BucketOnlyAndFolders) {
+  ObsPath p = parse_path("/bkt");
+  EXPECT_EQ(p.bucket, "bkt");
+  EXPECT_EQ(p.key, "");
+  p = parse_path("obs://bkt/");
+  EXPECT_EQ(p.bucket, "bkt");
+  EXPECT_EQ(p.key, "");
+  p = parse_path("/bkt/data/images/");
+  EXPECT_EQ(p.key, "data/images/");
+  EXPECT_EQ(p.str(), "/bkt/data/images/");
+  // Keys may hold spaces and UTF-8.
+  EXPECT_EQ(parse_path("/bkt/a b/\xe7\x8c\xab.jpg").key, "a b/\xe7\x8c\xab.jpg");
+}
+
+TEST(ObsParsePath, RejectsEscapesAndMalformedPaths) {
+  const std::string nul_path = std::string("/bkt/a\0b", 8);
+  for (std::string bad : {std::string("/bkt/../etc/passwd"), std::string("/bkt/a/../../x"),
+                          std::string("/bkt/.."), std::string("/bkt/./x"), std::string("/bkt/."),
+                          std::string("/bkt/a//b"), std::string("/bkt//a"), std::string("obs://bkt/a/./b"),
+                          nul_path, std::string("bkt/key"), std::string("relative"), std::string(""),
+                          std::string("http://bkt/k"), std::string("obs:/bkt/k"), std::string("obs://"),
+                          std::string("/"), std::string("//bkt/k"), std::string("/BKT/k"),
+                          std::string("/b/k"), std::string("/ab/k"), std::string("/-bkt/k"),
+                          std::string("/bkt-/k"), std::string("/bk..t/k"), std::string("/bk_t/k"),
+                          std::string("/" + std::string(64, 'a') + "/k"),
+                          std::string("/bkt/" + std::string(1025, 'k'))}) {
+    auto e = api_error([&] { parse_path(bad, "data_path"); });
+    ASSERT_TRUE(e) << "accepted: " << bad;
+    EXPECT_EQ(e->status(), 400) << bad;
+    EXPECT_EQ(e->code(), "ModelArts.0101") << bad;
+    EXPECT_NE(std::string(e->what()).find("data_path"), std::string::npos) << e->what();
+  }
+  // Exactly 63 characters and 1024-byte keys are fine.
+  EXPECT_NO_THROW(parse_path("/" + std::string(63, 'a') + "/" + std::string(1024, 'k')));
+}
+
+TEST(ObsValidators, BucketAndKey) {
+  EXPECT_TRUE(valid_bucket("abc"));
+  EXPECT_TRUE(valid_bucket("a.b-c9"));
+  EXPECT_FALSE(valid_bucket("ab"));
+  EXPECT_FALSE(valid_bucket("Abc"));
+  EXPECT_FALSE(valid_bucket("abc."));
+  EXPECT_FALSE(valid_bucket(".abc"));
+  EXPECT_FALSE(valid_bucket("a..bc"));
+  EXPECT_FALSE(valid_bucket("a/bc"));
+  EXPECT_TRUE(valid_key(""));
+  EXPECT_TRUE(valid_key("a"));
+  EXPECT_TRUE(valid_key("a/"));
+  EXPECT_TRUE(valid_key("a/b/c.txt"));
+  EXPECT_TRUE(valid_key("..a/b..")); // dots inside a name are fine
+  EXPECT_FALSE(valid_key("/a"));
+  EXPECT_FALSE(valid_key("/"));
+  EXPECT_FALSE(valid_key("a//"));
+  EXPECT_FALSE(valid_key("a/../b"));
+  EXPECT_FALSE(valid_key("./a"));
+  EXPECT_FALSE(valid_key(std::string("a\0", 2)));
+}
+
+// ------------------------------------------------------------ local store
+
+namespace {
+
+class LocalStoreTest : public ::testing::Test {
+ protected:
+  TempDir tmp;
+  std::string root = tmp.file("data");
+  std::unique_ptr<ObjectStore> store = open_local_store(root);
+
+  void SetUp() override { store->create_bucket("bkt"); }
+
+  ObsPath P(const std::string& key) { return ObsPath{"bkt", key}; }
+  void put(const std::string& key, const std::string& data = "x") { store->put(P(key), data); }
+
+  static std::vector<std::string> keys(const ListResult& r) {
+    std::vector<std::string> out;
+    for (auto& o : r.objects) out.push_back(o.key);
+    return out;
+  }
+};
+
+using V = std::vector<std::string>;
+
+}  // namespace
+
+TEST_F(LocalStoreTest, Buckets) {
+  EXPECT_TRUE(store->bucket_exists("bkt"));
+  EXPECT_FALSE(store->bucket_exists("other"));
+  EXPECT_FALSE(store->bucket_exists(".tmp"));
+  EXPECT_NO_THROW(store->create_bucket("bkt"));  // idempotent
+  EXPECT_API_ERROR(store->create_bucket("Bad_Name"), 400, "ModelArts.0101");
+  EXPECT_API_ERROR(store->create_bucket(".."), 400, "ModelArts.0101");
+  EXPECT_TRUE(fs::is_directory(fs::path(root) / "bkt"));
+}
+
+TEST_F(LocalStoreTest, PutGetHeadRemove) {
+  ObjectInfo info = store->put(P("dir/hello.txt"), "hello");
+  EXPECT_EQ(info.key, "dir/hello.txt");
+  EXPECT_EQ(info.size, 5u);
+  EXPECT_EQ(info.etag, "5d41402abc4b2a76b9719d911017c592");  // md5("hello")
+
+  auto data = store->get_all(P("dir/hello.txt"));
+  ASSERT_TRUE(data);
+  EXPECT_EQ(*data, "hello");
+  auto reader = store->get(P("dir/hello.txt"));
+  ASSERT_TRUE(reader);
+  EXPECT_EQ(reader->size(), 5u);
+
+  auto h = store->head(P("dir/hello.txt"));
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->size, 5u);
+  EXPECT_EQ(h->etag, "5d41402abc4b2a76b9719d911017c592");
+  EXPECT_GT(h->mtime_ms, 1600000000000LL);
+
+  EXPECT_TRUE(store->remove(P("dir/hello.txt")));
+  EXPECT_FALSE(store->remove(P("dir/hello.txt")));
+  EXPECT_EQ(store->get(P("dir/hello.txt")), nullptr);
+  EXPECT_FALSE(store->get_all(P("dir/hello.txt")).has_value());
+  EXPECT_FALSE(store->head(P("dir/hello.txt")).has_value());
+  // The folder the removal emptied is gone too (S3 has no real folders).
+  EXPECT_FALSE(fs::exists(fs::path(root) / "bkt" / "dir"));
+  EXPECT_TRUE(fs::exists(fs::path(root) / "bkt"));
+}
+
+TEST_F(LocalStoreTest, EmptyAndBinaryAndLargeObjects) {
+  ObjectInfo e = store->put(P("empty"), "");
+  EXPECT_EQ(e.size, 0u);
+  EXPECT_EQ(e.etag, "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_EQ(store->get_all(P("empty")), std::string());
+
+  std::string bin;
+  for (int i = 0; i < 200000; ++i) bin.push_back(char(i * 31 + 7));
+  ObjectInfo b = store->put(P("big.bin"), bin);
+  EXPECT_EQ(b.size, bin.size());
+  EXPECT_EQ(store->get_all(P("big.bin")), bin);
+  EXPECT_EQ(store->head(P("big.bin"))->etag, b.etag);
+}
+
+TEST_F(LocalStoreTest, PutReplacesAndStreamsFromSource) {
+  put("k", "first version");
+  // A source that hands out data in small chunks.
+  std::string payload = "0123456789abcdefghij";
+  size_t off = 0;
+  ObjectInfo info = store->put(P("k"), [&](char* buf, size_t cap) -> size_t {
+    size_t n = std::min<size_t>({cap, 3, payload.size() - off});
+    std::copy_n(payload.data() + off, n, buf);
+    off += n;
+    return n;
+  });
+  EXPECT_EQ(info.size, payload.size());
+  EXPECT_EQ(store->get_all(P("k")), payload);
+  EXPECT_EQ(store->head(P("k"))->size, payload.size());
+}
+
+TEST_F(LocalStoreTest, FailedUploadLeavesOldObjectAndNoTempFiles) {
+  put("k", "old");
+  EXPECT_THROW(store->put(P("k"), [](char*, size_t) -> size_t { throw std::runtime_error("client went away"); }),
+               std::runtime_error);
+  EXPECT_EQ(store->get_all(P("k")), "old");
+  EXPECT_TRUE(fs::is_empty(fs::path(root) / ".tmp"));
+}
+
+TEST_F(LocalStoreTest, PutErrors) {
+  EXPECT_API_ERROR(store->put(ObsPath{"nobucket", "k"}, "x"), 404, "ModelArts.0015");
+  EXPECT_API_ERROR(store->put(P(""), "x"), 400, "ModelArts.0101");
+  EXPECT_API_ERROR(store->put(P("../escape"), "x"), 400, "ModelArts.0101");
+  EXPECT_API_ERROR(store->put(ObsPath{"BAD", "k"}, "x"), 400, "ModelArts.0101");
+  put("file", "x");
+  auto e = api_error([&] { store->put(P("file/child"), "x"); });  // parent is an object
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status(), 409);
+  put("folder/inner", "x");
+  e = api_error([&] { store->put(P("folder"), "x"); });  // would replace a folder
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status(), 409);
+  EXPECT_EQ(store->get_all(P("folder/inner")), "x");
+}
+
+TEST_F(LocalStoreTest, TrailingSlashNamesAFolderNotAnObject) {
+  // "file/" is a different key from "file": it must not resolve to the object.
+  put("file", "abc");
+  EXPECT_FALSE(store->head(P("file/")).has_value());
+  EXPECT_EQ(store->get(P("file/")), nullptr);
+  EXPECT_TRUE(store->head(P("file")).has_value());
+}
+
+TEST_F(LocalStoreTest, FolderMarkerUnderAnObjectIsAConflict) {
+  put("file", "abc");
+  for (const char* k : {"file/", "file/sub/"}) {
+    try {
+      store->put(P(k), "");
+      ADD_FAILURE() << k << ": accepted";
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status(), 409) << k << ": " << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << k << ": non-API exception (would be a 500): " << e.what();
+    }
+  }
+  EXPECT_EQ(store->get_all(P("file")), "abc");
+}
+
+TEST_F(LocalStoreTest, DotsInsideNamesCanBeListed) {
+  // valid_key allows "v1..2" (only whole "." / ".." segments are refused),
+  // so a prefix naming such a folder must be listable too.
+  put("v1..2/model.bin");
+  ListResult r;
+  auto e = api_error([&] { r = store->list("bkt", "v1..2/", "", "", 100); });
+  EXPECT_FALSE(e.has_value()) << e->what();
+  EXPECT_EQ(keys(r), V({"v1..2/model.bin"}));
+}
+
+TEST_F(LocalStoreTest, GetMissingBucketOrFolder) {
+  EXPECT_EQ(store->get(ObsPath{"nobucket", "k"}), nullptr);
+  EXPECT_FALSE(store->head(ObsPath{"nobucket", "k"}).has_value());
+  put("d/x");
+  EXPECT_EQ(store->get(P("d")), nullptr);  // a folder is not an object
+  EXPECT_FALSE(store->head(P("d")).has_value());
+}
+
+TEST_F(LocalStoreTest, FolderMarkers) {
+  ObjectInfo f = store->put(P("models/"), "");
+  EXPECT_EQ(f.key, "models/");
+  EXPECT_EQ(f.size, 0u);
+  auto h = store->head(P("models/"));
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->size, 0u);
+  EXPECT_EQ(h->etag, "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_FALSE(store->head(P("models")).has_value());  // without the slash it is no object
+  EXPECT_EQ(store->get(P("models/")), nullptr);
+
+  // An empty folder lists as an object of its own.
+  EXPECT_EQ(keys(store->list("bkt", "", "", "", 100)), V({"models/"}));
+  EXPECT_EQ(keys(store->list("bkt", "mod", "", "", 100)), V({"models/"}));
+
+  // A folder with content cannot be removed; once empty it can.
+  put("models/m1", "w");
+  EXPECT_FALSE(store->remove(P("models/")));
+  EXPECT_TRUE(store->get_all(P("models/m1")).has_value());
+  EXPECT_TRUE(store->remove(P("models/m1")));
+  store->put(P("models/"), "");
+  EXPECT_TRUE(store->remove(P("models/")));
+  EXPECT_FALSE(store->head(P("models/")).has_value());
+  EXPECT_FALSE(store->remove(P("")));
+}
+
+TEST_F(LocalStoreTest, ListingWithFolderAsPrefixIncludesTheMarker) {
+  // head() reports "models/" as an object; list() of keys starting with
+  // "models/" must then include it as well (S3/OBS list the marker).
+  store->put(P("models/"), "");
+  ASSERT_TRUE(store->head(P("models/")).has_value());
+  EXPECT_EQ(keys(store->list("bkt", "models/", "/", "", 100)), V({"models/"}));
+  EXPECT_EQ(keys(store->list("bkt", "models/", "", "", 100)), V({"models/"}));
+}
+
+TEST_F(LocalStoreTest, ListByteOrder) {
+  for (const char* k : {"a/b", "a-c", "a0", "a.txt", "B", "a/a/z", "ab"}) put(k);
+  ListResult r = store->list("bkt", "", "", "", 1000);
+  // Pure byte order of the full keys: 'B' < 'a'; '-' < '.' < '/' < '0' < 'b'.
+  EXPECT_EQ(keys(r), V({"B", "a-c", "a.txt", "a/a/z", "a/b", "a0", "ab"}));
+  EXPECT_FALSE(r.truncated);
+  EXPECT_TRUE(r.common_prefixes.empty());
+  for (auto& o : r.objects) EXPECT_EQ(o.size, 1u) << o.key;
+}
+
+TEST_F(LocalStoreTest, ListPrefix) {
+  for (const char* k : {"data/a.jpg", "data/b.jpg", "data/sub/c.jpg", "data2/x", "dat", "other"}) put(k);
+  EXPECT_EQ(keys(store->list("bkt", "data/", "", "", 1000)), V({"data/a.jpg", "data/b.jpg", "data/sub/c.jpg"}));
+  EXPECT_EQ(keys(store->list("bkt", "data", "", "", 1000)),
+            V({"data/a.jpg", "data/b.jpg", "data/sub/c.jpg", "data2/x"}));
+  EXPECT_EQ(keys(store->list("bkt", "data/b", "", "", 1000)), V({"data/b.jpg"}));
+  EXPECT_EQ(keys(store->list("bkt", "data/sub/", "", "", 1000)), V({"data/sub/c.jpg"}));
+  EXPECT_TRUE(store->list("bkt", "nothing/", "", "", 1000).objects.empty());
+  EXPECT_TRUE(store->list("bkt", "zzz", "", "", 1000).objects.empty());
+  EXPECT_TRUE(store->list("nobucket", "", "", "", 1000).objects.empty());
+  EXPECT_API_ERROR(store->list("bkt", "../", "", "", 10), 400, "ModelArts.0101");
+  EXPECT_API_ERROR(store->list("BAD", "", "", "", 10), 400, "ModelArts.0101");
+}
+
+TEST_F(LocalStoreTest, ListDelimiterFoldsCommonPrefixes) {
+  for (const char* k : {"data/a.jpg", "data/sub/c.jpg", "data/sub/d.jpg", "data/tub/e.jpg", "top.txt", "x/y"}) put(k);
+  ListResult r = store->list("bkt", "", "/", "", 1000);
+  EXPECT_EQ(keys(r), V({"top.txt"}));
+  EXPECT_EQ(r.common_prefixes, V({"data/", "x/"}));
+
+  r = store->list("bkt", "data/", "/", "", 1000);
+  EXPECT_EQ(keys(r), V({"data/a.jpg"}));
+  EXPECT_EQ(r.common_prefixes, V({"data/sub/", "data/tub/"}));
+  EXPECT_FALSE(r.truncated);
+  EXPECT_EQ(r.next_marker, "");
+}
+
+TEST_F(LocalStoreTest, ListMarkerIsExclusive) {
+  for (const char* k : {"a", "b", "c", "d"}) put(k);
+  EXPECT_EQ(keys(store->list("bkt", "", "", "b", 1000)), V({"c", "d"}));
+  EXPECT_EQ(keys(store->list("bkt", "", "", "bb", 1000)), V({"c", "d"}));
+  EXPECT_EQ(keys(store->list("bkt", "", "", "d", 1000)), V{});
+}
+
+TEST_F(LocalStoreTest, ListMaxKeysTruncatesAndPaginates) {
+  std::vector<std::string> all;
+  for (int i = 0; i < 7; ++i) {
+    std::string k = "f/" + std::to_string(i);
+    put(k);
+    all.push_back(k);
+  }
+  ListResult r = store->list("bkt", "", "", "", 3);
+  EXPECT_EQ(keys(r), V({"f/0", "f/1", "f/2"}));
+  EXPECT_TRUE(r.truncated);
+  EXPECT_EQ(r.next_marker, "f/2");
+
+  // Walk all pages with next_marker.
+  std::vector<std::string> got;
+  std::string marker;
+  int pages = 0;
+  for (;;) {
+    ListResult page = store->list("bkt", "", "", marker, 3);
+    for (auto& o : page.objects) got.push_back(o.key);
+    ++pages;
+    if (!page.truncated) break;
+    ASSERT_FALSE(page.next_marker.empty());
+    marker = page.next_marker;
+    ASSERT_LT(pages, 10);
+  }
+  EXPECT_EQ(got, all);
+  EXPECT_EQ(pages, 3);
+
+  // Exactly max_keys results is not truncated.
+  r = store->list("bkt", "", "", "f/3", 3);
+  EXPECT_EQ(keys(r), V({"f/4", "f/5", "f/6"}));
+  EXPECT_FALSE(r.truncated);
+}
+
+TEST_F(LocalStoreTest, ListPaginatesCommonPrefixes) {
+  for (const char* k : {"a/1", "a/2", "b/1", "c", "d/1", "e"}) put(k);
+  std::vector<std::string> objs, prefixes;
+  std::string marker;
+  for (int i = 0; i < 10; ++i) {
+    ListResult r = store->list("bkt", "", "/", marker, 2);
+    EXPECT_LE(r.objects.size() + r.common_prefixes.size(), 2u);
+    for (auto& o : r.objects) objs.push_back(o.key);
+    for (auto& p : r.common_prefixes) prefixes.push_back(p);
+    if (!r.truncated) break;
+    marker = r.next_marker;
+  }
+  EXPECT_EQ(objs, V({"c", "e"}));
+  EXPECT_EQ(prefixes, V({"a/", "b/", "d/"}));
+}
+
+TEST_F(LocalStoreTest, ListSkipsTempAndForeignFiles) {
+  put("real");
+  // A stray temporary file of an interrupted upload never shows.
+  std::ofstream(fs::path(root) / ".tmp" / "partial") << "junk";
+  // Neither does anything that is not a regular file or folder.
+  ASSERT_EQ(mkfifo((fs::path(root) / "bkt" / "fifo").c_str(), 0600), 0);
+  EXPECT_EQ(keys(store->list("bkt", "", "", "", 100)), V({"real"}));
+}
+
+class LocalStoreSymlinkTest : public LocalStoreTest {
+ protected:
+  TempDir outside;
+  void SetUp() override {
+    LocalStoreTest::SetUp();
+    std::ofstream(outside.path() / "secret.txt") << "top secret";
+    fs::create_directory_symlink(outside.path(), fs::path(root) / "bkt" / "link");
+    fs::create_symlink(outside.path() / "secret.txt", fs::path(root) / "bkt" / "file-link");
+  }
+};
+
+TEST_F(LocalStoreSymlinkTest, GetThroughSymlinkRejected) {
+  for (const char* k : {"link/secret.txt", "file-link"}) {
+    std::unique_ptr<ObjectReader> r;
+    auto e = api_error([&] { r = store->get(P(k)); });
+    EXPECT_TRUE(e.has_value() || r == nullptr) << k << " was readable through a symlink";
+    std::optional<std::string> data;
+    api_error([&] { data = store->get_all(P(k)); });
+    EXPECT_FALSE(data.has_value()) << k;
+  }
+}
+
+TEST_F(LocalStoreSymlinkTest, PutThroughSymlinkThrows) {
+  auto e = api_error([&] { store->put(P("link/new.txt"), "pwned"); });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status(), 400);
+  EXPECT_FALSE(fs::exists(outside.path() / "new.txt"));
+  e = api_error([&] { store->put(P("link/secret.txt"), "pwned"); });
+  ASSERT_TRUE(e);
+  e = api_error([&] { store->put(P("file-link"), "pwned"); });
+  ASSERT_TRUE(e);
+  std::ifstream in(outside.path() / "secret.txt");
+  std::string content((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(content, "top secret");
+  e = api_error([&] { store->put(P("link/sub/"), ""); });  // folder marker through the link
+  ASSERT_TRUE(e);
+  EXPECT_FALSE(fs::exists(outside.path() / "sub"));
+}
+
+TEST_F(LocalStoreSymlinkTest, HeadRemoveAndListDoNotFollow) {
+  std::optional<ObjectInfo> h;
+  api_error([&] { h = store->head(P("link/secret.txt")); });
+  EXPECT_FALSE(h.has_value());
+  bool removed = false;
+  api_error([&] { removed = store->remove(P("link/secret.txt")); });
+  EXPECT_FALSE(removed);
+  EXPECT_TRUE(fs::exists(outside.path() / "secret.txt"));
+  put("plain");
+  EXPECT_EQ(keys(store->list("bkt", "", "", "", 100)), V({"plain"}));
+}
+
+TEST_F(LocalStoreSymlinkTest, ListWithPrefixThroughSymlinkDoesNotLeakOutsideFiles) {
+  // A prefix naming the symlinked folder must not list what lies outside the bucket.
+  ListResult r;
+  api_error([&] { r = store->list("bkt", "link/", "", "", 100); });
+  EXPECT_EQ(keys(r), V{});
+  api_error([&] { r = store->list("bkt", "link/sec", "/", "", 100); });
+  EXPECT_EQ(keys(r), V{});
+}

@@ -1,0 +1,327 @@
+#include "store/db.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "test_util.h"
+
+using namespace atelier::store;
+using atelier::testing::TempDir;
+
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  std::unique_ptr<Database> db = open_sqlite(dir.file("meta.db"));
+
+  void SetUp() override {
+    db->exec("CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER, f REAL, s TEXT, flag INTEGER)");
+  }
+  int64_t count() { return db->query_one("SELECT COUNT(*) AS c FROM t")->i64("c"); }
+};
+
+}  // namespace
+
+TEST(Store, OpenCreatesFileInWalMode) {
+  TempDir dir;
+  auto db = open_sqlite(dir.file("x.db"));
+  EXPECT_EQ(db->backend(), "sqlite");
+  EXPECT_TRUE(std::filesystem::exists(dir.file("x.db")));
+  auto r = db->query_one("PRAGMA journal_mode");
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)[0].str(), "wal");
+  auto fk = db->query_one("PRAGMA foreign_keys");
+  ASSERT_TRUE(fk);
+  EXPECT_EQ((*fk)[0].i64(), 1);
+}
+
+TEST(Store, OpenBadPathThrows) {
+  EXPECT_ANY_THROW(open_sqlite("/nonexistent-dir-atelier/sub/x.db"));
+}
+
+TEST_F(StoreTest, ExecReturnsChangedRows) {
+  EXPECT_EQ(db->exec("INSERT INTO t (id, n) VALUES (?, ?)", {"a", 1}), 1);
+  EXPECT_EQ(db->exec("INSERT INTO t (id, n) VALUES (?, ?)", {"b", 2}), 1);
+  EXPECT_EQ(db->exec("INSERT INTO t (id, n) VALUES (?, ?)", {"c", 3}), 1);
+  EXPECT_EQ(db->exec("UPDATE t SET n = n + 10 WHERE n >= ?", {2}), 2);
+  EXPECT_EQ(db->exec("DELETE FROM t WHERE id = ?", {"zzz"}), 0);
+  EXPECT_EQ(db->exec("DELETE FROM t"), 3);
+}
+
+TEST_F(StoreTest, TypedRowAccess) {
+  db->exec("INSERT INTO t (id, n, f, s, flag) VALUES (?, ?, ?, ?, ?)",
+           {"row1", int64_t(9007199254740993LL), 2.5, std::string("hello\0world", 11), true});
+  db->exec("INSERT INTO t (id, n, f, s, flag) VALUES (?, ?, ?, ?, ?)", {"row2", nullptr, nullptr, "42", false});
+  Rows rows = db->query("SELECT id, n, f, s, flag FROM t ORDER BY id");
+  ASSERT_EQ(rows.size(), 2u);
+  const Row& a = rows[0];
+  EXPECT_EQ(a.str("id"), "row1");
+  EXPECT_EQ(a.i64("n"), 9007199254740993LL);  // 64-bit exact, not via double
+  EXPECT_DOUBLE_EQ(a["f"].f64(), 2.5);
+  EXPECT_EQ(a.str("s"), std::string("hello\0world", 11));  // binary-safe text
+  EXPECT_TRUE(a.flag("flag"));
+  EXPECT_FALSE(a.null("n"));
+  EXPECT_EQ(a[0].str(), "row1");  // by index
+  EXPECT_EQ(a[1].i64(), 9007199254740993LL);
+
+  const Row& b = rows[1];
+  EXPECT_TRUE(b.null("n"));
+  EXPECT_TRUE(b.null("f"));
+  EXPECT_EQ(b.i64("n"), 0);
+  EXPECT_EQ(b["f"].f64(), 0.0);
+  EXPECT_EQ(b.str("n"), "");
+  EXPECT_EQ(b.i64("s"), 42);  // numeric text converts
+  EXPECT_FALSE(b.flag("flag"));
+
+  EXPECT_THROW(a["nope"], std::logic_error);
+  EXPECT_THROW(a[99], std::out_of_range);
+}
+
+TEST_F(StoreTest, ColumnAliasesAndQueryOne) {
+  db->exec("INSERT INTO t (id, n) VALUES ('x', 5)");
+  auto r = db->query_one("SELECT n * 2 AS doubled, id AS ident FROM t WHERE id = ?", {"x"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->i64("doubled"), 10);
+  EXPECT_EQ(r->str("ident"), "x");
+  EXPECT_FALSE(db->query_one("SELECT * FROM t WHERE id = ?", {"missing"}).has_value());
+  EXPECT_TRUE(db->query("SELECT * FROM t WHERE id = ?", {"missing"}).empty());
+}
+
+TEST_F(StoreTest, ParametersAreBoundNotInterpolated) {
+  std::string evil = "x'); DROP TABLE t; --";
+  db->exec("INSERT INTO t (id) VALUES (?)", {evil});
+  auto r = db->query_one("SELECT id FROM t WHERE id = ?", {evil});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->str("id"), evil);
+  EXPECT_EQ(count(), 1);
+}
+
+TEST_F(StoreTest, ErrorsThrowAndStatementsStayUsable) {
+  EXPECT_ANY_THROW(db->exec("INSERT INTO nope VALUES (1)"));
+  EXPECT_ANY_THROW(db->exec("INSERT INTO t (id) VALUES (?)", {"a", "b"}));  // wrong parameter count
+  EXPECT_ANY_THROW(db->exec("INSERT INTO t (id) VALUES (?)"));
+  db->exec("INSERT INTO t (id) VALUES (?)", {"dup"});
+  EXPECT_ANY_THROW(db->exec("INSERT INTO t (id) VALUES (?)", {"dup"}));  // constraint
+  // The cached statement is reset after the failure and works again.
+  EXPECT_EQ(db->exec("INSERT INTO t (id) VALUES (?)", {"other"}), 1);
+  EXPECT_EQ(count(), 2);
+}
+
+TEST_F(StoreTest, TransactionCommits) {
+  db->transaction([&] {
+    db->exec("INSERT INTO t (id) VALUES ('a')");
+    db->exec("INSERT INTO t (id) VALUES ('b')");
+  });
+  EXPECT_EQ(count(), 2);
+  // Visible from a fresh connection on another thread.
+  int64_t seen = -1;
+  std::thread th([&] { seen = count(); });
+  th.join();
+  EXPECT_EQ(seen, 2);
+}
+
+TEST_F(StoreTest, TransactionRollsBackOnException) {
+  db->exec("INSERT INTO t (id) VALUES ('keep')");
+  EXPECT_THROW(db->transaction([&] {
+                 db->exec("INSERT INTO t (id) VALUES ('a')");
+                 db->exec("UPDATE t SET n = 7 WHERE id = 'keep'");
+                 throw std::runtime_error("abort");
+               }),
+               std::runtime_error);
+  EXPECT_EQ(count(), 1);
+  EXPECT_TRUE(db->query_one("SELECT n FROM t WHERE id = 'keep'")->null("n"));
+  // A failing statement inside also rolls back and rethrows the original error.
+  EXPECT_ANY_THROW(db->transaction([&] {
+    db->exec("INSERT INTO t (id) VALUES ('b')");
+    db->exec("INSERT INTO t (id) VALUES ('keep')");  // duplicate key
+  }));
+  EXPECT_EQ(count(), 1);
+  // The connection is usable for a new transaction afterwards.
+  db->transaction([&] { db->exec("INSERT INTO t (id) VALUES ('c')"); });
+  EXPECT_EQ(count(), 2);
+}
+
+TEST_F(StoreTest, NestedTransactionsJoinTheOuter) {
+  db->transaction([&] {
+    db->exec("INSERT INTO t (id) VALUES ('outer')");
+    db->transaction([&] { db->exec("INSERT INTO t (id) VALUES ('inner')"); });
+    // The inner "commit" did not end the outer transaction: still rollback-able.
+  });
+  EXPECT_EQ(count(), 2);
+
+  EXPECT_THROW(db->transaction([&] {
+                 db->exec("INSERT INTO t (id) VALUES ('o2')");
+                 db->transaction([&] { db->exec("INSERT INTO t (id) VALUES ('i2')"); });
+                 throw std::runtime_error("outer fails after inner finished");
+               }),
+               std::runtime_error);
+  EXPECT_EQ(count(), 2);  // the joined inner work is rolled back too
+
+  EXPECT_THROW(db->transaction([&] {
+                 db->exec("INSERT INTO t (id) VALUES ('o3')");
+                 db->transaction([&] { throw std::runtime_error("inner fails"); });
+               }),
+               std::runtime_error);
+  EXPECT_EQ(count(), 2);
+  db->transaction([&] { db->exec("INSERT INTO t (id) VALUES ('after')"); });
+  EXPECT_EQ(count(), 3);
+}
+
+TEST_F(StoreTest, UncommittedWritesInvisibleToOtherThreads) {
+  int64_t other = -1;
+  db->transaction([&] {
+    db->exec("INSERT INTO t (id) VALUES ('pending')");
+    EXPECT_EQ(count(), 1);  // own connection sees it
+    std::thread th([&] { other = count(); });
+    th.join();
+  });
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(count(), 1);
+}
+
+TEST(StoreMigrate, AppliesOnceInOrder) {
+  TempDir dir;
+  auto db = open_sqlite(dir.file("m.db"));
+  std::vector<Migration> ms = {
+      {"test/001", "CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);"},
+      {"test/002", "INSERT INTO a VALUES (2); CREATE TABLE b (y TEXT);"},
+  };
+  db->migrate(ms);
+  EXPECT_EQ(db->query_one("SELECT COUNT(*) AS c FROM a")->i64("c"), 2);
+  // Second run: nothing re-applied (a re-run would fail on CREATE TABLE or double the rows).
+  EXPECT_NO_THROW(db->migrate(ms));
+  EXPECT_EQ(db->query_one("SELECT COUNT(*) AS c FROM a")->i64("c"), 2);
+  Rows applied = db->query("SELECT name FROM schema_migrations ORDER BY name");
+  ASSERT_EQ(applied.size(), 2u);
+  EXPECT_EQ(applied[0].str("name"), "test/001");
+  // A new migration appended later is applied alone.
+  ms.push_back({"test/003", "INSERT INTO a VALUES (3);"});
+  db->migrate(ms);
+  EXPECT_EQ(db->query_one("SELECT COUNT(*) AS c FROM a")->i64("c"), 3);
+  // State survives reopening the file.
+  db.reset();
+  auto db2 = open_sqlite(dir.file("m.db"));
+  db2->migrate(ms);
+  EXPECT_EQ(db2->query_one("SELECT COUNT(*) AS c FROM a")->i64("c"), 3);
+}
+
+TEST(StoreMigrate, FailedMigrationIsRolledBackAndNotRecorded) {
+  TempDir dir;
+  auto db = open_sqlite(dir.file("m.db"));
+  std::vector<Migration> bad = {{"ok/001", "CREATE TABLE a (x INTEGER);"},
+                                {"bad/002", "CREATE TABLE c (z INTEGER); INSERT INTO nope VALUES (1);"}};
+  EXPECT_ANY_THROW(db->migrate(bad));
+  EXPECT_TRUE(db->query_one("SELECT 1 FROM schema_migrations WHERE name = 'ok/001'").has_value());
+  EXPECT_FALSE(db->query_one("SELECT 1 FROM schema_migrations WHERE name = 'bad/002'").has_value());
+  // Table c was created inside the failed migration's transaction: gone.
+  EXPECT_FALSE(db->query_one("SELECT 1 FROM sqlite_master WHERE name = 'c'").has_value());
+  // Fixed, it applies.
+  bad[1].sql = "CREATE TABLE c (z INTEGER);";
+  db->migrate(bad);
+  EXPECT_TRUE(db->query_one("SELECT 1 FROM sqlite_master WHERE name = 'c'").has_value());
+}
+
+TEST_F(StoreTest, ConcurrentReadsFromSeveralThreads) {
+  db->transaction([&] {
+    for (int i = 0; i < 200; ++i) db->exec("INSERT INTO t (id, n) VALUES (?, ?)", {"k" + std::to_string(i), i});
+  });
+  std::atomic<int> ok{0}, bad{0};
+  std::vector<std::thread> ths;
+  for (int t = 0; t < 6; ++t) {
+    ths.emplace_back([&, t] {
+      try {
+        for (int i = 0; i < 50; ++i) {
+          auto r = db->query_one("SELECT SUM(n) AS s, COUNT(*) AS c FROM t");
+          auto one = db->query_one("SELECT n FROM t WHERE id = ?", {"k" + std::to_string((i * 7 + t) % 200)});
+          if (r && r->i64("s") == 19900 && r->i64("c") == 200 && one && one->i64("n") == (i * 7 + t) % 200)
+            ++ok;
+          else
+            ++bad;
+        }
+      } catch (...) {
+        ++bad;
+      }
+    });
+  }
+  for (auto& th : ths) th.join();
+  EXPECT_EQ(ok.load(), 300);
+  EXPECT_EQ(bad.load(), 0);
+}
+
+TEST_F(StoreTest, ConcurrentTransactionalWritersDoNotLoseUpdates) {
+  db->exec("INSERT INTO t (id, n) VALUES ('counter', 0)");
+  std::atomic<int> errors{0};
+  std::vector<std::thread> ths;
+  for (int t = 0; t < 4; ++t) {
+    ths.emplace_back([&] {
+      try {
+        for (int i = 0; i < 25; ++i) {
+          db->transaction([&] {
+            int64_t n = db->query_one("SELECT n FROM t WHERE id = 'counter'")->i64("n");
+            db->exec("UPDATE t SET n = ? WHERE id = 'counter'", {n + 1});
+          });
+        }
+      } catch (...) {
+        ++errors;
+      }
+    });
+  }
+  for (auto& th : ths) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(db->query_one("SELECT n FROM t WHERE id = 'counter'")->i64("n"), 100);
+}
+
+TEST(StoreValue, Conversions) {
+  EXPECT_TRUE(Value().is_null());
+  EXPECT_TRUE(Value(nullptr).is_null());
+  EXPECT_EQ(Value(5).i64(), 5);
+  EXPECT_EQ(Value(int64_t(1) << 40).i64(), int64_t(1) << 40);
+  EXPECT_EQ(Value(7LL).i64(), 7);
+  EXPECT_EQ(Value(true).i64(), 1);
+  EXPECT_EQ(Value(false).i64(), 0);
+  EXPECT_DOUBLE_EQ(Value(1.25).f64(), 1.25);
+  EXPECT_EQ(Value(1.75).i64(), 1);
+  EXPECT_DOUBLE_EQ(Value(3).f64(), 3.0);
+  EXPECT_EQ(Value("abc").str(), "abc");  // const char* must not decay to bool
+  EXPECT_FALSE(Value("abc").is_null());
+  EXPECT_EQ(Value(std::string_view("sv")).str(), "sv");
+  EXPECT_EQ(Value(std::string("s")).str(), "s");
+  EXPECT_EQ(Value(5).str(), "");
+  EXPECT_EQ(Value().i64(), 0);
+}
+
+TEST(StoreValue, FromOptional) {
+  std::optional<std::string> none, some = "x";
+  std::optional<int64_t> ni, si = 12;
+  EXPECT_TRUE(Value(none).is_null());
+  EXPECT_FALSE(Value(some).is_null());
+  EXPECT_EQ(Value(some).str(), "x");
+  EXPECT_TRUE(Value(ni).is_null());
+  EXPECT_EQ(Value(si).i64(), 12);
+  std::optional<bool> b = false;
+  EXPECT_FALSE(Value(b).is_null());
+  EXPECT_EQ(Value(b).i64(), 0);
+}
+
+TEST_F(StoreTest, OptionalBindsAsNull) {
+  std::optional<std::string> none;
+  std::optional<int64_t> some = 3;
+  db->exec("INSERT INTO t (id, s, n) VALUES (?, ?, ?)", {"o", none, some});
+  auto r = db->query_one("SELECT s, n FROM t WHERE id = 'o'");
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->null("s"));
+  EXPECT_EQ(r->i64("n"), 3);
+  EXPECT_TRUE(db->query_one("SELECT 1 FROM t WHERE s IS ?", {none}).has_value());
+}
+
+TEST(Store, TwoDatabasesOnOneThreadStayApart) {
+  TempDir dir;
+  auto a = open_sqlite(dir.file("a.db"));
+  auto b = open_sqlite(dir.file("b.db"));
+  a->exec("CREATE TABLE only_a (x INTEGER)");
+  EXPECT_TRUE(a->query_one("SELECT 1 FROM sqlite_master WHERE name = 'only_a'").has_value());
+  EXPECT_FALSE(b->query_one("SELECT 1 FROM sqlite_master WHERE name = 'only_a'").has_value());
+}
