@@ -2,6 +2,12 @@
 
 namespace atelier {
 
+size_t utf8_length(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
 json parse_json_body(std::string_view body, bool allow_empty) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     if (allow_empty) return json::object();
@@ -96,7 +102,7 @@ std::string JsonIn::enum_str(const char* key, std::initializer_list<std::string_
 }
 
 std::string JsonIn::max_len(const char* key, const std::string& v, size_t n) const {
-  if (v.size() > n) fail(key, "must be at most " + std::to_string(n) + " characters");
+  if (utf8_length(v) > n) fail(key, "must be at most " + std::to_string(n) + " characters");
   return v;
 }
 

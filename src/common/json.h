@@ -14,6 +14,10 @@ namespace atelier {
 
 using json = nlohmann::json;
 
+// Number of characters (code points) of UTF-8 text; the API's length limits
+// count characters, not bytes. Bodies are valid UTF-8 once parsed.
+size_t utf8_length(std::string_view s);
+
 // Parses a request body; a malformed document or a non-object is a 400.
 json parse_json_body(std::string_view body, bool allow_empty = false);
 

@@ -47,8 +47,8 @@ std::vector<std::pair<std::string, std::string>> Request::query() const {
       if (!part.empty()) {
         size_t eq = part.find('=');
         std::string k, v;
-        if (!percent_decode(part.substr(0, eq), k)) k = std::string(part.substr(0, eq));
-        if (eq != std::string_view::npos && !percent_decode(part.substr(eq + 1), v))
+        if (!query_decode(part.substr(0, eq), k)) k = std::string(part.substr(0, eq));
+        if (eq != std::string_view::npos && !query_decode(part.substr(eq + 1), v))
           v = std::string(part.substr(eq + 1));
         query_.emplace_back(std::move(k), std::move(v));
       }
@@ -88,6 +88,13 @@ bool percent_decode(std::string_view in, std::string& out) {
     }
   }
   return true;
+}
+
+bool query_decode(std::string_view in, std::string& out) {
+  std::string plus(in);
+  for (char& c : plus)
+    if (c == '+') c = ' ';
+  return percent_decode(plus, out);
 }
 
 std::string percent_encode(std::string_view in) {

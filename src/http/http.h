@@ -34,7 +34,7 @@ struct Request {
   std::string remote_addr;
   std::string request_id;  // set by the server before dispatch
 
-  // Decoded query pairs in arrival order ('+' is kept literally, as the SDKs do).
+  // Decoded query pairs in arrival order (see query_decode).
   std::vector<std::pair<std::string, std::string>> query() const;
   // First value of a query parameter.
   const std::string* query_param(std::string_view key) const;
@@ -55,6 +55,9 @@ using Handler = std::function<Response(Request&)>;
 
 // Percent-decoding; returns false on a malformed escape.
 bool percent_decode(std::string_view in, std::string& out);
+// Decoding of a query-string key or value: '+' is a space (form encoding,
+// as Python's requests sends it; a literal '+' arrives as %2B), then %XX.
+bool query_decode(std::string_view in, std::string& out);
 // Percent-encodes all but RFC 3986 unreserved characters, upper-case hex.
 std::string percent_encode(std::string_view in);
 

@@ -168,7 +168,8 @@ Response Router::handle(Request& req) {
       for (auto& raw : split(path)) {
         std::string dec;
         if (!percent_decode(raw, dec) || dec.find('\0') != std::string::npos)
-          throw ApiError(400, "ModelArts.0101", "Malformed percent-encoding in the request path.");
+          throw ApiError(400, shape == ErrorShape::kIam ? "IAM.0007" : "ModelArts.0101",
+                         "Malformed percent-encoding in the request path.");
         segs.push_back(std::move(dec));
       }
     }
@@ -218,9 +219,9 @@ Response Router::handle(Request& req) {
   if (req.method == "HEAD") resp.head_only = true;
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   // One structured line per request. Never headers or bodies: they carry secrets.
-  spdlog::info(R"({{"event":"access","method":"{}","route":"{}","status":{},"ms":{:.3f},"request_id":"{}","user":"{}","remote":"{}"}})",
-               req.method, route ? route->path : "-", resp.status, ms, req.request_id, user,
-               req.remote_addr);
+  spdlog::info(R"({{"event":"access","method":"{}","route":"{}","status":{},"ms":{:.3f},"request_id":"{}","user":{},"remote":"{}"}})",
+               req.method, route ? route->path : "-", resp.status, ms, req.request_id,
+               json(user).dump(-1, ' ', false, json::error_handler_t::replace), req.remote_addr);
   return resp;
 }
 

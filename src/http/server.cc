@@ -65,7 +65,7 @@ class Server::Impl {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket s, Server::Impl& srv) : stream_(std::move(s)), srv_(srv) {}
+  Session(tcp::socket s, Server::Impl& srv) : stream_(std::move(s)), timer_(stream_.get_executor()), srv_(srv) {}
   ~Session() { srv_.session_closed(); }
 
   void run() { net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); }); }
@@ -74,6 +74,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void drain() {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
       if (!self->busy_) {
+        self->timer_.cancel();
         beast::error_code ec;
         self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
         self->stream_.socket().close(ec);
@@ -100,39 +101,69 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // Reading is timed by our own ticking timer rather than the stream's
+  // expiry, because an expired beast::tcp_stream closes the socket and a
+  // stalled request could then not be told 408. An idle connection (nothing
+  // of a request received) goes after idle_timeout_ms; a request that has
+  // started must be complete within read_timeout_ms (to within one tick).
+  enum class Timeout { kNone, kIdle, kStalled };
+
   void read() {
     busy_ = false;
     if (srv_.draining) return close();
     parser_.emplace();
     parser_->body_limit(srv_.opts.max_body_bytes);
     parser_->header_limit(srv_.opts.max_header_bytes);
-    // Idle time first; once the header starts arriving the read timeout applies.
-    stream_.expires_after(std::chrono::milliseconds(srv_.opts.idle_timeout_ms));
+    stream_.expires_never();
+    idle_since_ = std::chrono::steady_clock::now();
+    started_at_.reset();
+    timeout_ = Timeout::kNone;
+    arm_timer();
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = shared_from_this()](beast::error_code ec, size_t) {
                                self->on_header(ec);
                              });
   }
 
+  void arm_timer() {
+    int tick = std::max(10, std::min({srv_.opts.idle_timeout_ms, srv_.opts.read_timeout_ms, 1000}));
+    timer_.expires_after(std::chrono::milliseconds(tick));
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->on_tick();
+    });
+  }
+
+  void on_tick() {
+    auto now = std::chrono::steady_clock::now();
+    if (!started_at_ && buffer_.size() > 0) started_at_ = now;
+    if (!started_at_ && now - idle_since_ >= std::chrono::milliseconds(srv_.opts.idle_timeout_ms)) {
+      timeout_ = Timeout::kIdle;
+    } else if (started_at_ && now - *started_at_ >= std::chrono::milliseconds(srv_.opts.read_timeout_ms)) {
+      timeout_ = Timeout::kStalled;
+    } else {
+      return arm_timer();
+    }
+    beast::error_code ec;
+    stream_.socket().cancel(ec);  // the pending read completes with operation_aborted
+  }
+
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec, true);
     busy_ = true;
-    stream_.expires_after(std::chrono::milliseconds(srv_.opts.read_timeout_ms));
+    if (!started_at_) started_at_ = std::chrono::steady_clock::now();
     bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->on_read(ec);
     });
   }
 
   void on_read_error(beast::error_code ec, bool in_header) {
-    if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset || ec == net::error::eof)
-      return close();
-    if (ec == beast::error::timeout) {
-      // An idle keep-alive connection just goes; a stalled request gets told.
-      if (in_header && buffer_.size() == 0) return close();
+    timer_.cancel();
+    if (timeout_ == Timeout::kStalled)
       return reply_error(bhttp::status::request_timeout, "ModelArts.6100",
                          "The request was not received in time.");
-    }
+    if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset || ec == net::error::eof || timeout_ == Timeout::kIdle)
+      return close();
     if (ec == bhttp::error::body_limit)
       return reply_error(bhttp::status::payload_too_large, "APIGW.0201",
                          "Request body exceeds the limit of " +
@@ -163,6 +194,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read(beast::error_code ec) {
     if (ec) return on_read_error(ec, false);
+    timer_.cancel();
     auto msg = parser_->release();
     Request req;
     req.method = std::string(msg.method_string());
@@ -183,6 +215,8 @@ class Session : public std::enable_shared_from_this<Session> {
       out.status = 400;
       out.headers.add("Content-Type", "application/json;charset=UTF-8");
       out.body = error_json("APIGW.0203", "The request target must be an absolute path.", req.request_id);
+      spdlog::info(R"({{"event":"access","method":"{}","route":"-","status":400,"ms":0,"request_id":"{}","user":"-","error":"APIGW.0203"}})",
+                   req.method, req.request_id);
     } else {
       out = srv_.handler(req);
     }
@@ -192,7 +226,9 @@ class Session : public std::enable_shared_from_this<Session> {
     for (auto& [k, v] : out.headers.items()) res->insert(k, v);
     res->set("X-Request-Id", req.request_id);
     res->keep_alive(keep_alive);
-    if (out.head_only) {
+    if (out.status == 204 || out.status == 304) {
+      // No body and, per RFC 9110, no Content-Length either.
+    } else if (out.head_only) {
       res->content_length(out.body.size());
     } else {
       res->body() = std::move(out.body);
@@ -214,11 +250,16 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
+    timer_.cancel();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
   beast::tcp_stream stream_;
+  net::steady_timer timer_;
+  std::chrono::steady_clock::time_point idle_since_;
+  std::optional<std::chrono::steady_clock::time_point> started_at_;
+  Timeout timeout_ = Timeout::kNone;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   Server::Impl& srv_;
@@ -275,11 +316,17 @@ void Server::Impl::stop() {
       beast::error_code ec;
       acceptor.close(ec);
     });
+    // Take the sessions out under the lock, drain them outside it: dropping
+    // the last reference to a session runs ~Session, which takes `mu`.
+    std::vector<std::shared_ptr<Session>> open;
     {
       std::lock_guard<std::mutex> l(mu);
       for (auto& w : sessions)
-        if (auto s = w.lock()) s->drain();
+        if (auto s = w.lock()) open.push_back(std::move(s));
+      sessions.clear();
     }
+    for (auto& s : open) s->drain();
+    open.clear();
     {
       std::unique_lock<std::mutex> l(mu);
       cv.wait_for(l, std::chrono::milliseconds(opts.drain_timeout_ms), [this] { return live == 0; });

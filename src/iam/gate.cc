@@ -76,6 +76,9 @@ void Gate::admit(http::Context& ctx) {
   UserRecord user = authenticate(ctx, &token);
   const auto& route = ctx.route;
   const auto& h = ctx.req.headers;
+  // X-Domain-Id (IAM SDK GlobalCredentials) must name the caller's account.
+  if (h.has("X-Domain-Id") && h.get("X-Domain-Id") != user.domain_id)
+    throw refuse(ctx, 403, "ModelArts.0108", "IAM.0002", "X-Domain-Id does not match the caller's account.");
   if (route.access == Access::kMember) return;
 
   // Condition keys, computed only if a policy in play has conditions.
@@ -97,8 +100,6 @@ void Gate::admit(http::Context& ctx) {
   actions.insert(actions.end(), route.depends.begin(), route.depends.end());
 
   if (route.access == Access::kGlobal) {
-    if (h.has("X-Domain-Id") && h.get("X-Domain-Id") != user.domain_id)
-      throw ApiError(403, "IAM.0002", "X-Domain-Id does not match the caller's account.");
     if (route.self && route.self(ctx)) return;
     if (auto denied = iam_.first_denied(user, nullptr, actions, facts))
       throw ApiError(403, "IAM.0003", "Policy doesn't allow " + *denied + " to be performed.");

@@ -165,7 +165,7 @@ json credential_json(const Row& r, bool with_last_use) {
 ApiError user_error(const char* code, const std::string& msg) { return ApiError(400, code, msg); }
 
 void check_user_name(const std::string& n) {
-  if (n.empty() || n.size() > 32) throw user_error("1101", "Invalid user name: 1 to 32 characters.");
+  if (n.empty() || utf8_length(n) > 32) throw user_error("1101", "Invalid user name: 1 to 32 characters.");
   if (std::isdigit(static_cast<unsigned char>(n[0])) || n[0] == ' ')
     throw user_error("1101", "Invalid user name: it must not start with a digit or a space.");
   for (unsigned char c : n)
@@ -341,10 +341,10 @@ std::vector<Route> routes(Iam& iam) {
   });
 
   // Validation and revocation name the subject token in X-Subject-Token.
-  auto subject = [&iam](const Context& ctx) -> TokenInfo {
+  auto subject = [&iam](const Context& ctx, bool allow_expired = false) -> TokenInfo {
     const std::string& s = ctx.req.headers.get("X-Subject-Token");
     auto t = s.empty() ? nullptr : iam.find_token(s);
-    if (!t || t->expires_at <= clock::now_ms() || t->user.domain_id != ctx.caller.domain_id)
+    if (!t || (!allow_expired && t->expires_at <= clock::now_ms()) || t->user.domain_id != ctx.caller.domain_id)
       throw ApiError(404, "IAM.0009", "X-Subject-Token is invalid in the request.");
     return *t;
   };
@@ -364,7 +364,7 @@ std::vector<Route> routes(Iam& iam) {
     return no_content(200);
   }, self_subject);
   add("DELETE", "/v3/auth/tokens", "iam:tokens:revoke", Access::kGlobal, [&iam, subject](Context& ctx) {
-    iam.revoke_token(subject(ctx).hash);
+    iam.revoke_token(subject(ctx, /*allow_expired=*/true).hash);
     return no_content();
   }, self_subject);
 
@@ -397,7 +397,7 @@ std::vector<Route> routes(Iam& iam) {
       auto rp = iam.project_by_name(ctx.caller.domain_id, region);
       return json_response(201, {{"project", project_json(ctx, project_row(ctx, rp->id))}});
     }
-    if (name.size() > 64 || name.rfind(region + "_", 0) != 0 || name.size() == region.size() + 1)
+    if (utf8_length(name) > 64 || name.rfind(region + "_", 0) != 0 || name.size() == region.size() + 1)
       throw ApiError(400, "IAM.0007", "project.name must be '" + region + "_<suffix>' and at most 64 characters.");
     auto rp = iam.project_by_name(ctx.caller.domain_id, region);
     if (parent_id && *parent_id != rp->id) throw ApiError(400, "IAM.0007", "project.parent_id must be the id of project " + region + ".");
@@ -419,7 +419,7 @@ std::vector<Route> routes(Iam& iam) {
     std::string region = iam.config().region;
     if (name && *name != row.str("name")) {
       if (row.str("name") == region) throw ApiError(400, "IAM.0007", "A region project cannot be renamed.");
-      if (name->size() > 64 || name->rfind(region + "_", 0) != 0 || name->size() == region.size() + 1)
+      if (utf8_length(*name) > 64 || name->rfind(region + "_", 0) != 0 || name->size() == region.size() + 1)
         throw ApiError(400, "IAM.0007", "project.name must be '" + region + "_<suffix>' and at most 64 characters.");
       if (iam.project_by_name(ctx.caller.domain_id, *name))
         throw ApiError(409, "IAM.0005", "Conflict occurred when attempting to store project - name " + *name + " exists.");
@@ -488,7 +488,7 @@ std::vector<Route> routes(Iam& iam) {
     if (mode != "default" && mode != "programmatic" && mode != "console")
       throw user_error("1120", "Invalid access_mode: use default, programmatic or console.");
     std::string desc = u.opt_str("description").value_or("");
-    if (desc.size() > 255) throw user_error("1117", "Invalid user description: at most 255 characters.");
+    if (utf8_length(desc) > 255) throw user_error("1117", "Invalid user description: at most 255 characters.");
     bool enabled = u.opt_bool("enabled").value_or(true);
     bool pwd_status = u.opt_bool("pwd_status").value_or(os_form);
     auto xt = u.opt_str("xuser_type"), xi = u.opt_str("xuser_id");
@@ -566,7 +566,7 @@ std::vector<Route> routes(Iam& iam) {
     if (mode && *mode != "default" && *mode != "programmatic" && *mode != "console")
       throw user_error("1120", "Invalid access_mode: use default, programmatic or console.");
     auto desc = u.opt_str("description");
-    if (desc && desc->size() > 255) throw user_error("1117", "Invalid user description: at most 255 characters.");
+    if (desc && utf8_length(*desc) > 255) throw user_error("1117", "Invalid user description: at most 255 characters.");
     auto enabled = u.opt_bool("enabled");
     auto pwd_status = u.opt_bool("pwd_status");
     if (row.flag("is_owner") && enabled && !*enabled) throw ApiError(400, "IAM.0007", "The account owner cannot be disabled.");
@@ -837,7 +837,7 @@ std::vector<Route> routes(Iam& iam) {
         r["display_name"].get<std::string>().find_first_not_of(' ') == std::string::npos)
       throw ApiError(400, "IAM.1001", "role.display_name must not be blank.");
     c.display_name = r["display_name"].get<std::string>();
-    if (c.display_name.size() > 64) throw ApiError(400, "IAM.1002", "role.display_name must be at most 64 characters.");
+    if (utf8_length(c.display_name) > 64) throw ApiError(400, "IAM.1002", "role.display_name must be at most 64 characters.");
     if (!r.contains("type") || !r["type"].is_string() || r["type"].get<std::string>().empty())
       throw ApiError(400, "IAM.1004", "role.type is required.");
     c.type = r["type"].get<std::string>();
@@ -1150,7 +1150,9 @@ std::vector<Route> routes(Iam& iam) {
                                                    {"description", desc}, {"create_time", clock::iso_micro_z(now)}}}});
       },
       [](const Context& c) {
-        const json& b = const_cast<Context&>(c).body();
+        // Authorization comes before validation: an unreadable body is simply not "self".
+        json b = json::parse(c.req.body, nullptr, false);
+        if (!b.is_object()) return false;
         auto cr = b.find("credential");
         return cr != b.end() && cr->is_object() && cr->value("user_id", json()).is_string() &&
                (*cr)["user_id"].get<std::string>() == c.caller.user_id;

@@ -88,8 +88,8 @@ std::string canonical_query(std::string_view raw_query, bool lower_keys) {
     if (part.empty()) continue;
     size_t eq = part.find('=');
     std::string k, v;
-    if (!http::percent_decode(part.substr(0, eq), k)) k = std::string(part.substr(0, eq));
-    if (eq != std::string_view::npos && !http::percent_decode(part.substr(eq + 1), v))
+    if (!http::query_decode(part.substr(0, eq), k)) k = std::string(part.substr(0, eq));
+    if (eq != std::string_view::npos && !http::query_decode(part.substr(eq + 1), v))
       v = std::string(part.substr(eq + 1));
     if (lower_keys) k = lower(k);
     kv.emplace_back(http::percent_encode(k), http::percent_encode(v));

@@ -136,11 +136,11 @@ TEST(RequestQuery, DecodingAndEdgeCases) {
   Request r = req_with_query("name=a%20b&plus=a+b&flag&empty=&&k%3D=v%3D1&bad=%zz&%41=x&=novalue");
   auto q = r.query();
   std::vector<std::pair<std::string, std::string>> want = {
-      {"name", "a b"}, {"plus", "a+b"}, {"flag", ""}, {"empty", ""},
+      {"name", "a b"}, {"plus", "a b"}, {"flag", ""}, {"empty", ""},
       {"k=", "v=1"},   {"bad", "%zz"},  {"A", "x"},   {"", "novalue"}};
   EXPECT_EQ(q, want);
   EXPECT_EQ(*r.query_param("flag"), "");
-  EXPECT_EQ(*r.query_param("plus"), "a+b");
+  EXPECT_EQ(*r.query_param("plus"), "a b");
 }
 
 TEST(RequestQuery, EmptyAndTrailingSeparators) {

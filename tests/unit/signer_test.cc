@@ -222,7 +222,8 @@ TEST(SignerCanonicalQuery, EmptyValuesAndEncoding) {
   EXPECT_EQ(iam::canonical_query("b&a=", false), "a=&b=");
   EXPECT_EQ(iam::canonical_query("&&a=1&", false), "a=1");
   EXPECT_EQ(iam::canonical_query("name=a%20b", false), "name=a%20b");
-  EXPECT_EQ(iam::canonical_query("name=a+b", false), "name=a%2Bb");     // '+' is literal
+  EXPECT_EQ(iam::canonical_query("name=a+b", false), "name=a%20b");     // form encoding: '+' is a space
+  EXPECT_EQ(iam::canonical_query("name=a%2Bb", false), "name=a%2Bb");   // a literal '+' arrives as %2B
   EXPECT_EQ(iam::canonical_query("x=%7e&y=%2f", false), "x=~&y=%2F");
   EXPECT_EQ(iam::canonical_query("q=a=b", false), "q=a%3Db");
   EXPECT_EQ(iam::canonical_query("%E7%8C%AB=1", false), "%E7%8C%AB=1");
