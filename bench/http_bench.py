@@ -50,10 +50,11 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=2, help="server I/O threads")
     a = ap.parse_args()
     conns, secs = (8, 1) if a.smoke else (a.connections, a.seconds)
     # Log to a file (as production would) so the terminal is not the bottleneck.
-    srv = Server(extra_env={"ATELIER_THREADS": "2"})
+    srv = Server(extra_env={"ATELIER_THREADS": str(a.threads)})
     try:
         tok, body = token_for(srv.base, "admin", ADMIN_PASSWORD, "admin", project="local")
         srv.project_id = body["project"]["id"]
@@ -81,7 +82,7 @@ def main():
     finally:
         srv.cleanup()
     base = res["health"]["rps"]
-    print(f"http_bench: {conns} connections, {secs} s per load, server threads 2")
+    print(f"http_bench: {conns} connections, {secs} s per load, server threads {a.threads}")
     print(f"{'load':8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x health':>9}")
     for k, r in res.items():
         print(f"{k:8} {r['rps']:10.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:7d} {r['rps'] / base:9.2f}")

@@ -31,14 +31,14 @@ static std::optional<int64_t> to_ms(int y, int mo, int d, int h, int mi, int s) 
   if (y < 1970 || mo < 1 || mo > 12 || h > 23 || mi > 59 || s > 60) return std::nullopt;
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   if (d < 1 || d > kDays[mo - 1] + (mo == 2 && leap)) return std::nullopt;
-  struct tm tm = {};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return int64_t(timegm(&tm)) * 1000;
+  // Days from the civil date (H. Hinnant's algorithm): no time-zone lock as in timegm.
+  int yy = y - (mo <= 2);
+  int era = yy / 400;
+  int yoe = yy - era * 400;
+  int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  int64_t days = int64_t(era) * 146097 + doe - 719468;
+  return ((days * 24 + h) * 60 + mi) * 60000 + int64_t(s) * 1000;
 }
 
 static bool digits(std::string_view s, size_t pos, size_t n, int& out) {

@@ -6,24 +6,60 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <initializer_list>
 #include <memory>
 #include <stdexcept>
 
 namespace atelier::crypto {
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return hex(std::string_view(reinterpret_cast<char*>(md), len));
+// OpenSSL 3 looks an algorithm up on every one-shot call; on the request
+// path (token hashes, AK/SK signatures) fetch SHA-256 once and keep one
+// digest context per thread.
+namespace {
+struct Sha256 {
+  EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  ~Sha256() { EVP_MD_free(md); }
+};
+const EVP_MD* sha256_md() {
+  static Sha256 s;
+  return s.md;
 }
 
-std::string hmac_sha256(std::string_view key, std::string_view data) {
-  unsigned char md[32];
+struct DigestCtx {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~DigestCtx() { EVP_MD_CTX_free(ctx); }
+};
+
+void sha256_parts(std::initializer_list<std::string_view> parts, unsigned char out[32]) {
+  thread_local DigestCtx d;
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), int(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
-  return std::string(reinterpret_cast<char*>(md), len);
+  if (EVP_DigestInit_ex2(d.ctx, sha256_md(), nullptr) != 1) throw std::runtime_error("sha256 init failed");
+  for (auto p : parts) EVP_DigestUpdate(d.ctx, p.data(), p.size());
+  EVP_DigestFinal_ex(d.ctx, out, &len);
+}
+}  // namespace
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char md[32];
+  sha256_parts({data}, md);
+  return hex(std::string_view(reinterpret_cast<char*>(md), 32));
+}
+
+// RFC 2104 over the cached SHA-256.
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  unsigned char k[64] = {0};
+  if (key.size() > 64) sha256_parts({key}, k);
+  else std::copy(key.begin(), key.end(), k);
+  char ipad[64], opad[64];
+  for (int i = 0; i < 64; ++i) {
+    ipad[i] = char(k[i] ^ 0x36);
+    opad[i] = char(k[i] ^ 0x5c);
+  }
+  unsigned char inner[32], outer[32];
+  sha256_parts({std::string_view(ipad, 64), data}, inner);
+  sha256_parts({std::string_view(opad, 64), std::string_view(reinterpret_cast<char*>(inner), 32)}, outer);
+  return std::string(reinterpret_cast<char*>(outer), 32);
 }
 
 std::string hex(std::string_view bytes) {

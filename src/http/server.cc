@@ -38,7 +38,16 @@ class Session;
 
 class Server::Impl {
  public:
-  Impl(ServerOptions o, Handler h) : opts(std::move(o)), handler(std::move(h)), acceptor(ioc) {}
+  // One io_context per thread, each run by exactly one thread: a connection
+  // lives on one of them, so its handlers never hop threads or wake another
+  // (the acceptor lives on the first).
+  Impl(ServerOptions o, Handler h) : opts(std::move(o)), handler(std::move(h)) {
+    for (int i = 0; i < std::max(1, opts.threads); ++i) {
+      iocs.push_back(std::make_unique<net::io_context>(1));
+      guards.emplace_back(iocs.back()->get_executor());  // run() waits for connections
+    }
+    acceptor.emplace(*iocs[0]);
+  }
 
   void start();
   void accept();
@@ -51,8 +60,10 @@ class Server::Impl {
 
   ServerOptions opts;
   Handler handler;
-  net::io_context ioc;
-  tcp::acceptor acceptor;
+  std::vector<std::unique_ptr<net::io_context>> iocs;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
+  std::optional<tcp::acceptor> acceptor;
+  size_t next_ioc = 0;
   std::vector<std::thread> threads;
   std::atomic<bool> draining{false};
   std::mutex mu;
@@ -271,21 +282,22 @@ void Server::Impl::start() {
   auto addr = net::ip::make_address(opts.host, ec);
   if (ec) throw std::runtime_error("invalid listen address '" + opts.host + "'");
   tcp::endpoint ep(addr, opts.port);
-  acceptor.open(ep.protocol(), ec);
-  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(ep, ec);
-  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  acceptor->open(ep.protocol(), ec);
+  if (!ec) acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor->bind(ep, ec);
+  if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
   if (ec)
     throw std::runtime_error("cannot listen on " + opts.host + ":" + std::to_string(opts.port) +
                              ": " + ec.message());
   accept();
-  for (int i = 0; i < std::max(1, opts.threads); ++i) threads.emplace_back([this] { ioc.run(); });
+  for (auto& ioc : iocs) threads.emplace_back([io = ioc.get()] { io->run(); });
 }
 
 void Server::Impl::accept() {
-  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket sock) {
+  auto& io = *iocs[next_ioc++ % iocs.size()];
+  acceptor->async_accept(io, [this](beast::error_code ec, tcp::socket sock) {
     if (ec) {
-      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+      if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
       spdlog::warn("accept failed: {}", ec.message());
     } else {
       sock.set_option(tcp::no_delay(true), ec);
@@ -312,9 +324,9 @@ void Server::Impl::accept() {
 void Server::Impl::stop() {
   std::call_once(stop_once, [this] {
     draining = true;
-    net::post(ioc, [this] {
+    net::post(*iocs[0], [this] {
       beast::error_code ec;
-      acceptor.close(ec);
+      acceptor->close(ec);
     });
     // Take the sessions out under the lock, drain them outside it: dropping
     // the last reference to a session runs ~Session, which takes `mu`.
@@ -332,7 +344,8 @@ void Server::Impl::stop() {
       cv.wait_for(l, std::chrono::milliseconds(opts.drain_timeout_ms), [this] { return live == 0; });
       if (live) spdlog::warn("shutdown: {} connections still open after the drain timeout", live);
     }
-    ioc.stop();
+    guards.clear();
+    for (auto& ioc : iocs) ioc->stop();
     for (auto& t : threads)
       if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
     std::lock_guard<std::mutex> l(mu);
@@ -345,7 +358,7 @@ Server::Server(ServerOptions opts, Handler handler)
     : impl_(std::make_unique<Impl>(std::move(opts), std::move(handler))) {}
 Server::~Server() { stop(); }
 void Server::start() { impl_->start(); }
-uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+uint16_t Server::port() const { return impl_->acceptor->local_endpoint().port(); }
 void Server::stop() { impl_->stop(); }
 void Server::wait() {
   std::unique_lock<std::mutex> l(impl_->mu);

@@ -17,17 +17,17 @@ ApiError refuse(const http::Context& ctx, int status, const char* ma_code, const
 }
 }  // namespace
 
-UserRecord Gate::authenticate(http::Context& ctx, TokenInfo* token_out) {
+std::shared_ptr<const UserRecord> Gate::authenticate(http::Context& ctx, std::shared_ptr<const TokenInfo>& token_out) {
   const auto& h = ctx.req.headers;
-  UserRecord user;
+  std::shared_ptr<const UserRecord> userp;
   if (h.has("X-Auth-Token")) {
     auto t = iam_.find_token(h.get("X-Auth-Token"));
     if (!t) throw refuse(ctx, 401, "ModelArts.0203", "IAM.0067", "The token is invalid.");
     if (t->expires_at <= clock::now_ms()) throw refuse(ctx, 401, "ModelArts.0202", "IAM.0066", "The token has expired.");
-    user = t->user;
+    userp = std::shared_ptr<const UserRecord>(t, &t->user);  // shares the token's ownership
     ctx.caller.auth_method = "token";
     ctx.caller.token_hash = t->hash;
-    *token_out = *t;
+    token_out = t;
   } else if (h.has("Authorization")) {
     auto auth = parse_authorization(h.get("Authorization"));
     if (!auth)
@@ -52,7 +52,7 @@ UserRecord Gate::authenticate(http::Context& ctx, TokenInfo* token_out) {
     if (key->status != "active") throw refuse(ctx, 401, "ModelArts.0208", "IAM.1107", "The access key " + key->access + " is inactive.");
     auto u = iam_.user_by_id(key->user_id);
     if (!u) throw refuse(ctx, 401, "ModelArts.0208", "IAM.1106", "The user of access key " + key->access + " cannot be found.");
-    user = *u;
+    userp = std::move(u);
     ctx.caller.auth_method = "aksk";
     ctx.caller.access_key = key->access;
     if (now - key->last_use_at > 60000) iam_.touch_access_key(key->access, now);  // at most once a minute
@@ -60,6 +60,7 @@ UserRecord Gate::authenticate(http::Context& ctx, TokenInfo* token_out) {
     throw refuse(ctx, 401, "ModelArts.0201", "IAM.0001",
                  "The request you have made requires authentication: send X-Auth-Token or an SDK-HMAC-SHA256 Authorization header.");
   }
+  const UserRecord& user = *userp;
   if (!user.enabled || !user.domain_enabled) throw refuse(ctx, 403, "ModelArts.0108", "IAM.0082", "The user " + user.name + " is disabled.");
   if (user.access_mode == "console")
     throw refuse(ctx, 403, "ModelArts.0108", "IAM.0081", "This user only supports console access, not programmatic access.");
@@ -68,12 +69,13 @@ UserRecord Gate::authenticate(http::Context& ctx, TokenInfo* token_out) {
   ctx.caller.domain_id = user.domain_id;
   ctx.caller.domain_name = user.domain_name;
   ctx.caller.is_owner = user.is_owner;
-  return user;
+  return userp;
 }
 
 void Gate::admit(http::Context& ctx) {
-  TokenInfo token;
-  UserRecord user = authenticate(ctx, &token);
+  std::shared_ptr<const TokenInfo> token;
+  auto userp = authenticate(ctx, token);
+  const UserRecord& user = *userp;
   const auto& route = ctx.route;
   const auto& h = ctx.req.headers;
   // X-Domain-Id (IAM SDK GlobalCredentials) must name the caller's account.
@@ -113,9 +115,9 @@ void Gate::admit(http::Context& ctx) {
   if (!project || project->domain_id != user.domain_id)
     throw refuse(ctx, 404, "ModelArts.0015", "IAM.0004", "Project " + pid + " does not exist.");
   if (ctx.caller.auth_method == "token") {
-    if (token.project_id.empty())
+    if (token->project_id.empty())
       throw refuse(ctx, 401, "ModelArts.0212", "IAM.1109", "The token is not scoped to a project; ask for a project-scoped token.");
-    if (token.project_id != pid)
+    if (token->project_id != pid)
       throw refuse(ctx, 403, "ModelArts.0210", "IAM.0002", "The project ID in the URL does not match the token.");
   } else if (h.has("X-Project-Id") && h.get("X-Project-Id") != pid) {
     throw refuse(ctx, 403, "ModelArts.0210", "IAM.0002", "The project ID in the URL does not match X-Project-Id.");

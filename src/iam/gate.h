@@ -14,7 +14,8 @@ class Gate : public http::Gatekeeper {
   void admit(http::Context& ctx) override;
 
  private:
-  UserRecord authenticate(http::Context& ctx, TokenInfo* token);
+  // The caller; `token` is set for token callers.
+  std::shared_ptr<const UserRecord> authenticate(http::Context& ctx, std::shared_ptr<const TokenInfo>& token);
   Iam& iam_;
 };
 

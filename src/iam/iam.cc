@@ -205,12 +205,12 @@ static const char* kUserSelect =
     "SELECT u.id, u.domain_id, d.name AS domain_name, u.name, u.access_mode, u.enabled, u.is_owner, "
     "d.enabled AS domain_enabled FROM iam_users u JOIN iam_domains d ON d.id = u.domain_id ";
 
-std::optional<UserRecord> Iam::user_by_id(const std::string& id) {
-  if (auto c = cache_get(users_, id)) return c;
+std::shared_ptr<const UserRecord> Iam::user_by_id(const std::string& id) {
+  if (auto c = cache_get(users_, id)) return *c;
   static const std::string sql = std::string(kUserSelect) + "WHERE u.id = ?";
   auto r = db_.query_one(sql, {id});
-  if (!r) return std::nullopt;
-  auto u = user_from(*r);
+  if (!r) return nullptr;
+  auto u = std::make_shared<const UserRecord>(user_from(*r));
   cache_put(users_, id, u);
   return u;
 }
@@ -366,24 +366,29 @@ void Iam::revoke_user_tokens(const std::string& user_id) {
 
 // ---------------------------------------------------------------- access keys
 
-std::optional<Iam::AccessKey> Iam::access_key(const std::string& access) {
-  if (auto c = cache_get(keys_, access)) return c;
+std::shared_ptr<const Iam::AccessKey> Iam::access_key(const std::string& access) {
+  if (auto c = cache_get(keys_, access)) return *c;
   auto r = db_.query_one("SELECT access, user_id, secret_sealed, status, last_use_at FROM iam_credentials WHERE access = ?",
                          {access});
-  if (!r) return std::nullopt;
+  if (!r) return nullptr;
   AccessKey k{r->str("access"), r->str("user_id"), "", r->str("status"), r->i64("last_use_at")};
   if (!crypto::open(cfg_.master_key, r->str("secret_sealed"), k.secret)) {
     spdlog::error("access key {} cannot be unsealed with this server's master key", access);
-    return std::nullopt;
+    return nullptr;
   }
-  cache_put(keys_, access, k);
-  return k;
+  auto shared = std::make_shared<const AccessKey>(std::move(k));
+  cache_put(keys_, access, shared);
+  return shared;
 }
 
 void Iam::touch_access_key(const std::string& access, int64_t at) {
   db_.exec("UPDATE iam_credentials SET last_use_at = ? WHERE access = ?", {at, access});
   std::unique_lock<std::shared_mutex> l(mu_);
-  if (auto it = keys_.find(access); it != keys_.end()) it->second.value.last_use_at = at;
+  if (auto it = keys_.find(access); it != keys_.end()) {
+    auto updated = std::make_shared<AccessKey>(*it->second.value);
+    updated->last_use_at = at;
+    it->second.value = std::move(updated);
+  }
 }
 
 std::string Iam::seal_secret(const std::string& secret) const { return crypto::seal(cfg_.master_key, secret); }

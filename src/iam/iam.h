@@ -74,7 +74,7 @@ class Iam {
   std::string create_account(const std::string& name, const std::string& password);
 
   // ---- lookups
-  std::optional<UserRecord> user_by_id(const std::string& id);
+  std::shared_ptr<const UserRecord> user_by_id(const std::string& id);  // nullptr when unknown
   std::optional<UserRecord> user_by_name(const std::string& domain_id, const std::string& name);
   std::optional<ProjectRecord> project_by_id(const std::string& id);
   std::optional<ProjectRecord> project_by_name(const std::string& domain_id, const std::string& name);
@@ -98,7 +98,7 @@ class Iam {
     std::string access, user_id, secret, status;
     int64_t last_use_at = 0;
   };
-  std::optional<AccessKey> access_key(const std::string& access);
+  std::shared_ptr<const AccessKey> access_key(const std::string& access);  // nullptr when unknown
   void touch_access_key(const std::string& access, int64_t last_use_at);
   std::string seal_secret(const std::string& secret) const;
 
@@ -138,11 +138,11 @@ class Iam {
   };
   std::shared_mutex mu_;
   std::unordered_map<std::string, Cached<std::shared_ptr<const TokenInfo>>> tokens_;
-  std::unordered_map<std::string, Cached<AccessKey>> keys_;
+  std::unordered_map<std::string, Cached<std::shared_ptr<const AccessKey>>> keys_;
   std::unordered_map<std::string, Cached<std::shared_ptr<const PolicySet>>> policies_;
   std::unordered_map<std::string, Cached<bool>> admins_;
   std::unordered_map<std::string, Cached<ProjectRecord>> projects_;
-  std::unordered_map<std::string, Cached<UserRecord>> users_;
+  std::unordered_map<std::string, Cached<std::shared_ptr<const UserRecord>>> users_;
   template <class T>
   std::optional<T> cache_get(std::unordered_map<std::string, Cached<T>>& m, const std::string& k);
   template <class T>
