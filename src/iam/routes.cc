@@ -72,76 +72,91 @@ std::vector<T> page_of(std::vector<T> v, const std::optional<std::pair<int64_t, 
 
 // ------------------------------------------------------------------ renderers
 
+// {key: value} without the deep copy a nested initializer list makes.
+json wrap(const char* key, json value) {
+  json o = json::object();
+  o[key] = std::move(value);
+  return o;
+}
+
 json project_json(const Context& ctx, const Row& r) {
-  return {{"id", r.str("id")},
-          {"name", r.str("name")},
-          {"domain_id", r.str("domain_id")},
-          {"parent_id", r.str("parent_id")},
-          {"description", r.str("description")},
-          {"enabled", r.flag("enabled")},
-          {"is_domain", false},
-          {"links", {{"self", base_url(ctx) + "/v3/projects/" + r.str("id")}, {"previous", nullptr}, {"next", nullptr}}}};
+  json j = json::object();
+  j["id"] = r.str("id");
+  j["name"] = r.str("name");
+  j["domain_id"] = r.str("domain_id");
+  j["parent_id"] = r.str("parent_id");
+  j["description"] = r.str("description");
+  j["enabled"] = r.flag("enabled");
+  j["is_domain"] = false;
+  j["links"] = json({{"self", base_url(ctx) + "/v3/projects/" + r.str("id")}, {"previous", nullptr}, {"next", nullptr}});
+  return j;
 }
 
 json user_keystone(const Context& ctx, const Row& r) {
-  return {{"id", r.str("id")},
-          {"name", r.str("name")},
-          {"domain_id", r.str("domain_id")},
-          {"enabled", r.flag("enabled")},
-          {"description", r.str("description")},
-          {"password_expires_at", nullptr},
-          {"pwd_status", r.flag("pwd_status")},
-          {"last_project_id", r.null("last_project_id") ? json(nullptr) : json(r.str("last_project_id"))},
-          {"pwd_strength", r.null("password_hash") ? "low" : "high"},
-          {"access_mode", r.str("access_mode")},
-          {"links", {{"self", base_url(ctx) + "/v3/users/" + r.str("id")}}}};
+  json j = json::object();
+  j["id"] = r.str("id");
+  j["name"] = r.str("name");
+  j["domain_id"] = r.str("domain_id");
+  j["enabled"] = r.flag("enabled");
+  j["description"] = r.str("description");
+  j["password_expires_at"] = nullptr;
+  j["pwd_status"] = r.flag("pwd_status");
+  j["last_project_id"] = r.null("last_project_id") ? json(nullptr) : json(r.str("last_project_id"));
+  j["pwd_strength"] = r.null("password_hash") ? "low" : "high";
+  j["access_mode"] = r.str("access_mode");
+  j["links"] = json({{"self", base_url(ctx) + "/v3/users/" + r.str("id")}});
+  return j;
 }
 
 json user_os(const Context& ctx, const Row& r) {
-  json j = {{"id", r.str("id")},
-            {"name", r.str("name")},
-            {"domain_id", r.str("domain_id")},
-            {"enabled", r.flag("enabled")},
-            {"pwd_status", r.flag("pwd_status")},
-            {"access_mode", r.str("access_mode")},
-            {"description", r.str("description")},
-            {"email", r.str("email")},
-            {"areacode", r.str("areacode")},
-            {"phone", r.str("phone")},
-            {"xuser_id", r.str("xuser_id")},
-            {"xuser_type", r.str("xuser_type")},
-            {"xdomain_id", ""},
-            {"xdomain_type", ""},
-            {"is_domain_owner", r.flag("is_owner")},
-            {"create_time", clock::iso_micro(r.i64("created_at"))},
-            {"update_time", clock::iso_micro(r.i64("updated_at"))},
-            {"last_login_time", r.null("last_login_at") ? json(nullptr) : json(clock::iso_micro(r.i64("last_login_at")))},
-            {"pwd_strength", r.null("password_hash") ? "None" : "Strong"},
-            {"links", {{"self", base_url(ctx) + "/v3.0/OS-USER/users/" + r.str("id")}}}};
+  json j = json::object();
+  j["id"] = r.str("id");
+  j["name"] = r.str("name");
+  j["domain_id"] = r.str("domain_id");
+  j["enabled"] = r.flag("enabled");
+  j["pwd_status"] = r.flag("pwd_status");
+  j["access_mode"] = r.str("access_mode");
+  j["description"] = r.str("description");
+  j["email"] = r.str("email");
+  j["areacode"] = r.str("areacode");
+  j["phone"] = r.str("phone");
+  j["xuser_id"] = r.str("xuser_id");
+  j["xuser_type"] = r.str("xuser_type");
+  j["xdomain_id"] = "";
+  j["xdomain_type"] = "";
+  j["is_domain_owner"] = r.flag("is_owner");
+  j["create_time"] = clock::iso_micro(r.i64("created_at"));
+  j["update_time"] = clock::iso_micro(r.i64("updated_at"));
+  j["last_login_time"] = r.null("last_login_at") ? json(nullptr) : json(clock::iso_micro(r.i64("last_login_at")));
+  j["pwd_strength"] = r.null("password_hash") ? "None" : "Strong";
+  j["links"] = json({{"self", base_url(ctx) + "/v3.0/OS-USER/users/" + r.str("id")}});
   return j;
 }
 
 json group_json(const Context& ctx, const Row& r) {
-  return {{"id", r.str("id")},
-          {"name", r.str("name")},
-          {"description", r.str("description")},
-          {"domain_id", r.str("domain_id")},
-          {"create_time", r.i64("created_at")},
-          {"links", {{"self", base_url(ctx) + "/v3/groups/" + r.str("id")}, {"previous", nullptr}, {"next", nullptr}}}};
+  json j = json::object();
+  j["id"] = r.str("id");
+  j["name"] = r.str("name");
+  j["description"] = r.str("description");
+  j["domain_id"] = r.str("domain_id");
+  j["create_time"] = r.i64("created_at");
+  j["links"] = json({{"self", base_url(ctx) + "/v3/groups/" + r.str("id")}, {"previous", nullptr}, {"next", nullptr}});
+  return j;
 }
 
 json role_json(const Context& ctx, const Row& r) {
-  json j = {{"id", r.str("id")},
-            {"name", r.str("name")},
-            {"display_name", r.str("display_name")},
-            {"catalog", r.str("catalog")},
-            {"type", r.str("type")},
-            {"description", r.str("description")},
-            {"description_cn", r.str("description_cn")},
-            {"domain_id", r.null("domain_id") ? json(nullptr) : json(r.str("domain_id"))},
-            {"flag", r.null("flag") ? json(nullptr) : json(r.str("flag"))},
-            {"policy", json::parse(r.str("policy"), nullptr, false)},
-            {"links", {{"self", base_url(ctx) + "/v3/roles/" + r.str("id")}}}};
+  json j = json::object();
+  j["id"] = r.str("id");
+  j["name"] = r.str("name");
+  j["display_name"] = r.str("display_name");
+  j["catalog"] = r.str("catalog");
+  j["type"] = r.str("type");
+  j["description"] = r.str("description");
+  j["description_cn"] = r.str("description_cn");
+  j["domain_id"] = r.null("domain_id") ? json(nullptr) : json(r.str("domain_id"));
+  j["flag"] = r.null("flag") ? json(nullptr) : json(r.str("flag"));
+  j["policy"] = json::parse(r.str("policy"), nullptr, false);
+  j["links"] = json({{"self", base_url(ctx) + "/v3/roles/" + r.str("id")}});
   if (!r.null("domain_id")) {
     j["created_time"] = std::to_string(r.i64("created_at"));
     j["updated_time"] = std::to_string(r.i64("updated_at"));
@@ -150,11 +165,12 @@ json role_json(const Context& ctx, const Row& r) {
 }
 
 json credential_json(const Row& r, bool with_last_use) {
-  json j = {{"access", r.str("access")},
-            {"user_id", r.str("user_id")},
-            {"status", r.str("status")},
-            {"description", r.str("description")},
-            {"create_time", clock::iso_micro_z(r.i64("created_at"))}};
+  json j = json::object();
+  j["access"] = r.str("access");
+  j["user_id"] = r.str("user_id");
+  j["status"] = r.str("status");
+  j["description"] = r.str("description");
+  j["create_time"] = clock::iso_micro_z(r.i64("created_at"));
   if (with_last_use)
     j["last_use_time"] = r.null("last_use_at") ? json(nullptr) : json(clock::iso_micro_z(r.i64("last_use_at")));
   return j;
@@ -384,7 +400,7 @@ std::vector<Route> routes(Iam& iam) {
     return json_response(200, {{"links", list_links(ctx)}, {"projects", list}});
   });
   add("GET", "/v3/projects/{project_id}", "", Access::kMember, [project_row](Context& ctx) {
-    return json_response(200, {{"project", project_json(ctx, project_row(ctx, ctx.param("project_id")))}});
+    return json_response(200, wrap("project", project_json(ctx, project_row(ctx, ctx.param("project_id")))));
   });
   add("POST", "/v3/projects", "iam:projects:createProject", Access::kGlobal, [&iam, &db, project_row](Context& ctx) {
     auto p = ctx.in().obj("project");
@@ -395,7 +411,7 @@ std::vector<Route> routes(Iam& iam) {
     auto parent_id = p.opt_str("parent_id");
     if (name == region && !parent_id) {  // SDK auto-discovery re-creating the region project (§2.3)
       auto rp = iam.project_by_name(ctx.caller.domain_id, region);
-      return json_response(201, {{"project", project_json(ctx, project_row(ctx, rp->id))}});
+      return json_response(201, wrap("project", project_json(ctx, project_row(ctx, rp->id))));
     }
     if (utf8_length(name) > 64 || name.rfind(region + "_", 0) != 0 || name.size() == region.size() + 1)
       throw ApiError(400, "IAM.0007", "project.name must be '" + region + "_<suffix>' and at most 64 characters.");
@@ -408,7 +424,7 @@ std::vector<Route> routes(Iam& iam) {
     db.exec("INSERT INTO iam_projects (id, domain_id, name, parent_id, description, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             {id, ctx.caller.domain_id, name, rp->id, desc, clock::now_ms()});
     iam.changed();
-    return json_response(201, {{"project", project_json(ctx, project_row(ctx, id))}});
+    return json_response(201, wrap("project", project_json(ctx, project_row(ctx, id))));
   });
   add("PATCH", "/v3/projects/{project_id}", "iam:projects:updateProject", Access::kGlobal, [&iam, &db, project_row](Context& ctx) {
     auto row = project_row(ctx, ctx.param("project_id"));
@@ -430,7 +446,7 @@ std::vector<Route> routes(Iam& iam) {
     iam.changed();
     json j = project_json(ctx, project_row(ctx, row.str("id")));
     j["extra"] = json::object();
-    return json_response(200, {{"project", j}});
+    return json_response(200, wrap("project", j));
   });
   add("GET", "/v3/auth/projects", "", Access::kMember, [&db](Context& ctx) {
     json list = json::array();
@@ -518,11 +534,11 @@ std::vector<Route> routes(Iam& iam) {
     std::string id = create_user(ctx, true);
     json j = user_os(ctx, user_row(ctx, id));
     j.erase("links");
-    return json_response(201, {{"user", j}});
+    return json_response(201, wrap("user", j));
   });
   add("POST", "/v3/users", "iam:users:createUser", Access::kGlobal, [create_user, user_row](Context& ctx) {
     std::string id = create_user(ctx, false);
-    return json_response(201, {{"user", user_keystone(ctx, user_row(ctx, id))}});
+    return json_response(201, wrap("user", user_keystone(ctx, user_row(ctx, id))));
   });
   add("GET", "/v3/users", "iam:users:listUsers", Access::kGlobal, [&db](Context& ctx) {
     if (auto d = ctx.req.query_param("domain_id"); d && *d != ctx.caller.domain_id)
@@ -537,10 +553,10 @@ std::vector<Route> routes(Iam& iam) {
     return json_response(200, {{"links", list_links(ctx)}, {"users", list}});
   });
   add("GET", "/v3.0/OS-USER/users/{user_id}", "iam:users:getUser", Access::kGlobal, [user_row](Context& ctx) {
-    return json_response(200, {{"user", user_os(ctx, user_row(ctx, ctx.param("user_id")))}});
+    return json_response(200, wrap("user", user_os(ctx, user_row(ctx, ctx.param("user_id")))));
   }, self_user);
   add("GET", "/v3/users/{user_id}", "iam:users:getUser", Access::kGlobal, [user_row](Context& ctx) {
-    return json_response(200, {{"user", user_keystone(ctx, user_row(ctx, ctx.param("user_id")))}});
+    return json_response(200, wrap("user", user_keystone(ctx, user_row(ctx, ctx.param("user_id")))));
   }, self_user);
 
   auto update_user = [&iam, &db, user_row](Context& ctx, bool os_form) {
@@ -592,12 +608,12 @@ std::vector<Route> routes(Iam& iam) {
     return user_row(ctx, row.str("id"));
   };
   add("PUT", "/v3.0/OS-USER/users/{user_id}", "iam:users:updateUser", Access::kGlobal, [update_user](Context& ctx) {
-    return json_response(200, {{"user", user_os(ctx, update_user(ctx, true))}});
+    return json_response(200, wrap("user", user_os(ctx, update_user(ctx, true))));
   });
   add("PATCH", "/v3/users/{user_id}", "iam:users:updateUser", Access::kGlobal, [update_user](Context& ctx) {
     json j = user_keystone(ctx, update_user(ctx, false));
     j["extra"] = {{"description", j["description"]}, {"pwd_status", j["pwd_status"]}, {"last_project_id", j["last_project_id"]}};
-    return json_response(200, {{"user", j}});
+    return json_response(200, wrap("user", j));
   });
   add("PUT", "/v3.0/OS-USER/users/{user_id}/info", "iam:users:updateUserInfo", Access::kGlobal,
       [&iam, &db, user_row](Context& ctx) {
@@ -666,7 +682,7 @@ std::vector<Route> routes(Iam& iam) {
               {id, ctx.caller.domain_id, name, desc, clock::now_ms()});
     });
     iam.changed();
-    return json_response(201, {{"group", group_json(ctx, group_row(ctx, id))}});
+    return json_response(201, wrap("group", group_json(ctx, group_row(ctx, id))));
   });
   add("GET", "/v3/groups", "iam:groups:listGroups", Access::kGlobal, [&db](Context& ctx) {
     json list = json::array();
@@ -679,7 +695,7 @@ std::vector<Route> routes(Iam& iam) {
     return json_response(200, {{"links", list_links(ctx)}, {"groups", list}});
   });
   add("GET", "/v3/groups/{group_id}", "iam:groups:getGroup", Access::kGlobal, [group_row](Context& ctx) {
-    return json_response(200, {{"group", group_json(ctx, group_row(ctx, ctx.param("group_id")))}});
+    return json_response(200, wrap("group", group_json(ctx, group_row(ctx, ctx.param("group_id")))));
   });
   add("PATCH", "/v3/groups/{group_id}", "iam:groups:updateGroup", Access::kGlobal, [&iam, &db, group_row](Context& ctx) {
     auto row = group_row(ctx, ctx.param("group_id"));
@@ -699,7 +715,7 @@ std::vector<Route> routes(Iam& iam) {
     db.exec("UPDATE iam_groups SET name = COALESCE(?, name), description = COALESCE(?, description) WHERE id = ?",
             {name, desc, row.str("id")});
     iam.changed();
-    return json_response(200, {{"group", group_json(ctx, group_row(ctx, row.str("id")))}});
+    return json_response(200, wrap("group", group_json(ctx, group_row(ctx, row.str("id")))));
   });
   add("DELETE", "/v3/groups/{group_id}", "iam:groups:deleteGroup", Access::kGlobal, [&iam, &db, group_row](Context& ctx) {
     auto row = group_row(ctx, ctx.param("group_id"));
@@ -796,7 +812,7 @@ std::vector<Route> routes(Iam& iam) {
     return json_response(200, {{"links", list_links(ctx)}, {"roles", list}, {"total_number", total}});
   });
   add("GET", "/v3/roles/{role_id}", "iam:roles:getRole", Access::kGlobal, [role_row](Context& ctx) {
-    return json_response(200, {{"role", role_json(ctx, role_row(ctx, ctx.param("role_id")))}});
+    return json_response(200, wrap("role", role_json(ctx, role_row(ctx, ctx.param("role_id")))));
   });
   add("GET", "/v3.0/OS-ROLE/roles", "iam:roles:listRoles", Access::kGlobal, [&db](Context& ctx) {
     auto rows = db.query("SELECT * FROM iam_roles WHERE domain_id = ? ORDER BY id", {ctx.caller.domain_id});
@@ -818,7 +834,7 @@ std::vector<Route> routes(Iam& iam) {
     auto r = custom_row(ctx, ctx.param("role_id"));
     json j = role_json(ctx, r);
     j["references"] = db.query_one("SELECT COUNT(*) AS n FROM iam_grants WHERE role_id = ?", {r.str("id")})->i64("n");
-    return json_response(200, {{"role", j}});
+    return json_response(200, wrap("role", j));
   });
   // Validates a custom policy body (§5.4.3); returns the fields to store.
   struct CustomPolicy {
@@ -876,7 +892,7 @@ std::vector<Route> routes(Iam& iam) {
     iam.changed();
     json j = role_json(ctx, custom_row(ctx, id));
     j["references"] = 0;
-    return json_response(201, {{"role", j}});
+    return json_response(201, wrap("role", j));
   });
   add("PATCH", "/v3.0/OS-ROLE/roles/{role_id}", "iam:roles:updateRole", Access::kGlobal, [&iam, &db, read_custom, custom_row](Context& ctx) {
     auto row = custom_row(ctx, ctx.param("role_id"));
@@ -886,7 +902,7 @@ std::vector<Route> routes(Iam& iam) {
               {c.display_name, c.type, c.description, c.description_cn, c.policy, clock::now_ms(), row.str("id")});
     });
     iam.changed();
-    return json_response(200, {{"role", role_json(ctx, custom_row(ctx, row.str("id")))}});
+    return json_response(200, wrap("role", role_json(ctx, custom_row(ctx, row.str("id")))));
   });
   add("DELETE", "/v3.0/OS-ROLE/roles/{role_id}", "iam:roles:deleteRole", Access::kGlobal, [&iam, &db, custom_row](Context& ctx) {
     auto row = custom_row(ctx, ctx.param("role_id"));
@@ -1031,7 +1047,7 @@ std::vector<Route> routes(Iam& iam) {
                               "AND g.subject_id = ? AND g.scope_kind = 'ep' AND g.scope_id = ? ORDER BY r.id",
                               {ctx.param("group_id"), ep}))
         list.push_back(role_json(ctx, r));
-      return json_response(200, {{"roles", list}});
+      return json_response(200, wrap("roles", list));
     });
     add("GET", "/v3.0/OS-PERMISSION/enterprise-projects/{enterprise_project_id}/groups",
         "iam:permissions:listGroupsOnEnterpriseProject", Access::kGlobal, [ep_id, &db](Context& ctx) {
@@ -1042,7 +1058,7 @@ std::vector<Route> routes(Iam& iam) {
                                   {ep, ctx.caller.domain_id}))
             list.push_back({{"createTime", r.i64("created_at")}, {"description", r.str("description")},
                             {"domainId", r.str("domain_id")}, {"id", r.str("id")}, {"name", r.str("name")}});
-          return json_response(200, {{"groups", list}});
+          return json_response(200, wrap("groups", list));
         });
     add("GET", "/v3.0/OS-PERMISSION/groups/{group_id}/enterprise-projects",
         "iam:permissions:listEnterpriseProjectsForGroup", Access::kGlobal, [group_row, &db](Context& ctx) {
@@ -1163,13 +1179,13 @@ std::vector<Route> routes(Iam& iam) {
     json list = json::array();
     for (auto& r : db.query("SELECT * FROM iam_credentials WHERE user_id = ? ORDER BY created_at", {uid}))
       list.push_back(credential_json(r, false));
-    return json_response(200, {{"credentials", list}});
+    return json_response(200, wrap("credentials", list));
   }, [](const Context& c) {
     auto u = c.req.query_param("user_id");
     return !u || *u == c.caller.user_id;
   });
   add("GET", "/v3.0/OS-CREDENTIAL/credentials/{access_key}", "iam:credentials:getCredential", Access::kGlobal,
-      [key_row](Context& ctx) { return json_response(200, {{"credential", credential_json(key_row(ctx), true)}}); }, self_key);
+      [key_row](Context& ctx) { return json_response(200, wrap("credential", credential_json(key_row(ctx), true))); }, self_key);
   add("PUT", "/v3.0/OS-CREDENTIAL/credentials/{access_key}", "iam:credentials:updateCredential", Access::kGlobal,
       [&iam, &db, key_row](Context& ctx) {
         auto row = key_row(ctx);
@@ -1181,7 +1197,7 @@ std::vector<Route> routes(Iam& iam) {
         db.exec("UPDATE iam_credentials SET status = COALESCE(?, status), description = COALESCE(?, description) WHERE access = ?",
                 {status, desc, row.str("access")});
         iam.changed();
-        return json_response(200, {{"credential", credential_json(key_row(ctx), false)}});
+        return json_response(200, wrap("credential", credential_json(key_row(ctx), false)));
       }, self_key);
   add("DELETE", "/v3.0/OS-CREDENTIAL/credentials/{access_key}", "iam:credentials:deleteCredential", Access::kGlobal,
       [&iam, &db, key_row](Context& ctx) {
