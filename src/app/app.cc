@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "common/crypto.h"
+#include "data/data.h"
 #include "iam/routes.h"
 
 namespace fs = std::filesystem;
@@ -50,6 +51,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   if (!memory) fs::create_directories(cfg_.data_dir);
   db_ = store::open_sqlite(memory ? ":memory:" : (fs::path(cfg_.data_dir) / "meta.db").string());
   db_->migrate(iam::Iam::migrations());
+  db_->migrate(data::migrations());
   objects_ = obs::open_local_store(memory ? (fs::temp_directory_path() / "atelier-routes-obs").string()
                                           : (fs::path(cfg_.data_dir) / "obs").string());
   iam::IamConfig ic;
@@ -69,6 +71,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   health.handler = [](http::Context&) { return http::json_response(200, {{"status", "ok"}}); };
   router_->add(std::move(health));
   router_->add(iam::routes(*iam_));
+  router_->add(data::routes(*db_, *objects_));
 }
 
 App::~App() = default;

@@ -46,6 +46,13 @@ std::string sha256_hex(std::string_view data) {
   return hex(std::string_view(reinterpret_cast<char*>(md), 32));
 }
 
+std::string md5_hex(std::string_view data) {
+  unsigned char md[16];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr);
+  return hex(std::string_view(reinterpret_cast<char*>(md), len));
+}
+
 // RFC 2104 over the cached SHA-256.
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned char k[64] = {0};

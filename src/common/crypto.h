@@ -7,6 +7,7 @@
 namespace atelier::crypto {
 
 std::string sha256_hex(std::string_view data);
+std::string md5_hex(std::string_view data);  // content addressing only, never security
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw bytes
 std::string hex(std::string_view bytes);                                // lower case
 std::string random_bytes(size_t n);

@@ -1,0 +1,18 @@
+// Data management v2 (spec §1.1-§1.5): datasets, labels, samples and manual
+// annotation. Every change to samples or labels goes through one place
+// (SampleWriter in data.cc) that keeps the per-dataset counters — samples per
+// state, annotations and samples per label — exact in the same transaction,
+// so statistics never count by scanning.
+#pragma once
+#include <vector>
+
+#include "http/router.h"
+#include "obs/object_store.h"
+#include "store/db.h"
+
+namespace atelier::data {
+
+std::vector<store::Migration> migrations();
+std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects);
+
+}  // namespace atelier::data
