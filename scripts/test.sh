@@ -21,6 +21,7 @@ run api /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/api
 run sdk node --test tests/node/
 run bench-http /usr/bin/python3 bench/http_bench.py --smoke
 run bench-ids build/atelier_id_bench 20000
+run bench-data /usr/bin/python3 bench/data_bench.py --smoke
 
 if ((${#failed[@]})); then
   echo "FAILED: ${failed[*]}"

@@ -1,6 +1,9 @@
 #include "common/ids.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <random>
 
 #include "common/crypto.h"
 
@@ -12,13 +15,36 @@ static uint64_t now_ms() {
                       .count());
 }
 
-static std::string from_alphabet(const char* alphabet, size_t base, size_t n) {
+// Resource ids need uniqueness, not secrecy: a per-thread generator seeded
+// from the system's CSPRNG is many times cheaper than a locked RAND_bytes
+// call per id. Secrets (secret keys) keep using crypto::random_bytes.
+static std::mt19937_64& fast_rng() {
+  thread_local std::mt19937_64 rng([] {
+    std::string seed = crypto::random_bytes(8);
+    uint64_t v;
+    std::memcpy(&v, seed.data(), 8);
+    return v;
+  }());
+  return rng;
+}
+
+static std::string fast_bytes(size_t n) {
+  std::string out(n, '\0');
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t v = fast_rng()();
+    std::memcpy(out.data() + i, &v, std::min<size_t>(8, n - i));
+  }
+  return out;
+}
+
+// `secret` draws from the CSPRNG; otherwise from the fast generator.
+static std::string from_alphabet(const char* alphabet, size_t base, size_t n, bool secret = false) {
   std::string out;
   out.reserve(n);
   // Rejection sampling keeps the distribution uniform.
   const unsigned limit = 256 - 256 % base;
   while (out.size() < n) {
-    for (unsigned char c : crypto::random_bytes(n * 2)) {
+    for (unsigned char c : secret ? crypto::random_bytes(n * 2) : fast_bytes(n * 2)) {
       if (c < limit && out.size() < n) out.push_back(alphabet[c % base]);
     }
   }
@@ -30,7 +56,7 @@ static const char* kBase62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn
 std::string hex32() {
   char ts[13];
   snprintf(ts, sizeof ts, "%012llx", static_cast<unsigned long long>(now_ms() & 0xffffffffffffULL));
-  return std::string(ts) + crypto::random_hex(10);
+  return std::string(ts) + crypto::hex(fast_bytes(10));
 }
 
 std::string base62_19() {
@@ -45,7 +71,7 @@ std::string base62_19() {
 }
 
 std::string uuid() {
-  std::string r = crypto::random_bytes(16);
+  std::string r = fast_bytes(16);
   uint64_t t = now_ms();
   for (int i = 5; i >= 0; --i) {
     r[i] = char(t & 0xff);
@@ -58,7 +84,7 @@ std::string uuid() {
          "-" + h.substr(20);
 }
 
-std::string access_key() { return from_alphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 36, 20); }
-std::string secret_key() { return from_alphabet(kBase62, 62, 40); }
+std::string access_key() { return from_alphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 36, 20, true); }
+std::string secret_key() { return from_alphabet(kBase62, 62, 40, true); }
 
 }  // namespace atelier::ids

@@ -9,7 +9,7 @@ namespace atelier::ids {
 std::string hex32();     // 32 lower-case hex: projects, users, groups, roles...
 std::string base62_19(); // 19 chars [0-9A-Za-z]: datasets, versions, tasks...
 std::string uuid();      // UUIDv7 with dashes: models, notebooks
-std::string access_key();  // 20 upper-case alphanumerics (not time-ordered)
-std::string secret_key();  // 40 alphanumerics
+std::string access_key();  // 20 upper-case alphanumerics (not time-ordered; CSPRNG)
+std::string secret_key();  // 40 alphanumerics (CSPRNG: it is a secret)
 
 }  // namespace atelier::ids

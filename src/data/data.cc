@@ -9,6 +9,8 @@
 #include "common/error.h"
 #include "common/ids.h"
 
+#include <spdlog/spdlog.h>
+
 namespace atelier::data {
 
 using http::Access;
@@ -42,10 +44,11 @@ CREATE TABLE samples (
   created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
   PRIMARY KEY (dataset_id, seq));
 CREATE UNIQUE INDEX samples_id ON samples (dataset_id, id);
+CREATE UNIQUE INDEX samples_path ON samples (dataset_id, path);
 CREATE INDEX samples_state ON samples (dataset_id, state, seq);
 CREATE TABLE sample_labels (
   dataset_id TEXT NOT NULL, label_type INTEGER NOT NULL, label_name TEXT NOT NULL, seq INTEGER NOT NULL,
-  n INTEGER NOT NULL, PRIMARY KEY (dataset_id, label_type, label_name, seq));
+  n INTEGER NOT NULL, PRIMARY KEY (dataset_id, label_name, seq, label_type));
 CREATE INDEX sample_labels_seq ON sample_labels (dataset_id, seq);
 CREATE TABLE dataset_counters (
   dataset_id TEXT NOT NULL, key TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (dataset_id, key));
@@ -164,10 +167,21 @@ std::map<std::pair<int, std::string>, int64_t> label_counts(const json& labels) 
 }
 
 // The one writer of samples: inserts, relabels and deletes keep the side
-// table and every counter exact within the caller's transaction.
+// table and every counter exact within the caller's transaction. Counter
+// changes are summed in memory and written by commit(), once per key, which
+// the caller runs before its transaction ends.
 class SampleWriter {
  public:
   SampleWriter(Database& db, std::string dataset_id) : db_(db), ds_(std::move(dataset_id)) {}
+  ~SampleWriter() {
+    if (!deltas_.empty() && !std::uncaught_exceptions())
+      spdlog::error("SampleWriter for dataset {} dropped counter changes: commit() was not called", ds_);
+  }
+
+  void commit() {
+    for (auto& [k, v] : deltas_) bump(db_, ds_, k, v);
+    deltas_.clear();
+  }
 
   struct NewSample {
     std::string id, name, path, dir;
@@ -180,16 +194,19 @@ class SampleWriter {
 
   // Returns false when a sample with this id exists already.
   bool insert(NewSample s, int64_t& seq_counter) {
-    if (db_.query_one("SELECT 1 FROM samples WHERE dataset_id = ? AND id = ?", {ds_, s.id})) return false;
-    int64_t seq = ++seq_counter;
+    int64_t seq = seq_counter + 1;
     std::string state = s.labels.empty() ? kUnannotated : s.auto_annotation ? kAuto : kManual;
     int64_t now = clock::now_ms();
-    db_.exec("INSERT INTO samples (dataset_id, seq, id, name, path, dir, type, state, size, sample_time, labels, metadata, "
-             "annotated_by, hard, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-             {ds_, seq, s.id, s.name, s.path, s.dir, s.type, state, s.size, s.sample_time, s.labels.dump(), s.metadata.dump(),
-              s.annotated_by.empty() ? store::Value() : store::Value(s.annotated_by), hard_of(s.metadata), now, now});
-    bump(db_, ds_, "total", 1);
-    bump(db_, ds_, "state:" + state, 1);
+    if (db_.exec("INSERT INTO samples (dataset_id, seq, id, name, path, dir, type, state, size, sample_time, labels, metadata, "
+                 "annotated_by, hard, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                 "ON CONFLICT (dataset_id, path) DO NOTHING",
+                 {ds_, seq, s.id, s.name, s.path, s.dir, s.type, state, s.size, s.sample_time, s.labels.dump(),
+                  s.metadata.dump(), s.annotated_by.empty() ? store::Value() : store::Value(s.annotated_by),
+                  hard_of(s.metadata), now, now}) == 0)
+      return false;  // a sample with this id exists already
+    seq_counter = seq;
+    delta("total", 1);
+    delta("state:" + state, 1);
     add_label_rows(seq, label_counts(s.labels), +1);
     return true;
   }
@@ -203,8 +220,8 @@ class SampleWriter {
     add_label_rows(seq, label_counts(json::parse(r.str("labels"), nullptr, false)), -1);
     add_label_rows(seq, label_counts(labels), +1);
     if (state != old_state) {
-      bump(db_, ds_, "state:" + old_state, -1);
-      bump(db_, ds_, "state:" + state, 1);
+      delta("state:" + old_state, -1);
+      delta("state:" + state, 1);
     }
     std::string md = metadata ? metadata->dump() : r.str("metadata");
     db_.exec("UPDATE samples SET labels = ?, state = ?, metadata = ?, hard = ?, annotated_by = ?, usage = COALESCE(?, usage), "
@@ -217,9 +234,9 @@ class SampleWriter {
   void remove(const Row& r) {
     int64_t seq = r.i64("seq");
     add_label_rows(seq, label_counts(json::parse(r.str("labels"), nullptr, false)), -1);
-    bump(db_, ds_, "total", -1);
-    bump(db_, ds_, "state:" + r.str("state"), -1);
-    bump(db_, ds_, "deleted", 1);
+    delta("total", -1);
+    delta("state:" + r.str("state"), -1);
+    delta("deleted", 1);
     db_.exec("DELETE FROM samples WHERE dataset_id = ? AND seq = ?", {ds_, seq});
   }
 
@@ -239,15 +256,18 @@ class SampleWriter {
         db_.exec("INSERT INTO sample_labels (dataset_id, label_type, label_name, seq, n) VALUES (?, ?, ?, ?, ?)",
                  {ds_, k.first, k.second, seq, n});
       else
-        db_.exec("DELETE FROM sample_labels WHERE dataset_id = ? AND label_type = ? AND label_name = ? AND seq = ?",
-                 {ds_, k.first, k.second, seq});
-      bump(db_, ds_, label_key("lc", k.first, k.second), sign * n);
-      bump(db_, ds_, label_key("ls", k.first, k.second), sign);
+        db_.exec("DELETE FROM sample_labels WHERE dataset_id = ? AND label_name = ? AND seq = ? AND label_type = ?",
+                 {ds_, k.second, seq, k.first});
+      delta(label_key("lc", k.first, k.second), sign * n);
+      delta(label_key("ls", k.first, k.second), sign);
     }
   }
 
+  void delta(const std::string& key, int64_t d) { deltas_[key] += d; }
+
   Database& db_;
   std::string ds_;
+  std::map<std::string, int64_t> deltas_;
 };
 
 // ------------------------------------------------------------------ label definitions
@@ -644,7 +664,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
         if (!extension_fits(type, o.key)) continue;
         SampleWriter::NewSample s;
         std::string uri = "/" + folder.bucket + "/" + o.key;
-        s.id = crypto::md5_hex(uri);
+        s.id = ids::hex32();
         s.path = uri;
         s.name = o.key.substr(o.key.rfind('/') + 1);
         s.dir = "/" + folder.bucket + "/" + o.key.substr(0, o.key.rfind('/') + 1);
@@ -660,6 +680,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
       if (!page.truncated) break;
       marker = page.next_marker;
     }
+    w.commit();
     db.exec("UPDATE datasets SET sample_seq = ? WHERE id = ?", {seq, ds});
   };
 
@@ -930,6 +951,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
         w.relabel(r, kept, nullptr, r.null("annotated_by") ? "" : r.str("annotated_by"), nullptr);
       }
     }
+    w.commit();
   };
   auto label_row = [&db](const std::string& ds, const std::string& name, std::optional<int> type) {
     auto rows = type ? db.query("SELECT * FROM dataset_labels WHERE dataset_id = ? AND name = ? AND type = ?", {ds, name, *type})
@@ -1133,8 +1155,9 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
               if (auto text = objects.get_all(op)) p.s.size = int64_t(utf8_length(*text));
             }
           }
-          p.s.id = crypto::md5_hex(p.s.path);
-          if (!ids_seen.insert(p.s.id).second) s.fail("name", "names a file already in this batch");
+          // Ids are time-ordered 32-hex (the service's shape); the path is what makes a sample unique.
+          p.s.id = ids::hex32();
+          if (!ids_seen.insert(p.s.path).second) s.fail("name", "names a file already in this batch");
           p.s.type = sample_type_for(type);
           if (s.has("sample_type")) {
             auto st = s.opt_int("sample_type", 0, 9);
@@ -1163,6 +1186,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
               throw ApiError(400, "ModelArts.4422", "Sample " + path + " already exists in the dataset.");
             results.push_back({{"success", true}, {"name", path}, {"info", id}});
           }
+          w.commit();
           db.exec("UPDATE datasets SET sample_seq = ? WHERE id = ?", {seq, ds});
           touch(ds);
           // Files are written last: a failed write rolls the rows back.
@@ -1182,9 +1206,13 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
         std::string from = " FROM samples s";
         std::string where = " WHERE s.dataset_id = ?";
         store::Params p{ds};
+        // The total comes from the counters when they answer the filter exactly.
+        std::optional<std::string> count_key = std::string("total");
+        bool by_label = false;
         if (auto v = qp(ctx, "sample_state")) {
           std::string st = *v;
           for (char& c : st) c = char(std::toupper(static_cast<unsigned char>(c)));
+          count_key.reset();
           if (st == "__ALL__") where += " AND s.state IN ('MANUAL_ANNOTATION', 'AUTO_ANNOTATION')";
           else if (st == "__NONE__" || st == "UN_ANNOTATION") where += " AND s.state = 'UN_ANNOTATION'";
           else if (st == "__AUTO_ANNOTATION__" || st == "AUTO_ANNOTATION") where += " AND s.state = 'AUTO_ANNOTATION'";
@@ -1193,11 +1221,14 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
           else throw bad_request("Invalid parameter sample_state: " + *v);
         }
         if (auto t = query_int(ctx, "sample_type")) {
+          count_key.reset();
           where += " AND s.type = ?";
           p.push_back(*t);
         }
         if (auto v = qp(ctx, "label_name")) {
           auto t = query_int(ctx, "label_type");
+          by_label = true;
+          count_key = t ? std::optional<std::string>(label_key("ls", *t, *v)) : std::nullopt;
           from += " JOIN sample_labels l ON l.dataset_id = s.dataset_id AND l.seq = s.seq";
           where += " AND l.label_name = ?";
           p.push_back(*v);
@@ -1206,10 +1237,12 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
             p.push_back(*t);
           }
         } else if (auto t = query_int(ctx, "label_type")) {
+          count_key.reset();
           where += " AND EXISTS (SELECT 1 FROM sample_labels l WHERE l.dataset_id = s.dataset_id AND l.seq = s.seq AND l.label_type = ?)";
           p.push_back(*t);
         }
         if (auto v = qp(ctx, "search_conditions"); v && !v->empty()) {
+          count_key.reset();
           json conds = json::parse(*v, nullptr, false);
           if (!conds.is_array()) throw bad_request("Invalid parameter search_conditions: must be a JSON array");
           for (auto& c : conds) {  // ANDed on this endpoint (§1.4.7)
@@ -1260,12 +1293,20 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
         std::string order = qp(ctx, "order") ? *qp(ctx, "order") : "desc";
         if (order != "asc" && order != "desc") throw bad_request("Invalid parameter order: must be asc or desc");
         auto [skip, limit] = page(ctx, 10, 100);
-        int64_t total = db.query_one("SELECT COUNT(*) AS n" + from + where, p)->i64("n");
+        int64_t total;
+        if (count_key) {
+          auto c = db.query_one("SELECT value FROM dataset_counters WHERE dataset_id = ? AND key = ?", {ds, *count_key});
+          total = c ? c->i64("value") : 0;
+        } else {
+          total = db.query_one("SELECT COUNT(*) AS n" + from + where, p)->i64("n");
+        }
+        // With a label filter, walk the label index in seq order.
+        std::string seq_col = by_label ? "l.seq" : "s.seq";
         // A continuation marker (the last seq seen) keeps deep pages cheap.
         if (auto m = qp(ctx, "marker"); m && !m->empty()) {
           if (m->find_first_not_of("0123456789") != std::string::npos || m->size() > 18)
             throw bad_request("Invalid parameter marker");
-          where += order == "desc" ? " AND s.seq < ?" : " AND s.seq > ?";
+          where += order == "desc" ? " AND " + seq_col + " < ?" : " AND " + seq_col + " > ?";
           p.push_back(int64_t(std::stoll(*m)));
           skip = 0;
         }
@@ -1273,7 +1314,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
         p.push_back(skip);
         json list = json::array();
         int64_t last = -1;
-        for (auto& r : db.query("SELECT s.*" + from + where + " ORDER BY s.seq " + order + " LIMIT ? OFFSET ?", p)) {
+        for (auto& r : db.query("SELECT s.*" + from + where + " ORDER BY " + seq_col + " " + order + " LIMIT ? OFFSET ?", p)) {
           list.push_back(sample_json(ctx, r));
           last = r.i64("seq");
         }
@@ -1334,6 +1375,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
             w.remove(r);
             results.push_back({{"success", true}});
           }
+          w.commit();
           touch(d.str("id"));
         });
         if (delete_source)
@@ -1420,6 +1462,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
                       c.usage ? &*c.usage : nullptr);
             results.push_back({{"success", true}});
           }
+          w.commit();
           touch(ds);
         });
         return json_response(200, {{"success", true}, {"results", results}});

@@ -180,8 +180,13 @@ class LocalStore : public ObjectStore {
   }
 
   std::optional<ObjectInfo> head(const ObsPath& p) override {
-    fs::path f = resolve(p, false);
+    if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
     struct stat st;
+    // Nothing there, nothing to escape to: answer with one system call.
+    std::string quick = (root_ / p.bucket).string() + "/" + p.key;
+    if (!quick.empty() && quick.back() == '/') quick.pop_back();
+    if (lstat(quick.c_str(), &st) != 0) return std::nullopt;
+    fs::path f = resolve(p, false);
     if (lstat(f.c_str(), &st) != 0) return std::nullopt;
     bool folder_key = !p.key.empty() && p.key.back() == '/';
     if (folder_key)

@@ -47,9 +47,15 @@ class SqliteError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Looks statements up by the SQL text without copying it into a key.
+struct SqlHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+
 struct Conn {
   sqlite3* db = nullptr;
-  std::unordered_map<std::string, sqlite3_stmt*> stmts;
+  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> stmts;
   int tx_depth = 0;
   ~Conn() {
     for (auto& [k, s] : stmts) sqlite3_finalize(s);
@@ -159,7 +165,7 @@ class SqliteDatabase : public Database {
       throw SqliteError("cannot open database " + path_ + ": " +
                         (c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc)));
     sqlite3_busy_timeout(c->db, 10000);
-    exec_script(*c, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824;");
+    exec_script(*c, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768;");
     Conn* raw = c.get();
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -179,12 +185,12 @@ class SqliteDatabase : public Database {
   }
 
   sqlite3_stmt* prepare(Conn& c, std::string_view sql, const Params& params) {
-    std::string key(sql);
     sqlite3_stmt* st;
-    auto it = c.stmts.find(key);
+    auto it = c.stmts.find(sql);
     if (it != c.stmts.end()) {
       st = it->second;
     } else {
+      std::string key(sql);
       if (sqlite3_prepare_v3(c.db, key.data(), int(key.size()), SQLITE_PREPARE_PERSISTENT, &st,
                              nullptr) != SQLITE_OK)
         throw SqliteError(std::string("sqlite prepare: ") + sqlite3_errmsg(c.db) + " in: " + key);
@@ -198,15 +204,15 @@ class SqliteDatabase : public Database {
       if (auto p = std::get_if<int64_t>(&raw)) sqlite3_bind_int64(st, idx, *p);
       else if (auto d = std::get_if<double>(&raw)) sqlite3_bind_double(st, idx, *d);
       else if (auto s = std::get_if<std::string>(&raw))
-        sqlite3_bind_text(st, idx, s->data(), int(s->size()), SQLITE_TRANSIENT);
+        // `params` outlives the statement's run (reset in finish), so no copy.
+        sqlite3_bind_text(st, idx, s->data(), int(s->size()), SQLITE_STATIC);
       else sqlite3_bind_null(st, idx);
     }
     return st;
   }
 
   void finish(Conn& c, sqlite3_stmt* st, int rc, std::string_view sql) {
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite3_reset(st);  // every run binds all parameters anew
     if (rc != SQLITE_DONE)
       throw SqliteError(std::string("sqlite: ") + sqlite3_errmsg(c.db) + " in: " + std::string(sql.substr(0, 200)));
   }
