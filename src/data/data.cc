@@ -43,7 +43,6 @@ CREATE TABLE samples (
   metadata TEXT NOT NULL, annotated_by TEXT, usage TEXT, hard INTEGER NOT NULL DEFAULT 0,
   created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
   PRIMARY KEY (dataset_id, seq));
-CREATE UNIQUE INDEX samples_id ON samples (dataset_id, id);
 CREATE UNIQUE INDEX samples_path ON samples (dataset_id, path);
 CREATE INDEX samples_state ON samples (dataset_id, state, seq);
 CREATE TABLE sample_labels (
@@ -62,12 +61,17 @@ namespace {
 const std::set<int> kDatasetTypes = {0, 1, 3, 100, 101, 102, 200, 201, 202, 400, 600, 900};
 
 // Label types a dataset of a type may hold.
-std::set<int> label_types_for(int dataset_type) {
-  switch (dataset_type) {
-    case 102: return {102, 103};
-    case 900: return {0, 1, 3, 100, 101, 102, 103, 200, 201, 202, 600};
-    default: return {dataset_type};
-  }
+const std::set<int>& label_types_for(int dataset_type) {
+  static const std::map<int, std::set<int>> kTypes = [] {
+    std::map<int, std::set<int>> m;
+    for (int t : kDatasetTypes) m[t] = {t};
+    m[102] = {102, 103};
+    m[900] = {0, 1, 3, 100, 101, 102, 103, 200, 201, 202, 600};
+    return m;
+  }();
+  static const std::set<int> kNone;
+  auto it = kTypes.find(dataset_type);
+  return it == kTypes.end() ? kNone : it->second;
 }
 
 // Sample type (§1.0.3) of a dataset type.
@@ -166,6 +170,23 @@ std::map<std::pair<int, std::string>, int64_t> label_counts(const json& labels) 
   return m;
 }
 
+// A sample's id is 32 hex like the service's: 16 from its dataset, then its
+// sequence number. Looking a sample up by id is then a primary-key lookup,
+// and inserts maintain no extra random-keyed index.
+std::string sample_id(const std::string& ds, int64_t seq) {
+  char tail[17];
+  std::snprintf(tail, sizeof tail, "%016llx", static_cast<unsigned long long>(seq));
+  return crypto::md5_hex(ds).substr(0, 16) + tail;
+}
+
+// The sequence number an id names in `ds`, or -1.
+int64_t sample_seq(const std::string& ds, const std::string& id) {
+  if (id.size() != 32 || id.find_first_not_of("0123456789abcdef") != std::string::npos) return -1;
+  if (id.compare(0, 16, crypto::md5_hex(ds), 0, 16) != 0) return -1;
+  uint64_t seq = std::strtoull(id.c_str() + 16, nullptr, 16);
+  return seq > uint64_t(INT64_MAX) ? -1 : int64_t(seq);
+}
+
 // The one writer of samples: inserts, relabels and deletes keep the side
 // table and every counter exact within the caller's transaction. Counter
 // changes are summed in memory and written by commit(), once per key, which
@@ -192,9 +213,10 @@ class SampleWriter {
     std::string annotated_by;
   };
 
-  // Returns false when a sample with this id exists already.
-  bool insert(NewSample s, int64_t& seq_counter) {
+  // Assigns s.id; returns false when a sample with this path exists already.
+  bool insert(NewSample& s, int64_t& seq_counter) {
     int64_t seq = seq_counter + 1;
+    s.id = sample_id(ds_, seq);
     std::string state = s.labels.empty() ? kUnannotated : s.auto_annotation ? kAuto : kManual;
     int64_t now = clock::now_ms();
     if (db_.exec("INSERT INTO samples (dataset_id, seq, id, name, path, dir, type, state, size, sample_time, labels, metadata, "
@@ -287,7 +309,7 @@ LabelDef read_label(const JsonIn& in, int dataset_type) {
   if (utf8_length(l.name) > 1024) in.fail("name", "must be at most 1024 characters");
   for (char c : l.name)
     if (c == '\0' || c == '\n' || c == '\r' || c == '\t') in.fail("name", "must not contain control characters");
-  auto allowed = label_types_for(dataset_type);
+  const auto& allowed = label_types_for(dataset_type);
   l.type = int(in.opt_int("type", 0, 1000).value_or(*allowed.begin()));
   if (!allowed.count(l.type))
     in.fail("type", "label type " + std::to_string(l.type) + " does not fit dataset type " + std::to_string(dataset_type));
@@ -664,7 +686,6 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
         if (!extension_fits(type, o.key)) continue;
         SampleWriter::NewSample s;
         std::string uri = "/" + folder.bucket + "/" + o.key;
-        s.id = ids::hex32();
         s.path = uri;
         s.name = o.key.substr(o.key.rfind('/') + 1);
         s.dir = "/" + folder.bucket + "/" + o.key.substr(0, o.key.rfind('/') + 1);
@@ -675,7 +696,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
           auto text = objects.get_all(obs::ObsPath{folder.bucket, o.key});
           if (text) s.size = int64_t(utf8_length(*text));
         }
-        if (w.insert(std::move(s), seq)) ++added;
+        if (w.insert(s, seq)) ++added;
       }
       if (!page.truncated) break;
       marker = page.next_marker;
@@ -1155,8 +1176,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
               if (auto text = objects.get_all(op)) p.s.size = int64_t(utf8_length(*text));
             }
           }
-          // Ids are time-ordered 32-hex (the service's shape); the path is what makes a sample unique.
-          p.s.id = ids::hex32();
+          // The path is what makes a sample unique; its id comes with its row.
           if (!ids_seen.insert(p.s.path).second) s.fail("name", "names a file already in this batch");
           p.s.type = sample_type_for(type);
           if (s.has("sample_type")) {
@@ -1181,10 +1201,13 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
           int64_t seq = db.query_one("SELECT sample_seq FROM datasets WHERE id = ?", {ds})->i64("sample_seq");
           SampleWriter w(db, ds);
           for (auto& p : pending) {
-            std::string id = p.s.id, path = p.s.path;
-            if (!w.insert(std::move(p.s), seq))
-              throw ApiError(400, "ModelArts.4422", "Sample " + path + " already exists in the dataset.");
-            results.push_back({{"success", true}, {"name", path}, {"info", id}});
+            if (!w.insert(p.s, seq))
+              throw ApiError(400, "ModelArts.4422", "Sample " + p.s.path + " already exists in the dataset.");
+            json item = json::object();
+            item["success"] = true;
+            item["name"] = p.s.path;
+            item["info"] = p.s.id;
+            results.push_back(std::move(item));
           }
           w.commit();
           db.exec("UPDATE datasets SET sample_seq = ? WHERE id = ?", {seq, ds});
@@ -1193,7 +1216,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
           for (auto& p : pending) {
             if (!p.upload) continue;
             objects.create_bucket(upload_dir.bucket);
-            objects.put(obs::parse_path(results[&p - &pending[0]]["name"].get<std::string>()), p.data);
+            objects.put(obs::parse_path(p.s.path), p.data);
           }
         });
         return json_response(200, {{"success", true}, {"results", results}});
@@ -1324,7 +1347,8 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
       });
 
   auto sample_row = [&db](const std::string& ds, const std::string& id) {
-    auto r = db.query_one("SELECT * FROM samples WHERE dataset_id = ? AND id = ?", {ds, id});
+    int64_t seq = sample_seq(ds, id);
+    auto r = seq < 0 ? std::nullopt : db.query_one("SELECT * FROM samples WHERE dataset_id = ? AND seq = ?", {ds, seq});
     if (!r) throw ApiError(400, "ModelArts.4420", "Sample " + id + " does not exist.");
     return *r;
   };

@@ -1,6 +1,9 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <thread>
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
@@ -70,6 +73,19 @@ class SqliteDatabase : public Database {
   explicit SqliteDatabase(std::string path) : path_(std::move(path)), serial_(g_serial++) {
     Conn& c = conn();  // fail early on a bad path
     exec_script(c, "PRAGMA journal_mode=WAL;");
+    // Checkpoints run here, off the request path: a commit that crosses the
+    // auto-checkpoint threshold would otherwise copy the WAL into the
+    // database inside somebody's request.
+    if (path_ != ":memory:") checkpointer_ = std::thread([this] { checkpoint_loop(); });
+  }
+
+  ~SqliteDatabase() override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
   }
 
   Rows query(std::string_view sql, const Params& params) override {
@@ -154,6 +170,25 @@ class SqliteDatabase : public Database {
   std::string backend() const override { return "sqlite"; }
 
  private:
+  void checkpoint_loop() {
+    sqlite3* cp = nullptr;
+    if (sqlite3_open_v2(path_.c_str(), &cp, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+      if (cp) sqlite3_close_v2(cp);
+      return;
+    }
+    sqlite3_busy_timeout(cp, 1000);
+    std::unique_lock<std::mutex> l(mu_);
+    while (!cv_.wait_for(l, std::chrono::milliseconds(250), [this] { return stopping_; })) {
+      l.unlock();
+      int log = 0, done = 0;
+      sqlite3_wal_checkpoint_v2(cp, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+      l.lock();
+    }
+    l.unlock();
+    sqlite3_wal_checkpoint_v2(cp, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    sqlite3_close_v2(cp);
+  }
+
   Conn& conn() {
     thread_local std::unordered_map<uint64_t, Conn*> mine;
     auto it = mine.find(serial_);
@@ -165,7 +200,7 @@ class SqliteDatabase : public Database {
       throw SqliteError("cannot open database " + path_ + ": " +
                         (c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc)));
     sqlite3_busy_timeout(c->db, 10000);
-    exec_script(*c, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768;");
+    exec_script(*c, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=0;");
     Conn* raw = c.get();
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -220,6 +255,9 @@ class SqliteDatabase : public Database {
   std::string path_;
   uint64_t serial_;
   std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread checkpointer_;
   std::vector<std::unique_ptr<Conn>> conns_;
 };
 
