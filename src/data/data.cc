@@ -234,11 +234,13 @@ class SampleWriter {
   }
 
   // Replaces the labels (and optionally metadata) of the sample row `r`.
+  // `confirm`: a person annotated it (an auto-annotated sample becomes
+  // labeled); otherwise a label rename or removal keeps its state.
   void relabel(const Row& r, const json& labels, const json* metadata, const std::string& annotated_by,
-               const std::string* usage) {
+               const std::string* usage, bool confirm = true) {
     int64_t seq = r.i64("seq");
     std::string old_state = r.str("state");
-    std::string state = labels.empty() ? kUnannotated : kManual;
+    std::string state = labels.empty() ? kUnannotated : (!confirm && old_state == kAuto) ? kAuto : kManual;
     add_label_rows(seq, label_counts(json::parse(r.str("labels"), nullptr, false)), -1);
     add_label_rows(seq, label_counts(labels), +1);
     if (state != old_state) {
@@ -302,6 +304,20 @@ struct LabelDef {
 };
 
 
+// Checks a label's property map; `where` names it in errors.
+void check_property(const json& prop, int type, const std::string& where) {
+  if (!prop.is_object()) throw bad_request("Invalid parameter " + where + ": must be an object");
+  for (auto& [k, v] : prop.items())
+    if (!v.is_string()) throw bad_request("Invalid parameter " + where + ": value of " + k + " must be a string");
+  if (prop.contains("@modelarts:color")) {
+    std::string c = prop["@modelarts:color"];
+    if (c.size() != 7 || c[0] != '#' || c.find_first_not_of("0123456789abcdefABCDEF", 1) != std::string::npos)
+      throw bad_request("Invalid parameter " + where + ": @modelarts:color must look like #3399ff");
+  }
+  if (type == 102 && (!prop.contains("@modelarts:from_type") || !prop.contains("@modelarts:to_type")))
+    throw bad_request("Invalid parameter " + where + ": a relation label needs @modelarts:from_type and @modelarts:to_type");
+}
+
 // Reads a Label object (§1.0.9) for a dataset of `dataset_type`.
 LabelDef read_label(const JsonIn& in, int dataset_type) {
   LabelDef l;
@@ -313,21 +329,8 @@ LabelDef read_label(const JsonIn& in, int dataset_type) {
   l.type = int(in.opt_int("type", 0, 1000).value_or(*allowed.begin()));
   if (!allowed.count(l.type))
     in.fail("type", "label type " + std::to_string(l.type) + " does not fit dataset type " + std::to_string(dataset_type));
-  if (in.has("property")) {
-    if (!in.node()["property"].is_object()) in.fail("property", "must be an object");
-    l.property = in.node()["property"];
-    for (auto& [k, v] : l.property.items())
-      if (!v.is_string()) in.fail("property", "value of " + k + " must be a string");
-    if (l.property.contains("@modelarts:color")) {
-      std::string c = l.property["@modelarts:color"];
-      if (c.size() != 7 || c[0] != '#' || c.find_first_not_of("0123456789abcdefABCDEF", 1) != std::string::npos)
-        in.fail("property", "@modelarts:color must look like #3399ff");
-    }
-    if (l.type == 102 && (!l.property.contains("@modelarts:from_type") || !l.property.contains("@modelarts:to_type")))
-      in.fail("property", "a relation label needs @modelarts:from_type and @modelarts:to_type");
-  } else if (l.type == 102) {
-    in.fail("property", "a relation label needs @modelarts:from_type and @modelarts:to_type");
-  }
+  if (in.has("property")) l.property = in.node()["property"];
+  check_property(l.property, l.type, in.field("property"));
   if (in.has("attributes")) {
     const json& a = in.arr("attributes");
     for (auto& x : a)
@@ -816,41 +819,6 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
     return json_response(200, dataset_json(db, dataset(ctx), true));
   });
 
-  add("PUT", "/datasets/{dataset_id}", "modelarts:dataset:update", {}, [&db, dataset](Context& ctx) {
-    auto d = dataset(ctx);
-    auto in = ctx.in();
-    auto name = in.opt_str("dataset_name");
-    if (name) check_name(in, "dataset_name", *name, 100);
-    auto desc = in.opt_str("description");
-    if (desc) check_description(in, *desc);
-    if (in.has("current_version_id")) in.fail("current_version_id", "no version of this dataset has that id");
-    int type = int(d.i64("type"));
-    auto read_list = [&](const char* k) {
-      std::vector<LabelDef> v;
-      if (!in.has(k)) return v;
-      const json& ls = in.arr(k);
-      for (size_t i = 0; i < ls.size(); ++i) {
-        std::string f = std::string(k) + "[" + std::to_string(i) + "]";
-        if (!ls[i].is_object()) in.fail(f.c_str(), "must be an object");
-        v.push_back(read_label(JsonIn(ls[i], in.field(f.c_str())), type));
-      }
-      return v;
-    };
-    auto add_l = read_list("add_labels");
-    if (in.has("update_labels") || in.has("delete_labels"))
-      in.fail(in.has("update_labels") ? "update_labels" : "delete_labels",
-              "use the label endpoints (data-annotations/labels) to change or delete labels");
-    db.transaction([&] {
-      if (name && *name != d.str("name") &&
-          db.query_one("SELECT 1 FROM datasets WHERE project_id = ? AND name = ?", {ctx.caller.project_id, *name}))
-        throw ApiError(400, "ModelArts.4351", "Dataset name " + *name + " already exists.");
-      db.exec("UPDATE datasets SET name = COALESCE(?, name), description = COALESCE(?, description), updated_at = ? WHERE id = ?",
-              {name, desc, clock::now_ms(), d.str("id")});
-      insert_labels(db, d.str("id"), add_l);
-    });
-    return json_response(200, {{"dataset_id", d.str("id")}});
-  });
-
   add("DELETE", "/datasets/{dataset_id}", "modelarts:dataset:delete",
       {"obs:bucket:ListAllMyBuckets", "obs:bucket:ListBucket", "obs:object:DeleteObject"},
       [&db, &objects, dataset](Context& ctx) {
@@ -938,6 +906,9 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
     return v;
   };
   // Rewrites every sample carrying label (type, name): drop it, or rename it.
+  // delete_policy (§1.5.4): 0 keep samples, 1 delete the samples carrying the
+  // label, 2 also their files. With only_label_samples (§1.5.6), samples go
+  // only when it was their only label (and their files with policy 2).
   auto rewrite_label = [&db](const std::string& ds, int type, const std::string& name, const std::string* rename_to,
                              int delete_policy, obs::ObjectStore* objects, bool only_label_samples) {
     SampleWriter w(db, ds);
@@ -959,7 +930,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
           others = true;
         }
       }
-      bool delete_sample = !rename_to && ((delete_policy >= 1) || (only_label_samples && !others));
+      bool delete_sample = !rename_to && (only_label_samples ? !others : delete_policy >= 1);
       if (delete_sample) {
         if (delete_policy == 2 && objects) {
           try {
@@ -969,7 +940,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
         }
         w.remove(r);
       } else {
-        w.relabel(r, kept, nullptr, r.null("annotated_by") ? "" : r.str("annotated_by"), nullptr);
+        w.relabel(r, kept, nullptr, r.null("annotated_by") ? "" : r.str("annotated_by"), nullptr, /*confirm=*/false);
       }
     }
     w.commit();
@@ -982,9 +953,15 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
     return rows.front();
   };
   // Replaces a label's properties; renames it across samples with @modelarts:rename_to.
-  auto update_label = [&db, rewrite_label](const std::string& ds, const Row& cur, json property) {
+  auto update_label = [&db, rewrite_label](const std::string& ds, const Row& cur, json property,
+                                           const std::string& where = "property") {
     std::string name = cur.str("name");
     int type = int(cur.i64("type"));
+    {
+      json checked = property;
+      if (checked.is_object()) checked.erase("@modelarts:rename_to");
+      check_property(checked, type, where);
+    }
     std::optional<std::string> rename;
     if (property.contains("@modelarts:rename_to")) {
       if (!property["@modelarts:rename_to"].is_string() || property["@modelarts:rename_to"].get<std::string>().empty())
@@ -1038,18 +1015,81 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
         });
         return json_response(200, {{"success", true}});
       });
+  // Labels of a body found by name (and type when given); properties replaced.
+  auto update_labels = [&db, label_row, update_label](const std::string& ds, const JsonIn& in, const char* key) {
+    const json& ls = in.arr(key);
+    for (size_t i = 0; i < ls.size(); ++i) {
+      std::string f = std::string(key) + "[" + std::to_string(i) + "]";
+      if (!ls[i].is_object()) in.fail(f.c_str(), "must be an object");
+      JsonIn l(ls[i], in.field(f.c_str()));
+      auto t = l.opt_int("type", 0, 1000);
+      auto cur = label_row(ds, l.str("name"), t ? std::optional<int>(int(*t)) : std::nullopt);
+      json prop = l.has("property") ? ls[i]["property"] : json::object();
+      update_label(ds, cur, prop, l.field("property"));
+      if (l.has("attributes")) {
+        const json& a = l.arr("attributes");
+        db.exec("UPDATE dataset_labels SET attributes = ? WHERE dataset_id = ? AND name = ? AND type = ?",
+                {a.dump(), ds, prop.is_object() ? prop.value("@modelarts:rename_to", cur.str("name")) : cur.str("name"),
+                 cur.i64("type")});
+      }
+    }
+  };
+  add("PUT", "/datasets/{dataset_id}", "modelarts:dataset:update", {}, [&db, &objects, dataset, update_labels, rewrite_label, label_row, touch](Context& ctx) {
+    auto d = dataset(ctx);
+    auto in = ctx.in();
+    auto name = in.opt_str("dataset_name");
+    if (name) check_name(in, "dataset_name", *name, 100);
+    auto desc = in.opt_str("description");
+    if (desc) check_description(in, *desc);
+    if (in.has("current_version_id")) in.fail("current_version_id", "no version of this dataset has that id");
+    int type = int(d.i64("type"));
+    auto read_list = [&](const char* k) {
+      std::vector<LabelDef> v;
+      if (!in.has(k)) return v;
+      const json& ls = in.arr(k);
+      for (size_t i = 0; i < ls.size(); ++i) {
+        std::string f = std::string(k) + "[" + std::to_string(i) + "]";
+        if (!ls[i].is_object()) in.fail(f.c_str(), "must be an object");
+        v.push_back(read_label(JsonIn(ls[i], in.field(f.c_str())), type));
+      }
+      return v;
+    };
+    auto add_l = read_list("add_labels");
+    db.transaction([&] {
+      if (name && *name != d.str("name") &&
+          db.query_one("SELECT 1 FROM datasets WHERE project_id = ? AND name = ?", {ctx.caller.project_id, *name}))
+        throw ApiError(400, "ModelArts.4351", "Dataset name " + *name + " already exists.");
+      db.exec("UPDATE datasets SET name = COALESCE(?, name), description = COALESCE(?, description), updated_at = ? WHERE id = ?",
+              {name, desc, clock::now_ms(), d.str("id")});
+      insert_labels(db, d.str("id"), add_l);
+      // Label changes reach every sample, as on the label endpoints.
+      if (in.has("update_labels")) update_labels(d.str("id"), in, "update_labels");
+      if (in.has("delete_labels")) {
+        const json& ls = in.arr("delete_labels");
+        for (size_t i = 0; i < ls.size(); ++i) {
+          std::string f = "delete_labels[" + std::to_string(i) + "]";
+          if (!ls[i].is_object()) in.fail(f.c_str(), "must be an object");
+          JsonIn l(ls[i], in.field(f.c_str()));
+          auto t = l.opt_int("type", 0, 1000);
+          auto cur = label_row(d.str("id"), l.str("name"), t ? std::optional<int>(int(*t)) : std::nullopt);
+          int type = int(cur.i64("type"));
+          rewrite_label(d.str("id"), type, cur.str("name"), nullptr, 0, &objects, false);
+          db.exec("DELETE FROM dataset_labels WHERE dataset_id = ? AND name = ? AND type = ?", {d.str("id"), cur.str("name"), type});
+          db.exec("DELETE FROM dataset_counters WHERE dataset_id = ? AND key IN (?, ?)",
+                  {d.str("id"), label_key("lc", type, cur.str("name")), label_key("ls", type, cur.str("name"))});
+        }
+      }
+      if (in.has("update_labels") || in.has("delete_labels")) touch(d.str("id"));
+    });
+    return json_response(200, {{"dataset_id", d.str("id")}});
+  });
+
   add("PUT", "/datasets/{dataset_id}/data-annotations/labels", "modelarts:dataset:updateDataset", {},
-      [&db, dataset, read_labels_body, label_row, update_label, touch](Context& ctx) {
+      [&db, dataset, update_labels, touch](Context& ctx) {
         auto d = dataset(ctx);
-        auto labels = read_labels_body(ctx, int(d.i64("type")));
+        auto in = ctx.in();
         db.transaction([&] {
-          for (auto& l : labels) {
-            auto cur = label_row(d.str("id"), l.name, l.type);
-            update_label(d.str("id"), cur, l.property);
-            if (!l.attributes.empty())
-              db.exec("UPDATE dataset_labels SET attributes = ? WHERE dataset_id = ? AND name = ? AND type = ?",
-                      {l.attributes.dump(), d.str("id"), l.property.value("@modelarts:rename_to", l.name), l.type});
-          }
+          update_labels(d.str("id"), in, "labels");
           touch(d.str("id"));
         });
         return json_response(200, {{"success", true}});
@@ -1108,7 +1148,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
           int type = int(cur.i64("type"));
           std::string name = cur.str("name");
           // Samples whose only label it was go; the others lose it (§1.5.6).
-          rewrite_label(d.str("id"), type, name, nullptr, delete_source ? 3 : 0, &objects, true);
+          rewrite_label(d.str("id"), type, name, nullptr, delete_source ? 2 : 0, &objects, true);
           db.exec("DELETE FROM dataset_labels WHERE dataset_id = ? AND name = ? AND type = ?", {d.str("id"), name, type});
           db.exec("DELETE FROM dataset_counters WHERE dataset_id = ? AND key IN (?, ?)",
                   {d.str("id"), label_key("lc", type, name), label_key("ls", type, name)});
@@ -1250,14 +1290,24 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
         }
         if (auto v = qp(ctx, "label_name")) {
           auto t = query_int(ctx, "label_type");
+          if (!t) {
+            // The usual case: the name has one type in the dataset. Knowing it
+            // keeps one join row per sample and the counters exact.
+            auto types = db.query("SELECT type FROM dataset_labels WHERE dataset_id = ? AND name = ?", {ds, *v});
+            if (types.size() == 1) t = int(types[0].i64("type"));
+          }
           by_label = true;
-          count_key = t ? std::optional<std::string>(label_key("ls", *t, *v)) : std::nullopt;
+          if (count_key) count_key = t ? std::optional<std::string>(label_key("ls", *t, *v)) : std::nullopt;
           from += " JOIN sample_labels l ON l.dataset_id = s.dataset_id AND l.seq = s.seq";
           where += " AND l.label_name = ?";
           p.push_back(*v);
           if (t) {
             where += " AND l.label_type = ?";
             p.push_back(*t);
+          } else {
+            // Several types share the name: one row per sample all the same.
+            where += " AND l.label_type = (SELECT MIN(y.label_type) FROM sample_labels y WHERE y.dataset_id = l.dataset_id "
+                     "AND y.label_name = l.label_name AND y.seq = l.seq)";
           }
         } else if (auto t = query_int(ctx, "label_type")) {
           count_key.reset();
@@ -1274,6 +1324,31 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
               if (!c["sample_name"].is_string()) throw bad_request("Invalid parameter search_conditions.sample_name");
               where += " AND s.name = ?";
               p.push_back(c["sample_name"].get<std::string>());
+            }
+            if (c.contains("sample_time")) {  // month | day | yyyyMMdd-yyyyMMdd (span <= 30 days)
+              if (!c["sample_time"].is_string()) throw bad_request("Invalid parameter search_conditions.sample_time");
+              std::string v = c["sample_time"];
+              int64_t now = clock::now_ms(), day = 86400000, from_ms, to_ms;
+              if (v == "month") {
+                from_ms = now - 30 * day;
+                to_ms = now + day;
+              } else if (v == "day") {
+                from_ms = (now / day - 1) * day;
+                to_ms = now + day;
+              } else {
+                std::optional<int64_t> a, b;
+                if (v.size() == 17 && v[8] == '-') {
+                  a = clock::parse_sdk_date(v.substr(0, 8) + "T000000Z");
+                  b = clock::parse_sdk_date(v.substr(9) + "T000000Z");
+                }
+                if (!a.has_value() || !b.has_value() || b.value() < a.value() || b.value() - a.value() > 30 * day)
+                  throw bad_request("Invalid parameter search_conditions.sample_time: month, day or yyyyMMdd-yyyyMMdd spanning at most 30 days");
+                from_ms = a.value();
+                to_ms = b.value() + day;  // the end day counts whole
+              }
+              where += " AND s.sample_time >= ? AND s.sample_time < ?";
+              p.push_back(from_ms);
+              p.push_back(to_ms);
             }
             if (c.contains("sample_dir")) {
               if (!c["sample_dir"].is_string()) throw bad_request("Invalid parameter search_conditions.sample_dir");
