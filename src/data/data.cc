@@ -51,6 +51,13 @@ CREATE TABLE sample_labels (
 CREATE INDEX sample_labels_seq ON sample_labels (dataset_id, seq);
 CREATE TABLE dataset_counters (
   dataset_id TEXT NOT NULL, key TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (dataset_id, key));
+)SQL"},
+          // Scalar sample metadata, one row per key, for metadata search conditions.
+          {"data/002_sample_metadata", R"SQL(
+CREATE TABLE sample_metadata (
+  dataset_id TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  PRIMARY KEY (dataset_id, seq, key));
+CREATE INDEX sample_metadata_kv ON sample_metadata (dataset_id, key, value, seq);
 )SQL"}};
 }
 
@@ -230,6 +237,7 @@ class SampleWriter {
     delta("total", 1);
     delta("state:" + state, 1);
     add_label_rows(seq, label_counts(s.labels), +1);
+    add_metadata_rows(seq, s.metadata);
     return true;
   }
 
@@ -248,6 +256,10 @@ class SampleWriter {
       delta("state:" + state, 1);
     }
     std::string md = metadata ? metadata->dump() : r.str("metadata");
+    if (metadata) {
+      db_.exec("DELETE FROM sample_metadata WHERE dataset_id = ? AND seq = ?", {ds_, seq});
+      add_metadata_rows(seq, *metadata);
+    }
     db_.exec("UPDATE samples SET labels = ?, state = ?, metadata = ?, hard = ?, annotated_by = ?, usage = COALESCE(?, usage), "
              "updated_at = ? WHERE dataset_id = ? AND seq = ?",
              {labels.dump(), state, md, hard_of(json::parse(md, nullptr, false)),
@@ -261,6 +273,7 @@ class SampleWriter {
     delta("total", -1);
     delta("state:" + r.str("state"), -1);
     delta("deleted", 1);
+    db_.exec("DELETE FROM sample_metadata WHERE dataset_id = ? AND seq = ?", {ds_, seq});
     db_.exec("DELETE FROM samples WHERE dataset_id = ? AND seq = ?", {ds_, seq});
   }
 
@@ -288,6 +301,16 @@ class SampleWriter {
   }
 
   void delta(const std::string& key, int64_t d) { deltas_[key] += d; }
+
+  // Scalar values only (strings, numbers, booleans), as search compares text.
+  void add_metadata_rows(int64_t seq, const json& md) {
+    if (!md.is_object()) return;
+    for (auto& [k, v] : md.items()) {
+      if (!(v.is_string() || v.is_number() || v.is_boolean())) continue;
+      db_.exec("INSERT INTO sample_metadata (dataset_id, seq, key, value) VALUES (?, ?, ?, ?)",
+               {ds_, seq, k, v.is_string() ? v.get<std::string>() : v.dump()});
+    }
+  }
 
   Database& db_;
   std::string ds_;
@@ -826,6 +849,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
         std::string id = d.str("id");
         db.transaction([&] {
           db.exec("DELETE FROM sample_labels WHERE dataset_id = ?", {id});
+          db.exec("DELETE FROM sample_metadata WHERE dataset_id = ?", {id});
           db.exec("DELETE FROM samples WHERE dataset_id = ?", {id});
           db.exec("DELETE FROM dataset_counters WHERE dataset_id = ?", {id});
           db.exec("DELETE FROM dataset_labels WHERE dataset_id = ?", {id});
@@ -1349,6 +1373,33 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
               where += " AND s.sample_time >= ? AND s.sample_time < ?";
               p.push_back(from_ms);
               p.push_back(to_ms);
+            }
+            if (c.contains("metadata")) {  // SearchProp: {op, props: {key: [values]}}
+              const json& m = c["metadata"];
+              if (!m.is_object() || !m.contains("props") || !m["props"].is_object())
+                throw bad_request("Invalid parameter search_conditions.metadata.props: must be an object");
+              std::string op = m.value("op", std::string("AND"));
+              if (op != "AND" && op != "OR") throw bad_request("Invalid parameter search_conditions.metadata.op: AND or OR");
+              std::string part;
+              for (auto& [k, vals] : m["props"].items()) {
+                std::string e = "EXISTS (SELECT 1 FROM sample_metadata m WHERE m.dataset_id = s.dataset_id AND m.seq = s.seq AND m.key = ?";
+                p.push_back(k);
+                if (!vals.is_null()) {  // null: the key is present, any value
+                  if (!vals.is_array()) throw bad_request("Invalid parameter search_conditions.metadata.props." + k + ": must be an array");
+                  if (!vals.empty()) {
+                    e += " AND m.value IN (";
+                    for (size_t i = 0; i < vals.size(); ++i) {
+                      if (!vals[i].is_string())
+                        throw bad_request("Invalid parameter search_conditions.metadata.props." + k + ": values must be strings");
+                      e += i ? ", ?" : "?";
+                      p.push_back(vals[i].get<std::string>());
+                    }
+                    e += ")";
+                  }
+                }
+                part += (part.empty() ? "" : " " + op + " ") + e + ")";
+              }
+              if (!part.empty()) where += " AND (" + part + ")";
             }
             if (c.contains("sample_dir")) {
               if (!c["sample_dir"].is_string()) throw bad_request("Invalid parameter search_conditions.sample_dir");

@@ -525,8 +525,6 @@ def test_search_conditions_sample_time(fx):
                "ModelArts.0101", "sample_time")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: search_conditions.metadata (SearchProp, §1.4.7) is ignored by the list "
-                                       "endpoint: every sample is returned")
 def test_search_conditions_metadata(fx):
     api, ds = fx[0], fx[1]
     body = sc(api, ds, [{"metadata": {"op": "AND", "props": {"camera": ["x1"]}}}])
