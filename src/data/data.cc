@@ -623,8 +623,7 @@ json sample_json(const Context& ctx, const Row& r) {
   j["sample_name"] = r.str("name");
   j["sample_type"] = r.i64("type");
   j["sample_status"] = r.str("state");
-  const std::string& host = ctx.req.headers.get("Host");
-  j["source"] = "http://" + (host.empty() ? std::string("localhost") : host) + "/v2/" + ctx.param("project_id") +
+  j["source"] = ctx.base_url() + "/v2/" + ctx.param("project_id") +
                 "/datasets/" + ctx.param("dataset_id") + "/data-annotations/samples/" + r.str("id") + "/content";
   j["sample_dir"] = r.str("dir");
   j["sample_size"] = r.i64("size");

@@ -47,6 +47,11 @@ const json& Context::body() {
   return parsed;
 }
 
+std::string Context::base_url() const {
+  const std::string& host = req.headers.get("Host");
+  return "http://" + (host.empty() ? std::string("localhost") : host);
+}
+
 JsonIn Context::in() {
   static const ShapedFieldErrors iam(ErrorShape::kIam), ma(ErrorShape::kModelArts);
   return JsonIn(body(), "", route.errors == ErrorShape::kIam ? &iam : &ma);

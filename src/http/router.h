@@ -58,6 +58,8 @@ struct Context {
   Caller caller;
 
   const std::string& param(std::string_view name) const { return params.get(name); }
+  // "http://<Host header>", for links and URLs the response hands out.
+  std::string base_url() const;
   // The JSON body, parsed once. A malformed body is a 400 in the route's shape.
   const json& body();
   JsonIn in();  // view on body() that names fields in errors

@@ -24,10 +24,7 @@ ApiError not_found_iam(const std::string& what, const std::string& id) {
   return ApiError(404, "IAM.0004", "Could not find " + what + ": " + id + ".");
 }
 
-std::string base_url(const Context& ctx) {
-  const std::string& host = ctx.req.headers.get("Host");
-  return "http://" + (host.empty() ? std::string("localhost") : host);
-}
+std::string base_url(const Context& ctx) { return ctx.base_url(); }
 
 std::string self_url(const Context& ctx) { return base_url(ctx) + ctx.req.target; }
 
