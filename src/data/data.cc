@@ -1298,11 +1298,20 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
         if (auto v = qp(ctx, "sample_state")) {
           std::string st = *v;
           for (char& c : st) c = char(std::toupper(static_cast<unsigned char>(c)));
+          // One state: its counter is the total; labeled (two states) is counted.
           count_key.reset();
-          if (st == "__ALL__") where += " AND s.state IN ('MANUAL_ANNOTATION', 'AUTO_ANNOTATION')";
-          else if (st == "__NONE__" || st == "UN_ANNOTATION") where += " AND s.state = 'UN_ANNOTATION'";
-          else if (st == "__AUTO_ANNOTATION__" || st == "AUTO_ANNOTATION") where += " AND s.state = 'AUTO_ANNOTATION'";
-          else if (st == "MANUAL_ANNOTATION") where += " AND s.state = 'MANUAL_ANNOTATION'";
+          if (st == "__ALL__") {
+            where += " AND s.state IN ('MANUAL_ANNOTATION', 'AUTO_ANNOTATION')";
+          } else if (st == "__NONE__" || st == "UN_ANNOTATION") {
+            where += " AND s.state = 'UN_ANNOTATION'";
+            count_key = std::string("state:") + kUnannotated;
+          } else if (st == "__AUTO_ANNOTATION__" || st == "AUTO_ANNOTATION") {
+            where += " AND s.state = 'AUTO_ANNOTATION'";
+            count_key = std::string("state:") + kAuto;
+          } else if (st == "MANUAL_ANNOTATION") {
+            where += " AND s.state = 'MANUAL_ANNOTATION'";
+            count_key = std::string("state:") + kManual;
+          }
           else if (st.size() > 4 && st.rfind("__", 0) == 0) where += " AND 1 = 0";  // team states: none without team tasks
           else throw bad_request("Invalid parameter sample_state: " + *v);
         }
@@ -1320,7 +1329,8 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects) {
             if (types.size() == 1) t = int(types[0].i64("type"));
           }
           by_label = true;
-          if (count_key) count_key = t ? std::optional<std::string>(label_key("ls", *t, *v)) : std::nullopt;
+          bool unfiltered = count_key && *count_key == "total";
+          count_key = unfiltered && t ? std::optional<std::string>(label_key("ls", *t, *v)) : std::nullopt;
           from += " JOIN sample_labels l ON l.dataset_id = s.dataset_id AND l.seq = s.seq";
           where += " AND l.label_name = ?";
           p.push_back(*v);
