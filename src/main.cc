@@ -51,6 +51,7 @@ static int serve(app::Config cfg) {
   cfg.listen_parts(host, port);
 
   app::App a(cfg);
+  a.start_tasks();
   http::ServerOptions so;
   so.host = host;
   so.port = port;

@@ -52,6 +52,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   db_ = store::open_sqlite(memory ? ":memory:" : (fs::path(cfg_.data_dir) / "meta.db").string());
   db_->migrate(iam::Iam::migrations());
   db_->migrate(data::migrations());
+  db_->migrate(tasks::Runner::migrations());
   objects_ = obs::open_local_store(memory ? (fs::temp_directory_path() / "atelier-routes-obs").string()
                                           : (fs::path(cfg_.data_dir) / "obs").string());
   iam::IamConfig ic;
@@ -71,7 +72,8 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   health.handler = [](http::Context&) { return http::json_response(200, {{"status", "ok"}}); };
   router_->add(std::move(health));
   router_->add(iam::routes(*iam_));
-  router_->add(data::routes(*db_, *objects_));
+  runner_ = std::make_unique<tasks::Runner>(*db_);
+  router_->add(data::routes(*db_, *objects_, *runner_));
 }
 
 App::~App() = default;

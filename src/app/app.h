@@ -10,6 +10,7 @@
 #include "iam/iam.h"
 #include "obs/object_store.h"
 #include "store/db.h"
+#include "tasks/tasks.h"
 
 namespace atelier::app {
 
@@ -25,6 +26,8 @@ class App {
   iam::Iam& iam() { return *iam_; }
   store::Database& db() { return *db_; }
   obs::ObjectStore& objects() { return *objects_; }
+  // Starts running queued and interrupted tasks (the server does; CLI calls do not).
+  void start_tasks() { runner_->start(); }
   const Config& config() const { return cfg_; }
   const iam::Iam::Bootstrap& bootstrap() const { return boot_; }
 
@@ -35,6 +38,8 @@ class App {
   std::unique_ptr<iam::Iam> iam_;
   std::unique_ptr<iam::Gate> gate_;
   std::unique_ptr<http::Router> router_;
+  // Declared last: destroyed first, so running tasks stop before the stores go.
+  std::unique_ptr<tasks::Runner> runner_;
   iam::Iam::Bootstrap boot_;
 };
 

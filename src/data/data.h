@@ -9,10 +9,12 @@
 #include "http/router.h"
 #include "obs/object_store.h"
 #include "store/db.h"
+#include "tasks/tasks.h"
 
 namespace atelier::data {
 
 std::vector<store::Migration> migrations();
-std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects);
+// Registers its task kinds (dataset sync) on `runner` as well.
+std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects, tasks::Runner& runner);
 
 }  // namespace atelier::data

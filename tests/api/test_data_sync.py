@@ -1,0 +1,127 @@
+"""Dataset synchronisation (spec §1.2): a task that rescans the input folders,
+adds new files as samples and removes samples whose file is gone, with its
+progress and result on sync-data/status; it survives a server restart."""
+import os
+import time
+
+import pytest
+import requests
+
+from conftest import ADMIN_PASSWORD, Server, token_for
+from datahelpers import Api, assert_err, obj_file, put_file
+
+
+@pytest.fixture
+def api(server, admin):
+    return Api(server, admin)
+
+
+def wait_done(api, ds, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        r = api.get(f"/datasets/{ds}/sync-data/status")
+        assert r.status_code == 200, r.text
+        st = r.json()
+        if st["status"] in ("COMPLETED", "FAILED"):
+            return st
+        time.sleep(0.05)
+    raise AssertionError(f"sync did not finish: {st}")
+
+
+def test_status_before_any_sync(api):
+    ds, _ = api.create(type_=0)
+    r = api.get(f"/datasets/{ds}/sync-data/status")
+    assert r.status_code == 200 and r.json()["status"] == "NOT_EXIST", r.text
+
+
+def test_sync_adds_new_files_and_removes_vanished_ones(api, server):
+    ds, src = api.create(type_=0)
+    put_file(server, src + "a.jpg", b"a")
+    put_file(server, src + "sub/b.png", b"bb")
+    put_file(server, src + "notes.txt", b"not an image")  # filtered out by extension
+    r = api.post(f"/datasets/{ds}/sync-data")
+    assert r.status_code == 200, r.text
+    st = wait_done(api, ds)
+    assert st["status"] == "COMPLETED", st
+    assert (st["add_sample_count"], st["deleted_sample_count"], st["total_sample_count"]) == (2, 0, 2), st
+    names = sorted(s["sample_name"] for s in api.all_samples(ds))
+    assert names == ["a.jpg", "b.png"]
+    # a file disappears, another appears
+    import os
+    os.remove(obj_file(server, src + "a.jpg"))
+    put_file(server, src + "c.jpeg", b"ccc")
+    assert api.post(f"/datasets/{ds}/sync-data").status_code == 200
+    st = wait_done(api, ds)
+    assert (st["add_sample_count"], st["deleted_sample_count"], st["total_sample_count"]) == (1, 1, 2), st
+    assert sorted(s["sample_name"] for s in api.all_samples(ds)) == ["b.png", "c.jpeg"]
+    stats = api.get(f"/datasets/{ds}/data-annotations/stats").json()["sample_stats"]
+    assert stats["total"] == 2 and stats["un_annotation"] == 2, stats
+    assert st["duration_time"] >= 0 and st["task_id"]
+
+
+def test_sync_of_unknown_dataset(server, admin):
+    r = requests.post(f"{server.base}/v2/{server.project_id}/datasets/NoSuchDataset000000/sync-data", headers=admin)
+    assert_err(r, 400, "ModelArts.4352")
+
+
+def test_second_sync_while_one_runs_is_refused(api, server):
+    ds, src = api.create(type_=900)
+    for i in range(3000):
+        put_file(server, src + f"f{i:05d}.bin", b"x")
+    assert api.post(f"/datasets/{ds}/sync-data").status_code == 200
+    r = api.post(f"/datasets/{ds}/sync-data")
+    assert_err(r, 400, "ModelArts.4355")
+    assert wait_done(api, ds, timeout=60)["total_sample_count"] == 3000
+
+
+def test_interrupted_sync_resumes_after_restart():
+    s = Server()
+    try:
+        tok, body = token_for(s.base, "admin", ADMIN_PASSWORD, "admin", project="local")
+        h = {"X-Auth-Token": tok}
+        base = f"{s.base}/v2/{body['project']['id']}"
+        r = requests.post(base + "/datasets", headers=h, json={"dataset_name": "resume", "dataset_type": 900,
+                                                               "work_path": "/rsbkt/out/", "data_sources": [{"data_path": "/rsbkt/in/"}]})
+        assert r.status_code == 201, r.text
+        ds = r.json()["dataset_id"]
+        n = 20000
+        for i in range(n):
+            put_file(s, f"/rsbkt/in/f{i:05d}.bin", b"x")
+        assert requests.post(base + f"/datasets/{ds}/sync-data", headers=h).status_code == 200
+        deadline = time.time() + 10
+        while requests.get(base + f"/datasets/{ds}/sync-data/status", headers=h).json()["status"] != "RUNNING":
+            assert time.time() < deadline
+            time.sleep(0.01)
+        s.stop()  # SIGTERM while the sync runs
+        import sqlite3
+        left = sqlite3.connect(os.path.join(s.data_dir, "meta.db")).execute(
+            "SELECT status FROM tasks WHERE kind = 'dataset-sync'").fetchone()[0]
+        assert left == "RUNNING", left  # interrupted, not finished: the restart must pick it up
+        # Same data dir, new process: the sync is resumed, not left RUNNING.
+        s2 = Server.__new__(Server)
+        s2.__dict__.update(s.__dict__)
+        import subprocess
+        from conftest import BIN, free_port
+        s2.port = free_port()
+        s2.base = f"http://127.0.0.1:{s2.port}"
+        s2.proc = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{s2.port}", "--data-dir", s.data_dir],
+                                   env=s.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if requests.get(s2.base + "/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.05)
+        base2 = f"{s2.base}/v2/{body['project']['id']}"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            st = requests.get(base2 + f"/datasets/{ds}/sync-data/status", headers=h).json()
+            if st["status"] in ("COMPLETED", "FAILED"):
+                break
+            time.sleep(0.1)
+        assert st["status"] == "COMPLETED", st
+        assert st["total_sample_count"] == n, st
+        s = s2
+    finally:
+        s.cleanup()
