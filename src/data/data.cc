@@ -1,4 +1,5 @@
 #include "data/data.h"
+#include "data/manifest.h"
 
 #include <algorithm>
 #include <map>
@@ -58,6 +59,13 @@ CREATE TABLE sample_metadata (
   dataset_id TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
   PRIMARY KEY (dataset_id, seq, key));
 CREATE INDEX sample_metadata_kv ON sample_metadata (dataset_id, key, value, seq);
+)SQL"},
+          {"data/003_versions", R"SQL(
+CREATE TABLE dataset_versions (
+  id TEXT PRIMARY KEY, dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE, name TEXT NOT NULL,
+  status INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '', version_format TEXT NOT NULL,
+  previous_version_id TEXT, params TEXT NOT NULL, stats TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE (dataset_id, name));
 )SQL"}};
 }
 
@@ -586,9 +594,11 @@ json dataset_json(Database& db, const Row& d, bool with_labels) {
   j["inner_temp_path"] = inner + "temp/";
   j["inner_task_path"] = inner + "task/";
   j["current_version_id"] = d.null("current_version_id") ? "" : d.str("current_version_id");
-  j["current_version_name"] = "";
+  auto cv = d.null("current_version_id") ? std::nullopt
+                                         : db.query_one("SELECT name FROM dataset_versions WHERE id = ?", {d.str("current_version_id")});
+  j["current_version_name"] = cv ? cv->str("name") : "";
   j["next_version_num"] = d.i64("next_version_num");
-  j["dataset_version_count"] = 0;
+  j["dataset_version_count"] = db.query_one("SELECT COUNT(*) AS n FROM dataset_versions WHERE dataset_id = ?", {d.str("id")})->i64("n");
   j["total_sample_count"] = get("total");
   j["annotated_sample_count"] = get(std::string("state:") + kManual) + get(std::string("state:") + kAuto);
   j["unconfirmed_sample_count"] = get(std::string("state:") + kAuto);
@@ -735,6 +745,229 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
       marker = page.next_marker;
     }
   };
+
+  // ---------------------------------------------------------------- versions (§1.3)
+
+  // Publishing freezes the samples into <inner_annotation_path>Vnnn/Vnnn.manifest
+  // (plus a VOC file per detection/segmentation sample), reading one snapshot
+  // of the store; the manifest streams into the object store page by page.
+  // Writing it again gives the same files, so an interrupted publish resumes.
+  runner.handle("dataset-version-publish", [&db, &objects](tasks::TaskContext& tc) -> json {
+    const std::string& vid = tc.task().resource_id;
+    auto v = db.query_one("SELECT * FROM dataset_versions WHERE id = ?", {vid});
+    if (!v) throw ApiError(400, "ModelArts.4353", "Dataset version " + vid + " does not exist.");
+    auto d = db.query_one("SELECT * FROM datasets WHERE id = ?", {v->str("dataset_id")});
+    if (!d) throw dataset_missing(v->str("dataset_id"));
+    std::string ds = d->str("id");
+    int type = int(d->i64("type"));
+    json params = json::parse(v->str("params"), nullptr, false);
+    double ratio = std::stod(params.value("train_evaluate_sample_ratio", std::string("1.00")));
+    std::string vdir = inner_work_path(*d) + "annotation/" + v->str("name") + "/";
+    obs::ObsPath manifest = obs::parse_path(vdir + v->str("name") + ".manifest");
+    objects.create_bucket(manifest.bucket);
+    int64_t total = 0, annotated = 0;
+    std::map<std::pair<int, std::string>, std::pair<int64_t, int64_t>> label_stats;  // count, samples
+    bool multi = false;
+    db.snapshot([&] {
+      int64_t after = 0;
+      std::string pending;
+      size_t pos = 0;
+      bool done = false;
+      auto next_page = [&] {
+        auto rows = db.query("SELECT * FROM samples WHERE dataset_id = ? AND seq > ? ORDER BY seq LIMIT 500", {ds, after});
+        if (rows.empty()) {
+          done = true;
+          return;
+        }
+        for (auto& r : rows) {
+          after = r.i64("seq");
+          ManifestSample m;
+          m.id = r.str("id");
+          m.path = r.str("path");
+          m.labels = json::parse(r.str("labels"), nullptr, false);
+          m.metadata = json::parse(r.str("metadata"), nullptr, false);
+          if (!m.labels.is_array()) m.labels = json::array();
+          if (type >= 100 && type < 200) {
+            try {
+              m.text = objects.get_all(obs::parse_path(m.path)).value_or("");
+            } catch (const ApiError&) {
+            }
+          }
+          ++total;
+          if (!m.labels.empty()) {
+            ++annotated;
+            // Deterministic split: the same sample lands on the same side.
+            uint64_t h = std::strtoull(crypto::md5_hex(m.id).substr(0, 8).c_str(), nullptr, 16);
+            m.usage = double(h % 10000) < ratio * 10000 ? "TRAIN" : "EVAL";
+          } else if (!r.null("usage")) {
+            m.usage = r.str("usage");
+          }
+          auto counts = label_counts(m.labels);
+          if (counts.size() > 1) multi = true;
+          for (auto& [k, n] : counts) {
+            label_stats[k].first += n;
+            label_stats[k].second += 1;
+          }
+          pending += manifest_line(m, type, [&](const std::string& xml) {
+            obs::ObsPath p = obs::parse_path(vdir + "annotations/" + m.id + ".xml");
+            objects.put(p, xml);
+            return "obs:/" + p.str();
+          });
+          pending += "\n";
+        }
+      };
+      objects.put(manifest, [&](char* buf, size_t cap) -> size_t {
+        while (pos == pending.size() && !done) {
+          if (tc.stopping()) throw ApiError(503, "ModelArts.0010", "The server is stopping.");
+          pending.clear();
+          pos = 0;
+          next_page();
+        }
+        size_t n = std::min(cap, pending.size() - pos);
+        std::copy_n(pending.data() + pos, n, buf);
+        pos += n;
+        return n;
+      });
+    });
+    json ls = json::array();
+    for (auto& [k, c] : label_stats) ls.push_back({{"name", k.second}, {"type", k.first}, {"count", c.first}, {"sample_count", c.second}});
+    json stats = {{"total_sample_count", total}, {"annotated_sample_count", annotated}, {"label_stats", ls},
+                  {"label_type", multi ? "multi" : "single"}};
+    int64_t now = clock::now_ms();
+    db.transaction([&] {
+      if (!db.exec("UPDATE dataset_versions SET status = 1, stats = ?, updated_at = ? WHERE id = ?", {stats.dump(), now, vid}))
+        return;  // deleted meanwhile
+      db.exec("UPDATE datasets SET current_version_id = ?, updated_at = ? WHERE id = ?", {vid, now, ds});
+    });
+    return stats;
+  }, /*resumable=*/true);
+
+  auto version_json = [&db](const Row& v, const Row& d) {
+    json stats = json::parse(v.str("stats"), nullptr, false);
+    json params = json::parse(v.str("params"), nullptr, false);
+    std::string vdir = inner_work_path(d) + "annotation/" + v.str("name") + "/";
+    json j = json::object();
+    j["version_id"] = v.str("id");
+    j["version_name"] = v.str("name");
+    j["version_format"] = v.str("version_format");
+    j["description"] = v.str("description");
+    j["status"] = v.i64("status");
+    j["is_current"] = !d.null("current_version_id") && d.str("current_version_id") == v.str("id");
+    j["previous_version_id"] = v.null("previous_version_id") ? "" : v.str("previous_version_id");
+    j["create_time"] = v.i64("created_at");
+    j["update_time"] = v.i64("updated_at");
+    j["total_sample_count"] = stats.value("total_sample_count", int64_t(0));
+    j["annotated_sample_count"] = stats.value("annotated_sample_count", int64_t(0));
+    j["label_stats"] = stats.value("label_stats", json::array());
+    j["label_type"] = stats.value("label_type", std::string("single"));
+    j["manifest_path"] = vdir + v.str("name") + ".manifest";
+    j["data_path"] = vdir + "data/";
+    j["task_type"] = d.i64("type");
+    for (const char* k : {"train_evaluate_sample_ratio", "remove_sample_usage", "clear_hard_property", "export_images",
+                          "with_column_header"})
+      if (params.contains(k)) j[k] = params[k];
+    j["tags"] = json::array();
+    (void)db;
+    return j;
+  };
+  auto version_row = [&db](const std::string& ds, const std::string& vid) {
+    auto r = db.query_one("SELECT * FROM dataset_versions WHERE id = ? AND dataset_id = ?", {vid, ds});
+    if (!r) throw ApiError(400, "ModelArts.4353", "Dataset version " + vid + " does not exist.");
+    return *r;
+  };
+
+  add("GET", "/datasets/{dataset_id}/versions", "modelarts:dataset:get", {}, [&db, dataset, version_json](Context& ctx) {
+    auto d = dataset(ctx);
+    std::string sql = " FROM dataset_versions WHERE dataset_id = ?";
+    store::Params p{d.str("id")};
+    if (auto st = query_int(ctx, "status")) {
+      sql += " AND status = ?";
+      p.push_back(*st);
+    }
+    int64_t total = db.query_one("SELECT COUNT(*) AS n" + sql, p)->i64("n");
+    auto lim = query_int(ctx, "limit").value_or(1000);
+    auto off = query_int(ctx, "offset").value_or(0);
+    if (lim < 1 || lim > 1000) throw bad_request("Invalid parameter limit: must be between 1 and 1000");
+    if (off < 0) throw bad_request("Invalid parameter offset: must not be negative");
+    p.push_back(int64_t(lim));
+    p.push_back(int64_t(off) * lim);
+    json list = json::array();
+    for (auto& v : db.query("SELECT *" + sql + " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", p))
+      list.push_back(version_json(v, d));
+    return json_response(200, {{"total_number", total}, {"versions", list}});
+  });
+  add("POST", "/datasets/{dataset_id}/versions", "modelarts:dataset:publishVersion", {"obs:object:PutObject"},
+      [&db, &runner, dataset](Context& ctx) {
+        auto d = dataset(ctx);
+        auto in = ctx.in(/*allow_empty=*/true);
+        auto name = in.opt_str("version_name");
+        if (name) check_name(in, "version_name", *name, 32);
+        std::string format = in.opt_str("version_format").value_or("Default");
+        if (format != "Default" && format != "CarbonData" && format != "CSV")
+          in.fail("version_format", "must be Default, CarbonData or CSV");
+        std::string desc = in.opt_str("description").value_or("");
+        check_description(in, desc);
+        std::string ratio = in.opt_str("train_evaluate_sample_ratio").value_or("1.00");
+        {
+          char* end = nullptr;
+          double r = std::strtod(ratio.c_str(), &end);
+          if (ratio.empty() || *end || r < 0 || r > 1) in.fail("train_evaluate_sample_ratio", "must be a number from 0 to 1, e.g. \"0.80\"");
+        }
+        json params = {{"train_evaluate_sample_ratio", ratio},
+                       {"remove_sample_usage", in.opt_bool("remove_sample_usage").value_or(true)},
+                       {"clear_hard_property", in.opt_bool("clear_hard_property").value_or(true)},
+                       {"export_images", in.opt_bool("export_images").value_or(false)},
+                       {"with_column_header", in.opt_bool("with_column_header").value_or(true)}};
+        std::string vid = ids::base62_19();
+        db.transaction([&] {
+          auto cur = db.query_one("SELECT next_version_num, current_version_id FROM datasets WHERE id = ?", {d.str("id")});
+          int64_t num = cur->i64("next_version_num");
+          char auto_name[16];
+          std::snprintf(auto_name, sizeof auto_name, "V%03lld", static_cast<long long>(num));
+          std::string vname = name.value_or(auto_name);
+          if (db.query_one("SELECT 1 FROM dataset_versions WHERE dataset_id = ? AND name = ?", {d.str("id"), vname}))
+            throw ApiError(400, "ModelArts.4371", "Version name " + vname + " already exists.");
+          int64_t now = clock::now_ms();
+          db.exec("INSERT INTO dataset_versions (id, dataset_id, name, status, description, version_format, previous_version_id, "
+                  "params, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
+                  {vid, d.str("id"), vname, desc, format, cur->null("current_version_id") ? store::Value() : store::Value(cur->str("current_version_id")),
+                   params.dump(), now, now});
+          db.exec("UPDATE datasets SET next_version_num = next_version_num + 1 WHERE id = ?", {d.str("id")});
+          runner.submit("dataset-version-publish", ctx.caller.project_id, vid, {{"dataset_id", d.str("id")}});
+        });
+        return json_response(201, {{"version_id", vid}});
+      });
+  add("GET", "/datasets/{dataset_id}/versions/{version_id}", "modelarts:dataset:get", {},
+      [&db, dataset, version_row, version_json](Context& ctx) {
+        auto d = dataset(ctx);
+        auto v = version_row(d.str("id"), ctx.param("version_id"));
+        auto fresh = db.query_one("SELECT * FROM datasets WHERE id = ?", {d.str("id")});
+        return json_response(200, version_json(v, *fresh));
+      });
+  add("DELETE", "/datasets/{dataset_id}/versions/{version_id}", "modelarts:dataset:deleteVersion",
+      {"obs:bucket:ListAllMyBuckets", "obs:bucket:ListBucket", "obs:object:DeleteObject"},
+      [&db, &objects, dataset, version_row](Context& ctx) {
+        auto d = dataset(ctx);
+        auto v = version_row(d.str("id"), ctx.param("version_id"));
+        db.transaction([&] {
+          db.exec("DELETE FROM dataset_versions WHERE id = ?", {v.str("id")});
+          // The newest remaining published version becomes current.
+          auto prev = db.query_one("SELECT id FROM dataset_versions WHERE dataset_id = ? AND status = 1 "
+                                   "ORDER BY created_at DESC, id DESC LIMIT 1",
+                                   {d.str("id")});
+          db.exec("UPDATE datasets SET current_version_id = ? WHERE id = ? AND current_version_id = ?",
+                  {prev ? store::Value(prev->str("id")) : store::Value(), d.str("id"), v.str("id")});
+        });
+        auto dir = obs::parse_path(inner_work_path(d) + "annotation/" + v.str("name") + "/");
+        std::string marker;
+        for (;;) {
+          auto l = objects.list(dir.bucket, dir.key, "", marker, 1000);
+          for (auto& o : l.objects) objects.remove(obs::ObsPath{dir.bucket, o.key});
+          if (!l.truncated) break;
+          marker = l.next_marker;
+        }
+        return http::no_content(204);
+      });
 
   // ---------------------------------------------------------------- sync (§1.2)
 
@@ -1149,7 +1382,10 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
     if (name) check_name(in, "dataset_name", *name, 100);
     auto desc = in.opt_str("description");
     if (desc) check_description(in, *desc);
-    if (in.has("current_version_id")) in.fail("current_version_id", "no version of this dataset has that id");
+    auto switch_to = in.opt_str("current_version_id");
+    if (switch_to && !db.query_one("SELECT 1 FROM dataset_versions WHERE id = ? AND dataset_id = ? AND status = 1",
+                                   {*switch_to, d.str("id")}))
+      throw ApiError(400, "ModelArts.4353", "Dataset version " + *switch_to + " does not exist.");
     int type = int(d.i64("type"));
     auto read_list = [&](const char* k) {
       std::vector<LabelDef> v;
@@ -1167,8 +1403,9 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
       if (name && *name != d.str("name") &&
           db.query_one("SELECT 1 FROM datasets WHERE project_id = ? AND name = ?", {ctx.caller.project_id, *name}))
         throw ApiError(400, "ModelArts.4351", "Dataset name " + *name + " already exists.");
-      db.exec("UPDATE datasets SET name = COALESCE(?, name), description = COALESCE(?, description), updated_at = ? WHERE id = ?",
-              {name, desc, clock::now_ms(), d.str("id")});
+      db.exec("UPDATE datasets SET name = COALESCE(?, name), description = COALESCE(?, description), "
+              "current_version_id = COALESCE(?, current_version_id), updated_at = ? WHERE id = ?",
+              {name, desc, switch_to, clock::now_ms(), d.str("id")});
       insert_labels(db, d.str("id"), add_l);
       // Label changes reach every sample, as on the label endpoints.
       if (in.has("update_labels")) update_labels(d.str("id"), in, "update_labels");

@@ -34,10 +34,10 @@ class ShapedFieldErrors : public FieldErrorFactory {
   ErrorShape shape_;
 };
 
-const json& Context::body() {
+const json& Context::body(bool allow_empty) {
   if (!body_parsed) {
     try {
-      parsed = parse_json_body(req.body);
+      parsed = parse_json_body(req.body, allow_empty);
     } catch (const ApiError& e) {
       if (route.errors == ErrorShape::kIam) throw ApiError(400, "IAM.0011", e.what());
       throw;
@@ -52,9 +52,9 @@ std::string Context::base_url() const {
   return "http://" + (host.empty() ? std::string("localhost") : host);
 }
 
-JsonIn Context::in() {
+JsonIn Context::in(bool allow_empty) {
   static const ShapedFieldErrors iam(ErrorShape::kIam), ma(ErrorShape::kModelArts);
-  return JsonIn(body(), "", route.errors == ErrorShape::kIam ? &iam : &ma);
+  return JsonIn(body(allow_empty), "", route.errors == ErrorShape::kIam ? &iam : &ma);
 }
 
 static std::vector<std::string> split(std::string_view path) {

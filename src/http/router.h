@@ -61,8 +61,9 @@ struct Context {
   // "http://<Host header>", for links and URLs the response hands out.
   std::string base_url() const;
   // The JSON body, parsed once. A malformed body is a 400 in the route's shape.
-  const json& body();
-  JsonIn in();  // view on body() that names fields in errors
+  // `allow_empty`: an empty body reads as {} (for bodies that are all optional).
+  const json& body(bool allow_empty = false);
+  JsonIn in(bool allow_empty = false);  // view on body() that names fields in errors
   bool body_parsed = false;
   json parsed;
 };

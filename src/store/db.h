@@ -80,6 +80,10 @@ class Database {
   // returns, roll back when it throws (and rethrow). Nested calls join the
   // outer transaction.
   virtual void transaction(const std::function<void()>& fn) = 0;
+  // Runs fn with every query on this thread reading one consistent snapshot
+  // (SQLite: a deferred read transaction; PostgreSQL: REPEATABLE READ). fn
+  // must not write. Inside a transaction it simply runs fn.
+  virtual void snapshot(const std::function<void()>& fn) = 0;
   // Applies the migrations not yet recorded, each in its own transaction.
   virtual void migrate(const std::vector<Migration>& migrations) = 0;
   virtual std::string backend() const = 0;

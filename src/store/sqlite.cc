@@ -155,6 +155,22 @@ class SqliteDatabase : public Database {
     }
   }
 
+  void snapshot(const std::function<void()>& fn) override {
+    Conn& c = conn();
+    if (c.tx_depth > 0) return fn();
+    exec_script(c, "BEGIN");
+    c.tx_depth = 1;
+    try {
+      fn();
+    } catch (...) {
+      c.tx_depth = 0;
+      sqlite3_exec(c.db, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+    c.tx_depth = 0;
+    exec_script(c, "COMMIT");
+  }
+
   void migrate(const std::vector<Migration>& migrations) override {
     Conn& c = conn();
     exec_script(c, "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)");

@@ -1,0 +1,119 @@
+"""Dataset versions (spec §1.3): publishing freezes the samples and their
+annotations into a manifest (manifest-format.md) in the work path, as a task;
+list, get, delete; the version becomes current; deleting the dataset takes
+its versions with it."""
+import json
+import time
+
+import pytest
+
+from datahelpers import Api, assert_err, b64, obj_exists, obj_file
+
+
+@pytest.fixture
+def api(server, admin):
+    return Api(server, admin)
+
+
+def wait_published(api, ds, vid, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = api.get(f"/datasets/{ds}/versions/{vid}").json()
+        if v["status"] == 1:
+            return v
+        assert v["status"] == 0, v
+        time.sleep(0.05)
+    raise AssertionError("version not published")
+
+
+def manifest_lines(server, v):
+    with open(obj_file(server, v["manifest_path"])) as f:
+        return [json.loads(l) for l in f.read().splitlines() if l.strip()]
+
+
+def test_publish_classification_freezes_samples(api, server):
+    ds, _ = api.create(type_=0, labels=[{"name": "cat"}, {"name": "dog"}])
+    api.add(ds, [{"name": "a.jpg", "data": b64(b"a"), "labels": [{"name": "cat", "type": 0}]},
+                 {"name": "b.jpg", "data": b64(b"b"), "labels": [{"name": "dog", "type": 0}, {"name": "cat", "type": 0}]},
+                 {"name": "c.jpg", "data": b64(b"c")}])
+    r = api.post(f"/datasets/{ds}/versions", json={"train_evaluate_sample_ratio": "0.5", "description": "first"})
+    assert r.status_code == 201, r.text
+    vid = r.json()["version_id"]
+    v = wait_published(api, ds, vid)
+    assert v["version_name"] == "V001" and v["is_current"] and v["description"] == "first"
+    assert (v["total_sample_count"], v["annotated_sample_count"], v["label_type"]) == (3, 2, "multi")
+    stats = {(l["name"], l["count"], l["sample_count"]) for l in v["label_stats"]}
+    assert stats == {("cat", 2, 2), ("dog", 1, 1)}
+    assert v["manifest_path"].endswith("/annotation/V001/V001.manifest")
+    lines = manifest_lines(server, v)
+    assert len(lines) == 3
+    by_name = {l["source"].rsplit("/", 1)[1]: l for l in lines}
+    assert by_name["a.jpg"]["source"].startswith("obs://")
+    assert [a["name"] for a in by_name["b.jpg"]["annotation"]] == ["dog", "cat"]
+    assert all(a["type"] == "modelarts/image_classification" for a in by_name["b.jpg"]["annotation"])
+    assert "annotation" not in by_name["c.jpg"]
+    assert {by_name["a.jpg"]["usage"], by_name["b.jpg"]["usage"]} <= {"TRAIN", "EVAL"}
+    # later edits do not change the published manifest
+    api.add(ds, [{"name": "d.jpg", "data": b64(b"d")}])
+    assert len(manifest_lines(server, v)) == 3
+    d = api.dataset(ds)
+    assert d["current_version_id"] == vid and d["current_version_name"] == "V001" and d["dataset_version_count"] == 1
+
+
+def test_publish_detection_writes_voc(api, server):
+    ds, _ = api.create(type_=1, labels=[{"name": "car"}])
+    api.add(ds, [{"name": "s.png", "data": b64(b"p"), "metadata": {"@modelarts:size": [640, 480, 3]},
+                  "labels": [{"name": "car", "type": 1, "property": {"@modelarts:shape": "bndbox",
+                                                                      "@modelarts:feature": [[32, 210], [190, 330]]}}]}])
+    vid = api.post(f"/datasets/{ds}/versions", json={}).json()["version_id"]
+    v = wait_published(api, ds, vid)
+    (line,) = manifest_lines(server, v)
+    (ann,) = line["annotation"]
+    assert ann["type"] == "modelarts/object_detection" and ann["annotation-format"] == "PASCAL VOC"
+    loc = ann["annotation-loc"]
+    assert loc.startswith("obs://")
+    with open(obj_file(server, loc[len("obs:/"):])) as f:
+        xml = f.read()
+    for piece in ("<width>640</width>", "<height>480</height>", "<name>car</name>",
+                  "<xmin>32</xmin><ymin>210</ymin><xmax>190</xmax><ymax>330</ymax>"):
+        assert piece in xml, xml
+
+
+def test_publish_text_entities_inline_content(api, server):
+    ds, _ = api.create(type_=101, labels=[{"name": "Person", "type": 101}])
+    text = "Ada Lovelace was born in London."
+    api.add(ds, [{"name": "t.txt", "data": b64(text.encode()),
+                  "labels": [{"name": "Person", "type": 101,
+                              "property": {"@modelarts:start_index": 0, "@modelarts:end_index": 12}}]}])
+    vid = api.post(f"/datasets/{ds}/versions").json()["version_id"]
+    v = wait_published(api, ds, vid)
+    (line,) = manifest_lines(server, v)
+    assert line["source"] == "content://" + text
+    (ann,) = line["annotation"]
+    assert ann["type"] == "modelarts/text_entity" and ann["name"] == "Person"
+    assert ann["property"] == {"@modelarts:start_index": 0, "@modelarts:end_index": 12}
+
+
+def test_version_names_list_get_delete(api, server):
+    ds, _ = api.create(type_=0, labels=[{"name": "cat"}])
+    v1 = api.post(f"/datasets/{ds}/versions", json={"version_name": "first"}).json()["version_id"]
+    wait_published(api, ds, v1)
+    assert_err(api.post(f"/datasets/{ds}/versions", json={"version_name": "first"}), 400, "ModelArts.4371")
+    assert_err(api.post(f"/datasets/{ds}/versions", json={"version_name": "bad name!"}), 400, "ModelArts.0101", "version_name")
+    assert_err(api.post(f"/datasets/{ds}/versions", json={"train_evaluate_sample_ratio": "1.5"}), 400, "ModelArts.0101",
+               "train_evaluate_sample_ratio")
+    v2 = api.post(f"/datasets/{ds}/versions").json()["version_id"]
+    v = wait_published(api, ds, v2)
+    assert v["version_name"] == "V002" and v["previous_version_id"] == v1
+    lst = api.get(f"/datasets/{ds}/versions").json()
+    assert lst["total_number"] == 2 and [x["version_id"] for x in lst["versions"]] == [v2, v1]
+    assert api.dataset(ds)["current_version_id"] == v2
+    manifest = v["manifest_path"]
+    assert obj_exists(server, manifest)
+    assert api.delete(f"/datasets/{ds}/versions/{v2}").status_code == 204
+    assert not obj_exists(server, manifest)
+    assert api.dataset(ds)["current_version_id"] == v1
+    assert_err(api.get(f"/datasets/{ds}/versions/{v2}"), 400, "ModelArts.4353")
+    # deleting the dataset takes its versions
+    assert api.delete(f"/datasets/{ds}").status_code == 204
+    assert_err(api.get(f"/datasets/{ds}/versions/{v1}"), 400, "ModelArts.4352")
