@@ -1052,7 +1052,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
 
   add("POST", "/datasets", "modelarts:dataset:create",
       {"obs:bucket:HeadBucket", "obs:bucket:ListBucket", "obs:object:PutObject", "obs:bucket:ListAllMyBuckets"},
-      [&db, &objects, scan_folder](Context& ctx) {
+      [&db, &objects, &runner](Context& ctx) {
         auto in = ctx.in();
         std::string name = in.str("dataset_name");
         check_name(in, "dataset_name", name, 100);
@@ -1111,10 +1111,11 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
           // Buckets of the embedded store come into being on first use.
           objects.create_bucket(work.bucket);
           for (auto& p : inputs) objects.create_bucket(p.bucket);
-          int64_t added = 0;
-          for (auto& p : inputs) scan_folder(id, type, p, added);
         });
-        return json_response(201, {{"dataset_id", id}});
+        json out = {{"dataset_id", id}};
+        // Files already in the input folders come in through a sync task.
+        if (!inputs.empty()) out["import_task_id"] = runner.submit("dataset-sync", ctx.caller.project_id, id, json::object());
+        return json_response(201, out);
       });
 
   add("GET", "/datasets", "modelarts:dataset:list", {}, [&db](Context& ctx) {

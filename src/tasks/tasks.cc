@@ -45,7 +45,10 @@ void TaskContext::progress(const json& p) {
 Runner::Runner(store::Database& db, int workers) : db_(db), workers_n_(std::max(1, workers)) {}
 
 Runner::~Runner() {
-  stopping_ = true;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
   cv_.notify_all();
   for (auto& t : workers_) t.join();
 }
@@ -72,6 +75,10 @@ std::string Runner::submit(const std::string& kind, const std::string& project_i
   std::string id = ids::base62_19();
   db_.exec("INSERT INTO tasks (id, kind, project_id, resource_id, status, params, created_at) VALUES (?, ?, ?, ?, 'QUEUING', ?, ?)",
            {id, kind, project_id, resource_id, params.dump(), clock::now_ms()});
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    wake_ = true;
+  }
   cv_.notify_one();
   return id;
 }
@@ -96,6 +103,10 @@ bool Runner::active(const std::string& kind, const std::string& resource_id) {
 
 void Runner::work() {
   while (!stopping_) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      wake_ = false;  // whatever was queued before this point, run_one will see
+    }
     bool did = false;
     try {
       did = run_one();
@@ -104,8 +115,8 @@ void Runner::work() {
     }
     if (did) continue;
     std::unique_lock<std::mutex> l(mu_);
-    // Also wake now and then: another process (or worker) may have queued work.
-    cv_.wait_for(l, std::chrono::milliseconds(500), [this] { return stopping_.load(); });
+    // Also wake now and then: another process may have queued work.
+    cv_.wait_for(l, std::chrono::milliseconds(500), [this] { return stopping_.load() || wake_; });
   }
 }
 

@@ -80,6 +80,7 @@ class Runner {
   std::map<std::string, std::pair<TaskFn, bool>> kinds_;
   std::vector<std::thread> workers_;
   std::atomic<bool> stopping_{false};
+  bool wake_ = false;  // guarded by mu_: work was queued since the workers last looked
   std::mutex mu_;
   std::condition_variable cv_;
 };

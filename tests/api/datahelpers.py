@@ -112,7 +112,20 @@ class Api:
         assert r.status_code == 201, r.text
         ds = r.json()["dataset_id"]
         assert isinstance(ds, str) and ds
+        if data_path:  # creation imports the input folder through a sync task; let it finish
+            assert self.wait_sync(ds)["status"] == "COMPLETED"
         return ds, data_path
+
+    def wait_sync(self, ds, timeout=30):
+        """Waits for the dataset's sync (e.g. the import started at creation) to finish."""
+        import time
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st = self.get(f"/datasets/{ds}/sync-data/status").json()
+            if st["status"] in ("COMPLETED", "FAILED", "NOT_EXIST"):
+                return st
+            time.sleep(0.02)
+        raise AssertionError(f"sync of {ds} did not finish")
 
     def dataset(self, ds):
         r = self.get(f"/datasets/{ds}")

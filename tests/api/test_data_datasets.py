@@ -110,6 +110,7 @@ def test_create_imports_existing_files_by_extension(api, server, t):
     for k, v in PRESEED.items():
         put_file(server, inp + k, v)
     ds, _ = api.create(t, labels=labels_for(t), data_path=inp)
+    assert api.wait_sync(ds)["status"] == "COMPLETED"
     want = TAKES[KIND[t]]
     samples = api.all_samples(ds)
     assert {s["sample_name"] for s in samples} == want
@@ -136,9 +137,11 @@ def test_second_dataset_over_folder_filled_by_inline_upload(api):
                         {"name": "notes.txt", "data": b64(b"nope")}])
     assert len(ids) == 3
     ds2, _ = api.create(0, data_path=inp)
+    api.wait_sync(ds2)
     names = sorted(s["sample_name"] for s in api.all_samples(ds2))
     assert names == ["p1.jpg", "p2.png"]
     ds3, _ = api.create(100, data_path=inp)
+    api.wait_sync(ds3)
     assert [s["sample_name"] for s in api.all_samples(ds3)] == ["notes.txt"]
 
 
@@ -555,6 +558,8 @@ def test_two_data_sources(api, server):
                        data_sources=[{"data_path": root + "in1/"}, {"data_path": root + "in2/"}])
     assert r.status_code == 201, r.text
     ds = r.json()["dataset_id"]
+    assert r.json()["import_task_id"]
+    assert api.wait_sync(ds)["status"] == "COMPLETED"
     assert sorted(s["sample_name"] for s in api.all_samples(ds)) == ["a.jpg", "b.jpg", "c.png"]
     assert [x["data_path"] for x in api.dataset(ds)["data_sources"]] == [root + "in1/", root + "in2/"]
     # inline uploads land in the first input folder

@@ -29,13 +29,14 @@ def wait_done(api, ds, timeout=20):
 
 
 def test_status_before_any_sync(api):
-    ds, _ = api.create(type_=0)
+    ds, _ = api.create(type_=0, no_source=True)
     r = api.get(f"/datasets/{ds}/sync-data/status")
     assert r.status_code == 200 and r.json()["status"] == "NOT_EXIST", r.text
 
 
 def test_sync_adds_new_files_and_removes_vanished_ones(api, server):
     ds, src = api.create(type_=0)
+    assert api.wait_sync(ds)["total_sample_count"] == 0  # the import of the (empty) folder at creation
     put_file(server, src + "a.jpg", b"a")
     put_file(server, src + "sub/b.png", b"bb")
     put_file(server, src + "notes.txt", b"not an image")  # filtered out by extension
@@ -66,6 +67,7 @@ def test_sync_of_unknown_dataset(server, admin):
 
 def test_second_sync_while_one_runs_is_refused(api, server):
     ds, src = api.create(type_=900)
+    api.wait_sync(ds)
     for i in range(3000):
         put_file(server, src + f"f{i:05d}.bin", b"x")
     assert api.post(f"/datasets/{ds}/sync-data").status_code == 200
@@ -84,6 +86,10 @@ def test_interrupted_sync_resumes_after_restart():
                                                                "work_path": "/rsbkt/out/", "data_sources": [{"data_path": "/rsbkt/in/"}]})
         assert r.status_code == 201, r.text
         ds = r.json()["dataset_id"]
+        deadline = time.time() + 10
+        while requests.get(base + f"/datasets/{ds}/sync-data/status", headers=h).json()["status"] != "COMPLETED":
+            assert time.time() < deadline
+            time.sleep(0.02)
         n = 20000
         for i in range(n):
             put_file(s, f"/rsbkt/in/f{i:05d}.bin", b"x")
@@ -95,7 +101,7 @@ def test_interrupted_sync_resumes_after_restart():
         s.stop()  # SIGTERM while the sync runs
         import sqlite3
         left = sqlite3.connect(os.path.join(s.data_dir, "meta.db")).execute(
-            "SELECT status FROM tasks WHERE kind = 'dataset-sync'").fetchone()[0]
+            "SELECT status FROM tasks WHERE kind = 'dataset-sync' ORDER BY created_at DESC LIMIT 1").fetchone()[0]
         assert left == "RUNNING", left  # interrupted, not finished: the restart must pick it up
         # Same data dir, new process: the sync is resumed, not left RUNNING.
         s2 = Server.__new__(Server)
