@@ -127,12 +127,12 @@ Policy parse_policy(const json& doc, bool custom) {
   return p;
 }
 
-// Glob with '*' (any run) and '?' (one char); `ci` folds case.
+// Glob with '*' (any run) and '?' (one char); `ci` folds ASCII case (action
+// names are ASCII; this runs for every statement of every request).
 static bool glob(std::string_view p, std::string_view s, bool ci) {
   size_t pi = 0, si = 0, star = std::string_view::npos, mark = 0;
-  auto eq = [ci](char a, char b) {
-    return ci ? std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)) : a == b;
-  };
+  auto fold = [](char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; };
+  auto eq = [ci, fold](char a, char b) { return ci ? fold(a) == fold(b) : a == b; };
   while (si < s.size()) {
     if (pi < p.size() && (p[pi] == '?' || eq(p[pi], s[si]))) {
       ++pi;
