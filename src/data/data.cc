@@ -246,6 +246,7 @@ class SampleWriter {
     delta("state:" + state, 1);
     add_label_rows(seq, label_counts(s.labels), +1);
     add_metadata_rows(seq, s.metadata);
+    add_hard(s.metadata, +1);
     return true;
   }
 
@@ -267,6 +268,8 @@ class SampleWriter {
     if (metadata) {
       db_.exec("DELETE FROM sample_metadata WHERE dataset_id = ? AND seq = ?", {ds_, seq});
       add_metadata_rows(seq, *metadata);
+      add_hard(json::parse(r.str("metadata"), nullptr, false), -1);
+      add_hard(*metadata, +1);
     }
     db_.exec("UPDATE samples SET labels = ?, state = ?, metadata = ?, hard = ?, annotated_by = ?, usage = COALESCE(?, usage), "
              "updated_at = ? WHERE dataset_id = ? AND seq = ?",
@@ -281,11 +284,22 @@ class SampleWriter {
     delta("total", -1);
     delta("state:" + r.str("state"), -1);
     delta("deleted", 1);
+    add_hard(json::parse(r.str("metadata"), nullptr, false), -1);
     db_.exec("DELETE FROM sample_metadata WHERE dataset_id = ? AND seq = ?", {ds_, seq});
     db_.exec("DELETE FROM samples WHERE dataset_id = ? AND seq = ?", {ds_, seq});
   }
 
  private:
+  // Hard examples: a counter of hard samples and one per hard reason (§1.0.8).
+  void add_hard(const json& md, int sign) {
+    if (!hard_of(md)) return;
+    delta("hard", sign);
+    const json r = md.value("@modelarts:hard_reasons", json::array());
+    if (r.is_array())
+      for (auto& id : r)
+        if (id.is_number_integer() && id.get<int>() >= 0 && id.get<int>() <= 30) delta("hr:" + std::to_string(id.get<int>()), sign);
+  }
+
   static int64_t hard_of(const json& md) {
     if (!md.is_object() || !md.contains("@modelarts:hard")) return 0;
     const json& h = md["@modelarts:hard"];
@@ -1208,12 +1222,34 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
       grouped[std::to_string(t)].push_back(l);
       label_stats.push_back(std::move(l));
     }
-    int64_t hard = 0;  // kept in the sample rows; counted only when asked
+    int64_t hard = get("hard");
+    // Reasons of §1.0.8 seen on hard samples, with how often.
+    static const char* kReasons[] = {
+        "no target object recognised", "low prediction confidence",
+        "clustering result on training set disagrees with prediction",
+        "prediction differs strongly from same-class training data",
+        "predictions of consecutive similar images disagree", "image resolution deviates from training-set distribution",
+        "image aspect ratio deviates", "image brightness deviates", "image saturation deviates",
+        "image colourfulness deviates", "image sharpness deviates", "number of boxes deviates",
+        "std-dev of box areas deviates", "box aspect ratio deviates", "box area ratio deviates",
+        "box edge (marginalisation) deviates", "box brightness deviates", "box sharpness deviates",
+        "box stacking (overlap) deviates", "gaussianblur augmentation prediction disagrees with original",
+        "fliplr augmentation disagrees", "crop augmentation disagrees", "flipud augmentation disagrees",
+        "scale augmentation disagrees", "translate augmentation disagrees", "shear augmentation disagrees",
+        "superpixels augmentation disagrees", "sharpen augmentation disagrees", "add augmentation disagrees",
+        "invert augmentation disagrees", "sample predicted as an outlier"};
+    json hard_details = json::object();
+    for (int i = 0; i <= 30; ++i) {
+      int64_t n = get("hr:" + std::to_string(i));
+      if (n > 0)
+        hard_details[std::to_string(i)] = {{"key", n},
+                                           {"value", {{"id", i}, {"alo_name", ""}, {"reason", kReasons[i]}, {"suggestion", ""}}}};
+    }
     json body = {{"label_stats", label_stats},
                  {"grouped_label_stats", grouped},
                  {"sample_stats", sample_stats},
                  {"key_sample_stats", {{"total", total}, {"key_sample", hard}, {"non_key_sample", total - hard}}},
-                 {"hard_detail_stats", json::object()},
+                 {"hard_detail_stats", hard_details},
                  {"metadata_stats", json::object()},
                  {"deletion_stats", json::object()},
                  {"data_path", inner_work_path(d) + "data/"},

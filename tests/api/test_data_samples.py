@@ -531,3 +531,26 @@ def test_search_conditions_metadata(fx):
     assert keys(fx, body) == ["s9"]
     body = sc(api, ds, [{"metadata": {"op": "OR", "props": {"camera": ["x1", "x2"]}}}])
     assert keys(fx, body) == ["s11", "s9"]
+
+
+def test_hard_example_stats_follow_metadata(api):
+    ds, _ = api.create(0, labels=[{"name": "cat"}], no_source=True)
+    hard = {"@modelarts:hard": 1, "@modelarts:hard_reasons": [1, 3]}
+    ids = api.add(ds, [{"name": "h1.jpg", "data": b64(b"1"), "metadata": hard},
+                       {"name": "h2.jpg", "data": b64(b"2"), "metadata": {"@modelarts:hard": 1, "@modelarts:hard_reasons": [3]}},
+                       {"name": "e.jpg", "data": b64(b"3")}])
+    st = api.stats(ds)
+    assert st["key_sample_stats"] == {"total": 3, "key_sample": 2, "non_key_sample": 1}
+    assert {k: v["key"] for k, v in st["hard_detail_stats"].items()} == {"1": 1, "3": 2}
+    assert st["hard_detail_stats"]["3"]["value"]["reason"] == "prediction differs strongly from same-class training data"
+    # the hard flag cleared on one, the other deleted: counters follow
+    r = api.put(f"/datasets/{ds}/data-annotations/samples",
+                json={"samples": [{"sample_id": ids[1], "labels": [], "metadata": {"@modelarts:hard": 0}}]})
+    assert r.status_code == 200, r.text
+    assert api.post(f"/datasets/{ds}/data-annotations/samples/delete", json={"samples": [ids[0]]}).status_code == 200
+    st = api.stats(ds)
+    assert st["key_sample_stats"] == {"total": 2, "key_sample": 0, "non_key_sample": 2}
+    assert st["hard_detail_stats"] == {}
+    # hard=1 as a search condition agrees with the counter
+    listed = api.list_raw(ds, search_conditions=json.dumps([{"hard": "1"}])).json()
+    assert listed["sample_count"] == 0
