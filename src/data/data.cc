@@ -639,6 +639,19 @@ json dataset_json(Database& db, const Row& d, bool with_labels) {
   return j;
 }
 
+// With check_running_task=true: exist_running_task and running_tasks_id from
+// the task queue (syncs of the dataset, publishing of its versions).
+json with_running_tasks(const Context& ctx, Database& db, tasks::Runner& runner, const Row& d, json j) {
+  auto v = ctx.req.query_param("check_running_task");
+  if (!v || (*v != "true" && *v != "True")) return j;
+  std::vector<std::string> resources{d.str("id")};
+  for (auto& r : db.query("SELECT id FROM dataset_versions WHERE dataset_id = ?", {d.str("id")})) resources.push_back(r.str("id"));
+  auto ids = runner.active_ids(resources);
+  j["exist_running_task"] = !ids.empty();
+  j["running_tasks_id"] = ids;
+  return j;
+}
+
 // ------------------------------------------------------------------ samples rendering
 
 json sample_json(const Context& ctx, const Row& r) {
@@ -1132,7 +1145,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
         return json_response(201, out);
       });
 
-  add("GET", "/datasets", "modelarts:dataset:list", {}, [&db](Context& ctx) {
+  add("GET", "/datasets", "modelarts:dataset:list", {}, [&db, &runner](Context& ctx) {
     std::string sql = " FROM datasets WHERE project_id = ? AND status <> 2";
     store::Params p{ctx.caller.project_id};
     if (auto v = qp(ctx, "search_content"); v && !v->empty()) {
@@ -1149,6 +1162,8 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
       p.push_back(*t);
     }
     if (query_bool(ctx, "support_export", false)) sql += " AND type IN (0, 1, 900)";
+    if (query_bool(ctx, "contain_versions", false))
+      sql += " AND EXISTS (SELECT 1 FROM dataset_versions v WHERE v.dataset_id = datasets.id)";
     if (auto w = qp(ctx, "workspace_id")) {
       sql += " AND workspace_id = ?";
       p.push_back(*w);
@@ -1166,12 +1181,13 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
     for (auto& r : db.query("SELECT *" + sql + " ORDER BY " + (sort == "create_time" ? "created_at" : "name") + " " + order +
                                 ", id " + order + " LIMIT ? OFFSET ?",
                             p))
-      list.push_back(dataset_json(db, r, with_labels));
+      list.push_back(with_running_tasks(ctx, db, runner, r, dataset_json(db, r, with_labels)));
     return json_response(200, {{"total_number", total}, {"datasets", list}});
   });
 
-  add("GET", "/datasets/{dataset_id}", "modelarts:dataset:get", {}, [&db, dataset](Context& ctx) {
-    return json_response(200, dataset_json(db, dataset(ctx), true));
+  add("GET", "/datasets/{dataset_id}", "modelarts:dataset:get", {}, [&db, &runner, dataset](Context& ctx) {
+    auto d = dataset(ctx);
+    return json_response(200, with_running_tasks(ctx, db, runner, d, dataset_json(db, d, true)));
   });
 
   add("DELETE", "/datasets/{dataset_id}", "modelarts:dataset:delete",

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"
@@ -99,6 +101,13 @@ std::optional<Task> Runner::latest(const std::string& kind, const std::string& r
 bool Runner::active(const std::string& kind, const std::string& resource_id) {
   return bool(db_.query_one("SELECT 1 FROM tasks WHERE kind = ? AND resource_id = ? AND status IN ('QUEUING', 'RUNNING')",
                             {kind, resource_id}));
+}
+
+std::vector<std::string> Runner::active_ids(const std::vector<std::string>& resources) {
+  std::vector<std::string> out;
+  for (auto& r : db_.query("SELECT id, resource_id FROM tasks WHERE status IN ('QUEUING', 'RUNNING') ORDER BY created_at, id"))
+    if (std::find(resources.begin(), resources.end(), r.str("resource_id")) != resources.end()) out.push_back(r.str("id"));
+  return out;
 }
 
 void Runner::work() {

@@ -70,6 +70,8 @@ class Runner {
   // The newest task of `kind` for a resource.
   std::optional<Task> latest(const std::string& kind, const std::string& resource_id);
   bool active(const std::string& kind, const std::string& resource_id);  // queued or running
+  // Ids of the queued or running tasks of any of `resources`, oldest first.
+  std::vector<std::string> active_ids(const std::vector<std::string>& resources);
 
  private:
   void work();

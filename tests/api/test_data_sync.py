@@ -70,10 +70,15 @@ def test_second_sync_while_one_runs_is_refused(api, server):
     api.wait_sync(ds)
     for i in range(3000):
         put_file(server, src + f"f{i:05d}.bin", b"x")
-    assert api.post(f"/datasets/{ds}/sync-data").status_code == 200
+    tid = api.post(f"/datasets/{ds}/sync-data").json()["task_id"]
     r = api.post(f"/datasets/{ds}/sync-data")
     assert_err(r, 400, "ModelArts.4355")
+    busy = api.get(f"/datasets/{ds}?check_running_task=true").json()
+    assert busy["exist_running_task"] is True and busy["running_tasks_id"] == [tid], busy
     assert wait_done(api, ds, timeout=60)["total_sample_count"] == 3000
+    idle = api.get(f"/datasets/{ds}?check_running_task=true").json()
+    assert idle["exist_running_task"] is False and idle["running_tasks_id"] == []
+    assert "exist_running_task" not in api.get(f"/datasets/{ds}").json()
 
 
 def test_interrupted_sync_resumes_after_restart():

@@ -108,6 +108,11 @@ def test_version_names_list_get_delete(api, server):
     lst = api.get(f"/datasets/{ds}/versions").json()
     assert lst["total_number"] == 2 and [x["version_id"] for x in lst["versions"]] == [v2, v1]
     assert api.dataset(ds)["current_version_id"] == v2
+    with_versions = api.get("/datasets?contain_versions=true&limit=100").json()
+    assert ds in [x["dataset_id"] for x in with_versions["datasets"]]
+    bare, _ = api.create(type_=0, no_source=True)
+    assert bare not in [x["dataset_id"] for x in with_versions["datasets"]]
+    assert bare not in [x["dataset_id"] for x in api.get("/datasets?contain_versions=true&limit=100").json()["datasets"]]
     manifest = v["manifest_path"]
     assert obj_exists(server, manifest)
     assert api.delete(f"/datasets/{ds}/versions/{v2}").status_code == 204
