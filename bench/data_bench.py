@@ -2,8 +2,9 @@
 """Data management at scale (issue #3 benchmark), against a real `atelier serve`.
 
   1. Batch add N path-referenced samples (each with one of 10 labels) through
-     the API in batches of 1000; baseline: the same rows inserted straight into
-     SQLite by build/atelier_data_baseline in the same run.
+     the API in batches of 1000 over --uploaders connections (default 2);
+     baseline: the same rows inserted straight into SQLite by
+     build/atelier_data_baseline in the same run.
   2. Sample list with a label filter, page 1 and at offset 10,000: p50/p99.
   3. Dataset stats: p50/p99.
   4. Batch annotation, 1000 samples per request: samples/s.
@@ -21,6 +22,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "api"))
@@ -57,6 +59,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--samples", type=int, default=1_000_000)
+    ap.add_argument("--uploaders", type=int, default=2, help="concurrent connections for the batch add")
     a = ap.parse_args()
     n = 20_000 if a.smoke else a.samples
     batch = 1000
@@ -80,10 +83,16 @@ def main():
             bodies.append(json.dumps({"samples": [
                 {"data_source": {"data_path": f"/bench/img/{i:07d}.jpg"},
                  "labels": [{"name": LABELS[i % 10], "type": 0}]} for i in range(start, min(n, start + batch))]}))
+        # Two uploaders, as a bulk loader would run: the server parses and
+        # checks one batch while it writes the other.
+        def upload(part):
+            sess = requests.Session()
+            for body in part:
+                r = sess.post(samples_url, headers=h, data=body)
+                assert r.status_code == 200, r.text[:300]
         t = time.perf_counter()
-        for b in bodies:
-            r = s.post(samples_url, headers=h, data=b)
-            assert r.status_code == 200, r.text[:300]
+        with ThreadPoolExecutor(max_workers=a.uploaders) as pool:
+            list(pool.map(upload, [bodies[i::a.uploaders] for i in range(a.uploaders)]))
         add_secs = time.perf_counter() - t
         del bodies
         add_rate = n / add_secs
@@ -120,7 +129,7 @@ def main():
     finally:
         srv.cleanup()
 
-    print(f"data_bench: {n} samples, 10 labels, batches of {batch}")
+    print(f"data_bench: {n} samples, 10 labels, batches of {batch}, {a.uploaders} uploaders")
     print(f"batch add          {add_rate:10.0f} samples/s   raw SQLite baseline {baseline:.0f} rows/s   ratio {add_rate / baseline:.2f}")
     print(f"list label page 1  p50 {pct(list1, 50):6.2f} ms   p99 {pct(list1, 99):6.2f} ms")
     print(f"list label offset  p50 {pct(listdeep, 50):6.2f} ms   p99 {pct(listdeep, 99):6.2f} ms   (skip {deep_offset * 100})")

@@ -1847,7 +1847,18 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
         p.push_back(skip);
         json list = json::array();
         int64_t last = -1;
-        for (auto& r : db.query("SELECT s.*" + from + where + " ORDER BY " + seq_col + " " + order + " LIMIT ? OFFSET ?", p)) {
+        std::string sql = "SELECT s.*" + from + where + " ORDER BY " + seq_col + " " + order + " LIMIT ? OFFSET ?";
+        if (by_label && count_key) {
+          // Only a label filter: page through the label index alone and read
+          // just the page's samples, so a deep offset skips index entries
+          // instead of whole sample rows.
+          std::string label_where = where;
+          label_where.replace(label_where.find("s.dataset_id"), 12, "l.dataset_id");
+          sql = "SELECT s.* FROM samples s JOIN (SELECT l.seq FROM sample_labels l" + label_where + " ORDER BY l.seq " + order +
+                " LIMIT ? OFFSET ?) k ON s.seq = k.seq WHERE s.dataset_id = ? ORDER BY s.seq " + order;
+          p.push_back(ds);
+        }
+        for (auto& r : db.query(sql, p)) {
           list.push_back(sample_json(ctx, r));
           last = r.i64("seq");
         }
