@@ -1873,6 +1873,36 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
     if (!r) throw ApiError(400, "ModelArts.4420", "Sample " + id + " does not exist.");
     return *r;
   };
+  // Many samples by id in a few queries: ids of `items[i][key]` -> rows, in
+  // chunks of 100 (padded, so one prepared statement serves every chunk).
+  auto sample_rows = [&db](const std::string& ds, const std::vector<std::string>& ids) {
+    std::map<int64_t, Row> by_seq;
+    std::vector<int64_t> seqs;
+    for (auto& id : ids) {
+      int64_t seq = sample_seq(ds, id);
+      if (seq < 0) throw ApiError(400, "ModelArts.4420", "Sample " + id + " does not exist.");
+      seqs.push_back(seq);
+    }
+    static const std::string sql = [] {
+      std::string s = "SELECT * FROM samples WHERE dataset_id = ? AND seq IN (?";
+      for (int i = 1; i < 100; ++i) s += ", ?";
+      return s + ")";
+    }();
+    for (size_t at = 0; at < seqs.size(); at += 100) {
+      store::Params p;
+      p.reserve(101);
+      p.emplace_back(ds);
+      for (size_t i = 0; i < 100; ++i) p.emplace_back(seqs[std::min(at + i, seqs.size() - 1)]);
+      for (auto& r : db.query(sql, p)) by_seq.emplace(r.i64("seq"), r);
+    }
+    std::vector<Row> out;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto it = by_seq.find(seqs[i]);
+      if (it == by_seq.end()) throw ApiError(400, "ModelArts.4420", "Sample " + ids[i] + " does not exist.");
+      out.push_back(it->second);
+    }
+    return out;
+  };
   add("GET", "/datasets/{dataset_id}/data-annotations/samples/{sample_id}", "modelarts:sample:getSample",
       {"obs:object:GetObject"}, [dataset, sample_row](Context& ctx) {
         auto d = dataset(ctx);
@@ -1960,12 +1990,19 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
   // ---------------------------------------------------------------- manual annotation (§1.4.6)
 
   add("PUT", "/datasets/{dataset_id}/data-annotations/samples", "modelarts:dataset:updateDataset", {"obs:object:GetObject"},
-      [&db, dataset, sample_row, touch](Context& ctx) {
+      [&db, dataset, sample_rows, touch](Context& ctx) {
         auto d = dataset(ctx);
         std::string ds = d.str("id");
         int type = int(d.i64("type"));
         auto in = ctx.in();
         const json& items = in.arr("samples");
+        std::vector<std::string> wanted;
+        for (size_t i = 0; i < items.size(); ++i) {
+          std::string f = "samples[" + std::to_string(i) + "]";
+          if (!items[i].is_object()) in.fail(f.c_str(), "must be an object");
+          wanted.push_back(JsonIn(items[i], in.field(f.c_str())).str("sample_id"));
+        }
+        auto rows = sample_rows(ds, wanted);
         if (items.size() > 10000) in.fail("samples", "at most 10000 samples per request");
         // Labels must already be defined in the dataset (the rule;
         // the spec would create them): a typo must not mint a new class.
@@ -1986,7 +2023,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
           JsonIn s(items[i], in.field(f.c_str()));
           std::string id = s.str("sample_id");
           if (!seen.insert(id).second) s.fail("sample_id", "appears twice in the batch");
-          Change c{sample_row(ds, id), json::array(), json::object(), false, std::nullopt};
+          Change c{rows[i], json::array(), json::object(), false, std::nullopt};
           c.metadata = json::parse(c.row.str("metadata"), nullptr, false);
           if (s.has("metadata")) {
             if (!items[i]["metadata"].is_object()) s.fail("metadata", "must be an object");
