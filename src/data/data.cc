@@ -66,6 +66,12 @@ CREATE TABLE dataset_versions (
   status INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '', version_format TEXT NOT NULL,
   previous_version_id TEXT, params TEXT NOT NULL, stats TEXT NOT NULL DEFAULT '{}',
   created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE (dataset_id, name));
+)SQL"},
+          // Hourly closing values of the sample counters, for the metrics call.
+          {"data/004_metrics", R"SQL(
+CREATE TABLE dataset_metrics (
+  dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE, hour INTEGER NOT NULL, key TEXT NOT NULL,
+  value INTEGER NOT NULL, PRIMARY KEY (dataset_id, key, hour));
 )SQL"}};
 }
 
@@ -215,8 +221,15 @@ class SampleWriter {
   }
 
   void commit() {
+    if (deltas_.empty()) return;
     for (auto& [k, v] : deltas_) bump(db_, ds_, k, v);
     deltas_.clear();
+    // The hour's closing values of the sample counters, for `metrics`.
+    int64_t hour = clock::now_ms() / 3600000 * 3600000;
+    db_.exec("INSERT INTO dataset_metrics (dataset_id, hour, key, value) SELECT dataset_id, ?, key, value FROM dataset_counters "
+             "WHERE dataset_id = ? AND key IN ('total', 'state:UN_ANNOTATION', 'state:MANUAL_ANNOTATION') "
+             "ON CONFLICT (dataset_id, key, hour) DO UPDATE SET value = excluded.value",
+             {hour, ds_});
   }
 
   struct NewSample {
@@ -1277,12 +1290,20 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
     auto d = dataset(ctx);
     auto s = qp(ctx, "start_time"), e = qp(ctx, "end_time");
     if (!s || !e) throw bad_request(std::string("Invalid parameter ") + (s ? "end_time" : "start_time") + ": is required");
-    auto c = counters(db, d.str("id"));
-    auto get = [&](const std::string& k) { return c.count(k) ? c[k] : 0; };
-    std::string now = std::to_string(clock::now_ms());
-    json metrics = {{"total", {{now, get("total")}}},
-                    {"un_annotation", {{now, get(std::string("state:") + kUnannotated)}}},
-                    {"manual_annotation", {{now, get(std::string("state:") + kManual)}}}};
+    auto num = [&](const char* k, const std::string& v) {
+      if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos)
+        throw bad_request(std::string("Invalid parameter ") + k + ": must be epoch milliseconds");
+      return int64_t(std::stoll(v));
+    };
+    int64_t from = num("start_time", *s), to = num("end_time", *e);
+    if (to < from) throw bad_request("Invalid parameter end_time: must not be before start_time");
+    // Values per hour (the hour's last value), keyed by the hour's start.
+    json metrics = {{"total", json::object()}, {"un_annotation", json::object()}, {"manual_annotation", json::object()}};
+    for (auto& r : db.query("SELECT hour, key, value FROM dataset_metrics WHERE dataset_id = ? AND hour >= ? AND hour <= ? "
+                            "ORDER BY hour",
+                            {d.str("id"), from / 3600000 * 3600000, to}))
+      metrics[r.str("key") == "total" ? "total" : r.str("key") == "state:UN_ANNOTATION" ? "un_annotation" : "manual_annotation"]
+             [std::to_string(r.i64("hour"))] = r.i64("value");
     return json_response(200, {{"metrics", metrics}});
   });
 

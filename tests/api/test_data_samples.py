@@ -554,3 +554,23 @@ def test_hard_example_stats_follow_metadata(api):
     # hard=1 as a search condition agrees with the counter
     listed = api.list_raw(ds, search_conditions=json.dumps([{"hard": "1"}])).json()
     assert listed["sample_count"] == 0
+
+
+def test_metrics_hourly_counters(api):
+    import time as _t
+    ds, _ = api.create(0, labels=[{"name": "cat"}], no_source=True)
+    ids = api.add(ds, [{"name": f"m{i}.jpg", "data": b64(b"%d" % i)} for i in range(3)])
+    r = api.put(f"/datasets/{ds}/data-annotations/samples",
+                json={"samples": [{"sample_id": ids[0], "labels": [{"name": "cat", "type": 0}]}]})
+    assert r.status_code == 200, r.text
+    now = int(_t.time() * 1000)
+    m = api.get(f"/datasets/{ds}/metrics?start_time={now - 3600_000}&end_time={now + 60_000}").json()["metrics"]
+    latest = lambda series: series[max(series, key=int)]  # the write may have crossed an hour boundary
+    assert (latest(m["total"]), latest(m["un_annotation"]), latest(m["manual_annotation"])) == (3, 2, 1), m
+    assert all(int(h) % 3600_000 == 0 for h in m["total"])
+    # a window before the dataset existed is empty
+    old = api.get(f"/datasets/{ds}/metrics?start_time=0&end_time=1000").json()["metrics"]
+    assert old == {"total": {}, "un_annotation": {}, "manual_annotation": {}}
+    assert_err(api.get(f"/datasets/{ds}/metrics?end_time={now}"), 400, "ModelArts.0101", "start_time")
+    assert_err(api.get(f"/datasets/{ds}/metrics?start_time={now}&end_time={now - 1}"), 400, "ModelArts.0101", "end_time")
+    assert_err(api.get(f"/datasets/{ds}/metrics?start_time=abc&end_time={now}"), 400, "ModelArts.0101", "start_time")
