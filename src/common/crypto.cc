@@ -4,6 +4,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -13,32 +15,30 @@
 
 namespace atelier::crypto {
 
-// OpenSSL 3 looks an algorithm up on every one-shot call; on the request
-// path (token hashes, AK/SK signatures) fetch SHA-256 once and keep one
-// digest context per thread.
+// The request path hashes short strings (token digests, AK/SK signatures:
+// three SHA-256 runs per request). OpenSSL 3's EVP layer allocates and
+// frees provider state on every init, which costs more than the hashing
+// itself at these sizes, so we call the low-level SHA-256/MD5 routines
+// directly: no allocation, no algorithm lookup. They are deprecated in
+// OpenSSL 3 in favour of EVP but remain supported for its lifetime.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 namespace {
-struct Sha256 {
-  EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  ~Sha256() { EVP_MD_free(md); }
-};
-const EVP_MD* sha256_md() {
-  static Sha256 s;
-  return s.md;
+void sha256_parts(std::initializer_list<std::string_view> parts, unsigned char out[32]) {
+  SHA256_CTX c;
+  SHA256_Init(&c);
+  for (auto p : parts) SHA256_Update(&c, p.data(), p.size());
+  SHA256_Final(out, &c);
 }
 
-struct DigestCtx {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  ~DigestCtx() { EVP_MD_CTX_free(ctx); }
-};
-
-void sha256_parts(std::initializer_list<std::string_view> parts, unsigned char out[32]) {
-  thread_local DigestCtx d;
-  unsigned int len = 0;
-  if (EVP_DigestInit_ex2(d.ctx, sha256_md(), nullptr) != 1) throw std::runtime_error("sha256 init failed");
-  for (auto p : parts) EVP_DigestUpdate(d.ctx, p.data(), p.size());
-  EVP_DigestFinal_ex(d.ctx, out, &len);
+void md5(std::string_view data, unsigned char out[16]) {
+  MD5_CTX c;
+  MD5_Init(&c);
+  MD5_Update(&c, data.data(), data.size());
+  MD5_Final(out, &c);
 }
 }  // namespace
+#pragma GCC diagnostic pop
 
 std::string sha256_hex(std::string_view data) {
   unsigned char md[32];
@@ -48,9 +48,8 @@ std::string sha256_hex(std::string_view data) {
 
 std::string md5_hex(std::string_view data) {
   unsigned char md[16];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr);
-  return hex(std::string_view(reinterpret_cast<char*>(md), len));
+  md5(data, md);
+  return hex(std::string_view(reinterpret_cast<char*>(md), 16));
 }
 
 // RFC 2104 over the cached SHA-256.

@@ -155,6 +155,27 @@ Response error_response(ErrorShape shape, int status, const std::string& code,
   return json_response(status, body);
 }
 
+// A JSON string literal for the access log. User and account names were
+// checked as UTF-8 when they were stored, so escaping quotes, backslashes
+// and control characters is enough.
+static std::string json_quote(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('"');
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", int(c));
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
 static ErrorShape shape_for_path(std::string_view path) {
   return path.rfind("/v3", 0) == 0 ? ErrorShape::kIam : ErrorShape::kModelArts;
 }
@@ -226,7 +247,7 @@ Response Router::handle(Request& req) {
   // One structured line per request. Never headers or bodies: they carry secrets.
   spdlog::info(R"({{"event":"access","method":"{}","route":"{}","status":{},"ms":{:.3f},"request_id":"{}","user":{},"remote":"{}"}})",
                req.method, route ? route->path : "-", resp.status, ms, req.request_id,
-               json(user).dump(-1, ' ', false, json::error_handler_t::replace), req.remote_addr);
+               json_quote(user), req.remote_addr);
   return resp;
 }
 

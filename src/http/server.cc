@@ -76,7 +76,11 @@ class Server::Impl {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket s, Server::Impl& srv) : stream_(std::move(s)), timer_(stream_.get_executor()), srv_(srv) {}
+  Session(tcp::socket s, Server::Impl& srv) : stream_(std::move(s)), timer_(stream_.get_executor()), srv_(srv) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);  // once per connection, not per request
+    if (!ec) remote_addr_ = ep.address().to_string();
+  }
   ~Session() { srv_.session_closed(); }
 
   void run() { net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); }); }
@@ -215,9 +219,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (q != std::string::npos) req.raw_query = req.target.substr(q + 1);
     for (auto& f : msg) req.headers.add(std::string(f.name_string()), std::string(f.value()));
     req.body = std::move(msg.body());
-    beast::error_code ec2;
-    auto ep = stream_.socket().remote_endpoint(ec2);
-    if (!ec2) req.remote_addr = ep.address().to_string();
+    req.remote_addr = remote_addr_;
     req.request_id = ids::hex32();
     bool keep_alive = msg.keep_alive() && !srv_.draining;
 
@@ -274,6 +276,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   Server::Impl& srv_;
+  std::string remote_addr_;
   bool busy_ = false;
 };
 

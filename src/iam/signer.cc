@@ -13,10 +13,28 @@ static std::string_view trim(std::string_view s) {
   return s;
 }
 
+// ASCII only, as header names and hex are; std::tolower consults the locale.
 static std::string lower(std::string_view s) {
   std::string o(s);
-  for (char& c : o) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : o)
+    if (c >= 'A' && c <= 'Z') c = char(c + ('a' - 'A'));
   return o;
+}
+
+// `a` compared case-insensitively with the already lower-case `lower_b`.
+static bool equals_lower(std::string_view a, std::string_view lower_b) {
+  if (a.size() != lower_b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char c = a[i];
+    if (c >= 'A' && c <= 'Z') c = char(c + ('a' - 'A'));
+    if (c != lower_b[i]) return false;
+  }
+  return true;
+}
+
+static bool unreserved_or_slash(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.' || c == '~' || c == '/';
 }
 
 std::optional<AuthorizationHeader> parse_authorization(std::string_view v) {
@@ -60,6 +78,12 @@ std::optional<AuthorizationHeader> parse_authorization(std::string_view v) {
 }
 
 std::optional<std::string> canonical_uri(std::string_view raw_path) {
+  // Most paths need no escaping at all: they are their own canonical form.
+  if (std::all_of(raw_path.begin(), raw_path.end(), unreserved_or_slash)) {
+    std::string out(raw_path);
+    if (out.empty() || out.back() != '/') out += '/';
+    return out;
+  }
   std::string decoded;
   if (!http::percent_decode(raw_path, decoded)) return std::nullopt;
   std::string out;
@@ -108,12 +132,14 @@ std::string canonical_request(std::string_view method, std::string_view canon_ur
                               const AuthorizationHeader& auth, std::string_view payload_hash) {
   std::string out;
   out.append(method).append("\n").append(canon_uri).append("\n").append(canon_query).append("\n");
+  std::vector<std::string_view> vals;
   for (auto& name : auth.signed_headers) {
-    std::vector<std::string> vals;
-    for (auto& v : headers.all(name)) vals.emplace_back(trim(v));
+    vals.clear();
+    for (auto& [k, v] : headers.items())
+      if (equals_lower(k, name)) vals.push_back(trim(v));
     std::sort(vals.begin(), vals.end());
     if (vals.empty()) vals.emplace_back();
-    for (auto& v : vals) out.append(name).append(":").append(v).append("\n");
+    for (auto v : vals) out.append(name).append(":").append(v).append("\n");
   }
   out.append("\n").append(auth.signed_headers_raw.empty() ? "" : lower(auth.signed_headers_raw));
   out.append("\n").append(payload_hash);
@@ -128,13 +154,16 @@ std::string signature(std::string_view secret, std::string_view sts) {
   return crypto::hex(crypto::hmac_sha256(secret, sts));
 }
 
+// SHA-256 of the empty payload, the common case of GET and DELETE.
+static constexpr std::string_view kEmptySha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 bool verify(const http::Request& req, const AuthorizationHeader& auth, std::string_view secret) {
   auto uri = canonical_uri(req.path);
   if (!uri) return false;
   const std::string& date = req.headers.get("X-Sdk-Date");
   std::string payload = req.headers.has("X-Sdk-Content-Sha256")
                             ? std::string(trim(req.headers.get("X-Sdk-Content-Sha256")))
-                            : crypto::sha256_hex(req.body);
+                            : req.body.empty() ? std::string(kEmptySha256) : crypto::sha256_hex(req.body);
   for (bool lower_keys : {false, true}) {
     std::string q = canonical_query(req.raw_query, lower_keys);
     std::string cr = canonical_request(req.method, *uri, q, req.headers, auth, payload);

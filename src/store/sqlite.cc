@@ -60,6 +60,15 @@ struct Conn {
   sqlite3* db = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> stmts;
   int tx_depth = 0;
+  // Held by the owning thread while it uses the connection, and by the
+  // checkpoint thread when it closes a read snapshot left open on an idle
+  // connection. Uncontended on the request path.
+  std::mutex use;
+  // A read transaction kept open between autocommit reads (see
+  // SqliteDatabase::begin_read): its epoch and when it began.
+  bool held = false;
+  uint64_t held_epoch = 0;
+  std::chrono::steady_clock::time_point held_since;
   ~Conn() {
     for (auto& [k, s] : stmts) sqlite3_finalize(s);
     if (db) sqlite3_close_v2(db);
@@ -67,6 +76,12 @@ struct Conn {
 };
 
 std::atomic<uint64_t> g_serial{1};
+
+// How long a connection may keep reading one snapshot. Commits made through
+// this Database end every snapshot at once (the write epoch); the age limit
+// bounds how late a commit by another process (`atelier admin` on a live
+// data dir) is seen, and lets the checkpointer reclaim idle snapshots.
+constexpr auto kMaxSnapshotAge = std::chrono::milliseconds(50);
 
 class SqliteDatabase : public Database {
  public:
@@ -90,7 +105,9 @@ class SqliteDatabase : public Database {
 
   Rows query(std::string_view sql, const Params& params) override {
     Conn& c = conn();
+    auto use = claim(c);
     sqlite3_stmt* st = prepare(c, sql, params);
+    Autocommit ac(*this, c, st);
     Rows rows;
     std::shared_ptr<std::vector<std::string>> cols;
     int rc;
@@ -116,21 +133,26 @@ class SqliteDatabase : public Database {
       rows.emplace_back(cols, std::move(vals));
     }
     finish(c, st, rc, sql);
+    ac.done();
     return rows;
   }
 
   int64_t exec(std::string_view sql, const Params& params) override {
     Conn& c = conn();
+    auto use = claim(c);
     sqlite3_stmt* st = prepare(c, sql, params);
+    Autocommit ac(*this, c, st);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     }
     finish(c, st, rc, sql);
+    ac.done();
     return sqlite3_changes64(c.db);
   }
 
   void transaction(const std::function<void()>& fn) override {
     Conn& c = conn();
+    auto use = claim(c);
     if (c.tx_depth > 0) {
       ++c.tx_depth;
       try {
@@ -142,12 +164,14 @@ class SqliteDatabase : public Database {
       --c.tx_depth;
       return;
     }
+    end_read(c);
     exec_script(c, "BEGIN IMMEDIATE");
     c.tx_depth = 1;
     try {
       fn();
       exec_script(c, "COMMIT");
       c.tx_depth = 0;
+      epoch_.fetch_add(1, std::memory_order_release);
     } catch (...) {
       c.tx_depth = 0;
       sqlite3_exec(c.db, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -158,22 +182,27 @@ class SqliteDatabase : public Database {
   void snapshot(const std::function<void()>& fn) override {
     Conn& c = conn();
     if (c.tx_depth > 0) return fn();
-    exec_script(c, "BEGIN");
+    std::unique_lock<std::mutex> use(c.use);
+    // A fresh held read transaction is exactly one consistent snapshot.
+    begin_read(c);
     c.tx_depth = 1;
     try {
       fn();
     } catch (...) {
       c.tx_depth = 0;
-      sqlite3_exec(c.db, "ROLLBACK", nullptr, nullptr, nullptr);
+      end_read(c);
       throw;
     }
     c.tx_depth = 0;
-    exec_script(c, "COMMIT");
   }
 
   void migrate(const std::vector<Migration>& migrations) override {
     Conn& c = conn();
-    exec_script(c, "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    {
+      std::lock_guard<std::mutex> use(c.use);
+      end_read(c);
+      exec_script(c, "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    }
     for (auto& m : migrations) {
       if (query_one("SELECT 1 FROM schema_migrations WHERE name = ?", {m.name})) continue;
       transaction([&] {
@@ -186,6 +215,73 @@ class SqliteDatabase : public Database {
   std::string backend() const override { return "sqlite"; }
 
  private:
+  // Autocommit statements (outside transaction()/snapshot()). SQLite gives
+  // each its own read transaction, whose WAL read lock is an fcntl() under a
+  // mutex shared by all connections: at request rates the two I/O threads
+  // queue on it, and a plain indexed read costs several times its own work.
+  // So reads reuse one held read transaction per connection while no commit
+  // has been made through this Database since it began (the epoch) and it
+  // is younger than kMaxSnapshotAge; a write ends it first and bumps the
+  // epoch after it commits, so every read that starts after a commit
+  // returned sees that commit.
+  class Autocommit {
+   public:
+    Autocommit(SqliteDatabase& d, Conn& c, sqlite3_stmt* st) : d_(d), c_(c) {
+      if (c.tx_depth > 0) return;
+      write_ = !sqlite3_stmt_readonly(st);
+      if (write_) d.end_read(c);
+      else d.begin_read(c);
+    }
+    void done() { ok_ = true; }
+    ~Autocommit() {
+      if (c_.tx_depth > 0) return;
+      if (write_) d_.epoch_.fetch_add(1, std::memory_order_release);
+      else if (!ok_) d_.end_read(c_);
+    }
+
+   private:
+    SqliteDatabase& d_;
+    Conn& c_;
+    bool write_ = false, ok_ = false;
+  };
+
+  // Takes c.use unless the thread is inside transaction()/snapshot(),
+  // which hold it already.
+  static std::unique_lock<std::mutex> claim(Conn& c) {
+    return c.tx_depth > 0 ? std::unique_lock<std::mutex>() : std::unique_lock<std::mutex>(c.use);
+  }
+
+  // Caller holds c.use and is outside any transaction of its own.
+  void begin_read(Conn& c) {
+    auto now = std::chrono::steady_clock::now();
+    uint64_t e = epoch_.load(std::memory_order_acquire);
+    if (c.held && c.held_epoch == e && now - c.held_since < kMaxSnapshotAge) return;
+    end_read(c);
+    exec_script(c, "BEGIN");
+    c.held = true;
+    c.held_epoch = e;
+    c.held_since = now;
+  }
+
+  void end_read(Conn& c) {
+    if (!c.held) return;
+    c.held = false;
+    sqlite3_exec(c.db, "COMMIT", nullptr, nullptr, nullptr);
+  }
+
+  // Ends the read snapshots of connections that are idle (their thread is
+  // not using them) and stale, so they do not hold checkpoints back.
+  void release_idle_reads() {
+    auto now = std::chrono::steady_clock::now();
+    uint64_t e = epoch_.load(std::memory_order_acquire);
+    for (auto& c : conns_) {
+      std::unique_lock<std::mutex> use(c->use, std::try_to_lock);
+      if (use.owns_lock() && c->held && c->tx_depth == 0 &&
+          (c->held_epoch != e || now - c->held_since >= kMaxSnapshotAge))
+        end_read(*c);
+    }
+  }
+
   void checkpoint_loop() {
     sqlite3* cp = nullptr;
     if (sqlite3_open_v2(path_.c_str(), &cp, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
@@ -195,11 +291,13 @@ class SqliteDatabase : public Database {
     sqlite3_busy_timeout(cp, 1000);
     std::unique_lock<std::mutex> l(mu_);
     while (!cv_.wait_for(l, std::chrono::milliseconds(250), [this] { return stopping_; })) {
+      release_idle_reads();
       l.unlock();
       int log = 0, done = 0;
       sqlite3_wal_checkpoint_v2(cp, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
       l.lock();
     }
+    release_idle_reads();
     l.unlock();
     sqlite3_wal_checkpoint_v2(cp, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     sqlite3_close_v2(cp);
@@ -274,7 +372,8 @@ class SqliteDatabase : public Database {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread checkpointer_;
-  std::vector<std::unique_ptr<Conn>> conns_;
+  std::vector<std::unique_ptr<Conn>> conns_;  // guarded by mu_
+  std::atomic<uint64_t> epoch_{0};            // commits made through this Database
 };
 
 }  // namespace

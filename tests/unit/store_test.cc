@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "test_util.h"
@@ -324,4 +327,89 @@ TEST(Store, TwoDatabasesOnOneThreadStayApart) {
   a->exec("CREATE TABLE only_a (x INTEGER)");
   EXPECT_TRUE(a->query_one("SELECT 1 FROM sqlite_master WHERE name = 'only_a'").has_value());
   EXPECT_FALSE(b->query_one("SELECT 1 FROM sqlite_master WHERE name = 'only_a'").has_value());
+}
+
+// Reads reuse a held read snapshot between commits (sqlite.cc, Autocommit).
+// A commit through the same Database must be visible to the very next read
+// on any thread.
+TEST_F(StoreTest, ReadAfterCommitOnAnotherThreadSeesIt) {
+  std::atomic<int> written{0};
+  std::atomic<bool> failed{false};
+  std::thread reader([&] {
+    for (int i = 1; i <= 200; ++i) {
+      count();  // hold a snapshot taken before the next write
+      while (written.load() < i) std::this_thread::yield();
+      if (count() != i) failed = true;  // the write returned before this read began
+    }
+  });
+  for (int i = 1; i <= 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    db->exec("INSERT INTO t (id) VALUES (?)", {std::to_string(i)});
+    written = i;
+  }
+  reader.join();
+  EXPECT_FALSE(failed.load());
+}
+
+// Another Database on the same file stands for another process (the admin
+// CLI on a live data dir): its commits are seen once the held snapshot ages out.
+TEST_F(StoreTest, CommitsOfAnotherConnectionAreSeenSoon) {
+  EXPECT_EQ(count(), 0);
+  auto other = open_sqlite(dir.file("meta.db"));
+  other->exec("INSERT INTO t (id) VALUES ('x')");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  while (count() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(count(), 1);
+}
+
+// A thread that read and then went idle must not keep its snapshot open:
+// it would stop checkpoints from ever catching up with the WAL.
+TEST_F(StoreTest, IdleReadersDoNotHoldCheckpointsBack) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread idle([&] {
+    count();  // opens a snapshot, then this thread sleeps without reading again
+    std::unique_lock<std::mutex> l(m);
+    cv.wait(l, [&] { return done; });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  db->transaction([&] {
+    for (int i = 0; i < 500; ++i) db->exec("INSERT INTO t (id, s) VALUES (?, ?)", {std::to_string(i), std::string(200, 'x')});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // > checkpoint period + snapshot age
+  auto r = db->query_one("PRAGMA wal_checkpoint(TRUNCATE)");
+  {
+    std::lock_guard<std::mutex> l(m);
+    done = true;
+  }
+  cv.notify_all();
+  idle.join();
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)[0].i64(), 0) << "checkpoint was blocked by a reader";
+}
+
+// snapshot() reads one consistent state even while another thread commits.
+TEST_F(StoreTest, SnapshotIsConsistentUnderConcurrentCommits) {
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i)
+      db->transaction([&] {
+        db->exec("INSERT INTO t (id, n) VALUES (?, 1)", {"a" + std::to_string(i)});
+        db->exec("INSERT INTO t (id, n) VALUES (?, 1)", {"b" + std::to_string(i)});
+      });
+  });
+  for (int k = 0; k < 200; ++k) {
+    int64_t c1 = 0, c2 = 0;
+    db->snapshot([&] {
+      c1 = count();
+      std::this_thread::yield();
+      c2 = count();
+    });
+    EXPECT_EQ(c1, c2);
+    EXPECT_EQ(c1 % 2, 0);
+  }
+  stop = true;
+  writer.join();
 }
