@@ -56,9 +56,16 @@ struct SqlHash {
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
 };
 
+// A prepared statement and its result column names, shared by every Row it
+// returns.
+struct Stmt {
+  sqlite3_stmt* st = nullptr;
+  std::shared_ptr<const std::vector<std::string>> cols;
+};
+
 struct Conn {
   sqlite3* db = nullptr;
-  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> stmts;
+  std::unordered_map<std::string, Stmt, SqlHash, std::equal_to<>> stmts;
   int tx_depth = 0;
   // Held by the owning thread while it uses the connection, and by the
   // checkpoint thread when it closes a read snapshot left open on an idle
@@ -70,7 +77,7 @@ struct Conn {
   uint64_t held_epoch = 0;
   std::chrono::steady_clock::time_point held_since;
   ~Conn() {
-    for (auto& [k, s] : stmts) sqlite3_finalize(s);
+    for (auto& [k, s] : stmts) sqlite3_finalize(s.st);
     if (db) sqlite3_close_v2(db);
   }
 };
@@ -106,16 +113,17 @@ class SqliteDatabase : public Database {
   Rows query(std::string_view sql, const Params& params) override {
     Conn& c = conn();
     auto use = claim(c);
-    sqlite3_stmt* st = prepare(c, sql, params);
+    Stmt& s = prepare(c, sql, params);
+    sqlite3_stmt* st = s.st;
     Autocommit ac(*this, c, st);
     Rows rows;
-    std::shared_ptr<std::vector<std::string>> cols;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       int n = sqlite3_column_count(st);
-      if (!cols) {
-        cols = std::make_shared<std::vector<std::string>>();
+      if (!s.cols || int(s.cols->size()) != n) {  // a schema change may re-prepare it
+        auto cols = std::make_shared<std::vector<std::string>>();
         for (int i = 0; i < n; ++i) cols->push_back(sqlite3_column_name(st, i));
+        s.cols = std::move(cols);
       }
       std::vector<Value> vals;
       vals.reserve(n);
@@ -130,7 +138,7 @@ class SqliteDatabase : public Database {
           }
         }
       }
-      rows.emplace_back(cols, std::move(vals));
+      rows.emplace_back(s.cols, std::move(vals));
     }
     finish(c, st, rc, sql);
     ac.done();
@@ -140,7 +148,7 @@ class SqliteDatabase : public Database {
   int64_t exec(std::string_view sql, const Params& params) override {
     Conn& c = conn();
     auto use = claim(c);
-    sqlite3_stmt* st = prepare(c, sql, params);
+    sqlite3_stmt* st = prepare(c, sql, params).st;
     Autocommit ac(*this, c, st);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -333,18 +341,17 @@ class SqliteDatabase : public Database {
     }
   }
 
-  sqlite3_stmt* prepare(Conn& c, std::string_view sql, const Params& params) {
-    sqlite3_stmt* st;
+  Stmt& prepare(Conn& c, std::string_view sql, const Params& params) {
     auto it = c.stmts.find(sql);
-    if (it != c.stmts.end()) {
-      st = it->second;
-    } else {
+    if (it == c.stmts.end()) {
       std::string key(sql);
-      if (sqlite3_prepare_v3(c.db, key.data(), int(key.size()), SQLITE_PREPARE_PERSISTENT, &st,
+      sqlite3_stmt* fresh;
+      if (sqlite3_prepare_v3(c.db, key.data(), int(key.size()), SQLITE_PREPARE_PERSISTENT, &fresh,
                              nullptr) != SQLITE_OK)
         throw SqliteError(std::string("sqlite prepare: ") + sqlite3_errmsg(c.db) + " in: " + key);
-      c.stmts.emplace(std::move(key), st);
+      it = c.stmts.emplace(std::move(key), Stmt{fresh, nullptr}).first;
     }
+    sqlite3_stmt* st = it->second.st;
     if (int(params.size()) != sqlite3_bind_parameter_count(st))
       throw SqliteError("sqlite: wrong parameter count for: " + std::string(sql));
     for (size_t i = 0; i < params.size(); ++i) {
@@ -357,7 +364,7 @@ class SqliteDatabase : public Database {
         sqlite3_bind_text(st, idx, s->data(), int(s->size()), SQLITE_STATIC);
       else sqlite3_bind_null(st, idx);
     }
-    return st;
+    return it->second;
   }
 
   void finish(Conn& c, sqlite3_stmt* st, int rc, std::string_view sql) {
