@@ -704,6 +704,36 @@ std::pair<int64_t, int64_t> page(const Context& ctx, int64_t def_limit, int64_t 
 
 const std::string* qp(const Context& ctx, const char* k) { return ctx.req.query_param(k); }
 
+// `train_evaluate_ratio=min,max` (§1.1.1, §1.3.1): a closed range within [0, 1].
+std::optional<std::pair<double, double>> query_ratio_range(const Context& ctx) {
+  auto v = qp(ctx, "train_evaluate_ratio");
+  if (!v) return std::nullopt;
+  auto bad = [] { return bad_request("Invalid parameter train_evaluate_ratio: must be \"min,max\" with 0 <= min <= max <= 1"); };
+  size_t comma = v->find(',');
+  if (comma == std::string::npos) throw bad();
+  auto num = [&](const std::string& t) {
+    char* end = nullptr;
+    double d = std::strtod(t.c_str(), &end);
+    if (t.empty() || *end || !(d >= 0 && d <= 1)) throw bad();
+    return d;
+  };
+  double lo = num(v->substr(0, comma)), hi = num(v->substr(comma + 1));
+  if (lo > hi) throw bad();
+  return std::make_pair(lo, hi);
+}
+
+// `version_format` as an integer query filter: 0 Default, 1 CarbonData, 2 CSV.
+std::optional<std::string> query_version_format(const Context& ctx);
+
+// A version's training share, from its publish parameters.
+double version_ratio(const Row& v) {
+  json params = json::parse(v.str("params"), nullptr, false);
+  std::string r = params.is_object() ? params.value("train_evaluate_sample_ratio", std::string("1.00")) : "1.00";
+  char* end = nullptr;
+  double d = std::strtod(r.c_str(), &end);
+  return *end ? 1.0 : d;
+}
+
 bool query_bool(const Context& ctx, const char* k, bool def) {
   auto v = qp(ctx, k);
   if (!v) return def;
@@ -719,6 +749,31 @@ std::optional<int> query_int(const Context& ctx, const char* k) {
   long n = std::strtol(v->c_str(), &end, 10);
   if (v->empty() || *end || n < INT32_MIN || n > INT32_MAX) throw bad_request(std::string("Invalid parameter ") + k + ": must be an integer");
   return int(n);
+}
+
+std::optional<std::string> query_version_format(const Context& ctx) {
+  auto f = query_int(ctx, "version_format");
+  if (!f) return std::nullopt;
+  static const char* kNames[] = {"Default", "CarbonData", "CSV"};
+  if (*f < 0 || *f > 2) throw bad_request("Invalid parameter version_format: must be 0 (Default), 1 (CarbonData) or 2 (CSV)");
+  return std::string(kNames[*f]);
+}
+
+// Up to four samples of a dataset as AnnotationFile objects (`file_preview`).
+json preview_files(const Context& ctx, Database& db, const Row& d) {
+  json out = json::array();
+  std::string ds = d.str("id");
+  for (auto& r : db.query("SELECT id, name, type, size, created_at FROM samples WHERE dataset_id = ? ORDER BY seq LIMIT 4", {ds}))
+    out.push_back({{"file_id", r.str("id")},
+                   {"file_Name", r.str("name")},
+                   {"file_type", r.i64("type")},
+                   {"url", ctx.base_url() + "/v2/" + ctx.param("project_id") + "/datasets/" + ds +
+                               "/data-annotations/samples/" + r.str("id") + "/content"},
+                   {"create_time", r.i64("created_at")},
+                   {"dataset_id", ds},
+                   {"size", r.i64("size")},
+                   {"tags", json::object()}});
+  return out;
 }
 
 }  // namespace
@@ -808,7 +863,9 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
     int64_t total = 0, annotated = 0;
     std::map<std::pair<int, std::string>, std::pair<int64_t, int64_t>> label_stats;  // count, samples
     bool multi = false;
+    json label_defs = json::array();  // the dataset's labels as published
     db.snapshot([&] {
+      for (auto& r : dataset_labels(db, ds)) label_defs.push_back(label_json(r));
       int64_t after = 0;
       std::string pending;
       size_t pos = 0;
@@ -872,7 +929,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
     json ls = json::array();
     for (auto& [k, c] : label_stats) ls.push_back({{"name", k.second}, {"type", k.first}, {"count", c.first}, {"sample_count", c.second}});
     json stats = {{"total_sample_count", total}, {"annotated_sample_count", annotated}, {"label_stats", ls},
-                  {"label_type", multi ? "multi" : "single"}};
+                  {"label_type", multi ? "multi" : "single"}, {"labels", label_defs}};
     int64_t now = clock::now_ms();
     db.transaction([&] {
       if (!db.exec("UPDATE dataset_versions SET status = 1, stats = ?, updated_at = ? WHERE id = ?", {stats.dump(), now, vid}))
@@ -924,17 +981,26 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
       sql += " AND status = ?";
       p.push_back(*st);
     }
-    int64_t total = db.query_one("SELECT COUNT(*) AS n" + sql, p)->i64("n");
+    if (auto f = query_version_format(ctx)) {
+      sql += " AND version_format = ?";
+      p.push_back(*f);
+    }
+    auto ratio = query_ratio_range(ctx);
     auto lim = query_int(ctx, "limit").value_or(1000);
     auto off = query_int(ctx, "offset").value_or(0);
     if (lim < 1 || lim > 1000) throw bad_request("Invalid parameter limit: must be between 1 and 1000");
     if (off < 0) throw bad_request("Invalid parameter offset: must not be negative");
-    p.push_back(int64_t(lim));
-    p.push_back(int64_t(off) * lim);
+    // A dataset has few versions: filter the split ratio (kept in the publish
+    // parameters) here rather than in SQL.
+    std::vector<Row> matched;
+    for (auto& v : db.query("SELECT *" + sql + " ORDER BY created_at DESC, id DESC", p)) {
+      double r = version_ratio(v);
+      if (!ratio || (r >= ratio->first - 1e-9 && r <= ratio->second + 1e-9)) matched.push_back(v);
+    }
     json list = json::array();
-    for (auto& v : db.query("SELECT *" + sql + " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", p))
-      list.push_back(version_json(v, d));
-    return json_response(200, {{"total_number", total}, {"versions", list}});
+    for (size_t i = size_t(off) * size_t(lim); i < matched.size() && list.size() < size_t(lim); ++i)
+      list.push_back(version_json(matched[i], d));
+    return json_response(200, {{"total_number", matched.size()}, {"versions", list}});
   });
   add("POST", "/datasets/{dataset_id}/versions", "modelarts:dataset:publishVersion", {"obs:object:PutObject"},
       [&db, &runner, dataset](Context& ctx) {
@@ -1181,11 +1247,37 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
       sql += " AND workspace_id = ?";
       p.push_back(*w);
     }
+    if (auto f = query_version_format(ctx)) {
+      sql += " AND EXISTS (SELECT 1 FROM dataset_versions v WHERE v.dataset_id = datasets.id AND v.version_format = ?)";
+      p.push_back(*f);
+    }
+    if (auto ratio = query_ratio_range(ctx)) {
+      // Datasets with a version whose split lies in the range; the ratio lives
+      // in the versions' publish parameters, so it is matched here.
+      std::set<std::string> ids;
+      for (auto& v : db.query("SELECT v.dataset_id, v.params FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id "
+                              "WHERE d.project_id = ?", {ctx.caller.project_id})) {
+        double r = version_ratio(v);
+        if (r >= ratio->first - 1e-9 && r <= ratio->second + 1e-9) ids.insert(v.str("dataset_id"));
+      }
+      sql += " AND id IN (NULL";
+      for (auto& id : ids) {
+        sql += ", ?";
+        p.push_back(id);
+      }
+      sql += ")";
+    }
+    if (auto dv = qp(ctx, "dataset_version")) {
+      // Every dataset here is of the decoupled (v2) generation.
+      if (*dv != "v1" && *dv != "v2" && *dv != "all") throw bad_request("Invalid parameter dataset_version: must be v1, v2 or all");
+      if (*dv == "v1") sql += " AND 1 = 0";
+    }
     std::string sort = qp(ctx, "sort_by") ? *qp(ctx, "sort_by") : "create_time";
     if (sort != "create_time" && sort != "dataset_name") throw bad_request("Invalid parameter sort_by: must be create_time or dataset_name");
     std::string order = qp(ctx, "order") ? *qp(ctx, "order") : "desc";
     if (order != "asc" && order != "desc") throw bad_request("Invalid parameter order: must be asc or desc");
     bool with_labels = query_bool(ctx, "with_labels", false);
+    bool file_preview = query_bool(ctx, "file_preview", false);
     auto [skip, limit] = page(ctx, 10, 100);
     int64_t total = db.query_one("SELECT COUNT(*) AS n" + sql, p)->i64("n");
     p.push_back(limit);
@@ -1193,8 +1285,11 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
     json list = json::array();
     for (auto& r : db.query("SELECT *" + sql + " ORDER BY " + (sort == "create_time" ? "created_at" : "name") + " " + order +
                                 ", id " + order + " LIMIT ? OFFSET ?",
-                            p))
-      list.push_back(with_running_tasks(ctx, db, runner, r, dataset_json(db, r, with_labels)));
+                            p)) {
+      json j = with_running_tasks(ctx, db, runner, r, dataset_json(db, r, with_labels));
+      if (file_preview) j["samples"] = preview_files(ctx, db, r);
+      list.push_back(std::move(j));
+    }
     return json_response(200, {{"total_number", total}, {"datasets", list}});
   });
 
@@ -1411,13 +1506,23 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
 
   add("GET", "/datasets/{dataset_id}/data-annotations/labels", "modelarts:dataset:getDataset", {}, [&db, dataset](Context& ctx) {
     auto d = dataset(ctx);
-    if (qp(ctx, "version_id")) throw ApiError(400, "ModelArts.4353", "Dataset version " + *qp(ctx, "version_id") + " does not exist.");
     auto [skip, limit] = page(ctx, 100000, 100000);
     (void)skip;
+    json all = json::array();
+    if (auto vid = qp(ctx, "version_id")) {
+      // A version's labels are the ones frozen when it was published.
+      auto v = db.query_one("SELECT status, stats FROM dataset_versions WHERE id = ? AND dataset_id = ?", {*vid, d.str("id")});
+      if (!v) throw ApiError(400, "ModelArts.4353", "Dataset version " + *vid + " does not exist.");
+      json st = json::parse(v->str("stats"), nullptr, false);
+      if (v->i64("status") != 1 || !st.is_object() || !st.contains("labels"))
+        throw ApiError(400, "ModelArts.4824", "Dataset version " + *vid + " is not in normal status (not published yet).");
+      all = st["labels"];
+    } else {
+      for (auto& r : dataset_labels(db, d.str("id"))) all.push_back(label_json(r));
+    }
     json labels = json::array();
-    auto rows = dataset_labels(db, d.str("id"));
     int64_t off = query_int(ctx, "offset").value_or(0);
-    for (int64_t i = off; i < int64_t(rows.size()) && i < off + limit; ++i) labels.push_back(label_json(rows[size_t(i)]));
+    for (int64_t i = off; i < int64_t(all.size()) && i < off + limit; ++i) labels.push_back(all[size_t(i)]);
     return json_response(200, {{"labels", labels}});
   });
   add("POST", "/datasets/{dataset_id}/data-annotations/labels", "modelarts:dataset:updateDataset", {},

@@ -596,3 +596,21 @@ def test_update_dataset_update_and_delete_labels(api):
     assert r.status_code == 200, r.text
     assert [l["name"] for l in api.dataset(ds)["labels"]] == ["kitty"]
     assert [l["name"] for l in api.sample(ds, sid)["labels"]] == ["kitty"]
+
+
+def test_list_file_preview_gives_four_samples(api):
+    ds, _ = api.create(type_=0, labels=[{"name": "cat"}])
+    api.add(ds, [{"name": f"p{i}.jpg", "data": b64(b"x" * (i + 1))} for i in range(6)])
+    r = api.get("/datasets", params={"file_preview": "true", "limit": 100})
+    assert r.status_code == 200, r.text
+    item = next(d for d in r.json()["datasets"] if d["dataset_id"] == ds)
+    files = item["samples"]
+    assert len(files) == 4
+    assert [f["file_Name"] for f in files] == ["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg"]
+    assert [f["size"] for f in files] == [1, 2, 3, 4]
+    assert all(f["dataset_id"] == ds and f["create_time"] > 0 for f in files)
+    content = requests.get(files[1]["url"], headers=api.h, timeout=30)
+    assert content.status_code == 200 and content.content == b"xx"
+    plain = api.get("/datasets", params={"limit": 100}).json()
+    assert all("samples" not in d for d in plain["datasets"])
+    assert_err(api.get("/datasets", params={"file_preview": "maybe"}), 400, "ModelArts.0101")

@@ -122,3 +122,59 @@ def test_version_names_list_get_delete(api, server):
     # deleting the dataset takes its versions
     assert api.delete(f"/datasets/{ds}").status_code == 204
     assert_err(api.get(f"/datasets/{ds}/versions/{v1}"), 400, "ModelArts.4352")
+
+
+def test_version_filters_format_and_ratio(api):
+    ds, _ = api.create(type_=0, labels=[{"name": "cat"}])
+    api.add(ds, [{"name": "a.jpg", "data": b64(b"a"), "labels": [{"name": "cat", "type": 0}]}])
+    v1 = api.post(f"/datasets/{ds}/versions", json={"train_evaluate_sample_ratio": "0.80"}).json()["version_id"]
+    wait_published(api, ds, v1)
+    v2 = api.post(f"/datasets/{ds}/versions", json={"version_format": "CSV"}).json()["version_id"]
+    wait_published(api, ds, v2)
+
+    def ids(**params):
+        r = api.get(f"/datasets/{ds}/versions", params=params)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["total_number"] == len(body["versions"])
+        return [v["version_id"] for v in body["versions"]]
+
+    assert ids() == [v2, v1]
+    assert ids(version_format=2) == [v2]
+    assert ids(version_format=0) == [v1]
+    assert ids(version_format=1) == []
+    assert ids(train_evaluate_ratio="0.7,0.9") == [v1]
+    assert ids(train_evaluate_ratio="0.9,1.0") == [v2]
+    assert ids(train_evaluate_ratio="0,1", version_format=0) == [v1]
+    for bad in ("0.9,0.1", "x,1", "0.5", "0,2"):
+        assert_err(api.get(f"/datasets/{ds}/versions", params={"train_evaluate_ratio": bad}), 400, "ModelArts.0101")
+    assert_err(api.get(f"/datasets/{ds}/versions", params={"version_format": 3}), 400, "ModelArts.0101")
+    # the same filters on the dataset list select datasets having such a version
+    other, _ = api.create(type_=0, no_source=True)
+
+    def dids(**params):
+        r = api.get("/datasets", params={"limit": 100, **params})
+        assert r.status_code == 200, r.text
+        return {d["dataset_id"] for d in r.json()["datasets"]}
+
+    assert ds in dids(version_format=2) and other not in dids(version_format=2)
+    assert ds not in dids(version_format=1)
+    assert ds in dids(train_evaluate_ratio="0.75,0.85") and other not in dids(train_evaluate_ratio="0,1")
+    assert ds not in dids(train_evaluate_ratio="0.1,0.2")
+    assert {ds, other} <= dids(dataset_version="v2") and {ds, other} <= dids(dataset_version="all")
+    assert dids(dataset_version="v1") == set()
+    assert_err(api.get("/datasets", params={"dataset_version": "v3"}), 400, "ModelArts.0101")
+
+
+def test_labels_of_a_version_are_frozen(api):
+    ds, _ = api.create(type_=0, labels=[{"name": "cat"}, {"name": "dog"}])
+    vid = api.post(f"/datasets/{ds}/versions").json()["version_id"]
+    wait_published(api, ds, vid)
+    r = api.post(f"/datasets/{ds}/data-annotations/labels", json={"labels": [{"name": "bird"}]})
+    assert r.status_code in (200, 201), r.text
+    now = {l["name"] for l in api.get(f"/datasets/{ds}/data-annotations/labels").json()["labels"]}
+    assert now == {"cat", "dog", "bird"}
+    then = api.get(f"/datasets/{ds}/data-annotations/labels", params={"version_id": vid})
+    assert then.status_code == 200, then.text
+    assert {l["name"] for l in then.json()["labels"]} == {"cat", "dog"}
+    assert_err(api.get(f"/datasets/{ds}/data-annotations/labels", params={"version_id": "nope"}), 400, "ModelArts.4353")
