@@ -1394,6 +1394,9 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
     if (to < from) throw bad_request("Invalid parameter end_time: must not be before start_time");
     // Values per hour (the hour's last value), keyed by the hour's start.
     json metrics = {{"total", json::object()}, {"un_annotation", json::object()}, {"manual_annotation", json::object()}};
+    // Auto-labeling queue metrics: no smart tasks run here, so they stay empty
+    // (the spec allows empty maps) rather than missing.
+    for (const char* k : {"queuing", "success", "unfinished", "failed", "failed_user", "failed_system"}) metrics[k] = json::object();
     for (auto& r : db.query("SELECT hour, key, value FROM dataset_metrics WHERE dataset_id = ? AND hour >= ? AND hour <= ? "
                             "ORDER BY hour",
                             {d.str("id"), from / 3600000 * 3600000, to}))
