@@ -1362,12 +1362,29 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
         "scale augmentation disagrees", "translate augmentation disagrees", "shear augmentation disagrees",
         "superpixels augmentation disagrees", "sharpen augmentation disagrees", "add augmentation disagrees",
         "invert augmentation disagrees", "sample predicted as an outlier"};
+    static const char* kReasonsZh[] = {
+        "未识别出目标", "预测置信度偏低", "训练集聚类结果与预测结果不一致", "预测结果与同类别训练数据差异较大",
+        "连续相似图片的预测结果不一致", "图像分辨率与训练集分布偏离", "图像宽高比偏离", "图像亮度偏离",
+        "图像饱和度偏离", "图像色彩丰富度偏离", "图像清晰度偏离", "框的数量偏离", "框面积标准差偏离",
+        "框宽高比偏离", "框面积占比偏离", "框边缘化程度偏离", "框亮度偏离", "框清晰度偏离", "框堆叠程度偏离",
+        "gaussianblur 数据增强后的预测结果与原图不一致", "fliplr 数据增强后的预测结果不一致",
+        "crop 数据增强后的预测结果不一致", "flipud 数据增强后的预测结果不一致", "scale 数据增强后的预测结果不一致",
+        "translate 数据增强后的预测结果不一致", "shear 数据增强后的预测结果不一致",
+        "superpixels 数据增强后的预测结果不一致", "sharpen 数据增强后的预测结果不一致",
+        "add 数据增强后的预测结果不一致", "invert 数据增强后的预测结果不一致", "样本被预测为离群点"};
+    const char* const* reasons = kReasons;
+    if (auto loc = qp(ctx, "locale")) {
+      std::string l = *loc;
+      for (char& c : l) c = char(std::tolower(static_cast<unsigned char>(c)));
+      if (l == "zh-cn") reasons = kReasonsZh;
+      else if (l != "en-us") throw bad_request("Invalid parameter locale: must be en-us or zh-cn");
+    }
     json hard_details = json::object();
     for (int i = 0; i <= 30; ++i) {
       int64_t n = get("hr:" + std::to_string(i));
       if (n > 0)
         hard_details[std::to_string(i)] = {{"key", n},
-                                           {"value", {{"id", i}, {"alo_name", ""}, {"reason", kReasons[i]}, {"suggestion", ""}}}};
+                                           {"value", {{"id", i}, {"alo_name", ""}, {"reason", reasons[i]}, {"suggestion", ""}}}};
     }
     json body = {{"label_stats", label_stats},
                  {"grouped_label_stats", grouped},

@@ -543,6 +543,10 @@ def test_hard_example_stats_follow_metadata(api):
     assert st["key_sample_stats"] == {"total": 3, "key_sample": 2, "non_key_sample": 1}
     assert {k: v["key"] for k, v in st["hard_detail_stats"].items()} == {"1": 1, "3": 2}
     assert st["hard_detail_stats"]["3"]["value"]["reason"] == "prediction differs strongly from same-class training data"
+    zh = api.get(f"/datasets/{ds}/data-annotations/stats", params={"locale": "zh-cn"}).json()
+    assert zh["hard_detail_stats"]["3"]["value"]["reason"] == "预测结果与同类别训练数据差异较大"
+    assert zh["hard_detail_stats"]["3"]["key"] == 2
+    assert_err(api.get(f"/datasets/{ds}/data-annotations/stats", params={"locale": "fr-fr"}), 400, "ModelArts.0101")
     # the hard flag cleared on one, the other deleted: counters follow
     r = api.put(f"/datasets/{ds}/data-annotations/samples",
                 json={"samples": [{"sample_id": ids[1], "labels": [], "metadata": {"@modelarts:hard": 0}}]})
