@@ -2,6 +2,8 @@
 #include "data/manifest.h"
 
 #include <algorithm>
+#include <cstring>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -685,6 +687,50 @@ json sample_json(const Context& ctx, const Row& r) {
   return j;
 }
 
+// Lines of an object, each at most kMaxManifestLine bytes (a longer one is
+// reported as an empty line with `too_long` set, and skipped).
+class LineReader {
+ public:
+  explicit LineReader(std::unique_ptr<obs::ObjectReader> r) : r_(std::move(r)) {}
+  bool next(std::string& line, bool& too_long) {
+    line.clear();
+    too_long = false;
+    for (;;) {
+      if (pos_ == len_) {
+        if (eof_) return !line.empty() || too_long;
+        len_ = r_->read(buf_, sizeof buf_);
+        pos_ = 0;
+        if (len_ == 0) {
+          eof_ = true;
+          return !line.empty() || too_long;
+        }
+      }
+      const char* nl = static_cast<const char*>(std::memchr(buf_ + pos_, '\n', len_ - pos_));
+      size_t n = (nl ? size_t(nl - buf_) : len_) - pos_;
+      if (!too_long) {
+        if (line.size() + n > kMaxManifestLine) {
+          too_long = true;
+          line.clear();
+        } else {
+          line.append(buf_ + pos_, n);
+        }
+      }
+      pos_ += n;
+      if (nl) {
+        ++pos_;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        return true;
+      }
+    }
+  }
+
+ private:
+  std::unique_ptr<obs::ObjectReader> r_;
+  char buf_[1 << 16];
+  size_t pos_ = 0, len_ = 0;
+  bool eof_ = false;
+};
+
 // Offset/limit as the v2 lists define them: offset is a page index.
 std::pair<int64_t, int64_t> page(const Context& ctx, int64_t def_limit, int64_t max_limit) {
   auto parse = [&](const char* k, int64_t def, int64_t lo, int64_t hi) {
@@ -774,6 +820,94 @@ json preview_files(const Context& ctx, Database& db, const Row& d) {
                    {"size", r.i64("size")},
                    {"tags", json::object()}});
   return out;
+}
+
+// The samples of a published version, read back from its manifest (the
+// frozen record; the working copy may have changed since). Filters by
+// annotation state, label name and label type; the manifest is scanned in
+// order, so deep pages cost a scan of the lines before them.
+json list_version_samples(const Context& ctx, Database& db, obs::ObjectStore& objects, const Row& d,
+                          const std::string& vid) {
+  auto v = db.query_one("SELECT name, status FROM dataset_versions WHERE id = ? AND dataset_id = ?", {vid, d.str("id")});
+  if (!v) throw ApiError(400, "ModelArts.4353", "Dataset version " + vid + " does not exist.");
+  if (v->i64("status") != 1)
+    throw ApiError(400, "ModelArts.4824", "Dataset version " + vid + " is not in normal status (not published yet).");
+  for (const char* k : {"search_conditions", "marker"})
+    if (qp(ctx, k)) throw bad_request(std::string("Invalid parameter ") + k + ": not supported together with version_id");
+  int type = int(d.i64("type"));
+  std::string state_filter;
+  if (auto st = qp(ctx, "sample_state")) {
+    std::string u = *st;
+    for (char& c : u) c = char(std::toupper(static_cast<unsigned char>(c)));
+    if (u == "__ALL__" || u == "MANUAL_ANNOTATION") state_filter = "labeled";
+    else if (u == "__NONE__" || u == "UN_ANNOTATION") state_filter = "unlabeled";
+    else if (u == "AUTO_ANNOTATION" || u == "__AUTO_ANNOTATION__" || (u.size() > 4 && u.rfind("__", 0) == 0)) state_filter = "none";
+    else throw bad_request("Invalid parameter sample_state: " + *st);
+  }
+  if (auto t = query_int(ctx, "sample_type"); t && *t != sample_type_for(type)) state_filter = "none";
+  const std::string* label_name = qp(ctx, "label_name");
+  auto label_type = query_int(ctx, "label_type");
+  std::string order = qp(ctx, "order") ? *qp(ctx, "order") : "desc";
+  if (order != "asc" && order != "desc") throw bad_request("Invalid parameter order: must be asc or desc");
+  auto [skip, limit] = page(ctx, 10, 100);
+
+  std::string name = v->str("name");
+  auto reader = objects.get(obs::parse_path(inner_work_path(d) + "annotation/" + name + "/" + name + ".manifest"));
+  if (!reader) throw ApiError(400, "ModelArts.4824", "The manifest of dataset version " + vid + " is missing.");
+  auto read_file = [&objects](const std::string& path) { return objects.get_all(obs::parse_path(path)); };
+  std::string base = ctx.base_url() + "/v2/" + ctx.param("project_id") + "/datasets/" + d.str("id") +
+                     "/data-annotations/samples/";
+  // Matching lines in manifest order; for `desc` the page is counted from the end,
+  // so keep only the last skip+limit matches while scanning.
+  std::deque<json> window;
+  int64_t total = 0;
+  LineReader lines(std::move(reader));
+  std::string line;
+  bool too_long = false;
+  while (lines.next(line, too_long)) {
+    if (too_long || line.find_first_not_of(" \t") == std::string::npos) continue;
+    ManifestSample m;
+    try {
+      m = parse_manifest_line(line, type, read_file);
+    } catch (const ManifestError&) {
+      continue;  // we wrote this manifest; a line we cannot read is not a sample
+    }
+    bool labeled = !m.labels.empty();
+    if (state_filter == "none" || (state_filter == "labeled" && !labeled) || (state_filter == "unlabeled" && labeled)) continue;
+    if (label_name || label_type) {
+      bool hit = false;
+      for (auto& l : m.labels)
+        if ((!label_name || l.value("name", "") == *label_name) && (!label_type || l.value("type", -1) == *label_type)) hit = true;
+      if (!hit) continue;
+    }
+    ++total;
+    if (order == "asc" && (total <= skip || total > skip + limit)) continue;
+    json j = json::object();
+    std::string sname = m.path.empty() ? m.id : m.path.substr(m.path.rfind('/') + 1);
+    j["sample_id"] = m.id;
+    j["sample_name"] = sname;
+    j["sample_type"] = sample_type_for(type);
+    j["sample_status"] = labeled ? kManual : kUnannotated;
+    j["source"] = base + m.id + "/content";
+    j["sample_dir"] = m.path.empty() ? "" : m.path.substr(0, m.path.rfind('/') + 1);
+    if (!m.text.empty()) j["sample_data"] = json::array({m.text});
+    j["labels"] = m.labels;
+    j["metadata"] = m.metadata;
+    if (!m.usage.empty()) j["sample_usage"] = m.usage;
+    window.push_back(std::move(j));
+    if (order == "desc" && int64_t(window.size()) > skip + limit) window.pop_front();
+  }
+  json list = json::array();
+  if (order == "asc") {
+    for (auto& j : window) list.push_back(std::move(j));
+  } else {
+    // window holds the last matches in manifest order; newest first, after `skip`.
+    int64_t n = int64_t(window.size());
+    for (int64_t i = n - 1 - std::min<int64_t>(skip, n); i >= 0 && int64_t(list.size()) < limit; --i)
+      list.push_back(std::move(window[size_t(i)]));
+    if (skip >= total) list = json::array();
+  }
+  return {{"sample_count", total}, {"samples", list}};
 }
 
 }  // namespace
@@ -1807,8 +1941,9 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
       });
 
   add("GET", "/datasets/{dataset_id}/data-annotations/samples", "modelarts:sample:listSamples", {"obs:object:GetObject"},
-      [&db, dataset](Context& ctx) {
+      [&db, &objects, dataset](Context& ctx) {
         auto d = dataset(ctx);
+        if (auto vid = qp(ctx, "version_id")) return json_response(200, list_version_samples(ctx, db, objects, d, *vid));
         std::string ds = d.str("id");
         std::string from = " FROM samples s";
         std::string where = " WHERE s.dataset_id = ?";

@@ -178,3 +178,50 @@ def test_labels_of_a_version_are_frozen(api):
     assert then.status_code == 200, then.text
     assert {l["name"] for l in then.json()["labels"]} == {"cat", "dog"}
     assert_err(api.get(f"/datasets/{ds}/data-annotations/labels", params={"version_id": "nope"}), 400, "ModelArts.4353")
+
+
+def test_list_samples_of_a_version(api):
+    ds, _ = api.create(type_=1, labels=[{"name": "car", "type": 1}, {"name": "bus", "type": 1}])
+    box = lambda name, x: {"name": name, "type": 1, "property": {"@modelarts:shape": "bndbox",
+                                                                 "@modelarts:feature": [[x, 1], [x + 5, 9]]}}
+    size = {"@modelarts:size": [100, 100, 3]}
+    ids = api.add(ds, [{"name": "a.jpg", "data": b64(b"a"), "labels": [box("car", 1)], "metadata": size},
+                       {"name": "b.jpg", "data": b64(b"b"), "labels": [box("bus", 2), box("car", 3)], "metadata": size},
+                       {"name": "c.jpg", "data": b64(b"c"), "metadata": size}])
+    vid = api.post(f"/datasets/{ds}/versions").json()["version_id"]
+    wait_published(api, ds, vid)
+    # the working copy moves on: one sample deleted, one relabeled, one added
+    assert api.post(f"/datasets/{ds}/data-annotations/samples/delete", json={"samples": [ids[0]]}).status_code == 200
+    r = api.put(f"/datasets/{ds}/data-annotations/samples", json={"samples": [{"sample_id": ids[2], "labels": [box("bus", 4)]}]})
+    assert r.status_code == 200, r.text
+    api.add(ds, [{"name": "d.jpg", "data": b64(b"d")}])
+
+    def ls(**params):
+        r = api.get(f"/datasets/{ds}/data-annotations/samples", params={"version_id": vid, "limit": 100, **params})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    body = ls()
+    assert body["sample_count"] == 3
+    assert [s["sample_name"] for s in body["samples"]] == ["c.jpg", "b.jpg", "a.jpg"]  # newest first
+    by = {s["sample_name"]: s for s in body["samples"]}
+    assert by["a.jpg"]["sample_id"] == ids[0] and by["a.jpg"]["sample_status"] == "MANUAL_ANNOTATION"
+    assert by["c.jpg"]["labels"] == [] and by["c.jpg"]["sample_status"] == "UN_ANNOTATION"
+    b_boxes = sorted((l["name"], l["property"]["@modelarts:feature"][0][0]) for l in by["b.jpg"]["labels"])
+    assert b_boxes == [("bus", 2), ("car", 3)]
+    assert [s["sample_name"] for s in ls(order="asc")["samples"]] == ["a.jpg", "b.jpg", "c.jpg"]
+    assert ls(sample_state="UN_ANNOTATION")["sample_count"] == 1
+    assert ls(sample_state="__ALL__")["sample_count"] == 2
+    assert {s["sample_name"] for s in ls(label_name="car")["samples"]} == {"a.jpg", "b.jpg"}
+    assert [s["sample_name"] for s in ls(label_name="bus")["samples"]] == ["b.jpg"]
+    assert ls(label_type=0)["sample_count"] == 0
+    p1 = ls(limit=2, offset=0)["samples"]
+    p2 = ls(limit=2, offset=1)["samples"]
+    assert [s["sample_name"] for s in p1 + p2] == ["c.jpg", "b.jpg", "a.jpg"]
+    assert ls(limit=2, offset=5)["samples"] == []
+    # the working copy is unaffected
+    now = api.get(f"/datasets/{ds}/data-annotations/samples", params={"limit": 100}).json()
+    assert {s["sample_name"] for s in now["samples"]} == {"b.jpg", "c.jpg", "d.jpg"}
+    assert_err(api.get(f"/datasets/{ds}/data-annotations/samples", params={"version_id": "nope"}), 400, "ModelArts.4353")
+    assert_err(api.get(f"/datasets/{ds}/data-annotations/samples",
+                       params={"version_id": vid, "search_conditions": "[]"}), 400, "ModelArts.0101")

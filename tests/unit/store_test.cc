@@ -333,19 +333,21 @@ TEST(Store, TwoDatabasesOnOneThreadStayApart) {
 // A commit through the same Database must be visible to the very next read
 // on any thread.
 TEST_F(StoreTest, ReadAfterCommitOnAnotherThreadSeesIt) {
-  std::atomic<int> written{0};
+  std::atomic<int> written{0}, checked{0};
   std::atomic<bool> failed{false};
   std::thread reader([&] {
     for (int i = 1; i <= 200; ++i) {
       count();  // hold a snapshot taken before the next write
       while (written.load() < i) std::this_thread::yield();
       if (count() != i) failed = true;  // the write returned before this read began
+      checked = i;
     }
   });
   for (int i = 1; i <= 200; ++i) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
     db->exec("INSERT INTO t (id) VALUES (?)", {std::to_string(i)});
     written = i;
+    while (checked.load() < i) std::this_thread::yield();  // no later write may race the check
   }
   reader.join();
   EXPECT_FALSE(failed.load());
