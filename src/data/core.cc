@@ -1,0 +1,592 @@
+#include "data/core.h"
+
+#include <algorithm>
+#include <cctype>
+#include <deque>
+
+#include "common/ids.h"
+
+namespace atelier::data {
+
+using http::json_response;
+
+const std::set<int>& label_types_for(int dataset_type) {
+  static const std::map<int, std::set<int>> kTypes = [] {
+    std::map<int, std::set<int>> m;
+    for (int t : kDatasetTypes) m[t] = {t};
+    m[102] = {102, 103};
+    m[900] = {0, 1, 3, 100, 101, 102, 103, 200, 201, 202, 600};
+    return m;
+  }();
+  static const std::set<int> kNone;
+  auto it = kTypes.find(dataset_type);
+  return it == kTypes.end() ? kNone : it->second;
+}
+
+int sample_type_for(int dataset_type) {
+  if (dataset_type < 100) return 0;
+  if (dataset_type < 200) return 1;
+  if (dataset_type < 300) return 2;
+  if (dataset_type == 400) return 4;
+  if (dataset_type == 600) return 6;
+  return 9;
+}
+
+bool is_text_type(int t) { return t == 100 || t == 101 || t == 102; }
+
+bool extension_fits(int dataset_type, const std::string& key) {
+  auto dot = key.rfind('.');
+  if (key.empty() || key.back() == '/') return false;
+  if (dataset_type == 900) return true;
+  if (dot == std::string::npos) return false;
+  std::string ext = key.substr(dot + 1);
+  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  static const std::set<std::string> image = {"jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff"};
+  static const std::set<std::string> text = {"txt", "csv", "tsv"};
+  static const std::set<std::string> audio = {"wav", "mp3", "flac", "ogg", "m4a", "aac", "wma"};
+  static const std::set<std::string> video = {"mp4", "avi", "mov", "mkv", "flv", "webm"};
+  static const std::set<std::string> table = {"csv"};
+  switch (sample_type_for(dataset_type)) {
+    case 0: return image.count(ext) > 0;
+    case 1: return text.count(ext) > 0;
+    case 2: return audio.count(ext) > 0;
+    case 4: return table.count(ext) > 0;
+    case 6: return video.count(ext) > 0;
+    default: return true;
+  }
+}
+
+ApiError dataset_missing(const std::string& id) { return ApiError(400, "ModelArts.4352", "Dataset " + id + " does not exist."); }
+
+void check_name(const JsonIn& in, const char* field, const std::string& v, size_t max) {
+  if (v.empty() || utf8_length(v) > max) in.fail(field, "must be 1 to " + std::to_string(max) + " characters");
+  for (unsigned char c : v)
+    if (!(std::isalnum(c) || c == '_' || c == '-' || c >= 0x80)) in.fail(field, "may hold only letters, digits, '_' and '-'");
+}
+
+void check_description(const JsonIn& in, const std::string& v) {
+  if (utf8_length(v) > 256) in.fail("description", "must be at most 256 characters");
+  if (v.find_first_of("^!<>=&\"'") != std::string::npos) in.fail("description", "must not contain any of ^!<>=&\"'");
+}
+
+obs::ObsPath folder_path(const JsonIn& in, const char* field, const std::string& v) {
+  if (v.size() < 3 || v.size() > 700) in.fail(field, "must be 3 to 700 characters");
+  auto p = obs::parse_path(v, in.field(field));
+  if (p.key.empty()) in.fail(field, "must be a folder inside a bucket, not the bucket itself");
+  if (p.key.back() != '/') in.fail(field, "must end with '/'");
+  return p;
+}
+
+std::string obs_str(const obs::ObsPath& p) { return "/" + p.bucket + "/" + p.key; }
+
+void bump(Database& db, const std::string& ds, const std::string& key, int64_t delta) {
+  if (delta == 0) return;
+  db.exec("INSERT INTO dataset_counters (dataset_id, key, value) VALUES (?, ?, ?) "
+          "ON CONFLICT (dataset_id, key) DO UPDATE SET value = dataset_counters.value + excluded.value",
+          {ds, key, delta});
+}
+
+std::map<std::string, int64_t> counters(Database& db, const std::string& ds) {
+  std::map<std::string, int64_t> out;
+  for (auto& r : db.query("SELECT key, value FROM dataset_counters WHERE dataset_id = ?", {ds}))
+    out[r.str("key")] = r.i64("value");
+  return out;
+}
+
+std::string label_key(const char* kind, int type, const std::string& name) {
+  return std::string(kind) + ":" + std::to_string(type) + ":" + name;
+}
+
+std::map<std::pair<int, std::string>, int64_t> label_counts(const json& labels) {
+  std::map<std::pair<int, std::string>, int64_t> m;
+  if (labels.is_array())
+    for (auto& l : labels)
+      if (l.is_object()) m[{l.value("type", 0), l.value("name", std::string())}]++;
+  return m;
+}
+
+std::string sample_id(const std::string& ds, int64_t seq) {
+  char tail[17];
+  std::snprintf(tail, sizeof tail, "%016llx", static_cast<unsigned long long>(seq));
+  return crypto::md5_hex(ds).substr(0, 16) + tail;
+}
+
+int64_t sample_seq(const std::string& ds, const std::string& id) {
+  if (id.size() != 32 || id.find_first_not_of("0123456789abcdef") != std::string::npos) return -1;
+  if (id.compare(0, 16, crypto::md5_hex(ds), 0, 16) != 0) return -1;
+  uint64_t seq = std::strtoull(id.c_str() + 16, nullptr, 16);
+  return seq > uint64_t(INT64_MAX) ? -1 : int64_t(seq);
+}
+
+void check_property(const json& prop, int type, const std::string& where) {
+  if (!prop.is_object()) throw bad_request("Invalid parameter " + where + ": must be an object");
+  for (auto& [k, v] : prop.items())
+    if (!v.is_string()) throw bad_request("Invalid parameter " + where + ": value of " + k + " must be a string");
+  if (prop.contains("@modelarts:color")) {
+    std::string c = prop["@modelarts:color"];
+    if (c.size() != 7 || c[0] != '#' || c.find_first_not_of("0123456789abcdefABCDEF", 1) != std::string::npos)
+      throw bad_request("Invalid parameter " + where + ": @modelarts:color must look like #3399ff");
+  }
+  if (type == 102 && (!prop.contains("@modelarts:from_type") || !prop.contains("@modelarts:to_type")))
+    throw bad_request("Invalid parameter " + where + ": a relation label needs @modelarts:from_type and @modelarts:to_type");
+}
+
+LabelDef read_label(const JsonIn& in, int dataset_type) {
+  LabelDef l;
+  l.name = in.str("name");
+  if (utf8_length(l.name) > 1024) in.fail("name", "must be at most 1024 characters");
+  for (char c : l.name)
+    if (c == '\0' || c == '\n' || c == '\r' || c == '\t') in.fail("name", "must not contain control characters");
+  const auto& allowed = label_types_for(dataset_type);
+  l.type = int(in.opt_int("type", 0, 1000).value_or(*allowed.begin()));
+  if (!allowed.count(l.type))
+    in.fail("type", "label type " + std::to_string(l.type) + " does not fit dataset type " + std::to_string(dataset_type));
+  if (in.has("property")) l.property = in.node()["property"];
+  check_property(l.property, l.type, in.field("property"));
+  if (in.has("attributes")) {
+    const json& a = in.arr("attributes");
+    for (auto& x : a)
+      if (!x.is_object() || !x.contains("name") || !x["name"].is_string())
+        in.fail("attributes", "each attribute must be an object with a name");
+    l.attributes = a;
+  }
+  return l;
+}
+
+json label_json(const Row& r) {
+  json j = json::object();
+  j["name"] = r.str("name");
+  j["type"] = r.i64("type");
+  j["property"] = json::parse(r.str("property"), nullptr, false);
+  json attrs = json::parse(r.str("attributes"), nullptr, false);
+  if (attrs.is_array() && !attrs.empty()) j["attributes"] = attrs;
+  return j;
+}
+
+std::vector<Row> dataset_labels(Database& db, const std::string& ds) {
+  return db.query("SELECT * FROM dataset_labels WHERE dataset_id = ? ORDER BY pos", {ds});
+}
+
+void insert_labels(Database& db, const std::string& ds, const std::vector<LabelDef>& labels) {
+  std::set<std::pair<int, std::string>> names;
+  std::set<std::string> shortcuts;
+  for (auto& r : dataset_labels(db, ds)) {
+    names.insert({int(r.i64("type")), r.str("name")});
+    json p = json::parse(r.str("property"), nullptr, false);
+    if (p.is_object() && p.contains("@modelarts:shortcut")) shortcuts.insert(p["@modelarts:shortcut"].get<std::string>());
+  }
+  int64_t pos = db.query_one("SELECT COALESCE(MAX(pos), 0) AS p FROM dataset_labels WHERE dataset_id = ?", {ds})->i64("p");
+  for (auto& l : labels) {
+    if (!names.insert({l.type, l.name}).second)
+      throw ApiError(400, "ModelArts.4411", "Label " + l.name + " already exists.");
+    if (l.property.contains("@modelarts:shortcut") && !shortcuts.insert(l.property["@modelarts:shortcut"].get<std::string>()).second)
+      throw ApiError(400, "ModelArts.4412", "The shortcut of label " + l.name + " is used by another label.");
+    json prop = l.property;
+    prop.erase("@modelarts:rename_to");
+    db.exec("INSERT INTO dataset_labels (dataset_id, name, type, property, attributes, pos) VALUES (?, ?, ?, ?, ?, ?)",
+            {ds, l.name, l.type, prop.dump(), l.attributes.dump(), ++pos});
+  }
+}
+
+double num(const json& v, bool& ok) {
+  if (v.is_number()) return v.get<double>();
+  ok = false;
+  return 0;
+}
+
+void check_annotation(const json& l, const SampleFacts& f, const std::string& where,
+                      const std::set<std::pair<int, std::string>>& defined, const std::set<std::string>& ids_in_sample) {
+  if (!l.is_object()) throw bad_request(where + " must be an object");
+  if (!l.contains("name") || !l["name"].is_string() || l["name"].get<std::string>().empty())
+    throw bad_request(where + ".name is required");
+  std::string name = l["name"];
+  int type = *label_types_for(f.dataset_type).begin();
+  if (l.contains("type")) {
+    if (!l["type"].is_number_integer()) throw bad_request(where + ".type must be an integer");
+    type = l["type"].get<int>();
+  }
+  if (!label_types_for(f.dataset_type).count(type))
+    throw bad_request(where + ".type " + std::to_string(type) + " does not fit dataset type " + std::to_string(f.dataset_type));
+  if (!defined.count({type, name}))
+    throw ApiError(400, "ModelArts.4410", where + ": label " + name + " (type " + std::to_string(type) + ") is not defined in the dataset");
+  if (l.contains("score") && (!l["score"].is_number() || l["score"].get<double>() < 0 || l["score"].get<double>() > 1))
+    throw bad_request(where + ".score must be a number in [0, 1]");
+  json prop = l.value("property", json::object());
+  if (!prop.is_object()) throw bad_request(where + ".property must be an object");
+  std::string pw = where + ".property";
+
+  if (type == 1) {  // object detection: shape + feature inside the image
+    if (!prop.contains("@modelarts:shape") || !prop["@modelarts:shape"].is_string())
+      throw bad_request(pw + "[@modelarts:shape] is required for object detection labels");
+    std::string shape = prop["@modelarts:shape"];
+    static const std::set<std::string> shapes = {"bndbox", "polygon", "circle", "line", "dashed", "point", "polyline"};
+    if (!shapes.count(shape)) throw bad_request(pw + "[@modelarts:shape] must be one of bndbox, polygon, circle, line, dashed, point, polyline");
+    if (!prop.contains("@modelarts:feature") || !prop["@modelarts:feature"].is_array())
+      throw bad_request(pw + "[@modelarts:feature] must be a list of points");
+    const json& feat = prop["@modelarts:feature"];
+    const json size = f.metadata.is_object() ? f.metadata.value("@modelarts:size", json()) : json();
+    if (!size.is_array() || size.size() < 2 || !size[0].is_number() || !size[1].is_number())
+      throw bad_request(where + ": the sample's metadata @modelarts:size [width, height] is required for object detection labels");
+    double w = size[0].get<double>(), h = size[1].get<double>();
+    std::vector<std::pair<double, double>> pts;
+    size_t npoints = feat.size();
+    if (shape == "circle") npoints = 1;
+    for (size_t i = 0; i < npoints && i < feat.size(); ++i) {
+      const json& p = feat[i];
+      bool ok = p.is_array() && p.size() == 2;
+      double x = ok ? num(p[0], ok) : 0, y = ok ? num(p[1], ok) : 0;
+      if (!ok) throw bad_request(pw + "[@modelarts:feature][" + std::to_string(i) + "] must be [x, y]");
+      if (x < 0 || y < 0 || x > w || y > h)
+        throw bad_request(pw + "[@modelarts:feature][" + std::to_string(i) + "] lies outside the " +
+                          std::to_string(int64_t(w)) + "x" + std::to_string(int64_t(h)) + " image");
+      pts.emplace_back(x, y);
+    }
+    auto need = [&](size_t n, bool exact) {
+      if (exact ? feat.size() != n : feat.size() < n)
+        throw bad_request(pw + "[@modelarts:feature] of a " + shape + " needs " + (exact ? "" : "at least ") +
+                          std::to_string(n) + " points");
+    };
+    if (shape == "bndbox") {
+      need(2, true);
+      if (!(pts[0].first < pts[1].first && pts[0].second < pts[1].second))
+        throw bad_request(pw + "[@modelarts:feature] of a bndbox must be [[xmin,ymin],[xmax,ymax]] with min < max");
+    } else if (shape == "polygon") {
+      need(3, false);
+    } else if (shape == "polyline" || shape == "line" || shape == "dashed") {
+      need(2, shape == "polyline" ? false : true);
+    } else if (shape == "point") {
+      need(1, true);
+    } else if (shape == "circle") {
+      bool ok = feat.size() == 2 && feat[1].is_array() && feat[1].size() == 1;
+      double r = ok ? num(feat[1][0], ok) : 0;
+      if (!ok || r <= 0) throw bad_request(pw + "[@modelarts:feature] of a circle must be [[cx,cy],[r]] with r > 0");
+      if (pts[0].first - r < 0 || pts[0].second - r < 0 || pts[0].first + r > w || pts[0].second + r > h)
+        throw bad_request(pw + "[@modelarts:feature]: the circle lies outside the image");
+    }
+  } else if (type == 101 || type == 103) {  // entity spans
+    auto si = prop.find("@modelarts:start_index"), ei = prop.find("@modelarts:end_index");
+    if (si == prop.end() || ei == prop.end() || !si->is_number_integer() || !ei->is_number_integer())
+      throw bad_request(pw + ": @modelarts:start_index and @modelarts:end_index (integers) are required for entity labels");
+    int64_t s = si->get<int64_t>(), e = ei->get<int64_t>();
+    if (s < 0 || e <= s || e > f.text_length)
+      throw bad_request(pw + ": the span [" + std::to_string(s) + ", " + std::to_string(e) + ") lies outside the text of " +
+                        std::to_string(f.text_length) + " characters");
+  } else if (type == 102) {  // triplet relation between two entity annotations of the sample
+    for (const char* k : {"@modelarts:from", "@modelarts:to"}) {
+      if (!prop.contains(k) || !prop[k].is_string()) throw bad_request(pw + "[" + k + "] (an entity annotation id) is required");
+      if (!ids_in_sample.count(prop[k].get<std::string>()))
+        throw bad_request(pw + "[" + k + "] names no entity annotation of this sample");
+    }
+  } else if (type == 202 || type == 201) {  // speech segments
+    auto parse_t = [&](const char* k) -> int64_t {
+      if (!prop.contains(k)) return -1;
+      if (!prop[k].is_string()) throw bad_request(pw + "[" + k + "] must be hh:mm:ss.SSS");
+      std::string t = prop[k];
+      int hh, mm, ss, ms;
+      char tail;
+      if (std::sscanf(t.c_str(), "%d:%d:%d.%d%c", &hh, &mm, &ss, &ms, &tail) != 4 || mm > 59 || ss > 59 || hh < 0 || mm < 0 ||
+          ss < 0 || ms < 0 || ms > 999)
+        throw bad_request(pw + "[" + k + "] must be hh:mm:ss.SSS");
+      return ((int64_t(hh) * 60 + mm) * 60 + ss) * 1000 + ms;
+    };
+    int64_t s = parse_t("@modelarts:start_time"), e = parse_t("@modelarts:end_time");
+    if (type == 202 && (s < 0 || e < 0)) throw bad_request(pw + ": @modelarts:start_time and @modelarts:end_time are required");
+    if (s >= 0 && e >= 0 && e <= s) throw bad_request(pw + ": the segment must end after it starts");
+    if (prop.contains("@modelarts:content") && !prop["@modelarts:content"].is_string())
+      throw bad_request(pw + "[@modelarts:content] must be a string");
+  }
+  for (const char* k : {"@modelarts:hard_coefficient"}) {
+    if (prop.contains(k)) {
+      std::string v = prop[k].is_string() ? prop[k].get<std::string>() : prop[k].dump();
+      char* end = nullptr;
+      double d = std::strtod(v.c_str(), &end);
+      if (*end || d < 0 || d > 1) throw bad_request(pw + "[" + k + "] must be in [0, 1]");
+    }
+  }
+}
+
+json checked_labels(const json& labels, const SampleFacts& f, const std::string& where,
+                    const std::set<std::pair<int, std::string>>& defined, const std::string& annotated_by) {
+  if (!labels.is_array()) throw bad_request(where + " must be an array");
+  json out = json::array();
+  std::set<std::string> entity_ids;
+  for (auto& l : labels) {
+    json c = l;
+    if (c.is_object() && (!c.contains("id") || !c["id"].is_string())) c["id"] = ids::base62_19();
+    if (c.is_object() && c.value("type", -1) == 103) entity_ids.insert(c["id"].get<std::string>());
+    out.push_back(std::move(c));
+  }
+  int64_t now = clock::now_ms();
+  for (size_t i = 0; i < out.size(); ++i) {
+    check_annotation(out[i], f, where + "[" + std::to_string(i) + "]", defined, entity_ids);
+    if (!out[i].contains("type")) out[i]["type"] = *label_types_for(f.dataset_type).begin();
+    if (!out[i].contains("annotated_by")) out[i]["annotated_by"] = annotated_by;
+    if (!out[i].contains("create_time")) out[i]["create_time"] = now;
+  }
+  return out;
+}
+
+std::set<std::pair<int, std::string>> defined_labels(Database& db, const std::string& ds) {
+  std::set<std::pair<int, std::string>> out;
+  for (auto& r : db.query("SELECT name, type FROM dataset_labels WHERE dataset_id = ?", {ds}))
+    out.insert({int(r.i64("type")), r.str("name")});
+  return out;
+}
+
+std::string inner_work_path(const Row& d) { return d.str("work_path") + d.str("name") + "-" + d.str("id") + "/"; }
+
+json dataset_json(Database& db, const Row& d, bool with_labels) {
+  auto c = counters(db, d.str("id"));
+  auto get = [&](const std::string& k) { return c.count(k) ? c[k] : 0; };
+  std::string inner = inner_work_path(d);
+  json j = json::object();
+  j["dataset_id"] = d.str("id");
+  j["dataset_name"] = d.str("name");
+  j["dataset_type"] = d.i64("type");
+  j["dataset_format"] = d.i64("type") == 400 ? 1 : 0;
+  json extra = json::parse(d.str("extra"), nullptr, false);
+  j["data_format"] = extra.value("data_format", std::string("Default"));
+  j["description"] = d.str("description");
+  j["status"] = d.i64("status");
+  j["create_time"] = d.i64("created_at");
+  j["update_time"] = d.i64("updated_at");
+  j["data_update_time"] = d.i64("data_updated_at");
+  j["data_sources"] = json::parse(d.str("data_sources"), nullptr, false);
+  j["work_path"] = d.str("work_path");
+  j["work_path_type"] = 0;
+  j["inner_work_path"] = inner;
+  j["inner_annotation_path"] = inner + "annotation/";
+  j["inner_data_path"] = inner + "data/";
+  j["inner_log_path"] = inner + "logs/";
+  j["inner_temp_path"] = inner + "temp/";
+  j["inner_task_path"] = inner + "task/";
+  j["current_version_id"] = d.null("current_version_id") ? "" : d.str("current_version_id");
+  auto cv = d.null("current_version_id") ? std::nullopt
+                                         : db.query_one("SELECT name FROM dataset_versions WHERE id = ?", {d.str("current_version_id")});
+  j["current_version_name"] = cv ? cv->str("name") : "";
+  j["next_version_num"] = d.i64("next_version_num");
+  j["dataset_version_count"] = db.query_one("SELECT COUNT(*) AS n FROM dataset_versions WHERE dataset_id = ?", {d.str("id")})->i64("n");
+  j["total_sample_count"] = get("total");
+  j["annotated_sample_count"] = get(std::string("state:") + kManual) + get(std::string("state:") + kAuto);
+  j["unconfirmed_sample_count"] = get(std::string("state:") + kAuto);
+  j["deleted_sample_count"] = get("deleted");
+  j["loading_sample_count"] = 0;
+  j["total_sub_sample_count"] = 0;
+  j["annotated_sub_sample_count"] = 0;
+  j["enterprise_project_id"] = d.str("enterprise_project_id");
+  j["workspace_id"] = d.str("workspace_id");
+  j["label_task_count"] = 0;
+  j["workforce_task_count"] = 0;
+  j["exist_workforce_task"] = false;
+  j["feature_supports"] = json::array({"0"});
+  j["managed"] = extra.value("managed", false);
+  j["dataset_version"] = "v2";
+  j["ai_project"] = "default-ai-project";
+  for (const char* k : {"label_format", "schema", "import_data", "content_labeling"})
+    if (extra.contains(k)) j[k] = extra[k];
+  if (with_labels) {
+    json labels = json::array();
+    for (auto& r : dataset_labels(db, d.str("id"))) labels.push_back(label_json(r));
+    j["labels"] = labels;
+  }
+  return j;
+}
+
+json with_running_tasks(const Context& ctx, Database& db, tasks::Runner& runner, const Row& d, json j) {
+  auto v = ctx.req.query_param("check_running_task");
+  if (!v || (*v != "true" && *v != "True")) return j;
+  std::vector<std::string> resources{d.str("id")};
+  for (auto& r : db.query("SELECT id FROM dataset_versions WHERE dataset_id = ?", {d.str("id")})) resources.push_back(r.str("id"));
+  auto ids = runner.active_ids(resources);
+  j["exist_running_task"] = !ids.empty();
+  j["running_tasks_id"] = ids;
+  return j;
+}
+
+json sample_json(const Context& ctx, const Row& r) {
+  json j = json::object();
+  j["sample_id"] = r.str("id");
+  j["sample_name"] = r.str("name");
+  j["sample_type"] = r.i64("type");
+  j["sample_status"] = r.str("state");
+  j["source"] = ctx.base_url() + "/v2/" + ctx.param("project_id") +
+                "/datasets/" + ctx.param("dataset_id") + "/data-annotations/samples/" + r.str("id") + "/content";
+  j["sample_dir"] = r.str("dir");
+  j["sample_size"] = r.i64("size");
+  j["sample_time"] = r.i64("sample_time");
+  j["labels"] = json::parse(r.str("labels"), nullptr, false);
+  j["metadata"] = json::parse(r.str("metadata"), nullptr, false);
+  if (!r.null("annotated_by")) j["annotated_by"] = r.str("annotated_by");
+  if (!r.null("usage")) j["sample_usage"] = r.str("usage");
+  return j;
+}
+
+std::pair<int64_t, int64_t> page(const Context& ctx, int64_t def_limit, int64_t max_limit) {
+  auto parse = [&](const char* k, int64_t def, int64_t lo, int64_t hi) {
+    auto v = ctx.req.query_param(k);
+    if (!v) return def;
+    if (v->empty() || v->size() > 9 || v->find_first_not_of("0123456789") != std::string::npos)
+      throw bad_request(std::string("Invalid parameter ") + k + ": must be an integer");
+    int64_t n = std::stoll(*v);
+    if (n < lo || n > hi)
+      throw bad_request(std::string("Invalid parameter ") + k + ": must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    return n;
+  };
+  int64_t limit = parse("limit", def_limit, 1, max_limit);
+  int64_t offset = parse("offset", 0, 0, 100000000);
+  return {offset * limit, limit};
+}
+
+const std::string* qp(const Context& ctx, const char* k) { return ctx.req.query_param(k); }
+
+std::optional<std::pair<double, double>> query_ratio_range(const Context& ctx) {
+  auto v = qp(ctx, "train_evaluate_ratio");
+  if (!v) return std::nullopt;
+  auto bad = [] { return bad_request("Invalid parameter train_evaluate_ratio: must be \"min,max\" with 0 <= min <= max <= 1"); };
+  size_t comma = v->find(',');
+  if (comma == std::string::npos) throw bad();
+  auto num = [&](const std::string& t) {
+    char* end = nullptr;
+    double d = std::strtod(t.c_str(), &end);
+    if (t.empty() || *end || !(d >= 0 && d <= 1)) throw bad();
+    return d;
+  };
+  double lo = num(v->substr(0, comma)), hi = num(v->substr(comma + 1));
+  if (lo > hi) throw bad();
+  return std::make_pair(lo, hi);
+}
+
+double version_ratio(const Row& v) {
+  json params = json::parse(v.str("params"), nullptr, false);
+  std::string r = params.is_object() ? params.value("train_evaluate_sample_ratio", std::string("1.00")) : "1.00";
+  char* end = nullptr;
+  double d = std::strtod(r.c_str(), &end);
+  return *end ? 1.0 : d;
+}
+
+bool query_bool(const Context& ctx, const char* k, bool def) {
+  auto v = qp(ctx, k);
+  if (!v) return def;
+  if (*v == "true" || *v == "True") return true;
+  if (*v == "false" || *v == "False") return false;
+  throw bad_request(std::string("Invalid parameter ") + k + ": must be true or false");
+}
+
+std::optional<int> query_int(const Context& ctx, const char* k) {
+  auto v = qp(ctx, k);
+  if (!v) return std::nullopt;
+  char* end = nullptr;
+  long n = std::strtol(v->c_str(), &end, 10);
+  if (v->empty() || *end || n < INT32_MIN || n > INT32_MAX) throw bad_request(std::string("Invalid parameter ") + k + ": must be an integer");
+  return int(n);
+}
+
+std::optional<std::string> query_version_format(const Context& ctx) {
+  auto f = query_int(ctx, "version_format");
+  if (!f) return std::nullopt;
+  static const char* kNames[] = {"Default", "CarbonData", "CSV"};
+  if (*f < 0 || *f > 2) throw bad_request("Invalid parameter version_format: must be 0 (Default), 1 (CarbonData) or 2 (CSV)");
+  return std::string(kNames[*f]);
+}
+
+json preview_files(const Context& ctx, Database& db, const Row& d) {
+  json out = json::array();
+  std::string ds = d.str("id");
+  for (auto& r : db.query("SELECT id, name, type, size, created_at FROM samples WHERE dataset_id = ? ORDER BY seq LIMIT 4", {ds}))
+    out.push_back({{"file_id", r.str("id")},
+                   {"file_Name", r.str("name")},
+                   {"file_type", r.i64("type")},
+                   {"url", ctx.base_url() + "/v2/" + ctx.param("project_id") + "/datasets/" + ds +
+                               "/data-annotations/samples/" + r.str("id") + "/content"},
+                   {"create_time", r.i64("created_at")},
+                   {"dataset_id", ds},
+                   {"size", r.i64("size")},
+                   {"tags", json::object()}});
+  return out;
+}
+
+json list_version_samples(const Context& ctx, Database& db, obs::ObjectStore& objects, const Row& d,
+                          const std::string& vid) {
+  auto v = db.query_one("SELECT name, status FROM dataset_versions WHERE id = ? AND dataset_id = ?", {vid, d.str("id")});
+  if (!v) throw ApiError(400, "ModelArts.4353", "Dataset version " + vid + " does not exist.");
+  if (v->i64("status") != 1)
+    throw ApiError(400, "ModelArts.4824", "Dataset version " + vid + " is not in normal status (not published yet).");
+  for (const char* k : {"search_conditions", "marker"})
+    if (qp(ctx, k)) throw bad_request(std::string("Invalid parameter ") + k + ": not supported together with version_id");
+  int type = int(d.i64("type"));
+  std::string state_filter;
+  if (auto st = qp(ctx, "sample_state")) {
+    std::string u = *st;
+    for (char& c : u) c = char(std::toupper(static_cast<unsigned char>(c)));
+    if (u == "__ALL__" || u == "MANUAL_ANNOTATION") state_filter = "labeled";
+    else if (u == "__NONE__" || u == "UN_ANNOTATION") state_filter = "unlabeled";
+    else if (u == "AUTO_ANNOTATION" || u == "__AUTO_ANNOTATION__" || (u.size() > 4 && u.rfind("__", 0) == 0)) state_filter = "none";
+    else throw bad_request("Invalid parameter sample_state: " + *st);
+  }
+  if (auto t = query_int(ctx, "sample_type"); t && *t != sample_type_for(type)) state_filter = "none";
+  const std::string* label_name = qp(ctx, "label_name");
+  auto label_type = query_int(ctx, "label_type");
+  std::string order = qp(ctx, "order") ? *qp(ctx, "order") : "desc";
+  if (order != "asc" && order != "desc") throw bad_request("Invalid parameter order: must be asc or desc");
+  auto [skip, limit] = page(ctx, 10, 100);
+
+  std::string name = v->str("name");
+  auto reader = objects.get(obs::parse_path(inner_work_path(d) + "annotation/" + name + "/" + name + ".manifest"));
+  if (!reader) throw ApiError(400, "ModelArts.4824", "The manifest of dataset version " + vid + " is missing.");
+  auto read_file = [&objects](const std::string& path) { return objects.get_all(obs::parse_path(path)); };
+  std::string base = ctx.base_url() + "/v2/" + ctx.param("project_id") + "/datasets/" + d.str("id") +
+                     "/data-annotations/samples/";
+  // Matching lines in manifest order; for `desc` the page is counted from the end,
+  // so keep only the last skip+limit matches while scanning.
+  std::deque<json> window;
+  int64_t total = 0;
+  LineReader lines(std::move(reader));
+  std::string line;
+  bool too_long = false;
+  while (lines.next(line, too_long)) {
+    if (too_long || line.find_first_not_of(" \t") == std::string::npos) continue;
+    ManifestSample m;
+    try {
+      m = parse_manifest_line(line, type, read_file);
+    } catch (const ManifestError&) {
+      continue;  // we wrote this manifest; a line we cannot read is not a sample
+    }
+    bool labeled = !m.labels.empty();
+    if (state_filter == "none" || (state_filter == "labeled" && !labeled) || (state_filter == "unlabeled" && labeled)) continue;
+    if (label_name || label_type) {
+      bool hit = false;
+      for (auto& l : m.labels)
+        if ((!label_name || l.value("name", "") == *label_name) && (!label_type || l.value("type", -1) == *label_type)) hit = true;
+      if (!hit) continue;
+    }
+    ++total;
+    if (order == "asc" && (total <= skip || total > skip + limit)) continue;
+    json j = json::object();
+    std::string sname = m.path.empty() ? m.id : m.path.substr(m.path.rfind('/') + 1);
+    j["sample_id"] = m.id;
+    j["sample_name"] = sname;
+    j["sample_type"] = sample_type_for(type);
+    j["sample_status"] = labeled ? kManual : kUnannotated;
+    j["source"] = base + m.id + "/content";
+    j["sample_dir"] = m.path.empty() ? "" : m.path.substr(0, m.path.rfind('/') + 1);
+    if (!m.text.empty()) j["sample_data"] = json::array({m.text});
+    j["labels"] = m.labels;
+    j["metadata"] = m.metadata;
+    if (!m.usage.empty()) j["sample_usage"] = m.usage;
+    window.push_back(std::move(j));
+    if (order == "desc" && int64_t(window.size()) > skip + limit) window.pop_front();
+  }
+  json list = json::array();
+  if (order == "asc") {
+    for (auto& j : window) list.push_back(std::move(j));
+  } else {
+    // window holds the last matches in manifest order; newest first, after `skip`.
+    int64_t n = int64_t(window.size());
+    for (int64_t i = n - 1 - std::min<int64_t>(skip, n); i >= 0 && int64_t(list.size()) < limit; --i)
+      list.push_back(std::move(window[size_t(i)]));
+    if (skip >= total) list = json::array();
+  }
+  return {{"sample_count", total}, {"samples", list}};
+}
+
+}  // namespace atelier::data

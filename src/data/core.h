@@ -1,0 +1,360 @@
+// Shared internals of data management (datasets, samples, labels, versions,
+// import and export): the enumerations of spec §1.0, the sample counters and
+// the one writer that keeps them exact (SampleWriter), label and annotation
+// validation, and rendering. Route handlers live in data.cc and transfer.cc.
+#pragma once
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/crypto.h"
+#include "common/error.h"
+#include "common/json.h"
+#include "data/manifest.h"
+#include "http/router.h"
+#include "obs/object_store.h"
+#include "store/db.h"
+#include "tasks/tasks.h"
+
+namespace atelier::data {
+
+using http::Context;
+using store::Database;
+using store::Row;
+
+// ------------------------------------------------------------------ enumerations (§1.0)
+
+inline const std::set<int> kDatasetTypes = {0, 1, 3, 100, 101, 102, 200, 201, 202, 400, 600, 900};
+
+// Label types a dataset of a type may hold.
+const std::set<int>& label_types_for(int dataset_type);
+
+// Sample type (§1.0.3) of a dataset type.
+int sample_type_for(int dataset_type);
+
+bool is_text_type(int t);
+
+// File extensions a dataset of a type takes in from its input path.
+bool extension_fits(int dataset_type, const std::string& key);
+
+inline constexpr const char* kUnannotated = "UN_ANNOTATION";
+
+inline constexpr const char* kManual = "MANUAL_ANNOTATION";
+
+inline constexpr const char* kAuto = "AUTO_ANNOTATION";
+
+ApiError dataset_missing(const std::string& id);
+
+// 1-100 characters: letters (any script), digits, '_' and '-'.
+void check_name(const JsonIn& in, const char* field, const std::string& v, size_t max);
+
+void check_description(const JsonIn& in, const std::string& v);
+
+// An OBS folder: valid path ending in '/', not a bare bucket.
+obs::ObsPath folder_path(const JsonIn& in, const char* field, const std::string& v);
+
+std::string obs_str(const obs::ObsPath& p);
+
+// ------------------------------------------------------------------ counters
+
+// Adds deltas to a dataset's counters (upsert), inside the caller's transaction.
+void bump(Database& db, const std::string& ds, const std::string& key, int64_t delta);
+
+std::map<std::string, int64_t> counters(Database& db, const std::string& ds);
+
+std::string label_key(const char* kind, int type, const std::string& name);
+
+// ------------------------------------------------------------------ samples
+
+// Per-label annotation counts of a labels array: (type, name) -> n.
+std::map<std::pair<int, std::string>, int64_t> label_counts(const json& labels);
+
+// A sample's id is 32 hex like the service's: 16 from its dataset, then its
+// sequence number. Looking a sample up by id is then a primary-key lookup,
+// and inserts maintain no extra random-keyed index.
+std::string sample_id(const std::string& ds, int64_t seq);
+
+// The sequence number an id names in `ds`, or -1.
+int64_t sample_seq(const std::string& ds, const std::string& id);
+
+// The one writer of samples: inserts, relabels and deletes keep the side
+// table and every counter exact within the caller's transaction. Counter
+// changes are summed in memory and written by commit(), once per key, which
+// the caller runs before its transaction ends.
+class SampleWriter {
+ public:
+  SampleWriter(Database& db, std::string dataset_id) : db_(db), ds_(std::move(dataset_id)) {}
+  ~SampleWriter() {
+    if (!deltas_.empty() && !std::uncaught_exceptions())
+      spdlog::error("SampleWriter for dataset {} dropped counter changes: commit() was not called", ds_);
+  }
+
+  void commit() {
+    if (deltas_.empty()) return;
+    for (auto& [k, v] : deltas_) bump(db_, ds_, k, v);
+    deltas_.clear();
+    // The hour's closing values of the sample counters, for `metrics`.
+    int64_t hour = clock::now_ms() / 3600000 * 3600000;
+    db_.exec("INSERT INTO dataset_metrics (dataset_id, hour, key, value) SELECT dataset_id, ?, key, value FROM dataset_counters "
+             "WHERE dataset_id = ? AND key IN ('total', 'state:UN_ANNOTATION', 'state:MANUAL_ANNOTATION') "
+             "ON CONFLICT (dataset_id, key, hour) DO UPDATE SET value = excluded.value",
+             {hour, ds_});
+  }
+
+  struct NewSample {
+    std::string id, name, path, dir;
+    int type = 0;
+    int64_t size = 0, sample_time = 0;
+    json labels = json::array(), metadata = json::object();
+    bool auto_annotation = false;
+    std::string annotated_by;
+  };
+
+  // Assigns s.id; returns false when a sample with this path exists already.
+  bool insert(NewSample& s, int64_t& seq_counter) {
+    int64_t seq = seq_counter + 1;
+    s.id = sample_id(ds_, seq);
+    std::string state = s.labels.empty() ? kUnannotated : s.auto_annotation ? kAuto : kManual;
+    int64_t now = clock::now_ms();
+    if (db_.exec("INSERT INTO samples (dataset_id, seq, id, name, path, dir, type, state, size, sample_time, labels, metadata, "
+                 "annotated_by, hard, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                 "ON CONFLICT (dataset_id, path) DO NOTHING",
+                 {ds_, seq, s.id, s.name, s.path, s.dir, s.type, state, s.size, s.sample_time, s.labels.dump(),
+                  s.metadata.dump(), s.annotated_by.empty() ? store::Value() : store::Value(s.annotated_by),
+                  hard_of(s.metadata), now, now}) == 0)
+      return false;  // a sample with this id exists already
+    seq_counter = seq;
+    delta("total", 1);
+    delta("state:" + state, 1);
+    add_label_rows(seq, label_counts(s.labels), +1);
+    add_metadata_rows(seq, s.metadata);
+    add_hard(s.metadata, +1);
+    return true;
+  }
+
+  // Replaces the labels (and optionally metadata) of the sample row `r`.
+  // `confirm`: a person annotated it (an auto-annotated sample becomes
+  // labeled); otherwise a label rename or removal keeps its state.
+  void relabel(const Row& r, const json& labels, const json* metadata, const std::string& annotated_by,
+               const std::string* usage, bool confirm = true) {
+    int64_t seq = r.i64("seq");
+    std::string old_state = r.str("state");
+    std::string state = labels.empty() ? kUnannotated : (!confirm && old_state == kAuto) ? kAuto : kManual;
+    add_label_rows(seq, label_counts(json::parse(r.str("labels"), nullptr, false)), -1);
+    add_label_rows(seq, label_counts(labels), +1);
+    if (state != old_state) {
+      delta("state:" + old_state, -1);
+      delta("state:" + state, 1);
+    }
+    std::string md = metadata ? metadata->dump() : r.str("metadata");
+    if (metadata) {
+      db_.exec("DELETE FROM sample_metadata WHERE dataset_id = ? AND seq = ?", {ds_, seq});
+      add_metadata_rows(seq, *metadata);
+      add_hard(json::parse(r.str("metadata"), nullptr, false), -1);
+      add_hard(*metadata, +1);
+    }
+    db_.exec("UPDATE samples SET labels = ?, state = ?, metadata = ?, hard = ?, annotated_by = ?, usage = COALESCE(?, usage), "
+             "updated_at = ? WHERE dataset_id = ? AND seq = ?",
+             {labels.dump(), state, md, hard_of(json::parse(md, nullptr, false)),
+              annotated_by.empty() ? store::Value() : store::Value(annotated_by),
+              usage ? store::Value(*usage) : store::Value(), clock::now_ms(), ds_, seq});
+  }
+
+  void remove(const Row& r) {
+    int64_t seq = r.i64("seq");
+    add_label_rows(seq, label_counts(json::parse(r.str("labels"), nullptr, false)), -1);
+    delta("total", -1);
+    delta("state:" + r.str("state"), -1);
+    delta("deleted", 1);
+    add_hard(json::parse(r.str("metadata"), nullptr, false), -1);
+    db_.exec("DELETE FROM sample_metadata WHERE dataset_id = ? AND seq = ?", {ds_, seq});
+    db_.exec("DELETE FROM samples WHERE dataset_id = ? AND seq = ?", {ds_, seq});
+  }
+
+ private:
+  // Hard examples: a counter of hard samples and one per hard reason (§1.0.8).
+  void add_hard(const json& md, int sign) {
+    if (!hard_of(md)) return;
+    delta("hard", sign);
+    const json r = md.value("@modelarts:hard_reasons", json::array());
+    if (r.is_array())
+      for (auto& id : r)
+        if (id.is_number_integer() && id.get<int>() >= 0 && id.get<int>() <= 30) delta("hr:" + std::to_string(id.get<int>()), sign);
+  }
+
+  static int64_t hard_of(const json& md) {
+    if (!md.is_object() || !md.contains("@modelarts:hard")) return 0;
+    const json& h = md["@modelarts:hard"];
+    if (h.is_number()) return h.get<double>() >= 0.5 ? 1 : 0;
+    if (h.is_boolean()) return h.get<bool>();
+    if (h.is_string()) return h.get<std::string>() == "1" || h.get<std::string>() == "true";
+    return 0;
+  }
+
+  void add_label_rows(int64_t seq, const std::map<std::pair<int, std::string>, int64_t>& counts, int sign) {
+    for (auto& [k, n] : counts) {
+      if (sign > 0)
+        db_.exec("INSERT INTO sample_labels (dataset_id, label_type, label_name, seq, n) VALUES (?, ?, ?, ?, ?)",
+                 {ds_, k.first, k.second, seq, n});
+      else
+        db_.exec("DELETE FROM sample_labels WHERE dataset_id = ? AND label_name = ? AND seq = ? AND label_type = ?",
+                 {ds_, k.second, seq, k.first});
+      delta(label_key("lc", k.first, k.second), sign * n);
+      delta(label_key("ls", k.first, k.second), sign);
+    }
+  }
+
+  void delta(const std::string& key, int64_t d) { deltas_[key] += d; }
+
+  // Scalar values only (strings, numbers, booleans), as search compares text.
+  void add_metadata_rows(int64_t seq, const json& md) {
+    if (!md.is_object()) return;
+    for (auto& [k, v] : md.items()) {
+      if (!(v.is_string() || v.is_number() || v.is_boolean())) continue;
+      db_.exec("INSERT INTO sample_metadata (dataset_id, seq, key, value) VALUES (?, ?, ?, ?)",
+               {ds_, seq, k, v.is_string() ? v.get<std::string>() : v.dump()});
+    }
+  }
+
+  Database& db_;
+  std::string ds_;
+  std::map<std::string, int64_t> deltas_;
+};
+
+// ------------------------------------------------------------------ label definitions
+
+struct LabelDef {
+  std::string name;
+  int type = 0;
+  json property = json::object();
+  json attributes = json::array();
+};
+
+// Checks a label's property map; `where` names it in errors.
+void check_property(const json& prop, int type, const std::string& where);
+
+// Reads a Label object (§1.0.9) for a dataset of `dataset_type`.
+LabelDef read_label(const JsonIn& in, int dataset_type);
+
+json label_json(const Row& r);
+
+std::vector<Row> dataset_labels(Database& db, const std::string& ds);
+
+// Inserts new label definitions; a duplicate name or shortcut is a 400.
+void insert_labels(Database& db, const std::string& ds, const std::vector<LabelDef>& labels);
+
+// ------------------------------------------------------------------ annotation validation (manifest-format.md)
+
+struct SampleFacts {
+  int dataset_type;
+  int64_t text_length;  // text samples
+  json metadata;        // for @modelarts:size
+};
+
+double num(const json& v, bool& ok);
+
+// Throws a 400 naming `where` when the annotation does not fit its sample.
+void check_annotation(const json& l, const SampleFacts& f, const std::string& where,
+                      const std::set<std::pair<int, std::string>>& defined, const std::set<std::string>& ids_in_sample);
+
+// Validates a whole labels array of one sample; adds ids to annotations
+// lacking one so relations can point at them.
+json checked_labels(const json& labels, const SampleFacts& f, const std::string& where,
+                    const std::set<std::pair<int, std::string>>& defined, const std::string& annotated_by);
+
+std::set<std::pair<int, std::string>> defined_labels(Database& db, const std::string& ds);
+
+// ------------------------------------------------------------------ dataset rendering
+
+std::string inner_work_path(const Row& d);
+
+json dataset_json(Database& db, const Row& d, bool with_labels);
+
+// With check_running_task=true: exist_running_task and running_tasks_id from
+// the task queue (syncs of the dataset, publishing of its versions).
+json with_running_tasks(const Context& ctx, Database& db, tasks::Runner& runner, const Row& d, json j);
+
+// ------------------------------------------------------------------ samples rendering
+
+json sample_json(const Context& ctx, const Row& r);
+
+// Lines of an object, each at most kMaxManifestLine bytes (a longer one is
+// reported as an empty line with `too_long` set, and skipped).
+class LineReader {
+ public:
+  explicit LineReader(std::unique_ptr<obs::ObjectReader> r) : r_(std::move(r)) {}
+  bool next(std::string& line, bool& too_long) {
+    line.clear();
+    too_long = false;
+    for (;;) {
+      if (pos_ == len_) {
+        if (eof_) return !line.empty() || too_long;
+        len_ = r_->read(buf_, sizeof buf_);
+        pos_ = 0;
+        if (len_ == 0) {
+          eof_ = true;
+          return !line.empty() || too_long;
+        }
+      }
+      const char* nl = static_cast<const char*>(std::memchr(buf_ + pos_, '\n', len_ - pos_));
+      size_t n = (nl ? size_t(nl - buf_) : len_) - pos_;
+      if (!too_long) {
+        if (line.size() + n > kMaxManifestLine) {
+          too_long = true;
+          line.clear();
+        } else {
+          line.append(buf_ + pos_, n);
+        }
+      }
+      pos_ += n;
+      if (nl) {
+        ++pos_;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        return true;
+      }
+    }
+  }
+
+ private:
+  std::unique_ptr<obs::ObjectReader> r_;
+  char buf_[1 << 16];
+  size_t pos_ = 0, len_ = 0;
+  bool eof_ = false;
+};
+
+// Offset/limit as the v2 lists define them: offset is a page index.
+std::pair<int64_t, int64_t> page(const Context& ctx, int64_t def_limit, int64_t max_limit);
+
+const std::string* qp(const Context& ctx, const char* k);
+
+// `train_evaluate_ratio=min,max` (§1.1.1, §1.3.1): a closed range within [0, 1].
+std::optional<std::pair<double, double>> query_ratio_range(const Context& ctx);
+
+// A version's training share, from its publish parameters.
+double version_ratio(const Row& v);
+
+bool query_bool(const Context& ctx, const char* k, bool def);
+
+std::optional<int> query_int(const Context& ctx, const char* k);
+
+std::optional<std::string> query_version_format(const Context& ctx);
+
+// Up to four samples of a dataset as AnnotationFile objects (`file_preview`).
+json preview_files(const Context& ctx, Database& db, const Row& d);
+
+// The samples of a published version, read back from its manifest (the
+// frozen record; the working copy may have changed since). Filters by
+// annotation state, label name and label type; the manifest is scanned in
+// order, so deep pages cost a scan of the lines before them.
+json list_version_samples(const Context& ctx, Database& db, obs::ObjectStore& objects, const Row& d,
+                          const std::string& vid);
+
+}  // namespace atelier::data
