@@ -5,6 +5,7 @@
 #pragma once
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -315,18 +316,38 @@ class LineReader {
         }
       }
       pos_ += n;
+      offset_ += n;
       if (nl) {
         ++pos_;
+        ++offset_;
         if (!line.empty() && line.back() == '\r') line.pop_back();
         return true;
       }
     }
   }
 
+  // Bytes consumed so far: the start of the next line.
+  uint64_t offset() const { return offset_; }
+  // Discards the first `n` bytes (resuming at a recorded offset); false at EOF first.
+  bool skip(uint64_t n) {
+    while (offset_ < n) {
+      if (pos_ == len_) {
+        len_ = r_->read(buf_, sizeof buf_);
+        pos_ = 0;
+        if (len_ == 0) return false;
+      }
+      size_t k = size_t(std::min<uint64_t>(len_ - pos_, n - offset_));
+      pos_ += k;
+      offset_ += k;
+    }
+    return true;
+  }
+
  private:
   std::unique_ptr<obs::ObjectReader> r_;
   char buf_[1 << 16];
   size_t pos_ = 0, len_ = 0;
+  uint64_t offset_ = 0;
   bool eof_ = false;
 };
 

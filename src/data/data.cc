@@ -2,6 +2,7 @@
 
 #include "data/core.h"
 #include "data/manifest.h"
+#include "data/transfer.h"
 
 #include <algorithm>
 #include <cstring>
@@ -27,7 +28,7 @@ using store::Database;
 using store::Row;
 
 std::vector<store::Migration> migrations() {
-  return {{"data/001_datasets", R"SQL(
+  std::vector<store::Migration> all = {{"data/001_datasets", R"SQL(
 CREATE TABLE datasets (
   id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, type INTEGER NOT NULL,
   description TEXT NOT NULL DEFAULT '', status INTEGER NOT NULL, work_path TEXT NOT NULL,
@@ -77,6 +78,8 @@ CREATE TABLE dataset_metrics (
   dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE, hour INTEGER NOT NULL, key TEXT NOT NULL,
   value INTEGER NOT NULL, PRIMARY KEY (dataset_id, key, hour));
 )SQL"}};
+  for (auto& m : transfer_migrations()) all.push_back(std::move(m));
+  return all;
 }
 
 
@@ -1499,6 +1502,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
         return json_response(200, {{"success", true}, {"results", results}});
       });
 
+  for (auto& r : transfer_routes(db, objects, runner)) out.push_back(std::move(r));
   return out;
 }
 

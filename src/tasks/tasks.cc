@@ -91,6 +91,20 @@ std::optional<Task> Runner::get(const std::string& id) {
   return task_from(*r);
 }
 
+std::pair<std::vector<Task>, int64_t> Runner::list(const std::string& kind, const std::string& resource_id,
+                                                   int64_t offset, int64_t limit) {
+  std::vector<Task> out;
+  int64_t total = 0;
+  db_.snapshot([&] {
+    total = db_.query_one("SELECT COUNT(*) AS n FROM tasks WHERE kind = ? AND resource_id = ?", {kind, resource_id})->i64("n");
+    for (auto& r : db_.query("SELECT * FROM tasks WHERE kind = ? AND resource_id = ? ORDER BY created_at DESC, id DESC "
+                             "LIMIT ? OFFSET ?",
+                             {kind, resource_id, limit, offset}))
+      out.push_back(task_from(r));
+  });
+  return {std::move(out), total};
+}
+
 std::optional<Task> Runner::latest(const std::string& kind, const std::string& resource_id) {
   auto r = db_.query_one("SELECT * FROM tasks WHERE kind = ? AND resource_id = ? ORDER BY created_at DESC, id DESC LIMIT 1",
                          {kind, resource_id});

@@ -67,6 +67,9 @@ class Runner {
   std::string submit(const std::string& kind, const std::string& project_id, const std::string& resource_id,
                      const json& params);
   std::optional<Task> get(const std::string& id);
+  // Tasks of `kind` for a resource, newest first, and how many there are.
+  std::pair<std::vector<Task>, int64_t> list(const std::string& kind, const std::string& resource_id, int64_t offset,
+                                             int64_t limit);
   // The newest task of `kind` for a resource.
   std::optional<Task> latest(const std::string& kind, const std::string& resource_id);
   bool active(const std::string& kind, const std::string& resource_id);  // queued or running
