@@ -589,4 +589,105 @@ json list_version_samples(const Context& ctx, Database& db, obs::ObjectStore& ob
   return {{"sample_count", total}, {"samples", list}};
 }
 
+// The SQL of one SearchCondition (§1.4.7) over samples `s`, its parts ANDed;
+// binds go to `p`. Throws a 400 naming the offending key.
+std::string condition_sql(const json& c, store::Params& p) {
+  std::string sql = "1 = 1";
+  if (!c.is_object()) throw bad_request("Invalid parameter search_conditions: each condition must be an object");
+  if (c.contains("sample_name")) {
+    if (!c["sample_name"].is_string()) throw bad_request("Invalid parameter search_conditions.sample_name");
+    sql += " AND s.name = ?";
+    p.push_back(c["sample_name"].get<std::string>());
+  }
+  if (c.contains("sample_time")) {  // month | day | yyyyMMdd-yyyyMMdd (span <= 30 days)
+    if (!c["sample_time"].is_string()) throw bad_request("Invalid parameter search_conditions.sample_time");
+    std::string v = c["sample_time"];
+    int64_t now = clock::now_ms(), day = 86400000, from_ms, to_ms;
+    if (v == "month") {
+      from_ms = now - 30 * day;
+      to_ms = now + day;
+    } else if (v == "day") {
+      from_ms = (now / day - 1) * day;
+      to_ms = now + day;
+    } else {
+      std::optional<int64_t> a, b;
+      if (v.size() == 17 && v[8] == '-') {
+        a = clock::parse_sdk_date(v.substr(0, 8) + "T000000Z");
+        b = clock::parse_sdk_date(v.substr(9) + "T000000Z");
+      }
+      if (!a.has_value() || !b.has_value() || b.value() < a.value() || b.value() - a.value() > 30 * day)
+        throw bad_request("Invalid parameter search_conditions.sample_time: month, day or yyyyMMdd-yyyyMMdd spanning at most 30 days");
+      from_ms = a.value();
+      to_ms = b.value() + day;  // the end day counts whole
+    }
+    sql += " AND s.sample_time >= ? AND s.sample_time < ?";
+    p.push_back(from_ms);
+    p.push_back(to_ms);
+  }
+  if (c.contains("metadata")) {  // SearchProp: {op, props: {key: [values]}}
+    const json& m = c["metadata"];
+    if (!m.is_object() || !m.contains("props") || !m["props"].is_object())
+      throw bad_request("Invalid parameter search_conditions.metadata.props: must be an object");
+    std::string op = m.value("op", std::string("AND"));
+    if (op != "AND" && op != "OR") throw bad_request("Invalid parameter search_conditions.metadata.op: AND or OR");
+    std::string part;
+    for (auto& [k, vals] : m["props"].items()) {
+      std::string e = "EXISTS (SELECT 1 FROM sample_metadata m WHERE m.dataset_id = s.dataset_id AND m.seq = s.seq AND m.key = ?";
+      p.push_back(k);
+      if (!vals.is_null()) {  // null: the key is present, any value
+        if (!vals.is_array()) throw bad_request("Invalid parameter search_conditions.metadata.props." + k + ": must be an array");
+        if (!vals.empty()) {
+          e += " AND m.value IN (";
+          for (size_t i = 0; i < vals.size(); ++i) {
+            if (!vals[i].is_string())
+              throw bad_request("Invalid parameter search_conditions.metadata.props." + k + ": values must be strings");
+            e += i ? ", ?" : "?";
+            p.push_back(vals[i].get<std::string>());
+          }
+          e += ")";
+        }
+      }
+      part += (part.empty() ? "" : " " + op + " ") + e + ")";
+    }
+    if (!part.empty()) sql += " AND (" + part + ")";
+  }
+  if (c.contains("sample_dir")) {
+    if (!c["sample_dir"].is_string()) throw bad_request("Invalid parameter search_conditions.sample_dir");
+    sql += " AND s.dir = ?";
+    p.push_back(c["sample_dir"].get<std::string>());
+  }
+  if (c.contains("hard")) {
+    std::string h = c["hard"].is_string() ? c["hard"].get<std::string>() : c["hard"].dump();
+    if (h != "0" && h != "1") throw bad_request("Invalid parameter search_conditions.hard: must be 0 or 1");
+    sql += " AND s.hard = ?";
+    p.push_back(h == "1" ? 1 : 0);
+  }
+  if (c.contains("labeler")) {
+    if (!c["labeler"].is_string()) throw bad_request("Invalid parameter search_conditions.labeler");
+    sql += " AND s.annotated_by = ?";
+    p.push_back(c["labeler"].get<std::string>());
+  }
+  if (c.contains("label_list")) {
+    const json& ll = c["label_list"];
+    if (!ll.is_object() || !ll.contains("labels") || !ll["labels"].is_array())
+      throw bad_request("Invalid parameter search_conditions.label_list.labels: must be an array");
+    std::string op = ll.value("op", std::string("OR"));
+    if (op != "OR" && op != "AND") throw bad_request("Invalid parameter search_conditions.label_list.op: OR or AND");
+    std::string part;
+    for (auto& l : ll["labels"]) {
+      if (!l.is_object() || !l.contains("name") || !l["name"].is_string())
+        throw bad_request("Invalid parameter search_conditions.label_list.labels: each needs a name");
+      std::string e = "EXISTS (SELECT 1 FROM sample_labels x WHERE x.dataset_id = s.dataset_id AND x.seq = s.seq AND x.label_name = ?";
+      p.push_back(l["name"].get<std::string>());
+      if (l.contains("type") && l["type"].is_number_integer()) {
+        e += " AND x.label_type = ?";
+        p.push_back(l["type"].get<int>());
+      }
+      part += (part.empty() ? "" : " " + op + " ") + e + ")";
+    }
+    if (!part.empty()) sql += " AND (" + part + ")";
+  }
+  return sql;
+}
+
 }  // namespace atelier::data

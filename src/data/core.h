@@ -378,4 +378,8 @@ json preview_files(const Context& ctx, Database& db, const Row& d);
 json list_version_samples(const Context& ctx, Database& db, obs::ObjectStore& objects, const Row& d,
                           const std::string& vid);
 
+// The SQL of one SearchCondition (§1.4.7) over samples `s`, its parts ANDed;
+// binds go to `p`. Throws a 400 naming the offending key.
+std::string condition_sql(const json& c, store::Params& p);
+
 }  // namespace atelier::data
