@@ -125,10 +125,10 @@ std::string voc_xml(const ManifestSample& s, bool segmented) {
 }
 
 std::string manifest_line(const ManifestSample& s, int dataset_type,
-                          const std::function<std::string(const std::string& xml)>& write_voc) {
+                          const std::function<std::string(const std::string& xml)>& write_voc, std::string_view scheme) {
   json line = json::object();
   bool text = dataset_type >= 100 && dataset_type < 200;
-  line["source"] = text ? "content://" + s.text : "obs:/" + s.path;
+  line["source"] = text ? "content://" + s.text : std::string(scheme) + s.path.substr(1);
   line["id"] = s.id;
   if (!s.usage.empty()) line["usage"] = s.usage;
   json md = s.metadata.is_object() ? s.metadata : json::object();
@@ -157,7 +157,7 @@ std::string manifest_line(const ManifestSample& s, int dataset_type,
     }
     json a = json::object();
     a["type"] = kind_of(t);
-    if (l.contains("name") && t != 201 && t != 202) a["name"] = l["name"];
+    if (l.contains("name")) a["name"] = l["name"];
     if (l.contains("id") && (t == 102 || t == 103)) a["id"] = l["id"];
     json p = l.value("property", json::object());
     if (p.is_object() && !p.empty()) a["property"] = p;

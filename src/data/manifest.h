@@ -23,8 +23,10 @@ struct ManifestSample {
 
 // Builds the manifest line. For detection (1) and segmentation (3) labels it
 // calls `write_voc(xml)` with the VOC document and uses the location it returns.
+// `scheme` prefixes the source's bucket ("obs://" or "s3://", §1.9 source_type_header).
 std::string manifest_line(const ManifestSample& s, int dataset_type,
-                          const std::function<std::string(const std::string& xml)>& write_voc);
+                          const std::function<std::string(const std::string& xml)>& write_voc,
+                          std::string_view scheme = "obs://");
 
 // The VOC XML of a sample's detection or segmentation labels.
 std::string voc_xml(const ManifestSample& s, bool segmented);

@@ -9,6 +9,8 @@
 // instead of adding a second sample.
 #include "data/transfer.h"
 
+#include <ctime>
+
 #include "common/ids.h"
 #include "data/core.h"
 
@@ -386,6 +388,168 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
   return g.to_json();
 }
 
+// ---------------------------------------------------------------- export (§1.9)
+
+const char* kExportKind = "dataset-export";
+
+// yyyyMMddHHmmss (UTC), for export file names.
+std::string compact_time(int64_t ms) {
+  time_t t = time_t(ms / 1000);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm);
+  return buf;
+}
+
+// The samples an export selects: the WHERE clause over samples `s`.
+std::string export_where(const json& p, store::Params& binds) {
+  std::string where = " WHERE s.dataset_id = ?";
+  int type = p.value("export_type", 2);
+  if (type == 0) where += " AND s.state <> 'UN_ANNOTATION'";
+  if (type == 1) where += " AND s.state = 'UN_ANNOTATION'";
+  if (p.contains("sample_state")) {
+    where += " AND s.state = ?";
+    binds.push_back(p["sample_state"].get<std::string>());
+  }
+  if (p.contains("samples")) {
+    where += " AND s.id IN (NULL";
+    for (auto& id : p["samples"]) {
+      where += ", ?";
+      binds.push_back(id.get<std::string>());
+    }
+    where += ")";
+  }
+  if (p.contains("search_conditions") && !p["search_conditions"].empty()) {  // ORed for exports (§1.9)
+    std::string any;
+    for (auto& c : p["search_conditions"]) any += (any.empty() ? "(" : " OR (") + condition_sql(c, binds) + ")";
+    where += " AND (" + any + ")";
+  }
+  return where;
+}
+
+// Writes the selected samples as a manifest (and, for annotation_format VOC,
+// each image with its VOC file beside it) under the export path. Writing
+// again gives the same files, so an interrupted export simply runs again.
+json run_export(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d) {
+  const json& p = tc.task().params;
+  std::string ds = d.str("id");
+  int type = int(d.i64("type"));
+  std::string dir = p["path"].get<std::string>();
+  std::string scheme = p.value("source_type_header", "obs://");
+  bool voc = p.value("annotation_format", "") == "VOC";
+  bool clear_hard = p.value("clear_hard_property", true);
+  bool ratio_usage = p.value("ratio_sample_usage", false);
+  double ratio = std::strtod(p.value("train_sample_ratio", std::string("1.00")).c_str(), nullptr);
+  obs::ObsPath manifest = obs::parse_path(p["manifest_path"].get<std::string>());
+  objects.create_bucket(manifest.bucket);
+  int64_t total = 0, done = 0;
+  db.snapshot([&] {
+    store::Params b{ds};
+    std::string where = export_where(p, b);
+    total = db.query_one("SELECT COUNT(*) AS n FROM samples s" + where, b)->i64("n");
+    tc.progress({{"total", total}, {"finished", 0}});
+    int64_t after = 0;
+    std::string pending;
+    size_t pos = 0;
+    bool end = false;
+    std::set<std::string> names;  // VOC export: file names used in the flat layout
+    auto next_page = [&] {
+      store::Params pb = b;
+      pb.push_back(after);
+      auto rows = db.query("SELECT s.* FROM samples s" + where + " AND s.seq > ? ORDER BY s.seq LIMIT 500", pb);
+      if (rows.empty()) {
+        end = true;
+        return;
+      }
+      for (auto& r : rows) {
+        after = r.i64("seq");
+        ManifestSample m;
+        m.id = r.str("id");
+        m.path = r.str("path");
+        m.labels = json::parse(r.str("labels"), nullptr, false);
+        m.metadata = json::parse(r.str("metadata"), nullptr, false);
+        if (!m.labels.is_array()) m.labels = json::array();
+        if (!m.metadata.is_object()) m.metadata = json::object();
+        if (clear_hard)
+          for (const char* k : {"@modelarts:hard", "@modelarts:hard_coefficient", "@modelarts:hard_reasons"}) m.metadata.erase(k);
+        if (is_text_type(type)) {
+          try {
+            m.text = objects.get_all(obs::parse_path(m.path)).value_or("");
+          } catch (const ApiError&) {
+          }
+        }
+        if (ratio_usage && !m.labels.empty()) {
+          uint64_t h = std::strtoull(crypto::md5_hex(m.id).substr(0, 8).c_str(), nullptr, 16);
+          m.usage = double(h % 10000) < ratio * 10000 ? "TRAIN" : "EVAL";
+        } else if (!r.null("usage")) {
+          m.usage = r.str("usage");
+        }
+        std::string file = r.str("name");
+        if (voc) {
+          // Flat PASCAL VOC layout: the image and <stem>.xml side by side.
+          if (!names.insert(file).second) file = m.id + "_" + file;
+          names.insert(file);
+          auto src = objects.get(obs::parse_path(m.path));
+          if (src) {
+            obs::ObsPath dst = obs::parse_path(dir + file);
+            objects.put(dst, [&](char* buf, size_t cap) { return src->read(buf, cap); });
+            m.path = obs_str(dst);  // the exported folder stands on its own
+          }
+        }
+        pending += manifest_line(m, type, [&](const std::string& xml) {
+          obs::ObsPath x = obs::parse_path(dir + (voc ? stem(file) : "annotations/" + m.id) + ".xml");
+          objects.put(x, xml);
+          return scheme + x.bucket + "/" + x.key;
+        }, scheme);
+        pending += "\n";
+        ++done;
+      }
+      tc.progress({{"total", total}, {"finished", done}});
+    };
+    objects.put(manifest, [&](char* buf, size_t cap) -> size_t {
+      while (pos == pending.size() && !end) {
+        if (tc.stopping()) throw ApiError(503, "ModelArts.0010", "The server is stopping.");
+        pending.clear();
+        pos = 0;
+        next_page();
+      }
+      size_t n = std::min(cap, pending.size() - pos);
+      std::copy_n(pending.data() + pos, n, buf);
+      pos += n;
+      return n;
+    });
+  });
+  return {{"total", total}, {"finished", done}};
+}
+
+json export_task_json(const tasks::Task& t) {
+  json prog = t.status == "COMPLETED" && t.result.is_object() && !t.result.empty() ? t.result : t.progress;
+  int64_t total = prog.value("total", int64_t(0)), done = prog.value("finished", int64_t(0));
+  const char* status = t.status == "QUEUING"     ? "INIT"
+                       : t.status == "RUNNING"   ? "RUNNING"
+                       : t.status == "COMPLETED" ? "SUCCESSED"  // sic, as the service spells it
+                                                 : "FAILED";
+  double progress = t.status == "COMPLETED" ? 100.0 : total > 0 ? 100.0 * double(done) / double(total) : 0.0;
+  json params = t.params.value("export_params", json::object());
+  return {{"task_id", t.id},
+          {"dataset_id", t.resource_id},
+          {"path", t.params.value("path", "")},
+          {"manifest_path", t.params.value("manifest_path", "")},
+          {"export_type", t.params.value("export_type", 2)},
+          {"export_format", t.params.value("export_format", 2)},
+          {"annotation_format", t.params.value("annotation_format", "")},
+          {"export_params", params},
+          {"status", status},
+          {"progress", progress},
+          {"total_sample_count", total},
+          {"finished_sample_count", done},
+          {"create_time", t.created_at},
+          {"update_time", t.ended_at ? t.ended_at : t.started_at ? clock::now_ms() : t.created_at},
+          {"error_code", t.error_code},
+          {"error_msg", t.error_msg}};
+}
+
 const char* status_of(const std::string& s) {
   if (s == "QUEUING") return "QUEUING";
   if (s == "RUNNING") return "RUNNING";
@@ -531,6 +695,112 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
       // The spec has no code for a missing import task; the export one's is the nearest.
       throw ApiError(400, "ModelArts.4359", "Import task " + ctx.param("task_id") + " does not exist.");
     return json_response(200, import_task_json(db, *t));
+  });
+
+  runner.handle(kExportKind, [&db, &objects](tasks::TaskContext& tc) -> json {
+    auto d = db.query_one("SELECT * FROM datasets WHERE id = ?", {tc.task().resource_id});
+    if (!d) throw dataset_missing(tc.task().resource_id);
+    return run_export(db, objects, tc, *d);
+  }, /*resumable=*/true);
+
+  add("POST", "/datasets/{dataset_id}/export-tasks", "modelarts:dataset:createExportTask", [&db, &objects, &runner, dataset](Context& ctx) {
+    auto d = dataset(ctx);
+    auto in = ctx.in(/*allow_empty=*/true);
+    int type = int(d.i64("type"));
+    if (type != 0 && type != 1 && type != 900)
+      throw ApiError(400, "ModelArts.4384", "Only image classification, object detection and free-format datasets can be exported.");
+    json params = json::object();
+    auto ep = in.opt_obj("export_params");
+    std::string dest = ep ? ep->opt_str("export_dest").value_or("DIR") : "DIR";
+    if (dest == "NEW_DATASET")
+      throw ApiError(400, "ModelArts.4384", "export_params.export_dest: NEW_DATASET is not supported by this server yet; export to DIR and import the manifest");
+    if (dest != "DIR") ep->fail("export_dest", "must be DIR or NEW_DATASET");
+    std::string path = in.max_len("path", in.str("path"), 1024);
+    obs::ObsPath dir = obs::parse_path(path, "path");
+    if (!dir.key.empty() && dir.key.back() != '/') dir.key += '/';
+    if (!objects.bucket_exists(dir.bucket)) throw ApiError(400, "ModelArts.4358", "path: bucket " + dir.bucket + " does not exist");
+    params["path"] = obs_str(dir);
+    if (auto t = in.opt_int("export_type", 0, 3)) params["export_type"] = *t;
+    if (auto f = in.opt_int("export_format", 1, 2)) params["export_format"] = *f;
+    if (auto f = in.opt_str("annotation_format")) {
+      if (*f == "COCO") in.fail("annotation_format", "COCO is not supported by this server; use VOC");
+      if (*f != "VOC") in.fail("annotation_format", "must be VOC or COCO");
+      if (type != 1) in.fail("annotation_format", "VOC export is for object detection datasets");
+      params["annotation_format"] = *f;
+    }
+    if (auto h = in.opt_str("source_type_header")) {
+      if (*h != "obs://" && *h != "s3://") in.fail("source_type_header", "must be obs:// or s3://");
+      params["source_type_header"] = *h;
+    }
+    if (auto v = in.opt_str("version_id"))
+      throw ApiError(400, "ModelArts.4384", "version_id: exporting a published version is not supported by this server yet; its manifest is at the version's manifest_path");
+    auto state = [&](const JsonIn& j) -> std::optional<std::string> {
+      auto s = j.opt_str("sample_state");
+      if (!s) return std::nullopt;
+      if (*s != "UN_ANNOTATION" && *s != "MANUAL_ANNOTATION" && *s != "AUTO_ANNOTATION")
+        j.fail("sample_state", "must be UN_ANNOTATION, MANUAL_ANNOTATION or AUTO_ANNOTATION");
+      return s;
+    };
+    if (auto s = state(in)) params["sample_state"] = *s;
+    json echo = json::object();
+    if (ep) {
+      echo = ep->node();
+      if (auto s = state(*ep)) params["sample_state"] = *s;
+      if (ep->has("samples")) {
+        const json& ids = ep->arr("samples");
+        for (size_t i = 0; i < ids.size(); ++i)
+          if (!ids[i].is_string()) ep->fail(("samples[" + std::to_string(i) + "]").c_str(), "must be a sample id");
+        params["samples"] = ids;
+      }
+      if (ep->has("search_conditions")) {
+        const json& conds = ep->arr("search_conditions");
+        store::Params probe;
+        for (auto& c : conds) condition_sql(c, probe);  // validates now, not in the task
+        params["search_conditions"] = conds;
+      }
+      if (auto r = ep->opt_str("train_sample_ratio")) {
+        char* end = nullptr;
+        double v = std::strtod(r->c_str(), &end);
+        if (r->empty() || *end || v < 0 || v > 1) ep->fail("train_sample_ratio", "must be a number from 0 to 1, e.g. \"0.80\"");
+        params["train_sample_ratio"] = *r;
+      }
+      for (const char* k : {"ratio_sample_usage", "clear_hard_property"})
+        if (auto b = ep->opt_bool(k)) params[k] = *b;
+    }
+    if (params.value("export_type", 2) == 3 && !params.contains("search_conditions"))
+      in.fail("export_params", "export_type 3 needs export_params.search_conditions");
+    params["export_params"] = echo;
+    params["manifest_path"] = obs_str(dir) + d.str("name") + "-" + compact_time(clock::now_ms()) + ".manifest";
+    std::string id = runner.submit(kExportKind, ctx.caller.project_id, d.str("id"), params);
+    return json_response(200, {{"task_id", id}});
+  });
+
+  add("GET", "/datasets/{dataset_id}/export-tasks", "modelarts:dataset:getDataset", [&runner, dataset](Context& ctx) {
+    auto d = dataset(ctx);
+    auto type = query_int(ctx, "export_type");
+    auto [skip, limit] = page(ctx, 10, 100);
+    json items = json::array();
+    int64_t total = 0;
+    if (!type) {
+      auto [list, n] = runner.list(kExportKind, d.str("id"), skip, limit);
+      total = n;
+      for (auto& t : list) items.push_back(export_task_json(t));
+    } else {
+      // Filtering by type: a dataset has few export tasks.
+      auto [list, n] = runner.list(kExportKind, d.str("id"), 0, 100000);
+      for (auto& t : list)
+        if (t.params.value("export_type", 2) == *type && total++ >= skip && int64_t(items.size()) < limit)
+          items.push_back(export_task_json(t));
+    }
+    return json_response(200, {{"total_count", total}, {"export_tasks", items}});
+  });
+
+  add("GET", "/datasets/{dataset_id}/export-tasks/{task_id}", "modelarts:dataset:getDataset", [&runner, dataset](Context& ctx) {
+    auto d = dataset(ctx);
+    auto t = runner.get(ctx.param("task_id"));
+    if (!t || t->kind != kExportKind || t->resource_id != d.str("id"))
+      throw ApiError(400, "ModelArts.4359", "Export task " + ctx.param("task_id") + " does not exist.");
+    return json_response(200, export_task_json(*t));
   });
   return out;
 }
