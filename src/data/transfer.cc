@@ -190,6 +190,18 @@ class Importer {
       std::string name = labels[i].value("name", "");
       if (name.empty() || defined.count({t, name})) continue;
       json def = {{"name", name}, {"type", t}};
+      if (t == 102) {
+        // A new relation label takes its end types from the entities it joins here.
+        json prop = labels[i].value("property", json::object());
+        json types = json::object();
+        for (const char* end : {"from", "to"}) {
+          std::string eid = prop.is_object() ? prop.value(std::string("@modelarts:") + end, "") : "";
+          for (auto& e : labels)
+            if (e.is_object() && e.value("id", "") == eid && !eid.empty())
+              types[std::string("@modelarts:") + end + "_type"] = e.value("name", "");
+        }
+        def["property"] = types;
+      }
       new_labels.push_back(read_label(JsonIn(def, where), type_));
       defined.insert({t, name});
     }
@@ -493,13 +505,13 @@ json run_export(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
           auto src = objects.get(obs::parse_path(m.path));
           if (src) {
             obs::ObsPath dst = obs::parse_path(dir + file);
-            objects.put(dst, [&](char* buf, size_t cap) { return src->read(buf, cap); });
+            objects.put(dst, [&](char* buf, size_t cap) { return src->read(buf, cap); }, obs::ObjectStore::Durability::kDeferred);
             m.path = obs_str(dst);  // the exported folder stands on its own
           }
         }
         pending += manifest_line(m, type, [&](const std::string& xml) {
           obs::ObsPath x = obs::parse_path(dir + (voc ? stem(file) : "annotations/" + m.id) + ".xml");
-          objects.put(x, xml);
+          objects.put(x, xml, obs::ObjectStore::Durability::kDeferred);
           return scheme + x.bucket + "/" + x.key;
         }, scheme);
         pending += "\n";
@@ -520,6 +532,7 @@ json run_export(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
       return n;
     });
   });
+  objects.sync();  // the copies and VOC files, before the task reports success
   return {{"total", total}, {"finished", done}};
 }
 
@@ -770,7 +783,9 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
     if (params.value("export_type", 2) == 3 && !params.contains("search_conditions"))
       in.fail("export_params", "export_type 3 needs export_params.search_conditions");
     params["export_params"] = echo;
-    params["manifest_path"] = obs_str(dir) + d.str("name") + "-" + compact_time(clock::now_ms()) + ".manifest";
+    // The time names the export; a short random tail keeps two exports in the same second apart.
+    params["manifest_path"] = obs_str(dir) + d.str("name") + "-" + compact_time(clock::now_ms()) + "-" +
+                              ids::hex32().substr(26) + ".manifest";
     std::string id = runner.submit(kExportKind, ctx.caller.project_id, d.str("id"), params);
     return json_response(200, {{"task_id", id}});
   });

@@ -60,14 +60,14 @@ ObsPath parse_path(std::string_view path, std::string_view field) {
   return p;
 }
 
-ObjectInfo ObjectStore::put(const ObsPath& p, std::string_view data) {
+ObjectInfo ObjectStore::put(const ObsPath& p, std::string_view data, Durability d) {
   size_t off = 0;
   return put(p, [&](char* buf, size_t cap) {
     size_t n = std::min(cap, data.size() - off);
     std::copy_n(data.data() + off, n, buf);
     off += n;
     return n;
-  });
+  }, d);
 }
 
 std::optional<std::string> ObjectStore::get_all(const ObsPath& p) {
@@ -117,7 +117,7 @@ class LocalStore : public ObjectStore {
     return valid_bucket(bucket) && fs::is_directory(root_ / bucket);
   }
 
-  ObjectInfo put(const ObsPath& p, const Source& src) override {
+  ObjectInfo put(const ObsPath& p, const Source& src, Durability durability) override {
     fs::path dest = resolve(p, /*for_write=*/true);
     if (p.key.empty()) throw bad_request("An object key is required.");
     if (p.key.back() == '/') {  // a folder marker
@@ -150,7 +150,7 @@ class LocalStore : public ObjectStore {
         }
         total += n;
       }
-      if (::fsync(fd) != 0) throw std::runtime_error("object fsync failed");
+      if (durability == Durability::kNow && ::fsync(fd) != 0) throw std::runtime_error("object fsync failed");
     } catch (...) {
       ::close(fd);
       ::unlink(tmp.c_str());
@@ -164,6 +164,15 @@ class LocalStore : public ObjectStore {
     EVP_MD_CTX_free(md);
     fs::rename(tmp, dest);
     return ObjectInfo{p.key, total, mtime(dest), crypto::hex(std::string_view((char*)digest, dl))};
+  }
+
+  // One syncfs() covers every deferred write: the store is one file system.
+  void sync() override {
+    int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("cannot open the object store root");
+    int rc = ::syncfs(fd);
+    ::close(fd);
+    if (rc != 0) throw std::runtime_error("object store sync failed");
   }
 
   std::unique_ptr<ObjectReader> get(const ObsPath& p) override {
@@ -193,8 +202,7 @@ class LocalStore : public ObjectStore {
       return S_ISDIR(st.st_mode) ? std::optional(ObjectInfo{p.key, 0, int64_t(st.st_mtime) * 1000, crypto::hex(md5(""))})
                                  : std::nullopt;
     if (!S_ISREG(st.st_mode)) return std::nullopt;
-    return ObjectInfo{p.key, uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000,
-                      etag_of(f)};
+    return ObjectInfo{p.key, uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000, ""};
   }
 
   bool remove(const ObsPath& p) override {
@@ -325,19 +333,6 @@ class LocalStore : public ObjectStore {
     unsigned int n = 0;
     EVP_Digest(data.data(), data.size(), d, &n, EVP_md5(), nullptr);
     return std::string((char*)d, n);
-  }
-
-  static std::string etag_of(const fs::path& f) {
-    std::ifstream in(f, std::ios::binary);
-    EVP_MD_CTX* md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, EVP_md5(), nullptr);
-    char buf[65536];
-    while (in.read(buf, sizeof buf) || in.gcount()) EVP_DigestUpdate(md, buf, size_t(in.gcount()));
-    unsigned char d[16];
-    unsigned int n = 0;
-    EVP_DigestFinal_ex(md, d, &n);
-    EVP_MD_CTX_free(md);
-    return crypto::hex(std::string_view((char*)d, n));
   }
 
   static int64_t mtime(const fs::path& f) {

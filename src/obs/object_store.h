@@ -33,7 +33,7 @@ struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
   int64_t mtime_ms = 0;
-  std::string etag;  // hex MD5 of the content for the local backend
+  std::string etag;  // hex MD5 of the content, from put (head leaves it empty on the local backend)
 };
 
 struct ListResult {
@@ -58,12 +58,19 @@ class ObjectStore {
   virtual ~ObjectStore() = default;
   virtual void create_bucket(const std::string& bucket) = 0;  // idempotent
   virtual bool bucket_exists(const std::string& bucket) = 0;
+  // When a put is durable: before it returns (kNow), or at the next sync()
+  // (kDeferred) — for tasks writing many files, which sync once at the end
+  // and simply rewrite everything if they are interrupted.
+  enum class Durability { kNow, kDeferred };
   // Streams `src` into the object, replacing it atomically when complete.
-  virtual ObjectInfo put(const ObsPath& p, const Source& src) = 0;
-  ObjectInfo put(const ObsPath& p, std::string_view data);
+  virtual ObjectInfo put(const ObsPath& p, const Source& src, Durability d = Durability::kNow) = 0;
+  ObjectInfo put(const ObsPath& p, std::string_view data, Durability d = Durability::kNow);
+  // Makes every deferred put durable.
+  virtual void sync() = 0;
   // nullptr when the object does not exist.
   virtual std::unique_ptr<ObjectReader> get(const ObsPath& p) = 0;
   std::optional<std::string> get_all(const ObsPath& p);
+  // Size and modification time without reading the content.
   virtual std::optional<ObjectInfo> head(const ObsPath& p) = 0;
   // True when something was removed.
   virtual bool remove(const ObsPath& p) = 0;

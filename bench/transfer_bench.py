@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""Import and export tasks at scale, against a real `atelier serve` (issue #4).
+
+  1. Import of an N-line manifest into an object-detection dataset (10 labels,
+     one box per sample in a PASCAL VOC file beside each image), next to raw
+     SQLite inserting the same number of sample rows in the same run.
+  2. Export of those N samples to a manifest.
+  3. Import of an OBS folder of N/10 image files (class sub-folders).
+Prints rates, the ratio to raw SQLite and the server's peak RSS.
+Targets: manifest import >= 100,000 samples/s and >= 0.6x raw SQLite; export
+of 1,000,000 samples <= 10 s; folder import >= 50,000 files/s; RSS < 300 MB.
+
+  bench/transfer_bench.py                 full size (N = 1,000,000; needs ~10 GB of disk for the files)
+  bench/transfer_bench.py --samples 100000
+  bench/transfer_bench.py --smoke         tiny run used by the test suite
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..")
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "api"))
+import requests  # noqa: E402
+from conftest import ADMIN_PASSWORD, Server, token_for  # noqa: E402
+
+LABELS = [f"label{i}" for i in range(10)]
+VOC = ("<annotation><filename>{name}</filename><size><width>640</width><height>480</height><depth>3</depth></size>"
+       "<segmented>0</segmented><object><name>{label}</name><pose>Unspecified</pose><truncated>0</truncated>"
+       "<occluded>0</occluded><difficult>0</difficult><bndbox><xmin>{x}</xmin><ymin>20</ymin><xmax>{x2}</xmax>"
+       "<ymax>200</ymax></bndbox></object></annotation>")
+
+
+class RssWatch:
+    """Samples the server's resident set size while a phase runs."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.stop = pid, 0.0, False
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                with open(f"/proc/{self.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmRSS:"):
+                            self.peak = max(self.peak, int(line.split()[1]) / 1024)
+            except OSError:
+                return
+            time.sleep(0.05)
+
+    def done(self):
+        self.stop = True
+        self.t.join()
+        return self.peak
+
+
+def wait_task(s, url, h, ok, timeout=3600):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        t = s.get(url, headers=h).json()
+        if t["status"] in ok:
+            return t
+        assert t["status"] not in ("FAILED",), t
+        time.sleep(0.02)
+    raise AssertionError("task did not finish")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--samples", type=int, default=1_000_000)
+    a = ap.parse_args()
+    n = 5_000 if a.smoke else a.samples
+    srv = Server()
+    try:
+        obs = os.path.join(srv.data_dir, "obs")
+        # The source files and VOC documents are written straight into the
+        # embedded object store before the clock starts.
+        img_dir = os.path.join(obs, "bench", "img")
+        os.makedirs(img_dir)
+        lines = []
+        for i in range(n):
+            name = f"{i:07d}.jpg"
+            with open(os.path.join(img_dir, name), "wb") as f:
+                f.write(b"\xff\xd8jpeg")
+            x = i % 400
+            with open(os.path.join(img_dir, f"{i:07d}.xml"), "w") as f:
+                f.write(VOC.format(name=name, label=LABELS[i % 10], x=x, x2=x + 100))
+            lines.append(json.dumps({"source": f"obs://bench/img/{name}", "usage": "TRAIN", "annotation": [
+                {"type": "modelarts/object_detection", "annotation-loc": f"obs://bench/img/{i:07d}.xml",
+                 "annotation-format": "PASCAL VOC", "annotated-by": "human", "creation-time": "2024-01-02 03:04:05"}]}))
+        with open(os.path.join(obs, "bench", "in.manifest"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        del lines
+        folder_n = max(1, n // 10)
+        for i in range(folder_n):
+            d = os.path.join(obs, "bench", "folder", LABELS[i % 10])
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, f"{i:07d}.jpg"), "wb") as f:
+                f.write(b"\xff\xd8jpeg")
+
+        tok, body = token_for(srv.base, "admin", ADMIN_PASSWORD, "admin", project="local")
+        pid = body["project"]["id"]
+        h = {"X-Auth-Token": tok, "Content-Type": "application/json"}
+        s = requests.Session()
+        base = f"{srv.base}/v2/{pid}"
+
+        def dataset(name, type_):
+            r = s.post(base + "/datasets", headers=h, data=json.dumps({
+                "dataset_name": name, "dataset_type": type_, "work_path": f"/bench/work-{name}/",
+                "labels": [{"name": l, "type": type_} for l in LABELS]}))
+            assert r.status_code == 201, r.text
+            return r.json()["dataset_id"]
+
+        ds = dataset("det", 1)
+        rss = RssWatch(srv.proc.pid)
+        t0 = time.perf_counter()
+        r = s.post(f"{base}/datasets/{ds}/import-tasks", headers=h, data=json.dumps({"import_path": "/bench/in.manifest"}))
+        assert r.status_code == 200, r.text
+        t = wait_task(s, f"{base}/datasets/{ds}/import-tasks/{r.json()['task_id']}", h, ("COMPLETED",))
+        import_secs = time.perf_counter() - t0
+        import_rss = rss.done()
+        assert t["imported_sample_count"] == n and t["failed_sample_count"] == 0, {k: t[k] for k in t if k != "failures"}
+        baseline = float(subprocess.run([os.path.join(ROOT, "build", "atelier_data_baseline"), str(n)],
+                                        capture_output=True, text=True, check=True).stdout)
+
+        rss = RssWatch(srv.proc.pid)
+        t0 = time.perf_counter()
+        r = s.post(f"{base}/datasets/{ds}/export-tasks", headers=h, data=json.dumps({"path": "/bench/export/"}))
+        assert r.status_code == 200, r.text
+        t = wait_task(s, f"{base}/datasets/{ds}/export-tasks/{r.json()['task_id']}", h, ("SUCCESSED",))
+        export_secs = time.perf_counter() - t0
+        export_rss = rss.done()
+        assert t["finished_sample_count"] == n, t
+
+        ds2 = dataset("cls", 0)
+        rss = RssWatch(srv.proc.pid)
+        t0 = time.perf_counter()
+        r = s.post(f"{base}/datasets/{ds2}/import-tasks", headers=h,
+                   data=json.dumps({"import_path": "/bench/folder/", "import_type": "dir"}))
+        assert r.status_code == 200, r.text
+        t = wait_task(s, f"{base}/datasets/{ds2}/import-tasks/{r.json()['task_id']}", h, ("COMPLETED",))
+        folder_secs = time.perf_counter() - t0
+        folder_rss = rss.done()
+        assert t["imported_sample_count"] == folder_n, t
+    finally:
+        srv.cleanup()
+
+    imp = n / import_secs
+    print(f"transfer_bench: {n} manifest lines (detection, one VOC box each, 10 labels), {folder_n} folder files")
+    print(f"manifest import    {imp:10.0f} samples/s   raw SQLite baseline {baseline:.0f} rows/s   ratio {imp / baseline:.2f}"
+          f"   peak RSS {import_rss:.1f} MB")
+    print(f"manifest export    {export_secs:10.2f} s     ({n / export_secs:.0f} samples/s)   peak RSS {export_rss:.1f} MB")
+    print(f"folder import      {folder_n / folder_secs:10.0f} files/s   peak RSS {folder_rss:.1f} MB")
+    export_1m = export_secs * 1_000_000 / n
+    met = imp >= 100_000 and imp / baseline >= 0.6 and export_1m <= 10 and folder_n / folder_secs >= 50_000 \
+        and max(import_rss, export_rss, folder_rss) < 300
+    print("targets (import >= 100k/s and >= 0.6x raw, export of 1M <= 10 s (scaled), folder >= 50k files/s, RSS < 300 MB):",
+          "met" if met else "NOT met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
