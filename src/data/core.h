@@ -144,11 +144,14 @@ class SampleWriter {
   // Replaces the labels (and optionally metadata) of the sample row `r`.
   // `confirm`: a person annotated it (an auto-annotated sample becomes
   // labeled); otherwise a label rename or removal keeps its state.
+  // `as_auto`: the labels are to be confirmed (imports with final_annotation=false).
   void relabel(const Row& r, const json& labels, const json* metadata, const std::string& annotated_by,
-               const std::string* usage, bool confirm = true) {
+               const std::string* usage, bool confirm = true, bool as_auto = false) {
     int64_t seq = r.i64("seq");
     std::string old_state = r.str("state");
-    std::string state = labels.empty() ? kUnannotated : (!confirm && old_state == kAuto) ? kAuto : kManual;
+    std::string state = labels.empty()                         ? kUnannotated
+                        : as_auto || (!confirm && old_state == kAuto) ? kAuto
+                                                                       : kManual;
     add_label_rows(seq, label_counts(json::parse(r.str("labels"), nullptr, false)), -1);
     add_label_rows(seq, label_counts(labels), +1);
     if (state != old_state) {

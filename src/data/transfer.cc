@@ -50,6 +50,7 @@ struct ImportOptions {
 // One item read from the source, before it is applied.
 struct Item {
   std::string origin;  // manifest line number or object key, for failure reasons
+  std::string error;   // set when the item could not be read: it only counts as failed
   ManifestSample m;
   int64_t size = 0, mtime = 0;
 };
@@ -107,18 +108,20 @@ class Importer {
 
   // Applies one batch in one transaction: the items, the items that could
   // not be read (origin, reason), the progress and the resume position.
-  void apply(std::vector<Item>& items, std::vector<std::pair<std::string, std::string>>& bad, Progress& g,
-             const json& cursor_update) {
+  void apply(std::vector<Item>& items, Progress& g, const json& cursor_update) {
+    objects_.sync();  // inline texts written for this batch, before it commits
     db_.transaction([&] {
+      auto row = db_.query_one("SELECT sample_seq FROM datasets WHERE id = ? AND status <> 2", {ds_});
+      if (!row) throw dataset_missing(ds_);  // deleted meanwhile: the task fails with that reason
       defined_ = defined_labels(db_, ds_);
-      int64_t seq = db_.query_one("SELECT sample_seq FROM datasets WHERE id = ?", {ds_})->i64("sample_seq");
+      int64_t seq = row->i64("sample_seq");
       SampleWriter w(db_, ds_);
-      for (auto& [origin, reason] : bad) {
-        ++g.processed;
-        fail(g, origin, reason);
-      }
       for (auto& it : items) {
         ++g.processed;
+        if (!it.error.empty()) {
+          fail(g, it.origin, it.error);
+          continue;
+        }
         try {
           apply_one(it, w, seq, g);
         } catch (const ApiError& e) {
@@ -135,7 +138,6 @@ class Importer {
       tc_.progress(p);
     });
     items.clear();
-    bad.clear();
   }
 
   void fail(Progress& g, const std::string& origin, const std::string& reason) {
@@ -163,7 +165,7 @@ class Importer {
     if (m.path.empty()) {
       std::string key_path = data_dir_ + crypto::md5_hex(m.text) + ".txt";
       auto p = obs::parse_path(key_path);
-      if (!objects_.head(p)) objects_.put(p, m.text);
+      if (!objects_.head(p)) objects_.put(p, m.text, obs::ObjectStore::Durability::kDeferred);
       m.path = obs_str(p);
       it.size = int64_t(utf8_length(m.text));
     } else if (it.mtime == 0) {
@@ -177,6 +179,8 @@ class Importer {
     else if (is_text_type(type_)) text_length = int64_t(utf8_length(objects_.get_all(obs::parse_path(m.path)).value_or("")));
 
     // Annotation kinds must fit the dataset; new label names join its label set (§5.5).
+    auto existing = db_.query_one("SELECT * FROM samples WHERE dataset_id = ? AND path = ?", {ds_, m.path});
+    if (!existing && !opt_.import_samples) return;  // nothing of it is imported, not even its labels
     // New labels are added only once the item is known to be good.
     const auto& allowed = label_types_for(type_);
     std::vector<LabelDef> new_labels;
@@ -213,19 +217,17 @@ class Importer {
     }
     bool auto_labels = !opt_.final_annotation && !labels.empty();
 
-    auto existing = db_.query_one("SELECT * FROM samples WHERE dataset_id = ? AND path = ?", {ds_, m.path});
     if (existing) {
       if (labels.empty() && !m.usage.empty())
         db_.exec("UPDATE samples SET usage = ? WHERE dataset_id = ? AND seq = ?", {m.usage, ds_, existing->i64("seq")});
       if (!labels.empty()) {
         std::string* usage = m.usage.empty() ? nullptr : &m.usage;
-        w.relabel(*existing, labels, &m.metadata, "human", usage, opt_.final_annotation);
-        ++g.annotated;
+        w.relabel(*existing, labels, &m.metadata, "human", usage, opt_.final_annotation, auto_labels);
+        ++(auto_labels ? g.unconfirmed : g.annotated);
       }
       ++g.updated;
       return;
     }
-    if (!opt_.import_samples) return;
     SampleWriter::NewSample s;
     s.path = m.path;
     s.name = basename(m.path);
@@ -281,32 +283,32 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
     }
   };
   std::vector<Item> batch;
-  std::vector<std::pair<std::string, std::string>> bad;  // parse failures of this batch
   std::string line;
   bool too_long = false;
-  int64_t line_no = g.processed;  // numbering continues from the resume point
+  // Line numbers count every line, blank ones too, and continue from the resume point.
+  int64_t line_no = tc.task().progress.is_object() ? tc.task().progress.value("line", int64_t(0)) : 0;
   auto flush = [&] {
     g.bytes_done = int64_t(lines.offset());
     g.offset = lines.offset();
-    imp.apply(batch, bad, g, {{"offset", lines.offset()}});
+    imp.apply(batch, g, {{"offset", lines.offset()}, {"line", line_no}});
   };
   while (lines.next(line, too_long)) {
     if (tc.stopping()) return g.to_json();
-    if (!too_long && line.find_first_not_of(" \t") == std::string::npos) continue;
-    std::string origin = "line " + std::to_string(++line_no);
+    ++line_no;
+    if (!too_long && line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    Item it;
+    it.origin = "line " + std::to_string(line_no);
     if (too_long) {
-      bad.emplace_back(origin, "the line is longer than " + std::to_string(kMaxManifestLine) + " bytes");
+      it.error = "the line is longer than " + std::to_string(kMaxManifestLine) + " bytes";
     } else {
       try {
-        Item it;
-        it.origin = origin;
         it.m = parse_manifest_line(line, type, read_file);
-        batch.push_back(std::move(it));
       } catch (const ManifestError& e) {
-        bad.emplace_back(origin, e.what());
+        it.error = e.what();
       }
     }
-    if (batch.size() + bad.size() >= kBatch) flush();
+    batch.push_back(std::move(it));
+    if (batch.size() >= kBatch) flush();
   }
   flush();
   return g.to_json();
@@ -345,7 +347,6 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
     if (tc.stopping()) return g.to_json();
     auto page = objects.list(opt.path.bucket, root, "", g.marker, int(kBatch));
     std::vector<Item> items;
-    std::vector<std::pair<std::string, std::string>> bad;
     std::string last;
     for (auto& o : page.objects) {
       last = o.key;
@@ -353,6 +354,7 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
       Item it;
       it.origin = o.key;
       it.m.path = "/" + opt.path.bucket + "/" + o.key;
+      items.emplace_back();
       it.size = int64_t(o.size);
       it.mtime = o.mtime_ms;
       std::string dir = o.key.substr(0, o.key.rfind('/') + 1);
@@ -387,14 +389,14 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
             if (!v.size.is_null()) it.m.metadata["@modelarts:size"] = v.size;
           }
         }
-        items.push_back(std::move(it));
       } catch (const ManifestError& e) {
-        bad.emplace_back(o.key, e.what());
+        it.error = e.what();
       }
+      items.back() = std::move(it);
     }
     for (auto& it : items) g.bytes_done += it.size;
     g.marker = last;
-    if (!last.empty()) imp.apply(items, bad, g, {{"marker", last}});
+    if (!last.empty()) imp.apply(items, g, {{"marker", last}});
     if (!page.truncated) break;
   }
   return g.to_json();

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/crypto.h"
+
 #include <sys/stat.h>
 
 #include <fstream>
@@ -140,7 +142,7 @@ TEST_F(LocalStoreTest, PutGetHeadRemove) {
   auto h = store->head(P("dir/hello.txt"));
   ASSERT_TRUE(h);
   EXPECT_EQ(h->size, 5u);
-  EXPECT_EQ(h->etag, "5d41402abc4b2a76b9719d911017c592");
+  EXPECT_EQ(h->etag, "");  // head does not read the object; put reports the ETag
   EXPECT_GT(h->mtime_ms, 1600000000000LL);
 
   EXPECT_TRUE(store->remove(P("dir/hello.txt")));
@@ -164,7 +166,8 @@ TEST_F(LocalStoreTest, EmptyAndBinaryAndLargeObjects) {
   ObjectInfo b = store->put(P("big.bin"), bin);
   EXPECT_EQ(b.size, bin.size());
   EXPECT_EQ(store->get_all(P("big.bin")), bin);
-  EXPECT_EQ(store->head(P("big.bin"))->etag, b.etag);
+  EXPECT_EQ(b.etag, atelier::crypto::md5_hex(bin));
+  EXPECT_EQ(store->head(P("big.bin"))->size, bin.size());
 }
 
 TEST_F(LocalStoreTest, PutReplacesAndStreamsFromSource) {
