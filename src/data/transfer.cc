@@ -10,6 +10,7 @@
 #include "data/transfer.h"
 
 #include <ctime>
+#include <future>
 
 #include "common/ids.h"
 #include "data/core.h"
@@ -109,7 +110,6 @@ class Importer {
   // Applies one batch in one transaction: the items, the items that could
   // not be read (origin, reason), the progress and the resume position.
   void apply(std::vector<Item>& items, Progress& g, const json& cursor_update) {
-    objects_.sync();  // inline texts written for this batch, before it commits
     db_.transaction([&] {
       auto row = db_.query_one("SELECT sample_seq FROM datasets WHERE id = ? AND status <> 2", {ds_});
       if (!row) throw dataset_missing(ds_);  // deleted meanwhile: the task fails with that reason
@@ -131,6 +131,10 @@ class Importer {
         }
       }
       w.commit();
+      // Inline texts written for this batch become durable before its samples
+      // commit (a crash in between rewrites the same content-named files).
+      if (wrote_texts_) objects_.sync();
+      wrote_texts_ = false;
       db_.exec("UPDATE datasets SET sample_seq = ?, data_updated_at = ?, updated_at = ? WHERE id = ?",
                {seq, clock::now_ms(), clock::now_ms(), ds_});
       json p = g.to_json();
@@ -165,7 +169,10 @@ class Importer {
     if (m.path.empty()) {
       std::string key_path = data_dir_ + crypto::md5_hex(m.text) + ".txt";
       auto p = obs::parse_path(key_path);
-      if (!objects_.head(p)) objects_.put(p, m.text, obs::ObjectStore::Durability::kDeferred);
+      if (!objects_.head(p)) {
+        objects_.put(p, m.text, obs::ObjectStore::Durability::kDeferred);
+        wrote_texts_ = true;
+      }
       m.path = obs_str(p);
       it.size = int64_t(utf8_length(m.text));
     } else if (it.mtime == 0) {
@@ -254,6 +261,7 @@ class Importer {
   std::string data_dir_;
   ImportOptions opt_;
   std::set<std::pair<int, std::string>> defined_;
+  bool wrote_texts_ = false;
 };
 
 json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, const ImportOptions& opt) {
@@ -267,7 +275,7 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
     bool too_long;
     int64_t n = 0;
     while (counter.next(line, too_long))
-      if (too_long || line.find_first_not_of(" \t") != std::string::npos) ++n;
+      if (too_long || line.find_first_not_of(" \t\r") != std::string::npos) ++n;
     g.total = n;
     g.bytes_total = int64_t(info->size);
     tc.progress(g.to_json());
@@ -282,35 +290,77 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
       return std::nullopt;
     }
   };
-  std::vector<Item> batch;
+  // Reading a batch (JSON, VOC files, the sources' sizes) touches no
+  // metadata, so the next batch is read on another thread while this one is
+  // applied: a two-stage pipeline over the two cores.
+  struct Raw {
+    int64_t line_no;
+    std::string text;  // empty: the line was too long
+  };
+  auto prepare = [&objects, &read_file, type](std::vector<Raw> raw) {
+    std::vector<Item> items(raw.size());
+    for (size_t i = 0; i < raw.size(); ++i) {
+      Item& it = items[i];
+      it.origin = "line " + std::to_string(raw[i].line_no);
+      if (raw[i].text.empty()) {
+        it.error = "the line is longer than " + std::to_string(kMaxManifestLine) + " bytes";
+        continue;
+      }
+      try {
+        it.m = parse_manifest_line(raw[i].text, type, read_file);
+        if (!it.m.path.empty()) {
+          auto info = objects.head(obs::parse_path(it.m.path));
+          if (!info) {
+            it.error = "source " + it.m.path + ": the file does not exist";
+            continue;
+          }
+          it.size = int64_t(info->size);
+          it.mtime = info->mtime_ms;
+        }
+      } catch (const ManifestError& e) {
+        it.error = e.what();
+      } catch (const ApiError& e) {
+        it.error = e.what();
+      }
+    }
+    return items;
+  };
+  struct Pending {
+    std::future<std::vector<Item>> items;
+    uint64_t offset;
+    int64_t line_no;
+  };
+  std::optional<Pending> pending;
+  auto apply_pending = [&] {
+    if (!pending) return;
+    std::vector<Item> items = pending->items.get();
+    g.bytes_done = int64_t(pending->offset);
+    g.offset = pending->offset;
+    imp.apply(items, g, {{"offset", pending->offset}, {"line", pending->line_no}});
+    pending.reset();
+  };
+  std::vector<Raw> raw;
   std::string line;
   bool too_long = false;
   // Line numbers count every line, blank ones too, and continue from the resume point.
   int64_t line_no = tc.task().progress.is_object() ? tc.task().progress.value("line", int64_t(0)) : 0;
-  auto flush = [&] {
-    g.bytes_done = int64_t(lines.offset());
-    g.offset = lines.offset();
-    imp.apply(batch, g, {{"offset", lines.offset()}, {"line", line_no}});
+  auto dispatch = [&] {
+    apply_pending();
+    pending = Pending{std::async(std::launch::async, prepare, std::move(raw)), lines.offset(), line_no};
+    raw.clear();
   };
   while (lines.next(line, too_long)) {
-    if (tc.stopping()) return g.to_json();
+    if (tc.stopping()) {
+      if (pending) pending->items.wait();  // let the reader finish; its batch is not applied
+      return g.to_json();
+    }
     ++line_no;
     if (!too_long && line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    Item it;
-    it.origin = "line " + std::to_string(line_no);
-    if (too_long) {
-      it.error = "the line is longer than " + std::to_string(kMaxManifestLine) + " bytes";
-    } else {
-      try {
-        it.m = parse_manifest_line(line, type, read_file);
-      } catch (const ManifestError& e) {
-        it.error = e.what();
-      }
-    }
-    batch.push_back(std::move(it));
-    if (batch.size() >= kBatch) flush();
+    raw.push_back({line_no, too_long ? std::string() : std::move(line)});
+    if (raw.size() >= kBatch) dispatch();
   }
-  flush();
+  dispatch();
+  apply_pending();
   return g.to_json();
 }
 

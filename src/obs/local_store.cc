@@ -1,9 +1,13 @@
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
@@ -108,6 +112,10 @@ class LocalStore : public ObjectStore {
     fs::create_directories(tmp_);
   }
 
+  ~LocalStore() override {
+    if (root_fd_ >= 0) ::close(root_fd_);
+  }
+
   void create_bucket(const std::string& bucket) override {
     if (!valid_bucket(bucket)) throw bad_request("Invalid bucket name: " + bucket);
     fs::create_directories(root_ / bucket);
@@ -177,8 +185,11 @@ class LocalStore : public ObjectStore {
 
   std::unique_ptr<ObjectReader> get(const ObsPath& p) override {
     if (p.key.empty() || p.key.back() == '/') return nullptr;  // folders have no content
-    fs::path f = resolve(p, false);
-    int fd = ::open(f.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open_beneath(p, O_RDONLY);
+    if (fd == kNoOpenat2) {
+      fs::path f = resolve(p, false);
+      fd = ::open(f.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    }
     if (fd < 0) return nullptr;
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -191,6 +202,16 @@ class LocalStore : public ObjectStore {
   std::optional<ObjectInfo> head(const ObsPath& p) override {
     if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
     struct stat st;
+    if (!p.key.empty() && p.key.back() != '/') {
+      int fd = open_beneath(p, O_PATH);
+      if (fd >= 0) {
+        bool ok = fstat(fd, &st) == 0;
+        ::close(fd);
+        if (!ok || !S_ISREG(st.st_mode)) return std::nullopt;
+        return ObjectInfo{p.key, uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000, ""};
+      }
+      if (fd != kNoOpenat2) return std::nullopt;
+    }
     // Nothing there, nothing to escape to: answer with one system call.
     std::string quick = (root_ / p.bucket).string() + "/" + p.key;
     if (!quick.empty() && quick.back() == '/') quick.pop_back();
@@ -306,6 +327,36 @@ class LocalStore : public ObjectStore {
 
   // Maps a validated path to the file system and proves the result stays
   // inside the bucket even when a component on disk is a symlink.
+  static constexpr int kNoOpenat2 = -2;
+
+  // Opens bucket/key below the store's root in one system call, the kernel
+  // refusing any symlink or `..` on the way (openat2 RESOLVE_BENEATH |
+  // RESOLVE_NO_SYMLINKS): the escape check and the open are one step, so no
+  // path can be swapped in between. -1 when there is nothing to open;
+  // kNoOpenat2 on kernels without openat2 (then resolve() checks by hand).
+  int open_beneath(const ObsPath& p, int flags) {
+    if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
+    if (!have_openat2_) return kNoOpenat2;
+    if (root_fd_ < 0) {
+      std::lock_guard<std::mutex> l(root_mu_);
+      if (root_fd_ < 0) root_fd_ = ::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (root_fd_ < 0) return kNoOpenat2;
+    }
+    std::string rel = p.bucket + "/" + p.key;
+    if (rel.back() == '/') rel.pop_back();
+    struct open_how how {};
+    how.flags = uint64_t(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    int fd = int(::syscall(SYS_openat2, root_fd_.load(), rel.c_str(), &how, sizeof how));
+    if (fd >= 0) return fd;
+    if (errno == ENOSYS) {
+      have_openat2_ = false;
+      return kNoOpenat2;
+    }
+    if (errno == ELOOP || errno == EXDEV) throw bad_request("OBS path " + p.str() + " leads outside its bucket");
+    return -1;
+  }
+
   fs::path resolve(const ObsPath& p, bool for_write) {
     if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
     fs::path broot = root_ / p.bucket;
@@ -340,6 +391,9 @@ class LocalStore : public ObjectStore {
     return stat(f.c_str(), &st) == 0 ? int64_t(st.st_mtime) * 1000 : 0;
   }
 
+  std::atomic<int> root_fd_{-1};  // O_PATH handle of root_, for openat2
+  std::mutex root_mu_;
+  std::atomic<bool> have_openat2_{true};
   fs::path root_, tmp_;
 };
 
