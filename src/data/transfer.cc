@@ -495,8 +495,67 @@ std::string export_where(const json& p, store::Params& binds) {
 // Writes the selected samples as a manifest (and, for annotation_format VOC,
 // each image with its VOC file beside it) under the export path. Writing
 // again gives the same files, so an interrupted export simply runs again.
+// Exports a published version: its manifest's lines, filtered by
+// export_type, with sources in the requested scheme.
+json run_version_export(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d) {
+  const json& p = tc.task().params;
+  auto v = db.query_one("SELECT name, status FROM dataset_versions WHERE id = ? AND dataset_id = ?",
+                        {p["version_id"].get<std::string>(), d.str("id")});
+  if (!v || v->i64("status") != 1)
+    throw ApiError(400, "ModelArts.4353", "Dataset version " + p["version_id"].get<std::string>() + " does not exist.");
+  std::string name = v->str("name");
+  auto src = objects.get(obs::parse_path(inner_work_path(d) + "annotation/" + name + "/" + name + ".manifest"));
+  if (!src) throw ApiError(400, "ModelArts.4710", "The manifest of dataset version " + name + " is missing.");
+  bool s3 = p.value("source_type_header", "obs://") == "s3://";
+  int type = p.value("export_type", 2);
+  auto rescheme = [&](json& j, const char* key) {
+    if (s3 && j.contains(key) && j[key].is_string()) {
+      std::string u = j[key];
+      if (u.rfind("obs://", 0) == 0) j[key] = "s3://" + u.substr(6);
+    }
+  };
+  LineReader lines(std::move(src));
+  std::string line, pending;
+  bool too_long = false, end = false;
+  size_t pos = 0;
+  int64_t done = 0;
+  obs::ObsPath manifest = obs::parse_path(p["manifest_path"].get<std::string>());
+  objects.put(manifest, [&](char* buf, size_t cap) -> size_t {
+    while (pos == pending.size() && !end) {
+      if (tc.stopping()) throw ApiError(503, "ModelArts.0010", "The server is stopping.");
+      pending.clear();
+      pos = 0;
+      for (int k = 0; k < 500; ++k) {
+        if (!lines.next(line, too_long)) {
+          end = true;
+          break;
+        }
+        json j = json::parse(line, nullptr, false);
+        if (too_long || !j.is_object()) continue;  // we wrote this manifest; skip what we cannot read
+        bool labeled = j.contains("annotation") && j["annotation"].is_array() && !j["annotation"].empty();
+        if ((type == 0 && !labeled) || (type == 1 && labeled)) continue;
+        rescheme(j, "source");
+        if (j.contains("annotation") && j["annotation"].is_array())
+          for (auto& a : j["annotation"]) {
+            rescheme(a, "annotation-loc");
+            rescheme(a, "annotation_loc");
+          }
+        pending += j.dump() + "\n";
+        ++done;
+      }
+      tc.progress({{"total", done}, {"finished", done}});
+    }
+    size_t n = std::min(cap, pending.size() - pos);
+    std::copy_n(pending.data() + pos, n, buf);
+    pos += n;
+    return n;
+  });
+  return {{"total", done}, {"finished", done}};
+}
+
 json run_export(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d) {
   const json& p = tc.task().params;
+  if (p.contains("version_id")) return run_version_export(db, objects, tc, d);
   std::string ds = d.str("id");
   int type = int(d.i64("type"));
   std::string dir = p["path"].get<std::string>();
@@ -797,8 +856,14 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
       if (*h != "obs://" && *h != "s3://") in.fail("source_type_header", "must be obs:// or s3://");
       params["source_type_header"] = *h;
     }
-    if (auto v = in.opt_str("version_id"))
-      throw ApiError(400, "ModelArts.4384", "version_id: exporting a published version is not supported by this server yet; its manifest is at the version's manifest_path");
+    if (auto v = in.opt_str("version_id")) {
+      auto row = db.query_one("SELECT status FROM dataset_versions WHERE id = ? AND dataset_id = ?", {*v, d.str("id")});
+      if (!row) throw ApiError(400, "ModelArts.4353", "version_id: dataset version " + *v + " does not exist.");
+      if (row->i64("status") != 1) throw ApiError(400, "ModelArts.4824", "version_id: dataset version " + *v + " is not published yet.");
+      if (params.contains("annotation_format"))
+        in.fail("annotation_format", "a published version exports as its manifest; VOC export is for the working copy");
+      params["version_id"] = *v;
+    }
     auto state = [&](const JsonIn& j) -> std::optional<std::string> {
       auto s = j.opt_str("sample_state");
       if (!s) return std::nullopt;
@@ -834,6 +899,12 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
     }
     if (params.value("export_type", 2) == 3 && !params.contains("search_conditions"))
       in.fail("export_params", "export_type 3 needs export_params.search_conditions");
+    if (params.contains("version_id"))
+      for (const char* k : {"sample_state", "samples", "search_conditions"})
+        if (params.contains(k))
+          throw ApiError(400, "ModelArts.4384", std::string(k) + ": a published version is exported whole (export_type 0, 1 or 2 only)");
+    if (params.contains("version_id") && params.value("export_type", 2) == 3)
+      in.fail("export_type", "a published version is exported whole (export_type 0, 1 or 2 only)");
     params["export_params"] = echo;
     // The time names the export; a short random tail keeps two exports in the same second apart.
     params["manifest_path"] = obs_str(dir) + d.str("name") + "-" + compact_time(clock::now_ms()) + "-" +

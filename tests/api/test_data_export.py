@@ -796,7 +796,7 @@ def test_validation_errors_create_nothing(api, server):
         ({"source_type_header": "http://"}, "ModelArts.0101", "source_type_header"),
         ({"source_type_header": 1}, "ModelArts.0101", "source_type_header"),
         ({"sample_state": "LABELED"}, "ModelArts.0101", "sample_state"),
-        ({"version_id": "v1"}, "ModelArts.4384", "version_id"),
+        ({"version_id": "v1"}, "ModelArts.4353", "version_id"),
         ({"export_params": "x"}, "ModelArts.0101", "export_params"),
         ({"export_params": {"export_dest": "NEW_DATASET", "export_new_dataset_name": "n"}}, "ModelArts.4384",
          "export_dest"),
@@ -886,3 +886,35 @@ def test_cross_project_isolation(api, server, project_x):
     tb = run_export(bx, dsb)
     assert tb["total_sample_count"] == 0
     assert api.get(export_path(ds)).json()["total_count"] == 1
+
+
+def test_export_a_published_version(api, server):
+    ds, _ = api.create(type_=0, labels=[{"name": "cat"}, {"name": "dog"}], no_source=True)
+    api.add(ds, [{"name": "a.jpg", "data": b64(b"a"), "labels": [{"name": "cat", "type": 0}]},
+                 {"name": "b.jpg", "data": b64(b"b")}])
+    vid = api.post(f"/datasets/{ds}/versions").json()["version_id"]
+    deadline = time.time() + 30
+    while api.get(f"/datasets/{ds}/versions/{vid}").json()["status"] != 1:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    # the working copy moves on; the version export does not
+    api.add(ds, [{"name": "c.jpg", "data": b64(b"c"), "labels": [{"name": "dog", "type": 0}]}])
+    out = folder("verexp")
+    put_file(server, out + "keep", b"x")
+    for export_type, names in ((2, {"a.jpg", "b.jpg"}), (0, {"a.jpg"}), (1, {"b.jpg"})):
+        r = api.post(f"/datasets/{ds}/export-tasks",
+                     json={"path": out, "version_id": vid, "export_type": export_type, "source_type_header": "s3://"})
+        assert r.status_code == 200, r.text
+        tid = r.json()["task_id"]
+        deadline = time.time() + 30
+        while (t := api.get(f"/datasets/{ds}/export-tasks/{tid}").json())["status"] != "SUCCESSED":
+            assert t["status"] in ("INIT", "RUNNING") and time.time() < deadline, t
+            time.sleep(0.05)
+        with open(obj_file(server, t["manifest_path"])) as f:
+            lines = [json.loads(l) for l in f if l.strip()]
+        assert {l["source"].rsplit("/", 1)[1] for l in lines} == names
+        assert all(l["source"].startswith("s3://") for l in lines)
+        assert t["finished_sample_count"] == len(names)
+    assert_err(api.post(f"/datasets/{ds}/export-tasks", json={"path": out, "version_id": vid, "export_type": 3,
+                                                              "export_params": {"search_conditions": [{"hard": "1"}]}}),
+               400, None)
