@@ -33,6 +33,10 @@ struct ImportOptions {
   obs::ObsPath path;
   bool import_annotations = true, import_samples = true, final_annotation = true, difficult_only = false;
   std::set<std::string> included, excluded;
+  // Text classification folders (§3.4): -1 one sample per file, 0 separate
+  // label files, 1 text and labels combined on each line.
+  int text_mode = -1;
+  char sample_sep = '\t', label_sep = ',';
 
   static ImportOptions from(const json& p) {
     ImportOptions o;
@@ -44,6 +48,12 @@ struct ImportOptions {
     o.difficult_only = p.value("difficult_only", false);
     for (auto& n : p.value("included_labels", json::array())) o.included.insert(n.get<std::string>());
     for (auto& n : p.value("excluded_labels", json::array())) o.excluded.insert(n.get<std::string>());
+    if (p.contains("label_format")) {
+      const json& f = p["label_format"];
+      o.text_mode = f.value("label_type", 1);
+      o.sample_sep = f.value("text_sample_separator", std::string("\t"))[0];
+      o.label_sep = f.value("text_label_separator", std::string(","))[0];
+    }
     return o;
   }
 };
@@ -368,6 +378,83 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
 // each file for classification (0) and sound classification (200); a PASCAL
 // VOC .xml beside each image for detection (1) and segmentation (3); other
 // types import the files unlabeled.
+// Splits text into lines without their line ends.
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string l = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+    out.push_back(std::move(l));
+    if (nl == std::string::npos) break;
+    pos = nl + 1;
+  }
+  return out;
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  size_t b = s.find_first_not_of(" \t");
+  return b == std::string::npos ? "" : s.substr(b);
+}
+
+// Text classification files (manifest-format.md §3.4). "combine"
+// (label_format.label_type 1): every line is `text<sep>label[,label...]`.
+// "separate" (label_type 0, or a <stem>_result.txt beside the file): every
+// line of x.txt is a sample labeled by the same line of x_result.txt. Each
+// line becomes a sample whose text is kept in the dataset's storage. Returns
+// false when the file is a plain one-sample text (no layout applies).
+bool text_lines(obs::ObjectStore& objects, const ImportOptions& opt, const std::string& key, std::vector<Item>& items) {
+  std::string st = stem(key);
+  std::string dir = key.substr(0, key.rfind('/') + 1);
+  const std::string kResult = "_result";
+  bool is_result = st.size() > kResult.size() && st.compare(st.size() - kResult.size(), kResult.size(), kResult) == 0;
+  if (is_result && opt.text_mode != 1) {
+    // Read with its text file, when there is one.
+    std::string text_key = dir + st.substr(0, st.size() - kResult.size()) + "." + lower_ext(key);
+    if (objects.head(obs::ObsPath{opt.path.bucket, text_key})) return true;
+  }
+  std::optional<std::string> result;
+  if (opt.text_mode != 1) result = objects.get_all(obs::ObsPath{opt.path.bucket, dir + st + "_result." + lower_ext(key)});
+  if (opt.text_mode == -1 && !result) return false;
+  auto text = objects.get_all(obs::ObsPath{opt.path.bucket, key});
+  if (!text) return false;
+  std::vector<std::string> lines = split_lines(*text), labels;
+  if (result) labels = split_lines(*result);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (trimmed(lines[i]).empty()) continue;
+    Item it;
+    it.origin = key + " line " + std::to_string(i + 1);
+    std::string sample = lines[i], names;
+    if (opt.text_mode == 1) {
+      size_t sep = sample.rfind(opt.sample_sep);
+      if (sep == std::string::npos) {
+        it.error = "no '" + std::string(1, opt.sample_sep) + "' between the text and its labels";
+        items.push_back(std::move(it));
+        continue;
+      }
+      names = sample.substr(sep + 1);
+      sample = sample.substr(0, sep);
+    } else if (i < labels.size()) {
+      names = labels[i];
+    }
+    it.m.text = sample;
+    if (opt.import_annotations) {
+      size_t pos = 0;
+      while (pos <= names.size()) {
+        size_t c = names.find(opt.label_sep, pos);
+        std::string n = trimmed(names.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
+        if (!n.empty()) it.m.labels.push_back({{"name", n}, {"type", 100}});
+        if (c == std::string::npos) break;
+        pos = c + 1;
+      }
+    }
+    items.push_back(std::move(it));
+  }
+  return true;
+}
+
 json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, const ImportOptions& opt) {
   Progress g = Progress::from(tc.task().progress);
   int type = int(d.i64("type"));
@@ -401,6 +488,7 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
     for (auto& o : page.objects) {
       last = o.key;
       if (!extension_fits(type, o.key)) continue;
+      if (type == 100 && text_lines(objects, opt, o.key, items)) continue;
       Item it;
       it.origin = o.key;
       it.m.path = "/" + opt.path.bucket + "/" + o.key;
@@ -797,6 +885,28 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
     if (!inc.empty()) params["included_labels"] = inc;
     if (json exc = label_names("excluded_labels"); !exc.empty()) params["excluded_labels"] = exc;
     if (auto f = in.opt_str("import_folder")) params["import_folder"] = in.max_len("import_folder", *f, 256);
+    if (auto lf = in.opt_obj("label_format")) {
+      if (d.i64("type") != 100) in.fail("label_format", "is for text classification datasets");
+      json f = json::object();
+      if (lf->has("label_type")) {
+        const json& t = lf->node()["label_type"];
+        if (t == "0" || t == 0) f["label_type"] = 0;
+        else if (t == "1" || t == 1) f["label_type"] = 1;
+        else lf->fail("label_type", "must be 0 (separate files) or 1 (text and labels combined)");
+      } else {
+        f["label_type"] = 1;
+      }
+      static const std::string kAllowed = "!@#$%^&*_=|?/':.;,\t";
+      for (const char* k : {"text_sample_separator", "text_label_separator"}) {
+        auto v = lf->opt_str(k);
+        if (!v) continue;
+        char c = (*v)[0];
+        if (v->size() != 1 || !(std::isalnum(static_cast<unsigned char>(c)) || kAllowed.find(c) != std::string::npos))
+          lf->fail(k, "must be one character: a letter, a digit, a tab or one of !@#$%^&*_=|?/':.;,");
+        f[k] = *v;
+      }
+      params["label_format"] = f;
+    }
     if (runner.active(kKind, d.str("id")))
       throw ApiError(400, "ModelArts.4356", "An import task is already running on dataset " + d.str("id") + ".");
     std::string id = runner.submit(kKind, ctx.caller.project_id, d.str("id"), params);

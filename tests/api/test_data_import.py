@@ -1193,3 +1193,53 @@ def test_dataset_deleted_while_its_import_runs(own):
         # nothing was written for the deleted dataset after it was deleted
         left = [os.path.join(d, f) for d, _, fs in os.walk(obj_file(s, inner)) for f in fs]
         assert left == [], left[:5]
+
+
+def _wait_import(api, ds, tid, timeout=60):
+    deadline = time.time() + timeout
+    while True:
+        t = api.get(f"/datasets/{ds}/import-tasks/{tid}").json()
+        if t["status"] in ("COMPLETED", "FAILED"):
+            return t
+        assert time.time() < deadline, t
+        time.sleep(0.05)
+
+
+def test_text_folder_layouts_combine_and_separate(api, server):
+    # combine: text<TAB>label,label per line
+    ds, _ = api.create(type_=100, no_source=True)
+    f = folder("txtc")
+    put_file(server, f + "reviews.txt", "great phone\tpositive\nbroken on arrival\tnegative,refund\n\nno separator here\n")
+    r = api.post(f"/datasets/{ds}/import-tasks", json={"import_path": f, "import_type": "dir",
+                                                        "label_format": {"label_type": "1"}})
+    assert r.status_code == 200, r.text
+    t = _wait_import(api, ds, r.json()["task_id"])
+    assert (t["status"], t["imported_sample_count"], t["failed_sample_count"]) == ("COMPLETED", 2, 1), t
+    assert t["failures"][0]["file"].endswith("reviews.txt line 4")
+    got = {}
+    for s in api.all_samples(ds):
+        body = requests.get(s["source"], headers=api.h, timeout=30)
+        assert body.status_code == 200
+        got[body.content.decode()] = sorted(l["name"] for l in s["labels"])
+    assert got == {"great phone": ["positive"], "broken on arrival": ["negative", "refund"]}
+    assert_stats_exact(api, ds)
+    # separate: x.txt with x_result.txt beside it (found without label_format), custom label separator
+    ds2, _ = api.create(type_=100, no_source=True)
+    g = folder("txts")
+    put_file(server, g + "a.txt", "first line\nsecond line\nthird line\n")
+    put_file(server, g + "a_result.txt", "x\ny;z\n")
+    r = api.post(f"/datasets/{ds2}/import-tasks", json={"import_path": g, "import_type": "dir",
+                                                         "label_format": {"label_type": 0, "text_label_separator": ";"}})
+    t = _wait_import(api, ds2, r.json()["task_id"])
+    assert (t["status"], t["imported_sample_count"], t["failed_sample_count"]) == ("COMPLETED", 3, 0), t
+    got = {}
+    for s in api.all_samples(ds2):
+        got[requests.get(s["source"], headers=api.h, timeout=30).content.decode()] = sorted(l["name"] for l in s["labels"])
+    assert got == {"first line": ["x"], "second line": ["y", "z"], "third line": []}
+    assert_stats_exact(api, ds2)
+    for bad in ({"label_type": 2}, {"text_sample_separator": "ab"}, {"text_label_separator": "\n"}):
+        assert_err(api.post(f"/datasets/{ds2}/import-tasks", json={"import_path": g, "label_format": bad}), 400,
+                   "ModelArts.0101", "label_format")
+    img, _ = api.create(type_=0, no_source=True)
+    assert_err(api.post(f"/datasets/{img}/import-tasks", json={"import_path": g, "label_format": {"label_type": 1}}), 400,
+               "ModelArts.0101", "label_format")
