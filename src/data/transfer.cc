@@ -555,6 +555,10 @@ std::string compact_time(int64_t ms) {
 }
 
 // The samples an export selects: the WHERE clause over samples `s`.
+// GCC 12 reports a false -Wmaybe-uninitialized inside std::vector<Value>'s
+// reallocation (moving std::variant alternatives) for the binds below.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 std::string export_where(const json& p, store::Params& binds) {
   std::string where = " WHERE s.dataset_id = ?";
   int type = p.value("export_type", 2);
@@ -562,13 +566,14 @@ std::string export_where(const json& p, store::Params& binds) {
   if (type == 1) where += " AND s.state = 'UN_ANNOTATION'";
   if (p.contains("sample_state")) {
     where += " AND s.state = ?";
-    binds.push_back(p["sample_state"].get<std::string>());
+    const std::string& state = p["sample_state"].get_ref<const std::string&>();
+    binds.push_back(state);
   }
   if (p.contains("samples")) {
     where += " AND s.id IN (NULL";
     for (auto& id : p["samples"]) {
       where += ", ?";
-      binds.push_back(id.get<std::string>());
+      binds.push_back(id.get_ref<const std::string&>());
     }
     where += ")";
   }
@@ -579,6 +584,7 @@ std::string export_where(const json& p, store::Params& binds) {
   }
   return where;
 }
+#pragma GCC diagnostic pop
 
 // Writes the selected samples as a manifest (and, for annotation_format VOC,
 // each image with its VOC file beside it) under the export path. Writing
