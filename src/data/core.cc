@@ -511,7 +511,7 @@ json list_version_samples(const Context& ctx, Database& db, obs::ObjectStore& ob
   if (!v) throw ApiError(400, "ModelArts.4353", "Dataset version " + vid + " does not exist.");
   if (v->i64("status") != 1)
     throw ApiError(400, "ModelArts.4824", "Dataset version " + vid + " is not in normal status (not published yet).");
-  for (const char* k : {"search_conditions", "marker"})
+  for (const char* k : {"search_conditions", "marker", "high_score", "low_score"})
     if (qp(ctx, k)) throw bad_request(std::string("Invalid parameter ") + k + ": not supported together with version_id");
   int type = int(d.i64("type"));
   std::string state_filter;
@@ -589,6 +589,13 @@ json list_version_samples(const Context& ctx, Database& db, obs::ObjectStore& ob
   return {{"sample_count", total}, {"samples", list}};
 }
 
+std::string score_window_sql(double low, double high, store::Params& p) {
+  p.push_back(low);
+  p.push_back(high);
+  return "EXISTS (SELECT 1 FROM sample_labels q WHERE q.dataset_id = s.dataset_id AND q.seq = s.seq AND q.score >= ? "
+         "AND q.score <= ?)";
+}
+
 // The SQL of one SearchCondition (§1.4.7) over samples `s`, its parts ANDed;
 // binds go to `p`. Throws a 400 naming the offending key.
 std::string condition_sql(const json& c, store::Params& p) {
@@ -655,6 +662,17 @@ std::string condition_sql(const json& c, store::Params& p) {
     if (!c["sample_dir"].is_string()) throw bad_request("Invalid parameter search_conditions.sample_dir");
     sql += " AND s.dir = ?";
     p.push_back(c["sample_dir"].get<std::string>());
+  }
+  if (c.contains("score")) {  // "low-high": a label of the sample scored within the window
+    std::string v = c["score"].is_string() ? c["score"].get<std::string>() : "";
+    size_t dash = v.find('-');
+    char* e1 = nullptr;
+    char* e2 = nullptr;
+    std::string a = dash == std::string::npos ? "" : v.substr(0, dash), b = dash == std::string::npos ? "" : v.substr(dash + 1);
+    double lo = std::strtod(a.c_str(), &e1), hi = std::strtod(b.c_str(), &e2);
+    if (a.empty() || b.empty() || *e1 || *e2 || !(lo >= 0 && hi <= 1 && lo <= hi))
+      throw bad_request("Invalid parameter search_conditions.score: must be low-high within 0..1, e.g. 0.5-1");
+    sql += " AND " + score_window_sql(lo, hi, p);
   }
   if (c.contains("hard")) {
     std::string h = c["hard"].is_string() ? c["hard"].get<std::string>() : c["hard"].dump();

@@ -135,7 +135,7 @@ class SampleWriter {
     seq_counter = seq;
     delta("total", 1);
     delta("state:" + state, 1);
-    add_label_rows(seq, label_counts(s.labels), +1);
+    add_label_rows(seq, s.labels, +1);
     add_metadata_rows(seq, s.metadata);
     add_hard(s.metadata, +1);
     return true;
@@ -152,8 +152,8 @@ class SampleWriter {
     std::string state = labels.empty()                         ? kUnannotated
                         : as_auto || (!confirm && old_state == kAuto) ? kAuto
                                                                        : kManual;
-    add_label_rows(seq, label_counts(json::parse(r.str("labels"), nullptr, false)), -1);
-    add_label_rows(seq, label_counts(labels), +1);
+    add_label_rows(seq, json::parse(r.str("labels"), nullptr, false), -1);
+    add_label_rows(seq, labels, +1);
     if (state != old_state) {
       delta("state:" + old_state, -1);
       delta("state:" + state, 1);
@@ -174,7 +174,7 @@ class SampleWriter {
 
   void remove(const Row& r) {
     int64_t seq = r.i64("seq");
-    add_label_rows(seq, label_counts(json::parse(r.str("labels"), nullptr, false)), -1);
+    add_label_rows(seq, json::parse(r.str("labels"), nullptr, false), -1);
     delta("total", -1);
     delta("state:" + r.str("state"), -1);
     delta("deleted", 1);
@@ -203,12 +203,24 @@ class SampleWriter {
     return 0;
   }
 
-  void add_label_rows(int64_t seq, const std::map<std::pair<int, std::string>, int64_t>& counts, int sign) {
-    for (auto& [k, n] : counts) {
-      if (sign > 0)
-        db_.exec("INSERT INTO sample_labels (dataset_id, label_type, label_name, seq, n) VALUES (?, ?, ?, ?, ?)",
-                 {ds_, k.first, k.second, seq, n});
-      else
+  // One index row per (label, sample) with the number of annotations and
+  // the highest confidence among them (NULL when none has a score).
+  void add_label_rows(int64_t seq, const json& labels, int sign) {
+    std::map<std::pair<int, std::string>, double> scores;
+    if (sign > 0 && labels.is_array())
+      for (auto& l : labels)
+        if (l.is_object() && l.contains("score") && l["score"].is_number()) {
+          auto k = std::make_pair(l.value("type", 0), l.value("name", std::string()));
+          double v = l["score"].get<double>();
+          auto it = scores.find(k);
+          if (it == scores.end() || v > it->second) scores[k] = v;
+        }
+    for (auto& [k, n] : label_counts(labels)) {
+      if (sign > 0) {
+        auto sc = scores.find(k);
+        db_.exec("INSERT INTO sample_labels (dataset_id, label_type, label_name, seq, n, score) VALUES (?, ?, ?, ?, ?, ?)",
+                 {ds_, k.first, k.second, seq, n, sc == scores.end() ? store::Value() : store::Value(sc->second)});
+      } else
         db_.exec("DELETE FROM sample_labels WHERE dataset_id = ? AND label_name = ? AND seq = ? AND label_type = ?",
                  {ds_, k.second, seq, k.first});
       delta(label_key("lc", k.first, k.second), sign * n);
@@ -380,6 +392,9 @@ json preview_files(const Context& ctx, Database& db, const Row& d);
 // order, so deep pages cost a scan of the lines before them.
 json list_version_samples(const Context& ctx, Database& db, obs::ObjectStore& objects, const Row& d,
                           const std::string& vid);
+
+// Samples `s` with a label whose confidence lies in [low, high].
+std::string score_window_sql(double low, double high, store::Params& p);
 
 // The SQL of one SearchCondition (§1.4.7) over samples `s`, its parts ANDed;
 // binds go to `p`. Throws a 400 naming the offending key.

@@ -79,6 +79,8 @@ CREATE TABLE dataset_metrics (
   value INTEGER NOT NULL, PRIMARY KEY (dataset_id, key, hour));
 )SQL"}};
   for (auto& m : transfer_migrations()) all.push_back(std::move(m));
+  // The best confidence of a label on a sample, for the score window filters.
+  all.push_back({"data/006_label_scores", "ALTER TABLE sample_labels ADD COLUMN score REAL;"});
   return all;
 }
 
@@ -1173,6 +1175,23 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
           count_key.reset();
           where += " AND EXISTS (SELECT 1 FROM sample_labels l WHERE l.dataset_id = s.dataset_id AND l.seq = s.seq AND l.label_type = ?)";
           p.push_back(*t);
+        }
+        if (qp(ctx, "high_score") || qp(ctx, "low_score")) {
+          // The confidence window (§1.4.1); the default 0..1 filters nothing.
+          auto bound = [&](const char* k, double def) {
+            auto v = qp(ctx, k);
+            if (!v) return def;
+            char* end = nullptr;
+            double d = std::strtod(v->c_str(), &end);
+            if (v->empty() || *end || !(d >= 0 && d <= 1)) throw bad_request(std::string("Invalid parameter ") + k + ": must be a number from 0 to 1");
+            return d;
+          };
+          double lo = bound("low_score", 0), hi = bound("high_score", 1);
+          if (lo > hi) throw bad_request("Invalid parameter low_score: must not exceed high_score");
+          if (lo > 0 || hi < 1) {
+            count_key.reset();
+            where += " AND " + score_window_sql(lo, hi, p);
+          }
         }
         if (auto v = qp(ctx, "search_conditions"); v && !v->empty()) {
           count_key.reset();

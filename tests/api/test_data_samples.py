@@ -579,3 +579,35 @@ def test_metrics_hourly_counters(api):
     assert_err(api.get(f"/datasets/{ds}/metrics?end_time={now}"), 400, "ModelArts.0101", "start_time")
     assert_err(api.get(f"/datasets/{ds}/metrics?start_time={now}&end_time={now - 1}"), 400, "ModelArts.0101", "end_time")
     assert_err(api.get(f"/datasets/{ds}/metrics?start_time=abc&end_time={now}"), 400, "ModelArts.0101", "start_time")
+
+
+def test_confidence_window_filters(api):
+    ds, _ = api.create(0, labels=[{"name": "cat"}, {"name": "dog"}], no_source=True)
+    lab = lambda name, score=None: {"name": name, "type": 0, **({"score": score} if score is not None else {})}
+    ids = api.add(ds, [{"name": "a.jpg", "data": b64(b"a"), "labels": [lab("cat", 0.95)]},
+                       {"name": "b.jpg", "data": b64(b"b"), "labels": [lab("cat", 0.3), lab("dog", 0.6)]},
+                       {"name": "c.jpg", "data": b64(b"c"), "labels": [lab("dog")]},
+                       {"name": "d.jpg", "data": b64(b"d")}])
+
+    def names(**params):
+        r = api.list_raw(ds, limit=100, **params)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["sample_count"] == len(body["samples"])
+        return sorted(s["sample_name"] for s in body["samples"])
+
+    assert names() == ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
+    assert names(low_score="0", high_score="1") == ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]  # the default filters nothing
+    assert names(low_score="0.9") == ["a.jpg"]
+    assert names(low_score="0.5", high_score="0.7") == ["b.jpg"]
+    assert names(high_score="0.4") == ["b.jpg"]
+    assert names(search_conditions=json.dumps([{"score": "0.9-1"}])) == ["a.jpg"]
+    assert names(search_conditions=json.dumps([{"score": "0.2-0.35"}])) == ["b.jpg"]
+    # relabeling moves the sample in and out of the window
+    r = api.put(f"/datasets/{ds}/data-annotations/samples", json={"samples": [{"sample_id": ids[0], "labels": [lab("cat", 0.55)]}]})
+    assert r.status_code == 200, r.text
+    assert names(low_score="0.9") == []
+    assert names(low_score="0.5", high_score="0.7") == ["a.jpg", "b.jpg"]
+    for bad in ({"low_score": "x"}, {"high_score": "2"}, {"low_score": "0.8", "high_score": "0.2"},
+                {"search_conditions": json.dumps([{"score": "0.9"}])}, {"search_conditions": json.dumps([{"score": "1-0"}])}):
+        assert_err(api.list_raw(ds, **bad), 400, "ModelArts.0101")
