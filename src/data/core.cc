@@ -708,4 +708,24 @@ std::string condition_sql(const json& c, store::Params& p) {
   return sql;
 }
 
+std::string insert_dataset(Database& db, obs::ObjectStore& objects, const NewDataset& n) {
+  std::string id = ids::base62_19();
+  int64_t now = clock::now_ms();
+  db.transaction([&] {
+    if (db.query_one("SELECT 1 FROM datasets WHERE project_id = ? AND name = ?", {n.project_id, n.name}))
+      throw ApiError(400, "ModelArts.4351", "Dataset name " + n.name + " already exists.");
+    db.exec("INSERT INTO datasets (id, project_id, name, type, description, status, work_path, data_sources, extra, "
+            "workspace_id, created_at, updated_at, data_updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
+            {id, n.project_id, n.name, n.type, n.description, obs_str(n.work_path), n.data_sources.dump(), n.extra.dump(),
+             n.workspace_id, now, now, now});
+    insert_labels(db, id, n.labels);
+    // Buckets of the embedded store come into being on first use.
+    objects.create_bucket(n.work_path.bucket);
+    for (auto& s : n.data_sources)
+      if (s.is_object() && s.contains("data_path") && s["data_path"].is_string())
+        objects.create_bucket(obs::parse_path(s["data_path"].get<std::string>()).bucket);
+  });
+  return id;
+}
+
 }  // namespace atelier::data

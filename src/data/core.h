@@ -400,4 +400,20 @@ std::string score_window_sql(double low, double high, store::Params& p);
 // binds go to `p`. Throws a 400 naming the offending key.
 std::string condition_sql(const json& c, store::Params& p);
 
+// A dataset to create, its fields already validated.
+struct NewDataset {
+  std::string project_id, name;
+  int type = 0;
+  std::string description;
+  obs::ObsPath work_path;
+  json data_sources = json::array();
+  std::vector<LabelDef> labels;
+  json extra = json::object();
+  std::string workspace_id = "0";
+};
+
+// Inserts the dataset and its labels (400 ModelArts.4351 when the name is
+// taken in the project) and creates the buckets it names; returns its id.
+std::string insert_dataset(Database& db, obs::ObjectStore& objects, const NewDataset& n);
+
 }  // namespace atelier::data

@@ -512,19 +512,8 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
         }
         if (extra.contains("managed") && !extra["managed"].is_boolean()) in.fail("managed", "must be a boolean");
         std::string workspace = in.opt_str("workspace_id").value_or("0");
-        std::string id = ids::base62_19();
-        int64_t now = clock::now_ms();
-        db.transaction([&] {
-          if (db.query_one("SELECT 1 FROM datasets WHERE project_id = ? AND name = ?", {ctx.caller.project_id, name}))
-            throw ApiError(400, "ModelArts.4351", "Dataset name " + name + " already exists.");
-          db.exec("INSERT INTO datasets (id, project_id, name, type, description, status, work_path, data_sources, extra, "
-                  "workspace_id, created_at, updated_at, data_updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
-                  {id, ctx.caller.project_id, name, type, desc, obs_str(work), sources.dump(), extra.dump(), workspace, now, now, now});
-          insert_labels(db, id, labels);
-          // Buckets of the embedded store come into being on first use.
-          objects.create_bucket(work.bucket);
-          for (auto& p : inputs) objects.create_bucket(p.bucket);
-        });
+        std::string id = insert_dataset(db, objects, NewDataset{ctx.caller.project_id, name, type, desc, work, sources,
+                                                                labels, extra, workspace});
         json out = {{"dataset_id", id}};
         // Files already in the input folders come in through a sync task.
         if (!inputs.empty()) out["import_task_id"] = runner.submit("dataset-sync", ctx.caller.project_id, id, json::object());

@@ -647,9 +647,48 @@ json run_version_export(Database& db, obs::ObjectStore& objects, tasks::TaskCont
   return {{"total", done}, {"finished", done}};
 }
 
-json run_export(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d) {
+json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d);
+
+// export_dest NEW_DATASET: the export's folder becomes the input of a new
+// dataset (same type and labels) that imports the manifest. Re-running after
+// an interruption finds the dataset it created by the task id it carries.
+json run_export(Database& db, obs::ObjectStore& objects, tasks::Runner& runner, tasks::TaskContext& tc, const Row& d) {
   const json& p = tc.task().params;
-  if (p.contains("version_id")) return run_version_export(db, objects, tc, d);
+  json result = p.contains("version_id") ? run_version_export(db, objects, tc, d) : run_export_files(db, objects, tc, d);
+  if (!p.contains("new_dataset")) return result;
+  const json& nd = p["new_dataset"];
+  std::string name = nd["name"];
+  std::string id;
+  if (auto r = db.query_one("SELECT id, extra FROM datasets WHERE project_id = ? AND name = ?", {tc.task().project_id, name})) {
+    json extra = json::parse(r->str("extra"), nullptr, false);
+    if (!extra.is_object() || extra.value("export_task_id", "") != tc.task().id)
+      throw ApiError(400, "ModelArts.4351", "Dataset name " + name + " already exists.");
+    id = r->str("id");
+  } else {
+    NewDataset n;
+    n.project_id = tc.task().project_id;
+    n.name = name;
+    n.type = int(d.i64("type"));
+    n.description = "Exported from dataset " + d.str("name");
+    n.work_path = obs::parse_path(nd["work_path"].get<std::string>());
+    n.data_sources = json::array({{{"data_path", p["path"]}, {"data_type", 0}}});
+    for (auto& r : dataset_labels(db, d.str("id")))
+      n.labels.push_back(LabelDef{r.str("name"), int(r.i64("type")), json::parse(r.str("property"), nullptr, false),
+                                  json::parse(r.str("attributes"), nullptr, false)});
+    n.extra = {{"export_task_id", tc.task().id}};
+    n.workspace_id = d.str("workspace_id");
+    id = insert_dataset(db, objects, n);
+  }
+  std::string import_id;
+  if (auto t = runner.latest(kKind, id)) import_id = t->id;
+  else import_id = runner.submit(kKind, tc.task().project_id, id, {{"import_path", p["manifest_path"]}, {"import_type", "manifest"}});
+  result["new_dataset_id"] = id;
+  result["import_task_id"] = import_id;
+  return result;
+}
+
+json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d) {
+  const json& p = tc.task().params;
   std::string ds = d.str("id");
   int type = int(d.i64("type"));
   std::string dir = p["path"].get<std::string>();
@@ -750,7 +789,7 @@ json export_task_json(const tasks::Task& t) {
                                                  : "FAILED";
   double progress = t.status == "COMPLETED" ? 100.0 : total > 0 ? 100.0 * double(done) / double(total) : 0.0;
   json params = t.params.value("export_params", json::object());
-  return {{"task_id", t.id},
+  json j = {{"task_id", t.id},
           {"dataset_id", t.resource_id},
           {"path", t.params.value("path", "")},
           {"manifest_path", t.params.value("manifest_path", "")},
@@ -766,6 +805,9 @@ json export_task_json(const tasks::Task& t) {
           {"update_time", t.ended_at ? t.ended_at : t.started_at ? clock::now_ms() : t.created_at},
           {"error_code", t.error_code},
           {"error_msg", t.error_msg}};
+  for (const char* k : {"new_dataset_id", "import_task_id"})
+    if (t.result.is_object() && t.result.contains(k)) j[k] = t.result[k];
+  return j;
 }
 
 const char* status_of(const std::string& s) {
@@ -937,10 +979,10 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
     return json_response(200, import_task_json(db, *t));
   });
 
-  runner.handle(kExportKind, [&db, &objects](tasks::TaskContext& tc) -> json {
+  runner.handle(kExportKind, [&db, &objects, &runner](tasks::TaskContext& tc) -> json {
     auto d = db.query_one("SELECT * FROM datasets WHERE id = ?", {tc.task().resource_id});
     if (!d) throw dataset_missing(tc.task().resource_id);
-    return run_export(db, objects, tc, *d);
+    return run_export(db, objects, runner, tc, *d);
   }, /*resumable=*/true);
 
   add("POST", "/datasets/{dataset_id}/export-tasks", "modelarts:dataset:createExportTask", [&db, &objects, &runner, dataset](Context& ctx) {
@@ -952,14 +994,22 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
     json params = json::object();
     auto ep = in.opt_obj("export_params");
     std::string dest = ep ? ep->opt_str("export_dest").value_or("DIR") : "DIR";
-    if (dest == "NEW_DATASET")
-      throw ApiError(400, "ModelArts.4384", "export_params.export_dest: NEW_DATASET is not supported by this server yet; export to DIR and import the manifest");
-    if (dest != "DIR") ep->fail("export_dest", "must be DIR or NEW_DATASET");
+    if (dest != "DIR" && dest != "NEW_DATASET") ep->fail("export_dest", "must be DIR or NEW_DATASET");
     std::string path = in.max_len("path", in.str("path"), 1024);
     obs::ObsPath dir = obs::parse_path(path, "path");
     if (!dir.key.empty() && dir.key.back() != '/') dir.key += '/';
     if (!objects.bucket_exists(dir.bucket)) throw ApiError(400, "ModelArts.4358", "path: bucket " + dir.bucket + " does not exist");
     params["path"] = obs_str(dir);
+    if (dest == "NEW_DATASET") {
+      std::string name = ep->str("export_new_dataset_name");
+      check_name(*ep, "export_new_dataset_name", name, 100);
+      obs::ObsPath work = folder_path(*ep, "export_new_dataset_work_path", ep->str("export_new_dataset_work_path"));
+      if (obs_str(work).rfind(obs_str(dir), 0) == 0)
+        ep->fail("export_new_dataset_work_path", "must not be the export path or inside it");
+      if (db.query_one("SELECT 1 FROM datasets WHERE project_id = ? AND name = ?", {ctx.caller.project_id, name}))
+        throw ApiError(400, "ModelArts.4351", "export_params.export_new_dataset_name: dataset name " + name + " already exists.");
+      params["new_dataset"] = {{"name", name}, {"work_path", obs_str(work)}};
+    }
     if (auto t = in.opt_int("export_type", 0, 3)) params["export_type"] = *t;
     if (auto f = in.opt_int("export_format", 1, 2)) params["export_format"] = *f;
     if (auto f = in.opt_str("annotation_format")) {

@@ -798,8 +798,10 @@ def test_validation_errors_create_nothing(api, server):
         ({"sample_state": "LABELED"}, "ModelArts.0101", "sample_state"),
         ({"version_id": "v1"}, "ModelArts.4353", "version_id"),
         ({"export_params": "x"}, "ModelArts.0101", "export_params"),
-        ({"export_params": {"export_dest": "NEW_DATASET", "export_new_dataset_name": "n"}}, "ModelArts.4384",
-         "export_dest"),
+        ({"export_params": {"export_dest": "NEW_DATASET", "export_new_dataset_name": "n"}}, "ModelArts.0101",
+         "export_new_dataset_work_path"),
+        ({"export_params": {"export_dest": "NEW_DATASET", "export_new_dataset_work_path": "/dtest/nw/"}}, "ModelArts.0101",
+         "export_new_dataset_name"),
         ({"export_params": {"export_dest": "FOO"}}, "ModelArts.0101", "export_dest"),
         ({"export_params": {"sample_state": "x"}}, "ModelArts.0101", "sample_state"),
         ({"export_params": {"samples": "abc"}}, "ModelArts.0101", "samples"),
@@ -918,3 +920,37 @@ def test_export_a_published_version(api, server):
     assert_err(api.post(f"/datasets/{ds}/export-tasks", json={"path": out, "version_id": vid, "export_type": 3,
                                                               "export_params": {"search_conditions": [{"hard": "1"}]}}),
                400, None)
+
+
+
+def test_export_into_a_new_dataset(api, server):
+    ds, _ = api.create(type_=0, labels=[{"name": "cat"}, {"name": "dog"}], no_source=True)
+    api.add(ds, [{"name": "a.jpg", "data": b64(b"a"), "labels": [{"name": "cat", "type": 0}]},
+                 {"name": "b.jpg", "data": b64(b"b"), "labels": [{"name": "dog", "type": 0}]},
+                 {"name": "c.jpg", "data": b64(b"c")}])
+    out = folder("newds")
+    put_file(server, out + "keep", b"x")
+    name = "copy" + os.urandom(4).hex()
+    body = {"path": out, "export_type": 0,
+            "export_params": {"export_dest": "NEW_DATASET", "export_new_dataset_name": name,
+                              "export_new_dataset_work_path": folder("newwork")}}
+    r = api.post(f"/datasets/{ds}/export-tasks", json=body)
+    assert r.status_code == 200, r.text
+    tid = r.json()["task_id"]
+    deadline = time.time() + 30
+    while (t := api.get(f"/datasets/{ds}/export-tasks/{tid}").json())["status"] != "SUCCESSED":
+        assert t["status"] in ("INIT", "RUNNING") and time.time() < deadline, t
+        time.sleep(0.05)
+    new = t["new_dataset_id"]
+    listed = api.get("/datasets", params={"search_content": name}).json()["datasets"]
+    assert [d["dataset_id"] for d in listed] == [new]
+    deadline = time.time() + 30
+    while (it := api.get(f"/datasets/{new}/import-tasks/{t['import_task_id']}").json())["status"] != "COMPLETED":
+        assert it["status"] in ("QUEUING", "RUNNING") and time.time() < deadline, it
+        time.sleep(0.05)
+    got = sorted((s["sample_name"], [l["name"] for l in s["labels"]]) for s in api.all_samples(new))
+    assert got == [("a.jpg", ["cat"]), ("b.jpg", ["dog"])]
+    assert {l["name"] for l in api.get(f"/datasets/{new}/data-annotations/labels").json()["labels"]} == {"cat", "dog"}
+    assert_stats_exact(api, new)
+    # the name is taken now
+    assert_err(api.post(f"/datasets/{ds}/export-tasks", json=body), 400, "ModelArts.4351")
