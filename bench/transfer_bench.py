@@ -6,6 +6,7 @@
      SQLite inserting the same number of sample rows in the same run.
   2. Export of those N samples to a manifest.
   3. Import of an OBS folder of N/10 image files (class sub-folders).
+  4. Export of the N/10 classification samples (a manifest only, no VOC files).
 Prints rates, the ratio to raw SQLite and the server's peak RSS.
 Targets: manifest import >= 100,000 samples/s and >= 0.6x raw SQLite; export
 of 1,000,000 samples <= 10 s; folder import >= 50,000 files/s; RSS < 300 MB.
@@ -149,6 +150,13 @@ def main():
         folder_secs = time.perf_counter() - t0
         folder_rss = rss.done()
         assert t["imported_sample_count"] == folder_n, t
+        # Export of the classification samples (no VOC files to write).
+        t0 = time.perf_counter()
+        r = s.post(f"{base}/datasets/{ds2}/export-tasks", headers=h, data=json.dumps({"path": "/bench/export-cls/"}))
+        assert r.status_code == 200, r.text
+        t = wait_task(s, f"{base}/datasets/{ds2}/export-tasks/{r.json()['task_id']}", h, ("SUCCESSED",))
+        cls_export_secs = time.perf_counter() - t0
+        assert t["finished_sample_count"] == folder_n, t
     finally:
         srv.cleanup()
 
@@ -158,6 +166,7 @@ def main():
           f"   peak RSS {import_rss:.1f} MB")
     print(f"manifest export    {export_secs:10.2f} s     ({n / export_secs:.0f} samples/s)   peak RSS {export_rss:.1f} MB")
     print(f"folder import      {folder_n / folder_secs:10.0f} files/s   peak RSS {folder_rss:.1f} MB")
+    print(f"classification export {folder_n / cls_export_secs:7.0f} samples/s ({folder_n} samples, no VOC files)")
     export_1m = export_secs * 1_000_000 / n
     met = imp >= 100_000 and imp / baseline >= 0.6 and export_1m <= 10 and folder_n / folder_secs >= 50_000 \
         and max(import_rss, export_rss, folder_rss) < 300

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <mutex>
 #include <filesystem>
 #include <fstream>
@@ -126,32 +127,31 @@ class LocalStore : public ObjectStore {
   }
 
   ObjectInfo put(const ObsPath& p, const Source& src, Durability durability) override {
-    fs::path dest = resolve(p, /*for_write=*/true);
+    if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
     if (p.key.empty()) throw bad_request("An object key is required.");
     if (p.key.back() == '/') {  // a folder marker
+      fs::path dest = resolve(p, /*for_write=*/true);
       std::error_code ec;
       fs::create_directories(dest, ec);
       if (ec || !fs::is_directory(dest))
         throw ApiError(409, "ModelArts.0101", "Cannot create folder " + p.str() + ": an object has that name or a parent's");
       return ObjectInfo{p.key, 0, 0, crypto::hex(md5(""))};
     }
-    std::error_code ec;
-    fs::create_directories(dest.parent_path(), ec);
-    if (ec || !fs::is_directory(dest.parent_path()))
-      throw ApiError(409, "ModelArts.0101", "Cannot create " + p.str() + ": a parent is an object");
-    if (fs::is_directory(dest)) throw ApiError(409, "ModelArts.0101", "Cannot overwrite folder " + p.str());
+    // The content goes to a temporary file first and is renamed into place
+    // when complete, so readers never see half an object.
     fs::path tmp = tmp_ / crypto::random_hex(12);
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) throw std::runtime_error("cannot create temporary object file");
     EVP_MD_CTX* md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, EVP_md5(), nullptr);
+    EVP_DigestInit_ex2(md, md5_algorithm(), nullptr);
     uint64_t total = 0;
+    struct stat st {};
     try {
-      std::vector<char> buf(1 << 16);
-      while (size_t n = src(buf.data(), buf.size())) {
-        EVP_DigestUpdate(md, buf.data(), n);
+      thread_local std::unique_ptr<char[]> buf(new char[1 << 16]);
+      while (size_t n = src(buf.get(), 1 << 16)) {
+        EVP_DigestUpdate(md, buf.get(), n);
         for (size_t off = 0; off < n;) {
-          ssize_t w = ::write(fd, buf.data() + off, n - off);
+          ssize_t w = ::write(fd, buf.get() + off, n - off);
           if (w < 0 && errno == EINTR) continue;
           if (w < 0) throw std::runtime_error("object write failed");
           off += size_t(w);
@@ -159,6 +159,7 @@ class LocalStore : public ObjectStore {
         total += n;
       }
       if (durability == Durability::kNow && ::fsync(fd) != 0) throw std::runtime_error("object fsync failed");
+      if (fstat(fd, &st) != 0) throw std::runtime_error("object stat failed");
     } catch (...) {
       ::close(fd);
       ::unlink(tmp.c_str());
@@ -170,8 +171,14 @@ class LocalStore : public ObjectStore {
     unsigned int dl = 0;
     EVP_DigestFinal_ex(md, digest, &dl);
     EVP_MD_CTX_free(md);
-    fs::rename(tmp, dest);
-    return ObjectInfo{p.key, total, mtime(dest), crypto::hex(std::string_view((char*)digest, dl))};
+    try {
+      place(p, tmp);
+    } catch (...) {
+      ::unlink(tmp.c_str());
+      throw;
+    }
+    return ObjectInfo{p.key, total, int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000,
+                      crypto::hex(std::string_view((char*)digest, dl))};
   }
 
   // One syncfs() covers every deferred write: the store is one file system.
@@ -327,6 +334,52 @@ class LocalStore : public ObjectStore {
 
   // Maps a validated path to the file system and proves the result stays
   // inside the bucket even when a component on disk is a symlink.
+  static const EVP_MD* md5_algorithm() {
+    static EVP_MD* md = EVP_MD_fetch(nullptr, "MD5", nullptr);  // looked up once
+    return md;
+  }
+
+  // Renames the finished temporary file to the object's name. The parent
+  // folder is opened beneath the root with no symlink allowed (openat2) and
+  // created when missing; a parent that is an object, or a folder where the
+  // object should go, is a 409.
+  void place(const ObsPath& p, const fs::path& tmp) {
+    size_t slash = p.key.rfind('/');
+    std::string base = slash == std::string::npos ? p.key : p.key.substr(slash + 1);
+    ObsPath parent{p.bucket, slash == std::string::npos ? "" : p.key.substr(0, slash + 1)};
+    int dfd = open_beneath(parent, O_PATH | O_DIRECTORY);
+    if (dfd == kNoOpenat2) {
+      fs::path dest = resolve(p, /*for_write=*/true);
+      std::error_code ec;
+      fs::create_directories(dest.parent_path(), ec);
+      if (ec || !fs::is_directory(dest.parent_path()))
+        throw ApiError(409, "ModelArts.0101", "Cannot create " + p.str() + ": a parent is an object");
+      if (fs::is_directory(dest)) throw ApiError(409, "ModelArts.0101", "Cannot overwrite folder " + p.str());
+      fs::rename(tmp, dest);
+      return;
+    }
+    if (dfd < 0 && errno == ENOENT) {
+      fs::path dir = resolve(parent, /*for_write=*/true);  // 404 when the bucket is missing
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      dfd = open_beneath(parent, O_PATH | O_DIRECTORY);
+    }
+    if (dfd < 0) throw ApiError(409, "ModelArts.0101", "Cannot create " + p.str() + ": a parent is an object");
+    struct stat target;
+    if (fstatat(dfd, base.c_str(), &target, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(target.st_mode)) {
+      ::close(dfd);  // never replace (or write through) a link someone placed in the store
+      throw bad_request("OBS path " + p.str() + " leads outside its bucket");
+    }
+    int rc = ::renameat(AT_FDCWD, tmp.c_str(), dfd, base.c_str());
+    int err = errno;
+    ::close(dfd);
+    if (rc != 0) {
+      if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
+        throw ApiError(409, "ModelArts.0101", "Cannot overwrite folder " + p.str());
+      throw std::runtime_error("object rename failed: " + std::string(std::strerror(err)));
+    }
+  }
+
   static constexpr int kNoOpenat2 = -2;
 
   // Opens bucket/key below the store's root in one system call, the kernel
