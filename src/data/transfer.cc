@@ -355,9 +355,11 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
   // Line numbers count every line, blank ones too, and continue from the resume point.
   int64_t line_no = tc.task().progress.is_object() ? tc.task().progress.value("line", int64_t(0)) : 0;
   auto dispatch = [&] {
-    apply_pending();
-    pending = Pending{std::async(std::launch::async, prepare, std::move(raw)), lines.offset(), line_no};
+    // Start reading this batch, then apply the previous one meanwhile.
+    Pending next{std::async(std::launch::async, prepare, std::move(raw)), lines.offset(), line_no};
     raw.clear();
+    apply_pending();
+    pending = std::move(next);
   };
   while (lines.next(line, too_long)) {
     if (tc.stopping()) {
@@ -480,13 +482,11 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
   Importer imp(db, objects, tc, d, opt);
   bool classify = type == 0 || type == 200;
   bool voc = type == 1 || type == 3;
-  for (;;) {
-    if (tc.stopping()) return g.to_json();
-    auto page = objects.list(opt.path.bucket, root, "", g.marker, int(kBatch));
+  // Reading a page's files (labels beside them, VOC documents) touches no
+  // metadata: the next page is read on another thread while this one is applied.
+  auto prepare = [&objects, &opt, type, classify, voc, root](std::vector<obs::ObjectInfo> objs) {
     std::vector<Item> items;
-    std::string last;
-    for (auto& o : page.objects) {
-      last = o.key;
+    for (auto& o : objs) {
       if (!extension_fits(type, o.key)) continue;
       if (type == 100 && text_lines(objects, opt, o.key, items)) continue;
       Item it;
@@ -532,11 +532,37 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
       }
       items.back() = std::move(it);
     }
+    return items;
+  };
+  struct Pending {
+    std::future<std::vector<Item>> items;
+    std::string last;
+  };
+  std::optional<Pending> pending;
+  auto apply_pending = [&] {
+    if (!pending) return;
+    std::vector<Item> items = pending->items.get();
     for (auto& it : items) g.bytes_done += it.size;
-    g.marker = last;
-    if (!last.empty()) imp.apply(items, g, {{"marker", last}});
+    g.marker = pending->last;
+    imp.apply(items, g, {{"marker", pending->last}});
+    pending.reset();
+  };
+  std::string marker = g.marker;
+  for (;;) {
+    if (tc.stopping()) {
+      if (pending) pending->items.wait();
+      return g.to_json();
+    }
+    auto page = objects.list(opt.path.bucket, root, "", marker, int(kBatch));
+    std::string last = page.objects.empty() ? "" : page.objects.back().key;
+    std::optional<Pending> next;
+    if (!last.empty()) next = Pending{std::async(std::launch::async, prepare, std::move(page.objects)), last};
+    apply_pending();
+    pending = std::move(next);
     if (!page.truncated) break;
+    marker = page.next_marker;
   }
+  apply_pending();
   return g.to_json();
 }
 
