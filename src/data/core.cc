@@ -728,4 +728,27 @@ std::string insert_dataset(Database& db, obs::ObjectStore& objects, const NewDat
   return id;
 }
 
+ManifestSample manifest_sample(const Row& r, obs::ObjectStore& objects, int dataset_type) {
+  ManifestSample m;
+  m.id = r.str("id");
+  m.path = r.str("path");
+  m.labels = json::parse(r.str("labels"), nullptr, false);
+  m.metadata = json::parse(r.str("metadata"), nullptr, false);
+  if (!m.labels.is_array()) m.labels = json::array();
+  if (!m.metadata.is_object()) m.metadata = json::object();
+  if (is_text_type(dataset_type)) {
+    try {
+      m.text = objects.get_all(obs::parse_path(m.path)).value_or("");
+    } catch (const ApiError&) {
+    }
+  }
+  if (!r.null("usage")) m.usage = r.str("usage");
+  return m;
+}
+
+std::string split_usage(const std::string& sample_id, double train_ratio) {
+  uint64_t h = std::strtoull(crypto::md5_hex(sample_id).substr(0, 8).c_str(), nullptr, 16);
+  return double(h % 10000) < train_ratio * 10000 ? "TRAIN" : "EVAL";
+}
+
 }  // namespace atelier::data

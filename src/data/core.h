@@ -416,4 +416,12 @@ struct NewDataset {
 // taken in the project) and creates the buckets it names; returns its id.
 std::string insert_dataset(Database& db, obs::ObjectStore& objects, const NewDataset& n);
 
+// A sample row as a manifest sample, with its stored usage; text datasets
+// get the content (a manifest carries it inline).
+ManifestSample manifest_sample(const Row& r, obs::ObjectStore& objects, int dataset_type);
+
+// TRAIN or EVAL for a labeled sample: a deterministic split by its id, so the
+// same sample always lands on the same side for a given ratio.
+std::string split_usage(const std::string& sample_id, double train_ratio);
+
 }  // namespace atelier::data

@@ -185,26 +185,11 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
         }
         for (auto& r : rows) {
           after = r.i64("seq");
-          ManifestSample m;
-          m.id = r.str("id");
-          m.path = r.str("path");
-          m.labels = json::parse(r.str("labels"), nullptr, false);
-          m.metadata = json::parse(r.str("metadata"), nullptr, false);
-          if (!m.labels.is_array()) m.labels = json::array();
-          if (type >= 100 && type < 200) {
-            try {
-              m.text = objects.get_all(obs::parse_path(m.path)).value_or("");
-            } catch (const ApiError&) {
-            }
-          }
+          ManifestSample m = manifest_sample(r, objects, type);
           ++total;
           if (!m.labels.empty()) {
             ++annotated;
-            // Deterministic split: the same sample lands on the same side.
-            uint64_t h = std::strtoull(crypto::md5_hex(m.id).substr(0, 8).c_str(), nullptr, 16);
-            m.usage = double(h % 10000) < ratio * 10000 ? "TRAIN" : "EVAL";
-          } else if (!r.null("usage")) {
-            m.usage = r.str("usage");
+            m.usage = split_usage(m.id, ratio);
           }
           auto counts = label_counts(m.labels);
           if (counts.size() > 1) multi = true;

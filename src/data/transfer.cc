@@ -746,27 +746,10 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
       }
       for (auto& r : rows) {
         after = r.i64("seq");
-        ManifestSample m;
-        m.id = r.str("id");
-        m.path = r.str("path");
-        m.labels = json::parse(r.str("labels"), nullptr, false);
-        m.metadata = json::parse(r.str("metadata"), nullptr, false);
-        if (!m.labels.is_array()) m.labels = json::array();
-        if (!m.metadata.is_object()) m.metadata = json::object();
+        ManifestSample m = manifest_sample(r, objects, type);
         if (clear_hard)
           for (const char* k : {"@modelarts:hard", "@modelarts:hard_coefficient", "@modelarts:hard_reasons"}) m.metadata.erase(k);
-        if (is_text_type(type)) {
-          try {
-            m.text = objects.get_all(obs::parse_path(m.path)).value_or("");
-          } catch (const ApiError&) {
-          }
-        }
-        if (ratio_usage && !m.labels.empty()) {
-          uint64_t h = std::strtoull(crypto::md5_hex(m.id).substr(0, 8).c_str(), nullptr, 16);
-          m.usage = double(h % 10000) < ratio * 10000 ? "TRAIN" : "EVAL";
-        } else if (!r.null("usage")) {
-          m.usage = r.str("usage");
-        }
+        if (ratio_usage && !m.labels.empty()) m.usage = split_usage(m.id, ratio);
         std::string file = r.str("name");
         if (voc) {
           // Flat PASCAL VOC layout: the image and <stem>.xml side by side.
