@@ -726,7 +726,11 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
   obs::ObsPath manifest = obs::parse_path(p["manifest_path"].get<std::string>());
   objects.create_bucket(manifest.bucket);
   int64_t total = 0, done = 0;
-  db.snapshot([&] {
+  // Pages are read one by one (each a consistent read) rather than in one
+  // snapshot: progress is written as the export goes, and a write may not
+  // happen inside a snapshot. Samples are taken in seq order, so a sample
+  // added meanwhile is either in or out, never half.
+  {
     store::Params b{ds};
     std::string where = export_where(p, b);
     total = db.query_one("SELECT COUNT(*) AS n FROM samples s" + where, b)->i64("n");
@@ -784,9 +788,9 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
       pos += n;
       return n;
     });
-  });
+  }
   objects.sync();  // the copies and VOC files, before the task reports success
-  return {{"total", total}, {"finished", done}};
+  return {{"total", done}, {"finished", done}};
 }
 
 json export_task_json(const tasks::Task& t) {

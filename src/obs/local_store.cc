@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <filesystem>
@@ -111,6 +112,13 @@ class LocalStore : public ObjectStore {
     root_ = fs::canonical(root);
     tmp_ = root_ / ".tmp";
     fs::create_directories(tmp_);
+    // Uploads cut off by a crash leave their temporary files behind. Another
+    // process (`atelier admin`) may open the store while a server writes, so
+    // only files untouched for an hour are taken for abandoned.
+    std::error_code ec;
+    auto cutoff = fs::file_time_type::clock::now() - std::chrono::hours(1);
+    for (auto& e : fs::directory_iterator(tmp_, ec))
+      if (e.is_regular_file(ec) && e.last_write_time(ec) < cutoff) fs::remove(e.path(), ec);
   }
 
   ~LocalStore() override {

@@ -74,6 +74,7 @@ struct Conn {
   // A read transaction kept open between autocommit reads (see
   // SqliteDatabase::begin_read): its epoch and when it began.
   bool held = false;
+  bool in_snapshot = false;  // inside snapshot(): writes are a programming error
   uint64_t held_epoch = 0;
   std::chrono::steady_clock::time_point held_since;
   ~Conn() {
@@ -194,14 +195,17 @@ class SqliteDatabase : public Database {
     // A fresh held read transaction is exactly one consistent snapshot.
     begin_read(c);
     c.tx_depth = 1;
+    c.in_snapshot = true;
     try {
       fn();
     } catch (...) {
       c.tx_depth = 0;
+      c.in_snapshot = false;
       end_read(c);
       throw;
     }
     c.tx_depth = 0;
+    c.in_snapshot = false;
   }
 
   void migrate(const std::vector<Migration>& migrations) override {
@@ -235,6 +239,8 @@ class SqliteDatabase : public Database {
   class Autocommit {
    public:
     Autocommit(SqliteDatabase& d, Conn& c, sqlite3_stmt* st) : d_(d), c_(c) {
+      if (c.in_snapshot && !sqlite3_stmt_readonly(st))
+        throw std::logic_error("a write inside Database::snapshot(), which is for reads only");
       if (c.tx_depth > 0) return;
       write_ = !sqlite3_stmt_readonly(st);
       if (write_) d.end_read(c);

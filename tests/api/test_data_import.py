@@ -1243,3 +1243,53 @@ def test_text_folder_layouts_combine_and_separate(api, server):
     img, _ = api.create(type_=0, no_source=True)
     assert_err(api.post(f"/datasets/{img}/import-tasks", json={"import_path": g, "label_format": {"label_type": 1}}), 400,
                "ModelArts.0101", "label_format")
+
+
+def test_export_killed_midway_completes_after_restart(own):
+    s, api = own
+    ds, _ = api.create(type_=1, labels=[{"name": "car", "type": 1}], no_source=True)
+    n = 12000
+    root = f"/{BUCKET}/xcrash/"
+    many_files(s, root, [f"img/{i}.jpg" for i in range(n)])
+    doc = obj_file(s, root + "one.xml")
+    with open(doc, "w") as f:
+        f.write(voc([("car", box(1, 2, 30, 40), None)]))
+    m = write_manifest(s, root + "in.manifest",
+                       [line(f"obs:/{root}img/{i}.jpg", [{"type": "modelarts/object_detection",
+                                                        "annotation-loc": f"obs:/{root}one.xml"}]) for i in range(n)])
+    t = wait_task(api, ds, start(api, ds, import_path=m), timeout=120)
+    assert t["status"] == "COMPLETED" and t["imported_sample_count"] == n, t
+    out = f"/{BUCKET}/xout/"
+    os.makedirs(obj_file(s, out), exist_ok=True)
+    r = api.post(f"/datasets/{ds}/export-tasks", json={"path": out, "annotation_format": "VOC"})
+    assert r.status_code == 200, r.text
+    eid = r.json()["task_id"]
+    deadline = time.time() + 60
+    while True:  # kill it in the middle of writing the files
+        e = api.get(f"/datasets/{ds}/export-tasks/{eid}").json()
+        if e["status"] == "RUNNING" and 0 < e["finished_sample_count"] < n:
+            break
+        assert e["status"] in ("INIT", "RUNNING") and time.time() < deadline, e
+        time.sleep(0.003)
+    os.kill(s.proc.pid, signal.SIGKILL)
+    s.proc.wait(timeout=10)
+    assert not os.path.exists(obj_file(s, e["manifest_path"]))  # a manifest appears only when complete
+    api = restart(s)
+    deadline = time.time() + 120
+    while (e := api.get(f"/datasets/{ds}/export-tasks/{eid}").json())["status"] != "SUCCESSED":
+        assert e["status"] in ("INIT", "RUNNING") and time.time() < deadline, e
+        time.sleep(0.05)
+    assert e["finished_sample_count"] == e["total_sample_count"] == n
+    with open(obj_file(s, e["manifest_path"])) as f:
+        lines = [json.loads(x) for x in f if x.strip()]
+    assert len(lines) == n and len({x["source"] for x in lines}) == n
+    for x in lines[:: n // 50]:  # every referenced copy and VOC file is there and whole
+        assert os.path.getsize(obj_file(s, "/" + x["source"].split("://", 1)[1])) == 1
+        loc = obj_file(s, "/" + x["annotation"][0]["annotation-loc"].split("://", 1)[1])
+        with open(loc) as f:
+            assert "<xmin>1</xmin>" in f.read()
+    # the export folder can be imported again, with every sample and box
+    ds2, _ = api.create(type_=1, no_source=True)
+    t = wait_task(api, ds2, start(api, ds2, import_path=e["manifest_path"]), timeout=120)
+    assert (t["status"], t["imported_sample_count"], t["failed_sample_count"]) == ("COMPLETED", n, 0), t
+    assert_stats_exact(api, ds2)

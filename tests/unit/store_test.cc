@@ -415,3 +415,14 @@ TEST_F(StoreTest, SnapshotIsConsistentUnderConcurrentCommits) {
   stop = true;
   writer.join();
 }
+
+// snapshot() is for reads: a write there would hold the write lock (and stay
+// invisible) for as long as the snapshot lives, so it is refused.
+TEST_F(StoreTest, WriteInsideSnapshotIsRefused) {
+  EXPECT_THROW(db->snapshot([&] { db->exec("INSERT INTO t (id) VALUES ('x')"); }), std::logic_error);
+  EXPECT_THROW(db->snapshot([&] { db->transaction([&] { db->exec("INSERT INTO t (id) VALUES ('y')"); }); }),
+               std::logic_error);
+  EXPECT_EQ(count(), 0);
+  db->exec("INSERT INTO t (id) VALUES ('z')");  // the connection is fine afterwards
+  EXPECT_EQ(count(), 1);
+}
