@@ -115,18 +115,77 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
   // Brings the files under a folder in as samples (dataset creation, sync).
   // One transaction per listing page, so a large folder does not hold the
   // write lock; inside a caller's transaction the pages join it.
+  // New files also bring the annotations their folder layout gives them
+  // (class folders, labels or VOC beside them; §1.2.1 "new files and
+  // annotations") unless the dataset was created with import_annotations
+  // false. A file whose annotations do not fit comes in unlabeled (§5.4);
+  // files already samples are left as they are.
   auto scan_folder = [&db, &objects](const std::string& ds, int type, const obs::ObsPath& folder, int64_t& added,
                                      const std::function<bool()>& stop = nullptr) {
+    bool annotations = type == 0 || type == 200 || type == 1 || type == 3;
+    if (annotations) {
+      auto d = db.query_one("SELECT extra FROM datasets WHERE id = ?", {ds});
+      json extra = d ? json::parse(d->str("extra"), nullptr, false) : json();
+      if (extra.is_object() && extra.contains("import_annotations") && extra["import_annotations"] == false) annotations = false;
+    }
     std::string marker;
     for (;;) {
       if (stop && stop()) return;
       auto page = objects.list(folder.bucket, folder.key, "", marker, 1000);
+      // Annotations are read (outside the write lock) for the files that are new.
+      std::map<std::string, std::pair<json, json>> found;  // key -> labels, metadata
+      if (annotations) {
+        std::set<std::string> known;
+        store::Params probe{ds};
+        std::string in;
+        for (auto& o : page.objects)
+          if (extension_fits(type, o.key)) {
+            in += in.empty() ? "?" : ", ?";
+            probe.push_back("/" + folder.bucket + "/" + o.key);
+          }
+        if (!in.empty())
+          for (auto& r : db.query("SELECT path FROM samples WHERE dataset_id = ? AND path IN (" + in + ")", probe))
+            known.insert(r.str("path"));
+        for (auto& o : page.objects) {
+          if (!extension_fits(type, o.key) || known.count("/" + folder.bucket + "/" + o.key)) continue;
+          json md = json::object();
+          try {
+            json labels = folder_annotations(objects, folder.bucket, folder.key, o.key, type, md);
+            if (!labels.empty()) found[o.key] = {std::move(labels), std::move(md)};
+          } catch (const ManifestError&) {
+          }
+        }
+      }
       db.transaction([&] {
         int64_t seq = db.query_one("SELECT sample_seq FROM datasets WHERE id = ?", {ds})->i64("sample_seq");
         SampleWriter w(db, ds);
+        auto defined = found.empty() ? std::set<std::pair<int, std::string>>() : defined_labels(db, ds);
         for (auto& o : page.objects) {
           if (!extension_fits(type, o.key)) continue;
           SampleWriter::NewSample s;
+          if (auto f = found.find(o.key); f != found.end()) {
+            try {
+              std::vector<LabelDef> fresh;
+              auto with_new = defined;
+              for (auto& l : f->second.first) {
+                std::pair<int, std::string> k{l.value("type", 0), l.value("name", std::string())};
+                if (with_new.count(k)) continue;
+                json def = {{"name", k.second}, {"type", k.first}};
+                fresh.push_back(read_label(JsonIn(def, "label"), type));
+                with_new.insert(k);
+              }
+              SampleFacts facts{type, int64_t(o.size), f->second.second};
+              s.labels = checked_labels(f->second.first, facts, "annotation", with_new, "human");
+              s.metadata = f->second.second;
+              s.annotated_by = "human";
+              if (!fresh.empty()) insert_labels(db, ds, fresh);
+              defined = std::move(with_new);
+            } catch (const ApiError&) {
+              s.labels = json::array();  // does not fit: the file comes in unlabeled
+              s.metadata = json::object();
+              s.annotated_by.clear();
+            }
+          }
           std::string uri = "/" + folder.bucket + "/" + o.key;
           s.path = uri;
           s.name = o.key.substr(o.key.rfind('/') + 1);

@@ -380,6 +380,46 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
 // each file for classification (0) and sound classification (200); a PASCAL
 // VOC .xml beside each image for detection (1) and segmentation (3); other
 // types import the files unlabeled.
+}  // namespace
+
+json folder_annotations(obs::ObjectStore& objects, const std::string& bucket, const std::string& root,
+                        const std::string& key, int type, json& metadata) {
+  json labels = json::array();
+  std::string dir = key.substr(0, key.rfind('/') + 1);
+  std::string sibling = dir + stem(key);
+  if (type == 0 || type == 200) {
+    auto txt = lower_ext(key) == "txt" ? std::nullopt : objects.get_all(obs::ObsPath{bucket, sibling + ".txt"});
+    std::vector<std::string> names;
+    if (txt) {
+      size_t pos = 0;
+      while (pos <= txt->size()) {
+        size_t nl = txt->find('\n', pos);
+        std::string n = txt->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        while (!n.empty() && (n.back() == '\r' || n.back() == ' ' || n.back() == '\t')) n.pop_back();
+        while (!n.empty() && (n.front() == ' ' || n.front() == '\t')) n.erase(0, 1);
+        if (!n.empty()) names.push_back(n);
+        if (nl == std::string::npos) break;
+        pos = nl + 1;
+      }
+    } else if (dir.size() > root.size()) {
+      // imageNet layout: the deepest folder names the label.
+      std::string parent = dir.substr(0, dir.size() - 1);
+      names.push_back(parent.substr(parent.rfind('/') + 1));
+    }
+    for (auto& n : names) labels.push_back({{"name", n}, {"type", type}});
+  } else if (type == 1 || type == 3) {
+    auto xml = objects.get_all(obs::ObsPath{bucket, sibling + ".xml"});
+    if (xml) {
+      auto v = parse_voc(*xml, type == 3);
+      labels = v.labels;
+      if (!v.size.is_null()) metadata["@modelarts:size"] = v.size;
+    }
+  }
+  return labels;
+}
+
+namespace {
+
 // Splits text into lines without their line ends.
 std::vector<std::string> split_lines(const std::string& text) {
   std::vector<std::string> out;
@@ -480,11 +520,9 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
     tc.progress(g.to_json());
   }
   Importer imp(db, objects, tc, d, opt);
-  bool classify = type == 0 || type == 200;
-  bool voc = type == 1 || type == 3;
   // Reading a page's files (labels beside them, VOC documents) touches no
   // metadata: the next page is read on another thread while this one is applied.
-  auto prepare = [&objects, &opt, type, classify, voc, root](std::vector<obs::ObjectInfo> objs) {
+  auto prepare = [&objects, &opt, type, root](std::vector<obs::ObjectInfo> objs) {
     std::vector<Item> items;
     for (auto& o : objs) {
       if (!extension_fits(type, o.key)) continue;
@@ -495,38 +533,8 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
       items.emplace_back();
       it.size = int64_t(o.size);
       it.mtime = o.mtime_ms;
-      std::string dir = o.key.substr(0, o.key.rfind('/') + 1);
-      std::string sibling = dir + stem(o.key);
       try {
-        if (classify && opt.import_annotations) {
-          auto txt = lower_ext(o.key) == "txt" ? std::nullopt
-                                               : objects.get_all(obs::ObsPath{opt.path.bucket, sibling + ".txt"});
-          std::vector<std::string> names;
-          if (txt) {
-            size_t pos = 0;
-            while (pos <= txt->size()) {
-              size_t nl = txt->find('\n', pos);
-              std::string n = txt->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-              while (!n.empty() && (n.back() == '\r' || n.back() == ' ' || n.back() == '\t')) n.pop_back();
-              while (!n.empty() && (n.front() == ' ' || n.front() == '\t')) n.erase(0, 1);
-              if (!n.empty()) names.push_back(n);
-              if (nl == std::string::npos) break;
-              pos = nl + 1;
-            }
-          } else if (dir.size() > root.size()) {
-            // imageNet layout: the deepest folder names the label.
-            std::string parent = dir.substr(0, dir.size() - 1);
-            names.push_back(parent.substr(parent.rfind('/') + 1));
-          }
-          for (auto& n : names) it.m.labels.push_back({{"name", n}, {"type", type}});
-        } else if (voc && opt.import_annotations) {
-          auto xml = objects.get_all(obs::ObsPath{opt.path.bucket, sibling + ".xml"});
-          if (xml) {
-            auto v = parse_voc(*xml, type == 3);
-            it.m.labels = v.labels;
-            if (!v.size.is_null()) it.m.metadata["@modelarts:size"] = v.size;
-          }
-        }
+        if (opt.import_annotations) it.m.labels = folder_annotations(objects, opt.path.bucket, root, o.key, type, it.m.metadata);
       } catch (const ManifestError& e) {
         it.error = e.what();
       }

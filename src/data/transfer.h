@@ -3,6 +3,7 @@
 #pragma once
 #include <vector>
 
+#include "common/json.h"
 #include "http/router.h"
 #include "obs/object_store.h"
 #include "store/db.h"
@@ -11,6 +12,14 @@
 namespace atelier::data {
 
 std::vector<store::Migration> transfer_migrations();
+
+// The annotations a folder layout gives the file `key` under the import root
+// `root` (manifest-format.md §3): class sub-folder or a .txt beside it for
+// classification (0) and sound (200), a VOC .xml beside it for detection (1)
+// and segmentation (3, also filling metadata @modelarts:size); none for other
+// types. Throws ManifestError on an unreadable VOC document.
+json folder_annotations(obs::ObjectStore& objects, const std::string& bucket, const std::string& root,
+                        const std::string& key, int type, json& metadata);
 // Registers the import task kind on `runner` as well.
 std::vector<http::Route> transfer_routes(store::Database& db, obs::ObjectStore& objects, tasks::Runner& runner);
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from conftest import ADMIN_PASSWORD, Server, token_for
-from datahelpers import Api, assert_err, obj_file, put_file
+from datahelpers import Api, assert_err, assert_stats_exact, obj_file, put_file
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_status_before_any_sync(api):
 
 
 def test_sync_adds_new_files_and_removes_vanished_ones(api, server):
-    ds, src = api.create(type_=0)
+    ds, src = api.create(type_=0, import_annotations=False)  # sub/ is not a class here
     assert api.wait_sync(ds)["total_sample_count"] == 0  # the import of the (empty) folder at creation
     put_file(server, src + "a.jpg", b"a")
     put_file(server, src + "sub/b.png", b"bb")
@@ -136,3 +136,45 @@ def test_interrupted_sync_resumes_after_restart():
         s = s2
     finally:
         s.cleanup()
+
+
+
+def test_creation_and_sync_bring_folder_layout_annotations(api, server):
+    from datahelpers import folder as mkfolder
+    src = mkfolder("lay") + "in/"
+    put_file(server, src + "cat/a.jpg", b"a")
+    put_file(server, src + "dog/b.jpg", b"b")
+    put_file(server, src + "c.jpg", b"c")  # at the root: unlabeled
+    put_file(server, src + "x/d.jpg", b"d")
+    put_file(server, src + "x/d.txt", b"bird\nfish\n")  # labels beside the file win over the folder
+    ds, _ = api.create(type_=0, labels=[{"name": "cat"}], data_path=src)
+    got = {s["sample_name"]: sorted(l["name"] for l in s["labels"]) for s in api.all_samples(ds)}
+    assert got == {"a.jpg": ["cat"], "b.jpg": ["dog"], "c.jpg": [], "d.jpg": ["bird", "fish"]}
+    assert {l["name"] for l in api.get(f"/datasets/{ds}/data-annotations/labels").json()["labels"]} == \
+        {"cat", "dog", "bird", "fish"}
+    assert_stats_exact(api, ds)
+    # a manual relabel survives a sync; a new file in a class folder comes labeled
+    ids = {s["sample_name"]: s["sample_id"] for s in api.all_samples(ds)}
+    r = api.put(f"/datasets/{ds}/data-annotations/samples",
+                json={"samples": [{"sample_id": ids["a.jpg"], "labels": [{"name": "dog", "type": 0}]}]})
+    assert r.status_code == 200, r.text
+    put_file(server, src + "cat/e.jpg", b"e")
+    assert api.post(f"/datasets/{ds}/sync-data").status_code == 200
+    assert wait_done(api, ds)["status"] == "COMPLETED"
+    got = {s["sample_name"]: sorted(l["name"] for l in s["labels"]) for s in api.all_samples(ds)}
+    assert got["a.jpg"] == ["dog"] and got["e.jpg"] == ["cat"]
+    assert_stats_exact(api, ds)
+    # detection: a VOC beside the image; a broken one leaves its image unlabeled
+    vsrc = mkfolder("layv") + "in/"
+    put_file(server, vsrc + "p.jpg", b"p")
+    put_file(server, vsrc + "p.xml", "<annotation><size><width>100</width><height>80</height><depth>3</depth></size>"
+             "<object><name>car</name><difficult>0</difficult><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>30</xmax>"
+             "<ymax>40</ymax></bndbox></object></annotation>")
+    put_file(server, vsrc + "q.jpg", b"q")
+    put_file(server, vsrc + "q.xml", "<annotation><object><name>car</name>")
+    det, _ = api.create(type_=1, data_path=vsrc)
+    got = {s["sample_name"]: s for s in api.all_samples(det)}
+    assert [l["property"]["@modelarts:feature"] for l in got["p.jpg"]["labels"]] == [[[1, 2], [30, 40]]]
+    assert got["p.jpg"]["metadata"]["@modelarts:size"][:2] == [100, 80]
+    assert got["q.jpg"]["labels"] == []
+    assert_stats_exact(api, det)
