@@ -198,7 +198,12 @@ class Importer {
     // Annotation kinds must fit the dataset; new label names join its label set (§5.5).
     auto existing = db_.query_one("SELECT * FROM samples WHERE dataset_id = ? AND path = ?", {ds_, m.path});
     if (!existing && !opt_.import_samples) return;  // nothing of it is imported, not even its labels
-    // New labels are added only once the item is known to be good.
+    // New labels are added only once the item is known to be good. An
+    // annotation that does not fit the dataset, or fails validation, fails
+    // the whole line with its reason. manifest-format.md §5.2/§5.4 would
+    // import such a sample unlabeled instead; we follow the rule
+    // (bad input counted as failed, with a reason) so nothing is dropped
+    // silently — the user sees the line and can fix it.
     const auto& allowed = label_types_for(type_);
     std::vector<LabelDef> new_labels;
     auto defined = defined_;
