@@ -751,4 +751,79 @@ std::string split_usage(const std::string& sample_id, double train_ratio) {
   return double(h % 10000) < train_ratio * 10000 ? "TRAIN" : "EVAL";
 }
 
+json adopt_labels(Database& db, const std::string& ds, int type, const json& labels, const SampleFacts& facts,
+                  std::set<std::pair<int, std::string>>& defined, const std::string& annotated_by) {
+  const auto& allowed = label_types_for(type);
+  std::vector<LabelDef> fresh;
+  auto with_new = defined;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    int t = labels[i].value("type", -1);
+    std::string where = "annotation[" + std::to_string(i) + "]";
+    if (!allowed.count(t))
+      throw ApiError(400, "ModelArts.4362", where + ": label type " + std::to_string(t) + " does not fit dataset type " +
+                                                std::to_string(type));
+    std::string name = labels[i].value("name", "");
+    if (name.empty() || with_new.count({t, name})) continue;
+    json def = {{"name", name}, {"type", t}};
+    if (t == 102) {
+      // A new relation label takes its end types from the entities it joins here.
+      json prop = labels[i].value("property", json::object());
+      json types = json::object();
+      for (const char* end : {"from", "to"}) {
+        std::string eid = prop.is_object() ? prop.value(std::string("@modelarts:") + end, "") : "";
+        for (auto& e : labels)
+          if (e.is_object() && e.value("id", "") == eid && !eid.empty())
+            types[std::string("@modelarts:") + end + "_type"] = e.value("name", "");
+      }
+      def["property"] = types;
+    }
+    fresh.push_back(read_label(JsonIn(def, where), type));
+    with_new.insert({t, name});
+  }
+  json checked = checked_labels(labels, facts, "annotation", with_new, annotated_by);
+  if (!fresh.empty()) {
+    insert_labels(db, ds, fresh);
+    defined = std::move(with_new);
+  }
+  return checked;
+}
+
+obs::ObjectInfo put_pages(obs::ObjectStore& objects, const obs::ObsPath& p, const std::function<bool(std::string&)>& next_page,
+                          const std::function<bool()>& stopping) {
+  std::string pending;
+  size_t pos = 0;
+  bool end = false;
+  return objects.put(p, [&](char* buf, size_t cap) -> size_t {
+    while (pos == pending.size() && !end) {
+      if (stopping()) throw ApiError(503, "ModelArts.0010", "The server is stopping.");
+      pending.clear();
+      pos = 0;
+      end = !next_page(pending);
+    }
+    size_t n = std::min(cap, pending.size() - pos);
+    std::copy_n(pending.data() + pos, n, buf);
+    pos += n;
+    return n;
+  });
+}
+
+http::Route project_route(std::string method, std::string path, std::string action, std::vector<std::string> depends,
+                          http::RouteHandler h) {
+  http::Route r;
+  r.method = std::move(method);
+  r.path = "/v2/{project_id}" + path;
+  r.action = std::move(action);
+  r.depends = std::move(depends);
+  r.access = http::Access::kProject;
+  r.handler = std::move(h);
+  return r;
+}
+
+Row dataset_in_project(Database& db, const Context& ctx) {
+  auto r = db.query_one("SELECT * FROM datasets WHERE id = ? AND project_id = ? AND status <> 2",
+                        {ctx.param("dataset_id"), ctx.caller.project_id});
+  if (!r) throw dataset_missing(ctx.param("dataset_id"));
+  return *r;
+}
+
 }  // namespace atelier::data

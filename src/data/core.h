@@ -424,4 +424,24 @@ ManifestSample manifest_sample(const Row& r, obs::ObjectStore& objects, int data
 // same sample always lands on the same side for a given ratio.
 std::string split_usage(const std::string& sample_id, double train_ratio);
 
+// Validates a sample's imported labels against the dataset, defining the
+// label names it does not know yet (a new relation label takes its end types
+// from the entities it joins). On success the new labels are inserted and
+// `defined` grows; otherwise throws ApiError and inserts nothing.
+json adopt_labels(Database& db, const std::string& ds, int type, const json& labels, const SampleFacts& facts,
+                  std::set<std::pair<int, std::string>>& defined, const std::string& annotated_by);
+
+// Streams text produced page by page into one object: `next_page` appends
+// the next page to its argument and returns false once there is no more.
+// Throws 503 when `stopping()` turns true (the task resumes later).
+obs::ObjectInfo put_pages(obs::ObjectStore& objects, const obs::ObsPath& p, const std::function<bool(std::string&)>& next_page,
+                          const std::function<bool()>& stopping);
+
+// A route of the data family: /v2/{project_id}<path>, authorized per project.
+http::Route project_route(std::string method, std::string path, std::string action, std::vector<std::string> depends,
+                          http::RouteHandler h);
+
+// The dataset of the path, in the caller's project; another project's is invisible (4352).
+Row dataset_in_project(Database& db, const Context& ctx);
+
 }  // namespace atelier::data

@@ -91,22 +91,9 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
   std::vector<Route> out;
   auto add = [&](std::string method, std::string path, std::string action, std::vector<std::string> depends,
                  http::RouteHandler h) {
-    Route r;
-    r.method = std::move(method);
-    r.path = "/v2/{project_id}" + path;
-    r.action = std::move(action);
-    r.depends = std::move(depends);
-    r.access = Access::kProject;
-    r.handler = std::move(h);
-    out.push_back(std::move(r));
+    out.push_back(project_route(std::move(method), std::move(path), std::move(action), std::move(depends), std::move(h)));
   };
-  // The dataset of the path, in the caller's project; another project's is invisible.
-  auto dataset = [&db](const Context& ctx) {
-    auto r = db.query_one("SELECT * FROM datasets WHERE id = ? AND project_id = ? AND status <> 2",
-                          {ctx.param("dataset_id"), ctx.caller.project_id});
-    if (!r) throw dataset_missing(ctx.param("dataset_id"));
-    return *r;
-  };
+  auto dataset = [&db](const Context& ctx) { return dataset_in_project(db, ctx); };
   auto touch = [&db](const std::string& ds) {
     int64_t now = clock::now_ms();
     db.exec("UPDATE datasets SET data_updated_at = ?, updated_at = ? WHERE id = ?", {now, now, ds});
@@ -165,21 +152,10 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
           SampleWriter::NewSample s;
           if (auto f = found.find(o.key); f != found.end()) {
             try {
-              std::vector<LabelDef> fresh;
-              auto with_new = defined;
-              for (auto& l : f->second.first) {
-                std::pair<int, std::string> k{l.value("type", 0), l.value("name", std::string())};
-                if (with_new.count(k)) continue;
-                json def = {{"name", k.second}, {"type", k.first}};
-                fresh.push_back(read_label(JsonIn(def, "label"), type));
-                with_new.insert(k);
-              }
               SampleFacts facts{type, int64_t(o.size), f->second.second};
-              s.labels = checked_labels(f->second.first, facts, "annotation", with_new, "human");
+              s.labels = adopt_labels(db, ds, type, f->second.first, facts, defined, "human");
               s.metadata = f->second.second;
               s.annotated_by = "human";
-              if (!fresh.empty()) insert_labels(db, ds, fresh);
-              defined = std::move(with_new);
             } catch (const ApiError&) {
               s.labels = json::array();  // does not fit: the file comes in unlabeled
               s.metadata = json::object();
@@ -233,15 +209,9 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
     db.snapshot([&] {
       for (auto& r : dataset_labels(db, ds)) label_defs.push_back(label_json(r));
       int64_t after = 0;
-      std::string pending;
-      size_t pos = 0;
-      bool done = false;
-      auto next_page = [&] {
+      put_pages(objects, manifest, [&](std::string& pending) {
         auto rows = db.query("SELECT * FROM samples WHERE dataset_id = ? AND seq > ? ORDER BY seq LIMIT 500", {ds, after});
-        if (rows.empty()) {
-          done = true;
-          return;
-        }
+        if (rows.empty()) return false;
         for (auto& r : rows) {
           after = r.i64("seq");
           ManifestSample m = manifest_sample(r, objects, type);
@@ -258,25 +228,15 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
           }
           pending += manifest_line(m, type, [&](const std::string& xml) {
             obs::ObsPath p = obs::parse_path(vdir + "annotations/" + m.id + ".xml");
-            objects.put(p, xml);
+            objects.put(p, xml, obs::ObjectStore::Durability::kDeferred);  // synced once below
             return "obs:/" + p.str();
           });
           pending += "\n";
         }
-      };
-      objects.put(manifest, [&](char* buf, size_t cap) -> size_t {
-        while (pos == pending.size() && !done) {
-          if (tc.stopping()) throw ApiError(503, "ModelArts.0010", "The server is stopping.");
-          pending.clear();
-          pos = 0;
-          next_page();
-        }
-        size_t n = std::min(cap, pending.size() - pos);
-        std::copy_n(pending.data() + pos, n, buf);
-        pos += n;
-        return n;
-      });
+        return true;
+      }, [&tc] { return tc.stopping(); });
     });
+    objects.sync();  // the VOC files, before the version is marked published
     json ls = json::array();
     for (auto& [k, c] : label_stats) ls.push_back({{"name", k.second}, {"type", k.first}, {"count", c.first}, {"sample_count", c.second}});
     json stats = {{"total_sample_count", total}, {"annotated_sample_count", annotated}, {"label_stats", ls},

@@ -204,39 +204,8 @@ class Importer {
     // import such a sample unlabeled instead; we follow the rule
     // (bad input counted as failed, with a reason) so nothing is dropped
     // silently — the user sees the line and can fix it.
-    const auto& allowed = label_types_for(type_);
-    std::vector<LabelDef> new_labels;
-    auto defined = defined_;
-    for (size_t i = 0; i < labels.size(); ++i) {
-      int t = labels[i].value("type", -1);
-      std::string where = "annotation[" + std::to_string(i) + "]";
-      if (!allowed.count(t))
-        throw ApiError(400, "ModelArts.4362", where + ": label type " + std::to_string(t) + " does not fit dataset type " +
-                                                  std::to_string(type_));
-      std::string name = labels[i].value("name", "");
-      if (name.empty() || defined.count({t, name})) continue;
-      json def = {{"name", name}, {"type", t}};
-      if (t == 102) {
-        // A new relation label takes its end types from the entities it joins here.
-        json prop = labels[i].value("property", json::object());
-        json types = json::object();
-        for (const char* end : {"from", "to"}) {
-          std::string eid = prop.is_object() ? prop.value(std::string("@modelarts:") + end, "") : "";
-          for (auto& e : labels)
-            if (e.is_object() && e.value("id", "") == eid && !eid.empty())
-              types[std::string("@modelarts:") + end + "_type"] = e.value("name", "");
-        }
-        def["property"] = types;
-      }
-      new_labels.push_back(read_label(JsonIn(def, where), type_));
-      defined.insert({t, name});
-    }
     SampleFacts facts{type_, text_length, m.metadata};
-    labels = checked_labels(labels, facts, "annotation", defined, "human");
-    if (!new_labels.empty()) {
-      insert_labels(db_, ds_, new_labels);
-      defined_ = std::move(defined);
-    }
+    labels = adopt_labels(db_, ds_, type_, labels, facts, defined_, "human");
     bool auto_labels = !opt_.final_annotation && !labels.empty();
 
     if (existing) {
@@ -648,41 +617,29 @@ json run_version_export(Database& db, obs::ObjectStore& objects, tasks::TaskCont
     }
   };
   LineReader lines(std::move(src));
-  std::string line, pending;
-  bool too_long = false, end = false;
-  size_t pos = 0;
+  std::string line;
+  bool too_long = false;
   int64_t done = 0;
   obs::ObsPath manifest = obs::parse_path(p["manifest_path"].get<std::string>());
-  objects.put(manifest, [&](char* buf, size_t cap) -> size_t {
-    while (pos == pending.size() && !end) {
-      if (tc.stopping()) throw ApiError(503, "ModelArts.0010", "The server is stopping.");
-      pending.clear();
-      pos = 0;
-      for (int k = 0; k < 500; ++k) {
-        if (!lines.next(line, too_long)) {
-          end = true;
-          break;
+  put_pages(objects, manifest, [&](std::string& out) {
+    for (int k = 0; k < 500; ++k) {
+      if (!lines.next(line, too_long)) return !out.empty();
+      json j = json::parse(line, nullptr, false);
+      if (too_long || !j.is_object()) continue;  // we wrote this manifest; skip what we cannot read
+      bool labeled = j.contains("annotation") && j["annotation"].is_array() && !j["annotation"].empty();
+      if ((type == 0 && !labeled) || (type == 1 && labeled)) continue;
+      rescheme(j, "source");
+      if (j.contains("annotation") && j["annotation"].is_array())
+        for (auto& a : j["annotation"]) {
+          rescheme(a, "annotation-loc");
+          rescheme(a, "annotation_loc");
         }
-        json j = json::parse(line, nullptr, false);
-        if (too_long || !j.is_object()) continue;  // we wrote this manifest; skip what we cannot read
-        bool labeled = j.contains("annotation") && j["annotation"].is_array() && !j["annotation"].empty();
-        if ((type == 0 && !labeled) || (type == 1 && labeled)) continue;
-        rescheme(j, "source");
-        if (j.contains("annotation") && j["annotation"].is_array())
-          for (auto& a : j["annotation"]) {
-            rescheme(a, "annotation-loc");
-            rescheme(a, "annotation_loc");
-          }
-        pending += j.dump() + "\n";
-        ++done;
-      }
-      tc.progress({{"total", done}, {"finished", done}});
+      out += j.dump() + "\n";
+      ++done;
     }
-    size_t n = std::min(cap, pending.size() - pos);
-    std::copy_n(pending.data() + pos, n, buf);
-    pos += n;
-    return n;
-  });
+    tc.progress({{"total", done}, {"finished", done}});
+    return true;
+  }, [&tc] { return tc.stopping(); });
   return {{"total", done}, {"finished", done}};
 }
 
@@ -749,18 +706,12 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
     total = db.query_one("SELECT COUNT(*) AS n FROM samples s" + where, b)->i64("n");
     tc.progress({{"total", total}, {"finished", 0}});
     int64_t after = 0;
-    std::string pending;
-    size_t pos = 0;
-    bool end = false;
     std::set<std::string> names;  // VOC export: file names used in the flat layout
-    auto next_page = [&] {
+    put_pages(objects, manifest, [&](std::string& pending) {
       store::Params pb = b;
       pb.push_back(after);
       auto rows = db.query("SELECT s.* FROM samples s" + where + " AND s.seq > ? ORDER BY s.seq LIMIT 500", pb);
-      if (rows.empty()) {
-        end = true;
-        return;
-      }
+      if (rows.empty()) return false;
       for (auto& r : rows) {
         after = r.i64("seq");
         ManifestSample m = manifest_sample(r, objects, type);
@@ -788,19 +739,8 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
         ++done;
       }
       tc.progress({{"total", total}, {"finished", done}});
-    };
-    objects.put(manifest, [&](char* buf, size_t cap) -> size_t {
-      while (pos == pending.size() && !end) {
-        if (tc.stopping()) throw ApiError(503, "ModelArts.0010", "The server is stopping.");
-        pending.clear();
-        pos = 0;
-        next_page();
-      }
-      size_t n = std::min(cap, pending.size() - pos);
-      std::copy_n(pending.data() + pos, n, buf);
-      pos += n;
-      return n;
-    });
+      return true;
+    }, [&tc] { return tc.stopping(); });
   }
   objects.sync();  // the copies and VOC files, before the task reports success
   return {{"total", done}, {"finished", done}};
@@ -893,20 +833,9 @@ CREATE TABLE dataset_import_failures (
 std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, tasks::Runner& runner) {
   std::vector<Route> out;
   auto add = [&](std::string method, std::string path, std::string action, http::RouteHandler h) {
-    Route r;
-    r.method = std::move(method);
-    r.path = "/v2/{project_id}" + path;
-    r.action = std::move(action);
-    r.access = Access::kProject;
-    r.handler = std::move(h);
-    out.push_back(std::move(r));
+    out.push_back(project_route(std::move(method), std::move(path), std::move(action), {}, std::move(h)));
   };
-  auto dataset = [&db](const Context& ctx) {
-    auto r = db.query_one("SELECT * FROM datasets WHERE id = ? AND project_id = ? AND status <> 2",
-                          {ctx.param("dataset_id"), ctx.caller.project_id});
-    if (!r) throw dataset_missing(ctx.param("dataset_id"));
-    return *r;
-  };
+  auto dataset = [&db](const Context& ctx) { return dataset_in_project(db, ctx); };
 
   runner.handle(kKind, [&db, &objects](tasks::TaskContext& tc) -> json {
     auto d = db.query_one("SELECT * FROM datasets WHERE id = ?", {tc.task().resource_id});
