@@ -105,6 +105,26 @@ std::map<std::pair<int, std::string>, int64_t> label_counts(const json& labels) 
   return m;
 }
 
+std::vector<SampleWriter::LabelRow> SampleWriter::label_rows_of(const json& labels) {
+  std::map<std::pair<int, std::string>, LabelRow> rows;
+  if (labels.is_array())
+    for (auto& l : labels) {
+      if (!l.is_object()) continue;
+      int type = l.value("type", 0);
+      std::string name = l.value("name", std::string());
+      LabelRow& r = rows[{type, name}];
+      r.type = type;
+      r.name = name;
+      ++r.n;
+      auto sc = l.find("score");
+      if (sc != l.end() && sc->is_number() && (!r.score || sc->get<double>() > *r.score)) r.score = sc->get<double>();
+    }
+  std::vector<LabelRow> out;
+  out.reserve(rows.size());
+  for (auto& [k, r] : rows) out.push_back(std::move(r));
+  return out;
+}
+
 std::string sample_id(const std::string& ds, int64_t seq) {
   char tail[17];
   std::snprintf(tail, sizeof tail, "%016llx", static_cast<unsigned long long>(seq));
@@ -751,19 +771,28 @@ std::string split_usage(const std::string& sample_id, double train_ratio) {
   return double(h % 10000) < train_ratio * 10000 ? "TRAIN" : "EVAL";
 }
 
-json adopt_labels(Database& db, const std::string& ds, int type, const json& labels, const SampleFacts& facts,
-                  std::set<std::pair<int, std::string>>& defined, const std::string& annotated_by) {
+json validated_labels(int type, const json& labels, const SampleFacts& facts, const std::string& annotated_by) {
   const auto& allowed = label_types_for(type);
+  std::set<std::pair<int, std::string>> named;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    int t = labels[i].value("type", -1);
+    if (!allowed.count(t))
+      throw ApiError(400, "ModelArts.4362", "annotation[" + std::to_string(i) + "]: label type " + std::to_string(t) +
+                                                " does not fit dataset type " + std::to_string(type));
+    named.insert({t, labels[i].value("name", "")});
+  }
+  return checked_labels(labels, facts, "annotation", named, annotated_by);
+}
+
+void define_labels(Database& db, const std::string& ds, int type, const json& labels,
+                   std::set<std::pair<int, std::string>>& defined) {
   std::vector<LabelDef> fresh;
   auto with_new = defined;
   for (size_t i = 0; i < labels.size(); ++i) {
     int t = labels[i].value("type", -1);
-    std::string where = "annotation[" + std::to_string(i) + "]";
-    if (!allowed.count(t))
-      throw ApiError(400, "ModelArts.4362", where + ": label type " + std::to_string(t) + " does not fit dataset type " +
-                                                std::to_string(type));
     std::string name = labels[i].value("name", "");
     if (name.empty() || with_new.count({t, name})) continue;
+    std::string where = "annotation[" + std::to_string(i) + "]";
     json def = {{"name", name}, {"type", t}};
     if (t == 102) {
       // A new relation label takes its end types from the entities it joins here.
@@ -780,11 +809,15 @@ json adopt_labels(Database& db, const std::string& ds, int type, const json& lab
     fresh.push_back(read_label(JsonIn(def, where), type));
     with_new.insert({t, name});
   }
-  json checked = checked_labels(labels, facts, "annotation", with_new, annotated_by);
-  if (!fresh.empty()) {
-    insert_labels(db, ds, fresh);
-    defined = std::move(with_new);
-  }
+  if (fresh.empty()) return;
+  insert_labels(db, ds, fresh);
+  defined = std::move(with_new);
+}
+
+json adopt_labels(Database& db, const std::string& ds, int type, const json& labels, const SampleFacts& facts,
+                  std::set<std::pair<int, std::string>>& defined, const std::string& annotated_by) {
+  json checked = validated_labels(type, labels, facts, annotated_by);
+  define_labels(db, ds, type, checked, defined);
   return checked;
 }
 

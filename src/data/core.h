@@ -110,6 +110,16 @@ class SampleWriter {
              {hour, ds_});
   }
 
+  // One label's row in the label index: its annotations on the sample and
+  // their highest confidence.
+  struct LabelRow {
+    int type = 0;
+    std::string name;
+    int64_t n = 0;
+    std::optional<double> score;
+  };
+  static std::vector<LabelRow> label_rows_of(const json& labels);
+
   struct NewSample {
     std::string id, name, path, dir;
     int type = 0;
@@ -117,25 +127,43 @@ class SampleWriter {
     json labels = json::array(), metadata = json::object();
     bool auto_annotation = false;
     std::string annotated_by;
+    std::string usage;  // "" when unknown
+
+    // What the row stores besides the above, worked out from labels and
+    // metadata. insert() derives it unless derive() was called already, so
+    // an import can do this part on its reading threads.
+    void derive() {
+      labels_text = labels.dump();
+      metadata_text = metadata.dump();
+      label_rows = label_rows_of(labels);
+      derived = true;
+    }
+    bool derived = false;
+    std::string labels_text, metadata_text;
+    std::vector<LabelRow> label_rows;
   };
 
   // Assigns s.id; returns false when a sample with this path exists already.
   bool insert(NewSample& s, int64_t& seq_counter) {
+    if (!s.derived) s.derive();
     int64_t seq = seq_counter + 1;
-    s.id = sample_id(ds_, seq);
+    if (id_prefix_.empty()) id_prefix_ = sample_id(ds_, 0).substr(0, 16);
+    char tail[17];
+    std::snprintf(tail, sizeof tail, "%016llx", static_cast<unsigned long long>(seq));
+    s.id = id_prefix_ + tail;
     std::string state = s.labels.empty() ? kUnannotated : s.auto_annotation ? kAuto : kManual;
     int64_t now = clock::now_ms();
     if (db_.exec("INSERT INTO samples (dataset_id, seq, id, name, path, dir, type, state, size, sample_time, labels, metadata, "
-                 "annotated_by, hard, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                 "annotated_by, usage, hard, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                  "ON CONFLICT (dataset_id, path) DO NOTHING",
-                 {ds_, seq, s.id, s.name, s.path, s.dir, s.type, state, s.size, s.sample_time, s.labels.dump(),
-                  s.metadata.dump(), s.annotated_by.empty() ? store::Value() : store::Value(s.annotated_by),
-                  hard_of(s.metadata), now, now}) == 0)
-      return false;  // a sample with this id exists already
+                 {ds_, seq, s.id, s.name, s.path, s.dir, s.type, state, s.size, s.sample_time, s.labels_text,
+                  s.metadata_text, s.annotated_by.empty() ? store::Value() : store::Value(s.annotated_by),
+                  s.usage.empty() ? store::Value() : store::Value(s.usage), hard_of(s.metadata), now, now}) == 0)
+      return false;  // a sample with this path exists already
     seq_counter = seq;
     delta("total", 1);
     delta("state:" + state, 1);
-    add_label_rows(seq, s.labels, +1);
+    add_label_rows(seq, s.label_rows, +1);
     add_metadata_rows(seq, s.metadata);
     add_hard(s.metadata, +1);
     return true;
@@ -205,28 +233,19 @@ class SampleWriter {
 
   // One index row per (label, sample) with the number of annotations and
   // the highest confidence among them (NULL when none has a score).
-  void add_label_rows(int64_t seq, const json& labels, int sign) {
-    std::map<std::pair<int, std::string>, double> scores;
-    if (sign > 0 && labels.is_array())
-      for (auto& l : labels)
-        if (l.is_object() && l.contains("score") && l["score"].is_number()) {
-          auto k = std::make_pair(l.value("type", 0), l.value("name", std::string()));
-          double v = l["score"].get<double>();
-          auto it = scores.find(k);
-          if (it == scores.end() || v > it->second) scores[k] = v;
-        }
-    for (auto& [k, n] : label_counts(labels)) {
-      if (sign > 0) {
-        auto sc = scores.find(k);
+  void add_label_rows(int64_t seq, const std::vector<LabelRow>& rows, int sign) {
+    for (auto& r : rows) {
+      if (sign > 0)
         db_.exec("INSERT INTO sample_labels (dataset_id, label_type, label_name, seq, n, score) VALUES (?, ?, ?, ?, ?, ?)",
-                 {ds_, k.first, k.second, seq, n, sc == scores.end() ? store::Value() : store::Value(sc->second)});
-      } else
+                 {ds_, r.type, r.name, seq, r.n, r.score ? store::Value(*r.score) : store::Value()});
+      else
         db_.exec("DELETE FROM sample_labels WHERE dataset_id = ? AND label_name = ? AND seq = ? AND label_type = ?",
-                 {ds_, k.second, seq, k.first});
-      delta(label_key("lc", k.first, k.second), sign * n);
-      delta(label_key("ls", k.first, k.second), sign);
+                 {ds_, r.name, seq, r.type});
+      delta(label_key("lc", r.type, r.name), sign * r.n);
+      delta(label_key("ls", r.type, r.name), sign);
     }
   }
+  void add_label_rows(int64_t seq, const json& labels, int sign) { add_label_rows(seq, label_rows_of(labels), sign); }
 
   void delta(const std::string& key, int64_t d) { deltas_[key] += d; }
 
@@ -242,6 +261,7 @@ class SampleWriter {
 
   Database& db_;
   std::string ds_;
+  std::string id_prefix_;  // the dataset's part of its sample ids
   std::map<std::string, int64_t> deltas_;
 };
 
@@ -424,10 +444,21 @@ ManifestSample manifest_sample(const Row& r, obs::ObjectStore& objects, int data
 // same sample always lands on the same side for a given ratio.
 std::string split_usage(const std::string& sample_id, double train_ratio);
 
-// Validates a sample's imported labels against the dataset, defining the
-// label names it does not know yet (a new relation label takes its end types
-// from the entities it joins). On success the new labels are inserted and
-// `defined` grows; otherwise throws ApiError and inserts nothing.
+// Validates a sample's imported labels for a dataset of `type` without the
+// database: every label type must fit the dataset, and every name counts as
+// defined, since define_labels adds the new ones when the sample is written.
+// Returns the checked labels (ids, type, annotated_by and create_time
+// filled in); throws ApiError.
+json validated_labels(int type, const json& labels, const SampleFacts& facts, const std::string& annotated_by);
+
+// Defines the label names of `labels` that `defined` does not hold yet (a
+// new relation label takes its end types from the entities it joins) and
+// adds them to `defined`. Throws ApiError, inserting nothing, when a new
+// definition is invalid.
+void define_labels(Database& db, const std::string& ds, int type, const json& labels,
+                   std::set<std::pair<int, std::string>>& defined);
+
+// validated_labels, then define_labels.
 json adopt_labels(Database& db, const std::string& ds, int type, const json& labels, const SampleFacts& facts,
                   std::set<std::pair<int, std::string>>& defined, const std::string& annotated_by);
 

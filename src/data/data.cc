@@ -133,11 +133,12 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
         if (!in.empty())
           for (auto& r : db.query("SELECT path FROM samples WHERE dataset_id = ? AND path IN (" + in + ")", probe))
             known.insert(r.str("path"));
+        auto scan = objects.scanner();
         for (auto& o : page.objects) {
           if (!extension_fits(type, o.key) || known.count("/" + folder.bucket + "/" + o.key)) continue;
           json md = json::object();
           try {
-            json labels = folder_annotations(objects, folder.bucket, folder.key, o.key, type, md);
+            json labels = folder_annotations(*scan, folder.bucket, folder.key, o.key, type, md);
             if (!labels.empty()) found[o.key] = {std::move(labels), std::move(md)};
           } catch (const ManifestError&) {
           }

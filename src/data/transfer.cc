@@ -64,6 +64,11 @@ struct Item {
   std::string error;   // set when the item could not be read: it only counts as failed
   ManifestSample m;
   int64_t size = 0, mtime = 0;
+  // Set by Importer::prepare: the row to write, or skip when the task's
+  // label filters leave the item out (neither imported nor failed).
+  bool prepared = false, skip = false;
+  bool inline_text = false;  // the row's path is where apply keeps m.text
+  SampleWriter::NewSample row;
 };
 
 // Counters kept in the task's progress, with the resume position.
@@ -110,16 +115,35 @@ std::string lower_ext(const std::string& key) {
   return e;
 }
 
-// Applies batches of items to one dataset.
+// Prepares and applies batches of items to one dataset. prepare() works out
+// all an item needs that the database does not know (filters, checked
+// labels, the row's values) and may run on several threads at once;
+// apply() writes a prepared batch in one transaction.
 class Importer {
  public:
   Importer(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, ImportOptions opt)
       : db_(db), objects_(objects), tc_(tc), ds_(d.str("id")), type_(int(d.i64("type"))),
         data_dir_(inner_work_path(d) + "data/"), opt_(std::move(opt)) {}
 
+  // Touches no metadata and no member but read-only ones: safe on any thread.
+  void prepare(std::vector<Item>& items, obs::Scanner& scan) const {
+    for (auto& it : items) {
+      if (it.prepared || !it.error.empty()) continue;
+      try {
+        prepare_one(it, scan);
+      } catch (const ApiError& e) {
+        it.error = e.what();
+      } catch (const ManifestError& e) {
+        it.error = e.what();
+      }
+      it.prepared = true;
+    }
+  }
+
   // Applies one batch in one transaction: the items, the items that could
   // not be read (origin, reason), the progress and the resume position.
   void apply(std::vector<Item>& items, Progress& g, const json& cursor_update) {
+    prepare(items, *objects_.scanner());  // items not prepared by a reader yet
     db_.transaction([&] {
       auto row = db_.query_one("SELECT sample_seq FROM datasets WHERE id = ? AND status <> 2", {ds_});
       if (!row) throw dataset_missing(ds_);  // deleted meanwhile: the task fails with that reason
@@ -136,8 +160,6 @@ class Importer {
           apply_one(it, w, seq, g);
         } catch (const ApiError& e) {
           fail(g, it.origin, e.what());
-        } catch (const ManifestError& e) {
-          fail(g, it.origin, e.what());
         }
       }
       w.commit();
@@ -151,7 +173,6 @@ class Importer {
       for (auto& [k, v] : cursor_update.items()) p[k] = v;
       tc_.progress(p);
     });
-    items.clear();
   }
 
   void fail(Progress& g, const std::string& origin, const std::string& reason) {
@@ -163,78 +184,97 @@ class Importer {
   }
 
  private:
-  void apply_one(Item& it, SampleWriter& w, int64_t& seq, Progress& g) {
+  void prepare_one(Item& it, obs::Scanner& scan) const {
     ManifestSample& m = it.m;
     if (opt_.difficult_only && !(m.metadata.contains("@modelarts:hard") && m.metadata["@modelarts:hard"].is_number() &&
-                                 m.metadata["@modelarts:hard"].get<double>() > 0))
-      return;  // filtered out, not a failure
-    json labels = opt_.import_annotations ? m.labels : json::array();
+                                 m.metadata["@modelarts:hard"].get<double>() > 0)) {
+      it.skip = true;  // filtered out, not a failure
+      return;
+    }
+    json labels = opt_.import_annotations ? std::move(m.labels) : json::array();
     std::set<std::string> names;
     for (auto& l : labels) names.insert(l.value("name", ""));
-    if (!opt_.included.empty() && std::none_of(names.begin(), names.end(), [&](auto& n) { return opt_.included.count(n); }))
+    if ((!opt_.included.empty() &&
+         std::none_of(names.begin(), names.end(), [&](auto& n) { return opt_.included.count(n) > 0; })) ||
+        std::any_of(names.begin(), names.end(), [&](auto& n) { return opt_.excluded.count(n) > 0; })) {
+      it.skip = true;
       return;
-    if (std::any_of(names.begin(), names.end(), [&](auto& n) { return opt_.excluded.count(n) > 0; })) return;
+    }
 
-    // The data: an object that must exist, or inline text kept in the dataset's storage.
+    // The data: an object that must exist, or inline text kept in the
+    // dataset's storage under a name made of its content (written by apply,
+    // which knows the dataset still exists).
     if (m.path.empty()) {
-      std::string key_path = data_dir_ + crypto::md5_hex(m.text) + ".txt";
-      auto p = obs::parse_path(key_path);
-      if (!objects_.head(p)) {
-        objects_.put(p, m.text, obs::ObjectStore::Durability::kDeferred);
-        wrote_texts_ = true;
-      }
-      m.path = obs_str(p);
+      m.path = data_dir_ + crypto::md5_hex(m.text) + ".txt";
+      it.inline_text = true;
       it.size = int64_t(utf8_length(m.text));
     } else if (it.mtime == 0) {
-      auto info = objects_.head(obs::parse_path(m.path));
+      auto info = scan.head(obs::parse_path(m.path));
       if (!info) throw ApiError(400, "ModelArts.4362", "source " + m.path + ": the file does not exist");
       it.size = int64_t(info->size);
       it.mtime = info->mtime_ms;
     }
     int64_t text_length = it.size;
     if (is_text_type(type_) && !m.text.empty()) text_length = int64_t(utf8_length(m.text));
-    else if (is_text_type(type_)) text_length = int64_t(utf8_length(objects_.get_all(obs::parse_path(m.path)).value_or("")));
+    else if (is_text_type(type_)) text_length = int64_t(utf8_length(scan.get_all(obs::parse_path(m.path)).value_or("")));
 
-    // Annotation kinds must fit the dataset; new label names join its label set (§5.5).
-    auto existing = db_.query_one("SELECT * FROM samples WHERE dataset_id = ? AND path = ?", {ds_, m.path});
-    if (!existing && !opt_.import_samples) return;  // nothing of it is imported, not even its labels
-    // New labels are added only once the item is known to be good. An
-    // annotation that does not fit the dataset, or fails validation, fails
-    // the whole line with its reason. manifest-format.md §5.2/§5.4 would
-    // import such a sample unlabeled instead; we follow the rule
-    // (bad input counted as failed, with a reason) so nothing is dropped
-    // silently — the user sees the line and can fix it.
+    // An annotation that does not fit the dataset, or fails validation,
+    // fails the whole line with its reason. manifest-format.md §5.2/§5.4
+    // would import such a sample unlabeled instead; we follow the issue's
+    // rule (bad input counted as failed, with a reason) so nothing is
+    // dropped silently — the user sees the line and can fix it.
     SampleFacts facts{type_, text_length, m.metadata};
-    labels = adopt_labels(db_, ds_, type_, labels, facts, defined_, "human");
-    bool auto_labels = !opt_.final_annotation && !labels.empty();
-
-    if (existing) {
-      if (labels.empty() && !m.usage.empty())
-        db_.exec("UPDATE samples SET usage = ? WHERE dataset_id = ? AND seq = ?", {m.usage, ds_, existing->i64("seq")});
-      if (!labels.empty()) {
-        std::string* usage = m.usage.empty() ? nullptr : &m.usage;
-        w.relabel(*existing, labels, &m.metadata, "human", usage, opt_.final_annotation, auto_labels);
-        ++(auto_labels ? g.unconfirmed : g.annotated);
-      }
-      ++g.updated;
-      return;
-    }
-    SampleWriter::NewSample s;
+    labels = validated_labels(type_, labels, facts, "human");
+    SampleWriter::NewSample& s = it.row;
     s.path = m.path;
     s.name = basename(m.path);
     s.dir = m.path.substr(0, m.path.rfind('/') + 1);
     s.type = sample_type_for(type_);
     s.size = it.size;
     s.sample_time = it.mtime;
-    s.labels = labels;
-    s.metadata = m.metadata;
-    s.auto_annotation = auto_labels;
+    s.auto_annotation = !opt_.final_annotation && !labels.empty();
     if (!labels.empty()) s.annotated_by = "human";
-    if (!w.insert(s, seq)) return;
-    if (!m.usage.empty())
-      db_.exec("UPDATE samples SET usage = ? WHERE dataset_id = ? AND seq = ?", {m.usage, ds_, seq});
-    ++g.imported;
-    if (!labels.empty()) ++(auto_labels ? g.unconfirmed : g.annotated);
+    s.labels = std::move(labels);
+    s.metadata = std::move(m.metadata);
+    s.usage = m.usage;
+    s.derive();
+  }
+
+  void apply_one(Item& it, SampleWriter& w, int64_t& seq, Progress& g) {
+    if (it.skip) return;
+    SampleWriter::NewSample& s = it.row;
+    if (it.inline_text) {
+      auto p = obs::parse_path(s.path);
+      if (!objects_.head(p)) {
+        objects_.put(p, it.m.text, obs::ObjectStore::Durability::kDeferred);
+        wrote_texts_ = true;
+      }
+    }
+    std::optional<Row> existing;
+    if (!opt_.import_samples) {
+      existing = db_.query_one("SELECT * FROM samples WHERE dataset_id = ? AND path = ?", {ds_, s.path});
+      if (!existing) return;  // nothing of it is imported, not even its labels
+    }
+    // New label names join the dataset's label set (§5.5).
+    define_labels(db_, ds_, type_, s.labels, defined_);
+    bool auto_labels = s.auto_annotation;
+    if (!existing) {
+      if (w.insert(s, seq)) {
+        ++g.imported;
+        if (!s.labels.empty()) ++(auto_labels ? g.unconfirmed : g.annotated);
+        return;
+      }
+      existing = db_.query_one("SELECT * FROM samples WHERE dataset_id = ? AND path = ?", {ds_, s.path});
+      if (!existing) throw std::logic_error("a sample's path is taken and free at once");
+    }
+    if (s.labels.empty() && !s.usage.empty())
+      db_.exec("UPDATE samples SET usage = ? WHERE dataset_id = ? AND seq = ?", {s.usage, ds_, existing->i64("seq")});
+    if (!s.labels.empty()) {
+      w.relabel(*existing, s.labels, &s.metadata, "human", s.usage.empty() ? nullptr : &s.usage, opt_.final_annotation,
+                auto_labels);
+      ++(auto_labels ? g.unconfirmed : g.annotated);
+    }
+    ++g.updated;
   }
 
   Database& db_;
@@ -267,24 +307,25 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
   LineReader lines(objects.get(opt.path));
   if (!lines.skip(g.offset)) return g.to_json();
   Importer imp(db, objects, tc, d, opt);
-  auto read_file = [&objects](const std::string& path) -> std::optional<std::string> {
-    try {
-      return objects.get_all(obs::parse_path(path));
-    } catch (const ApiError&) {
-      return std::nullopt;
-    }
-  };
-  // Reading a batch (JSON, VOC files, the sources' sizes) touches no
-  // metadata, so the next batch is read on another thread while this one is
-  // applied: a two-stage pipeline over the two cores.
+  // Reading a batch (JSON, VOC files, the sources' sizes, label checks)
+  // touches no metadata, so the next batch is read while this one is
+  // applied, split over one reader per core.
   struct Raw {
     int64_t line_no;
     std::string text;  // empty: the line was too long
   };
-  auto prepare = [&objects, &read_file, type](std::vector<Raw> raw) {
-    std::vector<Item> items(raw.size());
-    for (size_t i = 0; i < raw.size(); ++i) {
-      Item& it = items[i];
+  auto read = [&objects, &imp, type](const std::vector<Raw>& raw, size_t from, size_t to) {
+    auto scan = objects.scanner();
+    auto read_file = [&scan](const std::string& path) -> std::optional<std::string> {
+      try {
+        return scan->get_all(obs::parse_path(path));
+      } catch (const ApiError&) {
+        return std::nullopt;
+      }
+    };
+    std::vector<Item> items(to - from);
+    for (size_t i = from; i < to; ++i) {
+      Item& it = items[i - from];
       it.origin = "line " + std::to_string(raw[i].line_no);
       if (raw[i].text.empty()) {
         it.error = "the line is longer than " + std::to_string(kMaxManifestLine) + " bytes";
@@ -292,37 +333,35 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
       }
       try {
         it.m = parse_manifest_line(raw[i].text, type, read_file);
-        if (!it.m.path.empty()) {
-          auto info = objects.head(obs::parse_path(it.m.path));
-          if (!info) {
-            it.error = "source " + it.m.path + ": the file does not exist";
-            continue;
-          }
-          it.size = int64_t(info->size);
-          it.mtime = info->mtime_ms;
-        }
       } catch (const ManifestError& e) {
-        it.error = e.what();
-      } catch (const ApiError& e) {
         it.error = e.what();
       }
     }
+    imp.prepare(items, *scan);
     return items;
   };
   struct Pending {
-    std::future<std::vector<Item>> items;
+    std::vector<std::future<std::vector<Item>>> parts;
     uint64_t offset;
     int64_t line_no;
   };
   std::optional<Pending> pending;
+  std::vector<Item> spent;  // an applied batch, freed by the next reader
   auto apply_pending = [&] {
     if (!pending) return;
-    std::vector<Item> items = pending->items.get();
+    std::vector<Item> items;
+    for (auto& part : pending->parts) {
+      auto more = part.get();
+      if (items.empty()) items = std::move(more);
+      else std::move(more.begin(), more.end(), std::back_inserter(items));
+    }
     g.bytes_done = int64_t(pending->offset);
     g.offset = pending->offset;
     imp.apply(items, g, {{"offset", pending->offset}, {"line", pending->line_no}});
+    spent = std::move(items);
     pending.reset();
   };
+  const size_t readers = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
   std::vector<Raw> raw;
   std::string line;
   bool too_long = false;
@@ -330,14 +369,26 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
   int64_t line_no = tc.task().progress.is_object() ? tc.task().progress.value("line", int64_t(0)) : 0;
   auto dispatch = [&] {
     // Start reading this batch, then apply the previous one meanwhile.
-    Pending next{std::async(std::launch::async, prepare, std::move(raw)), lines.offset(), line_no};
+    Pending next{{}, lines.offset(), line_no};
+    auto shared = std::make_shared<std::vector<Raw>>(std::move(raw));
+    size_t n = shared->size(), parts = std::max<size_t>(1, std::min(readers, n)), step = (n + parts - 1) / parts;
+    for (size_t k = 0; k < parts; ++k) {
+      size_t from = std::min(n, k * step), to = std::min(n, from + step);
+      std::vector<Item> garbage;
+      if (k == 0) garbage = std::move(spent);
+      next.parts.push_back(std::async(std::launch::async, [shared, from, to, &read, garbage = std::move(garbage)]() mutable {
+        garbage.clear();  // a spent batch's JSON trees are freed here, off the applying thread
+        return read(*shared, from, to);
+      }));
+    }
     raw.clear();
     apply_pending();
     pending = std::move(next);
   };
   while (lines.next(line, too_long)) {
     if (tc.stopping()) {
-      if (pending) pending->items.wait();  // let the reader finish; its batch is not applied
+      if (pending)  // let the readers finish; their batch is not applied
+        for (auto& part : pending->parts) part.wait();
       return g.to_json();
     }
     ++line_no;
@@ -356,13 +407,13 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
 // types import the files unlabeled.
 }  // namespace
 
-json folder_annotations(obs::ObjectStore& objects, const std::string& bucket, const std::string& root,
+json folder_annotations(obs::Scanner& scan, const std::string& bucket, const std::string& root,
                         const std::string& key, int type, json& metadata) {
   json labels = json::array();
   std::string dir = key.substr(0, key.rfind('/') + 1);
   std::string sibling = dir + stem(key);
   if (type == 0 || type == 200) {
-    auto txt = lower_ext(key) == "txt" ? std::nullopt : objects.get_all(obs::ObsPath{bucket, sibling + ".txt"});
+    auto txt = lower_ext(key) == "txt" ? std::nullopt : scan.get_all(obs::ObsPath{bucket, sibling + ".txt"});
     std::vector<std::string> names;
     if (txt) {
       size_t pos = 0;
@@ -382,7 +433,7 @@ json folder_annotations(obs::ObjectStore& objects, const std::string& bucket, co
     }
     for (auto& n : names) labels.push_back({{"name", n}, {"type", type}});
   } else if (type == 1 || type == 3) {
-    auto xml = objects.get_all(obs::ObsPath{bucket, sibling + ".xml"});
+    auto xml = scan.get_all(obs::ObsPath{bucket, sibling + ".xml"});
     if (xml) {
       auto v = parse_voc(*xml, type == 3);
       labels = v.labels;
@@ -496,7 +547,8 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
   Importer imp(db, objects, tc, d, opt);
   // Reading a page's files (labels beside them, VOC documents) touches no
   // metadata: the next page is read on another thread while this one is applied.
-  auto prepare = [&objects, &opt, type, root](std::vector<obs::ObjectInfo> objs) {
+  auto prepare = [&objects, &opt, &imp, type, root](std::vector<obs::ObjectInfo> objs) {
+    auto scan = objects.scanner();
     std::vector<Item> items;
     for (auto& o : objs) {
       if (!extension_fits(type, o.key)) continue;
@@ -508,12 +560,13 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
       it.size = int64_t(o.size);
       it.mtime = o.mtime_ms;
       try {
-        if (opt.import_annotations) it.m.labels = folder_annotations(objects, opt.path.bucket, root, o.key, type, it.m.metadata);
+        if (opt.import_annotations) it.m.labels = folder_annotations(*scan, opt.path.bucket, root, o.key, type, it.m.metadata);
       } catch (const ManifestError& e) {
         it.error = e.what();
       }
       items.back() = std::move(it);
     }
+    imp.prepare(items, *scan);
     return items;
   };
   struct Pending {

@@ -17,8 +17,8 @@ std::vector<store::Migration> transfer_migrations();
 // `root` (manifest-format.md §3): class sub-folder or a .txt beside it for
 // classification (0) and sound (200), a VOC .xml beside it for detection (1)
 // and segmentation (3, also filling metadata @modelarts:size); none for other
-// types. Throws ManifestError on an unreadable VOC document.
-json folder_annotations(obs::ObjectStore& objects, const std::string& bucket, const std::string& root,
+// types. Reads through `scan`. Throws ManifestError on an unreadable VOC document.
+json folder_annotations(obs::Scanner& scan, const std::string& bucket, const std::string& root,
                         const std::string& key, int type, json& metadata);
 // Registers the import task kind on `runner` as well.
 std::vector<http::Route> transfer_routes(store::Database& db, obs::ObjectStore& objects, tasks::Runner& runner);

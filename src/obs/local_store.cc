@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <system_error>
+#include <unordered_map>
 
 #include "common/crypto.h"
 #include "common/error.h"
@@ -76,6 +77,9 @@ ObjectInfo ObjectStore::put(const ObsPath& p, std::string_view data, Durability 
   }, d);
 }
 
+std::optional<ObjectInfo> Scanner::head(const ObsPath& p) { return store_.head(p); }
+std::optional<std::string> Scanner::get_all(const ObsPath& p) { return store_.get_all(p); }
+
 std::optional<std::string> ObjectStore::get_all(const ObsPath& p) {
   auto r = get(p);
   if (!r) return std::nullopt;
@@ -105,7 +109,11 @@ class FileReader : public ObjectReader {
   uint64_t size_;
 };
 
+class LocalScanner;
+
 class LocalStore : public ObjectStore {
+  friend class LocalScanner;
+
  public:
   explicit LocalStore(const std::string& root) {
     fs::create_directories(root);
@@ -214,6 +222,8 @@ class LocalStore : public ObjectStore {
     return std::make_unique<FileReader>(fd, uint64_t(st.st_size));
   }
 
+  std::unique_ptr<Scanner> scanner() override;
+
   std::optional<ObjectInfo> head(const ObsPath& p) override {
     if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
     struct stat st;
@@ -310,7 +320,7 @@ class LocalStore : public ObjectStore {
       return true;
     };
     // The folder the prefix names is itself a key ("models/") before its contents.
-    if (dir_part.empty() || visit(dir_part, true, start)) walk(start, dir_part, visit);
+    if (dir_part.empty() || visit(dir_part, true, start)) walk(start, dir_part, marker, visit);
     if (!out.truncated) out.next_marker.clear();
     return out;
   }
@@ -318,9 +328,55 @@ class LocalStore : public ObjectStore {
  private:
   // Visits keys under `dir` in byte order of the full key. Folders are visited
   // as "name/" (their marker) and then descended into.
-  bool walk(const fs::path& dir, const std::string& key_prefix,
+  // Visits keys under `dir` in byte order of the full key, skipping what
+  // sorts before `after`.
+  bool walk(const fs::path& dir, const std::string& key_prefix, const std::string& after,
             const std::function<bool(const std::string&, bool, const fs::path&)>& visit) {
+    auto listing = entries_of(dir);
+    const auto& entries = listing->entries;
+    auto it = entries.begin();
+    // Every key of this folder and below starts with key_prefix; when the
+    // marker does too, start at the first entry that can sort after it.
+    if (after.size() > key_prefix.size() && after.compare(0, key_prefix.size(), key_prefix) == 0) {
+      std::string rest = after.substr(key_prefix.size(), after.find('/', key_prefix.size()) - key_prefix.size());
+      it = std::lower_bound(entries.begin(), entries.end(), rest,
+                            [](const std::pair<std::string, bool>& e, const std::string& r) { return e.first < r; });
+    }
+    for (; it != entries.end(); ++it) {
+      const auto& [name, d] = *it;
+      std::string key = key_prefix + name;
+      // A folder sorting before the marker, the marker not inside it: all of it comes before.
+      if (d && key < after && after.compare(0, key.size(), key) != 0) continue;
+      fs::path p = dir / (d ? name.substr(0, name.size() - 1) : name);
+      if (!visit(key, d, p)) return false;
+      if (d && !walk(p, key, after, visit)) return false;
+    }
+    return true;
+  }
+
+  // A folder's entries, sorted, with "/" after folder names; symlinks and
+  // special files left out. Listing a folder again and again (a task paging
+  // through 100,000 files) reuses the sorted entries while the folder's
+  // modification time says nothing changed. Entries read within a second of
+  // the folder's last change are not kept: a change in the same clock tick
+  // would not move the time.
+  struct Listing {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    struct timespec mtime {};
     std::vector<std::pair<std::string, bool>> entries;
+  };
+  std::shared_ptr<const Listing> entries_of(const fs::path& dir) {
+    struct stat st {};
+    bool stated = ::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    if (stated) {
+      std::lock_guard<std::mutex> l(listings_mu_);
+      auto it = listings_.find(dir.string());
+      if (it != listings_.end() && it->second->dev == st.st_dev && it->second->ino == st.st_ino &&
+          it->second->mtime.tv_sec == st.st_mtim.tv_sec && it->second->mtime.tv_nsec == st.st_mtim.tv_nsec)
+        return it->second;
+    }
+    auto out = std::make_shared<Listing>();
     std::error_code ec;
     for (auto& e : fs::directory_iterator(dir, ec)) {
       if (e.is_symlink()) continue;  // never followed, never listed
@@ -328,16 +384,20 @@ class LocalStore : public ObjectStore {
       if (!d && !e.is_regular_file()) continue;
       std::string name = e.path().filename().string();
       if (dir == root_ && name == ".tmp") continue;
-      entries.emplace_back(d ? name + "/" : name, d);
+      out->entries.emplace_back(d ? name + "/" : name, d);
     }
-    std::sort(entries.begin(), entries.end());
-    for (auto& [name, d] : entries) {
-      std::string key = key_prefix + name;
-      fs::path p = dir / (d ? name.substr(0, name.size() - 1) : name);
-      if (!visit(key, d, p)) return false;
-      if (d && !walk(p, key, visit)) return false;
+    std::sort(out->entries.begin(), out->entries.end());
+    struct timespec now {};
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (stated && out->entries.size() >= 1000 && now.tv_sec > st.st_mtim.tv_sec + 1) {
+      out->dev = st.st_dev;
+      out->ino = st.st_ino;
+      out->mtime = st.st_mtim;
+      std::lock_guard<std::mutex> l(listings_mu_);
+      if (listings_.size() >= 16) listings_.clear();
+      listings_[dir.string()] = out;
     }
-    return true;
+    return out;
   }
 
   // Maps a validated path to the file system and proves the result stays
@@ -452,11 +512,101 @@ class LocalStore : public ObjectStore {
     return stat(f.c_str(), &st) == 0 ? int64_t(st.st_mtime) * 1000 : 0;
   }
 
+  std::mutex listings_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const Listing>> listings_;  // large folders only
   std::atomic<int> root_fd_{-1};  // O_PATH handle of root_, for openat2
   std::mutex root_mu_;
   std::atomic<bool> have_openat2_{true};
+
   fs::path root_, tmp_;
 };
+
+// Keeps the folders it has used open (at most 64 at a time) and reaches each
+// object from its folder by name: one system call per head or open instead
+// of a walk from the root. The folder itself was opened beneath the root with
+// no symlink on the way, and the object's name is a single component opened
+// without following a symlink, so nothing outside the bucket can be reached.
+class LocalScanner : public Scanner {
+ public:
+  explicit LocalScanner(LocalStore& store) : Scanner(store), local_(store) {}
+  ~LocalScanner() override { forget(); }
+
+  std::optional<ObjectInfo> head(const ObsPath& p) override {
+    auto [dfd, name] = folder(p);
+    if (dfd == LocalStore::kNoOpenat2) return Scanner::head(p);
+    if (dfd < 0) return std::nullopt;
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
+    if (S_ISLNK(st.st_mode)) throw bad_request("OBS path " + p.str() + " leads outside its bucket");
+    if (!S_ISREG(st.st_mode)) return std::nullopt;
+    return ObjectInfo{p.key, uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000, ""};
+  }
+
+  std::optional<std::string> get_all(const ObsPath& p) override {
+    auto [dfd, name] = folder(p);
+    if (dfd == LocalStore::kNoOpenat2) return Scanner::get_all(p);
+    if (dfd < 0) return std::nullopt;
+    int fd = ::openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ELOOP) throw bad_request("OBS path " + p.str() + " leads outside its bucket");
+      return std::nullopt;
+    }
+    std::optional<std::string> out;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      out.emplace();
+      // One read normally does it: the size is known; a file growing
+      // meanwhile is read to its end.
+      size_t have = 0;
+      out->resize(size_t(st.st_size) + 1);
+      for (;;) {
+        if (have == out->size()) out->resize(out->size() * 2);
+        ssize_t n = ::read(fd, out->data() + have, out->size() - have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          ::close(fd);
+          throw std::runtime_error("object read failed");
+        }
+        if (n == 0) break;
+        have += size_t(n);
+      }
+      out->resize(have);
+    }
+    ::close(fd);
+    return out;
+  }
+
+ private:
+  // The descriptor of the object's folder (-1: no such folder) and the
+  // object's name in it; kNoOpenat2 when the store answers instead (a
+  // folder key, or a kernel without openat2).
+  std::pair<int, const char*> folder(const ObsPath& p) {
+    if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
+    if (p.key.empty() || p.key.back() == '/') return {LocalStore::kNoOpenat2, nullptr};  // folders: the store answers
+    size_t slash = p.key.rfind('/');
+    std::string dir_key = slash == std::string::npos ? "" : p.key.substr(0, slash + 1);
+    const char* name = p.key.c_str() + (slash == std::string::npos ? 0 : slash + 1);
+    std::string id = p.bucket + "/" + dir_key;
+    auto it = dirs_.find(id);
+    if (it != dirs_.end()) return {it->second, name};
+    if (dirs_.size() >= 64) forget();
+    int fd = local_.open_beneath(ObsPath{p.bucket, dir_key}, O_PATH | O_DIRECTORY);
+    if (fd == LocalStore::kNoOpenat2) return {fd, name};
+    dirs_.emplace(id, fd);
+    return {fd, name};
+  }
+
+  void forget() {
+    for (auto& [id, fd] : dirs_)
+      if (fd >= 0) ::close(fd);
+    dirs_.clear();
+  }
+
+  LocalStore& local_;
+  std::unordered_map<std::string, int> dirs_;
+};
+
+std::unique_ptr<Scanner> LocalStore::scanner() { return std::make_unique<LocalScanner>(*this); }
 
 }  // namespace
 

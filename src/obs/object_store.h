@@ -53,6 +53,24 @@ class ObjectReader {
   virtual uint64_t size() const = 0;
 };
 
+class ObjectStore;
+
+// Reads many small objects quickly (imports read a VOC file and check a
+// source per sample): it may keep folders open between calls, so a folder
+// renamed or replaced meanwhile is seen as it was at its first use. Use one
+// briefly (a batch), from one thread.
+class Scanner {
+ public:
+  explicit Scanner(ObjectStore& store) : store_(store) {}
+  virtual ~Scanner() = default;
+  virtual std::optional<ObjectInfo> head(const ObsPath& p);
+  // The whole content; nullopt when there is no such object.
+  virtual std::optional<std::string> get_all(const ObsPath& p);
+
+ protected:
+  ObjectStore& store_;
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -72,6 +90,7 @@ class ObjectStore {
   std::optional<std::string> get_all(const ObsPath& p);
   // Size and modification time without reading the content.
   virtual std::optional<ObjectInfo> head(const ObsPath& p) = 0;
+  virtual std::unique_ptr<Scanner> scanner() { return std::make_unique<Scanner>(*this); }
   // True when something was removed.
   virtual bool remove(const ObsPath& p) = 0;
   // Keys of `bucket` starting with `prefix`, after `marker`, in byte order;

@@ -4,6 +4,7 @@
 
 #include "common/crypto.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -447,4 +448,109 @@ TEST_F(LocalStoreSymlinkTest, ListWithPrefixThroughSymlinkDoesNotLeakOutsideFile
   EXPECT_EQ(keys(r), V{});
   api_error([&] { r = store->list("bkt", "link/sec", "/", "", 100); });
   EXPECT_EQ(keys(r), V{});
+}
+
+// ---------------------------------------------------------------- scanner and large folders
+
+TEST_F(LocalStoreTest, ScannerReadsAndHeadsLikeTheStore) {
+  put("s/a.txt", "alpha");
+  put("s/deep/b.txt", "beta");
+  put("top", "t");
+  auto scan = store->scanner();
+  for (int round = 0; round < 2; ++round) {  // the second round reuses the open folders
+    EXPECT_EQ(scan->get_all(P("s/a.txt")).value_or("?"), "alpha");
+    EXPECT_EQ(scan->get_all(P("s/deep/b.txt")).value_or("?"), "beta");
+    EXPECT_EQ(scan->get_all(P("top")).value_or("?"), "t");
+    auto h = scan->head(P("s/a.txt"));
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->size, 5u);
+    EXPECT_EQ(h->mtime_ms, store->head(P("s/a.txt"))->mtime_ms);
+    EXPECT_FALSE(scan->head(P("s/missing")));
+    EXPECT_FALSE(scan->get_all(P("s/missing")));
+    EXPECT_FALSE(scan->get_all(P("nofolder/x")));
+    EXPECT_FALSE(scan->head(P("s/deep")));     // a folder is not an object
+    EXPECT_FALSE(scan->get_all(P("s/deep")));
+    EXPECT_TRUE(scan->head(P("s/deep/")));     // but a folder key is answered as the store does
+  }
+  // A file replaced after the folder was opened is read anew.
+  put("s/a.txt", "changed");
+  EXPECT_EQ(scan->get_all(P("s/a.txt")).value_or("?"), "changed");
+  EXPECT_API_ERROR(scan->head(P("s/../top")), 400, "ModelArts.0101");
+  EXPECT_API_ERROR(scan->get_all(P("s//a.txt")), 400, "ModelArts.0101");
+}
+
+TEST_F(LocalStoreSymlinkTest, ScannerDoesNotFollowSymlinks) {
+  auto scan = store->scanner();
+  for (const char* k : {"link/secret.txt", "file-link"}) {
+    std::optional<std::string> data;
+    std::optional<ObjectInfo> h;
+    api_error([&] { data = scan->get_all(P(k)); });
+    api_error([&] { h = scan->head(P(k)); });
+    EXPECT_FALSE(data.has_value()) << k;
+    EXPECT_FALSE(h.has_value()) << k;
+  }
+}
+
+namespace {
+// Sets a folder's modification time `secs` seconds back, as if it had not
+// changed for a while (large listings are only kept for such folders).
+void age(const fs::path& dir, int secs) {
+  struct timespec t[2];
+  clock_gettime(CLOCK_REALTIME, &t[0]);
+  t[0].tv_sec -= secs;
+  t[1] = t[0];
+  ASSERT_EQ(utimensat(AT_FDCWD, dir.c_str(), t, 0), 0);
+}
+
+std::vector<std::string> all_pages(ObjectStore& store, const std::string& prefix, size_t page) {
+  std::vector<std::string> got;
+  std::string marker;
+  for (int i = 0; i < 100000; ++i) {
+    ListResult r = store.list("bkt", prefix, "", marker, page);
+    for (auto& o : r.objects) got.push_back(o.key);
+    if (!r.truncated) break;
+    marker = r.next_marker;
+  }
+  return got;
+}
+}  // namespace
+
+TEST_F(LocalStoreTest, LargeFolderPagesStayExactWhileItChanges) {
+  fs::path dir = fs::path(root) / "bkt" / "big";
+  fs::create_directories(dir);
+  std::vector<std::string> want;
+  for (int i = 0; i < 1500; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "%05d", i);
+    std::ofstream(dir / name) << "x";
+    want.push_back(std::string("big/") + name);
+  }
+  age(dir, 10);
+  EXPECT_EQ(all_pages(*store, "big/", 1000), want);
+  EXPECT_EQ(all_pages(*store, "big/", 7), want);
+  // Files added and removed after the folder was listed show at once.
+  put("big/00000a");
+  EXPECT_TRUE(store->remove(P("big/00010")));
+  want.insert(want.begin() + 1, "big/00000a");
+  want.erase(std::find(want.begin(), want.end(), "big/00010"));
+  EXPECT_EQ(all_pages(*store, "big/", 500), want);
+  age(dir, 10);
+  EXPECT_EQ(all_pages(*store, "big/", 500), want);
+  std::ofstream(dir / "01499b") << "y";  // written past the store, the folder's time moves
+  want.push_back("big/01499b");
+  EXPECT_EQ(all_pages(*store, "big/", 500), want);
+}
+
+TEST_F(LocalStoreTest, PagesThroughNestedFoldersInKeyOrder) {
+  std::vector<std::string> want;
+  for (const char* k : {"a-", "a.b/1", "a/1", "a/2/x", "a/2/y", "a/20", "a/3/", "b/c/d/e", "b/c/f", "b0", "c/1", "c/2"}) {
+    put(k, "");
+    want.push_back(k);
+  }
+  std::sort(want.begin(), want.end());
+  for (size_t page : {1, 2, 3, 5, 1000}) EXPECT_EQ(all_pages(*store, "", page), want) << page;
+  std::vector<std::string> under_a;
+  for (auto& k : want)
+    if (k.rfind("a/", 0) == 0) under_a.push_back(k);
+  EXPECT_EQ(all_pages(*store, "a/", 2), under_a);
 }
