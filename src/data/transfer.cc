@@ -736,6 +736,38 @@ json run_export(Database& db, obs::ObjectStore& objects, tasks::Runner& runner, 
   return result;
 }
 
+// Runs the file writes an export gathers page by page on two threads while
+// the next page is read: creating files (a VOC document per detection
+// sample) is most of an export's cost. A failed write surfaces at the next
+// flush() or wait().
+class ExportWriters {
+ public:
+  ~ExportWriters() {
+    for (auto& f : running_)
+      if (f.valid()) f.wait();
+  }
+  void add(std::function<void()> job) { jobs_.push_back(std::move(job)); }
+  // Waits for the writes started before, then starts those gathered since.
+  void flush() {
+    wait();
+    auto jobs = std::make_shared<std::vector<std::function<void()>>>(std::move(jobs_));
+    jobs_.clear();
+    size_t n = jobs->size(), half = (n + 1) / 2;
+    for (size_t from = 0; from < n; from += half)
+      running_.push_back(std::async(std::launch::async, [jobs, from, to = std::min(n, from + half)] {
+        for (size_t i = from; i < to; ++i) (*jobs)[i]();
+      }));
+  }
+  void wait() {
+    for (auto& f : running_) f.get();
+    running_.clear();
+  }
+
+ private:
+  std::vector<std::function<void()>> jobs_;
+  std::vector<std::future<void>> running_;
+};
+
 json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d) {
   const json& p = tc.task().params;
   std::string ds = d.str("id");
@@ -760,11 +792,15 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
     tc.progress({{"total", total}, {"finished", 0}});
     int64_t after = 0;
     std::set<std::string> names;  // VOC export: file names used in the flat layout
+    ExportWriters writers;
     put_pages(objects, manifest, [&](std::string& pending) {
       store::Params pb = b;
       pb.push_back(after);
       auto rows = db.query("SELECT s.* FROM samples s" + where + " AND s.seq > ? ORDER BY s.seq LIMIT 500", pb);
-      if (rows.empty()) return false;
+      if (rows.empty()) {
+        writers.wait();  // every file the manifest names exists before the manifest does
+        return false;
+      }
       for (auto& r : rows) {
         after = r.i64("seq");
         ManifestSample m = manifest_sample(r, objects, type);
@@ -776,24 +812,29 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
           // Flat PASCAL VOC layout: the image and <stem>.xml side by side.
           if (!names.insert(file).second) file = m.id + "_" + file;
           names.insert(file);
-          auto src = objects.get(obs::parse_path(m.path));
+          std::shared_ptr<obs::ObjectReader> src = objects.get(obs::parse_path(m.path));
           if (src) {
             obs::ObsPath dst = obs::parse_path(dir + file);
-            objects.put(dst, [&](char* buf, size_t cap) { return src->read(buf, cap); }, obs::ObjectStore::Durability::kDeferred);
+            writers.add([&objects, src, dst] {
+              objects.put(dst, [&](char* buf, size_t cap) { return src->read(buf, cap); },
+                          obs::ObjectStore::Durability::kDeferred);
+            });
             m.path = obs_str(dst);  // the exported folder stands on its own
           }
         }
         pending += manifest_line(m, type, [&](const std::string& xml) {
           obs::ObsPath x = obs::parse_path(dir + (voc ? stem(file) : "annotations/" + m.id) + ".xml");
-          objects.put(x, xml, obs::ObjectStore::Durability::kDeferred);
+          writers.add([&objects, x, xml] { objects.put(x, xml, obs::ObjectStore::Durability::kDeferred); });
           return scheme + x.bucket + "/" + x.key;
         }, scheme);
         pending += "\n";
         ++done;
       }
+      writers.flush();
       tc.progress({{"total", total}, {"finished", done}});
       return true;
     }, [&tc] { return tc.stopping(); });
+    writers.wait();
   }
   objects.sync();  // the copies and VOC files, before the task reports success
   return {{"total", done}, {"finished", done}};

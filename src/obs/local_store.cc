@@ -153,19 +153,36 @@ class LocalStore : public ObjectStore {
         throw ApiError(409, "ModelArts.0101", "Cannot create folder " + p.str() + ": an object has that name or a parent's");
       return ObjectInfo{p.key, 0, 0, crypto::hex(md5(""))};
     }
-    // The content goes to a temporary file first and is renamed into place
-    // when complete, so readers never see half an object.
-    fs::path tmp = tmp_ / crypto::random_hex(12);
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) throw std::runtime_error("cannot create temporary object file");
-    EVP_MD_CTX* md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex2(md, md5_algorithm(), nullptr);
+    // The content goes to an unnamed file in the object's folder (O_TMPFILE)
+    // that is linked under its name when complete: readers never see half an
+    // object, a crash leaves nothing behind, and the file system places the
+    // new file beside its folder. Without O_TMPFILE (or openat2), a named
+    // temporary file in .tmp is renamed into place instead.
+    int dfd = open_parent(p);
+    struct Closer {
+      int fd;
+      ~Closer() {
+        if (fd >= 0) ::close(fd);
+      }
+    } parent{dfd};
+    fs::path tmp;
+    int fd = dfd >= 0 && have_tmpfile_ ? ::openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644) : -1;
+    if (fd < 0 && dfd >= 0 && have_tmpfile_ && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
+      have_tmpfile_ = false;  // this file system has none: named temporary files from now on
+    if (fd < 0) {
+      tmp = tmp_ / crypto::random_hex(12);
+      fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (fd < 0) throw std::runtime_error("cannot create temporary object file");
+    }
+    Closer file{fd};
+    std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    EVP_DigestInit_ex2(md.get(), md5_algorithm(), nullptr);
     uint64_t total = 0;
     struct stat st {};
     try {
       thread_local std::unique_ptr<char[]> buf(new char[1 << 16]);
       while (size_t n = src(buf.get(), 1 << 16)) {
-        EVP_DigestUpdate(md, buf.get(), n);
+        EVP_DigestUpdate(md.get(), buf.get(), n);
         for (size_t off = 0; off < n;) {
           ssize_t w = ::write(fd, buf.get() + off, n - off);
           if (w < 0 && errno == EINTR) continue;
@@ -176,23 +193,15 @@ class LocalStore : public ObjectStore {
       }
       if (durability == Durability::kNow && ::fsync(fd) != 0) throw std::runtime_error("object fsync failed");
       if (fstat(fd, &st) != 0) throw std::runtime_error("object stat failed");
+      if (dfd == kNoOpenat2) place(p, tmp);
+      else link_into(p, dfd, fd, tmp);
     } catch (...) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      EVP_MD_CTX_free(md);
+      if (!tmp.empty()) ::unlink(tmp.c_str());
       throw;
     }
-    ::close(fd);
-    unsigned char digest[16];
+    unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int dl = 0;
-    EVP_DigestFinal_ex(md, digest, &dl);
-    EVP_MD_CTX_free(md);
-    try {
-      place(p, tmp);
-    } catch (...) {
-      ::unlink(tmp.c_str());
-      throw;
-    }
+    EVP_DigestFinal_ex(md.get(), digest, &dl);
     return ObjectInfo{p.key, total, int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000,
                       crypto::hex(std::string_view((char*)digest, dl))};
   }
@@ -411,21 +420,15 @@ class LocalStore : public ObjectStore {
   // folder is opened beneath the root with no symlink allowed (openat2) and
   // created when missing; a parent that is an object, or a folder where the
   // object should go, is a 409.
-  void place(const ObsPath& p, const fs::path& tmp) {
+  // The folder an object goes into, opened beneath the root with no symlink
+  // on the way (openat2) and created when missing; kNoOpenat2 when the
+  // kernel cannot do that. A parent that is an object is a 409, a missing
+  // bucket a 404.
+  int open_parent(const ObsPath& p) {
     size_t slash = p.key.rfind('/');
-    std::string base = slash == std::string::npos ? p.key : p.key.substr(slash + 1);
     ObsPath parent{p.bucket, slash == std::string::npos ? "" : p.key.substr(0, slash + 1)};
     int dfd = open_beneath(parent, O_PATH | O_DIRECTORY);
-    if (dfd == kNoOpenat2) {
-      fs::path dest = resolve(p, /*for_write=*/true);
-      std::error_code ec;
-      fs::create_directories(dest.parent_path(), ec);
-      if (ec || !fs::is_directory(dest.parent_path()))
-        throw ApiError(409, "ModelArts.0101", "Cannot create " + p.str() + ": a parent is an object");
-      if (fs::is_directory(dest)) throw ApiError(409, "ModelArts.0101", "Cannot overwrite folder " + p.str());
-      fs::rename(tmp, dest);
-      return;
-    }
+    if (dfd == kNoOpenat2) return dfd;
     if (dfd < 0 && errno == ENOENT) {
       fs::path dir = resolve(parent, /*for_write=*/true);  // 404 when the bucket is missing
       std::error_code ec;
@@ -433,19 +436,61 @@ class LocalStore : public ObjectStore {
       dfd = open_beneath(parent, O_PATH | O_DIRECTORY);
     }
     if (dfd < 0) throw ApiError(409, "ModelArts.0101", "Cannot create " + p.str() + ": a parent is an object");
-    struct stat target;
-    if (fstatat(dfd, base.c_str(), &target, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(target.st_mode)) {
-      ::close(dfd);  // never replace (or write through) a link someone placed in the store
-      throw bad_request("OBS path " + p.str() + " leads outside its bucket");
+    return dfd;
+  }
+
+  static std::string base_name(const ObsPath& p) {
+    size_t slash = p.key.rfind('/');
+    return slash == std::string::npos ? p.key : p.key.substr(slash + 1);
+  }
+
+  // Gives the finished file `fd` (unnamed, or the temporary file `tmp`) the
+  // object's name in the folder `dfd`, replacing an object there. A symlink
+  // someone placed there is never replaced or written through (400); a
+  // folder of that name is a 409.
+  void link_into(const ObsPath& p, int dfd, int fd, fs::path& tmp) {
+    std::string base = base_name(p);
+    if (tmp.empty()) {
+      char proc[64];
+      std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+      // A new name: linkat never replaces anything, a symlink included.
+      if (::linkat(AT_FDCWD, proc, dfd, base.c_str(), AT_SYMLINK_FOLLOW) == 0) return;
+      if (errno != EEXIST) throw std::runtime_error("object link failed: " + std::string(std::strerror(errno)));
+      refuse_symlink(p, dfd, base);
+      // Replacing: a name in .tmp first, then one rename over the old object.
+      fs::path named = tmp_ / crypto::random_hex(12);
+      if (::linkat(AT_FDCWD, proc, AT_FDCWD, named.c_str(), AT_SYMLINK_FOLLOW) != 0)
+        throw std::runtime_error("object link failed: " + std::string(std::strerror(errno)));
+      tmp = named;
+    } else {
+      refuse_symlink(p, dfd, base);
     }
-    int rc = ::renameat(AT_FDCWD, tmp.c_str(), dfd, base.c_str());
-    int err = errno;
-    ::close(dfd);
-    if (rc != 0) {
+    if (::renameat(AT_FDCWD, tmp.c_str(), dfd, base.c_str()) != 0) {
+      int err = errno;
       if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
         throw ApiError(409, "ModelArts.0101", "Cannot overwrite folder " + p.str());
       throw std::runtime_error("object rename failed: " + std::string(std::strerror(err)));
     }
+    tmp.clear();  // renamed: nothing to clean up
+  }
+
+  static void refuse_symlink(const ObsPath& p, int dfd, const std::string& base) {
+    struct stat target;
+    if (fstatat(dfd, base.c_str(), &target, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(target.st_mode))
+      throw bad_request("OBS path " + p.str() + " leads outside its bucket");
+  }
+
+  // Renames the finished temporary file to the object's name on kernels
+  // without openat2, checking the path by hand.
+  void place(const ObsPath& p, fs::path& tmp) {
+    fs::path dest = resolve(p, /*for_write=*/true);
+    std::error_code ec;
+    fs::create_directories(dest.parent_path(), ec);
+    if (ec || !fs::is_directory(dest.parent_path()))
+      throw ApiError(409, "ModelArts.0101", "Cannot create " + p.str() + ": a parent is an object");
+    if (fs::is_directory(dest)) throw ApiError(409, "ModelArts.0101", "Cannot overwrite folder " + p.str());
+    fs::rename(tmp, dest);
+    tmp.clear();
   }
 
   static constexpr int kNoOpenat2 = -2;
@@ -517,6 +562,9 @@ class LocalStore : public ObjectStore {
   std::atomic<int> root_fd_{-1};  // O_PATH handle of root_, for openat2
   std::mutex root_mu_;
   std::atomic<bool> have_openat2_{true};
+  // O_TMPFILE files are linked through /proc/self/fd (linkat with
+  // AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH).
+  std::atomic<bool> have_tmpfile_{::access("/proc/self/fd", F_OK) == 0};
 
   fs::path root_, tmp_;
 };
