@@ -786,6 +786,10 @@ json validated_labels(int type, const json& labels, const SampleFacts& facts, co
 
 void define_labels(Database& db, const std::string& ds, int type, const json& labels,
                    std::set<std::pair<int, std::string>>& defined) {
+  if (std::all_of(labels.begin(), labels.end(), [&](const json& l) {
+        return defined.count({l.value("type", -1), l.value("name", "")}) > 0 || l.value("name", "").empty();
+      }))
+    return;  // the usual case: nothing new
   std::vector<LabelDef> fresh;
   auto with_new = defined;
   for (size_t i = 0; i < labels.size(); ++i) {

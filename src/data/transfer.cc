@@ -37,6 +37,10 @@ struct ImportOptions {
   // label files, 1 text and labels combined on each line.
   int text_mode = -1;
   char sample_sep = '\t', label_sep = ',';
+  // Table folders (§3.6): every CSV record must have the schema's column
+  // count (0: the dataset has no schema); the first line may be a header.
+  size_t table_columns = 0;
+  bool with_column_header = false;
 
   static ImportOptions from(const json& p) {
     ImportOptions o;
@@ -46,6 +50,7 @@ struct ImportOptions {
     o.import_samples = p.value("import_samples", true);
     o.final_annotation = p.value("final_annotation", true);
     o.difficult_only = p.value("difficult_only", false);
+    o.with_column_header = p.value("with_column_header", false);
     for (auto& n : p.value("included_labels", json::array())) o.included.insert(n.get<std::string>());
     for (auto& n : p.value("excluded_labels", json::array())) o.excluded.insert(n.get<std::string>());
     if (p.contains("label_format")) {
@@ -522,6 +527,42 @@ bool text_lines(obs::ObjectStore& objects, const ImportOptions& opt, const std::
   return true;
 }
 
+// Why a table file does not fit a schema of `columns` columns: the first
+// record (RFC 4180: a quoted field may hold commas, doubled quotes and line
+// breaks) with another count, or an unclosed quote; "" when it fits.
+std::string csv_misfit(const std::string& text, size_t columns, bool header) {
+  size_t fields = 1, line = 1, record_line = 1;
+  bool quoted = false, empty_record = true, first = true;
+  auto end_record = [&]() -> std::string {
+    bool skip = empty_record || (first && header);
+    first = false;
+    if (!skip && fields != columns)
+      return "line " + std::to_string(record_line) + " has " + std::to_string(fields) + " columns, the dataset's schema " +
+             std::to_string(columns);
+    fields = 1;
+    empty_record = true;
+    record_line = line;
+    return "";
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') ++i;
+      else if (c == '"') quoted = false;
+      else if (c == '\n') ++line;
+      continue;
+    }
+    if (c == '"') quoted = true, empty_record = false;
+    else if (c == ',') ++fields, empty_record = false;
+    else if (c == '\n') {
+      ++line;
+      if (auto e = end_record(); !e.empty()) return e;
+    } else if (c != '\r') empty_record = false;
+  }
+  if (quoted) return "line " + std::to_string(record_line) + ": a quoted field is not closed";
+  return end_record();
+}
+
 json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, const ImportOptions& opt) {
   Progress g = Progress::from(tc.task().progress);
   int type = int(d.i64("type"));
@@ -561,6 +602,11 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
       it.mtime = o.mtime_ms;
       try {
         if (opt.import_annotations) it.m.labels = folder_annotations(*scan, opt.path.bucket, root, o.key, type, it.m.metadata);
+        if (type == 400 && opt.table_columns > 0) {
+          std::string why = csv_misfit(scan->get_all(obs::ObsPath{opt.path.bucket, o.key}).value_or(""), opt.table_columns,
+                                       opt.with_column_header);
+          if (!why.empty()) it.error = why;
+        }
       } catch (const ManifestError& e) {
         it.error = e.what();
       }
@@ -935,6 +981,9 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
     auto d = db.query_one("SELECT * FROM datasets WHERE id = ?", {tc.task().resource_id});
     if (!d) throw dataset_missing(tc.task().resource_id);
     ImportOptions opt = ImportOptions::from(tc.task().params);
+    json extra = json::parse(d->str("extra"), nullptr, false);
+    if (extra.is_object() && extra.contains("schema") && extra["schema"].is_array())
+      opt.table_columns = extra["schema"].size();
     return opt.manifest ? run_manifest(db, objects, tc, *d, opt) : run_folder(db, objects, tc, *d, opt);
   }, /*resumable=*/true);
 
@@ -982,6 +1031,10 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
     if (!inc.empty()) params["included_labels"] = inc;
     if (json exc = label_names("excluded_labels"); !exc.empty()) params["excluded_labels"] = exc;
     if (auto f = in.opt_str("import_folder")) params["import_folder"] = in.max_len("import_folder", *f, 256);
+    if (auto b = in.opt_bool("with_column_header")) {
+      if (d.i64("type") != 400) in.fail("with_column_header", "is for table datasets");
+      params["with_column_header"] = *b;
+    }
     if (auto lf = in.opt_obj("label_format")) {
       if (d.i64("type") != 100) in.fail("label_format", "is for text classification datasets");
       json f = json::object();

@@ -594,7 +594,10 @@ class LocalScanner : public Scanner {
     auto [dfd, name] = folder(p);
     if (dfd == LocalStore::kNoOpenat2) return Scanner::get_all(p);
     if (dfd < 0) return std::nullopt;
-    int fd = ::openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    // O_NOATIME: reading a just-written file would otherwise write its
+    // inode back (relatime), for every file an import reads.
+    int fd = ::openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = ::openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);  // not our file
     if (fd < 0) {
       if (errno == ELOOP) throw bad_request("OBS path " + p.str() + " leads outside its bucket");
       return std::nullopt;

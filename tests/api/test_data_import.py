@@ -818,6 +818,38 @@ def test_folder_other_types_import_unlabeled(api, server):
     assert_stats_exact(api, ds)
 
 
+SCHEMA = [{"schema_id": i, "name": n, "type": t} for i, (n, t) in enumerate([("id", "INT"), ("name", "STRING"), ("note", "STRING")])]
+
+
+def test_folder_table_files_must_fit_the_schema(api, server):
+    ds, _ = api.create(type_=400, no_source=True, schema=SCHEMA)
+    root = folder("table")
+    put_file(server, root + "a.csv", "id,name,note\n1,ann,x\n2,bob,y\n")
+    put_file(server, root + "b.csv", "id,name,note\n1,ann,x\n2,bob\n3,cy,z\n")       # record 3 lacks a column
+    put_file(server, root + "c.csv", 'id,name,note\n1,"last, first","says ""hi""\nand bye"\n\n')  # quotes, comma, line break
+    put_file(server, root + "d.csv", 'id,name,note\n1,"open,x\n')                       # a quote never closed
+    put_file(server, root + "e.csv", "id,name,note\n1,a,b,c\n")                           # its only record has 4
+    put_file(server, root + "skip.txt", "not a table")
+    t = run_import(api, ds, import_path=root, with_column_header=True)
+    assert counts(t) == (5, 5, 2, 0, 0, 0, 3), t
+    reasons = {k.rsplit("/", 1)[-1]: v for k, v in failures(t).items()}
+    assert "line 3 has 2 columns" in reasons["b.csv"] and "schema 3" in reasons["b.csv"], reasons
+    assert "line 2: a quoted field is not closed" in reasons["d.csv"], reasons
+    assert "line 2 has 4 columns" in reasons["e.csv"], reasons
+    assert sorted(by_name(api, ds)) == ["a.csv", "c.csv"]
+    assert_stats_exact(api, ds)
+    # Without the header flag the header line is checked as a record too (here it fits).
+    ds2, _ = api.create(type_=400, no_source=True, schema=SCHEMA)
+    t = run_import(api, ds2, import_path=root)
+    assert sorted(k.rsplit("/", 1)[-1] for k in failures(t)) == ["b.csv", "d.csv", "e.csv"], t
+
+
+def test_table_options_are_checked(api, server):
+    ds, _ = api.create(type_=0, no_source=True)
+    r = api.post(tasks_path(ds), json={"import_path": folder("x"), "with_column_header": True})
+    assert r.status_code == 400 and "with_column_header" in r.text, r.text
+
+
 def test_folder_empty_or_absent(api, server):
     ds, _ = api.create(type_=0, no_source=True)
     t = run_import(api, ds, import_path=folder("nothing"))
