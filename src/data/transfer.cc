@@ -41,6 +41,7 @@ struct ImportOptions {
   // count (0: the dataset has no schema); the first line may be a header.
   size_t table_columns = 0;
   bool with_column_header = false;
+  std::string import_folder;  // copy the sources into this folder of the dataset's storage first
 
   static ImportOptions from(const json& p) {
     ImportOptions o;
@@ -51,6 +52,7 @@ struct ImportOptions {
     o.final_annotation = p.value("final_annotation", true);
     o.difficult_only = p.value("difficult_only", false);
     o.with_column_header = p.value("with_column_header", false);
+    o.import_folder = p.value("import_folder", "");
     for (auto& n : p.value("included_labels", json::array())) o.included.insert(n.get<std::string>());
     for (auto& n : p.value("excluded_labels", json::array())) o.excluded.insert(n.get<std::string>());
     if (p.contains("label_format")) {
@@ -73,6 +75,7 @@ struct Item {
   // label filters leave the item out (neither imported nor failed).
   bool prepared = false, skip = false;
   bool inline_text = false;  // the row's path is where apply keeps m.text
+  std::string relative;       // import_folder: where under it the copy goes
   SampleWriter::NewSample row;
 };
 
@@ -128,7 +131,24 @@ class Importer {
  public:
   Importer(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, ImportOptions opt)
       : db_(db), objects_(objects), tc_(tc), ds_(d.str("id")), type_(int(d.i64("type"))),
-        data_dir_(inner_work_path(d) + "data/"), opt_(std::move(opt)) {}
+        data_dir_(inner_work_path(d) + "data/"), opt_(std::move(opt)) {
+    if (!opt_.import_folder.empty()) copy_dir_ = storage_dir(d) + opt_.import_folder + "/";
+  }
+
+  // Where import_folder copies go: the dataset's input folder, or (with
+  // none) its inner data folder. The spec says "the dataset storage dir"; the
+  // input folder is what a ModelArts user sees as that, and a later sync
+  // finds the copies already imported.
+  static std::string storage_dir(const Row& d) {
+    json src = json::parse(d.str("data_sources"), nullptr, false);
+    if (src.is_array())
+      for (auto& ds : src)
+        if (ds.is_object() && ds.value("data_type", 0) == 0 && ds.contains("data_path") && ds["data_path"].is_string()) {
+          std::string path = obs_str(obs::parse_path(ds["data_path"].get<std::string>()));
+          return path.back() == '/' ? path : path + "/";
+        }
+    return inner_work_path(d) + "data/";
+  }
 
   // Touches no metadata and no member but read-only ones: safe on any thread.
   void prepare(std::vector<Item>& items, obs::Scanner& scan) const {
@@ -214,6 +234,7 @@ class Importer {
       it.inline_text = true;
       it.size = int64_t(utf8_length(m.text));
     } else if (it.mtime == 0) {
+      if (it.relative.empty()) it.relative = obs::parse_path(m.path).key;  // a manifest's source keeps its key
       auto info = scan.head(obs::parse_path(m.path));
       if (!info) throw ApiError(400, "ModelArts.4362", "source " + m.path + ": the file does not exist");
       it.size = int64_t(info->size);
@@ -254,6 +275,24 @@ class Importer {
         objects_.put(p, it.m.text, obs::ObjectStore::Durability::kDeferred);
         wrote_texts_ = true;
       }
+    } else if (!copy_dir_.empty()) {
+      // import_folder: the sample is a copy kept in the dataset's storage;
+      // importing into the same folder again updates the same samples.
+      auto dst = obs::parse_path(copy_dir_ + it.relative);
+      auto src = objects_.get(obs::parse_path(s.path));
+      if (!src) throw ApiError(400, "ModelArts.4362", "source " + s.path + ": the file does not exist");
+      // A source already inside the folder (a folder import of the storage
+      // itself reaches the copies it made) is taken as it is.
+      if (s.path.compare(0, copy_dir_.size(), copy_dir_) != 0) {
+        auto info = objects_.put(dst, [&](char* buf, size_t cap) { return src->read(buf, cap); },
+                                 obs::ObjectStore::Durability::kDeferred);
+        wrote_texts_ = true;
+        s.path = obs_str(dst);
+        s.name = basename(s.path);
+        s.dir = s.path.substr(0, s.path.rfind('/') + 1);
+        s.size = int64_t(info.size);
+        s.sample_time = info.mtime_ms;
+      }
     }
     std::optional<Row> existing;
     if (!opt_.import_samples) {
@@ -290,7 +329,8 @@ class Importer {
   std::string data_dir_;
   ImportOptions opt_;
   std::set<std::pair<int, std::string>> defined_;
-  bool wrote_texts_ = false;
+  bool wrote_texts_ = false;  // texts or copies written in this batch, synced before it commits
+  std::string copy_dir_;      // import_folder's folder, "" without one
 };
 
 json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, const ImportOptions& opt) {
@@ -597,6 +637,7 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
       Item it;
       it.origin = o.key;
       it.m.path = "/" + opt.path.bucket + "/" + o.key;
+      it.relative = o.key.substr(root.size());
       items.emplace_back();
       it.size = int64_t(o.size);
       it.mtime = o.mtime_ms;
@@ -1030,7 +1071,14 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
     for (auto& n : label_names("included_tags")) inc.push_back(n);  // alias seen in the reference examples
     if (!inc.empty()) params["included_labels"] = inc;
     if (json exc = label_names("excluded_labels"); !exc.empty()) params["excluded_labels"] = exc;
-    if (auto f = in.opt_str("import_folder")) params["import_folder"] = in.max_len("import_folder", *f, 256);
+    if (auto f = in.opt_str("import_folder")) {
+      std::string folder = in.max_len("import_folder", *f, 256);
+      while (!folder.empty() && folder.back() == '/') folder.pop_back();
+      if (folder.empty() || folder[0] == '/' || !obs::valid_key(folder + "/"))
+        in.fail("import_folder", "must be a folder name inside the dataset's storage, without '..' or empty segments");
+      if (d.i64("type") == 400) in.fail("import_folder", "is not for table datasets");
+      params["import_folder"] = folder;
+    }
     if (auto b = in.opt_bool("with_column_header")) {
       if (d.i64("type") != 400) in.fail("with_column_header", "is for table datasets");
       params["with_column_header"] = *b;

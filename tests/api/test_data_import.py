@@ -850,6 +850,61 @@ def test_table_options_are_checked(api, server):
     assert r.status_code == 400 and "with_column_header" in r.text, r.text
 
 
+def obj_content(server, path):
+    with open(obj_file(server, path), "rb") as f:
+        return f.read()
+
+
+def test_import_folder_copies_into_the_dataset_storage(api, server):
+    ds, inp = api.create(type_=0)
+    root = folder("copysrc")
+    files(server, root, "cat/a.jpg", "dog/b.jpg")
+    t = run_import(api, ds, import_path=root, import_folder="batch1")
+    assert counts(t) == (2, 2, 2, 0, 2, 0, 0), t
+    s = by_name(api, ds)
+    paths = sorted(x["sample_dir"] + x["sample_name"] for x in s.values())
+    assert paths == [inp + "batch1/cat/a.jpg", inp + "batch1/dog/b.jpg"], paths
+    assert names_of(s["a.jpg"]) == ["cat"] and names_of(s["b.jpg"]) == ["dog"]
+    assert obj_content(server, inp + "batch1/cat/a.jpg") == obj_content(server, root + "cat/a.jpg")
+    # The same folder again: the same samples, updated, not duplicated; a source changed meanwhile is copied anew.
+    put_file(server, root + "cat/a.jpg", "new image bytes")
+    t = run_import(api, ds, import_path=root, import_folder="batch1/")
+    assert counts(t) == (2, 2, 0, 2, 2, 0, 0), t
+    assert len(api.all_samples(ds)) == 2
+    assert obj_content(server, inp + "batch1/cat/a.jpg") == b"new image bytes"
+    # Importing the storage itself with the folder finds the copies and takes them as they are.
+    t = run_import(api, ds, import_path=inp, import_folder="batch1")
+    assert t["failed_sample_count"] == 0 and len(api.all_samples(ds)) == 2, t
+    assert not os.path.exists(obj_file(server, inp + "batch1/batch1"))
+    assert_stats_exact(api, ds)
+
+
+def test_import_folder_from_a_manifest_keeps_the_source_keys(api, server):
+    ds, _ = api.create(type_=0, no_source=True)
+    root = folder("copyman")
+    files(server, root, "x/1.jpg")
+    m = write_manifest(server, root + "in.manifest", [line(root + "x/1.jpg", [{"type": "modelarts/image_classification", "name": "a"}])])
+    t = run_import(api, ds, import_path=m, import_folder="imp")
+    assert counts(t)[:3] == (1, 1, 1), t
+    inner = api.dataset(ds)["inner_work_path"]
+    (smp,) = api.all_samples(ds)
+    src = smp["sample_dir"] + smp["sample_name"]
+    assert src.startswith(inner + "data/imp/") and src.endswith(root.split("/", 2)[2] + "x/1.jpg"), src
+
+
+@pytest.mark.parametrize("folder_name", ["../up", "/abs", "a//b", ".", "a/../b", ""])
+def test_import_folder_must_stay_inside(api, server, folder_name):
+    ds, _ = api.create(type_=0, no_source=True)
+    r = api.post(tasks_path(ds), json={"import_path": folder("x"), "import_folder": folder_name})
+    assert r.status_code == 400 and "import_folder" in r.text, r.text
+
+
+def test_import_folder_not_for_tables(api, server):
+    ds, _ = api.create(type_=400, no_source=True, schema=SCHEMA)
+    r = api.post(tasks_path(ds), json={"import_path": folder("x"), "import_folder": "f"})
+    assert r.status_code == 400 and "import_folder" in r.text, r.text
+
+
 def test_folder_empty_or_absent(api, server):
     ds, _ = api.create(type_=0, no_source=True)
     t = run_import(api, ds, import_path=folder("nothing"))
