@@ -277,17 +277,19 @@ class Importer {
       }
     } else if (!copy_dir_.empty()) {
       // import_folder: the sample is a copy kept in the dataset's storage;
-      // importing into the same folder again updates the same samples.
-      auto dst = obs::parse_path(copy_dir_ + it.relative);
-      auto src = objects_.get(obs::parse_path(s.path));
-      if (!src) throw ApiError(400, "ModelArts.4362", "source " + s.path + ": the file does not exist");
-      // A source already inside the folder (a folder import of the storage
+      // importing into the same folder again updates the same samples. A
+      // source already inside the folder (a folder import of the storage
       // itself reaches the copies it made) is taken as it is.
       if (s.path.compare(0, copy_dir_.size(), copy_dir_) != 0) {
-        auto info = objects_.put(dst, [&](char* buf, size_t cap) { return src->read(buf, cap); },
+        std::string dst = obs_str(obs::parse_path(copy_dir_ + it.relative));
+        if (!opt_.import_samples && !db_.query_one("SELECT seq FROM samples WHERE dataset_id = ? AND path = ?", {ds_, dst}))
+          return;  // only an existing copy could take the labels: nothing to copy
+        auto src = objects_.get(obs::parse_path(s.path));
+        if (!src) throw ApiError(400, "ModelArts.4362", "source " + s.path + ": the file does not exist");
+        auto info = objects_.put(obs::parse_path(dst), [&](char* buf, size_t cap) { return src->read(buf, cap); },
                                  obs::ObjectStore::Durability::kDeferred);
         wrote_texts_ = true;
-        s.path = obs_str(dst);
+        s.path = dst;
         s.name = basename(s.path);
         s.dir = s.path.substr(0, s.path.rfind('/') + 1);
         s.size = int64_t(info.size);

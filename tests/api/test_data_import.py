@@ -879,6 +879,27 @@ def test_import_folder_copies_into_the_dataset_storage(api, server):
     assert_stats_exact(api, ds)
 
 
+def test_import_folder_without_samples_only_labels_existing_copies(api, server):
+    ds, inp = api.create(type_=0)
+    root = folder("copylab")
+    files(server, root, "a.jpg", "b.jpg")
+    m1 = write_manifest(server, root + "1.manifest", [line(root + "a.jpg")])
+    t = run_import(api, ds, import_path=m1, import_folder="f")
+    assert counts(t)[:3] == (1, 1, 1), t
+    copy_a = inp + "f/" + root.split("/", 2)[2] + "a.jpg"
+    m2 = write_manifest(server, root + "2.manifest", [
+        line(root + "a.jpg", [{"type": "modelarts/image_classification", "name": "cat"}]),
+        line(root + "b.jpg", [{"type": "modelarts/image_classification", "name": "dog"}])])
+    t = run_import(api, ds, import_path=m2, import_folder="f", import_samples=False)
+    assert t["imported_sample_count"] == 0 and t["updated_sample_count"] == 1 and t["failed_sample_count"] == 0, t
+    (smp,) = api.all_samples(ds)
+    assert smp["sample_dir"] + smp["sample_name"] == copy_a and names_of(smp) == ["cat"]
+    # b had no copy: nothing of it was copied or defined
+    assert not os.path.exists(obj_file(server, inp + "f/" + root.split("/", 2)[2] + "b.jpg"))
+    assert label_set(api, ds) == {(0, "cat")}
+    assert_stats_exact(api, ds)
+
+
 def test_import_folder_from_a_manifest_keeps_the_source_keys(api, server):
     ds, _ = api.create(type_=0, no_source=True)
     root = folder("copyman")
