@@ -585,7 +585,7 @@ json list_version_samples(const Context& ctx, Database& db, obs::ObjectStore& ob
     std::string sname = m.path.empty() ? m.id : m.path.substr(m.path.rfind('/') + 1);
     j["sample_id"] = m.id;
     j["sample_name"] = sname;
-    j["sample_type"] = sample_type_for(type);
+    j["sample_type"] = type == 900 && m.sample_type >= 0 ? m.sample_type : sample_type_for(type);
     j["sample_status"] = labeled ? kManual : kUnannotated;
     j["source"] = base + m.id + "/content";
     j["sample_dir"] = m.path.empty() ? "" : m.path.substr(0, m.path.rfind('/') + 1);
@@ -752,6 +752,7 @@ ManifestSample manifest_sample(const Row& r, obs::ObjectStore& objects, int data
   ManifestSample m;
   m.id = r.str("id");
   m.path = r.str("path");
+  m.sample_type = int(r.i64("type"));
   m.labels = json::parse(r.str("labels"), nullptr, false);
   m.metadata = json::parse(r.str("metadata"), nullptr, false);
   if (!m.labels.is_array()) m.labels = json::array();

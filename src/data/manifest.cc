@@ -131,6 +131,7 @@ std::string manifest_line(const ManifestSample& s, int dataset_type,
   line["source"] = text ? "content://" + s.text : std::string(scheme) + s.path.substr(1);
   line["id"] = s.id;
   if (!s.usage.empty()) line["usage"] = s.usage;
+  if (dataset_type == 900 && s.sample_type >= 0) line["sample-type"] = s.sample_type;
   json md = s.metadata.is_object() ? s.metadata : json::object();
   if (md.contains("@modelarts:hard")) line["hard"] = is_hard(md) ? "true" : "false";
   if (md.contains("@modelarts:hard_coefficient")) line["hard-coefficient"] = md["@modelarts:hard_coefficient"];
@@ -628,7 +629,12 @@ ManifestSample parse_manifest_line(
       fail("usage", show(*u) + " is not one of TRAIN, EVAL, TEST, INFERENCE");
     s.usage = up;
   }
-  if (const json* st = get(j, "sample-type"); st && !st->is_number_integer()) fail("sample-type", "must be an integer");
+  if (const json* st = get(j, "sample-type")) {
+    static const std::set<int64_t> kKinds = {0, 1, 2, 4, 6, 9};
+    if (!st->is_number_integer() || !kKinds.count(st->get<int64_t>()))
+      fail("sample-type", "must be one of 0 (image), 1 (text), 2 (audio), 4 (table), 6 (video), 9 (other)");
+    s.sample_type = st->get<int>();
+  }
 
   // Metadata: sample properties, then keys this reader has no place for, then the hard fields.
   if (const json* p = get(j, "property")) {

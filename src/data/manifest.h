@@ -19,9 +19,11 @@ struct ManifestSample {
   std::string text;      // text datasets: the content (source becomes content://)
   json labels = json::array(), metadata = json::object();
   std::string usage;     // TRAIN | EVAL | TEST | INFERENCE | ""
+  int sample_type = -1;  // sample-type (0 image, 1 text, 2 audio, 4 table, 6 video, 9 other); -1 absent
 };
 
-// Builds the manifest line. For detection (1) and segmentation (3) labels it
+// Builds the manifest line; sample-type is written for free-format (900)
+// datasets, whose samples differ in kind. For detection (1) and segmentation (3) labels it
 // calls `write_voc(xml)` with the VOC document and uses the location it returns.
 // `scheme` prefixes the source's bucket ("obs://" or "s3://", §1.9 source_type_header).
 std::string manifest_line(const ManifestSample& s, int dataset_type,
@@ -69,7 +71,7 @@ VocAnnotation parse_voc(std::string_view xml, bool segmented);
 // (1.0/0.0), @modelarts:hard_coefficient (number) and @modelarts:hard_reasons
 // (array of integers); `property` keys and any unknown line keys become
 // metadata as they are; a VOC <size> fills @modelarts:size when the line has
-// none. dataset_type decides text_entity's label type (103 in triplet
+// none; sample-type fills sample_type. dataset_type decides text_entity's label type (103 in triplet
 // datasets and in free-format lines with relations, else 101),
 // image_classification's (600 in video datasets, else 0) and whether
 // content:// is allowed; whether the

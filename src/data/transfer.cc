@@ -255,7 +255,8 @@ class Importer {
     s.path = m.path;
     s.name = basename(m.path);
     s.dir = m.path.substr(0, m.path.rfind('/') + 1);
-    s.type = sample_type_for(type_);
+    // Free-format samples keep the kind their line names (sample-type).
+    s.type = type_ == 900 && m.sample_type >= 0 ? m.sample_type : sample_type_for(type_);
     s.size = it.size;
     s.sample_time = it.mtime;
     s.auto_annotation = !opt_.final_annotation && !labels.empty();

@@ -399,8 +399,6 @@ def test_round_trip_detection_and_segmentation_on_one_sample(api, server):
     round_trip(api, server, ds, 900)
 
 
-@pytest.mark.xfail(strict=True, reason="the sample_type of free-format samples is not exported (the manifest has a "
-                                        "sample-type key) and import gives every sample type 9")
 def test_round_trip_free_format_keeps_sample_type(api, server):
     ds, _ = api.create(900, labels=[lab("txt", 100)])
     api.add(ds, [{"name": "g.txt", "data": b64("some text"), "sample_type": 1, "labels": [lab("txt", 100)]},

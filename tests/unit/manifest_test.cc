@@ -632,7 +632,10 @@ TEST(ManifestErrors, LineFieldTypes) {
   EXPECT_MANIFEST_ERROR(parse_manifest_line(line(R"("usage":1)"), 0, kNoFiles), "usage: must be a string");
   EXPECT_MANIFEST_ERROR(parse_manifest_line(line(R"("usage":"VALIDATION")"), 0, kNoFiles),
                         "usage: 'VALIDATION' is not one of TRAIN, EVAL, TEST, INFERENCE");
-  EXPECT_MANIFEST_ERROR(parse_manifest_line(line(R"("sample-type":"0")"), 0, kNoFiles), "sample-type: must be an integer");
+  EXPECT_MANIFEST_ERROR(parse_manifest_line(line(R"("sample-type":"0")"), 0, kNoFiles), "sample-type: must be one of 0 (image)");
+  EXPECT_MANIFEST_ERROR(parse_manifest_line(line(R"("sample-type":3)"), 0, kNoFiles), "sample-type: must be one of 0 (image)");
+  EXPECT_EQ(parse_manifest_line(line(R"("sample-type":6)"), 900, kNoFiles).sample_type, 6);
+  EXPECT_EQ(parse_manifest_line(line("\"usage\":\"TRAIN\""), 900, kNoFiles).sample_type, -1);
   EXPECT_MANIFEST_ERROR(parse_manifest_line(line(R"("property":[1])"), 0, kNoFiles), "property: must be an object");
   EXPECT_MANIFEST_ERROR(parse_manifest_line(line(R"("hard":"maybe")"), 0, kNoFiles), "hard: must be true or false");
   EXPECT_MANIFEST_ERROR(parse_manifest_line(line(R"("hard":2)"), 0, kNoFiles), "hard: must be true or false");
