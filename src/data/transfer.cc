@@ -23,7 +23,7 @@ using http::Route;
 
 namespace {
 
-constexpr size_t kBatch = 500;
+constexpr size_t kBatch = 2000;
 constexpr int64_t kMaxStoredFailures = 1000;
 const char* kKind = "dataset-import";
 

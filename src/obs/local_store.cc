@@ -398,13 +398,24 @@ class LocalStore : public ObjectStore {
     std::sort(out->entries.begin(), out->entries.end());
     struct timespec now {};
     clock_gettime(CLOCK_REALTIME, &now);
-    if (stated && out->entries.size() >= 1000 && now.tv_sec > st.st_mtim.tv_sec + 1) {
+    // Kept: folders of 1,000 to 2,000,000 entries, at most 2,000,000 entries
+    // in all (about 100 MB).
+    constexpr size_t kMaxKept = 2000000;
+    size_t n = out->entries.size();
+    if (stated && n >= 1000 && n <= kMaxKept && now.tv_sec > st.st_mtim.tv_sec + 1) {
       out->dev = st.st_dev;
       out->ino = st.st_ino;
       out->mtime = st.st_mtim;
       std::lock_guard<std::mutex> l(listings_mu_);
-      if (listings_.size() >= 16) listings_.clear();
+      auto& slot = listings_[dir.string()];
+      if (slot) kept_entries_ -= slot->entries.size();
+      slot.reset();
+      if (kept_entries_ + n > kMaxKept || listings_.size() > 16) {
+        listings_.clear();
+        kept_entries_ = 0;
+      }
       listings_[dir.string()] = out;
+      kept_entries_ += n;
     }
     return out;
   }
@@ -559,6 +570,7 @@ class LocalStore : public ObjectStore {
 
   std::mutex listings_mu_;
   std::unordered_map<std::string, std::shared_ptr<const Listing>> listings_;  // large folders only
+  size_t kept_entries_ = 0;                                                    // in listings_
   std::atomic<int> root_fd_{-1};  // O_PATH handle of root_, for openat2
   std::mutex root_mu_;
   std::atomic<bool> have_openat2_{true};
