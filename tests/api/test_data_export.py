@@ -952,3 +952,20 @@ def test_export_into_a_new_dataset(api, server):
     assert_stats_exact(api, new)
     # the name is taken now
     assert_err(api.post(f"/datasets/{ds}/export-tasks", json=body), 400, "ModelArts.4351")
+
+
+def test_a_file_write_that_fails_fails_the_export_with_its_reason(api, server):
+    # The VOC documents go to <path>annotations/; an object already named
+    # "annotations" there makes every one of them unwritable.
+    ds, _ = api.create(1, labels=[lab("car", 1)])
+    api.add(ds, [{"name": f"{i}.jpg", "data": b64(b"x"), "metadata": SIZE,
+                  "labels": [shape("car", "bndbox", [[1, 2], [30, 40]])]} for i in range(30)])
+    path = folder("blocked")
+    put_file(server, path + "annotations", b"in the way")
+    t = wait_export(api, ds, start_export(api, ds, path=path))
+    assert t["status"] == "FAILED", t
+    assert "annotations" in t["error_msg"] and "parent is an object" in t["error_msg"], t
+    # no manifest names files that were never written
+    assert not [f for f in os.listdir(obj_file(server, path)) if f.endswith(".manifest")]
+    # the server is fine, and the same export to a free folder succeeds
+    run_export(api, ds)
