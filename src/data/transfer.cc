@@ -42,6 +42,7 @@ struct ImportOptions {
   size_t table_columns = 0;
   bool with_column_header = false;
   std::string import_folder;  // copy the sources into this folder of the dataset's storage first
+  bool coco = false;          // a folder of COCO instance files and their images (detection)
 
   static ImportOptions from(const json& p) {
     ImportOptions o;
@@ -53,6 +54,7 @@ struct ImportOptions {
     o.difficult_only = p.value("difficult_only", false);
     o.with_column_header = p.value("with_column_header", false);
     o.import_folder = p.value("import_folder", "");
+    o.coco = p.value("annotation_format", "") == "COCO";
     for (auto& n : p.value("included_labels", json::array())) o.included.insert(n.get<std::string>());
     for (auto& n : p.value("excluded_labels", json::array())) o.excluded.insert(n.get<std::string>());
     if (p.contains("label_format")) {
@@ -691,6 +693,134 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
   return g.to_json();
 }
 
+// COCO detection folders (manifest-format.md §3.2 recommends the standard
+// layout): every .json file under the import folder holding "images",
+// "annotations" and "categories" is an instance file; each of its images is
+// a sample found beside the file, in an images/ folder beside it or its
+// parent, or under the import folder, and each annotation's bbox [x, y, w, h]
+// becomes a bndbox. An image that cannot be found or has a malformed
+// annotation fails with the reason; a file that is not COCO fails as a whole.
+// The resume position is the instance file and the image index in it.
+json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, const ImportOptions& opt) {
+  Progress g = Progress::from(tc.task().progress);
+  const json& prog = tc.task().progress;
+  std::string root = opt.path.key;
+  if (!root.empty() && root.back() != '/') root += '/';
+  std::vector<std::string> files;
+  for (std::string marker;;) {
+    auto page = objects.list(opt.path.bucket, root, "", marker, 1000);
+    for (auto& o : page.objects)
+      if (lower_ext(o.key) == "json") files.push_back(o.key);
+    if (!page.truncated) break;
+    marker = page.next_marker;
+  }
+  auto load = [&](const std::string& key, std::string& why) -> json {
+    auto text = objects.get_all(obs::ObsPath{opt.path.bucket, key});
+    json j = json::parse(text.value_or(""), nullptr, false);
+    if (j.is_discarded()) why = "not valid JSON";
+    else if (!j.is_object() || !j.contains("images") || !j["images"].is_array() || !j.contains("annotations") ||
+             !j["annotations"].is_array() || !j.contains("categories") || !j["categories"].is_array())
+      why = "not a COCO instance file: \"images\", \"annotations\" and \"categories\" arrays are required";
+    return j;
+  };
+  if (g.total < 0) {  // first run: count the images (a file that is not COCO counts once, as a failure)
+    int64_t n = 0;
+    for (auto& key : files) {
+      std::string why;
+      json j = load(key, why);
+      n += why.empty() ? int64_t(j["images"].size()) : 1;
+    }
+    g.total = n;
+    tc.progress(g.to_json());
+  }
+  std::string resume_file = prog.is_object() ? prog.value("coco_file", std::string()) : "";
+  size_t resume_image = prog.is_object() ? prog.value("coco_image", size_t(0)) : 0;
+  Importer imp(db, objects, tc, d, opt);
+  auto scan = objects.scanner();
+  for (auto& key : files) {
+    if (!resume_file.empty() && key < resume_file) continue;
+    size_t first = key == resume_file ? resume_image : 0;
+    std::string why;
+    json j = load(key, why);
+    if (!why.empty()) {
+      if (first > 0) continue;  // counted before the restart
+      std::vector<Item> items(1);
+      items[0].origin = key;
+      items[0].error = why;
+      imp.apply(items, g, {{"coco_file", key}, {"coco_image", 1}});
+      continue;
+    }
+    std::map<int64_t, std::string> categories;
+    for (auto& c : j["categories"])
+      if (c.is_object() && c.contains("id") && c["id"].is_number_integer() && c.contains("name") && c["name"].is_string())
+        categories[c["id"].get<int64_t>()] = c["name"].get<std::string>();
+    std::map<int64_t, std::vector<const json*>> by_image;
+    for (auto& a : j["annotations"])
+      if (a.is_object() && a.contains("image_id") && a["image_id"].is_number_integer())
+        by_image[a["image_id"].get<int64_t>()].push_back(&a);
+    std::string dir = key.substr(0, key.rfind('/') + 1);
+    std::string parent = dir.size() > root.size() ? dir.substr(0, dir.rfind('/', dir.size() - 2) + 1) : dir;
+    const json& images = j["images"];
+    std::vector<Item> items;
+    auto flush = [&](size_t next) {
+      imp.prepare(items, *scan);
+      imp.apply(items, g, {{"coco_file", key}, {"coco_image", next}});
+      items.clear();
+    };
+    for (size_t i = first; i < images.size(); ++i) {
+      if (tc.stopping()) return g.to_json();
+      const json& im = images[i];
+      Item& it = items.emplace_back();
+      it.origin = key + " images[" + std::to_string(i) + "]";
+      try {
+        if (!im.is_object() || !im.contains("file_name") || !im["file_name"].is_string() || !im.contains("id") ||
+            !im["id"].is_number_integer())
+          throw ManifestError("an image needs a file_name and an integer id");
+        std::string name = im["file_name"].get<std::string>();
+        it.origin = key + " " + name;
+        std::optional<obs::ObjectInfo> found;
+        for (const std::string& base : {dir, dir + "images/", parent + "images/", root, root + "images/"}) {
+          obs::ObsPath p{opt.path.bucket, base + name};
+          if (!obs::valid_key(p.key)) throw ManifestError("file_name " + name + " is not a valid object name");
+          if ((found = scan->head(p))) {
+            it.m.path = obs_str(p);
+            it.relative = p.key.substr(root.size());
+            break;
+          }
+        }
+        if (!found) throw ManifestError("image " + name + " was not found beside " + key + " or in an images folder");
+        it.size = int64_t(found->size);
+        it.mtime = found->mtime_ms;
+        double w = im.value("width", 0.0), h = im.value("height", 0.0);
+        if (w > 0 && h > 0) it.m.metadata["@modelarts:size"] = {int64_t(w), int64_t(h), 3};
+        if (opt.import_annotations)
+          for (const json* a : by_image[im["id"].get<int64_t>()]) {
+            std::string where = "annotation " + (a->contains("id") ? a->at("id").dump() : std::string("?"));
+            if (!a->contains("category_id") || !(*a)["category_id"].is_number_integer() ||
+                !categories.count((*a)["category_id"].get<int64_t>()))
+              throw ManifestError(where + ": category_id names no category of the file");
+            const json& b = a->value("bbox", json());
+            if (!b.is_array() || b.size() != 4 || !std::all_of(b.begin(), b.end(), [](const json& v) { return v.is_number(); }))
+              throw ManifestError(where + ": bbox must be [x, y, width, height]");
+            double x = b[0], y = b[1], bw = b[2], bh = b[3];
+            if (x < 0 || y < 0 || bw <= 0 || bh <= 0) throw ManifestError(where + ": bbox needs x, y >= 0 and a positive size");
+            json label = {{"name", categories[(*a)["category_id"].get<int64_t>()]}, {"type", 1},
+                          {"property", {{"@modelarts:shape", "bndbox"}, {"@modelarts:feature", {{x, y}, {x + bw, y + bh}}}}}};
+            if (a->contains("score") && (*a)["score"].is_number()) label["score"] = (*a)["score"];
+            it.m.labels.push_back(std::move(label));
+          }
+      } catch (const ManifestError& e) {
+        it.error = e.what();
+      } catch (const ApiError& e) {
+        it.error = e.what();
+      }
+      if (items.size() >= kBatch) flush(i + 1);
+    }
+    flush(images.size());
+  }
+  return g.to_json();
+}
+
 // ---------------------------------------------------------------- export (§1.9)
 
 const char* kExportKind = "dataset-export";
@@ -1028,7 +1158,8 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
     json extra = json::parse(d->str("extra"), nullptr, false);
     if (extra.is_object() && extra.contains("schema") && extra["schema"].is_array())
       opt.table_columns = extra["schema"].size();
-    return opt.manifest ? run_manifest(db, objects, tc, *d, opt) : run_folder(db, objects, tc, *d, opt);
+    if (opt.manifest) return run_manifest(db, objects, tc, *d, opt);
+    return opt.coco ? run_coco(db, objects, tc, *d, opt) : run_folder(db, objects, tc, *d, opt);
   }, /*resumable=*/true);
 
   add("POST", "/datasets/{dataset_id}/import-tasks", "modelarts:dataset:createImportTask", [&db, &objects, &runner, dataset](Context& ctx) {
@@ -1053,9 +1184,13 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
       throw ApiError(400, "ModelArts.4374", "import_path: bucket " + p.bucket + " does not exist");
     if (itype == "manifest" && !objects.head(p))
       throw ApiError(400, "ModelArts.4374", "import_path: the manifest file " + obs_str(p) + " does not exist");
-    if (auto f = in.opt_str("annotation_format"); f && *f != "VOC")
-      in.fail("annotation_format", *f == "COCO" ? "COCO is not supported by this server; use VOC" : "must be VOC or COCO");
     json params = {{"import_path", obs_str(p)}, {"import_type", itype}};
+    if (auto f = in.opt_str("annotation_format")) {
+      if (*f != "VOC" && *f != "COCO") in.fail("annotation_format", "must be VOC or COCO");
+      if (*f == "COCO" && (itype != "dir" || d.i64("type") != 1))
+        in.fail("annotation_format", "COCO is read from a folder into an object detection dataset");
+      if (*f == "COCO") params["annotation_format"] = "COCO";
+    }
     for (const char* k : {"import_annotations", "import_samples", "final_annotation", "difficult_only"})
       if (auto b = in.opt_bool(k)) params[k] = *b;
     auto label_names = [&](const char* k) {

@@ -926,6 +926,62 @@ def test_import_folder_not_for_tables(api, server):
     assert r.status_code == 400 and "import_folder" in r.text, r.text
 
 
+def coco_file(images, annotations, categories=({"id": 1, "name": "car"}, {"id": 2, "name": "bus"})):
+    return json.dumps({"info": {"description": "test"}, "images": images, "annotations": annotations,
+                       "categories": list(categories)})
+
+
+def test_folder_coco_instances(api, server):
+    ds, _ = api.create(type_=1, no_source=True)
+    root = folder("coco")
+    files(server, root, "images/a.jpg", "images/b.jpg", "images/c.jpg", "images/d.jpg", "beside.jpg")
+    put_file(server, root + "annotations/instances_default.json", coco_file(
+        [{"id": 1, "file_name": "a.jpg", "width": 640, "height": 480},
+         {"id": 2, "file_name": "b.jpg", "width": 640, "height": 480},
+         {"id": 3, "file_name": "c.jpg"},                                   # bad category below
+         {"id": 4, "file_name": "gone.jpg"},                                # no such image
+         {"id": 5, "file_name": "d.jpg"},                                   # no annotations: unlabeled
+         {"id": 6, "file_name": "../../escape.jpg"},                        # never looked up outside
+         {"id": 7, "file_name": "beside.jpg"}],
+        [{"id": 10, "image_id": 1, "category_id": 1, "bbox": [10, 20, 30, 40], "iscrowd": 0},
+         {"id": 11, "image_id": 1, "category_id": 2, "bbox": [0, 0, 5.5, 6]},
+         {"id": 12, "image_id": 2, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5},
+         {"id": 13, "image_id": 3, "category_id": 9, "bbox": [1, 2, 3, 4]},
+         {"id": 14, "image_id": 7, "category_id": 1, "bbox": [1, 1, -3, 4]}]))
+    put_file(server, root + "annotations/notes.json", json.dumps({"hello": "world"}))   # not a COCO file
+    t = run_import(api, ds, import_path=root, annotation_format="COCO")
+    assert counts(t) == (8, 8, 3, 0, 2, 0, 5), t
+    reasons = failures(t)
+    assert any("category_id" in r for r in reasons.values()), reasons
+    assert any("gone.jpg was not found" in r for r in reasons.values()), reasons
+    assert any("escape.jpg" in k or "escape.jpg" in r for k, r in reasons.items()), reasons
+    assert any("positive size" in r for r in reasons.values()), reasons
+    assert any("not a COCO instance file" in r for r in reasons.values()), reasons
+    s = by_name(api, ds)
+    assert sorted(s) == ["a.jpg", "b.jpg", "d.jpg"]
+    boxes = sorted((l["name"], l["property"]["@modelarts:feature"]) for l in s["a.jpg"]["labels"])
+    assert boxes == [("bus", [[0, 0], [5.5, 6]]), ("car", [[10, 20], [40, 60]])], boxes
+    assert all(l["property"]["@modelarts:shape"] == "bndbox" and l["type"] == 1 for l in s["a.jpg"]["labels"])
+    assert s["a.jpg"]["metadata"]["@modelarts:size"] == [640, 480, 3]
+    assert s["b.jpg"]["labels"][0]["score"] == 0.5
+    assert s["d.jpg"]["labels"] == []
+    assert label_set(api, ds) == {(1, "car"), (1, "bus")}
+    assert_stats_exact(api, ds)
+    # The same folder again updates the same samples.
+    t = run_import(api, ds, import_path=root, annotation_format="COCO")
+    assert t["imported_sample_count"] == 0 and t["updated_sample_count"] == 3, t
+    assert len(api.all_samples(ds)) == 3
+
+
+def test_coco_only_for_detection_folders(api, server):
+    ds, _ = api.create(type_=0, no_source=True)
+    r = api.post(tasks_path(ds), json={"import_path": folder("x"), "annotation_format": "COCO"})
+    assert r.status_code == 400 and "annotation_format" in r.text, r.text
+    ds, _ = api.create(type_=1, no_source=True)
+    r = api.post(tasks_path(ds), json={"import_path": folder("x"), "annotation_format": "YOLO"})
+    assert r.status_code == 400 and "annotation_format" in r.text, r.text
+
+
 def test_folder_empty_or_absent(api, server):
     ds, _ = api.create(type_=0, no_source=True)
     t = run_import(api, ds, import_path=folder("nothing"))
@@ -1229,6 +1285,30 @@ def test_manifest_import_killed_twice_resumes_after_restart(own):
     assert {l["name"]: (l["count"], l["sample_count"]) for l in st["label_stats"]} == \
         {k: (v, v) for k, v in per_label.items()}
     assert api.get(tasks_path(ds)).json()["total_count"] == 1
+
+
+def test_coco_import_killed_resumes_after_restart(own):
+    s, api = own
+    ds, _ = api.create(type_=1, no_source=True)
+    root = f"/{BUCKET}/cococrash/"
+    n = 20000
+    many_files(s, root, [f"images/{i}.jpg" for i in range(n) if i % 997])  # every 997th image is missing
+    for part in range(2):  # two instance files, resumed across
+        ids = range(part * n // 2, (part + 1) * n // 2)
+        put_file(s, root + f"annotations/instances_{part}.json", coco_file(
+            [{"id": i, "file_name": f"{i}.jpg", "width": 100, "height": 100} for i in ids],
+            [{"id": i, "image_id": i, "category_id": 1 + i % 2, "bbox": [1, 1, 10, 10]} for i in ids]))
+    tid = start(api, ds, import_path=root, annotation_format="COCO")
+    kill_midway(s, api, ds, tid)
+    api = restart(s)
+    t = wait_task(api, ds, tid, timeout=60)
+    assert t["status"] == "COMPLETED", t
+    missing = len([i for i in range(n) if i % 997 == 0])
+    assert counts(t) == (n, n, n - missing, 0, n - missing, 0, missing), t
+    samples = api.all_samples(ds)
+    assert len(samples) == n - missing and len({x["sample_name"] for x in samples}) == n - missing
+    assert all(names_of(x) == [("car", "bus")[int(x["sample_name"].split(".")[0]) % 2]] for x in samples)
+    assert_stats_exact(api, ds)
 
 
 def test_folder_import_killed_resumes_after_restart(own):
