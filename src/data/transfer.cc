@@ -988,6 +988,126 @@ class ExportWriters {
   std::vector<std::future<void>> running_;
 };
 
+// The file name a sample's copy takes in a flat export folder: its own, or
+// prefixed with its id when an earlier sample took that name.
+std::string unique_file_name(std::set<std::string>& taken, const std::string& name, const std::string& id) {
+  std::string file = taken.insert(name).second ? name : id + "_" + name;
+  taken.insert(file);
+  return file;
+}
+
+// The COCO box [x, y, width, height] around a label's shape, and for a
+// polygon its outline as a COCO segmentation; false for labels without
+// geometry or whose box would be empty (a point).
+bool coco_geometry(const json& label, json& bbox, json& segmentation) {
+  const json& prop = label.value("property", json::object());
+  if (!prop.is_object() || !prop.contains("@modelarts:feature")) return false;
+  std::string shape = prop.value("@modelarts:shape", std::string());
+  const json& f = prop["@modelarts:feature"];
+  double x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+  if (shape == "circle") {  // [[cx, cy], [r]]
+    if (!f.is_array() || f.size() != 2 || !f[0].is_array() || f[0].size() != 2 || !f[1].is_array() || f[1].size() != 1 ||
+        !f[0][0].is_number() || !f[0][1].is_number() || !f[1][0].is_number())
+      return false;
+    double cx = f[0][0], cy = f[0][1], r = f[1][0];
+    x1 = cx - r, y1 = cy - r, x2 = cx + r, y2 = cy + r;
+  } else {
+    if (!f.is_array() || f.empty()) return false;
+    bool first = true;
+    json outline = json::array();
+    for (auto& pt : f) {
+      if (!pt.is_array() || pt.size() != 2 || !pt[0].is_number() || !pt[1].is_number()) return false;
+      double x = pt[0], y = pt[1];
+      x1 = first ? x : std::min(x1, x), y1 = first ? y : std::min(y1, y);
+      x2 = first ? x : std::max(x2, x), y2 = first ? y : std::max(y2, y);
+      first = false;
+      outline.push_back(pt[0]);
+      outline.push_back(pt[1]);
+    }
+    if (shape == "polygon") segmentation = json::array({outline});
+  }
+  if (x2 <= x1 || y2 <= y1) return false;  // a point, or a line along an axis: no box
+  bbox = json::array({x1, y1, x2 - x1, y2 - y1});
+  return true;
+}
+
+// annotation_format COCO: <path>annotations/instances_default.json, read in
+// two passes over the selected samples (images, then annotations) so memory
+// stays flat. Image ids are the samples' sequence numbers; categories are
+// the dataset's detection labels in their order, then any other name met.
+// Boxes come back exactly on import; other shapes are written as their
+// bounding box (polygons also as segmentation), which an import reads as a box.
+void write_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const std::string& ds,
+                const std::string& where, const store::Params& binds, const std::string& dir) {
+  std::map<std::string, int64_t> categories;
+  std::vector<std::string> order;
+  for (auto& l : dataset_labels(db, ds))
+    if (l.i64("type") == 1 && !categories.count(l.str("name"))) {
+      categories[l.str("name")] = int64_t(order.size()) + 1;
+      order.push_back(l.str("name"));
+    }
+  int phase = 0;  // 0 header, 1 images, 2 annotations, 3 done
+  int64_t after = 0, annotation_id = 0;
+  bool first = true;
+  std::set<std::string> names;
+  put_pages(objects, obs::parse_path(dir + "annotations/instances_default.json"), [&](std::string& page) {
+    if (phase == 0) {
+      page += R"({"info":{"description":"exported by Atelier"},"licenses":[],"images":[)";
+      phase = 1;
+      return true;
+    }
+    if (phase == 3) return false;
+    store::Params pb = binds;
+    pb.push_back(after);
+    auto rows = db.query("SELECT s.seq, s.id, s.name, s.labels, s.metadata FROM samples s" + where +
+                         " AND s.seq > ? ORDER BY s.seq LIMIT 500", pb);
+    if (rows.empty()) {
+      if (phase == 1) {
+        page += R"(],"annotations":[)";
+        phase = 2, after = 0, first = true;
+        names.clear();
+        return true;
+      }
+      json cats = json::array();
+      for (size_t i = 0; i < order.size(); ++i) cats.push_back({{"id", int64_t(i) + 1}, {"name", order[i]}, {"supercategory", ""}});
+      page += "],\"categories\":" + cats.dump() + "}";
+      phase = 3;
+      return true;
+    }
+    for (auto& r : rows) {
+      after = r.i64("seq");
+      if (phase == 1) {
+        json im = {{"id", after}, {"file_name", unique_file_name(names, r.str("name"), r.str("id"))}};
+        json md = json::parse(r.str("metadata"), nullptr, false);
+        const json& size = md.is_object() ? md.value("@modelarts:size", json()) : json();
+        if (size.is_array() && size.size() >= 2 && size[0].is_number() && size[1].is_number())
+          im["width"] = size[0], im["height"] = size[1];
+        page += (first ? "" : ",") + im.dump();
+        first = false;
+        continue;
+      }
+      json labels = json::parse(r.str("labels"), nullptr, false);
+      if (!labels.is_array()) continue;
+      for (auto& l : labels) {
+        json bbox, seg = json::array();
+        if (!l.is_object() || !coco_geometry(l, bbox, seg)) continue;
+        std::string name = l.value("name", std::string());
+        if (!categories.count(name)) {
+          categories[name] = int64_t(order.size()) + 1;
+          order.push_back(name);
+        }
+        json a = {{"id", ++annotation_id},          {"image_id", after}, {"category_id", categories[name]},
+                  {"bbox", bbox},                    {"area", bbox[2].get<double>() * bbox[3].get<double>()},
+                  {"segmentation", seg},             {"iscrowd", 0}};
+        if (l.contains("score") && l["score"].is_number()) a["score"] = l["score"];
+        page += (first ? "" : ",") + a.dump();
+        first = false;
+      }
+    }
+    return true;
+  }, [&tc] { return tc.stopping(); });
+}
+
 json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d) {
   const json& p = tc.task().params;
   std::string ds = d.str("id");
@@ -995,6 +1115,7 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
   std::string dir = p["path"].get<std::string>();
   std::string scheme = p.value("source_type_header", "obs://");
   bool voc = p.value("annotation_format", "") == "VOC";
+  bool coco = p.value("annotation_format", "") == "COCO";
   bool clear_hard = p.value("clear_hard_property", true);
   bool ratio_usage = p.value("ratio_sample_usage", false);
   double ratio = std::strtod(p.value("train_sample_ratio", std::string("1.00")).c_str(), nullptr);
@@ -1028,13 +1149,13 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
           for (const char* k : {"@modelarts:hard", "@modelarts:hard_coefficient", "@modelarts:hard_reasons"}) m.metadata.erase(k);
         if (ratio_usage && !m.labels.empty()) m.usage = split_usage(m.id, ratio);
         std::string file = r.str("name");
-        if (voc) {
-          // Flat PASCAL VOC layout: the image and <stem>.xml side by side.
-          if (!names.insert(file).second) file = m.id + "_" + file;
-          names.insert(file);
+        if (voc || coco) {
+          // Flat PASCAL VOC layout: the image and <stem>.xml side by side;
+          // COCO: the images in images/.
+          file = unique_file_name(names, file, m.id);
           std::shared_ptr<obs::ObjectReader> src = objects.get(obs::parse_path(m.path));
           if (src) {
-            obs::ObsPath dst = obs::parse_path(dir + file);
+            obs::ObsPath dst = obs::parse_path(dir + (coco ? "images/" : "") + file);
             writers.add([&objects, src, dst] {
               objects.put(dst, [&](char* buf, size_t cap) { return src->read(buf, cap); },
                           obs::ObjectStore::Durability::kDeferred);
@@ -1055,6 +1176,11 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
       return true;
     }, [&tc] { return tc.stopping(); });
     writers.wait();
+    if (coco) {  // over the same samples: those up to the last one exported
+      store::Params upto = b;
+      upto.push_back(after);
+      write_coco(db, objects, tc, ds, where + " AND s.seq <= ?", upto, dir);
+    }
   }
   objects.sync();  // the copies and VOC files, before the task reports success
   return {{"total", done}, {"finished", done}};
@@ -1301,9 +1427,8 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
     if (auto t = in.opt_int("export_type", 0, 3)) params["export_type"] = *t;
     if (auto f = in.opt_int("export_format", 1, 2)) params["export_format"] = *f;
     if (auto f = in.opt_str("annotation_format")) {
-      if (*f == "COCO") in.fail("annotation_format", "COCO is not supported by this server; use VOC");
-      if (*f != "VOC") in.fail("annotation_format", "must be VOC or COCO");
-      if (type != 1) in.fail("annotation_format", "VOC export is for object detection datasets");
+      if (*f != "VOC" && *f != "COCO") in.fail("annotation_format", "must be VOC or COCO");
+      if (type != 1) in.fail("annotation_format", *f + " export is for object detection datasets");
       params["annotation_format"] = *f;
     }
     if (auto h = in.opt_str("source_type_header")) {
@@ -1315,7 +1440,7 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
       if (!row) throw ApiError(400, "ModelArts.4353", "version_id: dataset version " + *v + " does not exist.");
       if (row->i64("status") != 1) throw ApiError(400, "ModelArts.4824", "version_id: dataset version " + *v + " is not published yet.");
       if (params.contains("annotation_format"))
-        in.fail("annotation_format", "a published version exports as its manifest; VOC export is for the working copy");
+        in.fail("annotation_format", "a published version exports as its manifest; VOC and COCO export are for the working copy");
       params["version_id"] = *v;
     }
     auto state = [&](const JsonIn& j) -> std::optional<std::string> {

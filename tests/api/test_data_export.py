@@ -520,7 +520,7 @@ def test_voc_only_for_detection(api, server):
     assert_err(api.post(export_path(ds), json={"path": out, "annotation_format": "VOC"}), 400, "ModelArts.0101",
                "annotation_format")
     ds1, _ = api.create(1, labels=[lab("car", 1)])
-    for f in ("COCO", "YOLO", "voc"):
+    for f in ("YOLO", "voc", "coco"):
         assert_err(api.post(export_path(ds1), json={"path": out, "annotation_format": f}), 400, "ModelArts.0101",
                    "annotation_format")
     assert api.get(export_path(ds)).json()["total_count"] == 0
@@ -969,3 +969,58 @@ def test_a_file_write_that_fails_fails_the_export_with_its_reason(api, server):
     assert not [f for f in os.listdir(obj_file(server, path)) if f.endswith(".manifest")]
     # the server is fine, and the same export to a free folder succeeds
     run_export(api, ds)
+
+
+# ------------------------------------------------------------------ COCO
+
+def test_coco_export_round_trips_boxes_and_writes_the_other_shapes_as_boxes(api, server):
+    ds, _ = api.create(1, labels=[lab("car", 1), lab("person", 1)])
+    box = shape("car", "bndbox", [[2.5, 3], [60, 70.25]])
+    box["score"] = 0.75
+    api.add(ds, [
+        {"name": "a.jpg", "data": b64(b"aaa"), "metadata": SIZE, "labels": [box, shape("person", "bndbox", [[1, 1], [9, 9]])]},
+        {"name": "b.jpg", "data": b64(b"bbb"), "metadata": {"@modelarts:size": [64, 72]},
+         "labels": [shape("person", "bndbox", [[0, 0], [5, 5]])]},
+        {"name": "none.jpg", "data": b64(b"none"), "metadata": SIZE},
+    ])
+    t = run_export(api, ds, annotation_format="COCO")
+    with open(obj_file(server, t["path"] + "annotations/instances_default.json")) as f:
+        coco = json.load(f)
+    assert [c["name"] for c in coco["categories"]] == ["car", "person"]
+    images = {im["file_name"]: im for im in coco["images"]}
+    assert sorted(images) == ["a.jpg", "b.jpg", "none.jpg"]
+    assert (images["a.jpg"]["width"], images["a.jpg"]["height"]) == (100, 80)
+    assert (images["b.jpg"]["width"], images["b.jpg"]["height"]) == (64, 72)
+    boxes = sorted((im_name, a["bbox"]) for a in coco["annotations"]
+                   for im_name, im in images.items() if im["id"] == a["image_id"])
+    assert boxes == [("a.jpg", [1, 1, 8, 8]), ("a.jpg", [2.5, 3, 57.5, 67.25]), ("b.jpg", [0, 0, 5, 5])], boxes
+    for name in images:  # the images are copied beside the instance file
+        with open(obj_file(server, t["path"] + "images/" + name), "rb") as f:
+            assert f.read() == {"a.jpg": b"aaa", "b.jpg": b"bbb", "none.jpg": b"none"}[name]
+    # Importing the exported folder as COCO gives the same samples and boxes.
+    ds2, _ = api.create(1, no_source=True)
+    it = run_import(api, ds2, t["path"], annotation_format="COCO")
+    assert it["failures"] == [] and it["imported_sample_count"] == 3, it
+    a, b = by_name(api, ds), by_name(api, ds2)
+    for n in a:
+        assert sorted((l["name"], l["property"]["@modelarts:feature"], l.get("score")) for l in a[n]["labels"]) == \
+            sorted((l["name"], l["property"]["@modelarts:feature"], l.get("score")) for l in b[n]["labels"]), n
+    assert b["a.jpg"]["metadata"]["@modelarts:size"] == [100, 80, 3]
+    assert_stats_exact(api, ds2)
+    # Shapes other than boxes are written as the box around them; a point has none.
+    ds3, _ = api.create(1, labels=[lab("car", 1), lab("person", 1)])
+    api.add(ds3, [{"name": "all.jpg", "data": b64(b"all"), "metadata": SIZE, "labels": DETECTION_SHAPES}])
+    t = run_export(api, ds3, annotation_format="COCO")
+    with open(obj_file(server, t["path"] + "annotations/instances_default.json")) as f:
+        coco = json.load(f)
+    got = sorted(a["bbox"] for a in coco["annotations"])
+    assert got == sorted([[10, 10, 40, 30], [1, 1, 19, 29], [40, 30, 20, 20], [0, 0, 100, 80], [5, 5, 1, 65],
+                          [0, 0, 30, 30]]), got
+    (poly,) = [a for a in coco["annotations"] if a["segmentation"]]
+    assert poly["segmentation"] == [[1, 1, 20, 1, 10, 30]]
+
+
+def test_coco_export_only_for_detection(api, server):
+    ds, _ = api.create(0, labels=[lab("cat", 0)])
+    r = api.post(export_path(ds), json={"path": folder(), "annotation_format": "COCO"})
+    assert r.status_code == 400 and "annotation_format" in r.text, r.text
