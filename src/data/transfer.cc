@@ -11,9 +11,11 @@
 
 #include <ctime>
 #include <future>
+#include <sstream>
 
 #include "common/ids.h"
 #include "data/core.h"
+#include "data/image_size.h"
 
 namespace atelier::data {
 
@@ -43,6 +45,7 @@ struct ImportOptions {
   bool with_column_header = false;
   std::string import_folder;  // copy the sources into this folder of the dataset's storage first
   bool coco = false;          // a folder of COCO instance files and their images (detection)
+  bool yolo = false;          // a darknet YOLO folder (detection)
 
   static ImportOptions from(const json& p) {
     ImportOptions o;
@@ -55,6 +58,7 @@ struct ImportOptions {
     o.with_column_header = p.value("with_column_header", false);
     o.import_folder = p.value("import_folder", "");
     o.coco = p.value("annotation_format", "") == "COCO";
+    o.yolo = p.value("annotation_format", "") == "YOLO";
     for (auto& n : p.value("included_labels", json::array())) o.included.insert(n.get<std::string>());
     for (auto& n : p.value("excluded_labels", json::array())) o.excluded.insert(n.get<std::string>());
     if (p.contains("label_format")) {
@@ -821,6 +825,133 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
   return g.to_json();
 }
 
+// YOLO folders (manifest-format.md §3.2, the darknet layout CVAT writes):
+// obj.names gives the class names by line; obj.data may name that file and
+// the train and valid lists. Images come from the lists (paths relative to
+// the folder; a leading "data/" is dropped) with usage TRAIN and EVAL or,
+// without lists, from obj_train_data/ and obj_valid_data/. Each image's
+// <stem>.txt holds `class x_center y_center width height` lines in
+// fractions of the image, which the image's own header (PNG, JPEG, GIF,
+// BMP) turns into pixels. The resume position is the image's index.
+json run_yolo(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, const ImportOptions& opt) {
+  Progress g = Progress::from(tc.task().progress);
+  const json& prog = tc.task().progress;
+  std::string root = opt.path.key;
+  if (!root.empty() && root.back() != '/') root += '/';
+  auto text_of = [&](const std::string& rel) { return objects.get_all(obs::ObsPath{opt.path.bucket, root + rel}); };
+  auto relative = [](std::string r) {
+    r = trimmed(r);
+    if (!r.empty() && r.back() == '\r') r.pop_back();
+    if (r.rfind("data/", 0) == 0) r = r.substr(5);
+    return r;
+  };
+  std::map<std::string, std::string> data;  // obj.data: key = value
+  if (auto t = text_of("obj.data"))
+    for (auto& l : split_lines(*t))
+      if (size_t eq = l.find('='); eq != std::string::npos) data[trimmed(l.substr(0, eq))] = trimmed(l.substr(eq + 1));
+  std::string names_file = data.count("names") ? relative(data["names"]) : "obj.names";
+  auto names_text = text_of(names_file);
+  if (!names_text)
+    throw ApiError(400, "ModelArts.4374", "import_path: the YOLO class names " + obs_str(opt.path) + names_file + " do not exist");
+  std::vector<std::string> classes;
+  for (auto& l : split_lines(*names_text))
+    if (!trimmed(l).empty()) classes.push_back(trimmed(l));
+
+  std::vector<std::pair<std::string, std::string>> images;  // key, usage
+  bool listed = false;
+  for (auto [k, usage] : {std::pair{"train", "TRAIN"}, std::pair{"valid", "EVAL"}}) {
+    auto list = text_of(data.count(k) ? relative(data[k]) : std::string(k) + ".txt");
+    if (!list) continue;
+    listed = true;
+    for (auto& l : split_lines(*list))
+      if (std::string r = relative(l); !r.empty()) images.emplace_back(root + r, usage);
+  }
+  if (!listed)
+    for (auto [sub, usage] : {std::pair{"obj_train_data/", "TRAIN"}, std::pair{"obj_valid_data/", "EVAL"}})
+      for (std::string marker;;) {
+        auto page = objects.list(opt.path.bucket, root + sub, "", marker, 1000);
+        for (auto& o : page.objects)
+          if (extension_fits(0, o.key)) images.emplace_back(o.key, usage);
+        if (!page.truncated) break;
+        marker = page.next_marker;
+      }
+  if (g.total < 0) {
+    g.total = int64_t(images.size());
+    tc.progress(g.to_json());
+  }
+  size_t first = prog.is_object() ? prog.value("yolo_image", size_t(0)) : 0;
+  Importer imp(db, objects, tc, d, opt);
+  auto scan = objects.scanner();
+  std::vector<Item> items;
+  auto flush = [&](size_t next) {
+    imp.prepare(items, *scan);
+    imp.apply(items, g, {{"yolo_image", next}});
+    items.clear();
+  };
+  for (size_t i = first; i < images.size(); ++i) {
+    if (tc.stopping()) return g.to_json();
+    auto& [key, usage] = images[i];
+    Item& it = items.emplace_back();
+    it.origin = key;
+    try {
+      obs::ObsPath p{opt.path.bucket, key};
+      if (!obs::valid_key(key)) throw ManifestError("the list names " + key + ", not a valid object name");
+      auto info = scan->head(p);
+      if (!info) throw ManifestError("image " + key + " does not exist");
+      it.m.path = obs_str(p);
+      it.m.usage = usage;
+      it.relative = key.substr(root.size());
+      it.size = int64_t(info->size);
+      it.mtime = info->mtime_ms;
+      auto boxes = opt.import_annotations ? scan->get_all(obs::ObsPath{opt.path.bucket, key.substr(0, key.rfind('.')) + ".txt"})
+                                          : std::nullopt;
+      std::vector<std::string> lines;
+      if (boxes)
+        for (auto& l : split_lines(*boxes))
+          if (!trimmed(l).empty()) lines.push_back(l);
+      std::optional<std::pair<int, int>> size;
+      if (!lines.empty()) {
+        auto r = objects.get(p);
+        std::string head(kImageHeadBytes, '\0');
+        size_t have = 0;
+        while (r && have < head.size())
+          if (size_t n = r->read(head.data() + have, head.size() - have)) have += n;
+          else break;
+        head.resize(have);
+        size = image_size(head);
+        if (!size) throw ManifestError("the size of " + key + " cannot be read from its header (PNG, JPEG, GIF or BMP); YOLO boxes need it");
+        it.m.metadata["@modelarts:size"] = {size->first, size->second, 3};
+      }
+      for (size_t n = 0; n < lines.size(); ++n) {
+        std::string where = key.substr(0, key.rfind('.')) + ".txt line " + std::to_string(n + 1);
+        std::istringstream in(lines[n]);
+        long long cls = -1;
+        double v[4];
+        std::string extra;
+        if (!(in >> cls >> v[0] >> v[1] >> v[2] >> v[3]) || (in >> extra))
+          throw ManifestError(where + ": must be `class x_center y_center width height`");
+        if (cls < 0 || size_t(cls) >= classes.size())
+          throw ManifestError(where + ": class " + std::to_string(cls) + " is not in " + names_file);
+        if (std::any_of(v, v + 4, [](double x) { return !(x >= 0 && x <= 1); }) || v[2] <= 0 || v[3] <= 0)
+          throw ManifestError(where + ": the box must be fractions in [0, 1] with a positive width and height");
+        double W = size->first, H = size->second;
+        double x1 = std::max(0.0, (v[0] - v[2] / 2) * W), y1 = std::max(0.0, (v[1] - v[3] / 2) * H);
+        double x2 = std::min(W, (v[0] + v[2] / 2) * W), y2 = std::min(H, (v[1] + v[3] / 2) * H);
+        if (x2 <= x1 || y2 <= y1) throw ManifestError(where + ": the box lies outside the image");
+        it.m.labels.push_back({{"name", classes[size_t(cls)]}, {"type", 1},
+                               {"property", {{"@modelarts:shape", "bndbox"}, {"@modelarts:feature", {{x1, y1}, {x2, y2}}}}}});
+      }
+    } catch (const ManifestError& e) {
+      it.error = e.what();
+    } catch (const ApiError& e) {
+      it.error = e.what();
+    }
+    if (items.size() >= kBatch) flush(i + 1);
+  }
+  flush(images.size());
+  return g.to_json();
+}
+
 // ---------------------------------------------------------------- export (§1.9)
 
 const char* kExportKind = "dataset-export";
@@ -1285,6 +1416,7 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
     if (extra.is_object() && extra.contains("schema") && extra["schema"].is_array())
       opt.table_columns = extra["schema"].size();
     if (opt.manifest) return run_manifest(db, objects, tc, *d, opt);
+    if (opt.yolo) return run_yolo(db, objects, tc, *d, opt);
     return opt.coco ? run_coco(db, objects, tc, *d, opt) : run_folder(db, objects, tc, *d, opt);
   }, /*resumable=*/true);
 
@@ -1312,10 +1444,10 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
       throw ApiError(400, "ModelArts.4374", "import_path: the manifest file " + obs_str(p) + " does not exist");
     json params = {{"import_path", obs_str(p)}, {"import_type", itype}};
     if (auto f = in.opt_str("annotation_format")) {
-      if (*f != "VOC" && *f != "COCO") in.fail("annotation_format", "must be VOC or COCO");
-      if (*f == "COCO" && (itype != "dir" || d.i64("type") != 1))
-        in.fail("annotation_format", "COCO is read from a folder into an object detection dataset");
-      if (*f == "COCO") params["annotation_format"] = "COCO";
+      if (*f != "VOC" && *f != "COCO" && *f != "YOLO") in.fail("annotation_format", "must be VOC, COCO or YOLO");
+      if (*f != "VOC" && (itype != "dir" || d.i64("type") != 1))
+        in.fail("annotation_format", *f + " is read from a folder into an object detection dataset");
+      if (*f != "VOC") params["annotation_format"] = *f;
     }
     for (const char* k : {"import_annotations", "import_samples", "final_annotation", "difficult_only"})
       if (auto b = in.opt_bool(k)) params[k] = *b;

@@ -973,13 +973,73 @@ def test_folder_coco_instances(api, server):
     assert len(api.all_samples(ds)) == 3
 
 
-def test_coco_only_for_detection_folders(api, server):
-    ds, _ = api.create(type_=0, no_source=True)
-    r = api.post(tasks_path(ds), json={"import_path": folder("x"), "annotation_format": "COCO"})
-    assert r.status_code == 400 and "annotation_format" in r.text, r.text
+def png(width, height):
+    """The first bytes of a PNG of that size: enough for its size to be read."""
+    return b"\x89PNG\r\n\x1a\n" + (13).to_bytes(4, "big") + b"IHDR" + width.to_bytes(4, "big") + \
+        height.to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"
+
+
+def test_folder_yolo_with_lists(api, server):
     ds, _ = api.create(type_=1, no_source=True)
-    r = api.post(tasks_path(ds), json={"import_path": folder("x"), "annotation_format": "YOLO"})
-    assert r.status_code == 400 and "annotation_format" in r.text, r.text
+    root = folder("yolo")
+    put_file(server, root + "obj.names", "car\nbus\n")
+    put_file(server, root + "obj.data", "classes = 2\nnames = data/obj.names\ntrain = data/train.txt\nvalid = data/valid.txt\n")
+    put_file(server, root + "train.txt", "data/obj_train_data/a.png\ndata/obj_train_data/b.jpg\n"
+                                         "data/obj_train_data/missing.png\ndata/obj_train_data/d.png\n")
+    put_file(server, root + "valid.txt", "data/obj_valid_data/c.png\r\n../escape.png\n")
+    put_file(server, root + "obj_train_data/a.png", png(200, 100))
+    put_file(server, root + "obj_train_data/a.txt", "0 0.5 0.5 0.5 0.5\n1 0.1 0.1 0.2 0.2\n\n")
+    put_file(server, root + "obj_train_data/b.jpg", b"\xff\xd8not a real jpeg")
+    put_file(server, root + "obj_train_data/b.txt", "0 0.5 0.5 0.1 0.1\n")
+    put_file(server, root + "obj_train_data/d.png", png(10, 10))
+    put_file(server, root + "obj_train_data/d.txt", "5 0.5 0.5 0.1 0.1\n")
+    put_file(server, root + "obj_valid_data/c.png", png(64, 64))
+    t = run_import(api, ds, import_path=root, annotation_format="YOLO")
+    assert counts(t) == (6, 6, 2, 0, 1, 0, 4), t
+    reasons = " | ".join(f"{k}: {v}" for k, v in failures(t).items())
+    assert "cannot be read from its header" in reasons and "missing.png does not exist" in reasons, reasons
+    assert "class 5 is not in obj.names" in reasons and "escape.png" in reasons, reasons
+    s = by_name(api, ds)
+    assert sorted(s) == ["a.png", "c.png"]
+    boxes = sorted((l["name"], l["property"]["@modelarts:feature"]) for l in s["a.png"]["labels"])
+    assert boxes == [("bus", [[0, 0], [40, 20]]), ("car", [[50, 25], [150, 75]])], boxes
+    assert s["a.png"]["metadata"]["@modelarts:size"] == [200, 100, 3]
+    assert s["a.png"]["sample_usage"] == "TRAIN" and s["c.png"]["sample_usage"] == "EVAL"
+    assert s["c.png"]["labels"] == []
+    assert label_set(api, ds) == {(1, "car")} | {(1, "bus")}
+    assert_stats_exact(api, ds)
+
+
+def test_folder_yolo_without_lists_and_without_names(api, server):
+    ds, _ = api.create(type_=1, no_source=True)
+    root = folder("yolo2")
+    put_file(server, root + "obj.names", "person\n")
+    put_file(server, root + "obj_train_data/x.png", png(100, 100))
+    put_file(server, root + "obj_train_data/x.txt", "0 0.5 0.5 1 1\n")
+    put_file(server, root + "obj_valid_data/y.png", png(50, 50))
+    put_file(server, root + "obj_valid_data/notes.md", "not an image")
+    t = run_import(api, ds, import_path=root, annotation_format="YOLO")
+    assert counts(t) == (2, 2, 2, 0, 1, 0, 0), t
+    s = by_name(api, ds)
+    assert s["x.png"]["labels"][0]["property"]["@modelarts:feature"] == [[0, 0], [100, 100]]
+    assert (s["x.png"]["sample_usage"], s["y.png"]["sample_usage"]) == ("TRAIN", "EVAL")
+    # Without obj.names the task fails with the reason.
+    ds2, _ = api.create(type_=1, no_source=True)
+    t = wait_task(api, ds2, start(api, ds2, import_path=folder("yolo3"), annotation_format="YOLO"))
+    assert t["status"] == "FAILED" and "obj.names" in t["error_msg"], t
+
+
+def test_coco_and_yolo_only_for_detection_folders(api, server):
+    ds, _ = api.create(type_=0, no_source=True)
+    for f in ("COCO", "YOLO"):
+        r = api.post(tasks_path(ds), json={"import_path": folder("x"), "annotation_format": f})
+        assert r.status_code == 400 and "annotation_format" in r.text, r.text
+    ds, _ = api.create(type_=1, no_source=True)
+    m = write_manifest(server, folder("ym") + "a.manifest", [line(folder("ym") + "a.jpg")])
+    for body in ({"import_path": folder("x"), "annotation_format": "DARKNET"},
+                 {"import_path": m, "annotation_format": "YOLO"}):
+        r = api.post(tasks_path(ds), json=body)
+        assert r.status_code == 400 and "annotation_format" in r.text, r.text
 
 
 def test_folder_empty_or_absent(api, server):
