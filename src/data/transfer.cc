@@ -909,19 +909,23 @@ json run_yolo(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
       if (boxes)
         for (auto& l : split_lines(*boxes))
           if (!trimmed(l).empty()) lines.push_back(l);
+      // The image's size: the boxes need it, and so does annotating the image later.
+      // Usually in the first 4 KB; a JPEG with a large header needs more.
+      auto r = objects.get(p);
+      std::string head;
       std::optional<std::pair<int, int>> size;
-      if (!lines.empty()) {
-        auto r = objects.get(p);
-        std::string head(kImageHeadBytes, '\0');
-        size_t have = 0;
-        while (r && have < head.size())
-          if (size_t n = r->read(head.data() + have, head.size() - have)) have += n;
+      for (size_t want : {size_t(4096), kImageHeadBytes}) {
+        size_t have = head.size();
+        head.resize(want);
+        while (r && have < want)
+          if (size_t n = r->read(head.data() + have, want - have)) have += n;
           else break;
         head.resize(have);
-        size = image_size(head);
-        if (!size) throw ManifestError("the size of " + key + " cannot be read from its header (PNG, JPEG, GIF or BMP); YOLO boxes need it");
-        it.m.metadata["@modelarts:size"] = {size->first, size->second, 3};
+        if ((size = image_size(head)) || have < want) break;
       }
+      if (size) it.m.metadata["@modelarts:size"] = {size->first, size->second, 3};
+      else if (!lines.empty())
+        throw ManifestError("the size of " + key + " cannot be read from its header (PNG, JPEG, GIF or BMP); YOLO boxes need it");
       for (size_t n = 0; n < lines.size(); ++n) {
         std::string where = key.substr(0, key.rfind('.')) + ".txt line " + std::to_string(n + 1);
         std::istringstream in(lines[n]);
@@ -1162,6 +1166,77 @@ bool coco_geometry(const json& label, json& bbox, json& segmentation) {
   return true;
 }
 
+// The class list of a detection export: the dataset's detection labels in
+// their order; names met on samples but not defined are added as they come.
+struct Categories {
+  std::map<std::string, int64_t> index;  // name -> 0-based position
+  std::vector<std::string> order;
+  Categories(Database& db, const std::string& ds) {
+    for (auto& l : dataset_labels(db, ds))
+      if (l.i64("type") == 1) of(l.str("name"));
+  }
+  int64_t of(const std::string& name) {
+    auto [it, fresh] = index.emplace(name, int64_t(order.size()));
+    if (fresh) order.push_back(name);
+    return it->second;
+  }
+};
+
+// YOLO exports put EVAL and TEST samples in the valid subset, the rest in train.
+bool yolo_valid(const std::string& usage) { return usage == "EVAL" || usage == "TEST"; }
+
+// A sample's YOLO label file: one `class x_center y_center width height`
+// line per shape, in fractions of the image (its @modelarts:size), the box
+// around the shape for shapes other than boxes. Without a size there is
+// nothing to divide by, and the file stays empty.
+std::string yolo_lines(const ManifestSample& m, Categories& cats) {
+  const json& size = m.metadata.is_object() ? m.metadata.value("@modelarts:size", json()) : json();
+  if (!size.is_array() || size.size() < 2 || !size[0].is_number() || !size[1].is_number()) return "";
+  double W = size[0], H = size[1];
+  if (W <= 0 || H <= 0) return "";
+  std::string out;
+  for (auto& l : m.labels) {
+    json bbox, seg;
+    if (!l.is_object() || !coco_geometry(l, bbox, seg)) continue;
+    double x = bbox[0], y = bbox[1], w = bbox[2], h = bbox[3];
+    char line[160];
+    std::snprintf(line, sizeof line, "%lld %.10g %.10g %.10g %.10g\n", static_cast<long long>(cats.of(l.value("name", ""))),
+                  (x + w / 2) / W, (y + h / 2) / H, w / W, h / H);
+    out += line;
+  }
+  return out;
+}
+
+// annotation_format YOLO, after the images and label files: obj.names,
+// obj.data and the train and valid lists (darknet's "data/" paths, as CVAT
+// writes them), each list from its own pass over the exported samples.
+void write_yolo_lists(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const std::string& where,
+                      const store::Params& binds, const std::string& dir, const Categories& cats,
+                      const std::function<std::string(const Row&)>& usage_of) {
+  std::string names;
+  for (auto& n : cats.order) names += n + "\n";
+  objects.put(obs::parse_path(dir + "obj.names"), names, obs::ObjectStore::Durability::kDeferred);
+  objects.put(obs::parse_path(dir + "obj.data"),
+              "classes = " + std::to_string(cats.order.size()) +
+                  "\nnames = data/obj.names\ntrain = data/train.txt\nvalid = data/valid.txt\nbackup = backup/\n",
+              obs::ObjectStore::Durability::kDeferred);
+  for (bool valid : {false, true}) {
+    int64_t after = 0;
+    std::set<std::string> taken;
+    put_pages(objects, obs::parse_path(dir + (valid ? "valid.txt" : "train.txt")), [&](std::string& page) {
+      store::Params pb = binds;
+      pb.push_back(after);
+      auto rows = db.query("SELECT s.* FROM samples s" + where + " AND s.seq > ? ORDER BY s.seq LIMIT 500", pb);
+      for (auto& r : rows) {
+        after = r.i64("seq");
+        std::string file = unique_file_name(taken, r.str("name"), r.str("id"));
+        if (yolo_valid(usage_of(r)) == valid) page += std::string("data/") + (valid ? "obj_valid_data/" : "obj_train_data/") + file + "\n";
+      }
+      return !rows.empty();
+    }, [&tc] { return tc.stopping(); });
+  }
+}
+
 // annotation_format COCO: <path>annotations/instances_default.json, read in
 // two passes over the selected samples (images, then annotations) so memory
 // stays flat. Image ids are the samples' sequence numbers; categories are
@@ -1247,6 +1322,7 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
   std::string scheme = p.value("source_type_header", "obs://");
   bool voc = p.value("annotation_format", "") == "VOC";
   bool coco = p.value("annotation_format", "") == "COCO";
+  bool yolo = p.value("annotation_format", "") == "YOLO";
   bool clear_hard = p.value("clear_hard_property", true);
   bool ratio_usage = p.value("ratio_sample_usage", false);
   double ratio = std::strtod(p.value("train_sample_ratio", std::string("1.00")).c_str(), nullptr);
@@ -1263,7 +1339,8 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
     total = db.query_one("SELECT COUNT(*) AS n FROM samples s" + where, b)->i64("n");
     tc.progress({{"total", total}, {"finished", 0}});
     int64_t after = 0;
-    std::set<std::string> names;  // VOC export: file names used in the flat layout
+    std::set<std::string> names;  // VOC, COCO and YOLO exports: file names used in the flat layout
+    Categories yolo_classes(db, ds);
     ExportWriters writers;
     put_pages(objects, manifest, [&](std::string& pending) {
       store::Params pb = b;
@@ -1280,13 +1357,21 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
           for (const char* k : {"@modelarts:hard", "@modelarts:hard_coefficient", "@modelarts:hard_reasons"}) m.metadata.erase(k);
         if (ratio_usage && !m.labels.empty()) m.usage = split_usage(m.id, ratio);
         std::string file = r.str("name");
-        if (voc || coco) {
+        if (voc || coco || yolo) {
           // Flat PASCAL VOC layout: the image and <stem>.xml side by side;
-          // COCO: the images in images/.
+          // COCO: the images in images/; YOLO: the image and <stem>.txt in
+          // obj_train_data/ or obj_valid_data/.
           file = unique_file_name(names, file, m.id);
+          std::string sub = coco ? "images/" : !yolo ? "" : yolo_valid(m.usage) ? "obj_valid_data/" : "obj_train_data/";
+          if (yolo) {
+            obs::ObsPath txt = obs::parse_path(dir + sub + stem(file) + ".txt");
+            writers.add([&objects, txt, lines = yolo_lines(m, yolo_classes)] {
+              objects.put(txt, lines, obs::ObjectStore::Durability::kDeferred);
+            });
+          }
           std::shared_ptr<obs::ObjectReader> src = objects.get(obs::parse_path(m.path));
           if (src) {
-            obs::ObsPath dst = obs::parse_path(dir + (coco ? "images/" : "") + file);
+            obs::ObsPath dst = obs::parse_path(dir + sub + file);
             writers.add([&objects, src, dst] {
               objects.put(dst, [&](char* buf, size_t cap) { return src->read(buf, cap); },
                           obs::ObjectStore::Durability::kDeferred);
@@ -1311,6 +1396,14 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
       store::Params upto = b;
       upto.push_back(after);
       write_coco(db, objects, tc, ds, where + " AND s.seq <= ?", upto, dir);
+    }
+    if (yolo) {
+      store::Params upto = b;
+      upto.push_back(after);
+      write_yolo_lists(db, objects, tc, where + " AND s.seq <= ?", upto, dir, yolo_classes, [&](const Row& r) {
+        bool labeled = r.str("labels") != "[]";
+        return ratio_usage && labeled ? split_usage(r.str("id"), ratio) : r.null("usage") ? std::string() : r.str("usage");
+      });
     }
   }
   objects.sync();  // the copies and VOC files, before the task reports success
@@ -1559,7 +1652,7 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
     if (auto t = in.opt_int("export_type", 0, 3)) params["export_type"] = *t;
     if (auto f = in.opt_int("export_format", 1, 2)) params["export_format"] = *f;
     if (auto f = in.opt_str("annotation_format")) {
-      if (*f != "VOC" && *f != "COCO") in.fail("annotation_format", "must be VOC or COCO");
+      if (*f != "VOC" && *f != "COCO" && *f != "YOLO") in.fail("annotation_format", "must be VOC, COCO or YOLO");
       if (type != 1) in.fail("annotation_format", *f + " export is for object detection datasets");
       params["annotation_format"] = *f;
     }
@@ -1572,7 +1665,7 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
       if (!row) throw ApiError(400, "ModelArts.4353", "version_id: dataset version " + *v + " does not exist.");
       if (row->i64("status") != 1) throw ApiError(400, "ModelArts.4824", "version_id: dataset version " + *v + " is not published yet.");
       if (params.contains("annotation_format"))
-        in.fail("annotation_format", "a published version exports as its manifest; VOC and COCO export are for the working copy");
+        in.fail("annotation_format", "a published version exports as its manifest; VOC, COCO and YOLO export are for the working copy");
       params["version_id"] = *v;
     }
     auto state = [&](const JsonIn& j) -> std::optional<std::string> {

@@ -520,7 +520,7 @@ def test_voc_only_for_detection(api, server):
     assert_err(api.post(export_path(ds), json={"path": out, "annotation_format": "VOC"}), 400, "ModelArts.0101",
                "annotation_format")
     ds1, _ = api.create(1, labels=[lab("car", 1)])
-    for f in ("YOLO", "voc", "coco"):
+    for f in ("DARKNET", "voc", "coco"):
         assert_err(api.post(export_path(ds1), json={"path": out, "annotation_format": f}), 400, "ModelArts.0101",
                    "annotation_format")
     assert api.get(export_path(ds)).json()["total_count"] == 0
@@ -1024,3 +1024,45 @@ def test_coco_export_only_for_detection(api, server):
     ds, _ = api.create(0, labels=[lab("cat", 0)])
     r = api.post(export_path(ds), json={"path": folder(), "annotation_format": "COCO"})
     assert r.status_code == 400 and "annotation_format" in r.text, r.text
+
+
+# ------------------------------------------------------------------ YOLO
+
+def png(width, height):
+    return b"\x89PNG\r\n\x1a\n" + (13).to_bytes(4, "big") + b"IHDR" + width.to_bytes(4, "big") + \
+        height.to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"
+
+
+def test_yolo_export_round_trips_boxes_and_subsets(api, server):
+    ds, _ = api.create(1, labels=[lab("car", 1), lab("person", 1)])
+    ids = api.add(ds, [
+        {"name": "a.png", "data": b64(png(200, 100)), "metadata": {"@modelarts:size": [200, 100, 3]},
+         "labels": [shape("person", "bndbox", [[2.5, 3], [60, 70.25]]), shape("car", "bndbox", [[0, 0], [200, 100]])]},
+        {"name": "b.png", "data": b64(png(64, 48)), "metadata": {"@modelarts:size": [64, 48, 3]},
+         "labels": [shape("car", "polygon", [[1, 1], [20, 1], [10, 30]])]},
+        {"name": "c.png", "data": b64(png(10, 10)), "metadata": {"@modelarts:size": [10, 10, 3]}},
+    ])
+    set_usage(api, ds, {ids[0]: "TRAIN", ids[1]: "EVAL"})
+    t = run_export(api, ds, annotation_format="YOLO")
+    read = lambda rel: open(obj_file(server, t["path"] + rel)).read()  # noqa: E731
+    assert read("obj.names") == "car\nperson\n"
+    assert "classes = 2" in read("obj.data") and "train = data/train.txt" in read("obj.data")
+    assert read("train.txt").split() == ["data/obj_train_data/a.png", "data/obj_train_data/c.png"]
+    assert read("valid.txt").split() == ["data/obj_valid_data/b.png"]
+    lines = sorted(read("obj_train_data/a.txt").splitlines())
+    assert lines == ["0 0.5 0.5 1 1", "1 0.15625 0.36625 0.2875 0.6725"], lines
+    assert read("obj_train_data/c.txt") == ""
+    assert read("obj_valid_data/b.txt").split()[0] == "0"
+    # Importing the exported folder as YOLO gives the same images, boxes (polygons as their box) and subsets.
+    ds2, _ = api.create(1, no_source=True)
+    it = run_import(api, ds2, t["path"], annotation_format="YOLO")
+    assert it["failures"] == [] and it["imported_sample_count"] == 3, it
+    b = by_name(api, ds2)
+    got = sorted((l["name"], [[round(v, 6) for v in pt] for pt in l["property"]["@modelarts:feature"]])
+                 for l in b["a.png"]["labels"])
+    assert got == [("car", [[0, 0], [200, 100]]), ("person", [[2.5, 3], [60, 70.25]])], got
+    (poly,) = b["b.png"]["labels"]
+    assert [[round(v, 6) for v in pt] for pt in poly["property"]["@modelarts:feature"]] == [[1, 1], [20, 30]]
+    assert {n: (x.get("sample_usage"), x["metadata"]["@modelarts:size"]) for n, x in b.items()} == \
+        {"a.png": ("TRAIN", [200, 100, 3]), "b.png": ("EVAL", [64, 48, 3]), "c.png": ("TRAIN", [10, 10, 3])}
+    assert_stats_exact(api, ds2)
