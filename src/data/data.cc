@@ -227,8 +227,8 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
             label_stats[k].first += n;
             label_stats[k].second += 1;
           }
-          pending += manifest_line(m, type, [&](const std::string& xml) {
-            obs::ObsPath p = obs::parse_path(vdir + "annotations/" + m.id + ".xml");
+          pending += manifest_line(m, type, [&](const std::string& xml, std::string_view suffix) {
+            obs::ObsPath p = obs::parse_path(vdir + "annotations/" + m.id + std::string(suffix) + ".xml");
             objects.put(p, xml, obs::ObjectStore::Durability::kDeferred);  // synced once below
             return "obs:/" + p.str();
           });

@@ -125,7 +125,8 @@ std::string voc_xml(const ManifestSample& s, bool segmented) {
 }
 
 std::string manifest_line(const ManifestSample& s, int dataset_type,
-                          const std::function<std::string(const std::string& xml)>& write_voc, std::string_view scheme) {
+                          const std::function<std::string(const std::string& xml, std::string_view suffix)>& write_voc,
+                          std::string_view scheme) {
   json line = json::object();
   bool text = dataset_type >= 100 && dataset_type < 200;
   line["source"] = text ? "content://" + s.text : std::string(scheme) + s.path.substr(1);
@@ -168,13 +169,27 @@ std::string manifest_line(const ManifestSample& s, int dataset_type,
     if (l.contains("score")) a["confidence"] = l["score"];
     ann.push_back(std::move(a));
   }
-  if (geometry) {
+  auto voc_entry = [&](const ManifestSample& part, bool seg, std::string_view suffix) {
     json a = json::object();
-    a["type"] = segmented ? "modelarts/image_segmentation" : "modelarts/object_detection";
-    a["annotation-loc"] = write_voc(voc_xml(s, segmented));
+    a["type"] = seg ? "modelarts/image_segmentation" : "modelarts/object_detection";
+    a["annotation-loc"] = write_voc(voc_xml(part, seg), suffix);
     a["annotation-format"] = "PASCAL VOC";
     a["annotated-by"] = "human";
     ann.push_back(std::move(a));
+  };
+  bool boxes = std::any_of(s.labels.begin(), s.labels.end(), [](const json& l) { return l.value("type", 0) == 1; });
+  if (geometry && segmented && boxes) {
+    // A free-format sample with both kinds: one VOC document each, so that
+    // the boxes come back as detection labels and the rest as segmentation.
+    for (int t : {1, 3}) {
+      ManifestSample part = s;
+      part.labels = json::array();
+      for (auto& l : s.labels)
+        if (l.value("type", 0) == t) part.labels.push_back(l);
+      voc_entry(part, t == 3, t == 3 ? "_segmentation" : "");
+    }
+  } else if (geometry) {
+    voc_entry(s, segmented, "");
   }
   if (!ann.empty()) line["annotation"] = std::move(ann);
   return line.dump(-1, ' ', false, json::error_handler_t::replace);

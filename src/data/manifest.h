@@ -23,11 +23,14 @@ struct ManifestSample {
 };
 
 // Builds the manifest line; sample-type is written for free-format (900)
-// datasets, whose samples differ in kind. For detection (1) and segmentation (3) labels it
-// calls `write_voc(xml)` with the VOC document and uses the location it returns.
+// datasets, whose samples differ in kind. For detection (1) and
+// segmentation (3) labels it calls `write_voc(xml, suffix)` with the VOC
+// document and uses the location it returns; suffix is "" except for the
+// second document of a sample with both kinds ("_segmentation"), which the
+// caller's file name must tell apart from the first.
 // `scheme` prefixes the source's bucket ("obs://" or "s3://", §1.9 source_type_header).
 std::string manifest_line(const ManifestSample& s, int dataset_type,
-                          const std::function<std::string(const std::string& xml)>& write_voc,
+                          const std::function<std::string(const std::string& xml, std::string_view suffix)>& write_voc,
                           std::string_view scheme = "obs://");
 
 // The VOC XML of a sample's detection or segmentation labels.

@@ -1379,8 +1379,8 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
             m.path = obs_str(dst);  // the exported folder stands on its own
           }
         }
-        pending += manifest_line(m, type, [&](const std::string& xml) {
-          obs::ObsPath x = obs::parse_path(dir + (voc ? stem(file) : "annotations/" + m.id) + ".xml");
+        pending += manifest_line(m, type, [&](const std::string& xml, std::string_view suffix) {
+          obs::ObsPath x = obs::parse_path(dir + (voc ? stem(file) : "annotations/" + m.id) + std::string(suffix) + ".xml");
           writers.add([&objects, x, xml] { objects.put(x, xml, obs::ObjectStore::Durability::kDeferred); });
           return scheme + x.bucket + "/" + x.key;
         }, scheme);

@@ -389,8 +389,6 @@ def test_round_trip_free_format_mixed(api, server):
     assert [(l["name"], l["type"]) for l in b["f.jpg"]["labels"]] == [("img", 0), ("box", 1), ("box", 1)]
 
 
-@pytest.mark.xfail(strict=True, reason="a free-format sample with both detection (1) and segmentation (3) labels is "
-                                        "written as one segmented VOC file, so every box comes back as type 3")
 def test_round_trip_detection_and_segmentation_on_one_sample(api, server):
     ds, _ = api.create(900, labels=[lab("car", 1), lab("road", 3)])
     api.add(ds, [{"name": "m.jpg", "data": b64(b"m"), "metadata": SIZE,

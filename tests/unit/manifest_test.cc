@@ -35,7 +35,7 @@ struct Files {
     return it->second;
   }
   auto writer() {
-    return [this](const std::string& xml) { return write(xml); };
+    return [this](const std::string& xml, std::string_view) { return write(xml); };
   }
   auto reader() const {
     return [this](const std::string& p) { return read(p); };
@@ -350,6 +350,25 @@ TEST(ManifestRoundTrip, FreeFormatMixesKinds) {
   Files files;
   ManifestSample back = round_trip(s, 900, files);
   expect_same(s, back);
+}
+
+TEST(ManifestRoundTrip, FreeFormatBoxesAndSegmentsGetOneVocEach) {
+  ManifestSample s = image("free/y.png");
+  s.metadata = {{"@modelarts:size", {100, 50, 3}}};
+  auto geo = [](const char* name, int type, const char* shape, json feature) {
+    return json{{"name", name}, {"type", type}, {"annotated_by", "human"},
+                {"property", {{"@modelarts:shape", shape}, {"@modelarts:feature", feature}}}};
+  };
+  s.labels = json::array({geo("car", 1, "bndbox", {{1, 2}, {30, 40}}), geo("road", 3, "polygon", {{0, 0}, {9, 0}, {9, 9}})});
+  Files files;
+  std::string line;
+  ManifestSample back = round_trip(s, 900, files, &line);
+  expect_same(s, back);
+  json j = json::parse(line);
+  ASSERT_EQ(j["annotation"].size(), 2u);
+  EXPECT_EQ(j["annotation"][0]["type"], "modelarts/object_detection");
+  EXPECT_EQ(j["annotation"][1]["type"], "modelarts/image_segmentation");
+  EXPECT_EQ(files.objects.size(), 2u);
 }
 
 // What the format (or the writer) cannot carry; pinned so a change is noticed.
