@@ -767,6 +767,13 @@ ManifestSample manifest_sample(const Row& r, obs::ObjectStore& objects, int data
   return m;
 }
 
+void clear_hard(ManifestSample& m) {
+  for (const char* k : {"@modelarts:hard", "@modelarts:hard_coefficient", "@modelarts:hard_reasons"}) m.metadata.erase(k);
+  for (auto& l : m.labels)
+    if (l.is_object() && l.contains("property") && l["property"].is_object())
+      for (const char* k : {"@modelarts:hard", "@modelarts:hard_coefficient"}) l["property"].erase(k);
+}
+
 std::string split_usage(const std::string& sample_id, double train_ratio) {
   uint64_t h = std::strtoull(crypto::md5_hex(sample_id).substr(0, 8).c_str(), nullptr, 16);
   return double(h % 10000) < train_ratio * 10000 ? "TRAIN" : "EVAL";

@@ -444,6 +444,11 @@ ManifestSample manifest_sample(const Row& r, obs::ObjectStore& objects, int data
 // same sample always lands on the same side for a given ratio.
 std::string split_usage(const std::string& sample_id, double train_ratio);
 
+// clear_hard_property (publish and export): drops the hard-example fields
+// of the sample (metadata @modelarts:hard, _coefficient, _reasons) and of
+// each of its labels (property @modelarts:hard, _coefficient).
+void clear_hard(ManifestSample& m);
+
 // Validates a sample's imported labels for a dataset of `type` without the
 // database: every label type must fit the dataset, and every name counts as
 // defined, since define_labels adds the new ones when the sample is written.

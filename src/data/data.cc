@@ -200,6 +200,11 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
     int type = int(d->i64("type"));
     json params = json::parse(v->str("params"), nullptr, false);
     double ratio = std::stod(params.value("train_evaluate_sample_ratio", std::string("1.00")));
+    bool clear_hard_fields = params.value("clear_hard_property", true);
+    // remove_sample_usage (default): every labeled sample gets the usage of
+    // the ratio split; otherwise a sample keeps the usage it has, and only
+    // those without one are split.
+    bool remove_usage = params.value("remove_sample_usage", true);
     std::string vdir = inner_work_path(*d) + "annotation/" + v->str("name") + "/";
     obs::ObsPath manifest = obs::parse_path(vdir + v->str("name") + ".manifest");
     objects.create_bucket(manifest.bucket);
@@ -217,9 +222,11 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
           after = r.i64("seq");
           ManifestSample m = manifest_sample(r, objects, type);
           ++total;
+          if (clear_hard_fields) clear_hard(m);
+          if (remove_usage) m.usage.clear();
           if (!m.labels.empty()) {
             ++annotated;
-            m.usage = split_usage(m.id, ratio);
+            if (m.usage.empty()) m.usage = split_usage(m.id, ratio);
           }
           auto counts = label_counts(m.labels);
           if (counts.size() > 1) multi = true;

@@ -1353,8 +1353,7 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
       for (auto& r : rows) {
         after = r.i64("seq");
         ManifestSample m = manifest_sample(r, objects, type);
-        if (clear_hard)
-          for (const char* k : {"@modelarts:hard", "@modelarts:hard_coefficient", "@modelarts:hard_reasons"}) m.metadata.erase(k);
+        if (clear_hard) data::clear_hard(m);
         if (ratio_usage && !m.labels.empty()) m.usage = split_usage(m.id, ratio);
         std::string file = r.str("name");
         if (voc || coco || yolo) {

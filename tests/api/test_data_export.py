@@ -445,7 +445,7 @@ def test_voc_export_flat_layout(api, server):
          "labels": [shape("person", "point", [[3, 4]])]},
     ])
     out = folder("voc")
-    t = run_export(api, ds, path=out, annotation_format="VOC")
+    t = run_export(api, ds, path=out, annotation_format="VOC", export_params={"clear_hard_property": False})
     assert t["path"] == out and t["total_sample_count"] == 5
     assert re.fullmatch(re.escape(out) + r"ds[0-9a-f]+-\d{14}-[0-9a-f]{6}\.manifest", t["manifest_path"]), t["manifest_path"]
     clash = ids[4] + "_x.jpg"  # the second x.jpg gets its sample id as a prefix
@@ -478,6 +478,10 @@ def test_voc_export_flat_layout(api, server):
     box = objs[0].find("bndbox")
     assert [box.findtext(k) for k in ("xmin", "ymin", "xmax", "ymax")] == ["32", "210", "190", "330"]
     assert objs[0].findtext("difficult") == "0" and objs[1].findtext("difficult") == "1"
+    # By default (clear_hard_property) the labels' hard marks are left out too.
+    t2 = run_export(api, ds, annotation_format="VOC")
+    with open(obj_file(server, t2["path"] + "a.xml")) as f:
+        assert [o.findtext("difficult") for o in ET.fromstring(f.read()).findall("object")] == ["0", "0"]
     poly = objs[1].find("polygon")
     assert [poly.findtext(k) for k in ("x1", "y1", "x2", "y2", "x3", "y3")] == ["200", "400", "460", "395", "470", "470"]
     with open(obj_file(server, out + "b.xml")) as f:

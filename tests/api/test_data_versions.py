@@ -225,3 +225,32 @@ def test_list_samples_of_a_version(api):
     assert_err(api.get(f"/datasets/{ds}/data-annotations/samples", params={"version_id": "nope"}), 400, "ModelArts.4353")
     assert_err(api.get(f"/datasets/{ds}/data-annotations/samples",
                        params={"version_id": vid, "search_conditions": "[]"}), 400, "ModelArts.0101")
+
+
+def test_publish_clears_hard_fields_and_usage_unless_told_not_to(api, server):
+    ds, _ = api.create(type_=1, labels=[{"name": "car", "type": 1}])
+    box = {"name": "car", "type": 1, "property": {"@modelarts:shape": "bndbox", "@modelarts:feature": [[1, 1], [9, 9]],
+                                                 "@modelarts:hard": "1", "@modelarts:hard_coefficient": "0.5", "k": "v"}}
+    hard = {"@modelarts:size": [10, 10, 3], "@modelarts:hard": 1, "@modelarts:hard_coefficient": 0.4,
+            "@modelarts:hard_reasons": [2]}
+    ids = api.add(ds, [{"name": "a.jpg", "data": b64(b"a"), "metadata": hard, "labels": [box]},
+                       {"name": "u.jpg", "data": b64(b"u")}])
+    api.annotate(ds, [{"sample_id": sid, "labels": api.sample(ds, sid)["labels"], "sample_usage": usage}
+                      for sid, usage in zip(ids, ("TEST", "INFERENCE"))])
+
+    def publish(**body):
+        r = api.post(f"/datasets/{ds}/versions", json={"train_evaluate_sample_ratio": "1.00", **body})
+        assert r.status_code == 201, r.text
+        v = wait_published(api, ds, r.json()["version_id"])
+        lines = {l["source"].rsplit("/", 1)[1]: l for l in manifest_lines(server, v)}
+        with open(obj_file(server, lines["a.jpg"]["annotation"][0]["annotation-loc"][len("obs:/"):])) as f:
+            return lines, f.read()
+
+    lines, voc = publish()  # defaults: hard fields cleared, usage by the ratio only
+    assert not {"hard", "hard-coefficient", "hard-reasons"} & set(lines["a.jpg"]), lines["a.jpg"]
+    assert "<difficult>1</difficult>" not in voc and "hard-coefficient" not in voc and "<key>k</key>" in voc, voc
+    assert lines["a.jpg"]["usage"] == "TRAIN" and "usage" not in lines["u.jpg"]
+    lines, voc = publish(clear_hard_property=False, remove_sample_usage=False)
+    assert (lines["a.jpg"]["hard"], lines["a.jpg"]["hard-coefficient"]) == ("true", 0.4), lines["a.jpg"]
+    assert "<difficult>1</difficult>" in voc, voc
+    assert lines["a.jpg"]["usage"] == "TEST" and lines["u.jpg"]["usage"] == "INFERENCE"
