@@ -697,6 +697,127 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
   return g.to_json();
 }
 
+// A COCO instance file as the import needs it: read with a SAX parser into
+// compact records, so a file of a million annotations costs tens of MB, not
+// the gigabytes its JSON tree would.
+struct CocoFile {
+  struct Image {
+    int64_t id = -1;
+    std::string file_name;
+    double width = 0, height = 0;
+  };
+  struct Annotation {
+    int64_t id = -1, image_id = -1, category_id = -1;
+    std::vector<double> bbox;
+    bool bbox_numbers = true;
+    std::optional<double> score;
+  };
+  std::vector<Image> images;
+  std::vector<Annotation> annotations;  // sorted by image_id after reading
+  std::map<int64_t, std::string> categories;
+  std::string error;  // why the file is not a COCO instance file
+
+  static CocoFile read(std::string_view text) {
+    CocoFile f;
+    Sax sax(f);
+    bool ok = json::sax_parse(text, &sax, json::input_format_t::json, /*strict=*/true);
+    if (!ok) f.error = "not valid JSON";
+    else if (sax.seen != 7) f.error = "not a COCO instance file: \"images\", \"annotations\" and \"categories\" arrays are required";
+    std::stable_sort(f.annotations.begin(), f.annotations.end(),
+                     [](const Annotation& x, const Annotation& y) { return x.image_id < y.image_id; });
+    return f;
+  }
+
+ private:
+  // Depth 1: the file's object; 2: a section's array; 3: an element; 4: its bbox.
+  struct Sax : nlohmann::json_sax<json> {
+    explicit Sax(CocoFile& f) : f(f) {}
+    CocoFile& f;
+    int depth = 0, section = 0;  // 1 images, 2 annotations, 3 categories
+    int seen = 0;                // bit per section found as an array
+    bool top_is_object = false, in_bbox = false;
+    std::string top_key, field;
+
+    void value(double v, bool integer, int64_t i) {
+      if (depth == 4 && in_bbox) {
+        f.annotations.back().bbox.push_back(v);
+        return;
+      }
+      if (depth != 3) return;
+      if (section == 1) {
+        auto& im = f.images.back();
+        if (field == "id" && integer) im.id = i;
+        else if (field == "width") im.width = v;
+        else if (field == "height") im.height = v;
+      } else if (section == 2) {
+        auto& a = f.annotations.back();
+        if (field == "id" && integer) a.id = i;
+        else if (field == "image_id" && integer) a.image_id = i;
+        else if (field == "category_id" && integer) a.category_id = i;
+        else if (field == "score") a.score = v;
+      } else if (section == 3) {
+        if (field == "id" && integer) cat_id = i;
+      }
+    }
+    void other() {
+      if (depth == 4 && in_bbox) f.annotations.back().bbox_numbers = false;
+    }
+    int64_t cat_id = -1;
+    std::string cat_name;
+
+    bool null() override { return other(), true; }
+    bool boolean(bool) override { return other(), true; }
+    bool number_integer(number_integer_t v) override { return value(double(v), true, v), true; }
+    bool number_unsigned(number_unsigned_t v) override {
+      return value(double(v), v <= uint64_t(INT64_MAX), int64_t(std::min<uint64_t>(v, INT64_MAX))), true;
+    }
+    bool number_float(number_float_t v, const string_t&) override { return value(v, false, 0), true; }
+    bool string(string_t& v) override {
+      other();
+      if (depth == 3 && section == 1 && field == "file_name") f.images.back().file_name = v;
+      if (depth == 3 && section == 3 && field == "name") cat_name = v;
+      return true;
+    }
+    bool binary(binary_t&) override { return true; }
+    bool start_object(std::size_t) override {
+      if (depth == 0) top_is_object = true;
+      if (depth == 2 && section == 1) f.images.emplace_back();
+      if (depth == 2 && section == 2) f.annotations.emplace_back();
+      if (depth == 2 && section == 3) cat_id = -1, cat_name.clear();
+      if (depth == 3) field.clear();  // a nested object is no field of ours
+      ++depth;
+      return true;
+    }
+    bool end_object() override {
+      --depth;
+      if (depth == 2 && section == 3 && cat_id >= 0 && !cat_name.empty()) f.categories[cat_id] = cat_name;
+      return true;
+    }
+    bool start_array(std::size_t) override {
+      if (depth == 1 && top_is_object) {
+        section = top_key == "images" ? 1 : top_key == "annotations" ? 2 : top_key == "categories" ? 3 : 0;
+        if (section) seen |= 1 << (section - 1);
+      }
+      if (depth == 3 && section == 2 && field == "bbox") in_bbox = true;
+      else if (depth == 3) field.clear();
+      ++depth;
+      return true;
+    }
+    bool end_array() override {
+      --depth;
+      if (depth == 3) in_bbox = false;
+      if (depth == 1) section = 0;
+      return true;
+    }
+    bool key(string_t& k) override {
+      if (depth == 1) top_key = k, section = 0;
+      if (depth == 3) field = k;
+      return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+  };
+};
+
 // COCO detection folders (manifest-format.md §3.2 recommends the standard
 // layout): every .json file under the import folder holding "images",
 // "annotations" and "categories" is an instance file; each of its images is
@@ -718,21 +839,14 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
     if (!page.truncated) break;
     marker = page.next_marker;
   }
-  auto load = [&](const std::string& key, std::string& why) -> json {
-    auto text = objects.get_all(obs::ObsPath{opt.path.bucket, key});
-    json j = json::parse(text.value_or(""), nullptr, false);
-    if (j.is_discarded()) why = "not valid JSON";
-    else if (!j.is_object() || !j.contains("images") || !j["images"].is_array() || !j.contains("annotations") ||
-             !j["annotations"].is_array() || !j.contains("categories") || !j["categories"].is_array())
-      why = "not a COCO instance file: \"images\", \"annotations\" and \"categories\" arrays are required";
-    return j;
+  auto load = [&](const std::string& key) {
+    return CocoFile::read(objects.get_all(obs::ObsPath{opt.path.bucket, key}).value_or(""));
   };
   if (g.total < 0) {  // first run: count the images (a file that is not COCO counts once, as a failure)
     int64_t n = 0;
     for (auto& key : files) {
-      std::string why;
-      json j = load(key, why);
-      n += why.empty() ? int64_t(j["images"].size()) : 1;
+      CocoFile f = load(key);
+      n += f.error.empty() ? int64_t(f.images.size()) : 1;
     }
     g.total = n;
     tc.progress(g.to_json());
@@ -744,43 +858,31 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
   for (auto& key : files) {
     if (!resume_file.empty() && key < resume_file) continue;
     size_t first = key == resume_file ? resume_image : 0;
-    std::string why;
-    json j = load(key, why);
-    if (!why.empty()) {
+    CocoFile f = load(key);
+    if (!f.error.empty()) {
       if (first > 0) continue;  // counted before the restart
       std::vector<Item> items(1);
       items[0].origin = key;
-      items[0].error = why;
+      items[0].error = f.error;
       imp.apply(items, g, {{"coco_file", key}, {"coco_image", 1}});
       continue;
     }
-    std::map<int64_t, std::string> categories;
-    for (auto& c : j["categories"])
-      if (c.is_object() && c.contains("id") && c["id"].is_number_integer() && c.contains("name") && c["name"].is_string())
-        categories[c["id"].get<int64_t>()] = c["name"].get<std::string>();
-    std::map<int64_t, std::vector<const json*>> by_image;
-    for (auto& a : j["annotations"])
-      if (a.is_object() && a.contains("image_id") && a["image_id"].is_number_integer())
-        by_image[a["image_id"].get<int64_t>()].push_back(&a);
     std::string dir = key.substr(0, key.rfind('/') + 1);
     std::string parent = dir.size() > root.size() ? dir.substr(0, dir.rfind('/', dir.size() - 2) + 1) : dir;
-    const json& images = j["images"];
     std::vector<Item> items;
     auto flush = [&](size_t next) {
       imp.prepare(items, *scan);
       imp.apply(items, g, {{"coco_file", key}, {"coco_image", next}});
       items.clear();
     };
-    for (size_t i = first; i < images.size(); ++i) {
+    for (size_t i = first; i < f.images.size(); ++i) {
       if (tc.stopping()) return g.to_json();
-      const json& im = images[i];
+      const CocoFile::Image& im = f.images[i];
       Item& it = items.emplace_back();
       it.origin = key + " images[" + std::to_string(i) + "]";
       try {
-        if (!im.is_object() || !im.contains("file_name") || !im["file_name"].is_string() || !im.contains("id") ||
-            !im["id"].is_number_integer())
-          throw ManifestError("an image needs a file_name and an integer id");
-        std::string name = im["file_name"].get<std::string>();
+        if (im.file_name.empty() || im.id < 0) throw ManifestError("an image needs a file_name and an integer id");
+        const std::string& name = im.file_name;
         it.origin = key + " " + name;
         std::optional<obs::ObjectInfo> found;
         for (const std::string& base : {dir, dir + "images/", parent + "images/", root, root + "images/"}) {
@@ -795,22 +897,20 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
         if (!found) throw ManifestError("image " + name + " was not found beside " + key + " or in an images folder");
         it.size = int64_t(found->size);
         it.mtime = found->mtime_ms;
-        double w = im.value("width", 0.0), h = im.value("height", 0.0);
-        if (w > 0 && h > 0) it.m.metadata["@modelarts:size"] = {int64_t(w), int64_t(h), 3};
+        if (im.width > 0 && im.height > 0) it.m.metadata["@modelarts:size"] = {int64_t(im.width), int64_t(im.height), 3};
+        auto [from, to] = std::equal_range(f.annotations.begin(), f.annotations.end(), CocoFile::Annotation{-1, im.id},
+                                           [](const auto& x, const auto& y) { return x.image_id < y.image_id; });
         if (opt.import_annotations)
-          for (const json* a : by_image[im["id"].get<int64_t>()]) {
-            std::string where = "annotation " + (a->contains("id") ? a->at("id").dump() : std::string("?"));
-            if (!a->contains("category_id") || !(*a)["category_id"].is_number_integer() ||
-                !categories.count((*a)["category_id"].get<int64_t>()))
-              throw ManifestError(where + ": category_id names no category of the file");
-            const json& b = a->value("bbox", json());
-            if (!b.is_array() || b.size() != 4 || !std::all_of(b.begin(), b.end(), [](const json& v) { return v.is_number(); }))
-              throw ManifestError(where + ": bbox must be [x, y, width, height]");
-            double x = b[0], y = b[1], bw = b[2], bh = b[3];
+          for (auto a = from; a != to; ++a) {
+            std::string where = "annotation " + (a->id >= 0 ? std::to_string(a->id) : std::string("?"));
+            auto cat = f.categories.find(a->category_id);
+            if (cat == f.categories.end()) throw ManifestError(where + ": category_id names no category of the file");
+            if (a->bbox.size() != 4 || !a->bbox_numbers) throw ManifestError(where + ": bbox must be [x, y, width, height]");
+            double x = a->bbox[0], y = a->bbox[1], bw = a->bbox[2], bh = a->bbox[3];
             if (x < 0 || y < 0 || bw <= 0 || bh <= 0) throw ManifestError(where + ": bbox needs x, y >= 0 and a positive size");
-            json label = {{"name", categories[(*a)["category_id"].get<int64_t>()]}, {"type", 1},
+            json label = {{"name", cat->second}, {"type", 1},
                           {"property", {{"@modelarts:shape", "bndbox"}, {"@modelarts:feature", {{x, y}, {x + bw, y + bh}}}}}};
-            if (a->contains("score") && (*a)["score"].is_number()) label["score"] = (*a)["score"];
+            if (a->score) label["score"] = *a->score;
             it.m.labels.push_back(std::move(label));
           }
       } catch (const ManifestError& e) {
@@ -820,7 +920,7 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
       }
       if (items.size() >= kBatch) flush(i + 1);
     }
-    flush(images.size());
+    flush(f.images.size());
   }
   return g.to_json();
 }
