@@ -166,6 +166,8 @@ class Importer {
         it.error = e.what();
       } catch (const ManifestError& e) {
         it.error = e.what();
+      } catch (const json::exception& e) {  // e.g. a label name read from a file that is not UTF-8
+        it.error = std::string("cannot be stored: ") + e.what();
       }
       it.prepared = true;
     }
@@ -240,7 +242,9 @@ class Importer {
       it.inline_text = true;
       it.size = int64_t(utf8_length(m.text));
     } else if (it.mtime == 0) {
-      if (it.relative.empty()) it.relative = obs::parse_path(m.path).key;  // a manifest's source keeps its key
+      // A manifest's source keeps its bucket and key under import_folder, so
+      // sources of two buckets never share a copy.
+      if (it.relative.empty()) it.relative = m.path.substr(1);
       auto info = scan.head(obs::parse_path(m.path));
       if (!info) throw ApiError(400, "ModelArts.4362", "source " + m.path + ": the file does not exist");
       it.size = int64_t(info->size);
@@ -584,7 +588,7 @@ std::string csv_misfit(const std::string& text, size_t columns, bool header) {
   bool quoted = false, empty_record = true, first = true;
   auto end_record = [&]() -> std::string {
     bool skip = empty_record || (first && header);
-    first = false;
+    if (!empty_record) first = false;  // the header is the first record that is not blank
     if (!skip && fields != columns)
       return "line " + std::to_string(record_line) + " has " + std::to_string(fields) + " columns, the dataset's schema " +
              std::to_string(columns);
@@ -736,9 +740,11 @@ struct CocoFile {
     int depth = 0, section = 0;  // 1 images, 2 annotations, 3 categories
     int seen = 0;                // bit per section found as an array
     bool top_is_object = false, in_bbox = false;
+    bool element = false;  // inside an object element of a section (depth 3 and below)
     std::string top_key, field;
 
     void value(double v, bool integer, int64_t i) {
+      if (!element) return;
       if (depth == 4 && in_bbox) {
         f.annotations.back().bbox.push_back(v);
         return;
@@ -760,7 +766,7 @@ struct CocoFile {
       }
     }
     void other() {
-      if (depth == 4 && in_bbox) f.annotations.back().bbox_numbers = false;
+      if (element && depth == 4 && in_bbox) f.annotations.back().bbox_numbers = false;
     }
     int64_t cat_id = -1;
     std::string cat_name;
@@ -774,23 +780,31 @@ struct CocoFile {
     bool number_float(number_float_t v, const string_t&) override { return value(v, false, 0), true; }
     bool string(string_t& v) override {
       other();
-      if (depth == 3 && section == 1 && field == "file_name") f.images.back().file_name = v;
-      if (depth == 3 && section == 3 && field == "name") cat_name = v;
+      if (element && depth == 3 && section == 1 && field == "file_name") f.images.back().file_name = v;
+      if (element && depth == 3 && section == 3 && field == "name") cat_name = v;
       return true;
     }
     bool binary(binary_t&) override { return true; }
     bool start_object(std::size_t) override {
       if (depth == 0) top_is_object = true;
-      if (depth == 2 && section == 1) f.images.emplace_back();
-      if (depth == 2 && section == 2) f.annotations.emplace_back();
-      if (depth == 2 && section == 3) cat_id = -1, cat_name.clear();
+      if (depth == 2 && section) {
+        element = true;
+        field.clear();
+        if (section == 1) f.images.emplace_back();
+        if (section == 2) f.annotations.emplace_back();
+        if (section == 3) cat_id = -1, cat_name.clear();
+      }
       if (depth == 3) field.clear();  // a nested object is no field of ours
       ++depth;
       return true;
     }
     bool end_object() override {
       --depth;
-      if (depth == 2 && section == 3 && cat_id >= 0 && !cat_name.empty()) f.categories[cat_id] = cat_name;
+      if (depth == 2 && element) {
+        if (section == 3 && cat_id >= 0 && !cat_name.empty()) f.categories[cat_id] = cat_name;
+        element = false;
+        field.clear();
+      }
       return true;
     }
     bool start_array(std::size_t) override {
@@ -798,7 +812,7 @@ struct CocoFile {
         section = top_key == "images" ? 1 : top_key == "annotations" ? 2 : top_key == "categories" ? 3 : 0;
         if (section) seen |= 1 << (section - 1);
       }
-      if (depth == 3 && section == 2 && field == "bbox") in_bbox = true;
+      if (element && depth == 3 && section == 2 && field == "bbox") in_bbox = true;
       else if (depth == 3) field.clear();
       ++depth;
       return true;
@@ -1224,10 +1238,11 @@ class ExportWriters {
 };
 
 // The file name a sample's copy takes in a flat export folder: its own, or
-// prefixed with its id when an earlier sample took that name.
-std::string unique_file_name(std::set<std::string>& taken, const std::string& name, const std::string& id) {
-  std::string file = taken.insert(name).second ? name : id + "_" + name;
-  taken.insert(file);
+// prefixed with its id when an earlier sample took that name or its stem
+// (img.jpg and img.png would share img.xml or img.txt).
+std::string unique_file_name(std::set<std::string>& taken_stems, const std::string& name, const std::string& id) {
+  std::string file = taken_stems.insert(stem(name)).second ? name : id + "_" + name;
+  taken_stems.insert(stem(file));
   return file;
 }
 
@@ -1468,10 +1483,12 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
               objects.put(txt, lines, obs::ObjectStore::Durability::kDeferred);
             });
           }
-          std::shared_ptr<obs::ObjectReader> src = objects.get(obs::parse_path(m.path));
-          if (src) {
+          obs::ObsPath from = obs::parse_path(m.path);
+          if (objects.head(from)) {
             obs::ObsPath dst = obs::parse_path(dir + sub + file);
-            writers.add([&objects, src, dst] {
+            writers.add([&objects, from, dst] {  // opened by the writer: no descriptor waits in the queue
+              auto src = objects.get(from);
+              if (!src) throw ApiError(400, "ModelArts.4362", "source " + from.str() + " disappeared during the export");
               objects.put(dst, [&](char* buf, size_t cap) { return src->read(buf, cap); },
                           obs::ObjectStore::Durability::kDeferred);
             });

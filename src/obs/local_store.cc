@@ -372,7 +372,7 @@ class LocalStore : public ObjectStore {
   struct Listing {
     dev_t dev = 0;
     ino_t ino = 0;
-    struct timespec mtime {};
+    struct timespec mtime {}, ctime {};
     std::vector<std::pair<std::string, bool>> entries;
   };
   std::shared_ptr<const Listing> entries_of(const fs::path& dir) {
@@ -382,7 +382,8 @@ class LocalStore : public ObjectStore {
       std::lock_guard<std::mutex> l(listings_mu_);
       auto it = listings_.find(dir.string());
       if (it != listings_.end() && it->second->dev == st.st_dev && it->second->ino == st.st_ino &&
-          it->second->mtime.tv_sec == st.st_mtim.tv_sec && it->second->mtime.tv_nsec == st.st_mtim.tv_nsec)
+          it->second->mtime.tv_sec == st.st_mtim.tv_sec && it->second->mtime.tv_nsec == st.st_mtim.tv_nsec &&
+          it->second->ctime.tv_sec == st.st_ctim.tv_sec && it->second->ctime.tv_nsec == st.st_ctim.tv_nsec)
         return it->second;
     }
     auto out = std::make_shared<Listing>();
@@ -402,10 +403,11 @@ class LocalStore : public ObjectStore {
     // in all (about 100 MB).
     constexpr size_t kMaxKept = 2000000;
     size_t n = out->entries.size();
-    if (stated && n >= 1000 && n <= kMaxKept && now.tv_sec > st.st_mtim.tv_sec + 1) {
+    if (stated && n >= 1000 && n <= kMaxKept && now.tv_sec > std::max(st.st_mtim.tv_sec, st.st_ctim.tv_sec) + 1) {
       out->dev = st.st_dev;
       out->ino = st.st_ino;
       out->mtime = st.st_mtim;
+      out->ctime = st.st_ctim;  // a tool can set the mtime back (touch -r, rsync -t), not the ctime
       std::lock_guard<std::mutex> l(listings_mu_);
       auto& slot = listings_[dir.string()];
       if (slot) kept_entries_ -= slot->entries.size();
@@ -608,12 +610,17 @@ class LocalScanner : public Scanner {
     if (dfd < 0) return std::nullopt;
     // O_NOATIME: reading a just-written file would otherwise write its
     // inode back (relatime), for every file an import reads.
-    int fd = ::openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-    if (fd < 0 && errno == EPERM) fd = ::openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);  // not our file
+    // O_NONBLOCK: a FIFO placed in the store must not hang the reader.
+    int fd = ::openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME | O_NONBLOCK);
+    if (fd < 0 && errno == EPERM) fd = ::openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);  // not our file
     if (fd < 0) {
       if (errno == ELOOP) throw bad_request("OBS path " + p.str() + " leads outside its bucket");
       return std::nullopt;
     }
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
     std::optional<std::string> out;
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -626,16 +633,12 @@ class LocalScanner : public Scanner {
         if (have == out->size()) out->resize(out->size() * 2);
         ssize_t n = ::read(fd, out->data() + have, out->size() - have);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          ::close(fd);
-          throw std::runtime_error("object read failed");
-        }
+        if (n < 0) throw std::runtime_error("object read failed");
         if (n == 0) break;
         have += size_t(n);
       }
       out->resize(have);
     }
-    ::close(fd);
     return out;
   }
 
@@ -654,8 +657,7 @@ class LocalScanner : public Scanner {
     if (it != dirs_.end()) return {it->second, name};
     if (dirs_.size() >= 64) forget();
     int fd = local_.open_beneath(ObsPath{p.bucket, dir_key}, O_PATH | O_DIRECTORY);
-    if (fd == LocalStore::kNoOpenat2) return {fd, name};
-    dirs_.emplace(id, fd);
+    if (fd >= 0) dirs_.emplace(id, fd);  // a failure is not kept: the folder may appear, or descriptors free up
     return {fd, name};
   }
 

@@ -1068,3 +1068,17 @@ def test_yolo_export_round_trips_boxes_and_subsets(api, server):
     assert {n: (x.get("sample_usage"), x["metadata"]["@modelarts:size"]) for n, x in b.items()} == \
         {"a.png": ("TRAIN", [200, 100, 3]), "b.png": ("EVAL", [64, 48, 3]), "c.png": ("TRAIN", [10, 10, 3])}
     assert_stats_exact(api, ds2)
+
+
+def test_voc_export_names_sharing_a_stem_keep_their_own_xml(api, server):
+    ds, _ = api.create(1, labels=[lab("car", 1)])
+    ids = api.add(ds, [{"name": "img.jpg", "data": b64(b"j"), "metadata": SIZE, "labels": [shape("car", "bndbox", [[1, 1], [5, 5]])]},
+                       {"name": "img.png", "data": b64(b"p"), "metadata": SIZE, "labels": [shape("car", "bndbox", [[2, 2], [9, 9]])]}])
+    t = run_export(api, ds, annotation_format="VOC")
+    lines = {l["id"]: l for l in manifest(server, t)}
+    locs = {sid: lines[sid]["annotation"][0]["annotation-loc"] for sid in ids}
+    assert locs[ids[0]] != locs[ids[1]] and locs[ids[1]].endswith(ids[1] + "_img.xml"), locs
+    ds2, _ = api.create(1, no_source=True)
+    run_import(api, ds2, t["manifest_path"])
+    got = sorted(l["property"]["@modelarts:feature"] for x in api.all_samples(ds2) for l in x["labels"])
+    assert got == [[[1, 1], [5, 5]], [[2, 2], [9, 9]]], got

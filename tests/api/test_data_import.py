@@ -844,6 +844,26 @@ def test_folder_table_files_must_fit_the_schema(api, server):
     assert sorted(k.rsplit("/", 1)[-1] for k in failures(t)) == ["b.csv", "d.csv", "e.csv"], t
 
 
+def test_table_header_is_the_first_line_that_is_not_blank(api, server):
+    ds, _ = api.create(type_=400, no_source=True, schema=SCHEMA)
+    root = folder("tableblank")
+    put_file(server, root + "a.csv", "\n\nid,name\n1,ann,x\n")  # a 2-column header after blank lines
+    t = run_import(api, ds, import_path=root, with_column_header=True)
+    assert counts(t)[2:] == (1, 0, 0, 0, 0), t
+
+
+def test_label_files_that_are_not_utf8_fail_their_sample_only(api, server):
+    ds, _ = api.create(type_=0, no_source=True)
+    root = folder("latin1")
+    files(server, root, "a.jpg", "b.jpg")
+    put_file(server, root + "a.txt", "caf\xe9".encode("latin-1"))
+    put_file(server, root + "b.txt", "dog")
+    t = run_import(api, ds, import_path=root)
+    assert (t["imported_sample_count"], t["failed_sample_count"]) == (1, 1), t
+    assert list(failures(t))[0].endswith("a.jpg"), t["failures"]
+    assert sorted(by_name(api, ds)) == ["b.jpg"]
+
+
 def test_table_options_are_checked(api, server):
     ds, _ = api.create(type_=0, no_source=True)
     r = api.post(tasks_path(ds), json={"import_path": folder("x"), "with_column_header": True})
@@ -886,7 +906,7 @@ def test_import_folder_without_samples_only_labels_existing_copies(api, server):
     m1 = write_manifest(server, root + "1.manifest", [line(root + "a.jpg")])
     t = run_import(api, ds, import_path=m1, import_folder="f")
     assert counts(t)[:3] == (1, 1, 1), t
-    copy_a = inp + "f/" + root.split("/", 2)[2] + "a.jpg"
+    copy_a = inp + "f/" + root[1:] + "a.jpg"
     m2 = write_manifest(server, root + "2.manifest", [
         line(root + "a.jpg", [{"type": "modelarts/image_classification", "name": "cat"}]),
         line(root + "b.jpg", [{"type": "modelarts/image_classification", "name": "dog"}])])
@@ -895,7 +915,7 @@ def test_import_folder_without_samples_only_labels_existing_copies(api, server):
     (smp,) = api.all_samples(ds)
     assert smp["sample_dir"] + smp["sample_name"] == copy_a and names_of(smp) == ["cat"]
     # b had no copy: nothing of it was copied or defined
-    assert not os.path.exists(obj_file(server, inp + "f/" + root.split("/", 2)[2] + "b.jpg"))
+    assert not os.path.exists(obj_file(server, inp + "f/" + root[1:] + "b.jpg"))
     assert label_set(api, ds) == {(0, "cat")}
     assert_stats_exact(api, ds)
 
@@ -910,7 +930,7 @@ def test_import_folder_from_a_manifest_keeps_the_source_keys(api, server):
     inner = api.dataset(ds)["inner_work_path"]
     (smp,) = api.all_samples(ds)
     src = smp["sample_dir"] + smp["sample_name"]
-    assert src.startswith(inner + "data/imp/") and src.endswith(root.split("/", 2)[2] + "x/1.jpg"), src
+    assert src.startswith(inner + "data/imp/") and src == inner + "data/imp/" + root[1:] + "x/1.jpg", src
 
 
 @pytest.mark.parametrize("folder_name", ["../up", "/abs", "a//b", ".", "a/../b", ""])
@@ -1027,6 +1047,25 @@ def test_folder_yolo_without_lists_and_without_names(api, server):
     ds2, _ = api.create(type_=1, no_source=True)
     t = wait_task(api, ds2, start(api, ds2, import_path=folder("yolo3"), annotation_format="YOLO"))
     assert t["status"] == "FAILED" and "obj.names" in t["error_msg"], t
+
+
+@pytest.mark.parametrize("doc", [
+    '{"images":[{"file_name":"a.jpg","id":1}],"annotations":[[7]],"categories":[]}',
+    '{"images":[{"bbox":0}],"annotations":[[[5]]],"categories":[]}',
+    '{"images":[[{"file_name":"a.jpg","id":1}]],"annotations":[{"bbox":[[1,2],3,4,5]}],"categories":[[1]]}',
+    '{"images":[{"id":1,"file_name":"a.jpg","x":{"id":9,"file_name":"b.jpg"}}],"annotations":[],"categories":[{"id":1}]}',
+    '[{"images":[],"annotations":[],"categories":[]}]',
+    '{"images":{"a":1},"annotations":[],"categories":[]}',
+])
+def test_coco_odd_structures_fail_cleanly(api, server, doc):
+    ds, _ = api.create(type_=1, no_source=True)
+    root = folder("cocoodd")
+    files(server, root, "a.jpg", "b.jpg")
+    put_file(server, root + "x.json", doc)
+    t = run_import(api, ds, import_path=root, annotation_format="COCO")
+    assert t["processed_sample_count"] == t["total_sample_count"], t
+    assert server.proc.poll() is None
+    assert all(x["sample_name"] == "a.jpg" for x in api.all_samples(ds))
 
 
 def test_coco_and_yolo_only_for_detection_folders(api, server):
