@@ -177,35 +177,49 @@ class Importer {
   // not be read (origin, reason), the progress and the resume position.
   void apply(std::vector<Item>& items, Progress& g, const json& cursor_update) {
     prepare(items, *objects_.scanner());  // items not prepared by a reader yet
-    db_.transaction([&] {
-      auto row = db_.query_one("SELECT sample_seq FROM datasets WHERE id = ? AND status <> 2", {ds_});
-      if (!row) throw dataset_missing(ds_);  // deleted meanwhile: the task fails with that reason
-      defined_ = defined_labels(db_, ds_);
-      int64_t seq = row->i64("sample_seq");
-      SampleWriter w(db_, ds_);
-      for (auto& it : items) {
-        ++g.processed;
-        if (!it.error.empty()) {
-          fail(g, it.origin, it.error);
-          continue;
-        }
-        try {
-          apply_one(it, w, seq, g);
+    // Files first (inline texts, import_folder copies), made durable, and only
+    // then the one transaction: copying gigabytes must not hold the
+    // database's write lock. Should the dataset be gone by then, the files
+    // this batch wrote are removed again.
+    std::vector<obs::ObsPath> written;
+    for (auto& it : items)
+      if (it.error.empty() && !it.skip) try {
+          materialize(it, written);
         } catch (const ApiError& e) {
-          fail(g, it.origin, e.what());
+          it.error = e.what();
         }
-      }
-      w.commit();
-      // Inline texts written for this batch become durable before its samples
-      // commit (a crash in between rewrites the same content-named files).
-      if (wrote_texts_) objects_.sync();
-      wrote_texts_ = false;
-      db_.exec("UPDATE datasets SET sample_seq = ?, data_updated_at = ?, updated_at = ? WHERE id = ?",
-               {seq, clock::now_ms(), clock::now_ms(), ds_});
-      json p = g.to_json();
-      for (auto& [k, v] : cursor_update.items()) p[k] = v;
-      tc_.progress(p);
-    });
+    if (!written.empty()) objects_.sync();
+    try {
+      db_.transaction([&] {
+        auto row = db_.query_one("SELECT sample_seq FROM datasets WHERE id = ? AND status <> 2", {ds_});
+        if (!row) throw dataset_missing(ds_);  // deleted meanwhile: the task fails with that reason
+        defined_ = defined_labels(db_, ds_);
+        int64_t seq = row->i64("sample_seq");
+        SampleWriter w(db_, ds_);
+        for (auto& it : items) {
+          ++g.processed;
+          if (!it.error.empty()) {
+            fail(g, it.origin, it.error);
+            continue;
+          }
+          try {
+            apply_one(it, w, seq, g);
+          } catch (const ApiError& e) {
+            fail(g, it.origin, e.what());
+          }
+        }
+        w.commit();
+        db_.exec("UPDATE datasets SET sample_seq = ?, data_updated_at = ?, updated_at = ? WHERE id = ?",
+                 {seq, clock::now_ms(), clock::now_ms(), ds_});
+        json p = g.to_json();
+        for (auto& [k, v] : cursor_update.items()) p[k] = v;
+        tc_.progress(p);
+      });
+    } catch (const ApiError& e) {
+      if (!db_.query_one("SELECT id FROM datasets WHERE id = ? AND status <> 2", {ds_}))
+        for (auto& p : written) objects_.remove(p);
+      throw;
+    }
   }
 
   void fail(Progress& g, const std::string& origin, const std::string& reason) {
@@ -277,36 +291,43 @@ class Importer {
     s.derive();
   }
 
-  void apply_one(Item& it, SampleWriter& w, int64_t& seq, Progress& g) {
-    if (it.skip) return;
+  // Writes the item's file before its row: an inline text under its
+  // content's name, or the import_folder copy (the row then names the copy).
+  // A source already inside the folder (a folder import of the storage
+  // itself reaches the copies it made) is taken as it is; importing into the
+  // same folder again updates the same samples.
+  void materialize(Item& it, std::vector<obs::ObsPath>& written) {
     SampleWriter::NewSample& s = it.row;
     if (it.inline_text) {
       auto p = obs::parse_path(s.path);
       if (!objects_.head(p)) {
         objects_.put(p, it.m.text, obs::ObjectStore::Durability::kDeferred);
-        wrote_texts_ = true;
+        written.push_back(p);
       }
-    } else if (!copy_dir_.empty()) {
-      // import_folder: the sample is a copy kept in the dataset's storage;
-      // importing into the same folder again updates the same samples. A
-      // source already inside the folder (a folder import of the storage
-      // itself reaches the copies it made) is taken as it is.
-      if (s.path.compare(0, copy_dir_.size(), copy_dir_) != 0) {
-        std::string dst = obs_str(obs::parse_path(copy_dir_ + it.relative));
-        if (!opt_.import_samples && !db_.query_one("SELECT seq FROM samples WHERE dataset_id = ? AND path = ?", {ds_, dst}))
-          return;  // only an existing copy could take the labels: nothing to copy
-        auto src = objects_.get(obs::parse_path(s.path));
-        if (!src) throw ApiError(400, "ModelArts.4362", "source " + s.path + ": the file does not exist");
-        auto info = objects_.put(obs::parse_path(dst), [&](char* buf, size_t cap) { return src->read(buf, cap); },
-                                 obs::ObjectStore::Durability::kDeferred);
-        wrote_texts_ = true;
-        s.path = dst;
-        s.name = basename(s.path);
-        s.dir = s.path.substr(0, s.path.rfind('/') + 1);
-        s.size = int64_t(info.size);
-        s.sample_time = info.mtime_ms;
-      }
+      return;
     }
+    if (copy_dir_.empty() || s.path.compare(0, copy_dir_.size(), copy_dir_) == 0) return;
+    std::string dst = obs_str(obs::parse_path(copy_dir_ + it.relative));
+    if (!opt_.import_samples && !db_.query_one("SELECT seq FROM samples WHERE dataset_id = ? AND path = ?", {ds_, dst})) {
+      it.skip = true;  // only an existing copy could take the labels: nothing to copy
+      return;
+    }
+    auto src = objects_.get(obs::parse_path(s.path));
+    if (!src) throw ApiError(400, "ModelArts.4362", "source " + s.path + ": the file does not exist");
+    auto p = obs::parse_path(dst);
+    auto info = objects_.put(p, [&](char* buf, size_t cap) { return src->read(buf, cap); },
+                             obs::ObjectStore::Durability::kDeferred);
+    written.push_back(p);
+    s.path = dst;
+    s.name = basename(s.path);
+    s.dir = s.path.substr(0, s.path.rfind('/') + 1);
+    s.size = int64_t(info.size);
+    s.sample_time = info.mtime_ms;
+  }
+
+  void apply_one(Item& it, SampleWriter& w, int64_t& seq, Progress& g) {
+    if (it.skip) return;
+    SampleWriter::NewSample& s = it.row;
     std::optional<Row> existing;
     if (!opt_.import_samples) {
       existing = db_.query_one("SELECT * FROM samples WHERE dataset_id = ? AND path = ?", {ds_, s.path});
@@ -342,7 +363,6 @@ class Importer {
   std::string data_dir_;
   ImportOptions opt_;
   std::set<std::pair<int, std::string>> defined_;
-  bool wrote_texts_ = false;  // texts or copies written in this batch, synced before it commits
   std::string copy_dir_;      // import_folder's folder, "" without one
 };
 
