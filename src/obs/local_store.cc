@@ -166,7 +166,7 @@ class LocalStore : public ObjectStore {
       }
     } parent{dfd};
     fs::path tmp;
-    int fd = dfd >= 0 && have_tmpfile_ ? ::openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644) : -1;
+    int fd = dfd >= 0 && have_tmpfile_ ? ::openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644) : -1;
     if (fd < 0 && dfd >= 0 && have_tmpfile_ && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
       have_tmpfile_ = false;  // this file system has none: named temporary files from now on
     if (fd < 0) {
@@ -468,12 +468,16 @@ class LocalStore : public ObjectStore {
       std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
       // A new name: linkat never replaces anything, a symlink included.
       if (::linkat(AT_FDCWD, proc, dfd, base.c_str(), AT_SYMLINK_FOLLOW) == 0) return;
-      if (errno != EEXIST) throw std::runtime_error("object link failed: " + std::string(std::strerror(errno)));
-      refuse_symlink(p, dfd, base);
+      int err = errno;
+      if (err == EEXIST) refuse_symlink(p, dfd, base);
       // Replacing: a name in .tmp first, then one rename over the old object.
       fs::path named = tmp_ / crypto::random_hex(12);
-      if (::linkat(AT_FDCWD, proc, AT_FDCWD, named.c_str(), AT_SYMLINK_FOLLOW) != 0)
-        throw std::runtime_error("object link failed: " + std::string(std::strerror(errno)));
+      if (err != EEXIST || ::linkat(AT_FDCWD, proc, AT_FDCWD, named.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+        // Linking an unnamed file is refused here (no /proc, a sandbox):
+        // copy it to a named temporary file, and use those from now on.
+        have_tmpfile_ = false;
+        copy_to(fd, named);
+      }
       tmp = named;
     } else {
       refuse_symlink(p, dfd, base);
@@ -485,6 +489,31 @@ class LocalStore : public ObjectStore {
       throw std::runtime_error("object rename failed: " + std::string(std::strerror(err)));
     }
     tmp.clear();  // renamed: nothing to clean up
+  }
+
+  // Copies the content of `fd` (from its start) into a new file `to`.
+  static void copy_to(int fd, const fs::path& to) {
+    int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) throw std::runtime_error("cannot create temporary object file");
+    std::unique_ptr<char[]> buf(new char[1 << 16]);
+    off_t at = 0;
+    for (;;) {
+      ssize_t n = ::pread(fd, buf.get(), 1 << 16, at);
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0) break;
+      if (n < 0 || ::write(out, buf.get(), size_t(n)) != n) {
+        ::close(out);
+        ::unlink(to.c_str());
+        throw std::runtime_error("object copy failed");
+      }
+      at += n;
+    }
+    bool synced = ::fsync(out) == 0;  // a rare path: durable whatever the put asked for
+    ::close(out);
+    if (!synced) {
+      ::unlink(to.c_str());
+      throw std::runtime_error("object fsync failed");
+    }
   }
 
   static void refuse_symlink(const ObsPath& p, int dfd, const std::string& base) {
