@@ -156,6 +156,9 @@ class Importer {
     return inner_work_path(d) + "data/";
   }
 
+  // import_folder's folder (/bucket/key/), "" without one.
+  const std::string& copy_dir() const { return copy_dir_; }
+
   // Touches no metadata and no member but read-only ones: safe on any thread.
   void prepare(std::vector<Item>& items, obs::Scanner& scan) const {
     for (auto& it : items) {
@@ -641,13 +644,22 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
   int type = int(d.i64("type"));
   std::string root = opt.path.key;
   if (!root.empty() && root.back() != '/') root += '/';
+  Importer imp(db, objects, tc, d, opt);
+  // The files to import: those of the dataset's type, except import_folder
+  // copies, which a folder import of the storage itself would otherwise
+  // reach while making them (they are samples already).
+  std::string copies = imp.copy_dir();
+  auto wanted = [&opt, &copies, type](const std::string& key) {
+    return extension_fits(type, key) &&
+           (copies.empty() || ("/" + opt.path.bucket + "/" + key).compare(0, copies.size(), copies) != 0);
+  };
   if (g.total < 0) {
     int64_t n = 0, bytes = 0;
     std::string marker;
     for (;;) {
       auto page = objects.list(opt.path.bucket, root, "", marker, 1000);
       for (auto& o : page.objects)
-        if (extension_fits(type, o.key)) {
+        if (wanted(o.key)) {
           ++n;
           bytes += int64_t(o.size);
         }
@@ -658,14 +670,13 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
     g.bytes_total = bytes;
     tc.progress(g.to_json());
   }
-  Importer imp(db, objects, tc, d, opt);
   // Reading a page's files (labels beside them, VOC documents) touches no
   // metadata: the next page is read on another thread while this one is applied.
-  auto prepare = [&objects, &opt, &imp, type, root](std::vector<obs::ObjectInfo> objs) {
+  auto prepare = [&objects, &opt, &imp, &wanted, type, root](std::vector<obs::ObjectInfo> objs) {
     auto scan = objects.scanner();
     std::vector<Item> items;
     for (auto& o : objs) {
-      if (!extension_fits(type, o.key)) continue;
+      if (!wanted(o.key)) continue;
       if (type == 100 && text_lines(objects, opt, o.key, items)) continue;
       Item it;
       it.origin = o.key;
@@ -908,6 +919,7 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
       imp.prepare(items, *scan);
       imp.apply(items, g, {{"coco_file", key}, {"coco_image", next}});
       items.clear();
+      scan = objects.scanner();  // a scanner serves one batch: folders changed meanwhile are seen anew
     };
     for (size_t i = first; i < f.images.size(); ++i) {
       if (tc.stopping()) return g.to_json();
@@ -1013,14 +1025,21 @@ json run_yolo(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
     g.total = int64_t(images.size());
     tc.progress(g.to_json());
   }
+  // Resume after the last image applied, found by its key: files added to
+  // the folders meanwhile would shift a bare index.
   size_t first = prog.is_object() ? prog.value("yolo_image", size_t(0)) : 0;
+  if (std::string last = prog.is_object() ? prog.value("yolo_last", std::string()) : ""; !last.empty()) {
+    auto at = std::find_if(images.begin(), images.end(), [&](const auto& im) { return im.first == last; });
+    if (at != images.end()) first = size_t(at - images.begin()) + 1;
+  }
   Importer imp(db, objects, tc, d, opt);
   auto scan = objects.scanner();
   std::vector<Item> items;
   auto flush = [&](size_t next) {
     imp.prepare(items, *scan);
-    imp.apply(items, g, {{"yolo_image", next}});
+    imp.apply(items, g, {{"yolo_image", next}, {"yolo_last", next > 0 ? images[next - 1].first : ""}});
     items.clear();
+    scan = objects.scanner();  // a scanner serves one batch: folders changed meanwhile are seen anew
   };
   for (size_t i = first; i < images.size(); ++i) {
     if (tc.stopping()) return g.to_json();

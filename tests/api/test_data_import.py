@@ -892,9 +892,11 @@ def test_import_folder_copies_into_the_dataset_storage(api, server):
     assert counts(t) == (2, 2, 0, 2, 2, 0, 0), t
     assert len(api.all_samples(ds)) == 2
     assert obj_content(server, inp + "batch1/cat/a.jpg") == b"new image bytes"
-    # Importing the storage itself with the folder finds the copies and takes them as they are.
+    # Importing the storage itself with the folder leaves the copies alone (they are samples already).
+    files(server, inp, "extra/c.jpg")
     t = run_import(api, ds, import_path=inp, import_folder="batch1")
-    assert t["failed_sample_count"] == 0 and len(api.all_samples(ds)) == 2, t
+    assert counts(t) == (1, 1, 1, 0, 1, 0, 0), t  # c.jpg, labeled "extra" by its folder
+    assert len(api.all_samples(ds)) == 3 and obj_content(server, inp + "batch1/extra/c.jpg") == b"img"
     assert not os.path.exists(obj_file(server, inp + "batch1/batch1"))
     assert_stats_exact(api, ds)
 
