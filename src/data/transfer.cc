@@ -605,10 +605,11 @@ bool text_lines(obs::ObjectStore& objects, const ImportOptions& opt, const std::
 
 // Why a table file does not fit a schema of `columns` columns: the first
 // record (RFC 4180: a quoted field may hold commas, doubled quotes and line
-// breaks) with another count, or an unclosed quote; "" when it fits.
-std::string csv_misfit(const std::string& text, size_t columns, bool header) {
+// breaks) with another count, or an unclosed quote; "" when it fits. Reads
+// the file as a stream, so its size does not matter.
+std::string csv_misfit(obs::ObjectReader& in, size_t columns, bool header) {
   size_t fields = 1, line = 1, record_line = 1;
-  bool quoted = false, empty_record = true, first = true;
+  bool quoted = false, quote_seen = false, empty_record = true, first = true;
   auto end_record = [&]() -> std::string {
     bool skip = empty_record || (first && header);
     if (!empty_record) first = false;  // the header is the first record that is not blank
@@ -620,22 +621,28 @@ std::string csv_misfit(const std::string& text, size_t columns, bool header) {
     record_line = line;
     return "";
   };
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') ++i;
-      else if (c == '"') quoted = false;
-      else if (c == '\n') ++line;
-      continue;
+  std::unique_ptr<char[]> buf(new char[1 << 16]);
+  while (size_t n = in.read(buf.get(), 1 << 16))
+    for (size_t i = 0; i < n; ++i) {
+      char c = buf[i];
+      if (quote_seen) {  // a quote inside a quoted field: doubled, or the field's end
+        quote_seen = false;
+        if (c == '"') continue;
+        quoted = false;
+      }
+      if (quoted) {
+        if (c == '"') quote_seen = true;
+        else if (c == '\n') ++line;
+        continue;
+      }
+      if (c == '"') quoted = true, empty_record = false;
+      else if (c == ',') ++fields, empty_record = false;
+      else if (c == '\n') {
+        ++line;
+        if (auto e = end_record(); !e.empty()) return e;
+      } else if (c != '\r') empty_record = false;
     }
-    if (c == '"') quoted = true, empty_record = false;
-    else if (c == ',') ++fields, empty_record = false;
-    else if (c == '\n') {
-      ++line;
-      if (auto e = end_record(); !e.empty()) return e;
-    } else if (c != '\r') empty_record = false;
-  }
-  if (quoted) return "line " + std::to_string(record_line) + ": a quoted field is not closed";
+  if (quoted && !quote_seen) return "line " + std::to_string(record_line) + ": a quoted field is not closed";
   return end_record();
 }
 
@@ -688,8 +695,8 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
       try {
         if (opt.import_annotations) it.m.labels = folder_annotations(*scan, opt.path.bucket, root, o.key, type, it.m.metadata);
         if (type == 400 && opt.table_columns > 0) {
-          std::string why = csv_misfit(scan->get_all(obs::ObsPath{opt.path.bucket, o.key}).value_or(""), opt.table_columns,
-                                       opt.with_column_header);
+          auto reader = objects.get(obs::ObsPath{opt.path.bucket, o.key});
+          std::string why = reader ? csv_misfit(*reader, opt.table_columns, opt.with_column_header) : "the file is gone";
           if (!why.empty()) it.error = why;
         }
       } catch (const ManifestError& e) {

@@ -78,7 +78,18 @@ ObjectInfo ObjectStore::put(const ObsPath& p, std::string_view data, Durability 
 }
 
 std::optional<ObjectInfo> Scanner::head(const ObsPath& p) { return store_.head(p); }
-std::optional<std::string> Scanner::get_all(const ObsPath& p) { return store_.get_all(p); }
+namespace {
+ApiError too_large(const ObsPath& p) {
+  return bad_request("Object " + p.str() + " is larger than " + std::to_string(Scanner::kMaxScanned >> 20) +
+                     " MiB, more than an annotation or label file may be");
+}
+}  // namespace
+
+std::optional<std::string> Scanner::get_all(const ObsPath& p) {
+  auto info = store_.head(p);
+  if (info && info->size > kMaxScanned) throw too_large(p);
+  return store_.get_all(p);
+}
 
 std::optional<std::string> ObjectStore::get_all(const ObsPath& p) {
   auto r = get(p);
@@ -653,13 +664,17 @@ class LocalScanner : public Scanner {
     std::optional<std::string> out;
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      if (uint64_t(st.st_size) > kMaxScanned) throw too_large(p);
       out.emplace();
       // One read normally does it: the size is known; a file growing
       // meanwhile is read to its end.
       size_t have = 0;
       out->resize(size_t(st.st_size) + 1);
       for (;;) {
-        if (have == out->size()) out->resize(out->size() * 2);
+        if (have == out->size()) {
+          if (have > kMaxScanned) throw too_large(p);  // it grew meanwhile
+          out->resize(out->size() * 2);
+        }
         ssize_t n = ::read(fd, out->data() + have, out->size() - have);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw std::runtime_error("object read failed");

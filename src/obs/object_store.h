@@ -64,8 +64,11 @@ class Scanner {
   explicit Scanner(ObjectStore& store) : store_(store) {}
   virtual ~Scanner() = default;
   virtual std::optional<ObjectInfo> head(const ObsPath& p);
-  // The whole content; nullopt when there is no such object.
+  // The whole content; nullopt when there is no such object. An object
+  // larger than kMaxScanned is refused (400): annotation and label files
+  // are small, and a client's huge file must not be read into memory.
   virtual std::optional<std::string> get_all(const ObsPath& p);
+  static constexpr uint64_t kMaxScanned = uint64_t(64) << 20;
 
  protected:
   ObjectStore& store_;

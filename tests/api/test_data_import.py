@@ -864,6 +864,29 @@ def test_label_files_that_are_not_utf8_fail_their_sample_only(api, server):
     assert sorted(by_name(api, ds)) == ["b.jpg"]
 
 
+def test_table_check_reads_large_files_as_a_stream(api, server):
+    ds, _ = api.create(type_=400, no_source=True, schema=SCHEMA)
+    root = folder("tablebig")
+
+    def text(bad_tail):
+        # a doubled quote whose first half is the last byte of the reader's first 64 KiB
+        head = "id,name,note\n" + "1,abc,d\n" * 8000
+        lines = head.count("\n")
+        k = 65535 - len(head) - len('1,"')
+        body = head + '1,"' + "x" * k + '""y, still quoted",z\n'
+        assert body.index('""') == 65535
+        return body + "2,b,c\n" * 10 + bad_tail, lines + 1 + 10 + 1
+
+    good, _ = text("")
+    bad, bad_line = text("3,only two\n")
+    put_file(server, root + "good.csv", good)
+    put_file(server, root + "bad.csv", bad)
+    t = run_import(api, ds, import_path=root, with_column_header=True)
+    assert counts(t)[2:] == (1, 0, 0, 0, 1), t
+    (reason,) = failures(t).values()
+    assert f"line {bad_line} has 2 columns" in reason, reason
+
+
 def test_table_options_are_checked(api, server):
     ds, _ = api.create(type_=0, no_source=True)
     r = api.post(tasks_path(ds), json={"import_path": folder("x"), "with_column_header": True})

@@ -551,3 +551,14 @@ TEST_F(LocalStoreTest, PagesThroughNestedFoldersInKeyOrder) {
     if (k.rfind("a/", 0) == 0) under_a.push_back(k);
   EXPECT_EQ(all_pages(*store, "a/", 2), under_a);
 }
+
+TEST_F(LocalStoreTest, ScannerRefusesHugeObjects) {
+  fs::path f = fs::path(root) / "bkt" / "huge.xml";
+  { std::ofstream(f) << "x"; }
+  fs::resize_file(f, Scanner::kMaxScanned + 1);  // sparse: no disk used
+  auto scan = store->scanner();
+  EXPECT_API_ERROR(scan->get_all(P("huge.xml")), 400, "ModelArts.0101");
+  EXPECT_TRUE(scan->head(P("huge.xml")));  // only reading it whole is refused
+  fs::resize_file(f, Scanner::kMaxScanned);
+  EXPECT_EQ(scan->get_all(P("huge.xml"))->size(), Scanner::kMaxScanned);
+}
