@@ -384,13 +384,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
                   {prev ? store::Value(prev->str("id")) : store::Value(), d.str("id"), v.str("id")});
         });
         auto dir = obs::parse_path(inner_work_path(d) + "annotation/" + v.str("name") + "/");
-        std::string marker;
-        for (;;) {
-          auto l = objects.list(dir.bucket, dir.key, "", marker, 1000);
-          for (auto& o : l.objects) objects.remove(obs::ObsPath{dir.bucket, o.key});
-          if (!l.truncated) break;
-          marker = l.next_marker;
-        }
+        objects.each(dir.bucket, dir.key, [&](const obs::ObjectInfo& o) { objects.remove(obs::ObsPath{dir.bucket, o.key}); });
         return http::no_content(204);
       });
 
@@ -621,13 +615,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
         });
         // The work files go with the dataset; the source data stays (§1.1.5).
         auto inner = obs::parse_path(inner_work_path(d));
-        std::string marker;
-        for (;;) {
-          auto l = objects.list(inner.bucket, inner.key, "", marker, 1000);
-          for (auto& o : l.objects) objects.remove(obs::ObsPath{inner.bucket, o.key});
-          if (!l.truncated) break;
-          marker = l.next_marker;
-        }
+        objects.each(inner.bucket, inner.key, [&](const obs::ObjectInfo& o) { objects.remove(obs::ObsPath{inner.bucket, o.key}); });
         return http::no_content(204);
       });
 

@@ -662,17 +662,9 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
   };
   if (g.total < 0) {
     int64_t n = 0, bytes = 0;
-    std::string marker;
-    for (;;) {
-      auto page = objects.list(opt.path.bucket, root, "", marker, 1000);
-      for (auto& o : page.objects)
-        if (wanted(o.key)) {
-          ++n;
-          bytes += int64_t(o.size);
-        }
-      if (!page.truncated) break;
-      marker = page.next_marker;
-    }
+    objects.each(opt.path.bucket, root, [&](const obs::ObjectInfo& o) {
+      if (wanted(o.key)) ++n, bytes += int64_t(o.size);
+    });
     g.total = n;
     g.bytes_total = bytes;
     tc.progress(g.to_json());
@@ -884,13 +876,9 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
   std::string root = opt.path.key;
   if (!root.empty() && root.back() != '/') root += '/';
   std::vector<std::string> files;
-  for (std::string marker;;) {
-    auto page = objects.list(opt.path.bucket, root, "", marker, 1000);
-    for (auto& o : page.objects)
-      if (lower_ext(o.key) == "json") files.push_back(o.key);
-    if (!page.truncated) break;
-    marker = page.next_marker;
-  }
+  objects.each(opt.path.bucket, root, [&](const obs::ObjectInfo& o) {
+    if (lower_ext(o.key) == "json") files.push_back(o.key);
+  });
   auto load = [&](const std::string& key) {
     return CocoFile::read(objects.get_all(obs::ObsPath{opt.path.bucket, key}).value_or(""));
   };
@@ -951,7 +939,9 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
         it.size = int64_t(found->size);
         it.mtime = found->mtime_ms;
         if (im.width > 0 && im.height > 0) it.m.metadata["@modelarts:size"] = {int64_t(im.width), int64_t(im.height), 3};
-        auto [from, to] = std::equal_range(f.annotations.begin(), f.annotations.end(), CocoFile::Annotation{-1, im.id},
+        CocoFile::Annotation probe;
+        probe.image_id = im.id;
+        auto [from, to] = std::equal_range(f.annotations.begin(), f.annotations.end(), probe,
                                            [](const auto& x, const auto& y) { return x.image_id < y.image_id; });
         if (opt.import_annotations)
           for (auto a = from; a != to; ++a) {
@@ -1021,13 +1011,9 @@ json run_yolo(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
   }
   if (!listed)
     for (auto [sub, usage] : {std::pair{"obj_train_data/", "TRAIN"}, std::pair{"obj_valid_data/", "EVAL"}})
-      for (std::string marker;;) {
-        auto page = objects.list(opt.path.bucket, root + sub, "", marker, 1000);
-        for (auto& o : page.objects)
-          if (extension_fits(0, o.key)) images.emplace_back(o.key, usage);
-        if (!page.truncated) break;
-        marker = page.next_marker;
-      }
+      objects.each(opt.path.bucket, root + sub, [&, usage = usage](const obs::ObjectInfo& o) {
+        if (extension_fits(0, o.key)) images.emplace_back(o.key, usage);
+      });
   if (g.total < 0) {
     g.total = int64_t(images.size());
     tc.progress(g.to_json());

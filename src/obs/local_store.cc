@@ -91,6 +91,16 @@ std::optional<std::string> Scanner::get_all(const ObsPath& p) {
   return store_.get_all(p);
 }
 
+void ObjectStore::each(const std::string& bucket, const std::string& prefix,
+                       const std::function<void(const ObjectInfo&)>& fn) {
+  for (std::string marker;;) {
+    auto page = list(bucket, prefix, "", marker, 1000);
+    for (auto& o : page.objects) fn(o);
+    if (!page.truncated) break;
+    marker = page.next_marker;
+  }
+}
+
 std::optional<std::string> ObjectStore::get_all(const ObsPath& p) {
   auto r = get(p);
   if (!r) return std::nullopt;

@@ -101,6 +101,9 @@ class ObjectStore {
   virtual ListResult list(const std::string& bucket, const std::string& prefix,
                           const std::string& delimiter, const std::string& marker,
                           size_t max_keys) = 0;
+  // Calls `fn` for every object under `prefix`, in key order, a page at a
+  // time (fn may remove the object it is given).
+  void each(const std::string& bucket, const std::string& prefix, const std::function<void(const ObjectInfo&)>& fn);
 };
 
 // Buckets live in `root/<bucket>`; partial uploads in `root/.tmp`.

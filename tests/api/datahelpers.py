@@ -255,3 +255,9 @@ def assert_stats_exact(api, ds):
     assert d["total_sample_count"] == total
     assert d["annotated_sample_count"] == states["MANUAL_ANNOTATION"] + states["AUTO_ANNOTATION"]
     return st
+
+
+def png(width, height):
+    """The first bytes of a PNG of that size: enough for its size to be read."""
+    return b"\x89PNG\r\n\x1a\n" + (13).to_bytes(4, "big") + b"IHDR" + width.to_bytes(4, "big") + \
+        height.to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"

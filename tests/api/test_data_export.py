@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from conftest import ADMIN_PASSWORD, token_for
-from datahelpers import Api, assert_err, assert_stats_exact, b64, folder, label_stats, obj_exists, obj_file, put_file
+from datahelpers import Api, assert_err, assert_stats_exact, b64, folder, label_stats, obj_exists, obj_file, png, put_file
 
 
 @pytest.fixture
@@ -1029,11 +1029,6 @@ def test_coco_export_only_for_detection(api, server):
 
 
 # ------------------------------------------------------------------ YOLO
-
-def png(width, height):
-    return b"\x89PNG\r\n\x1a\n" + (13).to_bytes(4, "big") + b"IHDR" + width.to_bytes(4, "big") + \
-        height.to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"
-
 
 def test_yolo_export_round_trips_boxes_and_subsets(api, server):
     ds, _ = api.create(1, labels=[lab("car", 1), lab("person", 1)])

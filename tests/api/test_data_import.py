@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from conftest import ADMIN_PASSWORD, BIN, Server, free_port, token_for, unique
-from datahelpers import BUCKET, Api, assert_err, assert_stats_exact, folder, obj_exists, obj_file, put_file
+from datahelpers import BUCKET, Api, assert_err, assert_stats_exact, folder, obj_exists, obj_file, png, put_file
 
 CLS = "modelarts/image_classification"
 
@@ -1016,12 +1016,6 @@ def test_folder_coco_instances(api, server):
     t = run_import(api, ds, import_path=root, annotation_format="COCO")
     assert t["imported_sample_count"] == 0 and t["updated_sample_count"] == 3, t
     assert len(api.all_samples(ds)) == 3
-
-
-def png(width, height):
-    """The first bytes of a PNG of that size: enough for its size to be read."""
-    return b"\x89PNG\r\n\x1a\n" + (13).to_bytes(4, "big") + b"IHDR" + width.to_bytes(4, "big") + \
-        height.to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"
 
 
 def test_folder_yolo_with_lists(api, server):
