@@ -125,6 +125,93 @@ std::vector<SampleWriter::LabelRow> SampleWriter::label_rows_of(const json& labe
   return out;
 }
 
+std::vector<SampleWriter::LabelRow> SampleWriter::label_rows_of(const std::vector<std::pair<int, std::string>>& labels) {
+  std::vector<LabelRow> out;
+  for (auto& [type, name] : labels) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const LabelRow& r) { return r.type == type && r.name == name; });
+    if (it == out.end()) it = out.insert(out.end(), LabelRow{type, name, 0, std::nullopt});
+    ++it->n;
+  }
+  std::sort(out.begin(), out.end(), [](const LabelRow& a, const LabelRow& b) {
+    return std::tie(a.type, a.name) < std::tie(b.type, b.name);
+  });
+  return out;
+}
+
+void SampleWriter::insert_many(const std::vector<NewSample*>& batch, int64_t& seq_counter, std::vector<bool>& inserted) {
+  constexpr size_t kRows = 32;
+  auto sql = [this](int table, size_t rows) -> const std::string& {
+    std::string& q = multi_sql_[{table, rows}];
+    if (q.empty()) {
+      q = table == 0 ? "INSERT INTO samples (dataset_id, seq, id, name, path, dir, type, state, size, sample_time, labels, "
+                       "metadata, annotated_by, usage, hard, created_at, updated_at) VALUES "
+                     : "INSERT INTO sample_labels (dataset_id, label_type, label_name, seq, n, score) VALUES ";
+      for (size_t r = 0; r < rows; ++r) {
+        if (r) q += ',';
+        q += table == 0 ? "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?)";
+      }
+      if (table == 0) q += " ON CONFLICT (dataset_id, path) DO NOTHING";
+    }
+    return q;
+  };
+  inserted.assign(batch.size(), false);
+  if (id_prefix_.empty()) id_prefix_ = sample_id(ds_, 0).substr(0, 16);
+  int64_t now = clock::now_ms();
+  store::Params p, lp;
+  std::vector<std::pair<int64_t, const LabelRow*>> label_rows;
+  auto flush_labels = [&](bool all) {
+    while (label_rows.size() >= (all ? 1 : kRows)) {
+      size_t k = std::min(kRows, label_rows.size());
+      lp.clear();
+      for (size_t i = 0; i < k; ++i) {
+        auto& [seq, r] = label_rows[i];
+        lp.insert(lp.end(), {ds_, r->type, r->name, seq, r->n, r->score ? store::Value(*r->score) : store::Value()});
+      }
+      db_.exec(sql(1, k), lp);
+      label_rows.erase(label_rows.begin(), label_rows.begin() + std::ptrdiff_t(k));
+    }
+  };
+  for (size_t from = 0; from < batch.size(); from += kRows) {
+    size_t k = std::min(kRows, batch.size() - from);
+    int64_t first = seq_counter + 1;
+    p.clear();
+    for (size_t i = 0; i < k; ++i) {
+      NewSample& s = *batch[from + i];
+      if (!s.derived) s.derive();
+      char tail[17];
+      std::snprintf(tail, sizeof tail, "%016llx", static_cast<unsigned long long>(first + int64_t(i)));
+      s.id = id_prefix_ + tail;
+      const char* state = !s.labeled ? kUnannotated : s.auto_annotation ? kAuto : kManual;
+      p.insert(p.end(), {ds_, first + int64_t(i), s.id, s.name, s.path, s.dir, s.type, state, s.size, s.sample_time,
+                         s.labels_text, s.metadata_text, s.annotated_by.empty() ? store::Value() : store::Value(s.annotated_by),
+                         s.usage.empty() ? store::Value() : store::Value(s.usage), s.hard, now, now});
+    }
+    bool all = db_.exec(sql(0, k), p) == int64_t(k);
+    seq_counter += int64_t(k);
+    for (size_t i = 0; i < k; ++i) {
+      NewSample& s = *batch[from + i];
+      int64_t seq = first + int64_t(i);
+      if (!all && !db_.query_one("SELECT seq FROM samples WHERE dataset_id = ? AND seq = ?", {ds_, seq})) continue;
+      inserted[from + i] = true;
+      delta("total", 1);
+      delta(std::string("state:") + (!s.labeled ? kUnannotated : s.auto_annotation ? kAuto : kManual), 1);
+      for (auto& r : s.label_rows) {
+        label_rows.emplace_back(seq, &r);
+        delta(label_key("lc", r.type, r.name), r.n);
+        delta(label_key("ls", r.type, r.name), 1);
+      }
+      for (auto& [key, v] : s.metadata_rows)
+        db_.exec("INSERT INTO sample_metadata (dataset_id, seq, key, value) VALUES (?, ?, ?, ?)", {ds_, seq, key, v});
+      if (s.hard) {
+        delta("hard", 1);
+        for (int r : s.hard_reasons) delta("hr:" + std::to_string(r), 1);
+      }
+    }
+    flush_labels(false);
+  }
+  flush_labels(true);
+}
+
 std::string sample_id(const std::string& ds, int64_t seq) {
   char tail[17];
   std::snprintf(tail, sizeof tail, "%016llx", static_cast<unsigned long long>(seq));

@@ -2,14 +2,17 @@
 
 #include <pugixml.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <set>
 
+#include "common/ids.h"
 #include "obs/object_store.h"
 
 namespace atelier::data {
@@ -229,7 +232,12 @@ size_t utf8_seq(std::string_view s, size_t i) {
 
 // Offset of the first byte that is not well-formed UTF-8, npos if none.
 size_t utf8_error(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
+  size_t ascii = 0;  // most text is ASCII: skip it eight bytes at a time
+  for (uint64_t w; ascii + 8 <= s.size(); ascii += 8) {
+    std::memcpy(&w, s.data() + ascii, 8);
+    if (w & 0x8080808080808080ull) break;
+  }
+  for (size_t i = ascii; i < s.size();) {
     size_t n = utf8_seq(s, i);
     if (!n) return i;
     i += n;
@@ -562,6 +570,11 @@ json hard_reasons(const json& v, const std::string& field) {
 
 // "yyyy-MM-dd HH:mm:ss" (UTC, as the writer prints it) -> ms.
 int64_t creation_ms(const std::string& s, const std::string& field) {
+  // The lines of one manifest often share their time: the last one read on
+  // this thread is kept.
+  thread_local std::string last;
+  thread_local int64_t last_ms = 0;
+  if (!last.empty() && s == last) return last_ms;
   struct tm tm {};
   char tail;
   if (std::sscanf(s.c_str(), "%4d-%2d-%2d %2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
@@ -571,6 +584,8 @@ int64_t creation_ms(const std::string& s, const std::string& field) {
   tm.tm_mon -= 1;
   int64_t ms = int64_t(timegm(&tm)) * 1000;
   if (time_text(ms) != s) fail(field, show(s) + " is not a valid yyyy-MM-dd HH:mm:ss time");
+  last = s;
+  last_ms = ms;
   return ms;
 }
 
@@ -798,6 +813,307 @@ ManifestSample parse_manifest_line(
     if (!entity_ids.count(id)) fail(field, show(id) + " names no text_entity of this line");
   if (!voc_size.is_null() && !s.metadata.contains("@modelarts:size")) s.metadata["@modelarts:size"] = voc_size;
   return s;
+}
+
+}  // namespace atelier::data
+
+// ------------------------------------------------------------------ the plain fast path
+
+namespace atelier::data {
+
+namespace {
+
+// Reads the JSON of a plain line: one object whose values are strings or an
+// array of objects whose values are strings, no string with an escape or a
+// control character. Anything else reads as false.
+class PlainJson {
+ public:
+  explicit PlainJson(std::string_view s) : s_(s) {}
+
+  bool ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\r' || s_[i_] == '\n')) ++i_;
+    return true;
+  }
+  bool eat(char c) {
+    ws();
+    if (i_ >= s_.size() || s_[i_] != c) return false;
+    ++i_;
+    return true;
+  }
+  bool peek(char c) {
+    ws();
+    return i_ < s_.size() && s_[i_] == c;
+  }
+  bool string(std::string_view& out) {
+    if (!eat('"')) return false;
+    size_t b = i_;
+    for (; i_ < s_.size(); ++i_) {
+      unsigned char c = static_cast<unsigned char>(s_[i_]);
+      if (c == '"') break;
+      if (c == '\\' || c < 0x20) return false;
+    }
+    if (i_ >= s_.size()) return false;
+    out = s_.substr(b, i_ - b);
+    ++i_;
+    return true;
+  }
+  // {"key": "value", ...} into `fields`; a repeated key reads as false.
+  bool flat_object(std::vector<std::pair<std::string_view, std::string_view>>& fields) {
+    if (!eat('{')) return false;
+    if (eat('}')) return true;
+    do {
+      std::string_view k, v;
+      if (!string(k) || !eat(':') || !string(v)) return false;
+      for (auto& f : fields)
+        if (f.first == k) return false;
+      fields.emplace_back(k, v);
+    } while (eat(','));
+    return eat('}');
+  }
+  bool at_end() { return ws() && i_ == s_.size(); }
+
+ private:
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+// "obs://b/k", "s3://b/k", "s3a://b/k" (any case) or "/b/k" -> "/b/k", as
+// object_path reads them; nullopt for anything object_path refuses.
+std::optional<std::string> plain_object_path(std::string_view s) {
+  std::string_view rest = s;
+  size_t colon = s.find("://");
+  if (colon != std::string_view::npos) {
+    std::string scheme = lower(s.substr(0, colon));
+    if (scheme != "obs" && scheme != "s3" && scheme != "s3a") return std::nullopt;
+    rest.remove_prefix(colon + 3);
+  } else if (!s.empty() && s.front() == '/') {
+    rest.remove_prefix(1);
+  } else {
+    return std::nullopt;
+  }
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos || slash + 1 == rest.size()) return std::nullopt;
+  std::string_view bucket = rest.substr(0, slash), key = rest.substr(slash + 1);
+  if (!obs::valid_bucket(bucket) || key.back() == '/' || !obs::valid_key(key)) return std::nullopt;
+  std::string out;
+  out.reserve(rest.size() + 1);
+  out += '/';
+  out += rest;
+  return out;
+}
+
+// A VOC number written as a plain non-negative integer (what voc_number
+// reads as a JSON integer); nullopt for anything else.
+std::optional<int64_t> plain_int(std::string_view t) {
+  t = trim(t);
+  if (t.empty() || t.size() > 9 || t.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  int64_t v = 0;
+  std::from_chars(t.data(), t.data() + t.size(), v);
+  return v;
+}
+
+void append_int(std::string& out, int64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+// A string json::dump() writes as it is: no quote, backslash or control character.
+bool dumps_raw(std::string_view s) {
+  for (unsigned char c : s)
+    if (c == '"' || c == '\\' || c < 0x20) return false;
+  return true;
+}
+
+// A label of a plain line before it is written out.
+struct PlainLabel {
+  int type;
+  std::string_view name, by;
+  int64_t create_time;
+  bool boxed;
+  int64_t box[4];  // xmin, ymin, xmax, ymax
+};
+
+// The bndbox objects of a VOC document into `out` and, when the line has no
+// size yet, its size into `size` (width, height, depth; all 0 while none);
+// false when the document is not of the plain kind. `names` keeps the
+// document alive for the label names.
+bool plain_voc(std::string_view xml, std::string_view by, int64_t create_time, std::vector<PlainLabel>& out,
+               int64_t size[3], std::vector<std::string>& names) {
+  if (utf8_error(xml) != std::string_view::npos) return false;
+  pugi::xml_document doc;
+  if (!doc.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_utf8)) return false;
+  pugi::xml_node root = doc.document_element();
+  if (std::string_view(root.name()) != "annotation") return false;
+  if (pugi::xml_node s = root.child("size"); s && s.child("width") && s.child("height")) {
+    int64_t dim[3];
+    const char* keys[3] = {"width", "height", "depth"};
+    for (int k = 0; k < 3; ++k) {
+      pugi::xml_node n = s.child(keys[k]);
+      auto v = n ? plain_int(n.text().get()) : std::optional<int64_t>(3);
+      if (!v) return false;
+      dim[k] = *v;
+    }
+    if (size[0] == 0 && dim[0] > 0 && dim[1] > 0) std::copy(dim, dim + 3, size);
+  }
+  for (pugi::xml_node obj : root.children("object")) {
+    for (pugi::xml_node c : obj.children()) {
+      if (c.type() != pugi::node_element) continue;
+      std::string_view n = c.name();
+      if (n != "name" && n != "pose" && n != "truncated" && n != "occluded" && n != "difficult" && n != "bndbox") return false;
+    }
+    std::string_view name = trim(obj.child("name").text().get());
+    if (name.empty() || !dumps_raw(name)) return false;
+    if (pugi::xml_node d = obj.child("difficult")) {
+      std::string v = lower(trim(d.text().get()));
+      if (v != "0" && v != "false" && !v.empty()) return false;
+    }
+    pugi::xml_node b = obj.child("bndbox");
+    if (!b) return false;
+    PlainLabel l{1, {}, by, create_time, true, {}};
+    const char* keys[4] = {"xmin", "ymin", "xmax", "ymax"};
+    for (int k = 0; k < 4; ++k) {
+      pugi::xml_node n = b.child(keys[k]);
+      auto v = n ? plain_int(n.text().get()) : std::nullopt;
+      if (!v) return false;
+      l.box[k] = *v;
+    }
+    if (!(l.box[0] < l.box[2] && l.box[1] < l.box[3])) return false;
+    names.emplace_back(name);
+    out.push_back(l);
+  }
+  return true;
+}
+
+// One label as the generic path stores it: keys in json's (sorted) order.
+void append_label(std::string& out, const PlainLabel& l) {
+  out += out.size() > 1 ? ",{\"annotated_by\":\"" : "{\"annotated_by\":\"";
+  out += l.by;
+  out += "\",\"create_time\":";
+  append_int(out, l.create_time);
+  out += ",\"id\":\"";
+  out += ids::base62_19();
+  out += "\",\"name\":\"";
+  out += l.name;
+  out += '"';
+  if (l.boxed) {
+    out += ",\"property\":{\"@modelarts:feature\":[[";
+    for (int k = 0; k < 4; ++k) {
+      append_int(out, l.box[k]);
+      out += k == 0 || k == 2 ? "," : k == 1 ? "],[" : "]]";
+    }
+    out += ",\"@modelarts:shape\":\"bndbox\"}";
+  }
+  out += ",\"type\":";
+  append_int(out, l.type);
+  out += '}';
+}
+
+}  // namespace
+
+std::optional<PlainLine> read_plain_line(
+    std::string_view line, int dataset_type, int64_t now_ms,
+    const std::function<std::optional<std::string>(const std::string& obs_path)>& read_file) {
+  if ((dataset_type != 0 && dataset_type != 1) || line.size() > kMaxManifestLine ||
+      utf8_error(line) != std::string_view::npos)
+    return std::nullopt;
+  PlainJson j(line);
+  PlainLine p;
+  std::optional<std::string> path;
+  bool has_usage = false, has_annotation = false;
+  int64_t size[3] = {0, 0, 0};  // the line's image size: the first VOC document's that gives one
+  std::vector<PlainLabel> labels;
+  std::vector<std::string> voc_names;  // names read from VOC documents, which labels point into
+  voc_names.reserve(4);
+  if (!j.eat('{') || j.peek('}')) return std::nullopt;
+  do {
+    std::string_view key;
+    if (!j.string(key) || !j.eat(':')) return std::nullopt;
+    if (key == "source" && !path) {
+      std::string_view v;
+      if (!j.string(v) || !(path = plain_object_path(v))) return std::nullopt;
+    } else if (key == "usage" && !has_usage) {
+      std::string_view v;
+      if (!j.string(v)) return std::nullopt;
+      p.usage = v;
+      for (char& c : p.usage) c = char(std::toupper(static_cast<unsigned char>(c)));
+      if (!p.usage.empty() && p.usage != "TRAIN" && p.usage != "EVAL" && p.usage != "TEST" && p.usage != "INFERENCE")
+        return std::nullopt;
+      has_usage = true;
+    } else if (key == "annotation" && !has_annotation) {
+      has_annotation = true;
+      if (!j.eat('[')) return std::nullopt;
+      bool more = !j.peek(']');
+      while (more) {
+        std::vector<std::pair<std::string_view, std::string_view>> f;
+        if (!j.flat_object(f)) return std::nullopt;
+        std::string_view type, by = "human";
+        std::optional<std::string_view> loc, format, name, created;
+        for (auto& [k, v] : f) {
+          if (k == "type") type = v;
+          else if (k == "annotation-loc") loc = v;
+          else if (k == "annotation-format") format = v;
+          else if (k == "name") name = v;
+          else if (k == "annotated-by") by = v;
+          else if (k == "creation-time") created = v;
+          else return std::nullopt;
+        }
+        int64_t create_time = now_ms;
+        if (created) try {
+            create_time = creation_ms(std::string(*created), "creation-time");
+          } catch (const ManifestError&) {
+            return std::nullopt;
+          }
+        if (type.rfind("modelarts/", 0) == 0) type.remove_prefix(10);
+        if (type == "object_detection" && dataset_type == 1 && loc && !name) {
+          if (format) {
+            std::string fmt;
+            for (char c : lower(*format))
+              if (c != ' ' && c != '_' && c != '-') fmt.push_back(c);
+            if (fmt != "pascalvoc" && fmt != "voc") return std::nullopt;
+          }
+          auto at = plain_object_path(*loc);
+          if (!at) return std::nullopt;
+          std::optional<std::string> xml = read_file(*at);
+          if (!xml || !plain_voc(*xml, by, create_time, labels, size, voc_names)) return std::nullopt;
+        } else if (type == "image_classification" && dataset_type == 0 && !loc && !format && name && !name->empty()) {
+          labels.push_back(PlainLabel{0, *name, by, create_time, false, {}});
+        } else {
+          return std::nullopt;
+        }
+        more = j.eat(',');
+      }
+      if (!j.eat(']')) return std::nullopt;
+    } else {
+      return std::nullopt;
+    }
+  } while (j.eat(','));
+  if (!j.eat('}') || !j.at_end() || !path) return std::nullopt;
+  // VOC names were kept aside while the documents went away; boxes are
+  // checked against the line's size, as check_annotation does.
+  size_t next_name = 0;
+  for (auto& l : labels) {
+    if (!l.boxed) continue;
+    l.name = voc_names[next_name++];
+    if (size[0] == 0 || l.box[2] > size[0] || l.box[3] > size[1]) return std::nullopt;
+  }
+  p.path = std::move(*path);
+  p.labels_text = "[";
+  for (auto& l : labels) {
+    append_label(p.labels_text, l);
+    p.labels.emplace_back(l.type, std::string(l.name));
+  }
+  p.labels_text += ']';
+  if (size[0] == 0) {
+    p.metadata_text = "{}";
+  } else {
+    p.metadata_text = "{\"@modelarts:size\":[";
+    for (int k = 0; k < 3; ++k) {
+      append_int(p.metadata_text, size[k]);
+      p.metadata_text += k < 2 ? "," : "]}";
+    }
+  }
+  return p;
 }
 
 }  // namespace atelier::data

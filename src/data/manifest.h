@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/json.h"
 
@@ -84,6 +86,34 @@ VocAnnotation parse_voc(std::string_view xml, bool segmented);
 // kMaxManifestLine.
 ManifestSample parse_manifest_line(
     std::string_view line, int dataset_type,
+    const std::function<std::optional<std::string>(const std::string& obs_path)>& read_file);
+
+// ---------------------------------------------------------------- the plain fast path
+
+// A manifest line of the plainest common shapes, read straight to the texts
+// its sample row stores: a source (obs://, s3://, s3a:// or /bucket/key)
+// with optional usage and annotations that are either PASCAL VOC files of
+// bndbox objects (detection datasets, type 1) or image_classification names
+// (type 0), each with optional annotated-by and creation-time. The generic
+// path (parse_manifest_line, then validated_labels and NewSample::derive)
+// builds and frees several JSON trees a line and costs a million-line import
+// most of its time; this one builds none.
+//
+// Anything else -- another key or spelling, an escaped string, a number that
+// is not a plain integer, a difficult object, a box outside its image, any
+// error at all -- makes it return nullopt, and the caller takes the generic
+// path, which words the errors. What it returns equals the generic path's
+// result (tests/unit/plain_line_test.cc compares the two) except for the
+// random label ids and, without creation-time, the clock reading `now_ms`.
+struct PlainLine {
+  std::string path;                                  // /bucket/key
+  std::string usage;                                 // upper case, "" when absent
+  std::string labels_text;                           // the labels array as JSON, keys sorted
+  std::string metadata_text;                         // the metadata object as JSON
+  std::vector<std::pair<int, std::string>> labels;   // (type, name) of each label, in order
+};
+std::optional<PlainLine> read_plain_line(
+    std::string_view line, int dataset_type, int64_t now_ms,
     const std::function<std::optional<std::string>(const std::string& obs_path)>& read_file);
 
 }  // namespace atelier::data

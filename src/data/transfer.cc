@@ -76,6 +76,7 @@ struct Item {
   std::string origin;  // manifest line number or object key, for failure reasons
   std::string error;   // set when the item could not be read: it only counts as failed
   ManifestSample m;
+  std::optional<PlainLine> plain;  // the line read by read_plain_line (m is then unused)
   int64_t size = 0, mtime = 0;
   // Set by Importer::prepare: the row to write, or skip when the task's
   // label filters leave the item out (neither imported nor failed).
@@ -159,6 +160,12 @@ class Importer {
   // import_folder's folder (/bucket/key/), "" without one.
   const std::string& copy_dir() const { return copy_dir_; }
 
+  // Whether lines may be read by read_plain_line: no option of this import
+  // looks at a label or a hard flag before the row is made.
+  bool plain_lines() const {
+    return opt_.import_annotations && opt_.included.empty() && opt_.excluded.empty() && !opt_.difficult_only;
+  }
+
   // Touches no metadata and no member but read-only ones: safe on any thread.
   void prepare(std::vector<Item>& items, obs::Scanner& scan) const {
     for (auto& it : items) {
@@ -199,18 +206,44 @@ class Importer {
         defined_ = defined_labels(db_, ds_);
         int64_t seq = row->i64("sample_seq");
         SampleWriter w(db_, ds_);
+        // New samples go in together; those whose path is taken, and the
+        // samples of an import that only updates, are handled one by one.
+        std::vector<Item*> fresh, taken;
+        std::vector<SampleWriter::NewSample*> rows;
         for (auto& it : items) {
           ++g.processed;
           if (!it.error.empty()) {
             fail(g, it.origin, it.error);
             continue;
           }
+          if (it.skip) continue;
           try {
-            apply_one(it, w, seq, g);
+            if (!opt_.import_samples) {
+              update_one(it, w, g);
+              continue;
+            }
+            define_new_labels(it.row);
+            fresh.push_back(&it);
+            rows.push_back(&it.row);
           } catch (const ApiError& e) {
             fail(g, it.origin, e.what());
           }
         }
+        std::vector<bool> inserted;
+        w.insert_many(rows, seq, inserted);
+        for (size_t i = 0; i < fresh.size(); ++i) {
+          if (!inserted[i]) {
+            taken.push_back(fresh[i]);
+            continue;
+          }
+          ++g.imported;
+          if (rows[i]->labeled) ++(rows[i]->auto_annotation ? g.unconfirmed : g.annotated);
+        }
+        for (Item* it : taken) try {
+            update_one(*it, w, g);
+          } catch (const ApiError& e) {
+            fail(g, it->origin, e.what());
+          }
         w.commit();
         db_.exec("UPDATE datasets SET sample_seq = ?, data_updated_at = ?, updated_at = ? WHERE id = ?",
                  {seq, clock::now_ms(), clock::now_ms(), ds_});
@@ -235,6 +268,20 @@ class Importer {
 
  private:
   void prepare_one(Item& it, obs::Scanner& scan) const {
+    if (it.plain) {
+      PlainLine& p = *it.plain;
+      it.m.path = std::move(p.path);
+      locate(it, scan);
+      SampleWriter::NewSample& s = it.row;
+      s.labels_text = std::move(p.labels_text);
+      s.metadata_text = std::move(p.metadata_text);
+      s.label_rows = SampleWriter::label_rows_of(p.labels);
+      s.labeled = !p.labels.empty();
+      s.derived = true;
+      fill_row(it, s.labeled, std::move(p.usage));
+      it.plain.reset();
+      return;
+    }
     ManifestSample& m = it.m;
     if (opt_.difficult_only && !(m.metadata.contains("@modelarts:hard") && m.metadata["@modelarts:hard"].is_number() &&
                                  m.metadata["@modelarts:hard"].get<double>() > 0)) {
@@ -251,9 +298,30 @@ class Importer {
       return;
     }
 
-    // The data: an object that must exist, or inline text kept in the
-    // dataset's storage under a name made of its content (written by apply,
-    // which knows the dataset still exists).
+    locate(it, scan);
+    int64_t text_length = it.size;
+    if (is_text_type(type_) && !m.text.empty()) text_length = int64_t(utf8_length(m.text));
+    else if (is_text_type(type_)) text_length = int64_t(utf8_length(scan.get_all(obs::parse_path(m.path)).value_or("")));
+
+    // An annotation that does not fit the dataset, or fails validation,
+    // fails the whole line with its reason. manifest-format.md §5.2/§5.4
+    // would import such a sample unlabeled instead; we follow the issue's
+    // rule (bad input counted as failed, with a reason) so nothing is
+    // dropped silently — the user sees the line and can fix it.
+    SampleFacts facts{type_, text_length, m.metadata};
+    labels = validated_labels(type_, labels, facts, "human");
+    SampleWriter::NewSample& s = it.row;
+    s.labels = std::move(labels);
+    s.metadata = std::move(m.metadata);
+    s.derive();
+    fill_row(it, s.labeled, std::move(m.usage));
+  }
+
+  // The data: an object that must exist, or inline text kept in the
+  // dataset's storage under a name made of its content (written by apply,
+  // which knows the dataset still exists).
+  void locate(Item& it, obs::Scanner& scan) const {
+    ManifestSample& m = it.m;
     if (m.path.empty()) {
       m.path = data_dir_ + crypto::md5_hex(m.text) + ".txt";
       it.inline_text = true;
@@ -267,17 +335,11 @@ class Importer {
       it.size = int64_t(info->size);
       it.mtime = info->mtime_ms;
     }
-    int64_t text_length = it.size;
-    if (is_text_type(type_) && !m.text.empty()) text_length = int64_t(utf8_length(m.text));
-    else if (is_text_type(type_)) text_length = int64_t(utf8_length(scan.get_all(obs::parse_path(m.path)).value_or("")));
+  }
 
-    // An annotation that does not fit the dataset, or fails validation,
-    // fails the whole line with its reason. manifest-format.md §5.2/§5.4
-    // would import such a sample unlabeled instead; we follow the issue's
-    // rule (bad input counted as failed, with a reason) so nothing is
-    // dropped silently — the user sees the line and can fix it.
-    SampleFacts facts{type_, text_length, m.metadata};
-    labels = validated_labels(type_, labels, facts, "human");
+  // The row's fields other than labels and metadata.
+  void fill_row(Item& it, bool labeled, std::string usage) const {
+    const ManifestSample& m = it.m;
     SampleWriter::NewSample& s = it.row;
     s.path = m.path;
     s.name = basename(m.path);
@@ -286,12 +348,9 @@ class Importer {
     s.type = type_ == 900 && m.sample_type >= 0 ? m.sample_type : sample_type_for(type_);
     s.size = it.size;
     s.sample_time = it.mtime;
-    s.auto_annotation = !opt_.final_annotation && !labels.empty();
-    if (!labels.empty()) s.annotated_by = "human";
-    s.labels = std::move(labels);
-    s.metadata = std::move(m.metadata);
-    s.usage = m.usage;
-    s.derive();
+    s.auto_annotation = !opt_.final_annotation && labeled;
+    if (labeled) s.annotated_by = "human";
+    s.usage = std::move(usage);
   }
 
   // Writes the item's file before its row: an inline text under its
@@ -328,32 +387,32 @@ class Importer {
     s.sample_time = info.mtime_ms;
   }
 
-  void apply_one(Item& it, SampleWriter& w, int64_t& seq, Progress& g) {
-    if (it.skip) return;
-    SampleWriter::NewSample& s = it.row;
-    std::optional<Row> existing;
-    if (!opt_.import_samples) {
-      existing = db_.query_one("SELECT * FROM samples WHERE dataset_id = ? AND path = ?", {ds_, s.path});
-      if (!existing) return;  // nothing of it is imported, not even its labels
-    }
-    // New label names join the dataset's label set (§5.5).
+  // New label names join the dataset's label set (§5.5).
+  void define_new_labels(SampleWriter::NewSample& s) {
+    if (std::all_of(s.label_rows.begin(), s.label_rows.end(),
+                    [&](const SampleWriter::LabelRow& r) { return r.name.empty() || defined_.count({r.type, r.name}); }))
+      return;  // the usual case: nothing new
+    s.trees();
     define_labels(db_, ds_, type_, s.labels, defined_);
-    bool auto_labels = s.auto_annotation;
+  }
+
+  // An item whose sample exists: its labels (and usage) replace the
+  // sample's; without one, an import that only updates passes it by.
+  void update_one(Item& it, SampleWriter& w, Progress& g) {
+    SampleWriter::NewSample& s = it.row;
+    auto existing = db_.query_one("SELECT * FROM samples WHERE dataset_id = ? AND path = ?", {ds_, s.path});
     if (!existing) {
-      if (w.insert(s, seq)) {
-        ++g.imported;
-        if (!s.labels.empty()) ++(auto_labels ? g.unconfirmed : g.annotated);
-        return;
-      }
-      existing = db_.query_one("SELECT * FROM samples WHERE dataset_id = ? AND path = ?", {ds_, s.path});
-      if (!existing) throw std::logic_error("a sample's path is taken and free at once");
+      if (!opt_.import_samples) return;  // nothing of it is imported, not even its labels
+      throw std::logic_error("a sample's path is taken and free at once");
     }
-    if (s.labels.empty() && !s.usage.empty())
+    define_new_labels(s);
+    s.trees();
+    if (!s.labeled && !s.usage.empty())
       db_.exec("UPDATE samples SET usage = ? WHERE dataset_id = ? AND seq = ?", {s.usage, ds_, existing->i64("seq")});
-    if (!s.labels.empty()) {
+    if (s.labeled) {
       w.relabel(*existing, s.labels, &s.metadata, "human", s.usage.empty() ? nullptr : &s.usage, opt_.final_annotation,
-                auto_labels);
-      ++(auto_labels ? g.unconfirmed : g.annotated);
+                s.auto_annotation);
+      ++(s.auto_annotation ? g.unconfirmed : g.annotated);
     }
     ++g.updated;
   }
@@ -397,6 +456,8 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
   };
   auto read = [&objects, &imp, type](const std::vector<Raw>& raw, size_t from, size_t to) {
     auto scan = objects.scanner();
+    const bool plain = imp.plain_lines();
+    const int64_t now = clock::now_ms();
     auto read_file = [&scan](const std::string& path) -> std::optional<std::string> {
       try {
         return scan->get_all(obs::parse_path(path));
@@ -413,6 +474,7 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
         continue;
       }
       try {
+        if (plain && (it.plain = read_plain_line(raw[i].text, type, now, read_file))) continue;
         it.m = parse_manifest_line(raw[i].text, type, read_file);
       } catch (const ManifestError& e) {
         it.error = e.what();

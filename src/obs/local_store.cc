@@ -685,11 +685,12 @@ class LocalScanner : public Scanner {
           if (have > kMaxScanned) throw too_large(p);  // it grew meanwhile
           out->resize(out->size() * 2);
         }
-        ssize_t n = ::read(fd, out->data() + have, out->size() - have);
+        size_t want = out->size() - have;
+        ssize_t n = ::read(fd, out->data() + have, want);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw std::runtime_error("object read failed");
-        if (n == 0) break;
         have += size_t(n);
+        if (size_t(n) < want) break;  // a short read of a regular file is its end
       }
       out->resize(have);
     }
