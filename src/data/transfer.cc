@@ -10,6 +10,7 @@
 #include "data/transfer.h"
 
 #include <ctime>
+#include <deque>
 #include <future>
 #include <sstream>
 
@@ -488,22 +489,26 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
     uint64_t offset;
     int64_t line_no;
   };
-  std::optional<Pending> pending;
+  // Two batches are read ahead of the one applied, so that the readers
+  // never wait for the database (reading costs more than applying).
+  constexpr size_t kReadAhead = 2;
+  std::deque<Pending> pending;
   std::vector<Item> spent;  // an applied batch, freed by the next reader
-  auto apply_pending = [&] {
-    if (!pending) return;
+  auto apply_first = [&] {
+    Pending& first = pending.front();
     std::vector<Item> items;
-    for (auto& part : pending->parts) {
+    for (auto& part : first.parts) {
       auto more = part.get();
       if (items.empty()) items = std::move(more);
       else std::move(more.begin(), more.end(), std::back_inserter(items));
     }
-    g.bytes_done = int64_t(pending->offset);
-    g.offset = pending->offset;
-    imp.apply(items, g, {{"offset", pending->offset}, {"line", pending->line_no}});
+    g.bytes_done = int64_t(first.offset);
+    g.offset = first.offset;
+    imp.apply(items, g, {{"offset", first.offset}, {"line", first.line_no}});
     spent = std::move(items);
-    pending.reset();
+    pending.pop_front();
   };
+  // Two parts a core: a part that ends early leaves its core to another.
   const size_t readers = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
   std::vector<Raw> raw;
   std::string line;
@@ -511,7 +516,7 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
   // Line numbers count every line, blank ones too, and continue from the resume point.
   int64_t line_no = tc.task().progress.is_object() ? tc.task().progress.value("line", int64_t(0)) : 0;
   auto dispatch = [&] {
-    // Start reading this batch, then apply the previous one meanwhile.
+    // Start reading this batch, then apply an earlier one meanwhile.
     Pending next{{}, lines.offset(), line_no};
     auto shared = std::make_shared<std::vector<Raw>>(std::move(raw));
     size_t n = shared->size(), parts = std::max<size_t>(1, std::min(readers, n)), step = (n + parts - 1) / parts;
@@ -525,13 +530,13 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
       }));
     }
     raw.clear();
-    apply_pending();
-    pending = std::move(next);
+    pending.push_back(std::move(next));
+    while (pending.size() > kReadAhead) apply_first();
   };
   while (lines.next(line, too_long)) {
     if (tc.stopping()) {
-      if (pending)  // let the readers finish; their batch is not applied
-        for (auto& part : pending->parts) part.wait();
+      for (auto& p : pending)  // let the readers finish; their batches are not applied
+        for (auto& part : p.parts) part.wait();
       return g.to_json();
     }
     ++line_no;
@@ -540,7 +545,7 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
     if (raw.size() >= kBatch) dispatch();
   }
   dispatch();
-  apply_pending();
+  while (!pending.empty()) apply_first();
   return g.to_json();
 }
 
