@@ -556,12 +556,14 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
 }  // namespace
 
 json folder_annotations(obs::Scanner& scan, const std::string& bucket, const std::string& root,
-                        const std::string& key, int type, json& metadata) {
+                        const std::string& key, int type, json& metadata, const ListedPage* listed) {
   json labels = json::array();
   std::string dir = key.substr(0, key.rfind('/') + 1);
   std::string sibling = dir + stem(key);
   if (type == 0 || type == 200) {
-    auto txt = lower_ext(key) == "txt" ? std::nullopt : scan.get_all(obs::ObsPath{bucket, sibling + ".txt"});
+    std::string txt_key = sibling + ".txt";
+    auto txt = lower_ext(key) == "txt" || (listed && !listed->may_exist(txt_key)) ? std::nullopt
+                                                                                    : scan.get_all(obs::ObsPath{bucket, txt_key});
     std::vector<std::string> names;
     if (txt) {
       size_t pos = 0;
@@ -581,7 +583,8 @@ json folder_annotations(obs::Scanner& scan, const std::string& bucket, const std
     }
     for (auto& n : names) labels.push_back({{"name", n}, {"type", type}});
   } else if (type == 1 || type == 3) {
-    auto xml = scan.get_all(obs::ObsPath{bucket, sibling + ".xml"});
+    std::string xml_key = sibling + ".xml";
+    auto xml = listed && !listed->may_exist(xml_key) ? std::nullopt : scan.get_all(obs::ObsPath{bucket, xml_key});
     if (xml) {
       auto v = parse_voc(*xml, type == 3);
       labels = v.labels;
@@ -727,19 +730,26 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
     return extension_fits(type, key) &&
            (copies.empty() || ("/" + opt.path.bucket + "/" + key).compare(0, copies.size(), copies) != 0);
   };
-  if (g.total < 0) {
-    int64_t n = 0, bytes = 0;
-    objects.each(opt.path.bucket, root, [&](const obs::ObjectInfo& o) {
-      if (wanted(o.key)) ++n, bytes += int64_t(o.size);
+  // The files are counted (for visible progress) on another thread while
+  // the import starts; the total shows from the first batch applied after.
+  std::future<std::pair<int64_t, int64_t>> counting;
+  if (g.total < 0)
+    counting = std::async(std::launch::async, [&objects, &opt, &wanted, root] {
+      int64_t n = 0, bytes = 0;
+      objects.each(opt.path.bucket, root, [&](const obs::ObjectInfo& o) {
+        if (wanted(o.key)) ++n, bytes += int64_t(o.size);
+      });
+      return std::pair{n, bytes};
     });
-    g.total = n;
-    g.bytes_total = bytes;
-    tc.progress(g.to_json());
-  }
+  auto take_count = [&](bool wait) {
+    if (!counting.valid() || (!wait && counting.wait_for(std::chrono::seconds(0)) != std::future_status::ready)) return;
+    std::tie(g.total, g.bytes_total) = counting.get();
+  };
   // Reading a page's files (labels beside them, VOC documents) touches no
   // metadata: the next page is read on another thread while this one is applied.
-  auto prepare = [&objects, &opt, &imp, &wanted, type, root](std::vector<obs::ObjectInfo> objs) {
+  auto prepare = [&objects, &opt, &imp, &wanted, type, root](std::vector<obs::ObjectInfo> objs, ListedPage listed) {
     auto scan = objects.scanner();
+    for (auto& o : objs) listed.keys.insert(o.key);
     std::vector<Item> items;
     for (auto& o : objs) {
       if (!wanted(o.key)) continue;
@@ -752,7 +762,8 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
       it.size = int64_t(o.size);
       it.mtime = o.mtime_ms;
       try {
-        if (opt.import_annotations) it.m.labels = folder_annotations(*scan, opt.path.bucket, root, o.key, type, it.m.metadata);
+        if (opt.import_annotations)
+          it.m.labels = folder_annotations(*scan, opt.path.bucket, root, o.key, type, it.m.metadata, &listed);
         if (type == 400 && opt.table_columns > 0) {
           auto reader = objects.get(obs::ObsPath{opt.path.bucket, o.key});
           std::string why = reader ? csv_misfit(*reader, opt.table_columns, opt.with_column_header) : "the file is gone";
@@ -770,31 +781,36 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
     std::future<std::vector<Item>> items;
     std::string last;
   };
-  std::optional<Pending> pending;
-  auto apply_pending = [&] {
-    if (!pending) return;
-    std::vector<Item> items = pending->items.get();
+  // Two pages are read ahead of the one applied, each on its own thread.
+  constexpr size_t kReadAhead = 2;
+  std::deque<Pending> pending;
+  auto apply_first = [&] {
+    std::vector<Item> items = pending.front().items.get();
+    take_count(pending.size() == 1);  // the last batch's progress carries the total
     for (auto& it : items) g.bytes_done += it.size;
-    g.marker = pending->last;
-    imp.apply(items, g, {{"marker", pending->last}});
-    pending.reset();
+    g.marker = pending.front().last;
+    imp.apply(items, g, {{"marker", g.marker}});
+    pending.pop_front();
   };
   std::string marker = g.marker;
   for (;;) {
     if (tc.stopping()) {
-      if (pending) pending->items.wait();
+      for (auto& p : pending) p.items.wait();
+      if (counting.valid()) counting.wait();
       return g.to_json();
     }
     auto page = objects.list(opt.path.bucket, root, "", marker, int(kBatch));
     std::string last = page.objects.empty() ? "" : page.objects.back().key;
-    std::optional<Pending> next;
-    if (!last.empty()) next = Pending{std::async(std::launch::async, prepare, std::move(page.objects)), last};
-    apply_pending();
-    pending = std::move(next);
+    if (!last.empty())
+      pending.push_back(Pending{std::async(std::launch::async, prepare, std::move(page.objects),
+                                           ListedPage{marker, page.truncated ? last : "", {}}),
+                                last});
+    while (pending.size() > kReadAhead) apply_first();
     if (!page.truncated) break;
     marker = page.next_marker;
   }
-  apply_pending();
+  while (!pending.empty()) apply_first();
+  take_count(true);
   return g.to_json();
 }
 

@@ -319,7 +319,7 @@ class LocalStore : public ObjectStore {
       if (lstat(probe.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return out;
     }
     std::string last_prefix;
-    auto visit = [&](const std::string& key, bool is_dir, const fs::path& path) -> bool {
+    auto visit = [&](const std::string& key, bool is_dir, const fs::path& path, int dfd, const char* leaf) -> bool {
       // Returns false to stop the walk.
       if (key.compare(0, prefix.size(), prefix) != 0) return key < prefix;  // continue until past prefix range
       if (!delimiter.empty()) {
@@ -343,14 +343,15 @@ class LocalStore : public ObjectStore {
         out.truncated = true;
         return false;
       }
+      // By name in the open folder: no walk of the whole path for each file.
       struct stat st;
-      if (lstat(path.c_str(), &st) != 0) return true;
+      if ((dfd >= 0 ? fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) : lstat(path.c_str(), &st)) != 0) return true;
       out.objects.push_back(ObjectInfo{key, is_dir ? 0 : uint64_t(st.st_size), int64_t(st.st_mtime) * 1000, ""});
       out.next_marker = key;
       return true;
     };
     // The folder the prefix names is itself a key ("models/") before its contents.
-    if (dir_part.empty() || visit(dir_part, true, start)) walk(start, dir_part, marker, visit);
+    if (dir_part.empty() || visit(dir_part, true, start, -1, nullptr)) walk(start, dir_part, marker, visit);
     if (!out.truncated) out.next_marker.clear();
     return out;
   }
@@ -361,8 +362,14 @@ class LocalStore : public ObjectStore {
   // Visits keys under `dir` in byte order of the full key, skipping what
   // sorts before `after`.
   bool walk(const fs::path& dir, const std::string& key_prefix, const std::string& after,
-            const std::function<bool(const std::string&, bool, const fs::path&)>& visit) {
+            const std::function<bool(const std::string&, bool, const fs::path&, int, const char*)>& visit) {
     auto listing = entries_of(dir);
+    struct Folder {
+      int fd;
+      ~Folder() {
+        if (fd >= 0) ::close(fd);
+      }
+    } folder{::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)};
     const auto& entries = listing->entries;
     auto it = entries.begin();
     // Every key of this folder and below starts with key_prefix; when the
@@ -377,8 +384,9 @@ class LocalStore : public ObjectStore {
       std::string key = key_prefix + name;
       // A folder sorting before the marker, the marker not inside it: all of it comes before.
       if (d && key < after && after.compare(0, key.size(), key) != 0) continue;
-      fs::path p = dir / (d ? name.substr(0, name.size() - 1) : name);
-      if (!visit(key, d, p)) return false;
+      std::string leaf = d ? name.substr(0, name.size() - 1) : name;
+      fs::path p = dir / leaf;
+      if (!visit(key, d, p, folder.fd, leaf.c_str())) return false;
       if (d && !walk(p, key, after, visit)) return false;
     }
     return true;
