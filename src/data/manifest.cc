@@ -857,13 +857,14 @@ class PlainJson {
     ++i_;
     return true;
   }
-  // {"key": "value", ...} into `fields`; a repeated key reads as false.
-  bool flat_object(std::vector<std::pair<std::string_view, std::string_view>>& fields) {
+  // {"key": "value", ...} into `fields`, at most `max` of them; a repeated
+  // key or one too many reads as false.
+  bool flat_object(std::vector<std::pair<std::string_view, std::string_view>>& fields, size_t max) {
     if (!eat('{')) return false;
     if (eat('}')) return true;
     do {
       std::string_view k, v;
-      if (!string(k) || !eat(':') || !string(v)) return false;
+      if (fields.size() == max || !string(k) || !eat(':') || !string(v)) return false;
       for (auto& f : fields)
         if (f.first == k) return false;
       fields.emplace_back(k, v);
@@ -957,13 +958,17 @@ bool plain_voc(std::string_view xml, std::string_view by, int64_t create_time, s
     if (size[0] == 0 && dim[0] > 0 && dim[1] > 0) std::copy(dim, dim + 3, size);
   }
   for (pugi::xml_node obj : root.children("object")) {
+    int boxes = 0;
     for (pugi::xml_node c : obj.children()) {
       if (c.type() != pugi::node_element) continue;
       std::string_view n = c.name();
       if (n != "name" && n != "pose" && n != "truncated" && n != "occluded" && n != "difficult" && n != "bndbox") return false;
+      if (n == "bndbox" && ++boxes > 1) return false;  // the generic path refuses two shapes
     }
+    // A character reference (&#xD800;) can make a name that is not UTF-8
+    // out of a document that is.
     std::string_view name = trim(obj.child("name").text().get());
-    if (name.empty() || !dumps_raw(name)) return false;
+    if (name.empty() || !dumps_raw(name) || utf8_error(name) != std::string_view::npos) return false;
     if (pugi::xml_node d = obj.child("difficult")) {
       std::string v = lower(trim(d.text().get()));
       if (v != "0" && v != "false" && !v.empty()) return false;
@@ -1046,7 +1051,7 @@ std::optional<PlainLine> read_plain_line(
       bool more = !j.peek(']');
       while (more) {
         std::vector<std::pair<std::string_view, std::string_view>> f;
-        if (!j.flat_object(f)) return std::nullopt;
+        if (!j.flat_object(f, 6)) return std::nullopt;  // six keys are known
         std::string_view type, by = "human";
         std::optional<std::string_view> loc, format, name, created;
         for (auto& [k, v] : f) {

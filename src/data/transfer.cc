@@ -228,6 +228,8 @@ class Importer {
             rows.push_back(&it.row);
           } catch (const ApiError& e) {
             fail(g, it.origin, e.what());
+          } catch (const json::exception& e) {  // labels that cannot be stored (read back from their text)
+            fail(g, it.origin, std::string("cannot be stored: ") + e.what());
           }
         }
         std::vector<bool> inserted;
@@ -244,6 +246,8 @@ class Importer {
             update_one(*it, w, g);
           } catch (const ApiError& e) {
             fail(g, it->origin, e.what());
+          } catch (const json::exception& e) {
+            fail(g, it->origin, std::string("cannot be stored: ") + e.what());
           }
         w.commit();
         db_.exec("UPDATE datasets SET sample_seq = ?, data_updated_at = ?, updated_at = ? WHERE id = ?",

@@ -698,7 +698,7 @@ class LocalScanner : public Scanner {
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw std::runtime_error("object read failed");
         have += size_t(n);
-        if (size_t(n) < want) break;  // a short read of a regular file is its end
+        if (n == 0 || (size_t(n) < want && have >= size_t(st.st_size))) break;  // short, and all there: the end
       }
       out->resize(have);
     }

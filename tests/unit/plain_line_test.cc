@@ -160,8 +160,12 @@ TEST(PlainLine, DeclinesWhatItDoesNotReadExactly) {
   f.files["/bkt/bad.xml"] = "<annotation><object>";
   f.files["/bkt/root.xml"] = "<other/>";
   f.files["/bkt/latin1.xml"] = voc(box("caf\xe9", "0", "20", "100", "200"));
+  f.files["/bkt/surrogate.xml"] = voc(box("a&#xD800;b", "0", "20", "100", "200"));  // a reference that is not UTF-8
+  f.files["/bkt/twoboxes.xml"] = voc(
+      "<object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>2</xmax><ymax>2</ymax></bndbox>"
+      "<bndbox><xmin>3</xmin><ymin>3</ymin><xmax>4</xmax><ymax>4</ymax></bndbox></object>");
   for (const char* name : {"hard", "out", "frac", "neg", "inverted", "nosize", "poly", "conf", "quote", "noname", "bad", "root",
-                           "latin1", "missing"})
+                           "latin1", "surrogate", "twoboxes", "missing"})
     expect_declined(R"({"source":"obs://bkt/a.jpg","annotation":[)" + det(std::string("obs://bkt/") + name + ".xml") + "]}", 1, f);
   const std::string ok = det("obs://bkt/a.xml");
   for (const std::string& line : std::vector<std::string>{
@@ -205,4 +209,8 @@ TEST(PlainLine, DeclinesWhatItDoesNotReadExactly) {
   expect_declined(R"({"source":"obs://bkt/a.jpg"})", 900, f);
   expect_declined(std::string(R"({"source":"obs://bkt/a.jpg","x":")") + std::string(kMaxManifestLine, 'a') + "\"}", 1, f);
   expect_declined("{\"source\":\"obs://bkt/\xff.jpg\"}", 1, f);
+  // An annotation with many keys is declined at the seventh, not compared key by key.
+  std::string many = R"({"source":"obs://bkt/a.jpg","annotation":[{)";
+  for (int i = 0; i < 20000; ++i) many += (i ? ",\"" : "\"") + std::to_string(i) + "\":\"\"";
+  expect_declined(many + "}]}", 1, f);
 }
