@@ -10,6 +10,7 @@
 #include "data/transfer.h"
 
 #include <ctime>
+#include <atomic>
 #include <deque>
 #include <future>
 #include <sstream>
@@ -736,15 +737,27 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
   };
   // The files are counted (for visible progress) on another thread while
   // the import starts; the total shows from the first batch applied after.
+  // A stop or a failure ends the count at once (the total stays unknown).
+  struct CountStopped {};
+  std::atomic<bool> stop_counting{false};
   std::future<std::pair<int64_t, int64_t>> counting;
   if (g.total < 0)
-    counting = std::async(std::launch::async, [&objects, &opt, &wanted, root] {
+    counting = std::async(std::launch::async, [&objects, &opt, &wanted, &stop_counting, root] {
       int64_t n = 0, bytes = 0;
-      objects.each(opt.path.bucket, root, [&](const obs::ObjectInfo& o) {
-        if (wanted(o.key)) ++n, bytes += int64_t(o.size);
-      });
+      try {
+        objects.each(opt.path.bucket, root, [&](const obs::ObjectInfo& o) {
+          if (stop_counting) throw CountStopped{};
+          if (wanted(o.key)) ++n, bytes += int64_t(o.size);
+        });
+      } catch (const CountStopped&) {
+        return std::pair<int64_t, int64_t>{-1, 0};
+      }
       return std::pair{n, bytes};
     });
+  struct StopCount {
+    std::atomic<bool>& flag;
+    ~StopCount() { flag = true; }  // before `counting` waits for its thread
+  } stop_count_on_exit{stop_counting};
   auto take_count = [&](bool wait) {
     if (!counting.valid() || (!wait && counting.wait_for(std::chrono::seconds(0)) != std::future_status::ready)) return;
     std::tie(g.total, g.bytes_total) = counting.get();
@@ -800,7 +813,6 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
   for (;;) {
     if (tc.stopping()) {
       for (auto& p : pending) p.items.wait();
-      if (counting.valid()) counting.wait();
       return g.to_json();
     }
     auto page = objects.list(opt.path.bucket, root, "", marker, int(kBatch));
