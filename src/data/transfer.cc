@@ -788,6 +788,8 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
         }
       } catch (const ManifestError& e) {
         it.error = e.what();
+      } catch (const ApiError& e) {  // e.g. a label file beside it that is a symlink: this file fails, not the task
+        it.error = e.what();
       }
       items.back() = std::move(it);
     }

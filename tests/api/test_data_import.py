@@ -779,6 +779,29 @@ def test_folder_txt_labels_across_listing_pages(api, server):
     assert_stats_exact(api, ds)
 
 
+def test_symlinked_label_files_never_fail_the_import(api, server):
+    """A .txt beside an image that is a symlink is no object of the store (listings leave it out): where the
+    listing page shows it absent the image comes in unlabeled, where the file is looked up it fails that image
+    with its reason; the rest of the import goes through and nothing behind the link is read."""
+    ds, _ = api.create(type_=0, no_source=True)
+    root = folder("links")
+    secret = put_file(server, f"/{BUCKET}/_outside/secret.txt", "SECRET\n")
+    for i in range(999):
+        put_file(server, root + f"a{i:03d}.jpg", b"x")
+    put_file(server, root + "m.jpg", b"x")  # the last key of the first page
+    os.symlink(secret, obj_file(server, root + "m.txt"))  # beyond that page: looked up
+    put_file(server, root + "n.jpg", b"x")
+    os.symlink(secret, obj_file(server, root + "n.txt"))  # inside the last page: shown absent
+    put_file(server, root + "z.jpg", b"x")
+    t = run_import(api, ds, import_path=root)
+    assert t["status"] == "COMPLETED", t
+    assert counts(t)[:3] == (1002, 1002, 1001) and t["failed_sample_count"] == 1, t
+    assert t["failures"][0]["file"].endswith("m.jpg") and "outside" in t["failures"][0]["reason"], t["failures"]
+    s = by_name(api, ds)
+    assert "m.jpg" not in s and s["n.jpg"]["labels"] == [] and s["z.jpg"]["labels"] == []
+    assert label_set(api, ds) == set()
+
+
 def test_folder_import_annotations_false(api, server):
     ds, _ = api.create(type_=0, no_source=True)
     root = folder("noann")
