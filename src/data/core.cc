@@ -187,12 +187,12 @@ void SampleWriter::insert_many(const std::vector<NewSample*>& batch, int64_t& se
                          s.usage.empty() ? store::Value() : store::Value(s.usage), s.hard, now, now});
     }
     bool all = db_.exec(sql(0, k), p) == int64_t(k);
-    seq_counter += int64_t(k);
     for (size_t i = 0; i < k; ++i) {
       NewSample& s = *batch[from + i];
       int64_t seq = first + int64_t(i);
       if (!all && !db_.query_one("SELECT seq FROM samples WHERE dataset_id = ? AND seq = ?", {ds_, seq})) continue;
       inserted[from + i] = true;
+      seq_counter = seq;  // the numbers after the last row inserted stay free
       delta("total", 1);
       delta(std::string("state:") + (!s.labeled ? kUnannotated : s.auto_annotation ? kAuto : kManual), 1);
       for (auto& r : s.label_rows) {
@@ -200,8 +200,7 @@ void SampleWriter::insert_many(const std::vector<NewSample*>& batch, int64_t& se
         delta(label_key("lc", r.type, r.name), r.n);
         delta(label_key("ls", r.type, r.name), 1);
       }
-      for (auto& [key, v] : s.metadata_rows)
-        db_.exec("INSERT INTO sample_metadata (dataset_id, seq, key, value) VALUES (?, ?, ?, ?)", {ds_, seq, key, v});
+      add_metadata_rows(seq, s.metadata_rows);
       if (s.hard) {
         delta("hard", 1);
         for (int r : s.hard_reasons) delta("hr:" + std::to_string(r), 1);

@@ -142,18 +142,8 @@ class SampleWriter {
       label_rows = label_rows_of(labels);
       labeled = !labels.empty();
       hard = hard_of(metadata);
-      hard_reasons.clear();
-      if (hard) {
-        const json r = metadata.value("@modelarts:hard_reasons", json::array());
-        if (r.is_array())
-          for (auto& id : r)
-            if (id.is_number_integer() && id.get<int>() >= 0 && id.get<int>() <= 30) hard_reasons.push_back(id.get<int>());
-      }
-      metadata_rows.clear();
-      if (metadata.is_object())
-        for (auto& [k, v] : metadata.items())  // scalars only, as search compares text
-          if (v.is_string() || v.is_number() || v.is_boolean())
-            metadata_rows.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+      hard_reasons = hard ? hard_reasons_of(metadata) : std::vector<int>();
+      metadata_rows = metadata_rows_of(metadata);
       derived = true;
     }
     void trees() {
@@ -172,38 +162,15 @@ class SampleWriter {
   // insert() for many samples, one statement per 32 rows (a third faster
   // than a row at a time). Sets inserted[i] for each sample that became a
   // row; the others' paths were taken (by an existing sample or an earlier
-  // one of `batch`) and are left to the caller. Their sequence numbers go
-  // unused.
+  // one of `batch`) and are left to the caller. The sequence numbers of those
+  // among a statement's rows go unused.
   void insert_many(const std::vector<NewSample*>& batch, int64_t& seq_counter, std::vector<bool>& inserted);
 
   // Assigns s.id; returns false when a sample with this path exists already.
   bool insert(NewSample& s, int64_t& seq_counter) {
-    if (!s.derived) s.derive();
-    int64_t seq = seq_counter + 1;
-    if (id_prefix_.empty()) id_prefix_ = sample_id(ds_, 0).substr(0, 16);
-    char tail[17];
-    std::snprintf(tail, sizeof tail, "%016llx", static_cast<unsigned long long>(seq));
-    s.id = id_prefix_ + tail;
-    const char* state = !s.labeled ? kUnannotated : s.auto_annotation ? kAuto : kManual;
-    int64_t now = clock::now_ms();
-    if (db_.exec("INSERT INTO samples (dataset_id, seq, id, name, path, dir, type, state, size, sample_time, labels, metadata, "
-                 "annotated_by, usage, hard, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                 "ON CONFLICT (dataset_id, path) DO NOTHING",
-                 {ds_, seq, s.id, s.name, s.path, s.dir, s.type, state, s.size, s.sample_time, s.labels_text,
-                  s.metadata_text, s.annotated_by.empty() ? store::Value() : store::Value(s.annotated_by),
-                  s.usage.empty() ? store::Value() : store::Value(s.usage), s.hard, now, now}) == 0)
-      return false;  // a sample with this path exists already
-    seq_counter = seq;
-    delta("total", 1);
-    delta(std::string("state:") + state, 1);
-    add_label_rows(seq, s.label_rows, +1);
-    for (auto& [k, v] : s.metadata_rows)
-      db_.exec("INSERT INTO sample_metadata (dataset_id, seq, key, value) VALUES (?, ?, ?, ?)", {ds_, seq, k, v});
-    if (s.hard) {
-      delta("hard", 1);
-      for (int r : s.hard_reasons) delta("hr:" + std::to_string(r), 1);
-    }
-    return true;
+    std::vector<bool> inserted;
+    insert_many({&s}, seq_counter, inserted);
+    return inserted[0];
   }
 
   // Replaces the labels (and optionally metadata) of the sample row `r`.
@@ -226,7 +193,7 @@ class SampleWriter {
     std::string md = metadata ? metadata->dump() : r.str("metadata");
     if (metadata) {
       db_.exec("DELETE FROM sample_metadata WHERE dataset_id = ? AND seq = ?", {ds_, seq});
-      add_metadata_rows(seq, *metadata);
+      add_metadata_rows(seq, metadata_rows_of(*metadata));
       add_hard(json::parse(r.str("metadata"), nullptr, false), -1);
       add_hard(*metadata, +1);
     }
@@ -253,10 +220,26 @@ class SampleWriter {
   void add_hard(const json& md, int sign) {
     if (!hard_of(md)) return;
     delta("hard", sign);
-    const json r = md.value("@modelarts:hard_reasons", json::array());
+    for (int r : hard_reasons_of(md)) delta("hr:" + std::to_string(r), sign);
+  }
+
+  // The hard reasons counted per dataset (ids 0..30).
+  static std::vector<int> hard_reasons_of(const json& md) {
+    std::vector<int> out;
+    const json r = md.is_object() ? md.value("@modelarts:hard_reasons", json::array()) : json::array();
     if (r.is_array())
       for (auto& id : r)
-        if (id.is_number_integer() && id.get<int>() >= 0 && id.get<int>() <= 30) delta("hr:" + std::to_string(id.get<int>()), sign);
+        if (id.is_number_integer() && id.get<int>() >= 0 && id.get<int>() <= 30) out.push_back(id.get<int>());
+    return out;
+  }
+
+  // Scalar values only (strings, numbers, booleans), as search compares text.
+  static std::vector<std::pair<std::string, std::string>> metadata_rows_of(const json& md) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (md.is_object())
+      for (auto& [k, v] : md.items())
+        if (v.is_string() || v.is_number() || v.is_boolean()) out.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+    return out;
   }
 
   static int64_t hard_of(const json& md) {
@@ -286,14 +269,9 @@ class SampleWriter {
 
   void delta(const std::string& key, int64_t d) { deltas_[key] += d; }
 
-  // Scalar values only (strings, numbers, booleans), as search compares text.
-  void add_metadata_rows(int64_t seq, const json& md) {
-    if (!md.is_object()) return;
-    for (auto& [k, v] : md.items()) {
-      if (!(v.is_string() || v.is_number() || v.is_boolean())) continue;
-      db_.exec("INSERT INTO sample_metadata (dataset_id, seq, key, value) VALUES (?, ?, ?, ?)",
-               {ds_, seq, k, v.is_string() ? v.get<std::string>() : v.dump()});
-    }
+  void add_metadata_rows(int64_t seq, const std::vector<std::pair<std::string, std::string>>& rows) {
+    for (auto& [k, v] : rows)
+      db_.exec("INSERT INTO sample_metadata (dataset_id, seq, key, value) VALUES (?, ?, ?, ?)", {ds_, seq, k, v});
   }
 
   Database& db_;

@@ -495,28 +495,51 @@ std::optional<std::string> opt_string(const json& o, const std::string& key, con
   return v->get<std::string>();
 }
 
-// "obs://b/k", "s3://b/k", "s3a://b/k" (any case) or "/b/k" -> "/b/k".
-std::string object_path(const json& v, const std::string& field) {
-  if (!v.is_string()) fail(field, "must be a string");
-  std::string_view s = v.get_ref<const std::string&>(), rest = s;
+// "obs://b/k", "s3://b/k", "s3a://b/k" (any case) or "/b/k" -> "/b/k"; for
+// anything else "" and the reason in `why`.
+std::string object_uri(std::string_view s, std::string& why) {
+  std::string_view rest = s;
   size_t colon = s.find("://");
   if (colon != std::string_view::npos) {
     std::string scheme = lower(s.substr(0, colon));
     if (scheme != "obs" && scheme != "s3" && scheme != "s3a")
-      fail(field, "unsupported URI scheme in " + show(s) + " (expected obs://, s3://, s3a:// or /bucket/key)");
+      return why = "unsupported URI scheme in " + show(s) + " (expected obs://, s3://, s3a:// or /bucket/key)", "";
     rest.remove_prefix(colon + 3);
   } else if (!s.empty() && s.front() == '/') {
     rest.remove_prefix(1);
   } else {
-    fail(field, show(s) + " is not an object URI (expected obs://bucket/key, s3://bucket/key or /bucket/key)");
+    return why = show(s) + " is not an object URI (expected obs://bucket/key, s3://bucket/key or /bucket/key)", "";
   }
   size_t slash = rest.find('/');
-  if (slash == std::string_view::npos || slash + 1 == rest.size()) fail(field, show(s) + " names no object (bucket/key)");
+  if (slash == std::string_view::npos || slash + 1 == rest.size()) return why = show(s) + " names no object (bucket/key)", "";
   std::string_view bucket = rest.substr(0, slash), key = rest.substr(slash + 1);
-  if (!obs::valid_bucket(bucket)) fail(field, show(bucket) + " is not a valid bucket name");
-  if (key.back() == '/') fail(field, show(s) + " names a folder, not an object");
-  if (!obs::valid_key(key)) fail(field, show(key) + " is not a valid object key");
+  if (!obs::valid_bucket(bucket)) return why = show(bucket) + " is not a valid bucket name", "";
+  if (key.back() == '/') return why = show(s) + " names a folder, not an object", "";
+  if (!obs::valid_key(key)) return why = show(key) + " is not a valid object key", "";
   return "/" + std::string(bucket) + "/" + std::string(key);
+}
+
+std::string object_path(const json& v, const std::string& field) {
+  if (!v.is_string()) fail(field, "must be a string");
+  std::string why, path = object_uri(v.get_ref<const std::string&>(), why);
+  if (path.empty()) fail(field, why);
+  return path;
+}
+
+// A usage in upper case ("" stays ""); nullopt for an unknown one.
+std::optional<std::string> usage_named(std::string_view u) {
+  std::string up(u);
+  for (char& c : up) c = char(std::toupper(static_cast<unsigned char>(c)));
+  if (up != "TRAIN" && up != "EVAL" && up != "TEST" && up != "INFERENCE" && !up.empty()) return std::nullopt;
+  return up;
+}
+
+// Whether an annotation-format names PASCAL VOC ("PASCAL VOC", "pascal_voc", "VOC", ...).
+bool is_voc_format(std::string_view format) {
+  std::string f;
+  for (char c : lower(format))
+    if (c != ' ' && c != '_' && c != '-') f.push_back(c);
+  return f == "pascalvoc" || f == "voc";
 }
 
 bool hard_flag(const json& v, const std::string& field) {
@@ -653,11 +676,9 @@ ManifestSample parse_manifest_line(
   }
   if (auto id = opt_string(j, "id", "id")) s.id = *id;
   if (auto u = opt_string(j, "usage", "usage")) {
-    std::string up = *u;
-    for (char& c : up) c = char(std::toupper(static_cast<unsigned char>(c)));
-    if (up != "TRAIN" && up != "EVAL" && up != "TEST" && up != "INFERENCE" && !up.empty())
-      fail("usage", show(*u) + " is not one of TRAIN, EVAL, TEST, INFERENCE");
-    s.usage = up;
+    auto up = usage_named(*u);
+    if (!up) fail("usage", show(*u) + " is not one of TRAIN, EVAL, TEST, INFERENCE");
+    s.usage = *up;
   }
   if (const json* st = get(j, "sample-type")) {
     static const std::set<int64_t> kKinds = {0, 1, 2, 4, 6, 9};
@@ -718,13 +739,8 @@ ManifestSample parse_manifest_line(
 
     if ((k == Kind::kDetection || k == Kind::kSegmentation) && get(a, "annotation-loc")) {
       bool seg = k == Kind::kSegmentation;
-      if (auto fmt = opt_string(a, "annotation-format", where + ".annotation-format")) {
-        std::string f;
-        for (char c : lower(*fmt))
-          if (c != ' ' && c != '_' && c != '-') f.push_back(c);
-        if (f != "pascalvoc" && f != "voc")
-          fail(where + ".annotation-format", "unknown annotation format " + show(*fmt) + " (only PASCAL VOC)");
-      }
+      if (auto fmt = opt_string(a, "annotation-format", where + ".annotation-format"); fmt && !is_voc_format(*fmt))
+        fail(where + ".annotation-format", "unknown annotation format " + show(*fmt) + " (only PASCAL VOC)");
       std::string loc_field = where + ".annotation-loc";
       std::string path = object_path(*get(a, "annotation-loc"), loc_field);
       std::optional<std::string> xml = read_file(path);
@@ -878,29 +894,11 @@ class PlainJson {
   size_t i_ = 0;
 };
 
-// "obs://b/k", "s3://b/k", "s3a://b/k" (any case) or "/b/k" -> "/b/k", as
-// object_path reads them; nullopt for anything object_path refuses.
+// The object path of a URI, as object_path reads it; nullopt for anything it refuses.
 std::optional<std::string> plain_object_path(std::string_view s) {
-  std::string_view rest = s;
-  size_t colon = s.find("://");
-  if (colon != std::string_view::npos) {
-    std::string scheme = lower(s.substr(0, colon));
-    if (scheme != "obs" && scheme != "s3" && scheme != "s3a") return std::nullopt;
-    rest.remove_prefix(colon + 3);
-  } else if (!s.empty() && s.front() == '/') {
-    rest.remove_prefix(1);
-  } else {
-    return std::nullopt;
-  }
-  size_t slash = rest.find('/');
-  if (slash == std::string_view::npos || slash + 1 == rest.size()) return std::nullopt;
-  std::string_view bucket = rest.substr(0, slash), key = rest.substr(slash + 1);
-  if (!obs::valid_bucket(bucket) || key.back() == '/' || !obs::valid_key(key)) return std::nullopt;
-  std::string out;
-  out.reserve(rest.size() + 1);
-  out += '/';
-  out += rest;
-  return out;
+  std::string why, path = object_uri(s, why);
+  if (path.empty()) return std::nullopt;
+  return path;
 }
 
 // A VOC number written as a plain non-negative integer (what voc_number
@@ -1040,10 +1038,9 @@ std::optional<PlainLine> read_plain_line(
     } else if (key == "usage" && !has_usage) {
       std::string_view v;
       if (!j.string(v)) return std::nullopt;
-      p.usage = v;
-      for (char& c : p.usage) c = char(std::toupper(static_cast<unsigned char>(c)));
-      if (!p.usage.empty() && p.usage != "TRAIN" && p.usage != "EVAL" && p.usage != "TEST" && p.usage != "INFERENCE")
-        return std::nullopt;
+      auto usage = usage_named(v);
+      if (!usage) return std::nullopt;
+      p.usage = std::move(*usage);
       has_usage = true;
     } else if (key == "annotation" && !has_annotation) {
       has_annotation = true;
@@ -1071,12 +1068,7 @@ std::optional<PlainLine> read_plain_line(
           }
         if (type.rfind("modelarts/", 0) == 0) type.remove_prefix(10);
         if (type == "object_detection" && dataset_type == 1 && loc && !name) {
-          if (format) {
-            std::string fmt;
-            for (char c : lower(*format))
-              if (c != ' ' && c != '_' && c != '-') fmt.push_back(c);
-            if (fmt != "pascalvoc" && fmt != "voc") return std::nullopt;
-          }
+          if (format && !is_voc_format(*format)) return std::nullopt;
           auto at = plain_object_path(*loc);
           if (!at) return std::nullopt;
           std::optional<std::string> xml = read_file(*at);
