@@ -15,6 +15,9 @@ DEBS=(
   libgtest-dev googletest
   python3-requests python3-pytest   # black-box API tests (/usr/bin/python3)
   wrk                               # bench/
+  bubblewrap                        # the local runner's sandbox (src/runtime)
+  python3-torch libopenblas0-pthread  # PyTorch engine; openblas: torch is 10x slower on reference BLAS
+  python3-sklearn python3-xgboost python3-numpy  # Scikit-learn and XGBoost engines
 )
 
 missing=()

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "app/app.h"
+#include "runtime/runner.h"
 #include "common/clock.h"
 #include "http/server.h"
 
@@ -175,7 +176,15 @@ int main(int argc, char** argv) {
   where->add_flag("--all-projects", scope_all, "all projects, including later ones");
   where->add_option("--enterprise-project", scope_ep, "enterprise project id");
 
+  std::string supervise_dir;
+  bool supervise_fg = false;
+  auto* supervise_cmd = cli.add_subcommand("supervise", "Run one training job's process tree (started by the server)");
+  supervise_cmd->group("");  // internal: not listed in --help
+  supervise_cmd->add_option("dir", supervise_dir, "job folder holding spec.json")->required();
+  supervise_cmd->add_flag("--foreground", supervise_fg, "stay attached (Slurm)");
+
   CLI11_PARSE(cli, argc, argv);
+  if (*supervise_cmd) return runtime::supervise(supervise_dir, supervise_fg);
   try {
     if (!config_file.empty()) cfg.load_file(config_file);
     cfg.load_env();

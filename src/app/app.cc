@@ -53,6 +53,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   db_->migrate(iam::Iam::migrations());
   db_->migrate(data::migrations());
   db_->migrate(tasks::Runner::migrations());
+  db_->migrate(training::Service::migrations());
   objects_ = obs::open_local_store(memory ? (fs::temp_directory_path() / "atelier-routes-obs").string()
                                           : (fs::path(cfg_.data_dir) / "obs").string());
   iam::IamConfig ic;
@@ -74,6 +75,24 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   router_->add(iam::routes(*iam_));
   runner_ = std::make_unique<tasks::Runner>(*db_);
   router_->add(data::routes(*db_, *objects_, *runner_));
+
+  runtime::LocalOptions lo;
+  std::error_code ec;
+  lo.self_exe = fs::read_symlink("/proc/self/exe", ec).string();
+  lo.sandbox = cfg_.train_sandbox != "false";
+  training::Settings ts;
+  ts.dir = (fs::path(memory ? fs::temp_directory_path().string() : cfg_.data_dir) / "training").string();
+  try {
+    ts.cores = std::stod(cfg_.train_cores);
+  } catch (const std::exception&) {
+    throw std::runtime_error("train_cores must be a number, got '" + cfg_.train_cores + "'");
+  }
+  ts.memory_mb = cfg_.train_memory_mb;
+  ts.network = cfg_.train_network == "true";
+  ts.catalog = cfg_.train_catalog;
+  if (cfg_.runner != "local") throw std::runtime_error("runner must be local, got '" + cfg_.runner + "'");
+  training_ = std::make_unique<training::Service>(*db_, *objects_, runtime::local_runner(lo), ts);
+  router_->add(training_->routes());
 }
 
 App::~App() = default;

@@ -11,6 +11,7 @@
 #include "obs/object_store.h"
 #include "store/db.h"
 #include "tasks/tasks.h"
+#include "training/training.h"
 
 namespace atelier::app {
 
@@ -27,7 +28,10 @@ class App {
   store::Database& db() { return *db_; }
   obs::ObjectStore& objects() { return *objects_; }
   // Starts running queued and interrupted tasks (the server does; CLI calls do not).
-  void start_tasks() { runner_->start(); }
+  void start_tasks() {
+    runner_->start();
+    training_->start();
+  }
   const Config& config() const { return cfg_; }
   const iam::Iam::Bootstrap& bootstrap() const { return boot_; }
 
@@ -38,6 +42,7 @@ class App {
   std::unique_ptr<iam::Iam> iam_;
   std::unique_ptr<iam::Gate> gate_;
   std::unique_ptr<http::Router> router_;
+  std::unique_ptr<training::Service> training_;
   // Declared last: destroyed first, so running tasks stop before the stores go.
   std::unique_ptr<tasks::Runner> runner_;
   iam::Iam::Bootstrap boot_;

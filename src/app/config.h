@@ -23,6 +23,13 @@ struct Config {
   int64_t max_connections = 1024;
   int64_t token_ttl_s = 86400;
   int64_t max_clock_skew_s = 900;
+  // Training jobs (src/training, src/runtime).
+  std::string runner = "local";     // local | slurm
+  std::string train_cores = "0";    // cores jobs may use at once; 0 = all of the machine
+  int64_t train_memory_mb = 0;      // memory jobs may use at once; 0 = three quarters of the machine
+  std::string train_network = "false";  // jobs may reach the network
+  std::string train_sandbox = "true";   // run jobs inside bubblewrap when it is installed
+  std::string train_catalog;        // JSON {"engines": [...], "flavors": [...]}; empty = built-in
 
   // Applies a JSON file (keys as the field names). Throws std::runtime_error.
   void load_file(const std::string& path);

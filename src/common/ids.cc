@@ -1,6 +1,7 @@
 #include "common/ids.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <random>
@@ -86,5 +87,16 @@ std::string uuid() {
 
 std::string access_key() { return from_alphabet("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 36, 20, true); }
 std::string secret_key() { return from_alphabet(kBase62, 62, 40, true); }
+
+int64_t long_id() {
+  static std::atomic<int64_t> last{0};
+  int64_t now = int64_t(now_ms()) * 1000;
+  int64_t prev = last.load();
+  int64_t next;
+  do {
+    next = std::max(now, prev + 1);
+  } while (!last.compare_exchange_weak(prev, next));
+  return next;
+}
 
 }  // namespace atelier::ids

@@ -1,0 +1,174 @@
+// The local runner: each job gets its own `atelier supervise` process, which
+// outlives the server. The job runs inside bubblewrap when it is installed:
+// read-only system folders, a private /tmp, the job folder's work/ as the
+// only writable place, its own pid/ipc/uts/network
+// namespaces (the network is shared only when configured). As root the job
+// runs as an unprivileged user, so nothing root-only on the host is readable;
+// the supervisor shows it the work folder without the data dir above it.
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include "runtime/job_files.h"
+#include "runtime/runner.h"
+
+namespace fs = std::filesystem;
+
+namespace atelier::runtime {
+
+namespace {
+
+constexpr const char* kBwrap = "/usr/bin/bwrap";
+constexpr const char* kInside = "/home/work";
+
+// A path as the job sees it without the sandbox: the supervisor puts the
+// work folder's place for "{workdir}".
+std::string outside(std::string s) {
+  for (size_t at = 0; (at = s.find(kInside, at)) != std::string::npos;) {
+    s.replace(at, std::strlen(kInside), "{workdir}");
+    at += 9;
+  }
+  return s;
+}
+
+void chown_tree(const std::string& root, int uid, int gid) {
+  std::error_code ec;
+  ::lchown(root.c_str(), uid_t(uid), gid_t(gid));
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
+    ::lchown(it->path().c_str(), uid_t(uid), gid_t(gid));
+}
+
+class LocalRunner : public JobRunner {
+ public:
+  explicit LocalRunner(LocalOptions o) : o_(std::move(o)) {
+    sandbox_ = o_.sandbox && bubblewrap_available();
+    as_root_ = ::geteuid() == 0;
+  }
+  std::string name() const override { return "local"; }
+  int max_nodes() const override { return 1; }
+
+  std::string submit(const Launch& l) override {
+    std::string work = l.dir + "/work";
+    fs::create_directories(l.dir + "/log");
+    json spec = {{"name", l.name},
+                 {"log", l.dir + "/log/" + l.log_name},
+                 {"cores", l.cores},
+                 {"memory_mb", l.memory_mb},
+                 {"pids_max", 4096}};
+    if (as_root_) {
+      spec["uid"] = o_.run_as_uid;
+      spec["gid"] = o_.run_as_gid;
+      chown_tree(work, o_.run_as_uid, o_.run_as_gid);
+    }
+    if (sandbox_) {
+      std::vector<std::string> a = {kBwrap, "--unshare-all"};
+      if (l.network) a.push_back("--share-net");
+      for (const char* s : {"--die-with-parent", "--new-session", "--clearenv"}) a.push_back(s);
+      for (auto& [k, v] : l.env) a.insert(a.end(), {"--setenv", k, v});
+      a.insert(a.end(), {"--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"});
+      for (const char* d : {"/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"}) {
+        struct stat st {};
+        if (::lstat(d, &st) != 0) continue;
+        if (S_ISLNK(st.st_mode)) {
+          std::error_code ec;
+          auto target = fs::read_symlink(d, ec);
+          if (!ec) a.insert(a.end(), {"--symlink", target.string(), d});
+        } else if (S_ISDIR(st.st_mode)) {
+          a.insert(a.end(), {"--ro-bind", d, d});
+        }
+      }
+      a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/home", "--bind",
+                         "{workdir}", kInside, "--chdir", l.cwd, "--"});
+      a.insert(a.end(), l.command.begin(), l.command.end());
+      spec["argv"] = a;
+      spec["env"] = json::object({{"PATH", "/usr/bin:/bin"}});
+      spec["cwd"] = "/";
+      spec["workdir"] = work;
+    } else {
+      // No bubblewrap: the same command on the host, its paths mapped onto the job folder.
+      std::vector<std::string> a;
+      for (auto& c : l.command) a.push_back(outside(c));
+      spec["argv"] = a;
+      json env = json::object();
+      for (auto& [k, v] : l.env) env[k] = outside(v);
+      spec["env"] = env;
+      spec["cwd"] = outside(l.cwd);
+      spec["workdir"] = work;
+    }
+    write_json_file(l.dir + "/spec.json", spec);
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    std::vector<std::string> args = {o_.self_exe, "supervise", l.dir};
+    std::vector<char*> av;
+    for (auto& s : args) av.push_back(s.data());
+    av.push_back(nullptr);
+    pid_t pid = 0;
+    // Not the server's environment: it may hold the admin password or the master key.
+    char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+    char* env[] = {path, nullptr};
+    int rc = ::posix_spawn(&pid, o_.self_exe.c_str(), &fa, nullptr, av.data(), env);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) throw std::runtime_error("cannot start the supervisor: " + std::string(std::strerror(rc)));
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    // A failed start is recorded in exit.json by the supervisor; poll() reports it.
+    return l.dir;
+  }
+
+  JobState poll(const std::string& handle, const std::string& dir) override {
+    JobState s;
+    auto ended = [&](const json& e) {
+      s.phase = Phase::kExited;
+      s.exit_code = e.value("exit_code", 1);
+      s.killed = e.value("killed", false);
+      s.started_ms = e.value("started_at", int64_t(0));
+      s.ended_ms = e.value("ended_at", int64_t(0));
+      s.reason = e.value("reason", "");
+      return s;
+    };
+    if (auto e = read_json_file(dir + "/exit.json")) return ended(*e);
+    if (supervisor_alive(dir)) {
+      if (auto r = read_json_file(dir + "/running.json")) {
+        s.phase = Phase::kRunning;
+        s.started_ms = r->value("started_at", int64_t(0));
+      }
+      return s;
+    }
+    if (auto e = read_json_file(dir + "/exit.json")) return ended(*e);  // it ended just now
+    s.phase = Phase::kLost;
+    s.reason = "the job's supervisor ended without recording how the job ended (was the machine restarted?)";
+    return s;
+  }
+
+  void cancel(const std::string& handle, const std::string& dir) override {
+    if (supervisor_alive(dir)) {
+      auto s = read_json_file(dir + "/supervisor.json");
+      ::kill((*s)["pid"].get<int>(), SIGTERM);
+    } else {
+      kill_job_tree(dir);
+    }
+  }
+
+ private:
+  LocalOptions o_;
+  bool sandbox_ = false, as_root_ = false;
+};
+
+}  // namespace
+
+bool bubblewrap_available() { return ::access(kBwrap, X_OK) == 0; }
+
+std::unique_ptr<JobRunner> local_runner(LocalOptions o) { return std::make_unique<LocalRunner>(std::move(o)); }
+
+}  // namespace atelier::runtime

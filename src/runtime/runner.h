@@ -1,0 +1,71 @@
+// Where training code runs. A JobRunner starts one prepared job, reports its
+// state and stops it; the training service keeps all history in its own
+// store, so a runner needs to remember nothing. Two backends: the local
+// runner (a supervisor process per job, sandboxed with bubblewrap, limited by
+// cgroups) and Slurm. Both hand the job to `atelier supervise`, which owns the
+// job's process tree, writes its log with a line index (runtime/job_log.h)
+// and records how it ended, so a job survives a restart of the server.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace atelier::runtime {
+
+// A job ready to run: its folder holds work/ (code, data, output, as the
+// sandbox sees them under /home/work) and receives log/ and the state files.
+struct Launch {
+  std::string name;  // unique among running jobs, e.g. "atelier-v123" (cgroup, Slurm job name)
+  std::string dir;   // the job folder (host path, absolute)
+  std::string log_name;  // file name of the log under dir/log/
+  std::vector<std::string> command;  // as the job sees it (paths under /home/work)
+  std::string cwd;                   // as the job sees it
+  std::map<std::string, std::string> env;
+  double cores = 1;
+  int64_t memory_mb = 1024;
+  int nodes = 1;
+  bool network = false;
+};
+
+enum class Phase { kWaiting, kRunning, kExited, kLost };
+
+struct JobState {
+  Phase phase = Phase::kWaiting;
+  int exit_code = 0;    // kExited: the code, or 128 + signal
+  bool killed = false;  // kExited: ended by cancel()
+  int64_t started_ms = 0, ended_ms = 0;
+  std::string reason;   // kLost, or why it could not start
+};
+
+class JobRunner {
+ public:
+  virtual ~JobRunner() = default;
+  virtual std::string name() const = 0;  // "local" | "slurm"
+  virtual int max_nodes() const = 0;
+  // Starts the job; returns the handle to poll it by. Throws
+  // std::runtime_error when it cannot be started.
+  virtual std::string submit(const Launch& l) = 0;
+  virtual JobState poll(const std::string& handle, const std::string& dir) = 0;
+  // Asks the job to stop; poll() reports it ended with killed set.
+  virtual void cancel(const std::string& handle, const std::string& dir) = 0;
+};
+
+// How the local runner isolates jobs. `sandbox`: use bubblewrap when it is
+// installed; `run_as_uid/gid` (when the server runs as root): the job's user.
+struct LocalOptions {
+  std::string self_exe;  // the atelier binary (for `atelier supervise`)
+  bool sandbox = true;
+  int run_as_uid = 65534, run_as_gid = 65534;
+};
+
+std::unique_ptr<JobRunner> local_runner(LocalOptions o);
+bool bubblewrap_available();
+
+// The `atelier supervise DIR` subcommand: runs the job described by
+// DIR/spec.json (written by a runner). Detaches (returns once the job has
+// started) unless `foreground` (Slurm runs it in the allocation).
+int supervise(const std::string& dir, bool foreground);
+
+}  // namespace atelier::runtime

@@ -1,0 +1,444 @@
+// `atelier supervise DIR`: the parent of one job's process tree. It starts
+// the command of DIR/spec.json in fresh cgroups (cgroup v1 memory/cpu/pids
+// for limits and a v2 group for a reliable kill; rlimits when cgroups cannot
+// be made), as the job's user, pumps its output into the indexed log, stops
+// the whole tree on SIGTERM, and records how the job ended. It outlives the
+// server, which re-attaches through the files of job_files.h.
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common/clock.h"
+#include "runtime/job_files.h"
+#include "runtime/job_log.h"
+#include "runtime/runner.h"
+
+namespace atelier::runtime {
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+void on_term(int) { g_stop = 1; }
+
+bool write_file(const std::string& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size());
+  ::close(fd);
+  return ok;
+}
+
+// "/sys/fs/cgroup/<controller><own path>" for each v1 controller we limit,
+// and the v2 (unified) group, from /proc/self/cgroup.
+struct CgroupRoots {
+  std::map<std::string, std::string> v1;  // controller -> folder of our own group
+  std::string v2;                          // folder of our own v2 group ("" when none)
+};
+
+CgroupRoots own_cgroups() {
+  CgroupRoots r;
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string ctrls = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (path == "/") path.clear();
+    if (ctrls.empty()) {
+      for (const char* base : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"})
+        if (::access((std::string(base) + "/cgroup.procs").c_str(), W_OK) == 0 &&
+            ::access((std::string(base) + path + "/cgroup.procs").c_str(), F_OK) == 0) {
+          r.v2 = base + path;
+          break;
+        }
+      continue;
+    }
+    std::stringstream ss(ctrls);
+    std::string c;
+    while (std::getline(ss, c, ','))
+      if (c == "memory" || c == "cpu" || c == "pids") {
+        std::string dir = "/sys/fs/cgroup/" + c + path;
+        if (::access(dir.c_str(), W_OK) == 0) r.v1[c] = dir;
+      }
+  }
+  return r;
+}
+
+// Makes the job's groups and sets the limits. Returns the folders made; empty
+// when the machine gives us no cgroups (then rlimits apply).
+std::vector<std::string> make_cgroups(const std::string& name, double cores, int64_t memory_mb, int64_t pids_max,
+                                      std::string& how) {
+  std::vector<std::string> made;
+  auto roots = own_cgroups();
+  uint64_t mem = uint64_t(memory_mb) << 20;
+  auto mk = [&](const std::string& parent) -> std::string {
+    std::string d = parent + "/" + name;
+    if (::mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) return "";
+    made.push_back(d);
+    return d;
+  };
+  bool mem_ok = false, cpu_ok = false;
+  if (auto it = roots.v1.find("memory"); it != roots.v1.end()) {
+    if (auto d = mk(it->second); !d.empty()) {
+      mem_ok = write_file(d + "/memory.limit_in_bytes", std::to_string(mem));
+      write_file(d + "/memory.memsw.limit_in_bytes", std::to_string(mem));  // no swap beyond the limit
+    }
+  }
+  if (auto it = roots.v1.find("cpu"); it != roots.v1.end()) {
+    if (auto d = mk(it->second); !d.empty()) {
+      write_file(d + "/cpu.cfs_period_us", "100000");
+      cpu_ok = write_file(d + "/cpu.cfs_quota_us", std::to_string(int64_t(cores * 100000)));
+    }
+  }
+  if (auto it = roots.v1.find("pids"); it != roots.v1.end()) {
+    if (auto d = mk(it->second); !d.empty()) write_file(d + "/pids.max", std::to_string(pids_max));
+  }
+  if (!roots.v2.empty()) {
+    if (auto d = mk(roots.v2); !d.empty()) {
+      // A pure cgroup v2 machine limits here; on a hybrid one these files are absent.
+      if (::access((d + "/memory.max").c_str(), F_OK) == 0) mem_ok = write_file(d + "/memory.max", std::to_string(mem));
+      if (::access((d + "/cpu.max").c_str(), F_OK) == 0)
+        cpu_ok = write_file(d + "/cpu.max", std::to_string(int64_t(cores * 100000)) + " 100000");
+      if (::access((d + "/pids.max").c_str(), F_OK) == 0) write_file(d + "/pids.max", std::to_string(pids_max));
+    }
+  }
+  how = std::string(mem_ok ? "memory:cgroup" : "memory:rlimit") + (cpu_ok ? " cpu:cgroup" : " cpu:none");
+  return made;
+}
+
+void remove_cgroups(const std::vector<std::string>& dirs) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    bool left = false;
+    for (auto& d : dirs)
+      if (::rmdir(d.c_str()) != 0 && errno != ENOENT) left = true;
+    if (!left) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the kernel is still tearing the tree down
+  }
+}
+
+json load_spec(const std::string& dir) {
+  auto spec = read_json_file(dir + "/spec.json");
+  if (!spec || !spec->is_object()) throw std::runtime_error("no readable spec.json in " + dir);
+  return *spec;
+}
+
+}  // namespace
+
+void write_json_file(const std::string& path, const json& j) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump();
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + ": " + std::strerror(errno));
+}
+
+std::optional<json> read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json j = json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
+}
+
+uint64_t process_start(int pid) {
+  if (pid <= 0) return 0;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto p = s.rfind(')');
+  if (p == std::string::npos) return 0;
+  std::stringstream ss(s.substr(p + 2));
+  std::string field;
+  // Fields after the command start at 3 (state); starttime is field 22.
+  for (int i = 3; i <= 22; ++i)
+    if (!(ss >> field)) return 0;
+  if (s.substr(p + 2, 1) == "Z") return 0;  // a zombie is gone for our purposes
+  return std::strtoull(field.c_str(), nullptr, 10);
+}
+
+bool supervisor_alive(const std::string& dir) {
+  auto s = read_json_file(dir + "/supervisor.json");
+  if (!s || !s->contains("pid") || !s->contains("start")) return false;
+  uint64_t start = process_start((*s)["pid"].get<int>());
+  return start != 0 && start == (*s)["start"].get<uint64_t>();
+}
+
+void kill_job_tree(const std::string& dir, bool own_child) {
+  auto r = read_json_file(dir + "/running.json");
+  if (!r) return;
+  for (auto& cg : r->value("cgroups", json::array())) {
+    std::string d = cg.get<std::string>();
+    if (::access((d + "/cgroup.kill").c_str(), F_OK) == 0) {
+      write_file(d + "/cgroup.kill", "1");
+    } else if (d.find("/pids/") != std::string::npos || d.find("/memory/") != std::string::npos) {
+      std::ifstream procs(d + "/cgroup.procs");
+      int pid;
+      while (procs >> pid) ::kill(pid, SIGKILL);
+    }
+  }
+  int pid = r->value("pid", 0);
+  if (pid > 0 && (own_child || process_start(pid) == r->value("start", uint64_t(0)))) {
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+  }
+}
+
+int supervise(const std::string& dir, bool foreground) {
+  // Nothing of the server (listening sockets, the database) may stay open here.
+  ::close_range(3, ~0U, 0);
+  // The server blocks SIGTERM in its threads; a spawned process inherits that.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return 1;
+  if (!foreground) {
+    pid_t p = ::fork();
+    if (p < 0) return 1;
+    if (p > 0) {
+      ::close(report[1]);
+      char c = 0;
+      while (::read(report[0], &c, 1) < 0 && errno == EINTR) {
+      }
+      return c == '1' ? 0 : 1;
+    }
+    ::setsid();
+    int null = ::open("/dev/null", O_RDWR);
+    if (null >= 0) {
+      ::dup2(null, 0), ::dup2(null, 1), ::dup2(null, 2);
+      if (null > 2) ::close(null);
+    }
+  }
+  ::close(report[0]);
+  auto tell = [&](char c) {
+    if (report[1] >= 0) {
+      (void)!::write(report[1], &c, 1);
+      ::close(report[1]);
+      report[1] = -1;
+    }
+  };
+  json spec;
+  int64_t now = clock::now_ms();
+  auto fail = [&](const std::string& why) {
+    try {
+      write_json_file(dir + "/exit.json",
+                      {{"exit_code", 127}, {"killed", false}, {"started_at", now}, {"ended_at", clock::now_ms()}, {"reason", why}});
+    } catch (...) {
+    }
+    tell('0');
+    return 1;
+  };
+  try {
+    spec = load_spec(dir);
+    write_json_file(dir + "/supervisor.json", {{"pid", ::getpid()}, {"start", process_start(::getpid())}});
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+
+  std::string name = spec.value("name", "atelier-job");
+  std::string limits;
+  std::vector<std::string> cgroups;
+  std::optional<JobLogWriter> log;
+  try {
+    log.emplace(spec.at("log").get<std::string>());
+    cgroups = make_cgroups(name, spec.value("cores", 1.0), spec.value("memory_mb", int64_t(1024)),
+                           spec.value("pids_max", int64_t(4096)), limits);
+  } catch (const std::exception& e) {
+    return fail(std::string("cannot prepare the job: ") + e.what());
+  }
+
+  struct sigaction sa {};
+  sa.sa_handler = on_term;
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return fail("pipe failed");
+  int uid = spec.value("uid", -1), gid = spec.value("gid", -1);
+  // The job's user may not be able to reach the work folder through the data
+  // dir above it (mode 0700). Then the job's own mount namespace shows the
+  // folder, and nothing above it, at kPortal.
+  constexpr const char* kPortal = "/tmp/atelier-work";
+  std::string workdir = spec.value("workdir", "");
+  bool portal = uid >= 0 && !workdir.empty();
+  // "{workdir}" in the command, its environment and cwd: where the job sees the folder.
+  auto place = [&](std::string s) {
+    for (size_t at; (at = s.find("{workdir}")) != std::string::npos;) s.replace(at, 9, portal ? kPortal : workdir);
+    return s;
+  };
+  std::vector<std::string> argv, envs;
+  for (auto& a : spec.at("argv")) argv.push_back(place(a.get<std::string>()));
+  json env = spec.value("env", json::object());
+  for (auto& [k, v] : env.items()) envs.push_back(k + "=" + place(v.get<std::string>()));
+  std::vector<char*> av, ev;
+  for (auto& s : argv) av.push_back(s.data());
+  av.push_back(nullptr);
+  for (auto& s : envs) ev.push_back(s.data());
+  ev.push_back(nullptr);
+  std::string cwd = place(spec.value("cwd", "/"));
+  bool rlimit_mem = limits.find("memory:rlimit") != std::string::npos;
+  rlim_t mem = rlim_t(spec.value("memory_mb", int64_t(1024))) << 20;
+
+  pid_t job = ::fork();
+  if (job < 0) return fail("fork failed");
+  if (job == 0) {
+    auto die = [&](const char* what) {
+      std::string m = std::string(what) + ": " + std::strerror(errno);
+      (void)!::write(err[1], m.data(), m.size());
+      ::_exit(127);
+    };
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(SIGTERM, &dfl, nullptr);
+    ::sigaction(SIGINT, &dfl, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+    for (auto& d : cgroups)
+      if (!write_file(d + "/cgroup.procs", "0")) die(("cannot join " + d).c_str());
+    if (rlimit_mem) {
+      // No memory cgroup: RLIMIT_DATA bounds the heap (RLIMIT_AS would also
+      // count the address space that libraries merely reserve).
+      struct rlimit rl {mem, mem};
+      ::setrlimit(RLIMIT_DATA, &rl);
+    }
+    if (portal) {
+      if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+        die("cannot make the job's mount namespace");
+      // Opened in the new namespace and held across the tmpfs mount, which may hide its path.
+      int fd = ::open(workdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      std::string src = "/proc/self/fd/" + std::to_string(fd);
+      if (fd < 0 || ::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0 || ::mkdir(kPortal, 0755) != 0 ||
+          ::mount(src.c_str(), kPortal, nullptr, MS_BIND | MS_REC, nullptr) != 0)
+        die("cannot show the work folder to the job");
+      ::close(fd);
+    }
+    ::setsid();
+    ::dup2(out[1], 1);
+    ::dup2(out[1], 2);
+    int null = ::open("/dev/null", O_RDONLY);
+    if (null >= 0) ::dup2(null, 0);
+    if (gid >= 0 && (::setgroups(0, nullptr) != 0 || ::setgid(gid_t(gid)) != 0)) die("cannot switch group");
+    if (uid >= 0 && ::setuid(uid_t(uid)) != 0) die("cannot switch user");
+    if (::chdir(cwd.c_str()) != 0) die(("cannot enter " + cwd).c_str());
+    ::execve(av[0], av.data(), ev.data());
+    die(("cannot run " + argv[0]).c_str());
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  std::string exec_error;
+  {
+    char buf[512];
+    ssize_t r;
+    while ((r = ::read(err[0], buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR))
+      if (r > 0) exec_error.append(buf, size_t(r));
+    ::close(err[0]);
+  }
+  int64_t started = clock::now_ms();
+  try {
+    write_json_file(dir + "/running.json", {{"pid", job},
+                                           {"start", process_start(job)},
+                                           {"started_at", started},
+                                           {"limits", limits},
+                                           {"cgroups", cgroups}});
+  } catch (...) {
+  }
+  tell(exec_error.empty() ? '1' : '0');
+
+  bool killed = false, exited = false, eof = false;
+  int status = 0;
+  int64_t exited_at = 0;
+  char buf[1 << 16];
+  ::fcntl(out[0], F_SETFL, O_NONBLOCK);
+  while (!(exited && eof)) {
+    if (g_stop && !killed) {
+      killed = true;
+      kill_job_tree(dir, true);
+    }
+    if (!exited) {
+      pid_t w = ::waitpid(job, &status, WNOHANG);
+      if (w == job) {
+        exited = true;
+        exited_at = clock::now_ms();
+        // The job is over: whatever it left running goes with it.
+        kill_job_tree(dir, true);
+      }
+    }
+    // A process that escaped the kill may hold the output open: stop
+    // reading it a little after the job has ended.
+    if (exited && !eof && clock::now_ms() - exited_at > 2000) eof = true;
+    if (!eof) {
+      struct pollfd pfd {out[0], POLLIN, 0};
+      ::poll(&pfd, 1, exited ? 50 : 200);
+      for (;;) {
+        ssize_t r = ::read(out[0], buf, sizeof buf);
+        if (r > 0) {
+          try {
+            log->append(std::string_view(buf, size_t(r)));
+          } catch (...) {
+          }
+          continue;
+        }
+        if (r == 0) eof = true;
+        break;
+      }
+    } else if (!exited) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ::close(out[0]);
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+  std::string reason;
+  log->finish();  // the job's unterminated last line stays a line of its own
+  if (!exec_error.empty()) {
+    reason = exec_error;
+    log->append("[atelier] " + exec_error + "\n");
+  } else if (killed) {
+    reason = "stopped";
+  } else if (WIFSIGNALED(status)) {
+    reason = std::string("killed by signal ") + strsignal(WTERMSIG(status));
+  }
+  for (auto& d : cgroups) {
+    if (killed) break;
+    std::ifstream oom(d + "/memory.oom_control");
+    std::string key;
+    int64_t n = 0;
+    while (oom >> key >> n)
+      if (key == "oom_kill" && n > 0)
+        reason = "out of memory: the job used more than the " + std::to_string(spec.value("memory_mb", int64_t(0))) +
+                 " MB of its resource spec";
+  }
+  if (!reason.empty() && exec_error.empty()) log->append("[atelier] " + reason + "\n");
+  log->append("[atelier] exit code " + std::to_string(code) + "\n");
+  log->finish();
+  log.reset();
+  remove_cgroups(cgroups);
+  try {
+    write_json_file(dir + "/exit.json", {{"exit_code", code},
+                                        {"killed", killed},
+                                        {"started_at", started},
+                                        {"ended_at", clock::now_ms()},
+                                        {"reason", reason}});
+  } catch (...) {
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace atelier::runtime
