@@ -254,6 +254,29 @@ int64_t query_int(const Context& ctx, const char* name, int64_t def, int64_t lo,
   return n;
 }
 
+// The paging, sorting and name search of the v1 list calls. `columns`:
+// sortBy value -> SQL column, the first being the default.
+struct ListQuery {
+  int64_t per_page, page;
+  std::string column, order, search;
+};
+
+ListQuery list_query(const Context& ctx, const std::vector<std::pair<std::string, std::string>>& columns,
+                     const char* default_order) {
+  ListQuery q{query_int(ctx, "per_page", 10, 1, 1000), query_int(ctx, "page", 1, 1, 65535), "", "", ""};
+  std::string sort = query(ctx, "sortBy").value_or(columns.front().first), names;
+  for (auto& [name, col] : columns) {
+    names += (names.empty() ? "" : ", ") + name;
+    if (name == sort) q.column = col;
+  }
+  if (q.column.empty()) throw bad_request("sortBy must be one of " + names);
+  q.order = query(ctx, "order").value_or(default_order);
+  if (q.order != "asc" && q.order != "desc") throw bad_request("order must be asc or desc");
+  q.search = query(ctx, "search_content").value_or("");
+  if (utf8_length(q.search) > 64) throw bad_request("search_content must be at most 64 characters");
+  return q;
+}
+
 std::string like_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
@@ -916,18 +939,10 @@ std::vector<Route> Service::Impl::routes() {
   });
 
   add("GET", "/training-jobs", "modelarts:trainJob:list", {}, [this](Context& ctx) {
-    int64_t per_page = query_int(ctx, "per_page", 10, 1, 1000);
-    int64_t page = query_int(ctx, "page", 1, 1, 65535);
-    std::string sort = query(ctx, "sortBy").value_or("job_name");
-    static const std::map<std::string, std::string> cols = {
-        {"job_name", "j.name"}, {"job_desc", "j.description"}, {"status", "v.status"},
-        {"duration", "dur"},    {"version_count", "vc"},       {"create_time", "j.created_at"}};
-    auto col = cols.find(sort);
-    if (col == cols.end()) throw bad_request("sortBy must be one of job_name, job_desc, status, duration, version_count, create_time");
-    std::string order = query(ctx, "order").value_or("asc");
-    if (order != "asc" && order != "desc") throw bad_request("order must be asc or desc");
-    std::string search = query(ctx, "search_content").value_or("");
-    if (utf8_length(search) > 64) throw bad_request("search_content must be at most 64 characters");
+    auto [per_page, page, column, order, search] =
+        list_query(ctx, {{"job_name", "j.name"}, {"job_desc", "j.description"}, {"status", "v.status"},
+                         {"duration", "dur"}, {"version_count", "vc"}, {"create_time", "j.created_at"}},
+                   "asc");
     std::string ws = query(ctx, "workspace_id").value_or("0");
     int64_t now = clock::now_ms();
     std::string where = " WHERE j.project_id = ? AND j.workspace_id = ?";
@@ -959,7 +974,7 @@ std::vector<Route> Service::Impl::routes() {
         "CASE WHEN v.started_at IS NULL OR v.started_at = 0 THEN 0 WHEN v.ended_at = 0 THEN ? - v.started_at "
         "ELSE v.ended_at - v.started_at END AS dur, "
         "(SELECT COUNT(*) FROM train_versions c WHERE c.job_id = j.id) AS vc" +
-            from + where + " ORDER BY " + col->second + " " + order + ", j.id " + order + " LIMIT ? OFFSET ?",
+            from + where + " ORDER BY " + column + " " + order + ", j.id " + order + " LIMIT ? OFFSET ?",
         ps);
     json jobs = json::array();
     for (auto& r : rows)
@@ -1145,18 +1160,9 @@ std::vector<Route> Service::Impl::routes() {
   });
 
   add("GET", "/training-job-configs", "modelarts:trainConfig:list", {}, [this, samples, config_type](Context& ctx) {
-    int64_t per_page = query_int(ctx, "per_page", 10, 1, 1000);
-    int64_t page = query_int(ctx, "page", 1, 1, 65535);
     std::string type = config_type(ctx);
-    std::string sort = query(ctx, "sortBy").value_or("config_name");
-    static const std::map<std::string, std::string> cols = {
-        {"config_name", "name"}, {"config_desc", "description"}, {"create_time", "created_at"}};
-    auto col = cols.find(sort);
-    if (col == cols.end()) throw bad_request("sortBy must be one of config_name, config_desc, create_time");
-    std::string order = query(ctx, "order").value_or("desc");
-    if (order != "asc" && order != "desc") throw bad_request("order must be asc or desc");
-    std::string search = query(ctx, "search_content").value_or("");
-    if (utf8_length(search) > 64) throw bad_request("search_content must be at most 64 characters");
+    auto [per_page, page, column, order, search] =
+        list_query(ctx, {{"config_name", "name"}, {"config_desc", "description"}, {"create_time", "created_at"}}, "desc");
     json configs = json::array();
     int64_t total = 0;
     if (type == "sample") {
@@ -1181,7 +1187,7 @@ std::vector<Route> Service::Impl::routes() {
       total = db.query_one("SELECT COUNT(*) AS n FROM train_configs" + where, ps)->i64("n");
       ps.push_back(per_page);
       ps.push_back((page - 1) * per_page);
-      for (auto& r : db.query("SELECT * FROM train_configs" + where + " ORDER BY " + col->second + " " + order +
+      for (auto& r : db.query("SELECT * FROM train_configs" + where + " ORDER BY " + column + " " + order +
                                   ", name " + order + " LIMIT ? OFFSET ?",
                               ps))
         configs.push_back(config_json(r, false));

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from conftest import ADMIN_PASSWORD, BIN, Server, token_for
-from datahelpers import put_file
+from datahelpers import Api, put_file
 
 INIT, WAITING, RUNNING, KILLING, COMPLETED, FAILED, KILLED, LOST = 1, 7, 8, 9, 10, 11, 12, 14
 TERMINAL = {3, 5, 6, 10, 11, 12, 13, 14, 16, 17, 20, 21}
@@ -130,7 +130,7 @@ def shutdown(srv, api=None):
 
 # ------------------------------------------------------------------ client
 
-class TApi:
+class TApi(Api):
     """Client of /v1/{project_id} (legacy training) for the account owner."""
 
     def __init__(self, srv):
@@ -139,27 +139,11 @@ class TApi:
 
     def login(self):
         tok, body = token_for(self.srv.base, "admin", ADMIN_PASSWORD, "admin", project="local")
-        self.pid = body["project"]["id"]
-        self.h = {"X-Auth-Token": tok}
+        Api.__init__(self, self.srv, {"X-Auth-Token": tok}, body["project"]["id"])
 
     @property
     def base(self):
         return f"{self.srv.base}/v1/{self.pid}"
-
-    def req(self, method, path, **kw):
-        return requests.request(method, self.base + path, headers=self.h, timeout=60, **kw)
-
-    def get(self, path, **kw):
-        return self.req("GET", path, **kw)
-
-    def post(self, path, **kw):
-        return self.req("POST", path, **kw)
-
-    def put(self, path, **kw):
-        return self.req("PUT", path, **kw)
-
-    def delete(self, path, **kw):
-        return self.req("DELETE", path, **kw)
 
     # ---------------------------------------------------------------- jobs
 
@@ -294,14 +278,18 @@ def wait_for(pred, timeout=20, what="condition"):
 
 # ------------------------------------------------------------------ fixtures
 
+def serving(env):
+    """A module's server with its client; every job and process gone after."""
+    s = Server(extra_env=env)
+    s.api = TApi(s)
+    yield s
+    shutdown(s, s.api)
+
+
 @pytest.fixture(scope="module")
 def srv():
     """A server with room for several jobs at once."""
-    s = Server(extra_env={"ATELIER_TRAIN_CORES": "8", "ATELIER_TRAIN_MEMORY_MB": "16384"})
-    a = TApi(s)
-    s.api = a
-    yield s
-    shutdown(s, a)
+    yield from serving({"ATELIER_TRAIN_CORES": "8", "ATELIER_TRAIN_MEMORY_MB": "16384"})
 
 
 @pytest.fixture
@@ -312,11 +300,7 @@ def api(srv):
 @pytest.fixture(scope="module")
 def srv1():
     """A server whose jobs share one core."""
-    s = Server(extra_env={"ATELIER_TRAIN_CORES": "1", "ATELIER_TRAIN_MEMORY_MB": "8192"})
-    a = TApi(s)
-    s.api = a
-    yield s
-    shutdown(s, a)
+    yield from serving({"ATELIER_TRAIN_CORES": "1", "ATELIER_TRAIN_MEMORY_MB": "8192"})
 
 
 @pytest.fixture
