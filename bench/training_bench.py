@@ -12,10 +12,12 @@
      ratio ~ 1).
   3. 200 jobs submitted at once with capacity for one: all accepted, started
      in submission order, server RSS before and after the submissions.
+  4. The Slurm runner on a one-node cluster started here (scripts/slurm.sh):
+     create -> RUNNING through the API, next to Slurm's own sbatch -> RUNNING
+     for a trivial script, measured in the same run.
 
   bench/training_bench.py           full size
   bench/training_bench.py --smoke   tiny run used by the test suite
-Slurm's sbatch -> RUNNING is not measured yet: the Slurm runner is not built.
 """
 import argparse
 import os
@@ -23,6 +25,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -148,6 +151,59 @@ def main():
     finally:
         srv.stop()
         subprocess.run(["rm", "-rf", srv.data_dir])
+    slurm(starts)
+
+
+def squeue_state(env, job):
+    q = subprocess.run(["squeue", "-h", "-t", "all", "-j", job, "-o", "%T"], env=env, capture_output=True, text=True)
+    return q.stdout.strip()
+
+
+def slurm(starts):
+    d = tempfile.mkdtemp(prefix="atelier-bench-slurm-")
+    conf = os.path.join(d, "slurm.conf")
+    env = dict(os.environ, SLURM_CONF=conf)
+    script = os.path.join(HERE, "..", "scripts", "slurm.sh")
+    srv = None
+    try:
+        subprocess.run([script, "start", d], check=True, capture_output=True)
+        # Slurm alone: until squeue says RUNNING, and until the script really runs (it touches a file).
+        raw, raw_state = [], []
+        for i in range(starts):
+            mark = os.path.join(d, f"started{i}")
+            t0 = time.perf_counter()
+            job = subprocess.run(["sbatch", "--parsable", "--output=/dev/null", "--wrap", f"touch {mark}; sleep 0.3"],
+                                 env=env, check=True, capture_output=True, text=True).stdout.strip().split(";")[0]
+            while squeue_state(env, job) not in ("RUNNING", "COMPLETING", "COMPLETED"):
+                time.sleep(0.002)
+            raw_state.append(time.perf_counter() - t0)
+            while not os.path.exists(mark):
+                time.sleep(0.002)
+            raw.append(time.perf_counter() - t0)
+            while squeue_state(env, job) != "COMPLETED":
+                time.sleep(0.05)
+        srv = Server(extra_env={"ATELIER_RUNNER": "slurm", "SLURM_CONF": conf})
+        c = Client(srv)
+        put_file(srv, "/bench/code/sleep.py", SLEEP.encode())
+        put_file(srv, "/bench/data/x", b"x")
+        lat = []
+        for _ in range(starts):
+            t0 = time.perf_counter()
+            _, url = c.create("sleep.py")
+            c.wait(url, (8, 10), timeout=60)
+            lat.append(time.perf_counter() - t0)
+            c.wait(url, (10, 11), every=0.05)
+        print(f"slurm: create -> RUNNING median {statistics.median(lat) * 1000:7.1f} ms   "
+              f"sbatch -> script running median {statistics.median(raw) * 1000:7.1f} ms   "
+              f"ratio {statistics.median(lat) / statistics.median(raw):.2f}   "
+              f"(sbatch -> squeue RUNNING {statistics.median(raw_state) * 1000:.1f} ms)")
+    finally:
+        if srv:
+            srv.stop()
+            subprocess.run(["rm", "-rf", srv.data_dir])
+        subprocess.run(["scancel", "--user", "root"], env=env, capture_output=True)
+        subprocess.run([script, "stop", d], capture_output=True)
+        subprocess.run(["rm", "-rf", d])
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ DEBS=(
   python3-requests python3-pytest   # black-box API tests (/usr/bin/python3)
   wrk                               # bench/
   bubblewrap                        # the local runner's sandbox (src/runtime)
+  slurm-wlm munge                   # the Slurm runner's tests start a one-node cluster (scripts/slurm.sh)
   python3-torch libopenblas0-pthread  # PyTorch engine; openblas: torch is 10x slower on reference BLAS
   python3-sklearn python3-xgboost python3-numpy  # Scikit-learn and XGBoost engines
 )

@@ -90,8 +90,14 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   ts.memory_mb = cfg_.train_memory_mb;
   ts.network = cfg_.train_network == "true";
   ts.catalog = cfg_.train_catalog;
-  if (cfg_.runner != "local") throw std::runtime_error("runner must be local, got '" + cfg_.runner + "'");
-  training_ = std::make_unique<training::Service>(*db_, *objects_, runtime::local_runner(lo), ts);
+  std::unique_ptr<runtime::JobRunner> jobs;
+  if (cfg_.runner == "local")
+    jobs = runtime::local_runner(lo);
+  else if (cfg_.runner == "slurm")
+    jobs = runtime::slurm_runner(lo, cfg_.slurm_partition);
+  else
+    throw std::runtime_error("runner must be local or slurm, got '" + cfg_.runner + "'");
+  training_ = std::make_unique<training::Service>(*db_, *objects_, std::move(jobs), ts);
   router_->add(training_->routes());
 }
 

@@ -25,6 +25,7 @@ struct Config {
   int64_t max_clock_skew_s = 900;
   // Training jobs (src/training, src/runtime).
   std::string runner = "local";     // local | slurm
+  std::string slurm_partition;      // empty = the cluster's default partition
   std::string train_cores = "0";    // cores jobs may use at once; 0 = all of the machine
   int64_t train_memory_mb = 0;      // memory jobs may use at once; 0 = three quarters of the machine
   std::string train_network = "false";  // jobs may reach the network

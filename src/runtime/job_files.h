@@ -12,8 +12,16 @@
 #include <string>
 
 #include "common/json.h"
+#include "runtime/runner.h"
 
 namespace atelier::runtime {
+
+// Writes dir/spec.json for `l` (the sandboxed command line when bubblewrap
+// is used) and gives the work folder to the job's user.
+void write_job_spec(const Launch& l, const LocalOptions& o);
+// What the files say of the job: ended (exit.json), running, starting (a
+// live supervisor); nullopt when the supervisor is gone without a record.
+std::optional<JobState> state_from_files(const std::string& dir);
 
 void write_json_file(const std::string& path, const json& j);  // atomic; throws std::runtime_error
 std::optional<json> read_json_file(const std::string& path);   // nullopt when missing or unreadable

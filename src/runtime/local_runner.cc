@@ -46,65 +46,70 @@ void chown_tree(const std::string& root, int uid, int gid) {
     ::lchown(it->path().c_str(), uid_t(uid), gid_t(gid));
 }
 
+}  // namespace
+
+void write_job_spec(const Launch& l, const LocalOptions& o) {
+  std::string work = l.dir + "/work";
+  fs::create_directories(l.dir + "/log");
+  json spec = {{"name", l.name},
+               {"log", l.dir + "/log/" + l.log_name},
+               {"cores", l.cores},
+               {"memory_mb", l.memory_mb},
+               {"pids_max", 4096}};
+  if (::geteuid() == 0) {
+    spec["uid"] = o.run_as_uid;
+    spec["gid"] = o.run_as_gid;
+    chown_tree(work, o.run_as_uid, o.run_as_gid);
+  }
+  if (o.sandbox && bubblewrap_available()) {
+    std::vector<std::string> a = {kBwrap, "--unshare-all"};
+    if (l.network) a.push_back("--share-net");
+    for (const char* s : {"--die-with-parent", "--new-session", "--clearenv"}) a.push_back(s);
+    for (auto& [k, v] : l.env) a.insert(a.end(), {"--setenv", k, v});
+    a.insert(a.end(), {"--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"});
+    for (const char* d : {"/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"}) {
+      struct stat st {};
+      if (::lstat(d, &st) != 0) continue;
+      if (S_ISLNK(st.st_mode)) {
+        std::error_code ec;
+        auto target = fs::read_symlink(d, ec);
+        if (!ec) a.insert(a.end(), {"--symlink", target.string(), d});
+      } else if (S_ISDIR(st.st_mode)) {
+        a.insert(a.end(), {"--ro-bind", d, d});
+      }
+    }
+    a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/home", "--bind",
+                       "{workdir}", kInside, "--chdir", l.cwd, "--"});
+    a.insert(a.end(), l.command.begin(), l.command.end());
+    spec["argv"] = a;
+    spec["env"] = json::object({{"PATH", "/usr/bin:/bin"}});
+    spec["cwd"] = "/";
+    spec["workdir"] = work;
+  } else {
+    // No bubblewrap: the same command on the host, its paths mapped onto the job folder.
+    std::vector<std::string> a;
+    for (auto& c : l.command) a.push_back(outside(c));
+    spec["argv"] = a;
+    json env = json::object();
+    for (auto& [k, v] : l.env) env[k] = outside(v);
+    spec["env"] = env;
+    spec["cwd"] = outside(l.cwd);
+    spec["workdir"] = work;
+  }
+  write_json_file(l.dir + "/spec.json", spec);
+}
+
+namespace {
+
 class LocalRunner : public JobRunner {
  public:
   explicit LocalRunner(LocalOptions o) : o_(std::move(o)) {
-    sandbox_ = o_.sandbox && bubblewrap_available();
-    as_root_ = ::geteuid() == 0;
   }
   std::string name() const override { return "local"; }
-  int max_nodes() const override { return 1; }
+  int max_nodes() override { return 1; }
 
   std::string submit(const Launch& l) override {
-    std::string work = l.dir + "/work";
-    fs::create_directories(l.dir + "/log");
-    json spec = {{"name", l.name},
-                 {"log", l.dir + "/log/" + l.log_name},
-                 {"cores", l.cores},
-                 {"memory_mb", l.memory_mb},
-                 {"pids_max", 4096}};
-    if (as_root_) {
-      spec["uid"] = o_.run_as_uid;
-      spec["gid"] = o_.run_as_gid;
-      chown_tree(work, o_.run_as_uid, o_.run_as_gid);
-    }
-    if (sandbox_) {
-      std::vector<std::string> a = {kBwrap, "--unshare-all"};
-      if (l.network) a.push_back("--share-net");
-      for (const char* s : {"--die-with-parent", "--new-session", "--clearenv"}) a.push_back(s);
-      for (auto& [k, v] : l.env) a.insert(a.end(), {"--setenv", k, v});
-      a.insert(a.end(), {"--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"});
-      for (const char* d : {"/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"}) {
-        struct stat st {};
-        if (::lstat(d, &st) != 0) continue;
-        if (S_ISLNK(st.st_mode)) {
-          std::error_code ec;
-          auto target = fs::read_symlink(d, ec);
-          if (!ec) a.insert(a.end(), {"--symlink", target.string(), d});
-        } else if (S_ISDIR(st.st_mode)) {
-          a.insert(a.end(), {"--ro-bind", d, d});
-        }
-      }
-      a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/home", "--bind",
-                         "{workdir}", kInside, "--chdir", l.cwd, "--"});
-      a.insert(a.end(), l.command.begin(), l.command.end());
-      spec["argv"] = a;
-      spec["env"] = json::object({{"PATH", "/usr/bin:/bin"}});
-      spec["cwd"] = "/";
-      spec["workdir"] = work;
-    } else {
-      // No bubblewrap: the same command on the host, its paths mapped onto the job folder.
-      std::vector<std::string> a;
-      for (auto& c : l.command) a.push_back(outside(c));
-      spec["argv"] = a;
-      json env = json::object();
-      for (auto& [k, v] : l.env) env[k] = outside(v);
-      spec["env"] = env;
-      spec["cwd"] = outside(l.cwd);
-      spec["workdir"] = work;
-    }
-    write_json_file(l.dir + "/spec.json", spec);
-
+    write_job_spec(l, o_);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
@@ -127,25 +132,8 @@ class LocalRunner : public JobRunner {
   }
 
   JobState poll(const std::string& handle, const std::string& dir) override {
+    if (auto s = state_from_files(dir)) return *s;
     JobState s;
-    auto ended = [&](const json& e) {
-      s.phase = Phase::kExited;
-      s.exit_code = e.value("exit_code", 1);
-      s.killed = e.value("killed", false);
-      s.started_ms = e.value("started_at", int64_t(0));
-      s.ended_ms = e.value("ended_at", int64_t(0));
-      s.reason = e.value("reason", "");
-      return s;
-    };
-    if (auto e = read_json_file(dir + "/exit.json")) return ended(*e);
-    if (supervisor_alive(dir)) {
-      if (auto r = read_json_file(dir + "/running.json")) {
-        s.phase = Phase::kRunning;
-        s.started_ms = r->value("started_at", int64_t(0));
-      }
-      return s;
-    }
-    if (auto e = read_json_file(dir + "/exit.json")) return ended(*e);  // it ended just now
     s.phase = Phase::kLost;
     s.reason = "the job's supervisor ended without recording how the job ended (was the machine restarted?)";
     return s;
@@ -162,10 +150,32 @@ class LocalRunner : public JobRunner {
 
  private:
   LocalOptions o_;
-  bool sandbox_ = false, as_root_ = false;
 };
 
 }  // namespace
+
+std::optional<JobState> state_from_files(const std::string& dir) {
+  JobState s;
+  auto ended = [&](const json& e) {
+    s.phase = Phase::kExited;
+    s.exit_code = e.value("exit_code", 1);
+    s.killed = e.value("killed", false);
+    s.started_ms = e.value("started_at", int64_t(0));
+    s.ended_ms = e.value("ended_at", int64_t(0));
+    s.reason = e.value("reason", "");
+    return s;
+  };
+  if (auto e = read_json_file(dir + "/exit.json")) return ended(*e);
+  if (supervisor_alive(dir)) {
+    if (auto r = read_json_file(dir + "/running.json")) {
+      s.phase = Phase::kRunning;
+      s.started_ms = r->value("started_at", int64_t(0));
+    }
+    return s;
+  }
+  if (auto e = read_json_file(dir + "/exit.json")) return ended(*e);  // it ended just now
+  return std::nullopt;
+}
 
 bool bubblewrap_available() { return ::access(kBwrap, X_OK) == 0; }
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,11 +40,23 @@ struct JobState {
   std::string reason;   // kLost, or why it could not start
 };
 
+struct Capacity {
+  double cores = 0;
+  int64_t memory_mb = 0;
+};
+
 class JobRunner {
  public:
   virtual ~JobRunner() = default;
   virtual std::string name() const = 0;  // "local" | "slurm"
-  virtual int max_nodes() const = 0;
+  virtual int max_nodes() = 0;
+  // A runner with a queue of its own (Slurm) takes every job at once and
+  // reports it waiting; without one the service queues jobs against its
+  // configured capacity. total/free (nullopt when unknown): the cluster's
+  // resources, and those idle now.
+  virtual bool has_queue() const { return false; }
+  virtual std::optional<Capacity> total() { return std::nullopt; }
+  virtual std::optional<Capacity> free() { return std::nullopt; }
   // Starts the job; returns the handle to poll it by. Throws
   // std::runtime_error when it cannot be started.
   virtual std::string submit(const Launch& l) = 0;
@@ -61,6 +74,10 @@ struct LocalOptions {
 };
 
 std::unique_ptr<JobRunner> local_runner(LocalOptions o);
+// Jobs go to Slurm with sbatch (SLURM_CONF and the Slurm commands come from
+// the environment); each runs `atelier supervise --foreground` in its
+// allocation, so sandbox, limits, log and exit record are the local ones.
+std::unique_ptr<JobRunner> slurm_runner(LocalOptions o, std::string partition);
 bool bubblewrap_available();
 
 // The `atelier supervise DIR` subcommand: runs the job described by

@@ -361,8 +361,9 @@ struct Service::Impl {
       int64_t id = *in.opt_int("spec_id", 0, INT64_MAX);
       flavor = catalog.flavor(id);
       if (!flavor) in.fail("spec_id", std::to_string(id) + " is not a resource spec of GET /v1/{project_id}/job/resource-specs");
-      if (flavor->cores > settings.cores || flavor->memory_mb > settings.memory_mb)
-        in.fail("spec_id", "spec " + flavor->code + " needs more than this server's capacity for jobs");
+      auto cap = capacity();
+      if (flavor->cores > cap.cores || flavor->memory_mb > cap.memory_mb)
+        in.fail("spec_id", "spec " + flavor->code + " needs more than the " + runner->name() + " runner's capacity for jobs");
       out["spec_id"] = id;
     }
     if (!in.has("worker_server_num")) in.fail("worker_server_num", "is required");
@@ -751,11 +752,19 @@ struct Service::Impl {
             {status, reason, status == kLost ? store::Value() : store::Value(s.exit_code), start, end, vid});
   }
 
+  // All the resources jobs may use: the cluster's, or the configured ones.
+  runtime::Capacity capacity() {
+    if (runner->has_queue())
+      if (auto t = runner->total()) return *t;
+    return {settings.cores, settings.memory_mb};
+  }
+
   // How many jobs of the smallest spec can run at once (the list's "quotas").
-  int64_t max_running() const {
+  int64_t max_running() {
+    auto cap = capacity();
     int64_t most = 0;
     for (auto& f : catalog.flavors)
-      most = std::max(most, std::min(int64_t(settings.cores / f.cores + 1e-9), settings.memory_mb / f.memory_mb));
+      most = std::max(most, std::min(int64_t(cap.cores / f.cores + 1e-9), cap.memory_mb / f.memory_mb));
     return most;
   }
 
@@ -803,8 +812,10 @@ struct Service::Impl {
       const Flavor* f = catalog.flavor(cfg.value("spec_id", int64_t(0)));
       double cores = f ? f->cores : 0;
       int64_t mem = f ? f->memory_mb : 0;
-      auto [used_c, used_m] = used();
-      if (used_c + cores > settings.cores + 1e-9 || used_m + mem > settings.memory_mb) break;  // FIFO: the head waits
+      if (!runner->has_queue()) {
+        auto [used_c, used_m] = used();
+        if (used_c + cores > settings.cores + 1e-9 || used_m + mem > settings.memory_mb) break;  // FIFO: the head waits
+      }
       launch(*head);
     }
     // Folders of deleted versions, once nothing of them runs.
@@ -1058,7 +1069,10 @@ std::vector<Route> Service::Impl::routes() {
       ps.push_back((page - 1) * per_page);
     }
     json versions = json::array();
-    for (auto& v : db.query(sql, ps)) versions.push_back(version_json(v, job));
+    for (auto& v : db.query(sql, ps)) {
+      versions.push_back(version_json(v, job));
+      versions.back()["system_metric_list"] = "{}";  // a JSON-encoded string in lists (spec §3.1)
+    }
     int64_t n = db.query_one("SELECT COUNT(*) AS n FROM train_versions WHERE job_id = ?", {job.i64("id")})->i64("n");
     return ok({{"job_id", job.i64("id")}, {"job_name", job.str("name")}, {"job_desc", job.str("description")},
                {"version_count", n}, {"versions", versions}});
@@ -1253,12 +1267,21 @@ std::vector<Route> Service::Impl::routes() {
     if (type != "train" && type != "inference") throw bad_request("job_type must be train or inference");
     query_int(ctx, "engine_id", 0, 0, INT64_C(999999999));
     query_int(ctx, "project_type", 0, 0, 3);
-    auto [c, m] = used();
+    // What is free now: the cluster's idle resources, or the configured capacity less the running jobs.
+    runtime::Capacity idle{settings.cores, settings.memory_mb};
+    if (runner->has_queue()) {
+      idle = runner->free().value_or(runtime::Capacity{});
+    } else {
+      auto [c, m] = used();
+      idle.cores -= c;
+      idle.memory_mb -= m;
+    }
+    int max_num = runner->max_nodes();
     json list = json::array();
     for (auto& f : catalog.flavors) {
       json j = {{"spec_id", f.id}, {"spec_code", f.code}, {"gpu_num", f.gpu_num}, {"gpu_type", f.gpu_type},
-                {"max_num", runner->max_nodes()}, {"unit_num", 1}, {"storage", f.storage}, {"interface_type", 1},
-                {"no_resource", c + f.cores > settings.cores + 1e-9 || m + f.memory_mb > settings.memory_mb}};
+                {"max_num", max_num}, {"unit_num", 1}, {"storage", f.storage}, {"interface_type", 1},
+                {"no_resource", f.cores > idle.cores + 1e-9 || f.memory_mb > idle.memory_mb}};
       engine_fields(j, {{"spec_id", f.id}});
       for (const char* k : {"engine_id", "spec_code"}) j.erase(k);
       j["spec_code"] = f.code;
