@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# A single-node Slurm cluster on this machine (munge + slurmctld + slurmd, as
-# root, cgroup v1 mode), for the Slurm runner's tests and benches.
-#   scripts/slurm.sh start DIR   writes DIR/slurm.conf, starts the three daemons,
-#                                waits until the node is idle, prints SLURM_CONF=...
-#   scripts/slurm.sh stop DIR    stops them by the PIDs recorded in DIR
-# Ports 6817/6818 (slurmctld/slurmd) are fixed: one cluster per machine.
+# A Slurm cluster on this machine (munge + slurmctld + slurmd, as root, cgroup
+# v1 mode), for the Slurm runner's tests and benches.
+#   scripts/slurm.sh start DIR [NODES]  writes DIR/slurm.conf, starts the daemons
+#                                       (NODES slurmd on this host, default 1, each
+#                                       offering every core), waits until every node
+#                                       is idle, prints SLURM_CONF=...
+#   scripts/slurm.sh stop DIR           stops them by the PIDs recorded in DIR
+# Ports 6817 (slurmctld) and 6818.. (one a slurmd) are fixed: one cluster per machine.
 # Configuration from ../shared/notes/machine-facts.md §1 (nothing goes to /etc/slurm).
 set -euo pipefail
-cmd=${1:?start|stop}; dir=$(realpath -m "${2:?DIR}")
+cmd=${1:?start|stop}; dir=$(realpath -m "${2:?DIR}"); nodes=${3:-1}
 
 stop_pid() {  # stop_pid FILE: TERM, wait, then KILL
   local f=$1 pid
@@ -22,7 +24,7 @@ stop_pid() {  # stop_pid FILE: TERM, wait, then KILL
 }
 
 if [ "$cmd" = stop ]; then
-  stop_pid "$dir/slurmd.pid.run"
+  for f in "$dir"/slurmd*.pid.run; do stop_pid "$f"; done
   stop_pid "$dir/slurmctld.pid.run"
   stop_pid "$dir/munged.pid.run"
   exit 0
@@ -32,8 +34,18 @@ fi
 host=$(hostname -s)
 cluster=atelier$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')  # tells our slurmctld from another one on the same ports
 cpus=$(nproc)
-mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 ))
-mkdir -p "$dir/state" "$dir/spool" "$dir/log"
+mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 / nodes ))
+if [ "$nodes" = 1 ]; then
+  names=("$host")
+  node_lines="NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN"
+else  # several slurmd on this host, told apart by name and port
+  names=() node_lines=""
+  for i in $(seq "$nodes"); do
+    names+=("node$i")
+    node_lines+="NodeName=node$i NodeHostname=$host NodeAddr=127.0.0.1 Port=$((6817 + i)) CPUs=$cpus RealMemory=$mem State=UNKNOWN"$'\n'
+  done
+fi
+mkdir -p "$dir/state" "$dir/log"
 cat > "$dir/slurm.conf" <<CONF
 ClusterName=$cluster
 SlurmctldHost=$host(127.0.0.1)
@@ -53,11 +65,11 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=1000
 StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool
+SlurmdSpoolDir=$dir/spool-%n
 SlurmctldPidFile=$dir/slurmctld.pid
-SlurmdPidFile=$dir/slurmd.pid
+SlurmdPidFile=$dir/slurmd-%n.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
-SlurmdLogFile=$dir/log/slurmd.log
+SlurmdLogFile=$dir/log/slurmd-%n.log
 SlurmctldDebug=info
 SlurmdDebug=info
 SlurmctldPort=6817
@@ -67,7 +79,7 @@ MinJobAge=300
 KillWait=5
 SchedulerParameters=sched_interval=1,bf_interval=1
 MessageTimeout=10
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+$node_lines
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 cat > "$dir/cgroup.conf" <<CONF
@@ -90,22 +102,24 @@ if [ ! -S /run/munge/munge.socket.2 ] || ! munge -n 2>/dev/null | unmunge >/dev/
 fi
 setsid /usr/sbin/slurmctld -D -i > "$dir/log/slurmctld.out" 2>&1 &
 echo $! > "$dir/slurmctld.pid.run"
-setsid /usr/sbin/slurmd -D -N "$host" > "$dir/log/slurmd.out" 2>&1 &
-echo $! > "$dir/slurmd.pid.run"
+for n in "${names[@]}"; do
+  setsid /usr/sbin/slurmd -D -N "$n" > "$dir/log/slurmd-$n.out" 2>&1 &
+  echo $! > "$dir/slurmd-$n.pid.run"
+done
 for _ in $(seq 300); do
   # Both daemons must be ours and alive: another cluster on these ports would answer sinfo too.
-  for d in slurmctld slurmd; do
-    kill -0 "$(cat "$dir/$d.pid.run")" 2>/dev/null || { echo "slurm: $d exited; see $dir/log" >&2; tail -n 5 "$dir/log/$d.log" >&2; "$0" stop "$dir"; exit 1; }
+  for f in "$dir"/slurmctld.pid.run "$dir"/slurmd-*.pid.run; do
+    kill -0 "$(cat "$f")" 2>/dev/null || { echo "slurm: $(basename "$f" .pid.run) exited; see $dir/log" >&2; tail -n 5 "$dir"/log/*.log >&2; "$0" stop "$dir"; exit 1; }
   done
   # (not `| grep -q`: with pipefail, scontrol's SIGPIPE would fail the test)
-  if [ "$(sinfo -h -N -o %T 2>/dev/null)" = idle ] &&
+  if [ "$(sinfo -h -N -o %T 2>/dev/null | sort -u)" = idle ] &&
      [[ "$(scontrol show config 2>/dev/null)" =~ ClusterName\ *=\ *$cluster($'\n'|$) ]]; then
     echo "SLURM_CONF=$SLURM_CONF"
     exit 0
   fi
   sleep 0.1
 done
-echo "slurm: the node did not become idle; see $dir/log" >&2
-tail -n 5 "$dir/log/slurmctld.log" "$dir/log/slurmd.log" >&2 || true
+echo "slurm: the nodes did not become idle; see $dir/log" >&2
+tail -n 5 "$dir"/log/*.log >&2 || true
 "$0" stop "$dir"
 exit 1

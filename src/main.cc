@@ -182,9 +182,11 @@ int main(int argc, char** argv) {
   supervise_cmd->group("");  // internal: not listed in --help
   supervise_cmd->add_option("dir", supervise_dir, "job folder holding spec.json")->required();
   supervise_cmd->add_flag("--foreground", supervise_fg, "stay attached (Slurm)");
+  bool supervise_rank = false;
+  supervise_cmd->add_flag("--slurm-rank", supervise_rank, "one worker of several, numbered by SLURM_PROCID");
 
   CLI11_PARSE(cli, argc, argv);
-  if (*supervise_cmd) return runtime::supervise(supervise_dir, supervise_fg);
+  if (*supervise_cmd) return runtime::supervise(supervise_dir, supervise_fg, supervise_rank);
   try {
     if (!config_file.empty()) cfg.load_file(config_file);
     cfg.load_env();

@@ -6,6 +6,8 @@
 //                    /proc/<pid>/stat so a reused pid is not mistaken for it
 //   running.json     {pid, started_at, limits, cgroups}: the job has started
 //   exit.json        {exit_code, killed, started_at, ended_at, reason}: it ended
+// A job of several nodes has a supervisor per worker; worker r > 0 keeps its
+// state in supervisor.r.json, running.r.json and exit.r.json.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -27,11 +29,16 @@ void write_json_file(const std::string& path, const json& j);  // atomic; throws
 std::optional<json> read_json_file(const std::string& path);   // nullopt when missing or unreadable
 // The start time of a process in clock ticks since boot; 0 when it does not exist.
 uint64_t process_start(int pid);
-// True when the supervisor recorded in `dir` is still running.
-bool supervisor_alive(const std::string& dir);
-// Kills every process of the job recorded in dir/running.json (its cgroups
-// and its process group) with SIGKILL. `own_child`: the caller is the
-// supervisor, whose reaped child's group id cannot have been reused yet.
-void kill_job_tree(const std::string& dir, bool own_child = false);
+// The state file `base` ("supervisor", "running", "exit") of worker `rank`.
+std::string state_file(const std::string& dir, const char* base, int rank);
+// Workers of the job in `dir` (spec.json's "nodes"; 1 when unknown).
+int job_workers(const std::string& dir);
+// True when the supervisor of worker `rank` (-1: of any worker) still runs.
+bool supervisor_alive(const std::string& dir, int rank = -1);
+// Kills every process of a worker (its cgroups and its process group) with
+// SIGKILL, from its running file; rank -1: of every worker. `own_child`: the
+// caller is the supervisor, whose reaped child's group id cannot have been
+// reused yet.
+void kill_job_tree(const std::string& dir, int rank = -1, bool own_child = false);
 
 }  // namespace atelier::runtime

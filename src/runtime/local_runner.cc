@@ -52,7 +52,8 @@ void write_job_spec(const Launch& l, const LocalOptions& o) {
   std::string work = l.dir + "/work";
   fs::create_directories(l.dir + "/log");
   json spec = {{"name", l.name},
-               {"log", l.dir + "/log/" + l.log_name},
+               {"log_stem", l.dir + "/log/" + l.log_stem},
+               {"nodes", l.nodes},
                {"cores", l.cores},
                {"memory_mb", l.memory_mb},
                {"pids_max", 4096}};
@@ -140,9 +141,9 @@ class LocalRunner : public JobRunner {
   }
 
   void cancel(const std::string& handle, const std::string& dir) override {
-    if (supervisor_alive(dir)) {
-      auto s = read_json_file(dir + "/supervisor.json");
-      ::kill((*s)["pid"].get<int>(), SIGTERM);
+    if (supervisor_alive(dir, 0)) {
+      auto s = read_json_file(state_file(dir, "supervisor", 0));
+      ::kill(s->value("pid", 0), SIGTERM);
     } else {
       kill_job_tree(dir);
     }
@@ -155,26 +156,51 @@ class LocalRunner : public JobRunner {
 }  // namespace
 
 std::optional<JobState> state_from_files(const std::string& dir) {
+  // Every worker ended: the job ended (with the first failure of a worker
+  // that was not killed, else the first failure); one running: it runs.
   JobState s;
-  auto ended = [&](const json& e) {
-    s.phase = Phase::kExited;
-    s.exit_code = e.value("exit_code", 1);
-    s.killed = e.value("killed", false);
-    s.started_ms = e.value("started_at", int64_t(0));
-    s.ended_ms = e.value("ended_at", int64_t(0));
-    s.reason = e.value("reason", "");
-    return s;
-  };
-  if (auto e = read_json_file(dir + "/exit.json")) return ended(*e);
-  if (supervisor_alive(dir)) {
-    if (auto r = read_json_file(dir + "/running.json")) {
-      s.phase = Phase::kRunning;
-      s.started_ms = r->value("started_at", int64_t(0));
+  int n = job_workers(dir);
+  bool all_ended = true, any_running = false, any_unaccounted = false, all_killed = true;
+  int first_failure = 0, first_kill = 0;
+  std::string reason;
+  for (int r = 0; r < n; ++r) {
+    auto e = read_json_file(state_file(dir, "exit", r));
+    bool alive = !e && supervisor_alive(dir, r);
+    if (!e && !alive) e = read_json_file(state_file(dir, "exit", r));  // it ended just now
+    if (e) {
+      int code = e->value("exit_code", 1);
+      bool killed = e->value("killed", false);
+      all_killed = all_killed && killed;
+      if (code != 0 && !killed && !first_failure) first_failure = code, reason = e->value("reason", "");
+      if (code != 0 && killed && !first_kill) first_kill = code;
+      int64_t st = e->value("started_at", int64_t(0)), en = e->value("ended_at", int64_t(0));
+      if (st && (!s.started_ms || st < s.started_ms)) s.started_ms = st;
+      s.ended_ms = std::max(s.ended_ms, en);
+      if (reason.empty() && killed) reason = e->value("reason", "");
+      continue;
     }
+    all_ended = false;
+    if (!alive) {
+      any_unaccounted = true;
+      continue;
+    }
+    if (auto run = read_json_file(state_file(dir, "running", r))) {
+      any_running = true;
+      int64_t st = run->value("started_at", int64_t(0));
+      if (st && (!s.started_ms || st < s.started_ms)) s.started_ms = st;
+    }
+  }
+  if (all_ended) {
+    s.phase = Phase::kExited;
+    s.killed = all_killed;
+    s.exit_code = first_failure ? first_failure : first_kill;
+    s.reason = reason;
     return s;
   }
-  if (auto e = read_json_file(dir + "/exit.json")) return ended(*e);  // it ended just now
-  return std::nullopt;
+  if (any_unaccounted && !any_running) return std::nullopt;
+  s.phase = any_running ? Phase::kRunning : Phase::kWaiting;
+  s.ended_ms = 0;
+  return s;
 }
 
 bool bubblewrap_available() { return ::access(kBwrap, X_OK) == 0; }

@@ -20,7 +20,9 @@ namespace atelier::runtime {
 struct Launch {
   std::string name;  // unique among running jobs, e.g. "atelier-v123" (cgroup, Slurm job name)
   std::string dir;   // the job folder (host path, absolute)
-  std::string log_name;  // file name of the log under dir/log/
+  std::string log_stem;  // worker r logs to dir/log/<log_stem><r>
+  // In `command`, `cwd` and `env`, "{rank}" is the worker's number and
+  // "{master_addr}"/"{master_port}" where worker 0 can be reached.
   std::vector<std::string> command;  // as the job sees it (paths under /home/work)
   std::string cwd;                   // as the job sees it
   std::map<std::string, std::string> env;
@@ -83,6 +85,8 @@ bool bubblewrap_available();
 // The `atelier supervise DIR` subcommand: runs the job described by
 // DIR/spec.json (written by a runner). Detaches (returns once the job has
 // started) unless `foreground` (Slurm runs it in the allocation).
-int supervise(const std::string& dir, bool foreground);
+// `slurm_rank`: one worker of a job of several nodes, the one numbered by
+// SLURM_PROCID (srun starts a supervisor per node).
+int supervise(const std::string& dir, bool foreground, bool slurm_rank = false);
 
 }  // namespace atelier::runtime

@@ -101,9 +101,15 @@ class SlurmRunner : public JobRunner {
   std::string name() const override { return "slurm"; }
 
   bool has_queue() const override { return true; }
-  // One node per job for now: a job of several nodes needs a supervisor per
-  // node (srun) and an exit record per worker, which is not built yet.
-  int max_nodes() override { return 1; }
+  int max_nodes() override {
+    std::lock_guard lk(nodes_mu_);
+    int64_t now = clock::now_ms();
+    if (now - nodes_at_ > 10000) {
+      auto n = nodes();
+      if (!n.empty()) node_count_ = int(n.size()), nodes_at_ = now;
+    }
+    return node_count_;
+  }
 
   std::optional<Capacity> total() override { return sum(false); }
   std::optional<Capacity> free() override { return sum(true); }
@@ -116,7 +122,10 @@ class SlurmRunner : public JobRunner {
                                   "--cpus-per-task=" + std::to_string(std::max(1, int(std::ceil(l.cores)))),
                                   "--mem=" + std::to_string(l.memory_mb) + "M", "--export=NONE"};
     if (!partition_.empty()) a.push_back("--partition=" + partition_);
-    a.push_back("--wrap=exec " + quote(o_.self_exe) + " supervise " + quote(l.dir) + " --foreground");
+    std::string sup = quote(o_.self_exe) + " supervise " + quote(l.dir) + " --foreground";
+    // Several nodes: srun starts a supervisor (a worker) on each.
+    a.push_back(l.nodes > 1 ? "--wrap=exec srun --kill-on-bad-exit=1 --ntasks-per-node=1 " + sup + " --slurm-rank"
+                            : "--wrap=exec " + sup);
     auto r = run(a);
     {
       std::lock_guard lk(mu_);
@@ -156,8 +165,13 @@ class SlurmRunner : public JobRunner {
   }
 
   void cancel(const std::string& handle, const std::string& dir) override {
-    if (handle.empty() || handle.find_first_not_of("0123456789") != std::string::npos) return;
-    run({"scancel", handle});
+    if (!handle.empty() && handle.find_first_not_of("0123456789") == std::string::npos) {
+      run({"scancel", handle});
+    } else if (auto spec = read_json_file(dir + "/spec.json"); spec && spec->is_object()) {
+      // Submitted, its id not yet recorded (the server stopped meanwhile): by name.
+      std::string name = spec->value("name", "");
+      if (!name.empty()) run({"scancel", "--name=" + name});
+    }
   }
 
  private:
@@ -219,6 +233,9 @@ class SlurmRunner : public JobRunner {
 
   LocalOptions o_;
   std::string partition_;
+  std::mutex nodes_mu_;
+  int node_count_ = 1;
+  int64_t nodes_at_ = 0;
   std::mutex mu_;
   int64_t listed_at_ = 0;
   std::map<std::string, std::pair<std::string, std::string>> queue_;

@@ -17,7 +17,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -173,17 +176,37 @@ uint64_t process_start(int pid) {
   return std::strtoull(field.c_str(), nullptr, 10);
 }
 
-bool supervisor_alive(const std::string& dir) {
-  auto s = read_json_file(dir + "/supervisor.json");
-  if (!s || !s->contains("pid") || !s->contains("start")) return false;
-  uint64_t start = process_start((*s)["pid"].get<int>());
-  return start != 0 && start == (*s)["start"].get<uint64_t>();
+std::string state_file(const std::string& dir, const char* base, int rank) {
+  return dir + "/" + base + (rank > 0 ? "." + std::to_string(rank) : std::string()) + ".json";
 }
 
-void kill_job_tree(const std::string& dir, bool own_child) {
-  auto r = read_json_file(dir + "/running.json");
-  if (!r) return;
+int job_workers(const std::string& dir) {
+  auto spec = read_json_file(dir + "/spec.json");
+  int n = spec && spec->is_object() ? spec->value("nodes", 1) : 1;
+  return std::clamp(n, 1, 1024);
+}
+
+bool supervisor_alive(const std::string& dir, int rank) {
+  if (rank < 0) {
+    for (int r = 0, n = job_workers(dir); r < n; ++r)
+      if (supervisor_alive(dir, r)) return true;
+    return false;
+  }
+  auto s = read_json_file(state_file(dir, "supervisor", rank));
+  if (!s || !s->is_object()) return false;
+  uint64_t start = process_start(s->value("pid", 0));
+  return start != 0 && start == s->value("start", uint64_t(0));
+}
+
+void kill_job_tree(const std::string& dir, int rank, bool own_child) {
+  if (rank < 0) {
+    for (int r = 0, n = job_workers(dir); r < n; ++r) kill_job_tree(dir, r, own_child);
+    return;
+  }
+  auto r = read_json_file(state_file(dir, "running", rank));
+  if (!r || !r->is_object()) return;
   for (auto& cg : r->value("cgroups", json::array())) {
+    if (!cg.is_string()) continue;
     std::string d = cg.get<std::string>();
     if (::access((d + "/cgroup.kill").c_str(), F_OK) == 0) {
       write_file(d + "/cgroup.kill", "1");
@@ -200,7 +223,7 @@ void kill_job_tree(const std::string& dir, bool own_child) {
   }
 }
 
-int supervise(const std::string& dir, bool foreground) {
+int supervise(const std::string& dir, bool foreground, bool slurm_rank) {
   // Nothing of the server (listening sockets, the database) may stay open here.
   ::close_range(3, ~0U, 0);
   // The server blocks SIGTERM in its threads; a spawned process inherits that.
@@ -234,11 +257,16 @@ int supervise(const std::string& dir, bool foreground) {
       report[1] = -1;
     }
   };
+  int rank = 0;
+  if (slurm_rank) {
+    const char* id = std::getenv("SLURM_PROCID");
+    rank = id ? std::atoi(id) : 0;
+  }
   json spec;
   int64_t now = clock::now_ms();
   auto fail = [&](const std::string& why) {
     try {
-      write_json_file(dir + "/exit.json",
+      write_json_file(state_file(dir, "exit", rank),
                       {{"exit_code", 127}, {"killed", false}, {"started_at", now}, {"ended_at", clock::now_ms()}, {"reason", why}});
     } catch (...) {
     }
@@ -247,17 +275,18 @@ int supervise(const std::string& dir, bool foreground) {
   };
   try {
     spec = load_spec(dir);
-    write_json_file(dir + "/supervisor.json", {{"pid", ::getpid()}, {"start", process_start(::getpid())}});
+    write_json_file(state_file(dir, "supervisor", rank), {{"pid", ::getpid()}, {"start", process_start(::getpid())}});
   } catch (const std::exception& e) {
     return fail(e.what());
   }
 
-  std::string name = spec.value("name", "atelier-job");
+  // Several workers of one job may share a machine: each has its own groups.
+  std::string name = spec.value("name", "atelier-job") + "-" + std::to_string(rank);
   std::string limits;
   std::vector<std::string> cgroups;
   std::optional<JobLogWriter> log;
   try {
-    log.emplace(spec.at("log").get<std::string>());
+    log.emplace(spec.at("log_stem").get<std::string>() + std::to_string(rank));
     cgroups = make_cgroups(name, spec.value("cores", 1.0), spec.value("memory_mb", int64_t(1024)),
                            spec.value("pids_max", int64_t(4096)), limits);
   } catch (const std::exception& e) {
@@ -280,8 +309,18 @@ int supervise(const std::string& dir, bool foreground) {
   std::string workdir = spec.value("workdir", "");
   bool portal = uid >= 0 && !workdir.empty();
   // "{workdir}" in the command, its environment and cwd: where the job sees the folder.
+  // Worker 0 is reached at the address of the node that started the workers
+  // (srun), on a port chosen by the Slurm job id.
+  const char* launch_ip = std::getenv("SLURM_LAUNCH_NODE_IPADDR");
+  const char* job_id = std::getenv("SLURM_JOB_ID");
+  std::map<std::string, std::string> vars = {
+      {"{workdir}", portal ? kPortal : workdir},
+      {"{rank}", std::to_string(rank)},
+      {"{master_addr}", launch_ip ? launch_ip : "127.0.0.1"},
+      {"{master_port}", std::to_string(20000 + (job_id ? std::atoi(job_id) % 10000 : 0))}};
   auto place = [&](std::string s) {
-    for (size_t at; (at = s.find("{workdir}")) != std::string::npos;) s.replace(at, 9, portal ? kPortal : workdir);
+    for (auto& [k, v] : vars)
+      for (size_t at = 0; (at = s.find(k, at)) != std::string::npos; at += v.size()) s.replace(at, k.size(), v);
     return s;
   };
   std::vector<std::string> argv, envs;
@@ -352,7 +391,7 @@ int supervise(const std::string& dir, bool foreground) {
   }
   int64_t started = clock::now_ms();
   try {
-    write_json_file(dir + "/running.json", {{"pid", job},
+    write_json_file(state_file(dir, "running", rank), {{"pid", job},
                                            {"start", process_start(job)},
                                            {"started_at", started},
                                            {"limits", limits},
@@ -369,7 +408,7 @@ int supervise(const std::string& dir, bool foreground) {
   while (!(exited && eof)) {
     if (g_stop && !killed) {
       killed = true;
-      kill_job_tree(dir, true);
+      kill_job_tree(dir, rank, true);
     }
     if (!exited) {
       pid_t w = ::waitpid(job, &status, WNOHANG);
@@ -377,7 +416,7 @@ int supervise(const std::string& dir, bool foreground) {
         exited = true;
         exited_at = clock::now_ms();
         // The job is over: whatever it left running goes with it.
-        kill_job_tree(dir, true);
+        kill_job_tree(dir, rank, true);
       }
     }
     // A process that escaped the kill may hold the output open: stop
@@ -430,7 +469,7 @@ int supervise(const std::string& dir, bool foreground) {
   log.reset();
   remove_cgroups(cgroups);
   try {
-    write_json_file(dir + "/exit.json", {{"exit_code", code},
+    write_json_file(state_file(dir, "exit", rank), {{"exit_code", code},
                                         {"killed", killed},
                                         {"started_at", started},
                                         {"ended_at", clock::now_ms()},
@@ -438,7 +477,9 @@ int supervise(const std::string& dir, bool foreground) {
   } catch (...) {
     return 1;
   }
-  return 0;
+  // In an allocation the job's code is the step's: Slurm's accounting shows
+  // it, and srun --kill-on-bad-exit stops the other workers of a failed one.
+  return foreground ? std::min(code, 255) : 0;
 }
 
 }  // namespace atelier::runtime

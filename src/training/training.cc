@@ -623,7 +623,15 @@ struct Service::Impl {
     return publish_tree(out, p, "", 0);
   }
 
-  static std::string log_name(const Row& job) { return "job-" + job.str("name") + ".0"; }
+  // One log a worker: job-<name>.0, job-<name>.1, ...
+  static std::string log_stem(const Row& job) { return "job-" + job.str("name") + "."; }
+  static std::vector<std::string> log_names(const Row& job, const Row& v) {
+    json cfg = json::parse(v.str("config"), nullptr, false);
+    int n = cfg.is_object() ? cfg.value("worker_server_num", 1) : 1;
+    std::vector<std::string> out;
+    for (int r = 0; r < n; ++r) out.push_back(log_stem(job) + std::to_string(r));
+    return out;
+  }
 
   // Stages a queued version and hands it to the runner. Errors fail the
   // version with the reason in its log.
@@ -656,7 +664,8 @@ struct Service::Impl {
       runtime::Launch l;
       l.name = "atelier-v" + std::to_string(vid);
       l.dir = dir;
-      l.log_name = log_name(*job);
+      l.log_stem = log_stem(*job);
+      l.nodes = cfg.value("worker_server_num", 1);
       l.command = {settings.python, code_in + "/" + boot.substr(app.size()), "--data_url=/home/work/data/",
                    "--train_url=/home/work/output/"};
       for (auto& p : cfg.value("parameter", json::array()))
@@ -670,11 +679,16 @@ struct Service::Impl {
                {"OMP_NUM_THREADS", std::to_string(threads)},
                {"MA_JOB_ID", std::to_string(job->i64("id"))},
                {"MA_VERSION_ID", std::to_string(vid)},
-               {"DLS_TASK_INDEX", "0"},
-               {"DLS_TASK_NUMBER", "1"}};
+               {"DLS_TASK_INDEX", "{rank}"},
+               {"DLS_TASK_NUMBER", std::to_string(l.nodes)},
+               {"RANK", "{rank}"},
+               {"WORLD_SIZE", std::to_string(l.nodes)},
+               {"MASTER_ADDR", "{master_addr}"},
+               {"MASTER_PORT", "{master_port}"}};
       l.cores = f->cores;
       l.memory_mb = f->memory_mb;
-      l.network = settings.network;
+      // The workers of a job of several nodes must reach each other.
+      l.network = settings.network || l.nodes > 1;
       std::string handle = runner->submit(l);
       db.exec("UPDATE train_versions SET handle = ? WHERE id = ?", {handle, vid});
       // The runner usually has the job running by now: show it at once.
@@ -696,7 +710,7 @@ struct Service::Impl {
       }
     } catch (const std::exception& ex) {
       try {
-        runtime::JobLogWriter w(dir + "/log/" + log_name(*job));
+        runtime::JobLogWriter w(dir + "/log/" + log_stem(*job) + "0");
         w.append(std::string("[atelier] the job could not start: ") + ex.what() + "\n");
       } catch (...) {
       }
@@ -730,12 +744,12 @@ struct Service::Impl {
     }
     if (job && cfg.contains("log_url")) {
       try {
-        std::string log = dir + "/log/" + log_name(*job);
-        if (fs::exists(log)) {
-          auto p = obs::parse_path(cfg["log_url"].get<std::string>());
-          objects.create_bucket(p.bucket);
-          std::ifstream in(log, std::ios::binary);
-          objects.put(obs::ObsPath{p.bucket, p.key + log_name(*job)}, [&in](char* buf, size_t cap) -> size_t {
+        auto p = obs::parse_path(cfg["log_url"].get<std::string>());
+        objects.create_bucket(p.bucket);
+        for (auto& name : log_names(*job, v)) {
+          std::ifstream in(dir + "/log/" + name, std::ios::binary);
+          if (!in) continue;
+          objects.put(obs::ObsPath{p.bucket, p.key + name}, [&in](char* buf, size_t cap) -> size_t {
             in.read(buf, std::streamsize(cap));
             return size_t(in.gcount());
           });
@@ -854,11 +868,9 @@ struct Service::Impl {
     // A version interrupted between staging and the runner's answer starts again.
     for (auto& v : db.query("SELECT id FROM train_versions WHERE status = ? AND handle = ''", {int(kWaiting)})) {
       std::string dir = job_dir(v.i64("id"));
-      if (runtime::supervisor_alive(dir)) {
-        runner->cancel("", dir);
-        // It must be gone before launch() reuses its folder.
-        for (int i = 0; i < 100 && runtime::supervisor_alive(dir); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
+      runner->cancel("", dir);  // it may have been handed over before the server stopped
+      // It must be gone before launch() reuses its folder.
+      for (int i = 0; i < 100 && runtime::supervisor_alive(dir); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     std::error_code ec;
     fs::create_directories(settings.dir, ec);
@@ -1127,8 +1139,7 @@ std::vector<Route> Service::Impl::routes() {
   add("GET", "/training-jobs/{job_id}/versions/{version_id}/log/file-names", "modelarts:trainJobLog:list", {},
       [this](Context& ctx) {
         auto job = job_of(ctx);
-        version_of(ctx, job);
-        return ok({{"log_file_list", json::array({log_name(job)})}});
+        return ok({{"log_file_list", log_names(job, version_of(ctx, job))}});
       });
   auto page = [this](Context& ctx) { return ok(log_page(ctx)); };
   add("GET", "/training-jobs/{job_id}/versions/{version_id}/aom-log", "modelarts:trainJobLog:list", {}, page);
@@ -1320,7 +1331,9 @@ json Service::Impl::log_page(const Context& ctx) {
   auto v = version_of(ctx, job);
   auto file = query(ctx, "log_file");
   if (!file || file->empty()) throw bad_request("log_file is required (a name from log/file-names)");
-  if (*file != log_name(job)) throw bad_request("log_file '" + file->substr(0, 80) + "' is not a log of this version");
+  auto names = log_names(job, v);
+  if (std::find(names.begin(), names.end(), *file) == names.end())
+    throw bad_request("log_file '" + file->substr(0, 80) + "' is not a log of this version");
   int64_t lines = query_int(ctx, "lines", 50, 0, 500);
   std::string order = query(ctx, "order").value_or("desc");
   if (order != "asc" && order != "desc") throw bad_request("order must be asc or desc");

@@ -208,11 +208,17 @@ class TApi(Api):
         assert isinstance(names, list) and len(names) == 1, names
         return names[0]
 
+    def log_name_of(self, job_id, vid, worker):
+        r = self.get(f"/training-jobs/{job_id}/versions/{vid}/log/file-names")
+        assert r.status_code == 200, r.text
+        return r.json()["log_file_list"][worker]
+
     def log_page_raw(self, job_id, vid, **params):
         return self.get(f"/training-jobs/{job_id}/versions/{vid}/aom-log", params=params)
 
     def log_page(self, job_id, vid, **params):
-        params.setdefault("log_file", self.log_name(job_id, vid))
+        if "log_file" not in params:
+            params["log_file"] = self.log_name(job_id, vid)
         r = self.log_page_raw(job_id, vid, **params)
         assert r.status_code == 200, r.text
         p = r.json()

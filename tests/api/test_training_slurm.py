@@ -1,7 +1,8 @@
-"""Training jobs on the Slurm runner (issue #5), against a real single-node
-Slurm cluster started here (munge + slurmctld + slurmd, cgroup mode, by
+"""Training jobs on the Slurm runner (issue #5), against a real Slurm cluster
+started here (munge + slurmctld + two slurmd on this host, cgroup mode, by
 scripts/slurm.sh) and a server with ATELIER_RUNNER=slurm. The jobs run the
-same supervisor as on the local runner, inside Slurm allocations."""
+same supervisor as on the local runner, inside Slurm allocations; a job of
+two workers runs one on each node."""
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from test_training_jobs import (COMPLETED, EXIT0, FAILED, KILLED, RUNNING, WAITI
                                 assert_v1_error, obs_path, pgrep, shutdown, wait_for)
 
 SLURM = os.path.join(ROOT, "scripts", "slurm.sh")
+NODES = 2
 
 
 def slurm_env(conf):
@@ -27,7 +29,7 @@ def slurm_env(conf):
 @pytest.fixture(scope="module")
 def cluster():
     d = tempfile.mkdtemp(prefix="atelier-slurm-")
-    out = subprocess.run([SLURM, "start", d], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([SLURM, "start", d, str(NODES)], capture_output=True, text=True, timeout=60)
     conf = os.path.join(d, "slurm.conf")
     try:
         assert out.returncode == 0, out.stdout + out.stderr
@@ -154,39 +156,87 @@ def test_cancel_from_slurm_itself_is_killed(api, cluster):
 
 
 def test_jobs_wait_in_slurms_queue_and_start_in_order(api, srv):
-    """Each job takes every CPU of the node: the later ones wait (PENDING in
-    Slurm, WAITING here) and run one after another in submission order."""
-    cpus = os.cpu_count()
-    made = [api.create("import time\ntime.sleep(1.5)\n", spec_id=2 if cpus <= 2 else 1) for _ in range(3)]
-    if cpus > 2:
-        pytest.skip("the queue test needs a node the 2-core spec fills")
+    """Each job takes every CPU of a node: one runs on each node, the last
+    waits (PENDING in Slurm, WAITING here) until one of them has ended."""
+    if os.cpu_count() > 2:
+        pytest.skip("the queue test needs nodes the 2-core spec fills")
+    made = [api.create("import time\ntime.sleep(2)\n", spec_id=2) for _ in range(NODES + 1)]
     seen_waiting = False
-    deadline = time.time() + 10
+    deadline = time.time() + 15
     while time.time() < deadline and not seen_waiting:
         statuses = [api.version(c["job_id"], c["version_id"])["status"] for c in made]
-        seen_waiting = statuses[0] == RUNNING and statuses[1] == WAITING
+        seen_waiting = statuses[:NODES] == [RUNNING] * NODES and statuses[NODES] == WAITING
         time.sleep(0.1)
     assert seen_waiting, statuses
     vs = [api.wait(c["job_id"], c["version_id"], timeout=90) for c in made]
     assert all(v["status"] == COMPLETED for v in vs), vs
-    for a, b in zip(vs, vs[1:]):
-        assert b["start_time"] >= a["start_time"] + a["duration"] - 50, (a, b)
+    first_end = min(v["start_time"] + v["duration"] for v in vs[:NODES])
+    assert vs[NODES]["start_time"] >= first_end - 50, vs
 
 
 def test_resource_specs_show_the_cluster(api):
     r = api.get("/job/resource-specs")
     assert r.status_code == 200, r.text
     specs = {s["spec_id"]: s for s in r.json()["specs"]}
-    assert specs[1]["max_num"] == 1
+    assert specs[1]["max_num"] == NODES
     assert specs[1]["no_resource"] is False
 
 
-def test_more_nodes_than_one_are_refused(api):
+def test_more_nodes_than_the_cluster_are_refused(api):
     before = api.job_count()
-    r = api.create_raw({"job_name": "two-nodes", "config": api.config(worker_server_num=2)})
+    r = api.create_raw({"job_name": "too-many-nodes", "config": api.config(worker_server_num=NODES + 1)})
     assert_v1_error(r, 400, field="config.worker_server_num")
     assert "slurm" in r.json()["error_message"]
     assert api.job_count() == before
+
+
+DISTRIBUTED = """\
+import argparse, os, sys, torch, torch.distributed as dist
+p = argparse.ArgumentParser(); p.add_argument('--data_url'); p.add_argument('--train_url'); p.add_argument('--fail_rank', type=int)
+a = p.parse_args()
+rank, world = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
+print('worker', os.environ['DLS_TASK_INDEX'], 'of', os.environ['DLS_TASK_NUMBER'], flush=True)
+if rank == a.fail_rank:
+    sys.exit(3)
+dist.init_process_group('gloo', init_method='tcp://%s:%s' % (os.environ['MASTER_ADDR'], os.environ['MASTER_PORT']),
+                        rank=rank, world_size=world)
+t = torch.tensor([float(rank + 1)])
+dist.all_reduce(t)
+print('sum', t.item(), flush=True)
+open(os.path.join(a.train_url, 'rank-%d.txt' % rank), 'w').write(str(t.item()))
+dist.destroy_process_group()
+"""
+
+
+def test_two_workers_run_on_two_nodes_and_talk(api, srv):
+    """worker_server_num 2: one worker on each node, each with its rank and
+    its own log; they reach each other (gloo all_reduce) and both write to
+    train_url."""
+    c = api.create(DISTRIBUTED, params=[("fail_rank", -1)], engine_id=1001, worker_server_num=2)
+    v = api.wait(c["job_id"], c["version_id"], timeout=120)
+    names = api.get(f"/training-jobs/{c['job_id']}/versions/{c['version_id']}/log/file-names").json()["log_file_list"]
+    assert len(names) == 2 and names[0].endswith(".0") and names[1].endswith(".1"), names
+    logs = []
+    for n in names:
+        p = api.log_page(c["job_id"], c["version_id"], log_file=n, lines=500)
+        logs.append(p["content"].split("\n"))
+    assert v["status"] == COMPLETED, logs
+    for r, log in enumerate(logs):
+        assert f"worker {r} of 2" in log and "sum 3.0" in log and log[-1] == EXIT0, log
+    out = obs_path(srv, c["config"]["train_url"])
+    assert sorted(os.listdir(out)) == ["rank-0.txt", "rank-1.txt"]
+    q = subprocess.run(["squeue", "-h", "-t", "all", "-n", f"atelier-v{c['version_id']}", "-o", "%D"],
+                       env=slurm_env(srv.env["SLURM_CONF"]), capture_output=True, text=True, timeout=20)
+    assert q.stdout.split() == ["2"], q.stdout
+
+
+def test_one_failing_worker_fails_the_job(api):
+    c = api.create(DISTRIBUTED, params=[("fail_rank", 1)], engine_id=1001, worker_server_num=2)
+    v = api.wait(c["job_id"], c["version_id"], timeout=120)
+    assert v["status"] == FAILED, v
+    name1 = api.log_name_of(c["job_id"], c["version_id"], 1)
+    log1 = api.log_page(c["job_id"], c["version_id"], log_file=name1, lines=500)["content"].split("\n")
+    assert log1[-1] == "[atelier] exit code 3", log1
 
 
 def test_server_restart_reattaches_by_slurm_job(cluster):
