@@ -12,6 +12,8 @@
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -305,6 +307,15 @@ struct Service::Impl {
   std::set<std::string> trash;  // job folders of deleted versions, removed once their supervisor is gone
   bool wake = false, stopping = false;
   std::thread thread;
+  // Staging a version and publishing its output can take long (a big data
+  // folder): they run on `helpers` so the scheduler keeps following the
+  // others. `busy`: versions a helper works on; `starting`: what the ones
+  // being staged will hold once started.
+  std::vector<std::thread> helpers;
+  std::deque<std::function<void()>> work;
+  std::set<int64_t> busy;
+  std::map<int64_t, std::pair<double, int64_t>> starting;
+  std::atomic<bool> halt{false};  // the server stops: staging gives up (the version stays queued)
 
   Impl(Database& d, obs::ObjectStore& o, std::unique_ptr<runtime::JobRunner> r, Settings s)
       : db(d), objects(o), runner(std::move(r)), settings(std::move(s)) {
@@ -549,11 +560,14 @@ struct Service::Impl {
 
   // ---------------------------------------------------------------- running
 
+  struct Interrupted {};
+
   // Copies every object under the folder `from` (an OBS path) into `to`.
   void stage(const std::string& from, const std::string& to) {
     auto p = obs::parse_path(from);
     fs::create_directories(to);
     objects.each(p.bucket, p.key, [&](const obs::ObjectInfo& o) {
+      if (halt) throw Interrupted{};
       std::string rel = o.key.substr(p.key.size());
       if (rel.empty() || rel.back() == '/') return;  // folder markers
       fs::path dest = fs::path(to) / rel;
@@ -708,6 +722,8 @@ struct Service::Impl {
         db.exec("UPDATE train_versions SET status = ? WHERE id = ?", {int(kKilling), vid});
         runner->cancel(handle, dir);
       }
+    } catch (const Interrupted&) {
+      fs::remove_all(dir, ec);  // staged again at the next start
     } catch (const std::exception& ex) {
       try {
         runtime::JobLogWriter w(dir + "/log/" + log_stem(*job) + "0");
@@ -800,9 +816,50 @@ struct Service::Impl {
 
   // One pass of the scheduler: follow the started versions, then start
   // queued ones in submission order while the head of the queue fits.
+  // Runs fn for version `id` on a helper thread, unless one works on it already.
+  void hand_over(int64_t id, std::function<void()> fn) {
+    std::lock_guard lk(mu);
+    if (!busy.insert(id).second) return;
+    work.push_back([this, id, fn = std::move(fn)] {
+      try {
+        fn();
+      } catch (const std::exception& e) {
+        spdlog::error("training: version {}: {}", id, e.what());
+      }
+      {
+        std::lock_guard lk(mu);
+        busy.erase(id);
+        starting.erase(id);
+        wake = true;
+      }
+      cv.notify_all();
+    });
+    cv.notify_all();
+  }
+
+  void helper_loop() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return stopping || !work.empty(); });
+        if (stopping) return;
+        fn = std::move(work.front());
+        work.pop_front();
+      }
+      fn();
+    }
+  }
+
+  bool is_busy(int64_t id) {
+    std::lock_guard lk(mu);
+    return busy.count(id) != 0;
+  }
+
   void tick() {
     for (auto& v : db.query("SELECT * FROM train_versions WHERE status IN (?, ?, ?) AND handle <> '' ORDER BY id",
                             {int(kWaiting), int(kRunning), int(kKilling)})) try {
+      if (is_busy(v.i64("id"))) continue;
       auto s = runner->poll(v.str("handle"), job_dir(v.i64("id")));
       int st = int(v.i64("status"));
       if (st == kKilling && s.phase != runtime::Phase::kExited && s.phase != runtime::Phase::kLost) {
@@ -812,25 +869,37 @@ struct Service::Impl {
                 {int(kRunning), s.started_ms, v.i64("id"), int(kWaiting)});
       } else if (s.phase == runtime::Phase::kExited || s.phase == runtime::Phase::kLost) {
         if (s.phase == runtime::Phase::kLost) runner->cancel(v.str("handle"), job_dir(v.i64("id")));  // whatever is left of it
-        finish(v, s);
+        hand_over(v.i64("id"), [this, v, s] { finish(v, s); });
       }
     } catch (const std::exception& e) {
       spdlog::error("training: following version {}: {}", v.i64("id"), e.what());
     }
     db.exec("UPDATE train_versions SET status = ? WHERE status = ?", {int(kWaiting), int(kInit)});
-    for (;;) {
-      auto head = db.query_one("SELECT * FROM train_versions WHERE status = ? AND handle = '' ORDER BY id LIMIT 1",
-                               {int(kWaiting)});
-      if (!head) break;
-      json cfg = json::parse(head->str("config"), nullptr, false);
+    // The queue in submission order; the first that does not fit stops it (FIFO).
+    auto [used_c, used_m] = used();
+    {
+      std::lock_guard lk(mu);
+      for (auto& [id, r] : starting) used_c += r.first, used_m += r.second;
+    }
+    for (auto& head : db.query("SELECT * FROM train_versions WHERE status = ? AND handle = '' ORDER BY id LIMIT 64",
+                               {int(kWaiting)})) {
+      int64_t id = head.i64("id");
+      if (is_busy(id)) continue;  // being staged
+      json cfg = json::parse(head.str("config"), nullptr, false);
       const Flavor* f = catalog.flavor(cfg.value("spec_id", int64_t(0)));
-      double cores = f ? f->cores : 0;
-      int64_t mem = f ? f->memory_mb : 0;
+      int n = cfg.is_object() ? cfg.value("worker_server_num", 1) : 1;
+      double cores = f ? f->cores * n : 0;
+      int64_t mem = f ? f->memory_mb * n : 0;
       if (!runner->has_queue()) {
-        auto [used_c, used_m] = used();
-        if (used_c + cores > settings.cores + 1e-9 || used_m + mem > settings.memory_mb) break;  // FIFO: the head waits
+        if (used_c + cores > settings.cores + 1e-9 || used_m + mem > settings.memory_mb) break;
+        used_c += cores;
+        used_m += mem;
       }
-      launch(*head);
+      {
+        std::lock_guard lk(mu);
+        starting[id] = {cores, mem};
+      }
+      hand_over(id, [this, head] { launch(head); });
     }
     // Folders of deleted versions, once nothing of them runs.
     std::set<std::string> gone;
@@ -1376,12 +1445,14 @@ Service::Service(Database& db, obs::ObjectStore& objects, std::unique_ptr<runtim
     : impl_(std::make_unique<Impl>(db, objects, std::move(runner), std::move(s))) {}
 
 Service::~Service() {
+  impl_->halt = true;
   {
     std::lock_guard lk(impl_->mu);
     impl_->stopping = true;
   }
   impl_->cv.notify_all();
   if (impl_->thread.joinable()) impl_->thread.join();
+  for (auto& t : impl_->helpers) t.join();  // work not begun is done again at the next start
 }
 
 std::vector<Route> Service::routes() { return impl_->routes(); }
@@ -1389,6 +1460,7 @@ std::vector<Route> Service::routes() { return impl_->routes(); }
 void Service::start() {
   impl_->recover();
   impl_->thread = std::thread([this] { impl_->loop(); });
+  for (int i = 0; i < 2; ++i) impl_->helpers.emplace_back([this] { impl_->helper_loop(); });
 }
 
 std::vector<store::Migration> Service::migrations() {

@@ -365,6 +365,50 @@ def test_resource_specs_shape(api):
         assert s["no_resource"] is False, s  # 8 cores free on this server, nothing runs
 
 
+CATALOG = json.dumps({
+    "engines": [{"engine_id": 1, "engine_type": 0, "engine_name": "Python", "module": ""},
+                {"engine_id": 7, "engine_type": 1, "engine_name": "TensorFlow", "module": "tensorflow"}],
+    "flavors": [{"spec_id": 10, "spec_code": "custom.cpu.small", "cores": 1, "memory_mb": 512, "storage": "1GB"}]})
+
+CONNECT = """\
+import socket, sys
+port = int([a for a in sys.argv if a.startswith('--port=')][0].split('=', 1)[1])
+try:
+    socket.create_connection(('127.0.0.1', port), timeout=3).close(); print('connected')
+except OSError as e:
+    print('refused', e)
+"""
+
+
+def test_configured_catalog_unavailable_engine_and_network():
+    """Engines and specs come from the configuration: an engine whose Python
+    module is not installed is listed as unavailable, with the reason, and
+    refused at creation; train_network=true lets jobs reach the network."""
+    s = Server(extra_env={"ATELIER_TRAIN_CATALOG": CATALOG, "ATELIER_TRAIN_NETWORK": "true"})
+    s.api = TApi(s)
+    try:
+        api = s.api
+        engines = {e["engine_id"]: e for e in api.get("/job/ai-engines").json()["engines"]}
+        assert set(engines) == {1, 7}, engines
+        assert engines[1]["available"] is True
+        assert engines[7]["available"] is False and "tensorflow" in engines[7]["unavailable_reason"], engines[7]
+        specs = api.get("/job/resource-specs").json()["specs"]
+        assert [(x["spec_id"], x["spec_code"], x["core"], x["cpu"]) for x in specs] == [(10, "custom.cpu.small", "1", "0.5")]
+        before = api.job_count()
+        r = api.create_raw({"job_name": uid("tf"), "config": api.config(engine_id=7, spec_id=10)})
+        assert_v1_error(r, 400, field="config.engine_id")
+        assert "not available" in r.json()["error_message"], r.text
+        r = api.create_raw({"job_name": uid("tf"), "config": api.config(spec_id=1)})
+        assert_v1_error(r, 400, field="config.spec_id")
+        assert api.job_count() == before
+        c = api.create(CONNECT, params=[("port", s.port)], spec_id=10)
+        v = api.wait(c["job_id"], c["version_id"])
+        log = api.log(c["job_id"], c["version_id"])
+        assert v["status"] == COMPLETED and "connected" in log, log
+    finally:
+        shutdown(s, s.api)
+
+
 def specs_free(api):
     return {s["spec_id"]: s["no_resource"] for s in api.get("/job/resource-specs").json()["specs"]}
 

@@ -107,6 +107,11 @@ def test_pytorch_job_runs_in_slurm(api, srv, cluster):
     assert v["status"] == COMPLETED, log
     assert any(l.startswith("step 19 loss ") for l in log), log
     assert log[-1] == EXIT0
+    # aom-log both ways: the newest page, then the page before it
+    last = api.log_page(c["job_id"], c["version_id"], lines=5)
+    assert last["content"].split("\n") == log[-5:], last
+    before = api.log_page(c["job_id"], c["version_id"], lines=5, base_line=last["start_line"], order="asc")
+    assert before["content"].split("\n") == log[-10:-5], before
     model = os.path.join(obs_path(srv, cfg["train_url"]), "model.pt")
     assert os.path.getsize(model) > 0
     job_id, state = slurm_job(cluster, c["version_id"])
