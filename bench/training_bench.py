@@ -154,6 +154,14 @@ def main():
     slurm(starts)
 
 
+def until(pred, timeout=60, what="condition"):
+    deadline = time.time() + timeout
+    while not pred():
+        if time.time() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.002)
+
+
 def squeue_state(env, job):
     q = subprocess.run(["squeue", "-h", "-t", "all", "-j", job, "-o", "%T"], env=env, capture_output=True, text=True)
     return q.stdout.strip()
@@ -174,14 +182,11 @@ def slurm(starts):
             t0 = time.perf_counter()
             job = subprocess.run(["sbatch", "--parsable", "--output=/dev/null", "--wrap", f"touch {mark}; sleep 0.3"],
                                  env=env, check=True, capture_output=True, text=True).stdout.strip().split(";")[0]
-            while squeue_state(env, job) not in ("RUNNING", "COMPLETING", "COMPLETED"):
-                time.sleep(0.002)
+            until(lambda: squeue_state(env, job) in ("RUNNING", "COMPLETING", "COMPLETED"), what="squeue RUNNING")
             raw_state.append(time.perf_counter() - t0)
-            while not os.path.exists(mark):
-                time.sleep(0.002)
+            until(lambda: os.path.exists(mark), what="the script running")
             raw.append(time.perf_counter() - t0)
-            while squeue_state(env, job) != "COMPLETED":
-                time.sleep(0.05)
+            until(lambda: squeue_state(env, job) == "COMPLETED", what="the job completed")
         srv = Server(extra_env={"ATELIER_RUNNER": "slurm", "SLURM_CONF": conf})
         c = Client(srv)
         put_file(srv, "/bench/code/sleep.py", SLEEP.encode())

@@ -106,20 +106,21 @@ for n in "${names[@]}"; do
   setsid /usr/sbin/slurmd -D -N "$n" > "$dir/log/slurmd-$n.out" 2>&1 &
   echo $! > "$dir/slurmd-$n.pid.run"
 done
-for _ in $(seq 300); do
+deadline=$((SECONDS + 60))
+while ((SECONDS < deadline)); do
   # Both daemons must be ours and alive: another cluster on these ports would answer sinfo too.
   for f in "$dir"/slurmctld.pid.run "$dir"/slurmd-*.pid.run; do
-    kill -0 "$(cat "$f")" 2>/dev/null || { echo "slurm: $(basename "$f" .pid.run) exited; see $dir/log" >&2; tail -n 5 "$dir"/log/*.log >&2; "$0" stop "$dir"; exit 1; }
+    kill -0 "$(cat "$f")" 2>/dev/null || { echo "slurm: $(basename "$f" .pid.run) exited; see $dir/log" >&2; tail -n 5 "$dir"/log/* >&2 || true; "$0" stop "$dir"; exit 1; }
   done
   # (not `| grep -q`: with pipefail, scontrol's SIGPIPE would fail the test)
-  if [ "$(sinfo -h -N -o %T 2>/dev/null | sort -u)" = idle ] &&
-     [[ "$(scontrol show config 2>/dev/null)" =~ ClusterName\ *=\ *$cluster($'\n'|$) ]]; then
+  if [ "$(timeout 5 sinfo -h -N -o %T 2>/dev/null | sort -u)" = idle ] &&
+     [[ "$(timeout 5 scontrol show config 2>/dev/null)" =~ ClusterName\ *=\ *$cluster($'\n'|$) ]]; then
     echo "SLURM_CONF=$SLURM_CONF"
     exit 0
   fi
   sleep 0.1
 done
 echo "slurm: the nodes did not become idle; see $dir/log" >&2
-tail -n 5 "$dir"/log/*.log >&2 || true
+tail -n 5 "$dir"/log/* >&2 || true
 "$0" stop "$dir"
 exit 1

@@ -23,7 +23,9 @@ namespace atelier::runtime {
 void write_job_spec(const Launch& l, const LocalOptions& o);
 // What the files say of the job: ended (exit.json), running, starting (a
 // live supervisor); nullopt when the supervisor is gone without a record.
-std::optional<JobState> state_from_files(const std::string& dir);
+// `slurm_job`: only files written within that Slurm job count (an earlier
+// submission's supervisor may still write into the folder).
+std::optional<JobState> state_from_files(const std::string& dir, const std::string& slurm_job = "");
 
 void write_json_file(const std::string& path, const json& j);  // atomic; throws std::runtime_error
 std::optional<json> read_json_file(const std::string& path);   // nullopt when missing or unreadable
@@ -34,7 +36,9 @@ std::string state_file(const std::string& dir, const char* base, int rank);
 // Workers of the job in `dir` (spec.json's "nodes"; 1 when unknown).
 int job_workers(const std::string& dir);
 // True when the supervisor of worker `rank` (-1: of any worker) still runs.
-bool supervisor_alive(const std::string& dir, int rank = -1);
+// A supervisor on another machine (Slurm) cannot be looked up here: it
+// counts as alive when `elsewhere_alive`.
+bool supervisor_alive(const std::string& dir, int rank = -1, bool elsewhere_alive = false);
 // Kills every process of a worker (its cgroups and its process group) with
 // SIGKILL, from its running file; rank -1: of every worker. `own_child`: the
 // caller is the supervisor, whose reaped child's group id cannot have been

@@ -155,7 +155,13 @@ class LocalRunner : public JobRunner {
 
 }  // namespace
 
-std::optional<JobState> state_from_files(const std::string& dir) {
+std::optional<JobState> state_from_files(const std::string& dir, const std::string& slurm_job) {
+  auto read = [&](const char* base, int r) -> std::optional<json> {
+    auto j = read_json_file(state_file(dir, base, r));
+    if (!j || !j->is_object()) return std::nullopt;
+    if (!slurm_job.empty() && j->value("slurm_job", "") != slurm_job) return std::nullopt;  // an earlier submission's
+    return j;
+  };
   // Every worker ended: the job ended (with the first failure of a worker
   // that was not killed, else the first failure); one running: it runs.
   JobState s;
@@ -164,9 +170,9 @@ std::optional<JobState> state_from_files(const std::string& dir) {
   int first_failure = 0, first_kill = 0;
   std::string reason;
   for (int r = 0; r < n; ++r) {
-    auto e = read_json_file(state_file(dir, "exit", r));
-    bool alive = !e && supervisor_alive(dir, r);
-    if (!e && !alive) e = read_json_file(state_file(dir, "exit", r));  // it ended just now
+    auto e = read("exit", r);
+    bool alive = !e && read("supervisor", r) && supervisor_alive(dir, r, true);
+    if (!e && !alive) e = read("exit", r);  // it ended just now
     if (e) {
       int code = e->value("exit_code", 1);
       bool killed = e->value("killed", false);
@@ -184,7 +190,7 @@ std::optional<JobState> state_from_files(const std::string& dir) {
       any_unaccounted = true;
       continue;
     }
-    if (auto run = read_json_file(state_file(dir, "running", r))) {
+    if (auto run = read("running", r)) {
       any_running = true;
       int64_t st = run->value("started_at", int64_t(0));
       if (st && (!s.started_ms || st < s.started_ms)) s.started_ms = st;

@@ -186,14 +186,23 @@ int job_workers(const std::string& dir) {
   return std::clamp(n, 1, 1024);
 }
 
-bool supervisor_alive(const std::string& dir, int rank) {
+namespace {
+std::string this_host() {
+  char h[256] = {0};
+  ::gethostname(h, sizeof h - 1);
+  return h;
+}
+}  // namespace
+
+bool supervisor_alive(const std::string& dir, int rank, bool elsewhere_alive) {
   if (rank < 0) {
     for (int r = 0, n = job_workers(dir); r < n; ++r)
-      if (supervisor_alive(dir, r)) return true;
+      if (supervisor_alive(dir, r, elsewhere_alive)) return true;
     return false;
   }
   auto s = read_json_file(state_file(dir, "supervisor", rank));
   if (!s || !s->is_object()) return false;
+  if (s->value("host", this_host()) != this_host()) return elsewhere_alive;
   uint64_t start = process_start(s->value("pid", 0));
   return start != 0 && start == s->value("start", uint64_t(0));
 }
@@ -257,6 +266,8 @@ int supervise(const std::string& dir, bool foreground, bool slurm_rank) {
       report[1] = -1;
     }
   };
+  const char* sj = std::getenv("SLURM_JOB_ID");
+  std::string slurm_job = foreground && sj ? sj : "";  // which submission wrote the files
   int rank = 0;
   if (slurm_rank) {
     const char* id = std::getenv("SLURM_PROCID");
@@ -267,7 +278,8 @@ int supervise(const std::string& dir, bool foreground, bool slurm_rank) {
   auto fail = [&](const std::string& why) {
     try {
       write_json_file(state_file(dir, "exit", rank),
-                      {{"exit_code", 127}, {"killed", false}, {"started_at", now}, {"ended_at", clock::now_ms()}, {"reason", why}});
+                      {{"exit_code", 127}, {"killed", false}, {"started_at", now}, {"ended_at", clock::now_ms()},
+                       {"reason", why}, {"slurm_job", slurm_job}});
     } catch (...) {
     }
     tell('0');
@@ -275,7 +287,10 @@ int supervise(const std::string& dir, bool foreground, bool slurm_rank) {
   };
   try {
     spec = load_spec(dir);
-    write_json_file(state_file(dir, "supervisor", rank), {{"pid", ::getpid()}, {"start", process_start(::getpid())}});
+    write_json_file(state_file(dir, "supervisor", rank), {{"pid", ::getpid()},
+                                                          {"start", process_start(::getpid())},
+                                                          {"host", this_host()},
+                                                          {"slurm_job", slurm_job}});
   } catch (const std::exception& e) {
     return fail(e.what());
   }
@@ -395,7 +410,8 @@ int supervise(const std::string& dir, bool foreground, bool slurm_rank) {
                                            {"start", process_start(job)},
                                            {"started_at", started},
                                            {"limits", limits},
-                                           {"cgroups", cgroups}});
+                                           {"cgroups", cgroups},
+                                           {"slurm_job", slurm_job}});
   } catch (...) {
   }
   tell(exec_error.empty() ? '1' : '0');
@@ -473,7 +489,8 @@ int supervise(const std::string& dir, bool foreground, bool slurm_rank) {
                                         {"killed", killed},
                                         {"started_at", started},
                                         {"ended_at", clock::now_ms()},
-                                        {"reason", reason}});
+                                        {"reason", reason},
+                                        {"slurm_job", slurm_job}});
   } catch (...) {
     return 1;
   }

@@ -316,6 +316,10 @@ struct Service::Impl {
   std::set<int64_t> busy;
   std::map<int64_t, std::pair<double, int64_t>> starting;
   std::atomic<bool> halt{false};  // the server stops: staging gives up (the version stays queued)
+  std::map<int64_t, int64_t> last_cancel;  // scheduler thread only
+  // Names this server's jobs (Slurm job names, cgroups) apart from another
+  // server's on the same cluster: made once per data dir.
+  std::string instance;
 
   Impl(Database& d, obs::ObjectStore& o, std::unique_ptr<runtime::JobRunner> r, Settings s)
       : db(d), objects(o), runner(std::move(r)), settings(std::move(s)) {
@@ -379,6 +383,10 @@ struct Service::Impl {
     }
     if (!in.has("worker_server_num")) in.fail("worker_server_num", "is required");
     int64_t workers = *in.opt_int("worker_server_num", 1, 1024);
+    if (workers > 1 && !settings.network)
+      in.fail("worker_server_num", std::to_string(workers) +
+                                       " workers need the network between them, and this server runs jobs without it "
+                                       "(train_network is false)");
     if (workers > runner->max_nodes())
       in.fail("worker_server_num", std::to_string(workers) + " nodes: the " + runner->name() + " runner runs at most " +
                                        std::to_string(runner->max_nodes()) + " node(s) per job" +
@@ -676,7 +684,7 @@ struct Service::Impl {
       const Flavor* f = catalog.flavor(cfg.value("spec_id", int64_t(0)));
       if (!f) throw std::runtime_error("resource spec " + std::to_string(cfg.value("spec_id", 0)) + " no longer exists");
       runtime::Launch l;
-      l.name = "atelier-v" + std::to_string(vid);
+      l.name = "atelier-" + instance + "-v" + std::to_string(vid);
       l.dir = dir;
       l.log_stem = log_stem(*job);
       l.nodes = cfg.value("worker_server_num", 1);
@@ -701,8 +709,7 @@ struct Service::Impl {
                {"MASTER_PORT", "{master_port}"}};
       l.cores = f->cores;
       l.memory_mb = f->memory_mb;
-      // The workers of a job of several nodes must reach each other.
-      l.network = settings.network || l.nodes > 1;
+      l.network = settings.network;
       std::string handle = runner->submit(l);
       db.exec("UPDATE train_versions SET handle = ? WHERE id = ?", {handle, vid});
       // The runner usually has the job running by now: show it at once.
@@ -863,12 +870,19 @@ struct Service::Impl {
       auto s = runner->poll(v.str("handle"), job_dir(v.i64("id")));
       int st = int(v.i64("status"));
       if (st == kKilling && s.phase != runtime::Phase::kExited && s.phase != runtime::Phase::kLost) {
-        runner->cancel(v.str("handle"), job_dir(v.i64("id")));  // again: the server may have stopped before it did
+        // Again now and then: the server may have stopped before it did.
+        int64_t now = clock::now_ms();
+        int64_t& last = last_cancel[v.i64("id")];
+        if (now - last > 5000) {
+          last = now;
+          runner->cancel(v.str("handle"), job_dir(v.i64("id")));
+        }
       } else if (s.phase == runtime::Phase::kRunning && st == kWaiting) {
         db.exec("UPDATE train_versions SET status = ?, started_at = ? WHERE id = ? AND status = ?",
                 {int(kRunning), s.started_ms, v.i64("id"), int(kWaiting)});
       } else if (s.phase == runtime::Phase::kExited || s.phase == runtime::Phase::kLost) {
         if (s.phase == runtime::Phase::kLost) runner->cancel(v.str("handle"), job_dir(v.i64("id")));  // whatever is left of it
+        last_cancel.erase(v.i64("id"));
         hand_over(v.i64("id"), [this, v, s] { finish(v, s); });
       }
     } catch (const std::exception& e) {
@@ -934,6 +948,15 @@ struct Service::Impl {
   // job folders whose version is gone are cleaned up. Started versions are
   // simply followed again by tick().
   void recover() {
+    std::error_code iec;
+    fs::create_directories(settings.dir, iec);
+    std::string file = settings.dir + "/instance";
+    std::ifstream in(file);
+    std::getline(in, instance);
+    if (instance.size() != 8 || instance.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      instance = ids::hex32().substr(24);
+      std::ofstream(file, std::ios::trunc) << instance << "\n";
+    }
     // A version interrupted between staging and the runner's answer starts again.
     for (auto& v : db.query("SELECT id FROM train_versions WHERE status = ? AND handle = ''", {int(kWaiting)})) {
       std::string dir = job_dir(v.i64("id"));
