@@ -704,6 +704,28 @@ def test_memory_limit_of_the_spec(api):
     assert vs["status"] == COMPLETED and ls == ["allocated", EXIT0], (vs, ls)
 
 
+def test_cpu_limit_of_the_spec(api):
+    """Spec 3 has half a core: two threads spinning for 2 s get at most about
+    half a core's time (the cgroup's quota), however many cores are idle."""
+    spin = """\
+    import threading, time
+    def spin():
+        end = time.time() + 2
+        while time.time() < end:
+            pass
+    c0, t0 = time.process_time(), time.time()
+    ts = [threading.Thread(target=spin) for _ in range(2)]
+    [t.start() for t in ts]; [t.join() for t in ts]
+    print('share %.3f' % ((time.process_time() - c0) / (time.time() - t0)))
+    """
+    c = api.create(spin, spec_id=3)
+    v = api.wait(c["job_id"], c["version_id"], timeout=60)
+    log = api.log(c["job_id"], c["version_id"])
+    assert v["status"] == COMPLETED, log
+    share = float([l for l in log if l.startswith("share ")][0].split()[1])
+    assert share < 0.7, share
+
+
 # ------------------------------------------------------------------ 5. aom-log paging
 
 def test_aom_log_paging(api):
