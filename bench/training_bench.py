@@ -198,6 +198,9 @@ def slurm(starts):
             c.wait(url, (8, 10), timeout=60)
             lat.append(time.perf_counter() - t0)
             c.wait(url, (10, 11), every=0.05)
+            # as for sbatch above: the next job comes once Slurm has finished this one (COMPLETING too)
+            until(lambda: not subprocess.run(["squeue", "-h", "-t", "PD,R,CG", "-o", "%i"], env=env, capture_output=True,
+                                             text=True).stdout.strip(), what="an idle cluster")
         print(f"slurm: create -> RUNNING median {statistics.median(lat) * 1000:7.1f} ms   "
               f"sbatch -> script running median {statistics.median(raw) * 1000:7.1f} ms   "
               f"ratio {statistics.median(lat) / statistics.median(raw):.2f}   "

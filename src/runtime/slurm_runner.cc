@@ -19,6 +19,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <string_view>
 #include <stdexcept>
 
 #include "common/clock.h"
@@ -38,8 +39,20 @@ struct CommandResult {
 };
 constexpr size_t kMaxOutput = 64 << 20;
 
-// Runs a command with the server's environment (SLURM_CONF), no other fd
-// inherited; gives up after `timeout_ms`.
+// The environment of the Slurm commands, and so (--export=ALL) of the
+// jobs: the Slurm settings of the server's environment and little else,
+// never the server's secrets (admin password, master key).
+std::vector<std::string> slurm_environment() {
+  std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C.UTF-8"};
+  for (char** e = environ; *e; ++e) {
+    std::string_view v(*e);
+    if (v.rfind("SLURM_", 0) == 0 || v.rfind("HOME=", 0) == 0 || v.rfind("USER=", 0) == 0) env.emplace_back(v);
+  }
+  return env;
+}
+
+// Runs a command with slurm_environment(), no other fd inherited; gives up
+// after `timeout_ms`.
 CommandResult run(const std::vector<std::string>& argv, int timeout_ms = 20000) {
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
@@ -54,7 +67,11 @@ CommandResult run(const std::vector<std::string>& argv, int timeout_ms = 20000) 
   for (auto& s : copy) av.push_back(s.data());
   av.push_back(nullptr);
   pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, av[0], &fa, nullptr, av.data(), environ);
+  static const std::vector<std::string> env = slurm_environment();
+  std::vector<char*> ev;
+  for (auto& e : env) ev.push_back(const_cast<char*>(e.c_str()));
+  ev.push_back(nullptr);
+  int rc = ::posix_spawnp(&pid, av[0], &fa, nullptr, av.data(), ev.data());
   posix_spawn_file_actions_destroy(&fa);
   ::close(pipefd[1]);
   CommandResult r;
@@ -123,7 +140,9 @@ class SlurmRunner : public JobRunner {
     std::vector<std::string> a = {"sbatch", "--parsable", "--no-requeue", "--job-name=" + l.name, "--chdir=" + l.dir,
                                   "--output=" + l.dir + "/slurm.out", "--nodes=" + std::to_string(l.nodes),
                                   "--ntasks-per-node=1", "--cpus-per-task=" + cpus,
-                                  "--mem=" + std::to_string(l.memory_mb) + "M", "--export=NONE"};
+                                  // ALL is run()'s small environment; NONE would make slurmd load root's
+                                  // login environment first, which delays the start by up to a second.
+                                  "--mem=" + std::to_string(l.memory_mb) + "M", "--export=ALL"};
     if (!partition_.empty()) a.push_back("--partition=" + partition_);
     std::string sup = quote(o_.self_exe) + " supervise " + quote(l.dir) + " --foreground";
     // Several nodes: srun starts a supervisor (a worker) on each, with the job's cores.
