@@ -44,5 +44,7 @@ bool supervisor_alive(const std::string& dir, int rank = -1, bool elsewhere_aliv
 // caller is the supervisor, whose reaped child's group id cannot have been
 // reused yet.
 void kill_job_tree(const std::string& dir, int rank = -1, bool own_child = false);
+// Removes the cgroups a supervisor that is gone (LOST) left behind.
+void remove_job_cgroups(const std::string& dir);
 
 }  // namespace atelier::runtime

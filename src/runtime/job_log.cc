@@ -50,7 +50,48 @@ JobLogWriter::~JobLogWriter() {
 }
 
 void JobLogWriter::append(std::string_view data) {
+  if (skip_lf_ && !data.empty() && data.front() == '\n') data.remove_prefix(1);  // the LF of a CRLF split across chunks
+  skip_lf_ = false;
   if (data.empty()) return;
+  // Most output needs no change: no carriage return, no line over the limit.
+  bool plain = !std::memchr(data.data(), '\r', data.size());
+  if (plain) {
+    uint64_t len = line_len_;
+    for (const char* p = data.data(); plain;) {
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', size_t(data.data() + data.size() - p)));
+      uint64_t seg = uint64_t((nl ? nl : data.data() + data.size()) - p);
+      if (len + seg > kMaxLineBytes) plain = false;
+      if (!nl) {
+        len += seg;
+        break;
+      }
+      len = 0;
+      p = nl + 1;
+    }
+    if (plain) line_len_ = len;
+  }
+  std::string fixed;
+  if (!plain) {
+    // A lone CR (a progress bar redrawing its line) ends a line, CRLF is one
+    // line end, and a line reaching kMaxLineBytes is broken there: a reader
+    // never has to scan further than that for a line.
+    fixed.reserve(data.size() + data.size() / kMaxLineBytes + 8);
+    for (size_t i = 0; i < data.size(); ++i) {
+      char c = data[i];
+      if (c == '\r') {
+        if (i + 1 < data.size() && data[i + 1] == '\n') continue;
+        if (i + 1 == data.size()) skip_lf_ = true;
+        c = '\n';
+      }
+      if (c != '\n' && line_len_ >= kMaxLineBytes) {
+        fixed.push_back('\n');
+        line_len_ = 0;
+      }
+      fixed.push_back(c);
+      line_len_ = c == '\n' ? 0 : line_len_ + 1;
+    }
+    data = fixed;
+  }
   std::string entries;
   const char* base = data.data();
   const char* p = base;
@@ -145,10 +186,10 @@ LogPage JobLogReader::read(uint64_t first, uint64_t count) {
       const char* nl = static_cast<const char*>(std::memchr(p, '\n', size_t(stop - p)));
       const char* seg_end = nl ? nl : stop;
       if (line >= first && !cut) {
-        size_t room = kMaxLineBytes - cur.size();
+        size_t room = JobLogReader::kMaxLineBytes - cur.size();
         size_t take = std::min(room, size_t(seg_end - p));
         cur.append(p, take);
-        cut = cur.size() >= kMaxLineBytes;
+        cut = cur.size() >= JobLogReader::kMaxLineBytes;
       }
       if (!nl) break;
       if (line >= first) page.lines.push_back(std::move(cur));

@@ -14,6 +14,8 @@
 namespace atelier::runtime {
 
 constexpr uint64_t kLogStride = 64;
+// The writer breaks longer lines, so no line costs a reader more than this.
+constexpr uint64_t kMaxLineBytes = 16 << 10;
 
 // Appends to a log and keeps its index. Owns both file descriptors.
 class JobLogWriter {
@@ -24,6 +26,8 @@ class JobLogWriter {
   JobLogWriter(const JobLogWriter&) = delete;
   JobLogWriter& operator=(const JobLogWriter&) = delete;
 
+  // Appends the job's output. A lone CR (progress bars) ends a line like LF,
+  // CRLF is one line end, and a line is broken at kMaxLineBytes.
   void append(std::string_view data);
   // Ends an unterminated last line, so every byte belongs to a counted line.
   void finish();
@@ -31,7 +35,9 @@ class JobLogWriter {
  private:
   int log_fd_ = -1, idx_fd_ = -1;
   uint64_t offset_ = 0, lines_ = 0;
+  uint64_t line_len_ = 0;  // bytes of the unfinished last line
   bool at_line_start_ = true;
+  bool skip_lf_ = false;  // the last chunk ended with CR: an LF first in the next belongs to it
 };
 
 struct LogPage {
@@ -40,10 +46,11 @@ struct LogPage {
   uint64_t total = 0;  // complete lines in the log now
 };
 
-// Reads one page of a log. Lines longer than kMaxLineBytes are cut there.
+// Reads one page of a log. Lines longer than kMaxLineBytes (a log not
+// written by JobLogWriter) are cut there.
 class JobLogReader {
  public:
-  static constexpr size_t kMaxLineBytes = 16 << 10;
+  static constexpr size_t kMaxLineBytes = runtime::kMaxLineBytes;
   // nullopt when the log does not exist.
   static std::optional<JobLogReader> open(const std::string& path);
   ~JobLogReader();

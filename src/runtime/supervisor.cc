@@ -232,6 +232,15 @@ void kill_job_tree(const std::string& dir, int rank, bool own_child) {
   }
 }
 
+void remove_job_cgroups(const std::string& dir) {
+  std::vector<std::string> dirs;
+  for (int r = 0, n = job_workers(dir); r < n; ++r)
+    if (auto run = read_json_file(state_file(dir, "running", r)); run && run->is_object())
+      for (auto& cg : run->value("cgroups", json::array()))
+        if (cg.is_string() && cg.get<std::string>().rfind("/sys/fs/cgroup/", 0) == 0) dirs.push_back(cg.get<std::string>());
+  remove_cgroups(dirs);
+}
+
 int supervise(const std::string& dir, bool foreground, bool slurm_rank) {
   // Nothing of the server (listening sockets, the database) may stay open here.
   ::close_range(3, ~0U, 0);

@@ -783,6 +783,7 @@ struct Service::Impl {
     }
     std::error_code ec;
     fs::remove_all(dir + "/work", ec);
+    if (status == kLost) runtime::remove_job_cgroups(dir);  // nobody else will
     int64_t end = s.ended_ms ? s.ended_ms : clock::now_ms();
     int64_t start = v.i64("started_at") ? v.i64("started_at") : s.started_ms;
     db.exec("UPDATE train_versions SET status = ?, reason = ?, exit_code = ?, started_at = ?, ended_at = ? WHERE id = ?",

@@ -626,6 +626,27 @@ def test_stop_kills_the_whole_process_tree(api):
     assert_v1_error(api.stop(jid, vid), 400, code="ModelArts.0105")
 
 
+def test_supervisor_killed_is_lost_and_leaves_nothing(api, srv):
+    """The supervisor killed (an OOM killer, an operator): the job dies with it
+    (the sandbox dies with its parent), the version is LOST with a reason,
+    and its processes and cgroups are gone."""
+    marker = uid("mark")
+    c = api.create(SLEEPER, params=[("marker", marker)])
+    jid, vid = c["job_id"], c["version_id"]
+    assert api.wait(jid, vid, until={RUNNING} | TERMINAL, timeout=30)["status"] == RUNNING
+    wait_for(lambda: len(pgrep(marker)) >= 3, what="the job and its children")
+    folder = os.path.join(srv.data_dir, "training", str(vid))
+    with open(os.path.join(folder, "running.json")) as f:
+        cgroups = json.load(f)["cgroups"]
+    assert cgroups and all(os.path.isdir(d) for d in cgroups), cgroups
+    with open(os.path.join(folder, "supervisor.json")) as f:
+        os.kill(json.load(f)["pid"], signal.SIGKILL)
+    v = api.wait(jid, vid, timeout=15)
+    assert v["status"] == LOST, v
+    wait_for(lambda: pgrep(marker) == [], timeout=10, what="every process of the job to be gone")
+    wait_for(lambda: not any(os.path.isdir(d) for d in cgroups), timeout=10, what="the job's cgroups removed")
+
+
 def test_delete_running_job_kills_it(api):
     marker = uid("mark")
     c = api.create(SLEEPER, params=[("marker", marker)])

@@ -76,19 +76,39 @@ TEST(JobLog, PartialLastLineCountsOnlyWhenComplete) {
   EXPECT_EQ(r->total_lines(), 3u);
 }
 
-TEST(JobLog, LongLinesAreCutInPagesButCountedOnce) {
+// A line longer than kMaxLineBytes is broken into lines of that size, so
+// no page costs more than that per line.
+TEST(JobLog, LongLinesAreBroken) {
   TempLog t;
   {
     JobLogWriter w(t.path);
     w.append("short\n");
-    w.append(std::string(JobLogReader::kMaxLineBytes * 3, 'a'));
+    w.append(std::string(atelier::runtime::kMaxLineBytes * 2, 'a'));
+    w.append(std::string(100, 'b'));
     w.append("\nafter\n");
   }
   auto r = JobLogReader::open(t.path);
   auto page = r->read(0, 10);
-  ASSERT_EQ(page.lines.size(), 3u);
-  EXPECT_EQ(page.lines[1].size(), JobLogReader::kMaxLineBytes);
-  EXPECT_EQ(page.lines[2], "after");
+  ASSERT_EQ(page.lines.size(), 5u);
+  EXPECT_EQ(page.lines[1], std::string(atelier::runtime::kMaxLineBytes, 'a'));
+  EXPECT_EQ(page.lines[2], std::string(atelier::runtime::kMaxLineBytes, 'a'));
+  EXPECT_EQ(page.lines[3], std::string(100, 'b'));
+  EXPECT_EQ(page.lines[4], "after");
+}
+
+// Progress bars redraw their line with CR: each drawing is a line of its own;
+// CRLF is one line end, also when split between two writes.
+TEST(JobLog, CarriageReturnsEndLines) {
+  TempLog t;
+  {
+    JobLogWriter w(t.path);
+    w.append(" 10%\r 50%\r100%\n");
+    w.append("dos line\r");
+    w.append("\nnext\r\nlast");
+    w.finish();
+  }
+  auto r = JobLogReader::open(t.path);
+  EXPECT_EQ(r->read(0, 10).lines, (std::vector<std::string>{" 10%", " 50%", "100%", "dos line", "next", "last"}));
 }
 
 TEST(JobLog, MissingLogIsNullopt) { EXPECT_FALSE(JobLogReader::open("/nonexistent/atelier/job.log")); }
