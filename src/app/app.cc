@@ -8,6 +8,7 @@
 #include "common/crypto.h"
 #include "data/data.h"
 #include "iam/routes.h"
+#include "models/models.h"
 
 namespace fs = std::filesystem;
 
@@ -54,6 +55,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   db_->migrate(data::migrations());
   db_->migrate(tasks::Runner::migrations());
   db_->migrate(training::Service::migrations());
+  db_->migrate(models::migrations());
   objects_ = obs::open_local_store(memory ? (fs::temp_directory_path() / "atelier-routes-obs").string()
                                           : (fs::path(cfg_.data_dir) / "obs").string());
   iam::IamConfig ic;
@@ -75,6 +77,9 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   router_->add(iam::routes(*iam_));
   runner_ = std::make_unique<tasks::Runner>(*db_);
   router_->add(data::routes(*db_, *objects_, *runner_));
+  registry_ = obs::open_local_store(memory ? (fs::temp_directory_path() / "atelier-routes-registry").string()
+                                           : (fs::path(cfg_.data_dir) / "registry").string());
+  router_->add(models::routes(*db_, *objects_, *registry_, *runner_));
 
   runtime::LocalOptions lo;
   std::error_code ec;

@@ -39,6 +39,7 @@ class App {
   Config cfg_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<obs::ObjectStore> objects_;
+  std::unique_ptr<obs::ObjectStore> registry_;  // published models' files
   std::unique_ptr<iam::Iam> iam_;
   std::unique_ptr<iam::Gate> gate_;
   std::unique_ptr<http::Router> router_;
