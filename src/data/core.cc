@@ -938,16 +938,10 @@ obs::ObjectInfo put_pages(obs::ObjectStore& objects, const obs::ObsPath& p, cons
   });
 }
 
-http::Route project_route(std::string method, std::string path, std::string action, std::vector<std::string> depends,
-                          http::RouteHandler h) {
-  http::Route r;
-  r.method = std::move(method);
-  r.path = "/v2/{project_id}" + path;
-  r.action = std::move(action);
-  r.depends = std::move(depends);
-  r.access = http::Access::kProject;
-  r.handler = std::move(h);
-  return r;
+http::Route v2_route(std::string method, std::string path, std::string action, std::vector<std::string> depends,
+                     http::RouteHandler h) {
+  return http::project_route(std::move(method), "/v2/{project_id}" + path, std::move(action), std::move(depends),
+                             std::move(h));
 }
 
 Row dataset_in_project(Database& db, const Context& ctx) {

@@ -91,7 +91,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
   std::vector<Route> out;
   auto add = [&](std::string method, std::string path, std::string action, std::vector<std::string> depends,
                  http::RouteHandler h) {
-    out.push_back(project_route(std::move(method), std::move(path), std::move(action), std::move(depends), std::move(h)));
+    out.push_back(v2_route(std::move(method), std::move(path), std::move(action), std::move(depends), std::move(h)));
   };
   auto dataset = [&db](const Context& ctx) { return dataset_in_project(db, ctx); };
   auto touch = [&db](const std::string& ds) {

@@ -1746,7 +1746,7 @@ CREATE TABLE dataset_import_failures (
 std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, tasks::Runner& runner) {
   std::vector<Route> out;
   auto add = [&](std::string method, std::string path, std::string action, http::RouteHandler h) {
-    out.push_back(project_route(std::move(method), std::move(path), std::move(action), {}, std::move(h)));
+    out.push_back(v2_route(std::move(method), std::move(path), std::move(action), {}, std::move(h)));
   };
   auto dataset = [&db](const Context& ctx) { return dataset_in_project(db, ctx); };
 

@@ -124,6 +124,19 @@ bool Router::match(const std::vector<std::string>& segs, size_t i, Node* n, cons
   return false;
 }
 
+Route project_route(std::string method, std::string path, std::string action, std::vector<std::string> depends,
+                    RouteHandler h, ErrorShape errors) {
+  Route r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  r.action = std::move(action);
+  r.depends = std::move(depends);
+  r.access = r.action.empty() ? Access::kMember : Access::kProject;
+  r.errors = errors;
+  r.handler = std::move(h);
+  return r;
+}
+
 Response json_response(int status, const json& body) {
   Response r;
   r.status = status;

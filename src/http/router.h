@@ -122,6 +122,11 @@ class Router {
   std::vector<std::unique_ptr<Route>> routes_;
 };
 
+// A route evaluated in the {project_id} of its path (the shape of every
+// ModelArts route); with no action, any member of the account may call it.
+Route project_route(std::string method, std::string path, std::string action, std::vector<std::string> depends,
+                    RouteHandler h, ErrorShape errors = ErrorShape::kModelArts);
+
 // Response builders.
 Response json_response(int status, const json& body);
 Response no_content(int status = 204);

@@ -218,13 +218,8 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, obs::ObjectSt
   std::vector<Route> out;
   auto add = [&](std::string method, std::string path, std::string action, std::vector<std::string> depends,
                  http::RouteHandler h) {
-    Route r;
-    r.method = std::move(method);
-    r.path = "/v1/{project_id}" + path;
-    r.action = std::move(action);
-    r.depends = std::move(depends);
-    r.handler = std::move(h);
-    out.push_back(std::move(r));
+    out.push_back(http::project_route(std::move(method), "/v1/{project_id}" + path, std::move(action), std::move(depends),
+                                      std::move(h)));
   };
 
   // Publishing: the source folder's files are copied into the registry;

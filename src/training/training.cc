@@ -999,15 +999,8 @@ std::vector<Route> Service::Impl::routes() {
   std::vector<Route> out;
   auto add = [&](std::string method, std::string path, std::string action, std::vector<std::string> depends,
                  http::RouteHandler h) {
-    Route r;
-    r.method = std::move(method);
-    r.path = "/v1/{project_id}" + path;
-    r.action = std::move(action);
-    r.depends = std::move(depends);
-    r.access = r.action.empty() ? Access::kMember : Access::kProject;
-    r.errors = http::ErrorShape::kModelArtsV1;
-    r.handler = std::move(h);
-    out.push_back(std::move(r));
+    out.push_back(http::project_route(std::move(method), "/v1/{project_id}" + path, std::move(action), std::move(depends),
+                                      std::move(h), http::ErrorShape::kModelArtsV1));
   };
   const std::vector<std::string> obs_job = {"obs:bucket:HeadBucket",          "obs:bucket:ListBucket",
                                             "obs:object:GetObjectAcl",        "obs:object:GetObjectVersionAcl",
