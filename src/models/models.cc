@@ -11,7 +11,6 @@
 namespace atelier::models {
 
 using http::Context;
-using http::Response;
 using http::Route;
 using store::Database;
 using store::Row;

@@ -35,7 +35,6 @@ namespace fs = std::filesystem;
 
 namespace atelier::training {
 
-using http::Access;
 using http::Context;
 using http::Response;
 using http::Route;
