@@ -19,6 +19,7 @@ DEBS=(
   slurm-wlm munge                   # the Slurm runner's tests start a one-node cluster (scripts/slurm.sh)
   python3-torch libopenblas0-pthread  # PyTorch engine; openblas: torch is 10x slower on reference BLAS
   python3-sklearn python3-xgboost python3-numpy  # Scikit-learn and XGBoost engines
+  python3-crc32c                    # python/atelier_metrics.py (the event files' checksums)
 )
 
 missing=()

@@ -13,6 +13,7 @@
 
 #include "app/app.h"
 #include "runtime/runner.h"
+#include "training/metrics.h"
 #include "common/clock.h"
 #include "http/server.h"
 
@@ -121,6 +122,26 @@ static int admin_call(app::App& a, const std::string& account, const std::string
   return resp.status;
 }
 
+// `atelier metrics FILE...`: what the visualization viewer reads from them.
+static int print_metrics(const std::vector<std::string>& files) {
+  json out = json::array();
+  for (auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in) {
+      std::cerr << "atelier: cannot read " << f << std::endl;
+      return 1;
+    }
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<training::Scalar> scalars;
+    auto r = f.find("tfevents") != std::string::npos ? training::read_tfevents(data, scalars) : training::read_jsonl(data, scalars);
+    json list = json::array();
+    for (auto& s : scalars) list.push_back({{"tag", s.tag}, {"step", s.step}, {"wall_time", s.wall_time}, {"value", s.value}});
+    out.push_back({{"file", f}, {"records", r.records}, {"skipped", r.skipped}, {"warnings", r.warnings}, {"scalars", list}});
+  }
+  std::cout << out.dump(1) << std::endl;
+  return 0;
+}
+
 int main(int argc, char** argv) {
   CLI::App cli{"Atelier: a self-hosted AI development platform that speaks the ModelArts API"};
   cli.require_subcommand(1);
@@ -185,7 +206,12 @@ int main(int argc, char** argv) {
   bool supervise_rank = false;
   supervise_cmd->add_flag("--slurm-rank", supervise_rank, "one worker of several, numbered by SLURM_PROCID");
 
+  std::vector<std::string> metric_files;
+  auto* metrics_cmd = cli.add_subcommand("metrics", "Print the scalars of TensorBoard event files or JSON-lines metric files");
+  metrics_cmd->add_option("files", metric_files, "files")->required();
+
   CLI11_PARSE(cli, argc, argv);
+  if (*metrics_cmd) return print_metrics(metric_files);
   if (*supervise_cmd) return runtime::supervise(supervise_dir, supervise_fg, supervise_rank);
   try {
     if (!config_file.empty()) cfg.load_file(config_file);

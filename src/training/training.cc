@@ -30,6 +30,7 @@
 #include "common/ids.h"
 #include "runtime/job_files.h"
 #include "runtime/job_log.h"
+#include "training/metrics_helper.h"
 
 namespace fs = std::filesystem;
 
@@ -675,6 +676,8 @@ struct Service::Impl {
       if (cfg.contains("data_url")) stage(cfg["data_url"], dir + "/work/data");
       fs::create_directories(dir + "/work/data");
       fs::create_directories(dir + "/work/output");
+      fs::create_directories(dir + "/work/.atelier");
+      std::ofstream(dir + "/work/.atelier/atelier_metrics.py", std::ios::trunc) << kMetricsHelperPy;
       std::string boot = cfg.value("boot_file_url", "");
       if (!fs::exists(dir + "/work/user-job-dir/" + app_name + "/" + boot.substr(app.size())))
         throw std::runtime_error("boot file " + boot + " no longer exists");
@@ -697,6 +700,7 @@ struct Service::Impl {
                {"PATH", "/usr/local/bin:/usr/bin:/bin"},
                {"LANG", "C.UTF-8"},
                {"PYTHONUNBUFFERED", "1"},
+               {"PYTHONPATH", "/home/work/.atelier"},  // atelier_metrics (python/atelier_metrics.py)
                {"OMP_NUM_THREADS", std::to_string(threads)},
                {"MA_JOB_ID", std::to_string(job->i64("id"))},
                {"MA_VERSION_ID", std::to_string(vid)},
