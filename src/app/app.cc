@@ -9,6 +9,7 @@
 #include "data/data.h"
 #include "iam/routes.h"
 #include "models/models.h"
+#include "training/visualization.h"
 
 namespace fs = std::filesystem;
 
@@ -56,6 +57,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   db_->migrate(tasks::Runner::migrations());
   db_->migrate(training::Service::migrations());
   db_->migrate(models::migrations());
+  db_->migrate(training::visualization_migrations());
   objects_ = obs::open_local_store(memory ? (fs::temp_directory_path() / "atelier-routes-obs").string()
                                           : (fs::path(cfg_.data_dir) / "obs").string());
   iam::IamConfig ic;
@@ -104,6 +106,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
     throw std::runtime_error("runner must be local or slurm, got '" + cfg_.runner + "'");
   training_ = std::make_unique<training::Service>(*db_, *objects_, std::move(jobs), ts);
   router_->add(training_->routes());
+  router_->add(training::visualization_routes(*db_, *objects_));
 }
 
 App::~App() = default;

@@ -1,0 +1,20 @@
+// Visualization jobs v1 (spec §3.4): a job shows the metrics under its
+// train_url while it runs, at its service_url, through the server and
+// behind its authentication: the built-in viewer (an HTML page with a line
+// chart per metric that follows the files, and its JSON) over TensorBoard
+// event files and JSON-lines metrics (training/metrics.h). A job's auto-stop
+// (`schedule`, hours) is applied whenever the job is looked at, so its
+// status is right at every read without a timer.
+#pragma once
+#include <vector>
+
+#include "http/router.h"
+#include "obs/object_store.h"
+#include "store/db.h"
+
+namespace atelier::training {
+
+std::vector<store::Migration> visualization_migrations();
+std::vector<http::Route> visualization_routes(store::Database& db, obs::ObjectStore& objects);
+
+}  // namespace atelier::training
