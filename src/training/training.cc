@@ -31,6 +31,7 @@
 #include "runtime/job_files.h"
 #include "runtime/job_log.h"
 #include "training/metrics_helper.h"
+#include "training/v1_query.h"
 
 namespace fs = std::filesystem;
 
@@ -232,60 +233,6 @@ std::string folder_path(const JsonIn& in, const char* key) {
 
 ApiError job_missing(const std::string& id) {
   return ApiError(400, "ModelArts.2775", "Training job " + id + " does not exist.");
-}
-
-int64_t parse_long(const std::string& s, const char* what) {
-  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
-    throw bad_request(std::string(what) + " must be a positive integer, got '" + s.substr(0, 40) + "'");
-  return std::stoll(s);
-}
-
-std::optional<std::string> query(const Context& ctx, const char* name) {
-  const std::string* v = ctx.req.query_param(name);
-  return v ? std::optional<std::string>(*v) : std::nullopt;
-}
-
-int64_t query_int(const Context& ctx, const char* name, int64_t def, int64_t lo, int64_t hi) {
-  auto v = query(ctx, name);
-  if (!v || v->empty()) return def;
-  if (v->size() > 9 || v->find_first_not_of("0123456789") != std::string::npos)
-    throw bad_request(std::string(name) + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
-  int64_t n = std::stoll(*v);
-  if (n < lo || n > hi)
-    throw bad_request(std::string(name) + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
-  return n;
-}
-
-// The paging, sorting and name search of the v1 list calls. `columns`:
-// sortBy value -> SQL column, the first being the default.
-struct ListQuery {
-  int64_t per_page, page;
-  std::string column, order, search;
-};
-
-ListQuery list_query(const Context& ctx, const std::vector<std::pair<std::string, std::string>>& columns,
-                     const char* default_order) {
-  ListQuery q{query_int(ctx, "per_page", 10, 1, 1000), query_int(ctx, "page", 1, 1, 65535), "", "", ""};
-  std::string sort = query(ctx, "sortBy").value_or(columns.front().first), names;
-  for (auto& [name, col] : columns) {
-    names += (names.empty() ? "" : ", ") + name;
-    if (name == sort) q.column = col;
-  }
-  if (q.column.empty()) throw bad_request("sortBy must be one of " + names);
-  q.order = query(ctx, "order").value_or(default_order);
-  if (q.order != "asc" && q.order != "desc") throw bad_request("order must be asc or desc");
-  q.search = query(ctx, "search_content").value_or("");
-  if (utf8_length(q.search) > 64) throw bad_request("search_content must be at most 64 characters");
-  return q;
-}
-
-std::string like_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out;
 }
 
 }  // namespace
@@ -1063,18 +1010,7 @@ std::vector<Route> Service::Impl::routes() {
       where += " AND j.name LIKE ? ESCAPE '\\'";
       ps.push_back("%" + like_escape(search) + "%");
     }
-    if (auto st = query(ctx, "status"); st && !st->empty()) {
-      std::string in;
-      std::stringstream ss(*st);
-      std::string part;
-      while (std::getline(ss, part, '|')) {
-        if (part.empty() || part.size() > 2 || part.find_first_not_of("0123456789") != std::string::npos || std::stoi(part) > 21)
-          throw bad_request("status must be status codes 0-21 joined by '|', got '" + st->substr(0, 40) + "'");
-        in += in.empty() ? "?" : ", ?";
-        ps.push_back(std::stoi(part));
-      }
-      where += " AND v.status IN (" + in + ")";
-    }
+    where += status_filter(ctx, "v.status", ps);
     std::string from =
         " FROM train_jobs j LEFT JOIN train_versions v ON v.id = (SELECT MAX(x.id) FROM train_versions x WHERE x.job_id = j.id)";
     store::Params count_ps(ps.begin() + 1, ps.end());

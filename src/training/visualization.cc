@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "training/metrics.h"
+#include "training/v1_query.h"
 
 namespace atelier::training {
 
@@ -31,12 +32,6 @@ ApiError missing_job(const std::string& id) {
 Response ok(json j) {
   j["is_success"] = true;
   return http::json_response(200, j);
-}
-
-int64_t parse_id(const std::string& s) {
-  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
-    throw bad_request("job_id must be a positive integer, got '" + s.substr(0, 40) + "'");
-  return std::stoll(s);
 }
 
 // A running job whose scheduled stop has passed ends now (COMPLETED: it ran its time).
@@ -152,7 +147,7 @@ std::vector<Route> visualization_routes(Database& db, obs::ObjectStore& objects)
   const std::vector<std::string> obs_deps = {"obs:bucket:HeadBucket", "obs:bucket:ListBucket", "obs:bucket:ListAllMyBuckets"};
   auto job = [&db](const Context& ctx) {
     auto r = db.query_one("SELECT * FROM viz_jobs WHERE id = ? AND project_id = ?",
-                          {parse_id(ctx.param("job_id")), ctx.caller.project_id});
+                          {parse_long(ctx.param("job_id"), "job_id"), ctx.caller.project_id});
     if (!r) throw missing_job(ctx.param("job_id"));
     apply_schedule(db, *r);
     return *r;
@@ -190,26 +185,9 @@ std::vector<Route> visualization_routes(Database& db, obs::ObjectStore& objects)
   });
 
   add("GET", "", "modelarts:tensorboard:list", {}, [&db](Context& ctx) {
-    auto q = [&](const char* k) {
-      const std::string* v = ctx.req.query_param(k);
-      return v ? *v : std::string();
-    };
-    auto num = [&](const char* k, int64_t def, int64_t lo, int64_t hi) -> int64_t {
-      std::string v = q(k);
-      if (v.empty()) return def;
-      if (v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos || std::stoll(v) < lo || std::stoll(v) > hi)
-        throw bad_request(std::string(k) + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
-      return std::stoll(v);
-    };
-    int64_t per_page = num("per_page", 10, 1, 1000), page = num("page", 1, 1, 65535);
-    static const std::map<std::string, std::string> cols = {
-        {"job_id", "id"}, {"job_name", "name"}, {"job_desc", "description"}, {"create_time", "created_at"}, {"status", "status"}};
-    auto col = cols.find(q("sortBy").empty() ? "job_id" : q("sortBy"));
-    if (col == cols.end()) throw bad_request("sortBy must be one of job_id, job_name, job_desc, create_time, status");
-    std::string order = q("order").empty() ? "asc" : q("order");
-    if (order != "asc" && order != "desc") throw bad_request("order must be asc or desc");
-    std::string search = q("search_content");
-    if (utf8_length(search) > 64) throw bad_request("search_content must be at most 64 characters");
+    auto [per_page, page, column, order, search] = list_query(
+        ctx, {{"job_id", "id"}, {"job_name", "name"}, {"job_desc", "description"}, {"create_time", "created_at"}, {"status", "status"}},
+        "asc");
     // Scheduled stops due by now are applied before the statuses are filtered.
     for (auto& r : db.query("SELECT * FROM viz_jobs WHERE project_id = ? AND status = ? AND stop_at > 0 AND stop_at <= ?",
                             {ctx.caller.project_id, int(kRunning), clock::now_ms()})) {
@@ -217,36 +195,17 @@ std::vector<Route> visualization_routes(Database& db, obs::ObjectStore& objects)
       apply_schedule(db, copy);
     }
     std::string where = " WHERE project_id = ? AND workspace_id = ?";
-    store::Params ps{ctx.caller.project_id, q("workspace_id").empty() ? std::string("0") : q("workspace_id")};
+    store::Params ps{ctx.caller.project_id, query(ctx, "workspace_id").value_or("0")};
     if (!search.empty()) {
-      std::string like = "%";
-      for (char c : search) {
-        if (c == '%' || c == '_' || c == '\\') like.push_back('\\');
-        like.push_back(c);
-      }
       where += " AND name LIKE ? ESCAPE '\\'";
-      ps.push_back(like + "%");
+      ps.push_back("%" + like_escape(search) + "%");
     }
-    if (std::string st = q("status"); !st.empty()) {
-      std::string in;
-      size_t start = 0;
-      while (start <= st.size()) {
-        size_t bar = st.find('|', start);
-        std::string part = st.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
-        if (part.empty() || part.size() > 2 || part.find_first_not_of("0123456789") != std::string::npos || std::stoi(part) > 21)
-          throw bad_request("status must be status codes 0-21 joined by '|'");
-        in += in.empty() ? "?" : ", ?";
-        ps.push_back(std::stoi(part));
-        if (bar == std::string::npos) break;
-        start = bar + 1;
-      }
-      where += " AND status IN (" + in + ")";
-    }
+    where += status_filter(ctx, "status", ps);
     int64_t total = db.query_one("SELECT COUNT(*) AS n FROM viz_jobs" + where, ps)->i64("n");
     ps.push_back(per_page);
     ps.push_back((page - 1) * per_page);
     json jobs = json::array();
-    for (auto& r : db.query("SELECT * FROM viz_jobs" + where + " ORDER BY " + col->second + " " + order + ", id " + order +
+    for (auto& r : db.query("SELECT * FROM viz_jobs" + where + " ORDER BY " + column + " " + order + ", id " + order +
                                 " LIMIT ? OFFSET ?",
                             ps))
       jobs.push_back(job_json(ctx, r));
