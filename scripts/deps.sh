@@ -20,6 +20,7 @@ DEBS=(
   python3-torch libopenblas0-pthread  # PyTorch engine; openblas: torch is 10x slower on reference BLAS
   python3-sklearn python3-xgboost python3-numpy  # Scikit-learn and XGBoost engines
   python3-crc32c                    # python/atelier_metrics.py (the event files' checksums)
+  chromium                          # browser tests of the pages the server serves (tests/node, playwright-core)
 )
 
 missing=()
@@ -40,10 +41,12 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm packages for the client tests (the real Huawei SDK signer). The SDK core
+# npm packages for the client tests (the real Huawei SDK signer; playwright-core
+# drives Debian's chromium, it downloads no browser). The SDK core
 # requires uuid at run time without declaring it.
 if [ ! -f tests/node/node_modules/@huaweicloud/huaweicloud-sdk-core/package.json ] \
-   || [ ! -f tests/node/node_modules/uuid/package.json ]; then
+   || [ ! -f tests/node/node_modules/uuid/package.json ] \
+   || [ ! -f tests/node/node_modules/playwright-core/package.json ]; then
   echo "deps: npm install (tests/node)"
   (cd tests/node && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -77,6 +77,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   health.handler = [](http::Context&) { return http::json_response(200, {{"status", "ok"}}); };
   router_->add(std::move(health));
   router_->add(iam::routes(*iam_));
+  router_->add(iam::console_routes(*iam_));
   runner_ = std::make_unique<tasks::Runner>(*db_);
   router_->add(data::routes(*db_, *objects_, *runner_));
   registry_ = obs::open_local_store(memory ? (fs::temp_directory_path() / "atelier-routes-registry").string()
@@ -106,7 +107,10 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
     throw std::runtime_error("runner must be local or slurm, got '" + cfg_.runner + "'");
   training_ = std::make_unique<training::Service>(*db_, *objects_, std::move(jobs), ts);
   router_->add(training_->routes());
-  router_->add(training::visualization_routes(*db_, *objects_));
+  tensorboards_ = std::make_unique<training::TensorBoards>(
+      *objects_, memory ? (fs::temp_directory_path() / "atelier-routes-visualization").string() : (fs::path(cfg_.data_dir) / "visualization").string(),
+      memory ? "" : cfg_.tensorboard);
+  router_->add(training::visualization_routes(*db_, *objects_, *tensorboards_));
 }
 
 App::~App() = default;

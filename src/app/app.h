@@ -11,6 +11,7 @@
 #include "obs/object_store.h"
 #include "store/db.h"
 #include "tasks/tasks.h"
+#include "training/tensorboard.h"
 #include "training/training.h"
 
 namespace atelier::app {
@@ -42,6 +43,7 @@ class App {
   std::unique_ptr<obs::ObjectStore> registry_;  // published models' files
   std::unique_ptr<iam::Iam> iam_;
   std::unique_ptr<iam::Gate> gate_;
+  std::unique_ptr<training::TensorBoards> tensorboards_;  // before router_: its routes use it
   std::unique_ptr<http::Router> router_;
   std::unique_ptr<training::Service> training_;
   // Declared last: destroyed first, so running tasks stop before the stores go.

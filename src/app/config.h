@@ -31,6 +31,7 @@ struct Config {
   std::string train_network = "false";  // jobs may reach the network
   std::string train_sandbox = "true";   // run jobs inside bubblewrap when it is installed
   std::string train_catalog;        // JSON {"engines": [...], "flavors": [...]}; empty = built-in
+  std::string tensorboard = "tensorboard";  // executable (path or name in PATH) for visualization jobs; "" = built-in viewer only
 
   // Applies a JSON file (keys as the field names). Throws std::runtime_error.
   void load_file(const std::string& path);

@@ -10,6 +10,7 @@ namespace atelier::http {
 struct Router::Node {
   std::map<std::string, std::unique_ptr<Node>, std::less<>> literal;
   std::unique_ptr<Node> var;
+  std::unique_ptr<Node> rest;  // {name+}: one or more segments to the end
   std::map<std::string, Route*> by_method;
   std::map<std::string, std::vector<std::string>> var_names;  // per method
 };
@@ -82,8 +83,15 @@ void Router::add(Route route) {
   Node* n = root_.get();
   std::vector<std::string> names;
   if (route.path != "/") {
-    for (auto& seg : split(route.path)) {
-      if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
+    auto segs = split(route.path);
+    for (size_t i = 0; i < segs.size(); ++i) {
+      const std::string& seg = segs[i];
+      if (seg.size() > 3 && seg.front() == '{' && seg.ends_with("+}")) {
+        if (i + 1 != segs.size()) throw std::logic_error("{name+} must be the last segment: " + route.path);
+        names.push_back(seg.substr(1, seg.size() - 3));
+        if (!n->rest) n->rest = std::make_unique<Node>();
+        n = n->rest.get();
+      } else if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
         names.push_back(seg.substr(1, seg.size() - 2));
         if (!n->var) n->var = std::make_unique<Node>();
         n = n->var.get();
@@ -121,7 +129,29 @@ bool Router::match(const std::vector<std::string>& segs, size_t i, Node* n, cons
     if (match(segs, i + 1, n->var.get(), method, vals, out)) return true;
     vals.pop_back();
   }
+  if (n->rest && !n->rest->by_method.empty() && (!method || n->rest->by_method.count(*method))) {
+    std::string joined;
+    for (size_t k = i; k < segs.size(); ++k) joined += (k > i ? "/" : "") + segs[k];
+    vals.push_back(std::move(joined));
+    out = n->rest.get();
+    return true;
+  }
   return false;
+}
+
+std::string cookie_value(const Headers& headers, std::string_view name) {
+  for (const std::string& line : headers.all("Cookie")) {
+    std::string_view rest = line;
+    while (!rest.empty()) {
+      size_t semi = rest.find(';');
+      std::string_view pair = rest.substr(0, semi);
+      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      size_t eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) return std::string(pair.substr(eq + 1));
+    }
+  }
+  return "";
 }
 
 Route project_route(std::string method, std::string path, std::string action, std::vector<std::string> depends,
@@ -247,7 +277,13 @@ Response Router::handle(Request& req) {
       if (head_via_get) resp.head_only = true;
     }
   } catch (const ApiError& e) {
-    resp = error_response(shape, e.status(), e.code(), e.what(), req.request_id);
+    if (route && route->browser && e.status() == 401 && (req.method == "GET" || req.method == "HEAD")) {
+      resp.status = 303;  // a person at a browser: sign in first, then come back
+      resp.headers.add("Location", "/login?next=" + percent_encode(req.target));
+      resp.headers.add("Cache-Control", "no-store");
+    } else {
+      resp = error_response(shape, e.status(), e.code(), e.what(), req.request_id);
+    }
   } catch (const std::exception& e) {
     spdlog::error("request {} failed: {}", req.request_id, e.what());
     resp = error_response(shape, 500, shape == ErrorShape::kIam ? "IAM.0006" : "ModelArts.0010",
@@ -276,7 +312,8 @@ json Router::describe() const {
                    {"action", r->action},
                    {"depends", r->depends},
                    {"access", access},
-                   {"self", bool(r->self)}});
+                   {"self", bool(r->self)},
+                   {"browser", r->browser}});
   }
   return out;
 }

@@ -37,7 +37,7 @@ struct Caller {
   std::string user_id, user_name;
   std::string domain_id, domain_name;
   std::string project_id, project_name;  // the project in scope, if any
-  std::string auth_method;               // "token" | "aksk" | "" (public)
+  std::string auth_method;               // "token" | "session" (browser cookie) | "aksk" | "" (public)
   std::string access_key;                // for AK/SK callers
   std::string token_hash;                // for token callers
   bool is_owner = false;                 // account owner
@@ -75,7 +75,7 @@ using SelfCheck = std::function<bool(const Context&)>;
 
 struct Route {
   std::string method;
-  std::string path;  // template, e.g. /v2/{project_id}/datasets/{dataset_id}
+  std::string path;  // template, e.g. /v2/{project_id}/datasets/{dataset_id}; a last {name+} takes the rest
   std::string action;                // IAM action; empty for public/member routes
   std::vector<std::string> depends;  // dependent actions (endpoints.tsv)
   Access access = Access::kProject;
@@ -86,7 +86,16 @@ struct Route {
   // returns that project's id (empty when none), so grants on the
   // enterprise project count too. Called after the caller is known.
   std::function<std::string(const Context&)> enterprise_project;
+  // A page (or what a page fetches) that people open in a browser: the
+  // caller may also be named by the session cookie that /login sets, and a
+  // GET without credentials is redirected to /login.
+  bool browser = false;
 };
+
+// The cookie that carries a browser session's token (HttpOnly, SameSite=Lax).
+inline constexpr const char* kSessionCookie = "atelier_session";
+// The value of cookie `name` in a Cookie header, "" when absent.
+std::string cookie_value(const Headers& headers, std::string_view name);
 
 // Authenticates and authorizes a matched request; throws ApiError to refuse.
 class Gatekeeper {

@@ -20,12 +20,17 @@ ApiError refuse(const http::Context& ctx, int status, const char* ma_code, const
 std::shared_ptr<const UserRecord> Gate::authenticate(http::Context& ctx, std::shared_ptr<const TokenInfo>& token_out) {
   const auto& h = ctx.req.headers;
   std::shared_ptr<const UserRecord> userp;
-  if (h.has("X-Auth-Token")) {
-    auto t = iam_.find_token(h.get("X-Auth-Token"));
+  // A browser route also takes the session cookie of /login, when the
+  // request carries no credentials of its own.
+  std::string session;
+  if (ctx.route.browser && !h.has("X-Auth-Token") && !h.has("Authorization"))
+    session = http::cookie_value(h, http::kSessionCookie);
+  if (h.has("X-Auth-Token") || !session.empty()) {
+    auto t = iam_.find_token(session.empty() ? h.get("X-Auth-Token") : session);
     if (!t) throw refuse(ctx, 401, "ModelArts.0203", "IAM.0067", "The token is invalid.");
     if (t->expires_at <= clock::now_ms()) throw refuse(ctx, 401, "ModelArts.0202", "IAM.0066", "The token has expired.");
     userp = std::shared_ptr<const UserRecord>(t, &t->user);  // shares the token's ownership
-    ctx.caller.auth_method = "token";
+    ctx.caller.auth_method = session.empty() ? "token" : "session";
     ctx.caller.token_hash = t->hash;
     token_out = t;
   } else if (h.has("Authorization")) {
@@ -62,8 +67,11 @@ std::shared_ptr<const UserRecord> Gate::authenticate(http::Context& ctx, std::sh
   }
   const UserRecord& user = *userp;
   if (!user.enabled || !user.domain_enabled) throw refuse(ctx, 403, "ModelArts.0108", "IAM.0082", "The user " + user.name + " is disabled.");
-  if (user.access_mode == "console")
+  // A browser session is console access; everything else is programmatic.
+  if (session.empty() && user.access_mode == "console")
     throw refuse(ctx, 403, "ModelArts.0108", "IAM.0081", "This user only supports console access, not programmatic access.");
+  if (!session.empty() && user.access_mode == "programmatic")
+    throw refuse(ctx, 403, "ModelArts.0108", "IAM.0081", "This user only supports programmatic access, not console access.");
   ctx.caller.user_id = user.id;
   ctx.caller.user_name = user.name;
   ctx.caller.domain_id = user.domain_id;
@@ -114,7 +122,7 @@ void Gate::admit(http::Context& ctx) {
   auto project = iam_.project_by_id(pid);
   if (!project || project->domain_id != user.domain_id)
     throw refuse(ctx, 404, "ModelArts.0015", "IAM.0004", "Project " + pid + " does not exist.");
-  if (ctx.caller.auth_method == "token") {
+  if (token) {
     if (token->project_id.empty())
       throw refuse(ctx, 401, "ModelArts.0212", "IAM.1109", "The token is not scoped to a project; ask for a project-scoped token.");
     if (token->project_id != pid)

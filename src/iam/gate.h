@@ -1,4 +1,5 @@
-// The Gatekeeper: resolves the caller of a matched route from X-Auth-Token or
+// The Gatekeeper: resolves the caller of a matched route from X-Auth-Token (or,
+// on browser routes, the session cookie of /login) or
 // an SDK-HMAC-SHA256 signature, resolves the project of the path, and
 // authorizes the route's action and dependent actions. The only place in
 // Atelier where permissions are checked.

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
+#include <mutex>
 
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "http/proxy.h"
 #include "training/metrics.h"
 #include "training/v1_query.h"
 
@@ -24,6 +27,8 @@ enum Status { kRunning = 8, kCompleted = 10, kStopped = 12 };
 constexpr int64_t kMaxJobs = 1000;        // per project (job_count_limit)
 constexpr size_t kMaxFiles = 200;         // metric files read per view
 constexpr uint64_t kMaxFileBytes = 64 << 20;
+constexpr size_t kMaxPoints = 1000;         // per metric in view/data
+constexpr size_t kCachedJobs = 16;         // jobs whose metrics stay parsed between views
 
 ApiError missing_job(const std::string& id) {
   return ApiError(400, "ModelArts.2775", "Visualization job " + id + " does not exist.");
@@ -112,7 +117,7 @@ function chart(tag, points) {
 }
 async function refresh() {
   try {
-    const r = await fetch('view/data', {credentials: 'same-origin'});
+    const r = await fetch(location.pathname.replace(/\/+$/, '') + '/data', {credentials: 'same-origin'});
     const j = await r.json();
     if (!r.ok) { document.getElementById('status').textContent = j.error_message || r.status; return; }
     document.getElementById('title').textContent = j.job_name + ' — ' + j.train_url;
@@ -124,6 +129,94 @@ async function refresh() {
 refresh(); setInterval(refresh, 2000);
 </script></body></html>
 )HTML";
+
+// The scalars read so far from each metric file of the jobs being viewed,
+// so that a view every two seconds reads only what changed: a file with
+// the same size and time is not read again, a file that grew (the job
+// appends) is parsed from where the last read ended, any other change is
+// read anew. Keeps the kCachedJobs jobs viewed last.
+class MetricsCache {
+ public:
+  struct File {
+    uint64_t size = 0;
+    int64_t mtime = 0;
+    size_t end = 0;  // where the last complete record ends
+    bool events = false;
+    std::vector<Scalar> scalars;
+    std::vector<std::string> warnings;
+  };
+  using Files = std::map<std::string, std::shared_ptr<const File>>;  // by name under train_url
+  struct View {
+    Files files;
+    std::vector<std::string> skipped;  // files not read, with the reason
+  };
+
+  // The metric files under `root` (event files and *.jsonl, at most
+  // kMaxFiles of at most kMaxFileBytes each), brought up to date.
+  View read(obs::ObjectStore& objects, int64_t job, const obs::ObsPath& root) {
+    Files before;
+    {
+      std::lock_guard lock(mu_);
+      auto& e = jobs_[job];
+      e.used = ++clock_;
+      before = e.files;
+      if (jobs_.size() > kCachedJobs)
+        jobs_.erase(std::min_element(jobs_.begin(), jobs_.end(), [](auto& a, auto& b) { return a.second.used < b.second.used; }));
+    }
+    Files now;
+    std::vector<std::string> skipped;
+    std::string marker;
+    for (;;) {
+      auto page = objects.list(root.bucket, root.key, "", marker, 1000);
+      for (auto& o : page.objects) {
+        std::string name = o.key.substr(o.key.rfind('/') + 1), rel = o.key.substr(root.key.size());
+        bool events = name.find("tfevents") != std::string::npos, lines = name.size() > 6 && name.ends_with(".jsonl");
+        if (!events && !lines) continue;
+        if (now.size() >= kMaxFiles) break;
+        if (o.size > kMaxFileBytes) {
+          skipped.push_back(rel + ": larger than 64 MB, not read");
+          continue;
+        }
+        auto it = before.find(rel);
+        if (it != before.end() && it->second->size == o.size && it->second->mtime == o.mtime_ms) {
+          now[rel] = it->second;  // unchanged
+          continue;
+        }
+        auto data = objects.get_all(obs::ObsPath{root.bucket, o.key});
+        if (!data) continue;
+        auto f = std::make_shared<File>();
+        f->size = data->size();
+        f->mtime = o.mtime_ms;
+        f->events = events;
+        if (it != before.end() && data->size() > it->second->size) {  // appended to: parse the new part only
+          *f = *it->second;
+          f->size = data->size();
+          f->mtime = o.mtime_ms;
+        }
+        std::string_view tail = std::string_view(*data).substr(f->end);
+        auto res = events ? read_tfevents(tail, f->scalars) : read_jsonl(tail, f->scalars);
+        f->end += res.end;
+        for (auto& w : res.warnings)
+          if (f->warnings.size() < 10) f->warnings.push_back(w);
+        now[rel] = std::move(f);
+      }
+      if (!page.truncated || now.size() >= kMaxFiles) break;
+      marker = page.next_marker;
+    }
+    std::lock_guard lock(mu_);
+    jobs_[job].files = now;
+    return {std::move(now), std::move(skipped)};
+  }
+
+ private:
+  struct Job {
+    uint64_t used = 0;
+    Files files;
+  };
+  std::mutex mu_;
+  uint64_t clock_ = 0;
+  std::map<int64_t, Job> jobs_;
+};
 
 }  // namespace
 
@@ -137,7 +230,7 @@ CREATE TABLE viz_jobs (
 )SQL"}};
 }
 
-std::vector<Route> visualization_routes(Database& db, obs::ObjectStore& objects) {
+std::vector<Route> visualization_routes(Database& db, obs::ObjectStore& objects, TensorBoards& boards) {
   std::vector<Route> out;
   auto add = [&](std::string method, std::string path, std::string action, std::vector<std::string> depends,
                  http::RouteHandler h) {
@@ -225,18 +318,20 @@ std::vector<Route> visualization_routes(Database& db, obs::ObjectStore& objects)
     return ok(json::object());
   });
 
-  add("DELETE", "/{job_id}", "modelarts:tensorboard:delete", {}, [&db, job](Context& ctx) {
+  add("DELETE", "/{job_id}", "modelarts:tensorboard:delete", {}, [&db, &boards, job](Context& ctx) {
     auto r = job(ctx);
     db.exec("DELETE FROM viz_jobs WHERE id = ?", {r.i64("id")});
+    boards.stop(r.i64("id"));
     return ok(json::object());
   });
 
-  add("POST", "/{job_id}/stop", "modelarts:tensorboard:stop", {}, [&db, job](Context& ctx) {
+  add("POST", "/{job_id}/stop", "modelarts:tensorboard:stop", {}, [&db, &boards, job](Context& ctx) {
     auto r = job(ctx);
     if (r.i64("status") != kRunning)
       throw ApiError(400, "ModelArts.0105", "This job can't be stopped. job status: " + std::to_string(r.i64("status")));
     db.exec("UPDATE viz_jobs SET status = ?, ended_at = ? WHERE id = ? AND status = ?",
             {int(kStopped), clock::now_ms(), r.i64("id"), int(kRunning)});
+    boards.stop(r.i64("id"));
     return ok(json::object());
   });
 
@@ -250,16 +345,26 @@ std::vector<Route> visualization_routes(Database& db, obs::ObjectStore& objects)
     return ok(json::object());
   });
 
-  // The viewer, at the job's service_url, for the callers who may get the job.
-  auto running = [job](Context& ctx) {
+  // The viewer, at the job's service_url, for the callers who may get the
+  // job: TensorBoard when the host has it (every path below view/ goes to
+  // it, but view/data), else the built-in page.
+  auto running = [job, &boards](Context& ctx) {
     auto r = job(ctx);
-    if (r.i64("status") != kRunning)
+    if (r.i64("status") != kRunning) {
+      boards.stop(r.i64("id"));  // stopped, or its schedule ended it
       throw ApiError(400, "ModelArts.0105", "The visualization job is not running (status " + std::to_string(r.i64("status")) +
                                                "): restart it to view its metrics.");
+    }
     return r;
   };
-  add("GET", "/{job_id}/view", "modelarts:tensorboard:get", {}, [running](Context& ctx) {
-    running(ctx);
+  auto tensorboard = [&boards](Context& ctx, const Row& r) {
+    std::string prefix = "/v1/" + r.str("project_id") + "/visualization-jobs/" + std::to_string(r.i64("id")) + "/view";
+    uint16_t port = boards.port(r.i64("id"), prefix, obs::parse_path(r.str("train_url")));
+    return http::forward(ctx.req, "http://127.0.0.1:" + std::to_string(port) + ctx.req.target, "ModelArts.0010");
+  };
+  add("GET", "/{job_id}/view", "modelarts:tensorboard:get", {}, [running, tensorboard, &boards](Context& ctx) {
+    auto r = running(ctx);
+    if (!boards.executable().empty()) return tensorboard(ctx, r);
     http::Response resp;
     resp.status = 200;
     resp.headers.add("Content-Type", "text/html;charset=UTF-8");
@@ -267,46 +372,46 @@ std::vector<Route> visualization_routes(Database& db, obs::ObjectStore& objects)
     resp.body = kPage;
     return resp;
   });
-  add("GET", "/{job_id}/view/data", "modelarts:tensorboard:get", {}, [&objects, running](Context& ctx) {
+  for (const char* method : {"GET", "POST"})
+    add(method, "/{job_id}/view/{path+}", "modelarts:tensorboard:get", {}, [running, tensorboard, &boards](Context& ctx) {
+      auto r = running(ctx);
+      if (boards.executable().empty())
+        throw ApiError(404, "APIGW.0101", "The API does not exist or has not been published: " + ctx.req.method + " " + ctx.req.path);
+      return tensorboard(ctx, r);
+    });
+  auto cache = std::make_shared<MetricsCache>();
+  add("GET", "/{job_id}/view/data", "modelarts:tensorboard:get", {}, [&objects, running, cache](Context& ctx) {
     auto r = running(ctx);
     auto root = obs::parse_path(r.str("train_url"));
-    std::vector<std::string> files;
-    json warnings = json::array();
-    std::vector<Scalar> scalars;
-    std::string marker;
-    for (;;) {
-      auto page = objects.list(root.bucket, root.key, "", marker, 1000);
-      for (auto& o : page.objects) {
-        std::string name = o.key.substr(o.key.rfind('/') + 1);
-        bool events = name.find("tfevents") != std::string::npos, lines = name.size() > 6 && name.ends_with(".jsonl");
-        if (!events && !lines) continue;
-        if (files.size() >= kMaxFiles) break;
-        if (o.size > kMaxFileBytes) {
-          warnings.push_back(o.key.substr(root.key.size()) + ": larger than 64 MB, not read");
-          continue;
-        }
-        auto data = objects.get_all(obs::ObsPath{root.bucket, o.key});
-        if (!data) continue;
-        auto res = events ? read_tfevents(*data, scalars) : read_jsonl(*data, scalars);
-        for (auto& w : res.warnings) warnings.push_back(o.key.substr(root.key.size()) + ": " + w);
-        files.push_back(o.key.substr(root.key.size()));
-      }
-      if (!page.truncated || files.size() >= kMaxFiles) break;
-      marker = page.next_marker;
-    }
+    auto view = cache->read(objects, r.i64("id"), root);
     std::map<std::string, std::vector<std::pair<int64_t, double>>> by_tag;
-    for (auto& s : scalars)
-      if (std::isfinite(s.value)) by_tag[s.tag].push_back({s.step, s.value});
-    json tags = json::object();
+    json names = json::array(), warnings = json::array();
+    for (auto& [name, f] : view.files) {
+      names.push_back(name);
+      for (auto& w : f->warnings) warnings.push_back(name + ": " + w);
+      for (auto& sc : f->scalars)
+        if (std::isfinite(sc.value)) by_tag[sc.tag].push_back({sc.step, sc.value});
+    }
+    for (auto& w : view.skipped) warnings.push_back(w);
+    json tags = json::object(), counts = json::object();
     for (auto& [tag, pts] : by_tag) {
       std::stable_sort(pts.begin(), pts.end(), [](auto& a, auto& b) { return a.first < b.first; });
+      // Long series are thinned evenly to kMaxPoints, first and last kept
+      // (a chart is a few hundred pixels wide; TensorBoard samples too).
       json arr = json::array();
-      for (auto& [step, v] : pts) arr.push_back({step, v});
-      tags[tag] = arr;
+      size_t n = pts.size(), shown = std::min(n, kMaxPoints);
+      for (size_t i = 0; i < shown; ++i) {
+        auto& [step, v] = pts[shown < 2 ? i : i * (n - 1) / (shown - 1)];
+        arr.push_back({step, v});
+      }
+      tags[tag] = std::move(arr);
+      counts[tag] = n;
     }
-    return ok({{"job_name", r.str("name")}, {"train_url", r.str("train_url")}, {"files", files}, {"warnings", warnings},
-               {"scalars", tags}});
+    return ok({{"job_name", r.str("name")}, {"train_url", r.str("train_url")}, {"files", names}, {"warnings", warnings},
+               {"scalars", tags}, {"counts", counts}});
   });
+  for (auto& r : out)
+    if (r.path.find("/view") != std::string::npos) r.browser = true;  // opened in a browser (sign-in at /login)
   return out;
 }
 

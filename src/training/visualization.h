@@ -2,7 +2,8 @@
 // train_url while it runs, at its service_url, through the server and
 // behind its authentication: the built-in viewer (an HTML page with a line
 // chart per metric that follows the files, and its JSON) over TensorBoard
-// event files and JSON-lines metrics (training/metrics.h). A job's auto-stop
+// event files and JSON-lines metrics (training/metrics.h), or a TensorBoard
+// process per job when the host has one (training/tensorboard.h). A job's auto-stop
 // (`schedule`, hours) is applied whenever the job is looked at, so its
 // status is right at every read without a timer.
 #pragma once
@@ -11,10 +12,11 @@
 #include "http/router.h"
 #include "obs/object_store.h"
 #include "store/db.h"
+#include "training/tensorboard.h"
 
 namespace atelier::training {
 
 std::vector<store::Migration> visualization_migrations();
-std::vector<http::Route> visualization_routes(store::Database& db, obs::ObjectStore& objects);
+std::vector<http::Route> visualization_routes(store::Database& db, obs::ObjectStore& objects, TensorBoards& boards);
 
 }  // namespace atelier::training

@@ -96,7 +96,7 @@ def test_viewer_page_and_data_follow_the_files(api, srv, tmp_path):
     base = f"/visualization-jobs/{j['job_id']}"
     page = api.get(base + "/view")
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html"), page.text[:200]
-    assert "view/data" in page.text and "<svg" in page.text
+    assert "'/data'" in page.text and "<svg" in page.text
     d = api.get(base + "/view/data").json()
     assert sorted(d["files"]) == ["logs/" + name, "metrics.jsonl"], d["files"]
     assert [p[0] for p in d["scalars"]["loss"]] == list(range(10))
@@ -114,9 +114,11 @@ def test_viewer_page_and_data_follow_the_files(api, srv, tmp_path):
     d = api.get(base + "/view/data").json()
     assert any("CRC" in w for w in d["warnings"]), d["warnings"]
     assert len(d["scalars"]["loss"]) >= 9
-    # behind the server's authentication
-    assert requests.get(j["service_url"]).status_code == 401
-    assert requests.get(j["service_url"] + "/data").status_code == 401
+    # behind the server's authentication: a browser is sent to sign in first
+    for url in (j["service_url"], j["service_url"] + "/data"):
+        r = requests.get(url, allow_redirects=False)
+        assert r.status_code == 303 and r.headers["Location"].startswith("/login?next=%2Fv1%2F"), (r.status_code, r.headers)
+    assert requests.post(j["service_url"] + "/data").status_code == 401
     # a stopped job shows nothing
     api.post(base + "/stop")
     assert_v1_error(api.get(base + "/view/data"), 400, code="ModelArts.0105")
@@ -140,3 +142,27 @@ def test_auto_stop(api, srv):
     api.post(f"/visualization-jobs/{j['job_id']}/restart")
     g = api.get(f"/visualization-jobs/{j['job_id']}").json()
     assert g["status"] == 8 and 3500000 < g["remaining_duration"] <= 3600000
+
+
+def test_view_data_thins_long_series_and_follows_rewrites(api, srv):
+    lines = "".join(json.dumps({"step": s, "loss": 1.0 / (s + 1)}) + "\n" for s in range(5000))
+    put_file(srv, "/vbkt/long/m.jsonl", lines)
+    j = create(api, "viz-long", "/vbkt/long/")
+    url = f"/visualization-jobs/{j['job_id']}/view/data"
+    d = api.get(url).json()
+    loss = d["scalars"]["loss"]
+    assert d["counts"]["loss"] == 5000 and len(loss) == 1000
+    assert loss[0][0] == 0 and loss[-1][0] == 4999 and [p[0] for p in loss] == sorted(p[0] for p in loss)
+    # appended: the new steps come in (parsed from where the last view ended)
+    put_file(srv, "/vbkt/long/m.jsonl", lines + json.dumps({"step": 5000, "loss": 0.0}) + "\n")
+    d = api.get(url).json()
+    assert d["counts"]["loss"] == 5001 and d["scalars"]["loss"][-1] == [5000, 0.0]
+    # rewritten shorter (a new run): read anew, nothing of the old file left
+    time.sleep(0.01)
+    put_file(srv, "/vbkt/long/m.jsonl", '{"step": 1, "acc": 0.5}\n')
+    d = api.get(url).json()
+    assert d["scalars"] == {"acc": [[1, 0.5]]} and d["counts"] == {"acc": 1}
+    # a file removed drops out
+    os.remove(os.path.join(srv.data_dir, "obs", "vbkt", "long", "m.jsonl"))
+    d = api.get(url).json()
+    assert d["files"] == [] and d["scalars"] == {}

@@ -5,11 +5,9 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const net = require('node:net');
 
 const core = require('@huaweicloud/huaweicloud-sdk-core');
 const { ClientBuilder } = require('@huaweicloud/huaweicloud-sdk-core/ClientBuilder');
@@ -18,9 +16,7 @@ const iam = require('@huaweicloud/huaweicloud-sdk-iam/v3/public-api');
 // console; the failures below are expected, keep the TAP output readable.
 require('log4js').configure({ appenders: { out: { type: 'stdout' } }, categories: { default: { appenders: ['out'], level: 'off' } } });
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = process.env.ATELIER_BIN || path.join(ROOT, 'build', 'atelier');
-const ADMIN_PASSWORD = 'Admin-pass-1';
+const { BIN, ADMIN_PASSWORD, envFor, startServer, stopServer } = require('./server');
 const REGION = 'local';
 const HEX32 = /^[0-9a-f]{32}$/;
 
@@ -29,23 +25,6 @@ let endpoint = null;
 let adminKey = null;   // {access, secret, user_id}
 let projectId = null;  // the region project, as the admin CLI sees it
 let domainId = null;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const tryOne = (left) => {
-      if (left === 0) return reject(new Error('no free port in 20000-32000'));
-      const port = 20000 + Math.floor(Math.random() * 12000);
-      const srv = net.createServer();
-      srv.once('error', () => tryOne(left - 1));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(port)));
-    };
-    tryOne(200);
-  });
-}
-
-function envFor(dir) {
-  return { ...process.env, ATELIER_ADMIN_PASSWORD: ADMIN_PASSWORD, ATELIER_LOG_FILE: path.join(dir, 'server.log') };
-}
 
 // `atelier admin` on a data dir (the server may be running); parsed JSON output.
 function adminCli(dir, ...args) {
@@ -80,48 +59,6 @@ function get(client, url, queryParams = {}) {
 function iamClient(ak, sk) {
   const cred = new core.GlobalCredentials().withAk(ak).withSk(sk).withDomainId(domainId);
   return iam.IamClient.newBuilder().withCredential(cred).withEndpoint(endpoint).build();
-}
-
-async function startServer() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-node-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir], { env: envFor(dir), stdio: 'ignore' });
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    try {
-      const r = await fetch(url + '/health');
-      if (r.status === 200) break;
-    } catch (e) { /* not up yet */ }
-    if (Date.now() > deadline) throw new Error('server did not become healthy');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { proc: child, dir, url };
-}
-
-function waitExit(child, ms) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => { clearTimeout(timer); resolve(true); });
-  });
-}
-
-// SIGTERM by PID; SIGKILL if it has not exited within graceMs. Returns true
-// when SIGTERM alone stopped it.
-async function stopServer(srv, graceMs = 10000) {
-  let graceful = true;
-  if (srv.proc.exitCode === null && srv.proc.signalCode === null) {
-    process.kill(srv.proc.pid, 'SIGTERM');
-    graceful = await waitExit(srv.proc, graceMs);
-    if (!graceful) {
-      process.kill(srv.proc.pid, 'SIGKILL');
-      await waitExit(srv.proc, 5000);
-    }
-  }
-  fs.rmSync(srv.dir, { recursive: true, force: true });
-  return graceful;
 }
 
 let main = null;

@@ -423,3 +423,47 @@ TEST(JsonResponse, SerialisesAndLabels) {
   EXPECT_EQ(no_content().status, 204);
   EXPECT_TRUE(no_content().body.empty());
 }
+
+TEST_F(RouterTest, RestParameterTakesTheRemainingSegments) {
+  router.add(route("GET", "/v1/{p}/jobs/{id}/view", "view"));
+  router.add(route("GET", "/v1/{p}/jobs/{id}/view/data", "data"));
+  router.add(route("GET", "/v1/{p}/jobs/{id}/view/{path+}", "rest"));
+  EXPECT_EQ(body_of(call("GET", "/v1/p/jobs/7/view"))["tag"], "view");
+  EXPECT_EQ(body_of(call("GET", "/v1/p/jobs/7/view/"))["tag"], "view");
+  EXPECT_EQ(body_of(call("GET", "/v1/p/jobs/7/view/data"))["tag"], "data");  // a literal still wins
+  json r = body_of(call("GET", "/v1/p/jobs/7/view/data/plugin/scalars?tag=x"));
+  EXPECT_EQ(r["tag"], "rest");
+  EXPECT_EQ(r["params"]["path"], "data/plugin/scalars");
+  EXPECT_EQ(r["params"]["id"], "7");
+  EXPECT_EQ(body_of(call("GET", "/v1/p/jobs/7/view/a%2Fb/c"))["params"]["path"], "a/b/c");
+  EXPECT_EQ(call("POST", "/v1/p/jobs/7/view/x").status, 405);
+  EXPECT_THROW(router.add(route("GET", "/v1/{rest+}/more", "bad")), std::logic_error);
+}
+
+TEST_F(RouterTest, BrowserRouteSendsAnUnauthenticatedGetToSignIn) {
+  Route r = route("GET", "/v1/{p}/view", "view");
+  r.browser = true;
+  router.add(std::move(r));
+  Route post = route("POST", "/v1/{p}/view", "view");
+  post.browser = true;
+  router.add(std::move(post));
+  router.add(route("GET", "/v1/{p}/api", "api"));
+  gate.refuse = ApiError(401, "ModelArts.0201", "no credentials");
+  Response g = call("GET", "/v1/p/view?x=1");
+  EXPECT_EQ(g.status, 303);
+  EXPECT_EQ(g.headers.get("Location"), "/login?next=%2Fv1%2Fp%2Fview%3Fx%3D1");
+  EXPECT_EQ(call("POST", "/v1/p/view").status, 401);  // not for what a form or a script sends
+  EXPECT_EQ(call("GET", "/v1/p/api").status, 401);    // nor for the API
+  gate.refuse = ApiError(403, "ModelArts.0108", "denied");
+  EXPECT_EQ(call("GET", "/v1/p/view").status, 403);  // signed in but not allowed: the reason, not a loop
+}
+
+TEST(CookieValue, FindsTheNamedCookie) {
+  Headers h;
+  h.add("Cookie", "a=1; atelier_session=tok; b=2");
+  h.add("Cookie", "c=3");
+  EXPECT_EQ(cookie_value(h, "atelier_session"), "tok");
+  EXPECT_EQ(cookie_value(h, "c"), "3");
+  EXPECT_EQ(cookie_value(h, "atelier"), "");
+  EXPECT_EQ(cookie_value(Headers(), "a"), "");
+}
