@@ -1,7 +1,9 @@
 // Our own HTTP types. Beast and Asio never leave server.cc; everything else in
 // Atelier speaks Request and Response.
 #pragma once
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,12 +46,35 @@ struct Request {
   mutable std::vector<std::pair<std::string, std::string>> query_;
 };
 
+// Where a handler hands a request on: a service the server started on this
+// host or a cluster node (a notebook's Jupyter, a TensorBoard). The server
+// connects to host:port, sends the request with `target` and `headers`
+// (hop-by-hop headers dropped; the handler leaves out the caller's
+// credentials), and streams the answer back as it arrives, so a large
+// download never sits in memory. A WebSocket upgrade that the service
+// accepts becomes a byte pipe both ways until either side closes.
+struct Upstream {
+  std::string host;
+  uint16_t port = 0;
+  std::string target;
+  Headers headers;
+  std::string error_code = "ModelArts.0010";  // of the 502/504 when it cannot be reached
+  // Called from the I/O thread whenever bytes pass either way (activity for
+  // idle detection): keep it cheap.
+  std::function<void()> on_traffic;
+};
+
 struct Response {
   int status = 200;
   Headers headers;
   std::string body;
   bool head_only = false;  // HEAD: keep Content-Length of the would-be body, send none
+  std::shared_ptr<const Upstream> upstream;  // set: the server relays instead of sending this
 };
+
+// The request's headers as a service behind the server should see them:
+// without X-Auth-Token, Authorization and the server's session cookie.
+Headers headers_for_upstream(const Request& req);
 
 using Handler = std::function<Response(Request&)>;
 

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <strings.h>
+
 #include <map>
 #include <stdexcept>
 
@@ -152,6 +154,30 @@ std::string cookie_value(const Headers& headers, std::string_view name) {
     }
   }
   return "";
+}
+
+Headers headers_for_upstream(const Request& req) {
+  static const std::string prefix = std::string(kSessionCookie) + "=";
+  Headers out;
+  for (auto& [name, value] : req.headers.items()) {
+    if (strcasecmp(name.c_str(), "X-Auth-Token") == 0 || strcasecmp(name.c_str(), "Authorization") == 0) continue;
+    if (strcasecmp(name.c_str(), "Cookie") != 0) {
+      out.add(name, value);
+      continue;
+    }
+    std::string kept;  // the other cookies pass (Jupyter's own, say)
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      size_t semi = rest.find(';');
+      std::string_view pair = rest.substr(0, semi);
+      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      if (pair.empty() || pair.substr(0, prefix.size()) == prefix) continue;
+      kept += (kept.empty() ? "" : "; ") + std::string(pair);
+    }
+    if (!kept.empty()) out.add(name, kept);
+  }
+  return out;
 }
 
 Route project_route(std::string method, std::string path, std::string action, std::vector<std::string> depends,

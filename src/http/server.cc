@@ -1,11 +1,20 @@
 #include "http/server.h"
 
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
+
 #include <boost/asio.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cctype>
+#include <limits>
 #include <condition_variable>
 #include <list>
 #include <mutex>
@@ -85,10 +94,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void run() { net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); }); }
 
-  // Called on drain: close when waiting for a new request; busy ones finish first.
+  // Called on drain: close when waiting for a new request (or piping a
+  // WebSocket, which has no end of its own); busy ones finish first.
   void drain() {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (!self->busy_) {
+      if (!self->busy_ || self->tunnel_) {
         self->timer_.cancel();
         beast::error_code ec;
         self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -234,6 +244,11 @@ class Session : public std::enable_shared_from_this<Session> {
       out = srv_.handler(req);
     }
 
+    if (out.upstream) {
+      net::co_spawn(stream_.get_executor(), relay(shared_from_this(), std::move(req), out.upstream, keep_alive, msg.version()),
+                    net::detached);
+      return;
+    }
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
         static_cast<bhttp::status>(out.status), msg.version());
     for (auto& [k, v] : out.headers.items()) res->insert(k, v);
@@ -262,6 +277,161 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // ---- relaying to an Upstream (http.h)
+
+  static bool hop_by_hop(beast::string_view name) {
+    for (const char* h : {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+                          "content-length", "expect", "host"})
+      if (beast::iequals(name, h)) return true;
+    return false;
+  }
+
+  static bool wants_upgrade(const Request& req) {
+    if (req.headers.get("Upgrade").empty()) return false;
+    std::string conn = req.headers.get("Connection");
+    for (auto& c : conn) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return conn.find("upgrade") != std::string::npos;
+  }
+
+  net::awaitable<void> relay_error(int status, const std::string& code, const std::string& msg, const std::string& rid) {
+    beast::error_code ec;
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+    res.set("X-Request-Id", rid);
+    res.set(bhttp::field::content_type, "application/json;charset=UTF-8");
+    res.body() = error_json(code, msg, rid);
+    res.keep_alive(false);
+    res.prepare_payload();
+    stream_.expires_after(std::chrono::seconds(5));
+    co_await bhttp::async_write(stream_, res, net::redirect_error(net::use_awaitable, ec));
+    close();
+  }
+
+  // Copies bytes from one side to the other until either side ends, then
+  // ends both (a WebSocket after the upgrade). `pending`: bytes already read
+  // past the HTTP head.
+  static net::awaitable<void> pipe(std::shared_ptr<Session> self, beast::tcp_stream& from, beast::flat_buffer& pending,
+                                   beast::tcp_stream& to, std::shared_ptr<beast::tcp_stream> keep,
+                                   std::shared_ptr<const Upstream> up) {
+    beast::error_code ec;
+    auto tok = net::redirect_error(net::use_awaitable, ec);
+    if (pending.size()) {
+      co_await net::async_write(to, pending.data(), tok);
+      pending.consume(pending.size());
+    }
+    std::vector<char> buf(16384);
+    while (!ec) {
+      size_t n = co_await from.async_read_some(net::buffer(buf), tok);
+      if (ec) break;
+      co_await net::async_write(to, net::buffer(buf.data(), n), tok);
+      if (up->on_traffic) up->on_traffic();
+    }
+    beast::error_code ignored;
+    from.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    to.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  net::awaitable<void> relay(std::shared_ptr<Session> self, Request req, std::shared_ptr<const Upstream> up, bool keep_alive,
+                             unsigned version) {
+    busy_ = true;
+    auto ex = co_await net::this_coro::executor;
+    beast::error_code ec;
+    auto tok = net::redirect_error(net::use_awaitable, ec);
+    const bool upgrade = wants_upgrade(req);
+    tcp::resolver resolver(ex);
+    auto eps = co_await resolver.async_resolve(up->host, std::to_string(up->port), tok);
+    auto ups = std::make_shared<beast::tcp_stream>(ex);
+    if (!ec) {
+      ups->expires_after(std::chrono::seconds(5));
+      co_await ups->async_connect(eps, tok);
+    }
+    if (ec) {
+      co_await relay_error(502, up->error_code, "The service behind this address cannot be reached: " + ec.message(),
+                           req.request_id);
+      co_return;
+    }
+    ups->socket().set_option(tcp::no_delay(true), ec);
+    bhttp::request<bhttp::string_body> out;
+    out.method_string(req.method);
+    out.target(up->target);
+    out.version(11);
+    for (auto& [k, v] : up->headers.items())
+      if (!hop_by_hop(k)) out.insert(k, v);
+    out.set(bhttp::field::host, req.headers.get("Host"));  // the service builds its links from it
+    if (upgrade) {
+      out.set(bhttp::field::connection, "Upgrade");
+      out.set(bhttp::field::upgrade, req.headers.get("Upgrade"));
+    } else {
+      out.keep_alive(false);  // one request per connection to the service
+    }
+    out.body() = std::move(req.body);
+    out.prepare_payload();
+    ups->expires_after(std::chrono::seconds(60));
+    co_await bhttp::async_write(*ups, out, tok);
+    beast::flat_buffer ubuf;
+    bhttp::response_parser<bhttp::buffer_body> p;
+    p.body_limit(std::numeric_limits<std::uint64_t>::max());
+    if (req.method == "HEAD") p.skip(true);
+    if (!ec) {
+      ups->expires_after(std::chrono::seconds(300));
+      co_await bhttp::async_read_header(*ups, ubuf, p, tok);
+    }
+    if (ec) {
+      bool late = ec == beast::error::timeout;
+      co_await relay_error(late ? 504 : 502, up->error_code,
+                           late ? "The service behind this address did not answer in time."
+                                : "The service behind this address failed: " + ec.message(),
+                           req.request_id);
+      co_return;
+    }
+    if (up->on_traffic) up->on_traffic();
+    auto& res = p.get();
+    if (upgrade && res.result() == bhttp::status::switching_protocols) {
+      bhttp::response<bhttp::empty_body> head{res.result(), version};
+      for (auto& f : res) head.insert(f.name_string(), f.value());
+      head.set("X-Request-Id", req.request_id);
+      stream_.expires_never();
+      ups->expires_never();
+      co_await bhttp::async_write(stream_, head, tok);
+      if (ec) co_return close();
+      tunnel_ = true;
+      net::co_spawn(ex, pipe(self, stream_, buffer_, *ups, ups, up), net::detached);
+      co_await pipe(self, *ups, ubuf, stream_, ups, up);
+      co_return;
+    }
+    for (auto f : {bhttp::field::connection, bhttp::field::keep_alive, bhttp::field::proxy_connection, bhttp::field::te,
+                   bhttp::field::trailer, bhttp::field::upgrade})
+      res.erase(f);
+    // A body that ends with the connection (no length, not chunked) ends ours too.
+    if (!p.is_done() && !res.has_content_length() && !res.chunked()) keep_alive = false;
+    res.version(version);
+    res.keep_alive(keep_alive);
+    res.set("X-Request-Id", req.request_id);
+    bhttp::response_serializer<bhttp::buffer_body> sr{res};
+    std::vector<char> buf(65536);
+    do {
+      if (!p.is_done()) {
+        res.body().data = buf.data();
+        res.body().size = buf.size();
+        co_await bhttp::async_read(*ups, ubuf, p, tok);
+        if (ec == bhttp::error::need_buffer) ec = {};
+        if (ec) co_return close();  // cut off mid-body: the client sees the connection end
+        res.body().size = buf.size() - res.body().size;
+        res.body().data = buf.data();
+        res.body().more = !p.is_done();
+      } else {
+        res.body().data = nullptr;
+        res.body().size = 0;
+      }
+      stream_.expires_after(std::chrono::seconds(300));
+      co_await bhttp::async_write(stream_, sr, tok);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) co_return close();
+      if (up->on_traffic) up->on_traffic();
+    } while (!p.is_done() && !sr.is_done());
+    if (!keep_alive) co_return close();
+    read();
+  }
+
   void close() {
     timer_.cancel();
     beast::error_code ec;
@@ -278,6 +448,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Server::Impl& srv_;
   std::string remote_addr_;
   bool busy_ = false;
+  bool tunnel_ = false;  // piping a WebSocket to an Upstream
 };
 
 void Server::Impl::start() {

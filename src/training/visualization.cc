@@ -9,7 +9,6 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"
-#include "http/proxy.h"
 #include "training/metrics.h"
 #include "training/v1_query.h"
 
@@ -359,8 +358,14 @@ std::vector<Route> visualization_routes(Database& db, obs::ObjectStore& objects,
   };
   auto tensorboard = [&boards](Context& ctx, const Row& r) {
     std::string prefix = "/v1/" + r.str("project_id") + "/visualization-jobs/" + std::to_string(r.i64("id")) + "/view";
-    uint16_t port = boards.port(r.i64("id"), prefix, obs::parse_path(r.str("train_url")));
-    return http::forward(ctx.req, "http://127.0.0.1:" + std::to_string(port) + ctx.req.target, "ModelArts.0010");
+    auto up = std::make_shared<http::Upstream>();
+    up->host = "127.0.0.1";
+    up->port = boards.port(r.i64("id"), prefix, obs::parse_path(r.str("train_url")));
+    up->target = ctx.req.target;
+    up->headers = http::headers_for_upstream(ctx.req);
+    http::Response resp;
+    resp.upstream = std::move(up);
+    return resp;
   };
   add("GET", "/{job_id}/view", "modelarts:tensorboard:get", {}, [running, tensorboard, &boards](Context& ctx) {
     auto r = running(ctx);
