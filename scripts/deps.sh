@@ -21,6 +21,8 @@ DEBS=(
   python3-sklearn python3-xgboost python3-numpy  # Scikit-learn and XGBoost engines
   python3-crc32c                    # python/atelier_metrics.py (the event files' checksums)
   chromium                          # browser tests of the pages the server serves (tests/node, playwright-core)
+  jupyter-notebook python3-notebook # notebook instances run Debian's Jupyter Notebook (src/notebooks)
+  python3-websocket                 # tests: kernels over the proxy's WebSocket
 )
 
 missing=()

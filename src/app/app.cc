@@ -1,6 +1,7 @@
 #include "app/app.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -58,6 +59,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   db_->migrate(training::Service::migrations());
   db_->migrate(models::migrations());
   db_->migrate(training::visualization_migrations());
+  db_->migrate(notebooks::Service::migrations());
   objects_ = obs::open_local_store(memory ? (fs::temp_directory_path() / "atelier-routes-obs").string()
                                           : (fs::path(cfg_.data_dir) / "obs").string());
   iam::IamConfig ic;
@@ -111,6 +113,14 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
       *objects_, memory ? (fs::temp_directory_path() / "atelier-routes-visualization").string() : (fs::path(cfg_.data_dir) / "visualization").string(),
       memory ? "" : cfg_.tensorboard);
   router_->add(training::visualization_routes(*db_, *objects_, *tensorboards_));
+
+  notebooks::Settings ns;
+  ns.dir = (fs::path(memory ? fs::temp_directory_path().string() : cfg_.data_dir) / "notebooks").string();
+  ns.catalog = cfg_.notebook_catalog;
+  ns.idle_stop_s = cfg_.notebook_idle_stop_s;
+  ns.volumes = cfg_.notebook_volumes != "false" && ::geteuid() == 0;  // mounting needs root
+  notebooks_ = std::make_unique<notebooks::Service>(*db_, *iam_, runtime::local_runner(lo), ns);
+  router_->add(notebooks_->routes());
 }
 
 App::~App() = default;

@@ -11,6 +11,7 @@
 #include "obs/object_store.h"
 #include "store/db.h"
 #include "tasks/tasks.h"
+#include "notebooks/notebooks.h"
 #include "training/tensorboard.h"
 #include "training/training.h"
 
@@ -32,6 +33,7 @@ class App {
   void start_tasks() {
     runner_->start();
     training_->start();
+    notebooks_->start();
   }
   const Config& config() const { return cfg_; }
   const iam::Iam::Bootstrap& bootstrap() const { return boot_; }
@@ -46,6 +48,7 @@ class App {
   std::unique_ptr<training::TensorBoards> tensorboards_;  // before router_: its routes use it
   std::unique_ptr<http::Router> router_;
   std::unique_ptr<training::Service> training_;
+  std::unique_ptr<notebooks::Service> notebooks_;
   // Declared last: destroyed first, so running tasks stop before the stores go.
   std::unique_ptr<tasks::Runner> runner_;
   iam::Iam::Bootstrap boot_;

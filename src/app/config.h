@@ -32,6 +32,10 @@ struct Config {
   std::string train_sandbox = "true";   // run jobs inside bubblewrap when it is installed
   std::string train_catalog;        // JSON {"engines": [...], "flavors": [...]}; empty = built-in
   std::string tensorboard = "tensorboard";  // executable (path or name in PATH) for visualization jobs; "" = built-in viewer only
+  // Notebook instances (src/notebooks).
+  std::string notebook_catalog;       // JSON {"profiles": [...], "flavors": [...]}; empty = built-in
+  int64_t notebook_idle_stop_s = 0;   // idle stop of new instances unless they say; 0 = off
+  std::string notebook_volumes = "true";  // an ext4 volume per instance (volume_size); false = a plain folder
 
   // Applies a JSON file (keys as the field names). Throws std::runtime_error.
   void load_file(const std::string& path);

@@ -207,6 +207,10 @@ bool supervisor_alive(const std::string& dir, int rank, bool elsewhere_alive) {
   return start != 0 && start == s->value("start", uint64_t(0));
 }
 
+namespace {
+void kill_tree(const std::vector<std::string>& cgroups, int pid);
+}  // namespace
+
 void kill_job_tree(const std::string& dir, int rank, bool own_child) {
   if (rank < 0) {
     for (int r = 0, n = job_workers(dir); r < n; ++r) kill_job_tree(dir, r, own_child);
@@ -214,23 +218,32 @@ void kill_job_tree(const std::string& dir, int rank, bool own_child) {
   }
   auto r = read_json_file(state_file(dir, "running", rank));
   if (!r || !r->is_object()) return;
-  for (auto& cg : r->value("cgroups", json::array())) {
-    if (!cg.is_string()) continue;
-    std::string d = cg.get<std::string>();
+  std::vector<std::string> cgroups;
+  for (auto& cg : r->value("cgroups", json::array()))
+    if (cg.is_string()) cgroups.push_back(cg.get<std::string>());
+  int pid = r->value("pid", 0);
+  bool same = pid > 0 && (own_child || process_start(pid) == r->value("start", uint64_t(0)));
+  kill_tree(cgroups, same ? pid : 0);
+}
+
+namespace {
+// SIGKILL to every process of the job: its cgroups and the process group of `pid` (0: none).
+void kill_tree(const std::vector<std::string>& cgroups, int pid) {
+  for (auto& d : cgroups) {
     if (::access((d + "/cgroup.kill").c_str(), F_OK) == 0) {
       write_file(d + "/cgroup.kill", "1");
     } else if (d.find("/pids/") != std::string::npos || d.find("/memory/") != std::string::npos) {
       std::ifstream procs(d + "/cgroup.procs");
-      int pid;
-      while (procs >> pid) ::kill(pid, SIGKILL);
+      int p;
+      while (procs >> p) ::kill(p, SIGKILL);
     }
   }
-  int pid = r->value("pid", 0);
-  if (pid > 0 && (own_child || process_start(pid) == r->value("start", uint64_t(0)))) {
+  if (pid > 0) {
     ::kill(-pid, SIGKILL);
     ::kill(pid, SIGKILL);
   }
 }
+}  // namespace
 
 void remove_job_cgroups(const std::string& dir) {
   std::vector<std::string> dirs;
@@ -431,9 +444,10 @@ int supervise(const std::string& dir, bool foreground, bool slurm_rank) {
   char buf[1 << 16];
   ::fcntl(out[0], F_SETFL, O_NONBLOCK);
   while (!(exited && eof)) {
+    // From what this supervisor knows, not from the files: its folder may be gone.
     if (g_stop && !killed) {
       killed = true;
-      kill_job_tree(dir, rank, true);
+      kill_tree(cgroups, job);
     }
     if (!exited) {
       pid_t w = ::waitpid(job, &status, WNOHANG);
@@ -441,7 +455,7 @@ int supervise(const std::string& dir, bool foreground, bool slurm_rank) {
         exited = true;
         exited_at = clock::now_ms();
         // The job is over: whatever it left running goes with it.
-        kill_job_tree(dir, rank, true);
+        kill_tree(cgroups, job);
       }
     }
     // A process that escaped the kill may hold the output open: stop
