@@ -30,6 +30,8 @@ namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+constexpr size_t kReadChunk = 65536;
+
 static std::string error_json(const std::string& code, const std::string& msg, const std::string& rid) {
   auto esc = [](const std::string& s) {
     std::string o;
@@ -175,6 +177,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec, true);
     busy_ = true;
+    // Beast reads at most the buffer's free capacity (at least 512 bytes) a
+    // call: a large body gets a large buffer, given back once it is read.
+    if (auto n = parser_->content_length(); n && *n > 16384) buffer_.reserve(kReadChunk);
     if (!started_at_) started_at_ = std::chrono::steady_clock::now();
     bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->on_read(ec);
@@ -220,6 +225,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_read(beast::error_code ec) {
     if (ec) return on_read_error(ec, false);
     timer_.cancel();
+    if (buffer_.capacity() > 16384 && buffer_.size() == 0) buffer_.shrink_to_fit();
     auto msg = parser_->release();
     Request req;
     req.method = std::string(msg.method_string());
@@ -337,12 +343,16 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     auto tok = net::redirect_error(net::use_awaitable, ec);
     const bool upgrade = wants_upgrade(req);
-    tcp::resolver resolver(ex);
-    auto eps = co_await resolver.async_resolve(up->host, std::to_string(up->port), tok);
     auto ups = std::make_shared<beast::tcp_stream>(ex);
-    if (!ec) {
-      ups->expires_after(std::chrono::seconds(5));
-      co_await ups->async_connect(eps, tok);
+    beast::error_code bad;
+    auto addr = net::ip::make_address(up->host, bad);
+    ups->expires_after(std::chrono::seconds(5));
+    if (!bad) {  // an address: no resolver (it runs on a thread of its own)
+      co_await ups->async_connect(tcp::endpoint(addr, up->port), tok);
+    } else {
+      tcp::resolver resolver(ex);
+      auto eps = co_await resolver.async_resolve(up->host, std::to_string(up->port), tok);
+      if (!ec) co_await ups->async_connect(eps, tok);
     }
     if (ec) {
       co_await relay_error(502, up->error_code, "The service behind this address cannot be reached: " + ec.message(),
@@ -368,6 +378,7 @@ class Session : public std::enable_shared_from_this<Session> {
     ups->expires_after(std::chrono::seconds(60));
     co_await bhttp::async_write(*ups, out, tok);
     beast::flat_buffer ubuf;
+    ubuf.reserve(kReadChunk);  // Beast reads as much as the buffer's capacity: else 512 bytes a call
     bhttp::response_parser<bhttp::buffer_body> p;
     p.body_limit(std::numeric_limits<std::uint64_t>::max());
     if (req.method == "HEAD") p.skip(true);

@@ -997,9 +997,9 @@ std::vector<Route> Service::Impl::routes() {
     };
     std::string next;
     if (action == "start" || action == "queue") {
-      if (st == "RUNNING") throw ApiError(400, "ModelArts.6305", "The instance is already running.");
       if (action == "queue" && !(f && f->free))
         throw ApiError(400, "ModelArts.6336", "Invalid parameter action: queue is only for instances of a free flavor.");
+      if (st == "RUNNING") throw ApiError(400, "ModelArts.6305", "The instance is already running.");
       if (!settled(st)) throw busy("start");
       next = f && f->free ? "START_QUEUING" : "STARTING";
       db.exec("UPDATE notebooks SET status = ?, handle = '', queued_at = ?, reason = '', error_code = '', updated_at = ? "

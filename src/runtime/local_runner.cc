@@ -65,8 +65,7 @@ void write_job_spec(const Launch& l, const LocalOptions& o) {
   if (o.sandbox && bubblewrap_available()) {
     std::vector<std::string> a = {kBwrap, "--unshare-all"};
     if (l.network) a.push_back("--share-net");
-    for (const char* s : {"--die-with-parent", "--new-session", "--clearenv"}) a.push_back(s);
-    for (auto& [k, v] : l.env) a.insert(a.end(), {"--setenv", k, v});
+    for (const char* s : {"--die-with-parent", "--new-session"}) a.push_back(s);
     a.insert(a.end(), {"--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"});
     for (const char* d : {"/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"}) {
       struct stat st {};
@@ -83,7 +82,12 @@ void write_job_spec(const Launch& l, const LocalOptions& o) {
                        "{workdir}", kInside, "--chdir", l.cwd, "--"});
     a.insert(a.end(), l.command.begin(), l.command.end());
     spec["argv"] = a;
-    spec["env"] = json::object({{"PATH", "/usr/bin:/bin"}});
+    // The job's environment is bubblewrap's own (the supervisor gives it no
+    // other), never --setenv: a command line is readable by every user of
+    // the host, and the environment may hold secrets (a notebook's token).
+    json env = json::object({{"PATH", "/usr/bin:/bin"}});
+    for (auto& [k, v] : l.env) env[k] = v;
+    spec["env"] = env;
     spec["cwd"] = "/";
     spec["workdir"] = work;
   } else {
