@@ -119,7 +119,19 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   ns.catalog = cfg_.notebook_catalog;
   ns.idle_stop_s = cfg_.notebook_idle_stop_s;
   ns.volumes = cfg_.notebook_volumes != "false" && ::geteuid() == 0;  // mounting needs root
-  notebooks_ = std::make_unique<notebooks::Service>(*db_, *iam_, runtime::local_runner(lo), ns);
+  notebooks::Service::Runners pools;
+  if (!cfg_.notebook_pools.empty()) {
+    json j = json::parse(cfg_.notebook_pools, nullptr, false);
+    if (!j.is_array()) throw std::runtime_error("notebook_pools must be a JSON array of {\"id\", \"name\", \"partition\"}");
+    for (auto& p : j) {
+      if (!p.is_object() || !p.contains("id") || !p["id"].is_string() || p["id"].get<std::string>().empty())
+        throw std::runtime_error("notebook_pools: every pool needs an \"id\"");
+      notebooks::Pool pool{p["id"].get<std::string>(), p.value("name", p["id"].get<std::string>()), p.value("partition", "")};
+      pools[pool.id] = runtime::slurm_runner(lo, pool.partition);
+      ns.pools.push_back(std::move(pool));
+    }
+  }
+  notebooks_ = std::make_unique<notebooks::Service>(*db_, *iam_, runtime::local_runner(lo), std::move(pools), ns);
   router_->add(notebooks_->routes());
 }
 

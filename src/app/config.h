@@ -36,6 +36,7 @@ struct Config {
   std::string notebook_catalog;       // JSON {"profiles": [...], "flavors": [...]}; empty = built-in
   int64_t notebook_idle_stop_s = 0;   // idle stop of new instances unless they say; 0 = off
   std::string notebook_volumes = "true";  // an ext4 volume per instance (volume_size); false = a plain folder
+  std::string notebook_pools;         // JSON [{"id", "name", "partition"}]: dedicated pools, each a Slurm partition
 
   // Applies a JSON file (keys as the field names). Throws std::runtime_error.
   void load_file(const std::string& path);

@@ -429,9 +429,10 @@ class Session : public std::enable_shared_from_this<Session> {
         res.body().size = buf.size() - res.body().size;
         res.body().data = buf.data();
         res.body().more = !p.is_done();
-      } else {
+      } else {  // nothing (more) to read: a 304 or 204, say, or the end
         res.body().data = nullptr;
         res.body().size = 0;
+        res.body().more = false;
       }
       stream_.expires_after(std::chrono::seconds(300));
       co_await bhttp::async_write(stream_, sr, tok);

@@ -289,7 +289,8 @@ bool settled(const std::string& st) {
 struct Service::Impl {
   Database& db;
   iam::Iam& iam;
-  std::unique_ptr<runtime::JobRunner> runner;
+  std::unique_ptr<runtime::JobRunner> local;
+  std::map<std::string, std::unique_ptr<runtime::JobRunner>> pools;  // by pool id (Slurm)
   Settings settings;
   Catalog catalog;
   std::string instance;  // names this server's jobs apart from another's on the same host or cluster
@@ -302,8 +303,21 @@ struct Service::Impl {
   std::map<std::string, std::shared_ptr<std::atomic<int64_t>>> traffic;
   std::map<std::string, int64_t> probed_at;  // scheduler thread only
 
-  Impl(Database& d, iam::Iam& i, std::unique_ptr<runtime::JobRunner> r, Settings s)
-      : db(d), iam(i), runner(std::move(r)), settings(std::move(s)), catalog(parse_catalog(settings.catalog)) {}
+  Impl(Database& d, iam::Iam& i, std::unique_ptr<runtime::JobRunner> r, Runners p, Settings s)
+      : db(d), iam(i), local(std::move(r)), pools(std::move(p)), settings(std::move(s)), catalog(parse_catalog(settings.catalog)) {}
+
+  // The runner of an instance: its pool's, or the local one.
+  runtime::JobRunner& runner(const Row& r) {
+    if (r.str("pool").empty()) return *local;
+    auto it = pools.find(r.str("pool"));
+    if (it == pools.end()) throw std::runtime_error("pool " + r.str("pool") + " is no longer configured");
+    return *it->second;
+  }
+  const Pool* pool(const std::string& id) const {
+    for (auto& p : settings.pools)
+      if (p.id == id) return &p;
+    return nullptr;
+  }
 
   void poke() {
     {
@@ -369,7 +383,11 @@ struct Service::Impl {
               {"ai_project", {{"id", "default-ai-project"}}},
               {"user", {{"id", r.str("user_id")}, {"name", r.str("user_name")}}},
               {"error_code", r.str("error_code")},
-              {"pool", nullptr},
+              {"pool", r.str("pool").empty() ? json(nullptr)
+                                             : json{{"id", r.str("pool")},
+                                                    {"name", pool(r.str("pool")) ? pool(r.str("pool"))->name : r.str("pool")},
+                                                    {"type", "USER_DEFINED"},
+                                                    {"owner", {{"project_id", r.str("project_id")}}}}},
               {"repository", nullptr}};
     if (queued(st)) {
       auto rank = db.query_one("SELECT COUNT(*) AS n FROM notebooks WHERE status IN ('CREATE_QUEUING', 'START_QUEUING') "
@@ -502,7 +520,9 @@ struct Service::Impl {
     try {
       if (!f) throw std::runtime_error("flavor " + r.str("flavor") + " is no longer offered");
       json spec = json::parse(r.str("spec"));
-      prepare_workspace(id, spec["storage"]["location"].value("volume_size", kMinVolumeGb));
+      const bool on_pool = !r.str("pool").empty();
+      if (on_pool) fs::create_directories(dir + "/work");  // on the cluster's shared file system; no volume
+      else prepare_workspace(id, spec["storage"]["location"].value("volume_size", kMinVolumeGb));
       // A previous run's state files and log go; the workspace stays.
       std::error_code ec;
       for (auto& e : fs::directory_iterator(dir, ec)) {
@@ -510,6 +530,7 @@ struct Service::Impl {
         if (n == "work" || n == "volume.img") continue;
         fs::remove_all(e.path(), ec);
       }
+      fs::remove_all(dir + "/work/.jupyter-runtime", ec);
       runtime::Launch l;
       l.name = "atelier-" + instance + "-nb-" + id.substr(id.size() - 12);
       l.dir = dir;
@@ -520,9 +541,11 @@ struct Service::Impl {
                    "-m",
                    "notebook",
                    "--no-browser",
-                   "--ip=127.0.0.1",
+                   // On a node of a pool the server reaches Jupyter over the
+                   // network, on the port it found free (told in its server file).
+                   on_pool ? "--ip=0.0.0.0" : "--ip=127.0.0.1",
                    "--port=" + std::to_string(port),
-                   "--port-retries=0",
+                   on_pool ? "--port-retries=50" : "--port-retries=0",
                    "--NotebookApp.base_url=" + base,
                    std::string("--NotebookApp.notebook_dir=") + kWork,
                    "--NotebookApp.allow_remote_access=True",
@@ -535,14 +558,14 @@ struct Service::Impl {
                {"SHELL", "/bin/bash"},
                {"PYTHONUNBUFFERED", "1"},
                {"JUPYTER_TOKEN", r.str("secret")},  // not on the command line, where ps would show it
-               {"JUPYTER_RUNTIME_DIR", "/tmp/jupyter-runtime"},
+               {"JUPYTER_RUNTIME_DIR", on_pool ? std::string(kWork) + "/.jupyter-runtime" : "/tmp/jupyter-runtime"},
                {"OMP_NUM_THREADS", std::to_string(std::max(1, int(std::ceil(f->cpu))))}};
       l.cores = f->cpu;
       l.memory_mb = f->memory_mb;
       l.network = true;  // the server reaches Jupyter on the host's 127.0.0.1
-      std::string handle = runner->submit(l);
-      db.exec("UPDATE notebooks SET handle = ?, host = '127.0.0.1', port = ?, launched_at = ?, run = run + 1 WHERE id = ?",
-              {handle, int(port), clock::now_ms(), id});
+      std::string handle = runner(r).submit(l);
+      db.exec("UPDATE notebooks SET handle = ?, host = ?, port = ?, launched_at = ?, run = run + 1 WHERE id = ?",
+              {handle, on_pool ? "" : "127.0.0.1", on_pool ? 0 : int(port), clock::now_ms(), id});
     } catch (const std::exception& e) {
       spdlog::warn("notebook {} could not start: {}", id, e.what());
       set_status(id, st, st == "CREATING" ? "CREATE_FAILED" : "START_FAILED", std::string("could not start: ") + e.what(),
@@ -563,7 +586,7 @@ struct Service::Impl {
 
   void follow_start(const Row& r, int64_t now) {
     const std::string id = r.str("id"), st = r.str("status");
-    auto s = runner->poll(r.str("handle"), dir_of(id));
+    auto s = runner(r).poll(r.str("handle"), dir_of(id));
     if (s.phase == runtime::Phase::kExited || s.phase == runtime::Phase::kLost) {
       std::string why = s.phase == runtime::Phase::kLost ? s.reason : "Jupyter exited with code " + std::to_string(s.exit_code);
       std::string tail = log_tail(id);
@@ -571,6 +594,13 @@ struct Service::Impl {
                  "ModelArts.6333");
       db.exec("UPDATE notebooks SET handle = '' WHERE id = ?", {id});
       release_workspace(id);
+      return;
+    }
+    if (s.phase == runtime::Phase::kRunning && r.str("host").empty()) {
+      if (auto where = server_file(r)) {
+        db.exec("UPDATE notebooks SET host = ?, port = ? WHERE id = ?", {where->first, where->second, id});
+        poke();
+      }
       return;
     }
     if (s.phase == runtime::Phase::kRunning && ready(r)) {
@@ -584,12 +614,27 @@ struct Service::Impl {
       return;
     }
     if (now - r.i64("launched_at") > kStartTimeoutMs) {
-      runner->cancel(r.str("handle"), dir_of(id));
+      runner(r).cancel(r.str("handle"), dir_of(id));
       db.exec("UPDATE notebooks SET status = 'STOPPING', want = ?, reason = ?, error_code = 'ModelArts.6333', updated_at = ? "
               "WHERE id = ? AND status = ?",
               {st == "CREATING" ? "CREATE_FAILED" : "START_FAILED",
                "Jupyter did not answer within " + std::to_string(kStartTimeoutMs / 1000) + " s: " + log_tail(id), now, id, st});
     }
+  }
+
+  // Where a pool instance's Jupyter listens: the node its supervisor runs on
+  // and the port of Jupyter's server file; nullopt until both are there.
+  std::optional<std::pair<std::string, int>> server_file(const Row& r) {
+    auto sup = runtime::read_json_file(runtime::state_file(dir_of(r.str("id")), "supervisor", 0));
+    if (!sup || !sup->is_object() || sup->value("host", "").empty()) return std::nullopt;
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(dir_of(r.str("id")) + "/work/.jupyter-runtime", ec)) {
+      std::string n = e.path().filename().string();
+      if (n.rfind("nbserver-", 0) != 0 || !n.ends_with(".json")) continue;
+      auto j = runtime::read_json_file(e.path().string());
+      if (j && j->is_object() && j->value("port", 0) > 0) return std::make_pair(sup->value("host", ""), j->value("port", 0));
+    }
+    return std::nullopt;
   }
 
   http::Headers jupyter_headers(const Row& r) {
@@ -636,7 +681,7 @@ struct Service::Impl {
 
   void follow_running(const Row& r, int64_t now) {
     const std::string id = r.str("id");
-    auto s = runner->poll(r.str("handle"), dir_of(id));
+    auto s = runner(r).poll(r.str("handle"), dir_of(id));
     if (s.phase == runtime::Phase::kExited || s.phase == runtime::Phase::kLost) {
       std::string why = s.phase == runtime::Phase::kLost ? s.reason : "Jupyter exited with code " + std::to_string(s.exit_code);
       std::string tail = log_tail(id);
@@ -670,16 +715,16 @@ struct Service::Impl {
     db.exec("UPDATE notebooks SET status = 'STOPPING', want = ?, reason = ?, error_code = '', updated_at = ? WHERE id = ? "
             "AND status = ?",
             {then, note, clock::now_ms(), r.str("id"), r.str("status")});
-    if (!r.str("handle").empty()) runner->cancel(r.str("handle"), dir_of(r.str("id")));
+    if (!r.str("handle").empty()) runner(r).cancel(r.str("handle"), dir_of(r.str("id")));
     poke();
   }
 
   void follow_stop(const Row& r) {
     const std::string id = r.str("id");
     if (!r.str("handle").empty()) {
-      auto s = runner->poll(r.str("handle"), dir_of(id));
+      auto s = runner(r).poll(r.str("handle"), dir_of(id));
       if (s.phase == runtime::Phase::kRunning || s.phase == runtime::Phase::kWaiting) {
-        runner->cancel(r.str("handle"), dir_of(id));  // again: a supervisor may have been starting
+        runner(r).cancel(r.str("handle"), dir_of(id));  // again: a supervisor may have been starting
         return;
       }
     }
@@ -696,7 +741,7 @@ struct Service::Impl {
   void follow_restart(const Row& r) {
     const std::string id = r.str("id");
     if (!r.str("handle").empty()) {
-      auto s = runner->poll(r.str("handle"), dir_of(id));
+      auto s = runner(r).poll(r.str("handle"), dir_of(id));
       if (s.phase == runtime::Phase::kRunning || s.phase == runtime::Phase::kWaiting) return;
     }
     release_workspace(id);
@@ -765,7 +810,7 @@ struct Service::Impl {
         if (settled(st) || queued(st)) release_workspace(id);
         continue;  // launch-pending instances are launched by the scheduler
       }
-      auto s = runner->poll(r.str("handle"), dir_of(id));
+      auto s = runner(r).poll(r.str("handle"), dir_of(id));
       bool alive = s.phase == runtime::Phase::kRunning || s.phase == runtime::Phase::kWaiting;
       if (alive) {
         traffic_of(id)->store(now);  // a fresh idle period: the server did not see the traffic meanwhile
@@ -858,7 +903,15 @@ std::vector<Route> Service::Impl::routes() {
     std::string workspace = "0";
     if (auto w = in.opt_obj("workspace")) workspace = w->opt_str("id").value_or("0");
     if (workspace != "0") in.fail("workspace", "only the default workspace \"0\" exists here");
-    if (in.has("pool")) throw ApiError(400, "ModelArts.6336", "Invalid parameter pool: dedicated pools do not exist here.");
+    std::string pool_id;
+    if (auto pl = in.opt_obj("pool")) {
+      pool_id = pl->str("id");
+      if (!pool(pool_id)) {
+        std::string ids;
+        for (auto& x : settings.pools) ids += (ids.empty() ? "" : ", ") + x.id;
+        pl->fail("id", "'" + pool_id + "' is not a dedicated pool here" + (ids.empty() ? std::string(" (none is configured)") : " (one of: " + ids + ")"));
+      }
+    }
 
     std::string id = "DE-" + ids::uuid();
     int64_t now = clock::now_ms();
@@ -871,10 +924,10 @@ std::vector<Route> Service::Impl::routes() {
       if (db.query_one("SELECT id FROM notebooks WHERE project_id = ? AND name = ?", {ctx.caller.project_id, name}))
         throw ApiError(400, "ModelArts.6301", "A notebook instance named " + name + " already exists.");
       db.exec("INSERT INTO notebooks (id, project_id, name, description, status, profile_id, flavor, user_id, user_name, "
-              "workspace_id, spec, runner, secret, created_at, updated_at, queued_at) "
+              "workspace_id, spec, pool, secret, created_at, updated_at, queued_at) "
               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
               {id, ctx.caller.project_id, name, desc, wait ? "CREATE_QUEUING" : "CREATING", p->id, f->name,
-               ctx.caller.user_id, ctx.caller.user_name, workspace, spec.dump(), runner->name(), crypto::random_hex(24), now,
+               ctx.caller.user_id, ctx.caller.user_name, workspace, spec.dump(), pool_id, crypto::random_hex(24), now,
                now, now});
     });
     poke();
@@ -899,7 +952,10 @@ std::vector<Route> Service::Impl::routes() {
       params.push_back(*v);
     }
     if (auto v = ctx.req.query_param("workspace_id"); v && *v != "0") sql += " AND 0 = 1";  // only workspace 0 exists
-    if (auto v = ctx.req.query_param("pool_id"); v && !v->empty()) sql += " AND 0 = 1";     // no dedicated pools
+    if (auto v = ctx.req.query_param("pool_id"); v && !v->empty()) {
+      sql += " AND pool = ?";
+      params.push_back(*v);
+    }
     bool show_self = true;
     if (auto v = ctx.req.query_param("show_self")) {
       if (*v == "true" || *v == "True") show_self = true;
@@ -1023,7 +1079,7 @@ std::vector<Route> Service::Impl::routes() {
       db.exec("UPDATE notebooks SET status = 'RESTARTING', want = 'RESTART', reason = '', error_code = '', updated_at = ? "
               "WHERE id = ? AND status = 'RUNNING'",
               {clock::now_ms(), id});
-      runner->cancel(r.str("handle"), dir_of(id));
+      runner(r).cancel(r.str("handle"), dir_of(id));
     } else {  // dequeue
       if (!queued(st)) throw ApiError(400, "ModelArts.6336", "Invalid parameter action: the instance is not queuing (" + st + ").");
       next = "STOPPED";
@@ -1079,8 +1135,8 @@ std::vector<Route> Service::Impl::routes() {
 
 // ------------------------------------------------------------------ Service
 
-Service::Service(Database& db, iam::Iam& iam, std::unique_ptr<runtime::JobRunner> runner, Settings s)
-    : impl_(std::make_unique<Impl>(db, iam, std::move(runner), std::move(s))) {}
+Service::Service(Database& db, iam::Iam& iam, std::unique_ptr<runtime::JobRunner> local, Runners pools, Settings s)
+    : impl_(std::make_unique<Impl>(db, iam, std::move(local), std::move(pools), std::move(s))) {}
 
 Service::~Service() {
   {
@@ -1103,7 +1159,7 @@ std::vector<store::Migration> Service::migrations() {
 CREATE TABLE notebooks (
   id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,
   status TEXT NOT NULL, profile_id TEXT NOT NULL, flavor TEXT NOT NULL, user_id TEXT NOT NULL, user_name TEXT NOT NULL,
-  workspace_id TEXT NOT NULL, spec TEXT NOT NULL, runner TEXT NOT NULL, secret TEXT NOT NULL,
+  workspace_id TEXT NOT NULL, spec TEXT NOT NULL, pool TEXT NOT NULL, secret TEXT NOT NULL,
   handle TEXT NOT NULL DEFAULT '', host TEXT NOT NULL DEFAULT '', port INTEGER NOT NULL DEFAULT 0,
   run INTEGER NOT NULL DEFAULT 0, want TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
   error_code TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,

@@ -10,6 +10,7 @@
 // they have been idle, and after a restart reconciles every instance with
 // what still runs.
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,12 @@
 
 namespace atelier::notebooks {
 
+// A dedicated pool (spec §5.0 `pool`): instances created in it run as Slurm
+// jobs of its partition, on the cluster's shared file system.
+struct Pool {
+  std::string id, name, partition;
+};
+
 struct Settings {
   std::string dir;              // instance folders: <dir>/<instance_id>/
   std::string catalog;          // JSON {"profiles": [...], "flavors": [...]}; empty = the built-in one
@@ -28,12 +35,15 @@ struct Settings {
   int max_per_project = 50;     // ModelArts.6302 beyond
   int free_per_user = 1;        // running instances of a free flavor a user may have; more wait in a queue
   bool volumes = true;          // mount an ext4 volume per instance (needs root); false: a plain folder
+  std::vector<Pool> pools;
   std::string python = "/usr/bin/python3";
 };
 
 class Service {
  public:
-  Service(store::Database& db, iam::Iam& iam, std::unique_ptr<runtime::JobRunner> runner, Settings s);
+  using Runners = std::map<std::string, std::unique_ptr<runtime::JobRunner>>;  // by pool id
+  // `local`: where instances without a pool run; `pools`: a runner per pool of `s`.
+  Service(store::Database& db, iam::Iam& iam, std::unique_ptr<runtime::JobRunner> local, Runners pools, Settings s);
   ~Service();  // stops the scheduler; running instances keep running
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;

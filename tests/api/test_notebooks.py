@@ -502,3 +502,64 @@ def test_server_restart_reconciles():
             shutdown(s2, [NbApi(s2, {"X-Auth-Token": tok}, pid)])
         else:
             shutdown(s, [api])
+
+
+def test_proxy_streams_and_passes_http_as_is(nb, srv):
+    g = nb.running("nb-stream")
+    url = g["spec"]["annotations"]["url"]
+    h = {"X-Auth-Token": srv.token}
+    # the flavor's limits are the instance's cgroups
+    with open(os.path.join(srv.data_dir, "notebooks", g["id"], "running.json")) as f:
+        groups = json.load(f)["cgroups"]
+    mem = [d for d in groups if "/memory/" in d][0]
+    cpu = [d for d in groups if "/cpu" in d and "/cpuset" not in d][0]
+    with open(mem + "/memory.limit_in_bytes") as f:
+        assert int(f.read()) == 8 << 30
+    with open(cpu + "/cpu.cfs_quota_us") as f, open(cpu + "/cpu.cfs_period_us") as g2:
+        assert int(f.read()) == 2 * int(g2.read())
+    # a file larger than the server's memory use is streamed through, not held
+    with open(os.path.join(srv.data_dir, "notebooks", g["id"], "work", "big.bin"), "wb") as f:
+        f.write(os.urandom(1 << 20) * 96)
+
+    def hwm():
+        with open(f"/proc/{srv.proc.pid}/status") as f:
+            return int(f.read().split("VmHWM:")[1].split()[0]) // 1024
+
+    before = hwm()
+    r = requests.get(url + "files/big.bin", headers=h, stream=True, timeout=60)
+    n = sum(len(c) for c in r.iter_content(1 << 16))
+    assert r.status_code == 200 and n == 96 << 20
+    assert hwm() - before < 32, (before, hwm())
+    # conditional requests: a 304 passes through and the connection goes on
+    s = requests.Session()
+    first = s.get(url + "custom/custom.css", headers=h, timeout=10)
+    assert first.status_code == 200 and first.headers.get("Last-Modified")
+    again = s.get(url + "custom/custom.css", headers={**h, "If-Modified-Since": first.headers["Last-Modified"]}, timeout=10)
+    assert again.status_code == 304 and again.content == b""
+    assert s.get(url + "api/status", headers=h, timeout=10).status_code == 200
+    # HEAD and failures come back as Jupyter gives them (its HEAD of /files is a 500 of its own)
+    port, secret = db_exec(srv, "SELECT port, secret FROM notebooks WHERE id = ?", (g["id"],))[0]
+    direct = f"http://127.0.0.1:{port}" + url[len(srv.base):]
+    for path in ("files/big.bin", "api/status", "files/nothing.bin"):
+        via = requests.head(url + path, headers=h, timeout=10)
+        straight = requests.head(direct + path, headers={"Authorization": "token " + secret}, timeout=10)
+        assert (via.status_code, via.headers.get("Content-Length")) == (straight.status_code, straight.headers.get("Content-Length"))
+    assert requests.get(url + "files/nothing.bin", headers=h, timeout=10).status_code == 404
+    nb.stop(g["id"])
+
+
+def test_catalog_from_configuration():
+    catalog = {"profiles": [{"id": "team-py", "name": "Team Python", "flavor_type": "CPU", "description": "ours"}],
+               "flavors": [{"name": "team.small", "type": "CPU", "cpu": 1, "memory_mb": 2048}]}
+    s = Server(extra_env={"ATELIER_NOTEBOOK_CATALOG": json.dumps(catalog)})
+    tok, body = token_for(s.base, "admin", ADMIN_PASSWORD, "admin", project="local")
+    api = NbApi(s, {"X-Auth-Token": tok}, body["project"]["id"])
+    try:
+        r = api.req("POST", json={"name": "nb-cat", **CPU, "spec": {"storage": {"type": "evs"}}})
+        assert r.status_code == 400 and "team-py" in r.json()["error_message"], r.text
+        g = api.create("nb-cat", profile_id="team-py", flavor="team.small")
+        assert g["profile"]["name"] == "Team Python" and g["flavor_details"]["params"] == {"CPU": 1, "GPU": 0, "memory": "2GiB"}
+        api.wait(g["id"], "RUNNING")
+        api.stop(g["id"])
+    finally:
+        shutdown(s, [api])

@@ -282,3 +282,42 @@ def test_server_restart_reattaches_by_slurm_job(cluster):
             assert f.read() == "ok"
     finally:
         shutdown(s, getattr(s, "api", None))
+
+
+def test_notebook_instance_on_a_pool(cluster):
+    """A notebook instance placed in a dedicated pool runs as a Slurm job of
+    its partition, and is reached through the same proxy (issue #7)."""
+    from conftest import ADMIN_PASSWORD, token_for
+    from test_notebooks import NbApi, execute, shutdown as nb_shutdown
+    s = Server(extra_env={"SLURM_CONF": cluster,
+                          "ATELIER_NOTEBOOK_POOLS": json.dumps([{"id": "pool-a", "name": "cluster A", "partition": "debug"}])})
+    tok, body = token_for(s.base, "admin", ADMIN_PASSWORD, "admin", project="local")
+    nb = NbApi(s, {"X-Auth-Token": tok}, body["project"]["id"])
+    try:
+        r = nb.req("POST", json={"name": "nb-pool-bad", "profile_id": "Python3", "flavor": "modelarts.vm.cpu.2u",
+                                 "spec": {"storage": {"type": "evs"}}, "pool": {"id": "pool-z"}})
+        assert r.status_code == 400 and "pool-a" in r.json()["error_message"], r.text
+        g = nb.create("nb-pool", pool={"id": "pool-a"})
+        assert g["pool"] == {"id": "pool-a", "name": "cluster A", "type": "USER_DEFINED", "owner": {"project_id": nb.pid}}
+        g = nb.wait(g["id"], "RUNNING", timeout=90)
+        url = g["spec"]["annotations"]["url"]
+        _, out = execute(url, tok, "6 * 7")
+        assert out["result"] == "42", out
+        with open(os.path.join(s.data_dir, "notebooks", g["id"], "spec.json")) as f:
+            name = json.load(f)["name"]
+        q = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i %T %P"], env=slurm_env(cluster), capture_output=True, text=True)
+        job, state, partition = q.stdout.split()
+        assert (state, partition) == ("RUNNING", "debug"), q.stdout
+        assert [i["id"] for i in nb.req("GET", params={"de_type": "Notebook", "pool_id": "pool-a"}).json()["instances"]] == [g["id"]]
+        assert nb.req("GET", params={"de_type": "Notebook", "pool_id": "pool-b"}).json()["total_count"] == 0
+        nb.stop(g["id"])
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            q = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], env=slurm_env(cluster), capture_output=True, text=True)
+            if not q.stdout.strip() or q.stdout.split()[0] in ("COMPLETED", "CANCELLED", "FAILED"):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the instance's Slurm job still runs: " + q.stdout)
+    finally:
+        nb_shutdown(s, [nb])
