@@ -309,6 +309,7 @@ def test_bad_input_creates_nothing(nb):
     nb.wait(a["id"], "RUNNING")
     nb.stop(a["id"])
     assert nb.req("DELETE", "/" + a["id"]).json() == {"instance_id": a["id"]}
+    assert not os.path.exists(os.path.join(nb.srv.data_dir, "notebooks", a["id"]))  # workspace and volume gone
     r = nb.req("GET", "/" + a["id"])
     assert r.status_code == 404 and r.json()["error_code"] == "ModelArts.6309"
 
