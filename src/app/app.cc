@@ -9,6 +9,7 @@
 #include "common/crypto.h"
 #include "data/data.h"
 #include "iam/routes.h"
+#include "labeling/labeling.h"
 #include "models/models.h"
 #include "training/visualization.h"
 
@@ -60,6 +61,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   db_->migrate(models::migrations());
   db_->migrate(training::visualization_migrations());
   db_->migrate(notebooks::Service::migrations());
+  db_->migrate(labeling::migrations());
   objects_ = obs::open_local_store(memory ? (fs::temp_directory_path() / "atelier-routes-obs").string()
                                           : (fs::path(cfg_.data_dir) / "obs").string());
   iam::IamConfig ic;
@@ -82,6 +84,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   router_->add(iam::console_routes(*iam_));
   runner_ = std::make_unique<tasks::Runner>(*db_);
   router_->add(data::routes(*db_, *objects_, *runner_));
+  router_->add(labeling::routes(*db_, *iam_));
   registry_ = obs::open_local_store(memory ? (fs::temp_directory_path() / "atelier-routes-registry").string()
                                            : (fs::path(cfg_.data_dir) / "registry").string());
   router_->add(models::routes(*db_, *objects_, *registry_, *runner_));

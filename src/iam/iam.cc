@@ -186,6 +186,34 @@ std::string Iam::create_account_locked(const std::string& name, const std::strin
   return did;
 }
 
+std::pair<std::string, bool> Iam::user_for_email(const std::string& domain_id, const std::string& email) {
+  std::pair<std::string, bool> out;
+  db_.transaction([&] {
+    if (auto r = db_.query_one("SELECT id FROM iam_users WHERE domain_id = ? AND email = ?", {domain_id, email})) {
+      out = {r->str("id"), false};
+      return;
+    }
+    // The name: the address's local part in the characters a user name may
+    // have, made unique in the account with a number.
+    std::string base;
+    for (char c : email.substr(0, email.find('@')))
+      if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') base.push_back(c);
+    if (base.empty() || std::isdigit(static_cast<unsigned char>(base[0]))) base = "worker-" + base;
+    base = base.substr(0, 26);
+    std::string name = base;
+    for (int n = 2; db_.query_one("SELECT 1 FROM iam_users WHERE domain_id = ? AND name = ?", {domain_id, name}); ++n)
+      name = base + "-" + std::to_string(n);
+    int64_t now = clock::now_ms();
+    std::string id = ids::hex32();
+    db_.exec("INSERT INTO iam_users (id, domain_id, name, password_hash, email, description, created_at, updated_at) "
+             "VALUES (?, ?, ?, NULL, ?, 'labeling team member', ?, ?)",
+             {id, domain_id, name, email, now, now});
+    out = {id, true};
+  });
+  changed();
+  return out;
+}
+
 // ---------------------------------------------------------------- lookups
 
 static UserRecord user_from(const store::Row& r) {

@@ -82,6 +82,13 @@ class Iam {
   std::string domain_name(const std::string& domain_id);
   bool in_admin_group(const std::string& user_id);
 
+  // The user of the account with this e-mail address, made when there is
+  // none (a labeling team's member acts as a user of the account): named
+  // after the address, without a password until the account's administrator
+  // sets one, and in no group, so it has no permission of its own. Returns
+  // {user id, true when it was made now}.
+  std::pair<std::string, bool> user_for_email(const std::string& domain_id, const std::string& email);
+
   // ---- passwords and tokens
   // Checks a password; throws ApiError(401) on a mismatch without saying which part was wrong.
   UserRecord check_password(const std::string& domain_id, const std::string& user_name,

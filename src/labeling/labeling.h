@@ -1,0 +1,18 @@
+// Team labeling (spec §2): labeling teams (workforces) and their members
+// (workers). A member is known by e-mail and acts as a user of the account:
+// adding one links the account's IAM user with that address, or makes one
+// (without a password and in no group, so it holds no permission of its
+// own until the administrator grants some or the tasks assign it work).
+#pragma once
+#include <vector>
+
+#include "http/router.h"
+#include "iam/iam.h"
+#include "store/db.h"
+
+namespace atelier::labeling {
+
+std::vector<store::Migration> migrations();
+std::vector<http::Route> routes(store::Database& db, iam::Iam& iam);
+
+}  // namespace atelier::labeling
