@@ -69,8 +69,10 @@ struct Context {
 };
 
 using RouteHandler = std::function<Response(Context&)>;
-// True when the request is the caller acting on itself (own profile, own keys):
-// such calls pass without the route's action.
+// True when the request is the caller acting on itself (own profile, own keys,
+// on project routes its own part of a resource: a team member's task): such
+// calls pass without the route's action. Called once the caller (and, on
+// project routes, the project) is known.
 using SelfCheck = std::function<bool(const Context&)>;
 
 struct Route {

@@ -111,7 +111,18 @@ std::string order_by(const Context& ctx, std::initializer_list<std::pair<const c
 
 }  // namespace
 
+static std::vector<store::Migration> team_migrations();
+std::vector<store::Migration> task_migrations();
+std::vector<Route> task_routes(Database& db);
+std::vector<Route> member_routes(Database& db);
+
 std::vector<store::Migration> migrations() {
+  auto all = team_migrations();
+  for (auto& m : task_migrations()) all.push_back(std::move(m));
+  return all;
+}
+
+static std::vector<store::Migration> team_migrations() {
   return {{"labeling/001_workforces", R"SQL(
 CREATE TABLE workforces (
   id TEXT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,
@@ -355,6 +366,8 @@ std::vector<Route> routes(Database& db, iam::Iam& iam) {
     db.exec("DELETE FROM workers WHERE id = ?", {m.str("id")});
     return http::no_content();
   });
+  for (auto& r : member_routes(db)) out.push_back(std::move(r));
+  for (auto& r : task_routes(db)) out.push_back(std::move(r));
   return out;
 }
 

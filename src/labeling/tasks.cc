@@ -1,0 +1,631 @@
+// Team labeling tasks (spec §2.1): a dataset's samples split among the
+// labelers of one or more teams, each labeler annotating their share and
+// reviewers passing or rejecting it. The task keeps every member's work in
+// its own items (task_items: one per sample and labeler), apart from the
+// dataset, until acceptance writes the accepted ones back.
+//
+// Assignment is even and deterministic: the selected samples in seq order,
+// sample i and repetition k going to labeler (i + k) mod L of the labelers
+// sorted by worker id; one INSERT ... SELECT per repetition, so a million
+// samples are assigned inside SQLite in seconds. When the labelers change,
+// the items nobody has worked on yet are dealt again among the new ones;
+// work done stays with whoever did it.
+//
+// Members act as themselves: the routes a member uses declare a self check
+// (the caller is a member of this task), so a member needs no IAM policy and
+// sees only their own items (404 for the others).
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/ids.h"
+#include "data/core.h"
+#include "labeling/labeling.h"
+
+namespace atelier::labeling {
+
+using http::Context;
+using http::Route;
+using store::Database;
+using store::Row;
+
+namespace {
+
+// Task status (§2.0).
+enum TaskStatus { kStarting = 0, kRunning = 1, kAccepting = 2, kPassed = 3, kRejected = 4, kSyncing = 5, kCreated = 6, kSampling = 7 };
+// Item state: the states of §2.1.7's stats.
+enum ItemState { kUnannotated = 0, kUnreviewed = 1, kUncheck = 2, kAccepted = 3, kItemRejected = 4 };
+const char* kStateKeys[] = {"un_annotation", "unreviewed", "uncheck", "accepted", "rejected"};
+
+ApiError task_missing(const std::string& id) {
+  return ApiError(400, "ModelArts.4616", "The team labeling task " + id + " does not exist.");
+}
+
+// sample_state of the member lists, as item states (case-insensitive, §2.1.7).
+std::optional<int> state_of(std::string v) {
+  for (auto& c : v) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (v == "__unannotated__" || v == "un_annotation" || v == "__none__") return kUnannotated;
+  if (v == "__unreviewed__" || v == "unreviewed") return kUnreviewed;
+  if (v == "__uncheck__" || v == "uncheck" || v == "__reviewed__") return kUncheck;
+  if (v == "__accepted__" || v == "accepted") return kAccepted;
+  if (v == "__rejected__" || v == "rejected") return kItemRejected;
+  return std::nullopt;
+}
+
+struct Member {
+  std::string worker_id, workforce_id, email, user_id;
+  int role = 0;
+};
+
+}  // namespace
+
+std::vector<store::Migration> task_migrations() {
+  return {{"labeling/002_tasks", R"SQL(
+CREATE TABLE workforce_tasks (
+  id TEXT PRIMARY KEY, project_id TEXT NOT NULL, dataset_id TEXT NOT NULL, name TEXT NOT NULL,
+  description TEXT NOT NULL, status INTEGER NOT NULL, repetition INTEGER NOT NULL, options TEXT NOT NULL,
+  config TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, UNIQUE (dataset_id, name));
+CREATE TABLE task_members (
+  task_id TEXT NOT NULL, worker_id TEXT NOT NULL, workforce_id TEXT NOT NULL, email TEXT NOT NULL,
+  user_id TEXT NOT NULL, role INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (task_id, worker_id));
+CREATE INDEX task_members_user ON task_members (user_id, task_id);
+CREATE TABLE task_items (
+  task_id TEXT NOT NULL, seq BIGINT NOT NULL, worker_id TEXT NOT NULL, state INTEGER NOT NULL,
+  labels TEXT NOT NULL DEFAULT '[]', comment TEXT NOT NULL DEFAULT '', score TEXT NOT NULL DEFAULT '',
+  updated_at BIGINT NOT NULL, PRIMARY KEY (task_id, worker_id, seq));
+CREATE INDEX task_items_seq ON task_items (task_id, seq);
+CREATE INDEX task_items_state ON task_items (task_id, state, worker_id);
+)SQL"}};
+}
+
+std::vector<Route> task_routes(Database& db) {
+  std::vector<Route> out;
+  auto add = [&](std::string method, std::string path, std::string action, std::vector<std::string> depends,
+                 http::RouteHandler h) {
+    out.push_back(data::v2_route(std::move(method), "/datasets/{dataset_id}/workforce-tasks" + path, std::move(action),
+                                 std::move(depends), std::move(h)));
+  };
+  auto task_row = [&db](const Context& ctx) {
+    auto r = db.query_one("SELECT * FROM workforce_tasks WHERE id = ? AND dataset_id = ? AND project_id = ?",
+                          {ctx.param("workforce_task_id"), ctx.param("dataset_id"), ctx.caller.project_id});
+    if (!r) throw task_missing(ctx.param("workforce_task_id"));
+    return *r;
+  };
+  // The caller as a member of the path's task, if it is one.
+  auto me = [&db](const Context& ctx) -> std::optional<Member> {
+    auto r = db.query_one("SELECT m.* FROM task_members m JOIN workforce_tasks t ON t.id = m.task_id "
+                          "WHERE m.task_id = ? AND m.user_id = ? AND t.project_id = ? AND t.dataset_id = ? ORDER BY m.role LIMIT 1",
+                          {ctx.param("workforce_task_id"), ctx.caller.user_id, ctx.caller.project_id, ctx.param("dataset_id")});
+    if (!r) return std::nullopt;
+    return Member{r->str("worker_id"), r->str("workforce_id"), r->str("email"), r->str("user_id"), int(r->i64("role"))};
+  };
+  auto member_self = [me](const Context& ctx) { return me(ctx).has_value(); };
+
+  // The members a workforces_config names: whole teams, or the listed
+  // members of each (by worker_id or email). Throws a 400 naming what is wrong.
+  auto members_of = [&db](const Context& ctx, const JsonIn& cfg) {
+    std::vector<Member> ms;
+    if (cfg.has("agency") && !cfg.has("workforces")) return ms;
+    const json& teams = cfg.arr("workforces");
+    if (teams.empty()) cfg.fail("workforces", "must name at least one team");
+    std::set<std::string> seen;
+    for (size_t i = 0; i < teams.size(); ++i) {
+      JsonIn t(teams[i], cfg.field("workforces") + "[" + std::to_string(i) + "]");
+      std::string wf = t.str("workforce_id");
+      if (!db.query_one("SELECT id FROM workforces WHERE id = ? AND project_id = ?", {wf, ctx.caller.project_id}))
+        throw ApiError(400, "ModelArts.4601", "The labeling team " + wf + " does not exist.");
+      std::vector<Row> rows;
+      if (t.has("workers") && !t.node()["workers"].empty()) {
+        const json& ws = t.arr("workers");
+        for (auto& w : ws) {
+          if (!w.is_object()) t.fail("workers", "must be members");
+          std::string id = w.value("worker_id", ""), email = w.value("email", "");
+          auto r = !id.empty() ? db.query_one("SELECT * FROM workers WHERE id = ? AND workforce_id = ?", {id, wf})
+                               : db.query_one("SELECT * FROM workers WHERE email = ? AND workforce_id = ?", {email, wf});
+          if (!r) throw ApiError(400, "ModelArts.4604", "No member " + (id.empty() ? email : id) + " in team " + wf + ".");
+          rows.push_back(*r);
+        }
+      } else {
+        rows = db.query("SELECT * FROM workers WHERE workforce_id = ? ORDER BY id", {wf});
+      }
+      for (auto& r : rows)
+        if (seen.insert(r.str("id")).second)
+          ms.push_back({r.str("id"), wf, r.str("email"), r.str("user_id"), int(r.i64("role"))});
+    }
+    std::sort(ms.begin(), ms.end(), [](auto& a, auto& b) { return a.worker_id < b.worker_id; });
+    return ms;
+  };
+
+  // Deals the task's samples that nobody works on yet among its labelers:
+  // the selected samples not yet in the task, and the items still
+  // unannotated (whose labeler may be gone). Inside the caller's transaction.
+  auto deal = [&db](const Row& t, const std::vector<Member>& ms) {
+    std::string id = t.str("id");
+    int64_t now = clock::now_ms();
+    db.exec("DELETE FROM task_members WHERE task_id = ?", {id});
+    int64_t labelers = 0;
+    for (auto& m : ms) {
+      db.exec("INSERT INTO task_members (task_id, worker_id, workforce_id, email, user_id, role, idx) VALUES (?, ?, ?, ?, ?, ?, ?)",
+              {id, m.worker_id, m.workforce_id, m.email, m.user_id, m.role, m.role == 0 ? labelers : int64_t(-1)});
+      if (m.role == 0) ++labelers;
+    }
+    int64_t rep = t.i64("repetition");
+    if (labelers == 0) throw bad_request("Invalid parameter workforces_config: the teams have no labeler (role 0)");
+    if (rep > labelers)
+      throw bad_request("Invalid parameter repetition: " + std::to_string(rep) + " labelers per sample, but the teams have " +
+                        std::to_string(labelers));
+    // The samples to deal: those of the selection not in the task yet, and
+    // those whose items are all still unannotated (dealt again whole).
+    json opt = json::parse(t.str("options"));
+    store::Params p{t.str("dataset_id")};
+    std::string where = "s.dataset_id = ?";
+    if (opt.value("scope", "all") == "unlabeled") where += " AND s.state = 'UN_ANNOTATION'";
+    if (opt.contains("conditions"))
+      for (auto& c : opt["conditions"]) where += " AND (" + data::condition_sql(c, p) + ")";
+    db.exec("DELETE FROM task_items WHERE task_id = ? AND seq IN (SELECT seq FROM task_items WHERE task_id = ? GROUP BY seq "
+            "HAVING MAX(state) = 0)",
+            {id, id});
+    std::string limit;
+    if (opt.contains("count")) {
+      auto have = db.query_one("SELECT COUNT(DISTINCT seq) AS n FROM task_items WHERE task_id = ?", {id});
+      limit = " LIMIT " + std::to_string(std::max<int64_t>(0, opt["count"].get<int64_t>() - (have ? have->i64("n") : 0)));
+    }
+    db.exec("CREATE TEMP TABLE IF NOT EXISTS deal (i INTEGER PRIMARY KEY, seq BIGINT NOT NULL)", {});
+    db.exec("DELETE FROM deal", {});
+    p.push_back(id);
+    db.exec("INSERT INTO deal (i, seq) SELECT ROW_NUMBER() OVER (ORDER BY s.seq) - 1, s.seq FROM samples s WHERE " + where +
+                " AND NOT EXISTS (SELECT 1 FROM task_items x WHERE x.task_id = ? AND x.seq = s.seq) ORDER BY s.seq" + limit,
+            p);
+    for (int64_t k = 0; k < rep; ++k)
+      db.exec("INSERT INTO task_items (task_id, seq, worker_id, state, updated_at) SELECT ?, d.seq, m.worker_id, 0, ? "
+              "FROM deal d JOIN task_members m ON m.task_id = ? AND m.idx = (d.i + ?) % ?",
+              {id, now, id, k, labelers});
+    db.exec("DELETE FROM deal", {});
+  };
+
+  auto stats_of = [&db](const std::string& task, const std::string* worker) {
+    json s = json::object();
+    for (auto k : kStateKeys) s[k] = 0;
+    store::Params p{task};
+    std::string sql = "SELECT state, COUNT(*) AS n FROM task_items WHERE task_id = ?";
+    if (worker) {
+      sql += " AND worker_id = ?";
+      p.push_back(*worker);
+    }
+    int64_t total = 0;
+    for (auto& r : db.query(sql + " GROUP BY state", p)) {
+      int st = int(r.i64("state"));
+      if (st >= 0 && st <= kItemRejected) s[kStateKeys[st]] = r.i64("n");
+      total += r.i64("n");
+    }
+    s["total"] = total;
+    s["auto_annotation"] = 0;
+    return s;
+  };
+
+  auto task_json = [&db, stats_of](const Row& t, bool detail) {
+    json opt = json::parse(t.str("options"), nullptr, false);
+    json cfg = json::parse(t.str("config"), nullptr, false);
+    json st = stats_of(t.str("id"), nullptr);
+    json j = {{"task_id", t.str("id")},
+              {"task_name", t.str("name")},
+              {"dataset_id", t.str("dataset_id")},
+              {"description", t.str("description")},
+              {"status", t.i64("status")},
+              {"repetition", t.i64("repetition")},
+              {"auto_sync_dataset", opt.value("auto_sync_dataset", true)},
+              {"synchronize_data", opt.value("synchronize_data", false)},
+              {"synchronize_auto_labeling_data", opt.value("synchronize_auto_labeling_data", false)},
+              {"workforces_config", cfg},
+              {"sample_stats",
+               {{"total_sample_count", st["total"]},
+                {"unannotated_sample_count", st["un_annotation"]},
+                {"unreviewed_sample_count", st["unreviewed"]},
+                {"uncheck_sample_count", st["uncheck"]},
+                {"accepted_sample_count", st["accepted"]},
+                {"rejected_sample_count", st["rejected"]},
+                {"sampled_sample_count", 0},
+                {"auto_annotation_sample_count", 0},
+                {"deleted_sample_count", 0}}},
+              {"create_time", t.i64("created_at")},
+              {"update_time", t.i64("updated_at")}};
+    auto counts = db.query("SELECT COUNT(DISTINCT workforce_id) AS teams, SUM(CASE WHEN role = 0 THEN 1 ELSE 0 END) AS labelers, "
+                           "SUM(CASE WHEN role = 1 THEN 1 ELSE 0 END) AS reviewers FROM task_members WHERE task_id = ?",
+                           {t.str("id")});
+    if (!counts.empty())
+      j["workforce_stats"] = {{"workforce_count", counts[0].i64("teams")},
+                              {"labeler_count", counts[0].null("labelers") ? 0 : counts[0].i64("labelers")},
+                              {"reviewer_count", counts[0].null("reviewers") ? 0 : counts[0].i64("reviewers")}};
+    if (detail) {
+      json ws = json::array();
+      for (auto& m : db.query("SELECT * FROM task_members WHERE task_id = ? ORDER BY email, worker_id", {t.str("id")})) {
+        std::string wid = m.str("worker_id");
+        ws.push_back({{"worker_id", wid},
+                      {"email", m.str("email")},
+                      {"role", m.i64("role")},
+                      {"task_id", t.str("id")},
+                      {"workforce_task_name", t.str("name")},
+                      {"dataset_id", t.str("dataset_id")},
+                      {"task_status", t.i64("status")},
+                      {"sample_stats", stats_of(t.str("id"), &wid)}});
+      }
+      j["worker_stats"] = ws;
+    }
+    return j;
+  };
+
+  // ---------------------------------------------------------------- tasks
+
+  add("GET", "", "modelarts:dataset:listWorkforceTasks", {}, [&db, task_json](Context& ctx) {
+    auto d = data::dataset_in_project(db, ctx);
+    auto [offset, limit] = data::page(ctx, 1000, 1000);
+    auto total = db.query_one("SELECT COUNT(*) AS n FROM workforce_tasks WHERE dataset_id = ?", {d.str("id")});
+    json list = json::array();
+    for (auto& t : db.query("SELECT * FROM workforce_tasks WHERE dataset_id = ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+                            {d.str("id"), limit, offset}))
+      list.push_back(task_json(t, false));
+    return http::json_response(200, {{"count", total ? total->i64("n") : 0}, {"tasks", list}});
+  });
+
+  add("POST", "", "modelarts:dataset:createWorkforceTask", {}, [&db, members_of, deal](Context& ctx) {
+    auto d = data::dataset_in_project(db, ctx);
+    auto in = ctx.in();
+    std::string name = in.str("task_name");
+    if (utf8_length(name) > 64) in.fail("task_name", "must be 1 to 64 characters");
+    for (unsigned char c : name)
+      if (!(std::isalnum(c) || c == '-' || c == '_' || c >= 0x80)) in.fail("task_name", "letters, digits, '-' and '_' only");
+    std::string desc = in.opt_str("description").value_or("");
+    if (utf8_length(desc) > 256 || desc.find_first_of("^!<>=&\"'") != std::string::npos)
+      in.fail("description", "0 to 256 characters without ^ ! < > = & \" '");
+    int64_t rep = in.has("repetition") ? *in.opt_int("repetition", 1, 100) : 1;
+    json opt = {{"auto_sync_dataset", in.opt_bool("auto_sync_dataset").value_or(true)},
+                {"synchronize_data", in.opt_bool("synchronize_data").value_or(false)},
+                {"synchronize_auto_labeling_data", in.opt_bool("synchronize_auto_labeling_data").value_or(false)}};
+    if (in.has("data_sync_type")) opt["data_sync_type"] = *in.opt_int("data_sync_type", 0, 3);
+    // Which samples (beyond the reference, as the console offers): all or
+    // the unlabeled ones, at most `sample_count` of them, and the samples
+    // matching `sample_conditions` (URL-encoded SearchCondition array).
+    if (in.has("labeled_scope")) opt["scope"] = in.enum_str("labeled_scope", {"all", "unlabeled"});
+    if (in.has("sample_count")) opt["count"] = *in.opt_int("sample_count", 1, INT64_MAX);
+    if (in.has("sample_conditions")) {
+      std::string raw = in.str("sample_conditions"), dec;
+      if (!http::query_decode(raw, dec)) in.fail("sample_conditions", "is not URL-encoded");
+      json conds = json::parse(dec, nullptr, false);
+      if (!conds.is_array()) in.fail("sample_conditions", "must be a URL-encoded JSON array of search conditions");
+      store::Params probe;
+      for (auto& c : conds) data::condition_sql(c, probe);  // a bad condition is a 400 now, not at start
+      opt["conditions"] = conds;
+    }
+    if (!in.has("workforces_config")) in.fail("workforces_config", "is required");
+    auto cfg = in.obj("workforces_config");
+    auto ms = members_of(ctx, cfg);
+    std::string id = ids::base62_19();
+    int64_t now = clock::now_ms();
+    bool start = !ms.empty();
+    db.transaction([&] {
+      if (db.query_one("SELECT id FROM workforce_tasks WHERE dataset_id = ? AND name = ?", {d.str("id"), name}))
+        throw ApiError(400, "ModelArts.4617", "A team labeling task named " + name + " already exists on the dataset.");
+      db.exec("INSERT INTO workforce_tasks (id, project_id, dataset_id, name, description, status, repetition, options, config, "
+              "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              {id, ctx.caller.project_id, d.str("id"), name, desc, start ? int(kStarting) : int(kCreated), rep, opt.dump(),
+               cfg.node().dump(), now, now});
+      if (start) {
+        auto t = db.query_one("SELECT * FROM workforce_tasks WHERE id = ?", {id});
+        deal(*t, ms);
+        db.exec("UPDATE workforce_tasks SET status = ? WHERE id = ?", {int(kRunning), id});
+      }
+    });
+    return http::json_response(200, {{"task_id", id}});
+  });
+
+  add("GET", "/{workforce_task_id}", "modelarts:dataset:getWorkforceTask", {}, [task_row, task_json](Context& ctx) {
+    return http::json_response(200, task_json(task_row(ctx), true));
+  });
+  out.back().self = member_self;
+
+  // Update (§2.1.4) and start (§2.1.5): a new member list deals the work again.
+  auto reconfigure = [&db, task_row, members_of, deal](Context& ctx, bool starting) {
+    auto t = task_row(ctx);
+    auto in = ctx.in();
+    std::string name = t.str("name"), desc = t.str("description");
+    if (!starting && in.has("task_name")) {
+      name = in.str("task_name");
+      if (utf8_length(name) > 64) in.fail("task_name", "must be 1 to 64 characters");
+    }
+    if (!starting && in.has("description")) {
+      desc = in.opt_str("description").value_or("");
+      if (utf8_length(desc) > 256 || desc.find_first_of("^!<>=&\"'") != std::string::npos)
+        in.fail("description", "0 to 256 characters without ^ ! < > = & \" '");
+    }
+    std::optional<std::vector<Member>> ms;
+    json cfg = json::parse(t.str("config"));
+    if (in.has("workforces_config")) {
+      auto c = in.obj("workforces_config");
+      ms = members_of(ctx, c);
+      cfg = c.node();
+    } else if (starting) {
+      in.fail("workforces_config", "is required to start the task");
+    }
+    int st = int(t.i64("status"));
+    if (starting && st != kCreated && st != kRejected)
+      throw ApiError(400, "ModelArts.4618", "The task has started already (status " + std::to_string(st) + ").");
+    if (ms && (st == kAccepting || st == kSyncing || st == kSampling))
+      throw ApiError(400, "ModelArts.4618", "The task's members cannot change during an acceptance (status " + std::to_string(st) + ").");
+    db.transaction([&] {
+      if (name != t.str("name") &&
+          db.query_one("SELECT id FROM workforce_tasks WHERE dataset_id = ? AND name = ?", {t.str("dataset_id"), name}))
+        throw ApiError(400, "ModelArts.4617", "A team labeling task named " + name + " already exists on the dataset.");
+      int next = st;
+      if (ms && !ms->empty()) {
+        deal(t, *ms);
+        if (st == kCreated || st == kRejected) next = kRunning;
+      }
+      db.exec("UPDATE workforce_tasks SET name = ?, description = ?, config = ?, status = ?, updated_at = ? WHERE id = ?",
+              {name, desc, cfg.dump(), next, clock::now_ms(), t.str("id")});
+    });
+    return http::json_response(200, json::object());
+  };
+  add("PUT", "/{workforce_task_id}", "modelarts:dataset:updateWorkforceTask", {},
+      [reconfigure](Context& ctx) { return reconfigure(ctx, false); });
+  add("POST", "/{workforce_task_id}", "modelarts:dataset:updateWorkforceTask", {},
+      [reconfigure](Context& ctx) { return reconfigure(ctx, true); });
+
+  add("DELETE", "/{workforce_task_id}", "modelarts:dataset:deleteWorkforceTask", {}, [&db, task_row](Context& ctx) {
+    auto t = task_row(ctx);
+    db.transaction([&] {
+      db.exec("DELETE FROM task_items WHERE task_id = ?", {t.str("id")});
+      db.exec("DELETE FROM task_members WHERE task_id = ?", {t.str("id")});
+      db.exec("DELETE FROM workforce_tasks WHERE id = ?", {t.str("id")});
+    });
+    return http::no_content();
+  });
+
+  add("GET", "/{workforce_task_id}/data-annotations/stats", "modelarts:dataset:getWorkforceTask", {},
+      [task_row, stats_of, me](Context& ctx) {
+        auto t = task_row(ctx);
+        auto m = me(ctx);
+        const std::string* worker = m && m->role == 0 ? &m->worker_id : nullptr;  // a labeler sees their own
+        return http::json_response(200, {{"sample_stats", stats_of(t.str("id"), worker)}});
+      });
+  out.back().self = member_self;
+
+  add("GET", "/{workforce_task_id}/metrics", "modelarts:dataset:getWorkforceTask", {}, [&db, task_row](Context& ctx) {
+    auto t = task_row(ctx);
+    json by = json::object();
+    for (auto& m : db.query("SELECT worker_id, email FROM task_members WHERE task_id = ? AND role = 0", {t.str("id")})) {
+      json s = json::object();
+      for (auto k : kStateKeys) s[k] = 0;
+      s["auto_annotation"] = 0;
+      by[m.str("email")] = s;
+    }
+    for (auto& r : db.query("SELECT m.email, i.state, COUNT(*) AS n FROM task_items i JOIN task_members m ON m.task_id = i.task_id "
+                            "AND m.worker_id = i.worker_id WHERE i.task_id = ? GROUP BY m.email, i.state",
+                            {t.str("id")})) {
+      int st = int(r.i64("state"));
+      if (st >= 0 && st <= kItemRejected) by[r.str("email")][kStateKeys[st]] = r.i64("n");
+    }
+    return http::json_response(200, {{"sample_stats", by}});
+  });
+
+  // ---------------------------------------------------------------- a member's samples
+
+  // The task's items a caller may see: a labeler their own, a reviewer and
+  // the owner all (optionally one worker's).
+  auto item_scope = [me](const Context& ctx, const Row& t, store::Params& p) {
+    std::string where = "i.task_id = ?";
+    p.push_back(t.str("id"));
+    auto m = me(ctx);
+    if (m && m->role == 0) {
+      where += " AND i.worker_id = ?";
+      p.push_back(m->worker_id);
+    } else if (auto w = data::qp(ctx, "worker_id")) {
+      where += " AND i.worker_id = ?";
+      p.push_back(*w);
+    }
+    return where;
+  };
+  auto item_json = [](const Context& ctx, const Row& r) {
+    json j = data::sample_json(ctx, r);
+    j["worker_id"] = r.str("worker_id");
+    j["labels"] = json::parse(r.str("item_labels"), nullptr, false);
+    j["sample_status"] = std::string(kStateKeys[std::clamp<int64_t>(r.i64("item_state"), 0, kItemRejected)]);
+    if (!r.str("comment").empty()) j["review_comment"] = r.str("comment");
+    if (!r.str("score").empty()) j["review_score"] = r.str("score");
+    return j;
+  };
+  constexpr const char* kItemSelect =
+      "SELECT s.*, i.worker_id, i.state AS item_state, i.labels AS item_labels, i.comment, i.score FROM task_items i "
+      "JOIN samples s ON s.dataset_id = ? AND s.seq = i.seq WHERE ";
+
+  add("GET", "/{workforce_task_id}/data-annotations/samples", "modelarts:sample:listSamples", {"obs:object:GetObject"},
+      [&db, task_row, item_scope, item_json](Context& ctx) {
+        auto t = task_row(ctx);
+        store::Params p{t.str("dataset_id")};
+        std::string where = item_scope(ctx, t, p);
+        if (auto v = data::qp(ctx, "sample_state")) {
+          auto st = state_of(*v);
+          if (!st) throw bad_request("Invalid parameter sample_state: " + *v);
+          where += " AND i.state = ?";
+          p.push_back(int64_t(*st));
+        }
+        auto [offset, limit] = data::page(ctx, 10, 100);
+        store::Params cp(p.begin() + 1, p.end());
+        auto total = db.query_one("SELECT COUNT(*) AS n FROM task_items i WHERE " + where, cp);
+        p.push_back(limit);
+        p.push_back(offset);
+        json list = json::array();
+        for (auto& r : db.query(std::string(kItemSelect) + where + " ORDER BY i.seq, i.worker_id LIMIT ? OFFSET ?", p))
+          list.push_back(item_json(ctx, r));
+        return http::json_response(200, {{"sample_count", total ? total->i64("n") : 0}, {"samples", list}});
+      });
+  out.back().self = member_self;
+
+  add("GET", "/{workforce_task_id}/data-annotations/samples/{sample_id}", "modelarts:sample:getSample", {"obs:object:GetObject"},
+      [&db, task_row, item_scope, item_json](Context& ctx) {
+        auto t = task_row(ctx);
+        int64_t seq = data::sample_seq(t.str("dataset_id"), ctx.param("sample_id"));
+        store::Params p{t.str("dataset_id")};
+        std::string where = item_scope(ctx, t, p) + " AND i.seq = ?";
+        p.push_back(seq);
+        auto rows = db.query(std::string(kItemSelect) + where + " ORDER BY i.worker_id LIMIT 1", p);
+        if (rows.empty()) throw ApiError(404, "ModelArts.4343", "The sample " + ctx.param("sample_id") + " is not in your share of the task.");
+        return http::json_response(200, item_json(ctx, rows[0]));
+      });
+  out.back().self = member_self;
+
+  // A labeler submits annotations for their own items (§2.1.11): the labels
+  // must exist in the dataset and fit its samples, as in manual annotation.
+  // All or none.
+  add("PUT", "/{workforce_task_id}/data-annotations/samples", "modelarts:dataset:updateWorkforceTask", {},
+      [&db, task_row, me](Context& ctx) {
+        auto t = task_row(ctx);
+        auto m = me(ctx);
+        int st = int(t.i64("status"));
+        if (st != kRunning && st != kRejected)
+          throw ApiError(400, "ModelArts.4618", "The task does not take annotations now (status " + std::to_string(st) + ").");
+        auto in = ctx.in();
+        const json& samples = in.arr("samples");
+        if (samples.empty()) in.fail("samples", "must hold at least one sample");
+        auto d = db.query_one("SELECT * FROM datasets WHERE id = ?", {t.str("dataset_id")});
+        auto defined = data::defined_labels(db, t.str("dataset_id"));
+        struct Change {
+          int64_t seq;
+          std::string worker;
+          json labels;
+        };
+        std::vector<Change> changes;
+        for (size_t i = 0; i < samples.size(); ++i) {
+          JsonIn s(samples[i], "samples[" + std::to_string(i) + "]");
+          std::string sid = s.str("sample_id");
+          std::string worker = m && m->role == 0 ? m->worker_id : s.opt_str("worker_id").value_or("");
+          if (worker.empty()) s.fail("worker_id", "is required (whose item)");
+          int64_t seq = data::sample_seq(t.str("dataset_id"), sid);
+          auto row = db.query_one("SELECT s.*, i.state AS item_state FROM task_items i JOIN samples s ON s.dataset_id = ? "
+                                  "AND s.seq = i.seq WHERE i.task_id = ? AND i.worker_id = ? AND i.seq = ?",
+                                  {t.str("dataset_id"), t.str("id"), worker, seq});
+          if (!row) throw ApiError(404, "ModelArts.4343", "The sample " + sid + " is not in the share of worker " + worker + ".");
+          int ist = int(row->i64("item_state"));
+          if (ist != kUnannotated && ist != kUnreviewed && ist != kItemRejected)
+            throw ApiError(400, "ModelArts.4618", "The sample " + sid + " has been reviewed; it cannot change now.");
+          json meta = json::parse(row->str("metadata"), nullptr, false);
+          data::SampleFacts facts{int(d->i64("type")), row->i64("size"), meta.is_object() ? meta : json::object()};
+          changes.push_back({seq, worker, data::checked_labels(s.has("labels") ? s.arr("labels") : json::array(), facts,
+                                                               s.field("labels"), defined, ctx.caller.user_name)});
+        }
+        int64_t now = clock::now_ms();
+        db.transaction([&] {
+          for (auto& c : changes)
+            db.exec("UPDATE task_items SET labels = ?, state = ?, updated_at = ? WHERE task_id = ? AND worker_id = ? AND seq = ?",
+                    {c.labels.dump(), c.labels.empty() ? int(kUnannotated) : int(kUnreviewed), now, t.str("id"), c.worker, c.seq});
+        });
+        json results = json::array();
+        for (size_t i = 0; i < changes.size(); ++i) results.push_back({{"success", true}});
+        return http::json_response(200, {{"success", true}, {"results", results}});
+      });
+  out.back().self = member_self;
+
+  // Reviewers pass (uncheck: awaiting the owner's acceptance) or reject
+  // (back to the labeler, with the comment) labeled items (§2.1.12).
+  add("POST", "/{workforce_task_id}/data-annotations/review", "modelarts:dataset:updateWorkforceTask", {},
+      [&db, task_row, me](Context& ctx) {
+        auto t = task_row(ctx);
+        auto m = me(ctx);
+        if (m && m->role == 0) throw ApiError(403, "ModelArts.4600", "Labelers do not review; reviewers and managers do.");
+        auto in = ctx.in();
+        const json& comments = in.arr("comments");
+        if (comments.empty()) in.fail("comments", "must hold at least one verdict");
+        struct Verdict {
+          int64_t seq;
+          std::string worker, comment, score;
+          bool accept;
+        };
+        std::vector<Verdict> vs;
+        for (size_t i = 0; i < comments.size(); ++i) {
+          JsonIn c(comments[i], "comments[" + std::to_string(i) + "]");
+          auto accept = c.opt_bool("accept");
+          if (!accept) c.fail("accept", "is required (true or false)");
+          std::string comment = c.opt_str("comment").value_or("");
+          if (utf8_length(comment) > 256 || comment.find_first_of("!<>=&\"'") != std::string::npos)
+            c.fail("comment", "0 to 256 characters without ! < > = & \" '");
+          std::string score = c.opt_str("score").value_or("");
+          if (!score.empty() && score != "A" && score != "B" && score != "C" && score != "D") c.fail("score", "A, B, C or D");
+          int64_t seq = data::sample_seq(t.str("dataset_id"), c.str("sample_id"));
+          std::string worker = c.str("worker_id");
+          auto it = db.query_one("SELECT state FROM task_items WHERE task_id = ? AND worker_id = ? AND seq = ?", {t.str("id"), worker, seq});
+          if (!it) throw ApiError(404, "ModelArts.4343", "No item of worker " + worker + " for sample " + c.str("sample_id") + ".");
+          if (it->i64("state") != kUnreviewed)
+            throw ApiError(400, "ModelArts.4618", "The item of sample " + c.str("sample_id") + " is not awaiting review.");
+          vs.push_back({seq, worker, comment, score, *accept});
+        }
+        int64_t now = clock::now_ms();
+        db.transaction([&] {
+          for (auto& v : vs)
+            db.exec("UPDATE task_items SET state = ?, comment = ?, score = ?, updated_at = ? WHERE task_id = ? AND worker_id = ? AND seq = ?",
+                    {v.accept ? int(kUncheck) : int(kItemRejected), v.comment, v.score, now, t.str("id"), v.worker, v.seq});
+        });
+        return http::json_response(200, json::object());
+      });
+  out.back().self = member_self;
+  return out;
+}
+
+// A member's tasks across the project (§2.1.13): member-scoped.
+std::vector<Route> member_routes(Database& db) {
+  std::vector<Route> out;
+  out.push_back(data::v2_route("GET", "/workforces/worker-tasks", "", {}, [&db](Context& ctx) {
+    auto [offset, limit] = data::page(ctx, 10, 100);
+    std::string order = "DESC";
+    if (auto v = data::qp(ctx, "order")) {
+      if (*v == "asc") order = "ASC";
+      else if (*v != "desc") throw bad_request("Invalid parameter order: asc or desc");
+    }
+    std::string col = "t.created_at";
+    if (auto v = data::qp(ctx, "sort_by")) {
+      if (*v == "workforce_task_name") col = "t.name";
+      else if (*v != "create_time") throw bad_request("Invalid parameter sort_by: create_time or workforce_task_name");
+    }
+    std::string where = "m.user_id = ? AND t.project_id = ?";
+    store::Params p{ctx.caller.user_id, ctx.param("project_id")};
+    if (auto v = data::qp(ctx, "search_content"); v && !v->empty()) {
+      std::string like;
+      for (char c : *v) {
+        if (c == '%' || c == '_' || c == '\\') like.push_back('\\');
+        like.push_back(c);
+      }
+      where += " AND t.name LIKE ? ESCAPE '\\'";
+      p.push_back("%" + like + "%");
+    }
+    auto total = db.query_one("SELECT COUNT(*) AS n FROM task_members m JOIN workforce_tasks t ON t.id = m.task_id WHERE " + where, p);
+    p.push_back(limit);
+    p.push_back(offset);
+    json list = json::array();
+    for (auto& r : db.query("SELECT m.*, t.name, t.dataset_id, t.status, t.created_at AS tc, t.updated_at AS tu, d.type AS dtype "
+                            "FROM task_members m JOIN workforce_tasks t ON t.id = m.task_id JOIN datasets d ON d.id = t.dataset_id "
+                            "WHERE " + where + " ORDER BY " + col + " " + order + ", t.id LIMIT ? OFFSET ?",
+                            p)) {
+      json s = json::object();
+      for (auto k : kStateKeys) s[k] = 0;
+      for (auto& c : db.query("SELECT state, COUNT(*) AS n FROM task_items WHERE task_id = ? AND worker_id = ? GROUP BY state",
+                              {r.str("task_id"), r.str("worker_id")}))
+        if (c.i64("state") >= 0 && c.i64("state") <= kItemRejected) s[kStateKeys[c.i64("state")]] = c.i64("n");
+      list.push_back({{"worker_id", r.str("worker_id")},
+                      {"email", r.str("email")},
+                      {"role", r.i64("role")},
+                      {"task_id", r.str("task_id")},
+                      {"workforce_task_name", r.str("name")},
+                      {"dataset_id", r.str("dataset_id")},
+                      {"dataset_type", r.i64("dtype")},
+                      {"task_status", r.i64("status")},
+                      {"sample_stats", s},
+                      {"email_status", 0},
+                      {"create_time", r.i64("tc")},
+                      {"update_time", r.i64("tu")}});
+    }
+    return http::json_response(200, {{"count", total ? total->i64("n") : 0}, {"worker_tasks", list}});
+  }));
+  return out;
+}
+
+}  // namespace atelier::labeling

@@ -1,0 +1,219 @@
+"""Team labeling tasks (spec §2.1): creation and assignment, members signing
+in as themselves to annotate their share and review, stats and metrics, and
+isolation between members, tasks and projects (issue #8)."""
+import json
+import urllib.parse
+
+import pytest
+import requests
+
+from apihelpers import second_account
+from conftest import ADMIN_PASSWORD, Server, token_for, unique
+from datahelpers import Api
+
+PW = "Worker-pass-1"
+
+
+@pytest.fixture(scope="module")
+def srv():
+    s = Server()
+    tok, body = token_for(s.base, "admin", ADMIN_PASSWORD, "admin", project="local")
+    s.project_id, s.domain_id = body["project"]["id"], body["user"]["domain"]["id"]
+    s.h = {"X-Auth-Token": tok}
+    s.api = Api(s, s.h)
+    yield s
+    s.cleanup()
+
+
+def v2(srv, path):
+    return f"{srv.base}/v2/{srv.project_id}{path}"
+
+
+def team_with(srv, members):
+    """A team of (email, role) members whose users get a password; returns (team id, {email: (worker_id, headers)})."""
+    r = requests.post(v2(srv, "/workforces"), headers=srv.h, json={"workforce_name": unique("t")})
+    t = r.json()["workforce_id"]
+    for email, role in members:
+        assert requests.post(v2(srv, f"/workforces/{t}/workers"), headers=srv.h, json={"emails": email, "role": role}).status_code == 201
+    out = {}
+    for w in requests.get(v2(srv, f"/workforces/{t}/workers"), headers=srv.h, params={"limit": 100}).json()["workers"]:
+        users = requests.get(f"{srv.base}/v3/users", headers=srv.h, params={"name": w["user_name"]}).json()["users"]
+        uid = users[0]["id"]
+        r = requests.put(f"{srv.base}/v3.0/OS-USER/users/{uid}", headers=srv.h, json={"user": {"password": PW}})
+        assert r.status_code == 200, r.text
+        tok, _ = token_for(srv.base, w["user_name"], PW, "admin", project="local")
+        out[w["email"]] = (w["worker_id"], {"X-Auth-Token": tok})
+    return t, out
+
+
+def dataset(srv, n):
+    ds, _ = srv.api.create(type_=0, labels=[{"name": "cat"}, {"name": "dog"}], no_source=True)
+    ids = srv.api.add(ds, [{"name": f"img{i:03d}.jpg", "data": "aGVsbG8="} for i in range(n)])
+    return ds, ids
+
+
+def task_url(srv, ds, tid="", path=""):
+    return v2(srv, f"/datasets/{ds}/workforce-tasks" + (f"/{tid}" if tid else "") + path)
+
+
+def test_assignment_is_even_deterministic_and_follows_the_members(srv):
+    ds, ids = dataset(srv, 30)
+    t, m = team_with(srv, [(f"l{i}-{unique('a')}@example.com", 0) for i in range(3)] + [(unique("r") + "@example.com", 1)])
+    r = requests.post(task_url(srv, ds), headers=srv.h, json={"task_name": "split", "workforces_config": {"workforces": [{"workforce_id": t}]}})
+    assert r.status_code == 200, r.text
+    tid = r.json()["task_id"]
+    g = requests.get(task_url(srv, ds, tid), headers=srv.h).json()
+    assert g["status"] == 1 and g["repetition"] == 1 and g["sample_stats"]["total_sample_count"] == 30
+    assert g["workforce_stats"] == {"workforce_count": 1, "labeler_count": 3, "reviewer_count": 1}
+    shares = {w["email"]: w["sample_stats"]["total"] for w in g["worker_stats"] if w["role"] == 0}
+    assert sorted(shares.values()) == [10, 10, 10]
+    # each labeler sees exactly their share, the same at every read
+    seen = set()
+    for email, (wid, h) in m.items():
+        if email.startswith("r"):
+            continue
+        s = requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=h, params={"limit": 100}).json()
+        assert s["sample_count"] == 10 and {x["worker_id"] for x in s["samples"]} == {wid}
+        mine = {x["sample_id"] for x in s["samples"]}
+        assert not (mine & seen)
+        seen |= mine
+        again = requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=h, params={"limit": 100}).json()
+        assert {x["sample_id"] for x in again["samples"]} == mine
+    assert seen == set(ids)
+    # repetition 2: every sample to two different labelers
+    r = requests.post(task_url(srv, ds), headers=srv.h, json={"task_name": "twice", "repetition": 2,
+                                                             "workforces_config": {"workforces": [{"workforce_id": t}]}})
+    tid2 = r.json()["task_id"]
+    items = requests.get(task_url(srv, ds, tid2, "/data-annotations/samples"), headers=srv.h, params={"limit": 100}).json()
+    assert items["sample_count"] == 60
+    per_sample = {}
+    for x in items["samples"]:
+        per_sample.setdefault(x["sample_id"], set()).add(x["worker_id"])
+    assert all(len(v) == 2 for v in per_sample.values()) and len(per_sample) == 30
+    assert requests.post(task_url(srv, ds), headers=srv.h, json={"task_name": "toomany", "repetition": 4,
+                                                                "workforces_config": {"workforces": [{"workforce_id": t}]}}).status_code == 400
+    # a labeler leaves: their untouched items are dealt among the others, their work stays theirs
+    labelers = sorted((e, v) for e, v in m.items() if not e.startswith("r"))
+    (e0, (w0, h0)), (e1, (w1, _)), (e2, (w2, _)) = labelers
+    first = requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=h0, params={"limit": 1}).json()["samples"][0]
+    r = requests.put(task_url(srv, ds, tid, "/data-annotations/samples"), headers=h0,
+                     json={"samples": [{"sample_id": first["sample_id"], "labels": [{"name": "cat"}]}]})
+    assert r.status_code == 200, r.text
+    r = requests.put(task_url(srv, ds, tid), headers=srv.h, json={"workforces_config": {"workforces": [
+        {"workforce_id": t, "workers": [{"worker_id": w1}, {"worker_id": w2}]}]}})
+    assert r.status_code == 200, r.text
+    g = requests.get(task_url(srv, ds, tid), headers=srv.h).json()
+    shares = {w["email"]: w["sample_stats"]["total"] for w in g["worker_stats"]}
+    assert shares == {e1: 15, e2: 14} or shares == {e1: 14, e2: 15}, shares
+    assert g["sample_stats"]["total_sample_count"] == 30  # 29 dealt again + 1 done by the one who left
+    assert requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=h0).status_code == 403  # no longer a member
+
+
+def test_labelers_annotate_reviewers_review(srv):
+    ds, ids = dataset(srv, 6)
+    t, m = team_with(srv, [("ann-" + unique("x") + "@example.com", 0), ("ben-" + unique("x") + "@example.com", 0),
+                           ("rev-" + unique("x") + "@example.com", 1)])
+    tid = requests.post(task_url(srv, ds), headers=srv.h, json={"task_name": "flow", "workforces_config": {"workforces": [
+        {"workforce_id": t}]}}).json()["task_id"]
+    (ea, (wa, ha)), (eb, (wb, hb)), (er, (wr, hr)) = sorted(m.items())
+    mine = requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=ha, params={"limit": 100}).json()["samples"]
+    theirs = requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=hb, params={"limit": 100}).json()["samples"]
+    assert len(mine) == len(theirs) == 3 and all(x["sample_status"] == "un_annotation" for x in mine)
+    # a labeler cannot see or touch another's items (404), nor anything of the dataset itself
+    other = theirs[0]["sample_id"]
+    assert requests.get(task_url(srv, ds, tid, f"/data-annotations/samples/{other}"), headers=ha).status_code == 404
+    r = requests.put(task_url(srv, ds, tid, "/data-annotations/samples"), headers=ha,
+                     json={"samples": [{"sample_id": other, "labels": [{"name": "cat"}]}]})
+    assert r.status_code == 404
+    assert requests.get(v2(srv, f"/datasets/{ds}/data-annotations/samples"), headers=ha).status_code == 403
+    assert requests.get(v2(srv, f"/datasets/{ds}"), headers=ha).status_code == 403
+    # annotations are checked like manual ones, and a batch is all or none
+    bad = requests.put(task_url(srv, ds, tid, "/data-annotations/samples"), headers=ha, json={"samples": [
+        {"sample_id": mine[0]["sample_id"], "labels": [{"name": "cat"}]},
+        {"sample_id": mine[1]["sample_id"], "labels": [{"name": "horse"}]}]})
+    assert bad.status_code == 400 and "horse" in bad.json()["error_msg"], bad.text
+    assert requests.get(task_url(srv, ds, tid, f"/data-annotations/samples/{mine[0]['sample_id']}"), headers=ha).json()["labels"] == []
+    r = requests.put(task_url(srv, ds, tid, "/data-annotations/samples"), headers=ha, json={"samples": [
+        {"sample_id": x["sample_id"], "labels": [{"name": "cat" if i % 2 == 0 else "dog"}]} for i, x in enumerate(mine)]})
+    assert r.status_code == 200, r.text
+    got = requests.get(task_url(srv, ds, tid, f"/data-annotations/samples/{mine[1]['sample_id']}"), headers=ha).json()
+    assert [l["name"] for l in got["labels"]] == ["dog"] and got["sample_status"] == "unreviewed"
+    # the dataset itself is unchanged until acceptance
+    assert srv.api.sample(ds, mine[1]["sample_id"])["labels"] == []
+    # stats: the labeler's own, the owner's whole, per member metrics
+    assert requests.get(task_url(srv, ds, tid, "/data-annotations/stats"), headers=ha).json()["sample_stats"]["unreviewed"] == 3
+    st = requests.get(task_url(srv, ds, tid, "/data-annotations/stats"), headers=srv.h).json()["sample_stats"]
+    assert (st["total"], st["un_annotation"], st["unreviewed"]) == (6, 3, 3)
+    met = requests.get(task_url(srv, ds, tid, "/metrics"), headers=srv.h).json()["sample_stats"]
+    assert met[ea]["unreviewed"] == 3 and met[eb]["un_annotation"] == 3 and er not in met
+    # the reviewer sees every item and passes two, rejects one with a comment
+    allitems = requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=hr,
+                            params={"sample_state": "__unreviewed__", "limit": 100}).json()
+    assert allitems["sample_count"] == 3
+    r = requests.post(task_url(srv, ds, tid, "/data-annotations/review"), headers=hr, json={"comments": [
+        {"sample_id": mine[0]["sample_id"], "worker_id": wa, "accept": True, "score": "A"},
+        {"sample_id": mine[1]["sample_id"], "worker_id": wa, "accept": True, "score": "B"},
+        {"sample_id": mine[2]["sample_id"], "worker_id": wa, "accept": False, "comment": "not a cat", "score": "D"}]})
+    assert r.status_code == 200, r.text
+    back = requests.get(task_url(srv, ds, tid, f"/data-annotations/samples/{mine[2]['sample_id']}"), headers=ha).json()
+    assert back["sample_status"] == "rejected" and back["review_comment"] == "not a cat"
+    # labelers do not review; a reviewed item no longer changes; the rejected one is redone
+    assert requests.post(task_url(srv, ds, tid, "/data-annotations/review"), headers=hb, json={"comments": [
+        {"sample_id": mine[0]["sample_id"], "worker_id": wa, "accept": True}]}).status_code == 403
+    assert requests.put(task_url(srv, ds, tid, "/data-annotations/samples"), headers=ha, json={"samples": [
+        {"sample_id": mine[0]["sample_id"], "labels": [{"name": "dog"}]}]}).status_code == 400
+    assert requests.put(task_url(srv, ds, tid, "/data-annotations/samples"), headers=ha, json={"samples": [
+        {"sample_id": mine[2]["sample_id"], "labels": [{"name": "dog"}]}]}).status_code == 200
+    st = requests.get(task_url(srv, ds, tid, "/data-annotations/stats"), headers=srv.h).json()["sample_stats"]
+    assert (st["uncheck"], st["unreviewed"], st["un_annotation"], st["rejected"]) == (2, 1, 3, 0)
+    # a member's own task list
+    wt = requests.get(v2(srv, "/workforces/worker-tasks"), headers=ha).json()
+    assert [x["task_id"] for x in wt["worker_tasks"]] == [tid] and wt["worker_tasks"][0]["sample_stats"]["uncheck"] == 2
+
+
+def test_tasks_crud_and_isolation(srv):
+    ds, _ = dataset(srv, 4)
+    t, m = team_with(srv, [(unique("z") + "@example.com", 0)])
+    (email, (wid, h)), = m.items()
+    body = {"task_name": "crud", "description": "d", "workforces_config": {"workforces": [{"workforce_id": t}]}}
+    tid = requests.post(task_url(srv, ds), headers=srv.h, json=body).json()["task_id"]
+    r = requests.post(task_url(srv, ds), headers=srv.h, json=body)
+    assert r.status_code == 400 and r.json()["error_code"] == "ModelArts.4617"
+    for bad in [{"task_name": "bad name!", "workforces_config": body["workforces_config"]},
+                {"task_name": "ok"}, {"task_name": "ok", "workforces_config": {"workforces": []}},
+                {"task_name": "ok", "workforces_config": {"workforces": [{"workforce_id": "nope"}]}},
+                {"task_name": "ok", "repetition": 0, "workforces_config": body["workforces_config"]},
+                {"task_name": "ok", "description": "a<b", "workforces_config": body["workforces_config"]},
+                {"task_name": "ok", "sample_conditions": "%7Bnot", "workforces_config": body["workforces_config"]}]:
+        assert requests.post(task_url(srv, ds), headers=srv.h, json=bad).status_code == 400, bad
+    lst = requests.get(task_url(srv, ds), headers=srv.h).json()
+    assert lst["count"] == 1 and lst["tasks"][0]["task_name"] == "crud"
+    # selection: unlabeled only and a count
+    srv.api.annotate(ds, [{"sample_id": srv.api.list(ds, limit=1)["samples"][0]["sample_id"], "labels": [{"name": "cat"}]}])
+    part = requests.post(task_url(srv, ds), headers=srv.h, json={
+        "task_name": "part", "labeled_scope": "unlabeled", "sample_count": 2, "workforces_config": body["workforces_config"]})
+    assert part.status_code == 200, part.text
+    assert requests.get(task_url(srv, ds, part.json()["task_id"]), headers=srv.h).json()["sample_stats"]["total_sample_count"] == 2
+    # agency: created, started later by the manager
+    ag = requests.post(task_url(srv, ds), headers=srv.h, json={"task_name": "later", "workforces_config": {"agency": email}}).json()["task_id"]
+    assert requests.get(task_url(srv, ds, ag), headers=srv.h).json()["status"] == 6
+    assert requests.post(task_url(srv, ds, ag), headers=srv.h, json=body).status_code == 200
+    assert requests.get(task_url(srv, ds, ag), headers=srv.h).json()["status"] == 1
+    assert requests.post(task_url(srv, ds, ag), headers=srv.h, json=body).status_code == 400  # started already
+    # update the name; delete
+    assert requests.put(task_url(srv, ds, tid), headers=srv.h, json={"task_name": "crud2"}).status_code == 200
+    assert requests.get(task_url(srv, ds, tid), headers=srv.h).json()["task_name"] == "crud2"
+    # a member of one task is nobody in another task or another dataset
+    ds2, _ = dataset(srv, 2)
+    assert requests.get(task_url(srv, ds2, tid), headers=h).status_code in (400, 403)
+    other_t, other_m = team_with(srv, [(unique("y") + "@example.com", 0)])
+    tid3 = requests.post(task_url(srv, ds), headers=srv.h, json={"task_name": "other", "workforces_config": {"workforces": [
+        {"workforce_id": other_t}]}}).json()["task_id"]
+    assert requests.get(task_url(srv, ds, tid3, "/data-annotations/samples"), headers=h).status_code == 403
+    # another account: nothing exists
+    _, opid, oh, _ = second_account(srv)
+    r = requests.get(f"{srv.base}/v2/{opid}/datasets/{ds}/workforce-tasks/{tid}", headers=oh)
+    assert r.status_code in (400, 404)
+    assert requests.delete(task_url(srv, ds, tid), headers=srv.h).status_code == 204
+    assert requests.get(task_url(srv, ds, tid), headers=srv.h).json()["error_code"] == "ModelArts.4616"
+    assert requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=h).status_code in (400, 403)
