@@ -307,6 +307,8 @@ std::vector<Route> routes(Database& db, iam::Iam& iam) {
       for (auto& a : emails)
         if (db.query_one("SELECT id FROM workers WHERE workforce_id = ? AND email = ?", {t.str("id"), a}))
           throw ApiError(400, "ModelArts.4605", "The team already has a member with the e-mail address " + a + ".");
+      if (role == 2 && (emails.size() > 1 || db.query_one("SELECT id FROM workers WHERE workforce_id = ? AND role = 2", {t.str("id")})))
+        throw ApiError(400, "ModelArts.4617", "A team has at most one manager.");
       for (auto& a : emails) {
         auto [user_id, made] = iam.user_for_email(ctx.caller.domain_id, a);
         (void)made;
@@ -357,6 +359,9 @@ std::vector<Route> routes(Database& db, iam::Iam& iam) {
     std::string desc = m.str("description");
     if (in.has("role")) role = parse_role(in, 3);
     if (in.has("description")) desc = description(in);
+    if (role == 2 && m.i64("role") != 2 &&
+        db.query_one("SELECT id FROM workers WHERE workforce_id = ? AND role = 2", {m.str("workforce_id")}))
+      throw ApiError(400, "ModelArts.4617", "A team has at most one manager.");
     db.exec("UPDATE workers SET role = ?, description = ?, updated_at = ? WHERE id = ?", {role, desc, clock::now_ms(), m.str("id")});
     return http::json_response(200, json::object());
   });

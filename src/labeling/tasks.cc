@@ -19,6 +19,7 @@
 #include <set>
 
 #include "common/clock.h"
+#include "common/crypto.h"
 #include "common/error.h"
 #include "common/ids.h"
 #include "data/core.h"
@@ -40,7 +41,7 @@ enum ItemState { kUnannotated = 0, kUnreviewed = 1, kUncheck = 2, kAccepted = 3,
 const char* kStateKeys[] = {"un_annotation", "unreviewed", "uncheck", "accepted", "rejected"};
 
 ApiError task_missing(const std::string& id) {
-  return ApiError(400, "ModelArts.4616", "The team labeling task " + id + " does not exist.");
+  return ApiError(400, "ModelArts.4619", "The team labeling task " + id + " does not exist.");
 }
 
 // sample_state of the member lists, as item states (case-insensitive, §2.1.7).
@@ -77,6 +78,16 @@ CREATE TABLE task_items (
   updated_at BIGINT NOT NULL, PRIMARY KEY (task_id, worker_id, seq));
 CREATE INDEX task_items_seq ON task_items (task_id, seq);
 CREATE INDEX task_items_state ON task_items (task_id, state, worker_id);
+)SQL"},
+          {"labeling/003_acceptance", R"SQL(
+ALTER TABLE workforce_tasks ADD COLUMN check_id TEXT NOT NULL DEFAULT '';
+CREATE TABLE acceptances (
+  id TEXT PRIMARY KEY, task_id TEXT NOT NULL, status INTEGER NOT NULL, sampling_num INTEGER NOT NULL,
+  sampling_rate REAL, total INTEGER NOT NULL, action INTEGER, created_at BIGINT NOT NULL, ended_at BIGINT NOT NULL DEFAULT 0);
+CREATE INDEX acceptances_task ON acceptances (task_id, created_at);
+CREATE TABLE acceptance_items (
+  check_id TEXT NOT NULL, seq BIGINT NOT NULL, worker_id TEXT NOT NULL, verdict INTEGER,
+  comment TEXT NOT NULL DEFAULT '', score TEXT NOT NULL DEFAULT '', PRIMARY KEY (check_id, worker_id, seq));
 )SQL"}};
 }
 
@@ -306,7 +317,7 @@ std::vector<Route> task_routes(Database& db) {
     bool start = !ms.empty();
     db.transaction([&] {
       if (db.query_one("SELECT id FROM workforce_tasks WHERE dataset_id = ? AND name = ?", {d.str("id"), name}))
-        throw ApiError(400, "ModelArts.4617", "A team labeling task named " + name + " already exists on the dataset.");
+        throw ApiError(400, "ModelArts.4620", "A team labeling task named " + name + " already exists on the dataset.");
       db.exec("INSERT INTO workforce_tasks (id, project_id, dataset_id, name, description, status, repetition, options, config, "
               "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
               {id, ctx.caller.project_id, d.str("id"), name, desc, start ? int(kStarting) : int(kCreated), rep, opt.dump(),
@@ -350,13 +361,13 @@ std::vector<Route> task_routes(Database& db) {
     }
     int st = int(t.i64("status"));
     if (starting && st != kCreated && st != kRejected)
-      throw ApiError(400, "ModelArts.4618", "The task has started already (status " + std::to_string(st) + ").");
+      throw ApiError(400, "ModelArts.4621", "The task has started already (status " + std::to_string(st) + ").");
     if (ms && (st == kAccepting || st == kSyncing || st == kSampling))
-      throw ApiError(400, "ModelArts.4618", "The task's members cannot change during an acceptance (status " + std::to_string(st) + ").");
+      throw ApiError(400, "ModelArts.4621", "The task's members cannot change during an acceptance (status " + std::to_string(st) + ").");
     db.transaction([&] {
       if (name != t.str("name") &&
           db.query_one("SELECT id FROM workforce_tasks WHERE dataset_id = ? AND name = ?", {t.str("dataset_id"), name}))
-        throw ApiError(400, "ModelArts.4617", "A team labeling task named " + name + " already exists on the dataset.");
+        throw ApiError(400, "ModelArts.4620", "A team labeling task named " + name + " already exists on the dataset.");
       int next = st;
       if (ms && !ms->empty()) {
         deal(t, *ms);
@@ -484,7 +495,7 @@ std::vector<Route> task_routes(Database& db) {
         auto m = me(ctx);
         int st = int(t.i64("status"));
         if (st != kRunning && st != kRejected)
-          throw ApiError(400, "ModelArts.4618", "The task does not take annotations now (status " + std::to_string(st) + ").");
+          throw ApiError(400, "ModelArts.4621", "The task does not take annotations now (status " + std::to_string(st) + ").");
         auto in = ctx.in();
         const json& samples = in.arr("samples");
         if (samples.empty()) in.fail("samples", "must hold at least one sample");
@@ -508,7 +519,7 @@ std::vector<Route> task_routes(Database& db) {
           if (!row) throw ApiError(404, "ModelArts.4343", "The sample " + sid + " is not in the share of worker " + worker + ".");
           int ist = int(row->i64("item_state"));
           if (ist != kUnannotated && ist != kUnreviewed && ist != kItemRejected)
-            throw ApiError(400, "ModelArts.4618", "The sample " + sid + " has been reviewed; it cannot change now.");
+            throw ApiError(400, "ModelArts.4621", "The sample " + sid + " has been reviewed; it cannot change now.");
           json meta = json::parse(row->str("metadata"), nullptr, false);
           data::SampleFacts facts{int(d->i64("type")), row->i64("size"), meta.is_object() ? meta : json::object()};
           changes.push_back({seq, worker, data::checked_labels(s.has("labels") ? s.arr("labels") : json::array(), facts,
@@ -556,7 +567,7 @@ std::vector<Route> task_routes(Database& db) {
           auto it = db.query_one("SELECT state FROM task_items WHERE task_id = ? AND worker_id = ? AND seq = ?", {t.str("id"), worker, seq});
           if (!it) throw ApiError(404, "ModelArts.4343", "No item of worker " + worker + " for sample " + c.str("sample_id") + ".");
           if (it->i64("state") != kUnreviewed)
-            throw ApiError(400, "ModelArts.4618", "The item of sample " + c.str("sample_id") + " is not awaiting review.");
+            throw ApiError(400, "ModelArts.4621", "The item of sample " + c.str("sample_id") + " is not awaiting review.");
           vs.push_back({seq, worker, comment, score, *accept});
         }
         int64_t now = clock::now_ms();
@@ -568,6 +579,235 @@ std::vector<Route> task_routes(Database& db) {
         return http::json_response(200, json::object());
       });
   out.back().self = member_self;
+
+  // ---------------------------------------------------------------- acceptance (§2.2)
+  //
+  // An acceptance samples the labeled items (labeled, reviewed or not, and
+  // not yet accepted): `sampling_num` of them, or `sampling_rate` of them
+  // (at least one), chosen by a hash of the acceptance id, so the choice is
+  // random-looking but reproducible. The owner (or a team manager) gives a
+  // verdict per sampled item with batch-comment, then ends it with status:
+  // accepted labels go into the dataset as manual annotations, rejected
+  // items go back to their labelers with the comments.
+
+  auto grade = [](double avg) -> std::string {
+    if (avg <= 0) return "";
+    return avg >= 3.5 ? "A" : avg >= 2.5 ? "B" : avg >= 1.5 ? "C" : "D";
+  };
+  // CheckTaskStats of one acceptance (or of all of a task's, check == "").
+  auto check_stats = [&db, grade](const std::string& task, const std::string& check) {
+    std::string where = check.empty() ? "a.task_id = ?" : "a.id = ?";
+    auto c = db.query_one("SELECT COUNT(*) AS sampled, SUM(CASE WHEN i.verdict IS NOT NULL THEN 1 ELSE 0 END) AS checked, "
+                          "SUM(CASE WHEN i.verdict = 1 THEN 1 ELSE 0 END) AS accepted, "
+                          "SUM(CASE WHEN i.verdict = 0 THEN 1 ELSE 0 END) AS rejected, "
+                          "SUM(CASE i.score WHEN 'A' THEN 4 WHEN 'B' THEN 3 WHEN 'C' THEN 2 WHEN 'D' THEN 1 ELSE 0 END) AS points, "
+                          "SUM(CASE WHEN i.score <> '' THEN 1 ELSE 0 END) AS scored "
+                          "FROM acceptance_items i JOIN acceptances a ON a.id = i.check_id WHERE " + where + " AND a.status <> 2",
+                          {check.empty() ? task : check});
+    auto a = check.empty() ? db.query_one("SELECT SUM(total) AS total, SUM(sampling_num) AS num FROM acceptances WHERE task_id = ? "
+                                          "AND status <> 2", {task})
+                           : db.query_one("SELECT total, sampling_num AS num, sampling_rate FROM acceptances WHERE id = ?", {check});
+    auto n = [](const std::optional<Row>& r, const char* k) { return r && !r->null(k) ? r->i64(k) : int64_t(0); };
+    int64_t sampled = n(c, "sampled"), checked = n(c, "checked"), accepted = n(c, "accepted"), scored = n(c, "scored");
+    json j = {{"task_id", check},
+              {"sampling_num", n(a, "num")},
+              {"total_sample_count", n(a, "total")},
+              {"sampled_sample_count", sampled},
+              {"checked_sample_count", checked},
+              {"unchecked_sample_count", sampled - checked},
+              {"accepted_sample_count", accepted},
+              {"rejected_sample_count", n(c, "rejected")},
+              {"pass_rate", checked ? double(accepted) / double(checked) : 0.0},
+              {"score", grade(scored ? double(n(c, "points")) / double(scored) : 0)},
+              {"total_score", n(c, "points")}};
+    j["sampling_rate"] = a && !check.empty() && !a->null("sampling_rate") ? (*a)["sampling_rate"].f64()
+                         : n(a, "total") ? double(n(a, "num")) / double(n(a, "total")) : 0.0;
+    return j;
+  };
+
+  add("POST", "/{workforce_task_id}/acceptance", "modelarts:dataset:updateWorkforceTask", {}, [&db, task_row](Context& ctx) {
+    auto t = task_row(ctx);
+    int st = int(t.i64("status"));
+    if (st == kAccepting || st == kSyncing || st == kSampling)
+      throw ApiError(400, "ModelArts.4623", "An acceptance is already running for this task.");
+    if (st != kRunning && st != kRejected)
+      throw ApiError(400, "ModelArts.4621", "The task is not running (status " + std::to_string(st) + ").");
+    auto in = ctx.in();
+    if (in.has("sampling_num") == in.has("sampling_rate")) in.fail("sampling_num", "give sampling_num or sampling_rate");
+    auto pool = db.query("SELECT seq, worker_id FROM task_items WHERE task_id = ? AND state IN (?, ?)",
+                         {t.str("id"), int(kUnreviewed), int(kUncheck)});
+    if (pool.empty()) throw ApiError(400, "ModelArts.4625", "No labeled sample awaits acceptance.");
+    int64_t total = int64_t(pool.size()), num = 0;
+    std::optional<double> rate;
+    if (in.has("sampling_num")) {
+      num = *in.opt_int("sampling_num", 1, INT64_MAX);
+      if (num > total) in.fail("sampling_num", "is more than the " + std::to_string(total) + " labeled samples");
+    } else {
+      const json& v = in.node()["sampling_rate"];
+      if (!v.is_number() || v.get<double>() <= 0 || v.get<double>() > 1) in.fail("sampling_rate", "must be in (0, 1]");
+      rate = v.get<double>();
+      num = std::max<int64_t>(1, std::llround(*rate * double(total)));
+    }
+    std::string id = ids::base62_19();
+    std::vector<std::pair<std::string, size_t>> keyed;
+    for (size_t i = 0; i < pool.size(); ++i)
+      keyed.push_back({crypto::md5_hex(id + ":" + std::to_string(pool[i].i64("seq")) + ":" + pool[i].str("worker_id")), i});
+    std::sort(keyed.begin(), keyed.end());
+    int64_t now = clock::now_ms();
+    db.transaction([&] {
+      db.exec("INSERT INTO acceptances (id, task_id, status, sampling_num, sampling_rate, total, created_at) VALUES (?, ?, 0, ?, ?, ?, ?)",
+              {id, t.str("id"), num, rate ? store::Value(*rate) : store::Value(), total, now});
+      for (int64_t k = 0; k < num; ++k) {
+        const Row& r = pool[keyed[size_t(k)].second];
+        db.exec("INSERT INTO acceptance_items (check_id, seq, worker_id) VALUES (?, ?, ?)", {id, r.i64("seq"), r.str("worker_id")});
+      }
+      db.exec("UPDATE workforce_tasks SET status = ?, check_id = ?, updated_at = ? WHERE id = ?", {int(kAccepting), id, now, t.str("id")});
+    });
+    return http::json_response(200, {{"task_id", id}});
+  });
+
+  add("POST", "/{workforce_task_id}/acceptance/batch-comment", "modelarts:dataset:updateWorkforceTask", {},
+      [&db, task_row](Context& ctx) {
+        auto t = task_row(ctx);
+        if (t.i64("status") != kAccepting) throw ApiError(400, "ModelArts.4621", "No acceptance is open on this task.");
+        auto in = ctx.in();
+        const json& comments = in.arr("comments");
+        if (comments.empty()) in.fail("comments", "must hold at least one verdict");
+        struct Verdict {
+          int64_t seq;
+          std::string worker, comment, score;
+          bool accept;
+        };
+        std::vector<Verdict> vs;
+        for (size_t i = 0; i < comments.size(); ++i) {
+          JsonIn c(comments[i], "comments[" + std::to_string(i) + "]");
+          auto accept = c.opt_bool("accept");
+          if (!accept) c.fail("accept", "is required (true or false)");
+          std::string comment = c.opt_str("comment").value_or("");
+          if (utf8_length(comment) > 256 || comment.find_first_of("!<>=&\"'") != std::string::npos)
+            c.fail("comment", "0 to 256 characters without ! < > = & \" '");
+          std::string score = c.opt_str("score").value_or("");
+          if (!score.empty() && score != "A" && score != "B" && score != "C" && score != "D") c.fail("score", "A, B, C or D");
+          std::string sid = c.str("sample_id"), worker = c.opt_str("worker_id").value_or("");
+          int64_t seq = data::sample_seq(t.str("dataset_id"), sid);
+          auto items = db.query("SELECT worker_id FROM acceptance_items WHERE check_id = ? AND seq = ?" +
+                                    std::string(worker.empty() ? "" : " AND worker_id = ?"),
+                                worker.empty() ? store::Params{t.str("check_id"), seq} : store::Params{t.str("check_id"), seq, worker});
+          if (items.empty()) throw ApiError(404, "ModelArts.4343", "The sample " + sid + " is not among the sampled ones.");
+          for (auto& it : items) vs.push_back({seq, it.str("worker_id"), comment, score, *accept});
+        }
+        db.transaction([&] {
+          for (auto& v : vs)
+            db.exec("UPDATE acceptance_items SET verdict = ?, comment = ?, score = ? WHERE check_id = ? AND seq = ? AND worker_id = ?",
+                    {int(v.accept), v.comment, v.score, t.str("check_id"), v.seq, v.worker});
+        });
+        return http::json_response(200, json::object());
+      });
+
+  add("GET", "/{workforce_task_id}/acceptance/report", "modelarts:dataset:getWorkforceTask", {},
+      [&db, task_row, check_stats, grade](Context& ctx) {
+        auto t = task_row(ctx);
+        std::string check = t.str("check_id");
+        if (auto v = data::qp(ctx, "checking_task_id")) {
+          if (!db.query_one("SELECT id FROM acceptances WHERE id = ? AND task_id = ?", {*v, t.str("id")}))
+            throw ApiError(400, "ModelArts.4612", "The acceptance " + *v + " does not exist.");
+          check = *v;
+        }
+        if (check.empty()) throw ApiError(400, "ModelArts.4612", "The task has had no acceptance.");
+        json workers = json::array();
+        for (auto& w : db.query("SELECT i.worker_id, m.email, COUNT(*) AS sampled, SUM(CASE WHEN verdict IS NOT NULL THEN 1 ELSE 0 END) "
+                                "AS checked, SUM(CASE WHEN verdict = 1 THEN 1 ELSE 0 END) AS accepted, SUM(CASE WHEN verdict = 0 THEN 1 "
+                                "ELSE 0 END) AS rejected, SUM(CASE score WHEN 'A' THEN 4 WHEN 'B' THEN 3 WHEN 'C' THEN 2 WHEN 'D' THEN 1 "
+                                "ELSE 0 END) AS points, SUM(CASE WHEN score <> '' THEN 1 ELSE 0 END) AS scored FROM acceptance_items i "
+                                "LEFT JOIN task_members m ON m.task_id = ? AND m.worker_id = i.worker_id WHERE i.check_id = ? "
+                                "GROUP BY i.worker_id, m.email ORDER BY i.worker_id",
+                                {t.str("id"), check})) {
+          int64_t checked = w.i64("checked"), scored = w.i64("scored");
+          workers.push_back({{"worker_id", w.str("worker_id")},
+                             {"email", w.null("email") ? "" : w.str("email")},
+                             {"sampled_sample_count", w.i64("sampled")},
+                             {"checked_sample_count", checked},
+                             {"accepted_sample_count", w.i64("accepted")},
+                             {"rejected_sample_count", w.i64("rejected")},
+                             {"pass_rate", checked ? double(w.i64("accepted")) / double(checked) : 0.0},
+                             {"average_score", scored ? double(w.i64("points")) / double(scored) : 0.0},
+                             {"score", grade(scored ? double(w.i64("points")) / double(scored) : 0)}});
+        }
+        return http::json_response(200, {{"checking_stats", check_stats(t.str("id"), check)},
+                                         {"total_stats", check_stats(t.str("id"), "")},
+                                         {"worker_stats", workers}});
+      });
+
+  add("PUT", "/{workforce_task_id}/acceptance/status", "modelarts:dataset:updateWorkforceTask", {},
+      [&db, task_row, item_json](Context& ctx) {
+        auto t = task_row(ctx);
+        if (t.i64("status") != kAccepting) throw ApiError(400, "ModelArts.4621", "No acceptance is open on this task.");
+        auto in = ctx.in();
+        if (!in.has("action")) in.fail("action", "is required (0 to 5)");
+        int action = int(*in.opt_int("action", 0, 5));
+        bool overwrite = in.opt_bool("overwrite_last_result").value_or(false);
+        const std::string task = t.str("id"), check = t.str("check_id"), ds = t.str("dataset_id");
+        if (action == 3) {  // samples whose labelers disagree (repetition > 1)
+          auto [offset, limit] = data::page(ctx, 10, 100);
+          std::string conflict = "SELECT seq FROM task_items WHERE task_id = ? AND state IN (1, 2) AND seq IN (SELECT seq FROM "
+                                 "acceptance_items WHERE check_id = ?) GROUP BY seq HAVING COUNT(DISTINCT labels) > 1";
+          auto total = db.query_one("SELECT COUNT(*) AS n FROM (" + conflict + ") c", {task, check});
+          json list = json::array();
+          for (auto& r : db.query("SELECT s.*, i.worker_id, i.state AS item_state, i.labels AS item_labels, i.comment, i.score "
+                                  "FROM task_items i JOIN samples s ON s.dataset_id = ? AND s.seq = i.seq WHERE i.task_id = ? AND "
+                                  "i.seq IN (" + conflict + " ORDER BY seq LIMIT ? OFFSET ?) ORDER BY i.seq, i.worker_id",
+                                  {ds, task, task, check, limit, offset}))
+            list.push_back(item_json(ctx, r));
+          return http::json_response(200, {{"sample_count", total ? total->i64("n") : 0}, {"samples", list}});
+        }
+        int64_t now = clock::now_ms();
+        int64_t written = 0;
+        db.transaction([&] {
+          if (action == 2) {  // cancel: as if it never was
+            db.exec("UPDATE acceptances SET status = 2, action = 2, ended_at = ? WHERE id = ?", {now, check});
+            db.exec("UPDATE workforce_tasks SET status = ?, updated_at = ? WHERE id = ?", {int(kRunning), now, task});
+            return;
+          }
+          // Every labeled item, with the verdict of this acceptance if it was sampled.
+          auto items = db.query("SELECT i.seq, i.worker_id, i.labels, a.verdict, a.comment AS check_comment, "
+                                "CASE WHEN a.seq IS NULL THEN 0 ELSE 1 END AS sampled FROM task_items i "
+                                "LEFT JOIN acceptance_items a ON a.check_id = ? AND a.seq = i.seq AND a.worker_id = i.worker_id "
+                                "WHERE i.task_id = ? AND i.state IN (?, ?) ORDER BY i.seq, i.worker_id",
+                                {check, task, int(kUnreviewed), int(kUncheck)});
+          data::SampleWriter w(db, ds);
+          int64_t last_written = -1;
+          for (auto& it : items) {
+            bool judged = it.i64("sampled") && !it.null("verdict");
+            bool ok = judged && it.i64("verdict") == 1, bad = judged && it.i64("verdict") == 0;
+            // 0 accept all; 1 reject all; 4 all but the rejected; 5 only the accepted (the rejected go back).
+            bool accept = action == 0 || (action == 4 && !bad) || (action == 5 && ok);
+            bool reject = action == 1 || ((action == 4 || action == 5) && bad);
+            if (reject) {
+              db.exec("UPDATE task_items SET state = ?, comment = ?, updated_at = ? WHERE task_id = ? AND worker_id = ? AND seq = ?",
+                      {int(kItemRejected), it.null("check_comment") ? std::string() : it.str("check_comment"), now, task,
+                       it.str("worker_id"), it.i64("seq")});
+              continue;
+            }
+            if (!accept) continue;
+            db.exec("UPDATE task_items SET state = ?, updated_at = ? WHERE task_id = ? AND worker_id = ? AND seq = ?",
+                    {int(kAccepted), now, task, it.str("worker_id"), it.i64("seq")});
+            if (it.i64("seq") == last_written) continue;  // repetition: the first accepted labeler's labels
+            auto row = db.query_one("SELECT * FROM samples WHERE dataset_id = ? AND seq = ?", {ds, it.i64("seq")});
+            if (!row) continue;  // deleted from the dataset meanwhile
+            if (!overwrite && row->str("state") != "UN_ANNOTATION") continue;  // keep what the dataset has
+            w.relabel(*row, json::parse(it.str("labels")), nullptr, it.str("worker_id"), nullptr);
+            last_written = it.i64("seq");
+            ++written;
+          }
+          w.commit();
+          auto left = db.query_one("SELECT COUNT(*) AS n FROM task_items WHERE task_id = ? AND state <> ?", {task, int(kAccepted)});
+          auto back = db.query_one("SELECT COUNT(*) AS n FROM task_items WHERE task_id = ? AND state = ?", {task, int(kItemRejected)});
+          int next = back && back->i64("n") > 0 ? kRejected : left && left->i64("n") == 0 ? kPassed : kRunning;
+          db.exec("UPDATE acceptances SET status = 1, action = ?, ended_at = ? WHERE id = ?", {action, now, check});
+          db.exec("UPDATE workforce_tasks SET status = ?, updated_at = ? WHERE id = ?", {next, now, task});
+        });
+        return http::json_response(200, {{"sample_count", written}, {"samples", json::array()}});
+      });
   return out;
 }
 

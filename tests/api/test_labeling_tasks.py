@@ -178,7 +178,7 @@ def test_tasks_crud_and_isolation(srv):
     body = {"task_name": "crud", "description": "d", "workforces_config": {"workforces": [{"workforce_id": t}]}}
     tid = requests.post(task_url(srv, ds), headers=srv.h, json=body).json()["task_id"]
     r = requests.post(task_url(srv, ds), headers=srv.h, json=body)
-    assert r.status_code == 400 and r.json()["error_code"] == "ModelArts.4617"
+    assert r.status_code == 400 and r.json()["error_code"] == "ModelArts.4620"
     for bad in [{"task_name": "bad name!", "workforces_config": body["workforces_config"]},
                 {"task_name": "ok"}, {"task_name": "ok", "workforces_config": {"workforces": []}},
                 {"task_name": "ok", "workforces_config": {"workforces": [{"workforce_id": "nope"}]}},
@@ -215,5 +215,107 @@ def test_tasks_crud_and_isolation(srv):
     r = requests.get(f"{srv.base}/v2/{opid}/datasets/{ds}/workforce-tasks/{tid}", headers=oh)
     assert r.status_code in (400, 404)
     assert requests.delete(task_url(srv, ds, tid), headers=srv.h).status_code == 204
-    assert requests.get(task_url(srv, ds, tid), headers=srv.h).json()["error_code"] == "ModelArts.4616"
+    assert requests.get(task_url(srv, ds, tid), headers=srv.h).json()["error_code"] == "ModelArts.4619"
     assert requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=h).status_code in (400, 403)
+
+
+def test_full_flow_with_acceptance(srv):
+    """Three labelers and a reviewer, signed in as themselves: the whole
+    flow down to the dataset's annotations and the report's numbers."""
+    n = 30
+    ds, ids = dataset(srv, n)
+    want = {sid: ("cat" if i % 3 else "dog") for i, sid in enumerate(ids)}
+    t, m = team_with(srv, [(f"lab{i}-{unique('f')}@example.com", 0) for i in range(3)] + [("rev-" + unique("f") + "@example.com", 1)])
+    labelers = sorted((e, v) for e, v in m.items() if e.startswith("lab"))
+    _, (_, hr) = [x for x in m.items() if x[0].startswith("rev")][0]
+    tid = requests.post(task_url(srv, ds), headers=srv.h, json={"task_name": "full", "workforces_config": {"workforces": [
+        {"workforce_id": t}]}}).json()["task_id"]
+
+    def annotate(h, only=None, wrong=False):
+        items = requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=h, params={"limit": 100}).json()["samples"]
+        todo = [x for x in items if only is None or x["sample_id"] in only]
+        r = requests.put(task_url(srv, ds, tid, "/data-annotations/samples"), headers=h, json={"samples": [
+            {"sample_id": x["sample_id"], "labels": [{"name": ("dog" if want[x["sample_id"]] == "cat" else "cat") if wrong else want[x["sample_id"]]}]}
+            for x in todo]})
+        assert r.status_code == 200, r.text
+        return {x["sample_id"]: x["worker_id"] for x in todo}
+
+    def review_all():
+        items = requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=hr,
+                             params={"sample_state": "__unreviewed__", "limit": 100}).json()["samples"]
+        r = requests.post(task_url(srv, ds, tid, "/data-annotations/review"), headers=hr, json={"comments": [
+            {"sample_id": x["sample_id"], "worker_id": x["worker_id"], "accept": True, "score": "A"} for x in items]})
+        assert r.status_code == 200, r.text
+        return len(items)
+
+    owner_of = {}
+    sloppy_email, (sloppy, sloppy_h) = labelers[0]
+    owner_of.update(annotate(sloppy_h, wrong=True))  # the first labeler gets every label wrong
+    for _, (_, h) in labelers[1:]:
+        owner_of.update(annotate(h))
+    assert review_all() == n
+    # acceptance: 20% sampled; the sloppy labeler's sampled items rejected, the others accepted.
+    # (A sample without any of the sloppy labeler's items is cancelled and drawn again.)
+    for attempt in range(20):
+        r = requests.post(task_url(srv, ds, tid, "/acceptance"), headers=srv.h, json={"sampling_rate": 0.2})
+        assert r.status_code == 200, r.text
+        check = r.json()["task_id"]
+        assert requests.get(task_url(srv, ds, tid), headers=srv.h).json()["status"] == 2
+        assert requests.post(task_url(srv, ds, tid, "/acceptance"), headers=srv.h, json={"sampling_num": 1}).json()["error_code"] == "ModelArts.4623"
+        rep = requests.get(task_url(srv, ds, tid, "/acceptance/report"), headers=srv.h).json()
+        assert (rep["checking_stats"]["total_sample_count"], rep["checking_stats"]["sampled_sample_count"],
+                rep["checking_stats"]["checked_sample_count"]) == (30, 6, 0)
+        assert sum(w["sampled_sample_count"] for w in rep["worker_stats"]) == 6
+        if any(w["worker_id"] == sloppy for w in rep["worker_stats"]):
+            break
+        assert requests.put(task_url(srv, ds, tid, "/acceptance/status"), headers=srv.h, json={"action": 2}).status_code == 200
+        assert requests.get(task_url(srv, ds, tid), headers=srv.h).json()["status"] == 1
+    # which items were sampled: batch-comment outside the sample is a 404
+    comments, sampled_ids = [], []
+    for sid in ids:
+        c = {"sample_id": sid, "worker_id": owner_of[sid], "accept": owner_of[sid] != sloppy,
+             "score": "A" if owner_of[sid] != sloppy else "D", "comment": "" if owner_of[sid] != sloppy else "wrong label"}
+        r = requests.post(task_url(srv, ds, tid, "/acceptance/batch-comment"), headers=srv.h, json={"comments": [c]})
+        if r.status_code == 200:
+            sampled_ids.append(sid)
+            comments.append(c)
+        else:
+            assert r.status_code == 404, r.text
+    assert len(sampled_ids) == 6
+    n_bad = sum(1 for c in comments if not c["accept"])
+    rep = requests.get(task_url(srv, ds, tid, "/acceptance/report"), headers=srv.h, params={"checking_task_id": check}).json()
+    cs = rep["checking_stats"]
+    assert (cs["checked_sample_count"], cs["accepted_sample_count"], cs["rejected_sample_count"]) == (6, 6 - n_bad, n_bad)
+    assert cs["pass_rate"] == pytest.approx((6 - n_bad) / 6) and cs["total_score"] == 4 * (6 - n_bad) + 1 * n_bad
+    by_worker = {w["worker_id"]: w for w in rep["worker_stats"]}
+    assert by_worker[sloppy]["pass_rate"] == 0 and by_worker[sloppy]["score"] == "D"
+    # end it: accepted and unchecked go into the dataset, rejected go back
+    r = requests.put(task_url(srv, ds, tid, "/acceptance/status"), headers=srv.h, json={"action": 4})
+    assert r.status_code == 200, r.text
+    bad_ids = [c["sample_id"] for c in comments if not c["accept"]]
+    assert n_bad > 0
+    task = requests.get(task_url(srv, ds, tid), headers=srv.h).json()
+    assert task["status"] == 4
+    assert task["sample_stats"]["accepted_sample_count"] == n - n_bad and task["sample_stats"]["rejected_sample_count"] == n_bad
+    for sid in bad_ids:
+        back = requests.get(task_url(srv, ds, tid, f"/data-annotations/samples/{sid}"), headers=sloppy_h).json()
+        assert back["sample_status"] == "rejected" and back["review_comment"] == "wrong label"
+    # the sloppy labeler redoes the rejected ones, the reviewer passes them, a second acceptance accepts all
+    annotate(sloppy_h, only=set(bad_ids))
+    assert review_all() == n_bad
+    assert requests.post(task_url(srv, ds, tid, "/acceptance"), headers=srv.h, json={"sampling_num": n_bad}).status_code == 200
+    assert requests.put(task_url(srv, ds, tid, "/acceptance/status"), headers=srv.h, json={"action": 0}).status_code == 200
+    task = requests.get(task_url(srv, ds, tid), headers=srv.h).json()
+    assert task["status"] == 3 and task["sample_stats"]["accepted_sample_count"] == n
+    # the dataset: what each labeler gave, except the sloppy labeler's unchecked items (accepted as they were)
+    got = {s["sample_id"]: [l["name"] for l in s["labels"]] for s in srv.api.all_samples(ds)}
+    for sid in ids:
+        if owner_of[sid] == sloppy and sid not in bad_ids:
+            assert got[sid] == [("dog" if want[sid] == "cat" else "cat")], sid
+        else:
+            assert got[sid] == [want[sid]], sid
+    stats = srv.api.stats(ds)
+    assert stats["sample_stats"]["manual_annotation"] == n and stats["sample_stats"]["un_annotation"] == 0, stats
+    total = requests.get(task_url(srv, ds, tid, "/acceptance/report"), headers=srv.h).json()["total_stats"]
+    # over both acceptances: the verdicts given (the second accepted all without any)
+    assert (total["sampled_sample_count"], total["checked_sample_count"], total["accepted_sample_count"]) == (6 + n_bad, 6, 6 - n_bad)

@@ -105,6 +105,9 @@ def test_members_crud_lists_and_batches(srv):
     g = requests.get(url(srv, f"/{t}/workers/{bob['worker_id']}"), headers=srv.h).json()
     assert g["role"] == 1 and g["description"] == "now reviews"
     assert requests.put(url(srv, f"/{t}/workers/{bob['worker_id']}"), headers=srv.h, json={"role": 9}).status_code == 400
+    # one manager a team (ann is it)
+    err(requests.put(url(srv, f"/{t}/workers/{bob['worker_id']}"), headers=srv.h, json={"role": 2}), 400, "ModelArts.4617")
+    err(requests.post(url(srv, f"/{t}/workers"), headers=srv.h, json={"emails": "boss@example.com", "role": 2}), 400, "ModelArts.4617")
     err(requests.get(url(srv, f"/{t2}/workers/{bob['worker_id']}"), headers=srv.h), 400, "ModelArts.4604")  # another team's
     assert requests.delete(url(srv, f"/{t}/workers/{bob['worker_id']}"), headers=srv.h).status_code == 204
     err(requests.get(url(srv, f"/{t}/workers/{bob['worker_id']}"), headers=srv.h), 400, "ModelArts.4604")
