@@ -23,6 +23,7 @@ DEBS=(
   chromium                          # browser tests of the pages the server serves (tests/node, playwright-core)
   jupyter-notebook python3-notebook # notebook instances run Debian's Jupyter Notebook (src/notebooks)
   python3-websocket                 # tests: kernels over the proxy's WebSocket
+  python3-aiosmtpd                  # tests: the SMTP sink that labeling notices go to
 )
 
 missing=()

@@ -83,4 +83,13 @@ std::optional<int64_t> parse_iso(std::string_view s) {
   return *base + frac;
 }
 
+std::string rfc1123(int64_t ms) {
+  std::time_t t = std::time_t(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);  // C locale: English names
+  return buf;
+}
+
 }  // namespace atelier::clock

@@ -113,7 +113,7 @@ std::string order_by(const Context& ctx, std::initializer_list<std::pair<const c
 
 static std::vector<store::Migration> team_migrations();
 std::vector<store::Migration> task_migrations();
-std::vector<Route> task_routes(Database& db);
+std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp);
 std::vector<Route> member_routes(Database& db);
 
 std::vector<store::Migration> migrations() {
@@ -137,7 +137,7 @@ CREATE INDEX workers_user ON workers (user_id);
 )SQL"}};
 }
 
-std::vector<Route> routes(Database& db, iam::Iam& iam) {
+std::vector<Route> routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp) {
   std::vector<Route> out;
   auto add = [&](std::string method, std::string path, std::string action, http::RouteHandler h) {
     out.push_back(data::v2_route(std::move(method), "/workforces" + path, std::move(action), {}, std::move(h)));
@@ -372,7 +372,7 @@ std::vector<Route> routes(Database& db, iam::Iam& iam) {
     return http::no_content();
   });
   for (auto& r : member_routes(db)) out.push_back(std::move(r));
-  for (auto& r : task_routes(db)) out.push_back(std::move(r));
+  for (auto& r : task_routes(db, smtp)) out.push_back(std::move(r));
   return out;
 }
 

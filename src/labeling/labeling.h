@@ -6,6 +6,7 @@
 #pragma once
 #include <vector>
 
+#include "common/mail.h"
 #include "http/router.h"
 #include "iam/iam.h"
 #include "store/db.h"
@@ -13,6 +14,7 @@
 namespace atelier::labeling {
 
 std::vector<store::Migration> migrations();
-std::vector<http::Route> routes(store::Database& db, iam::Iam& iam);
+// `smtp`: where notices go (copied; "" url = none configured).
+std::vector<http::Route> routes(store::Database& db, iam::Iam& iam, const mail::Smtp& smtp);
 
 }  // namespace atelier::labeling

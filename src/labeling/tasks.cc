@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "common/mail.h"
 #include "common/error.h"
 #include "common/ids.h"
 #include "data/core.h"
@@ -81,6 +82,8 @@ CREATE INDEX task_items_state ON task_items (task_id, state, worker_id);
 )SQL"},
           {"labeling/003_acceptance", R"SQL(
 ALTER TABLE workforce_tasks ADD COLUMN check_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE task_members ADD COLUMN email_status INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE task_members ADD COLUMN notified_at BIGINT NOT NULL DEFAULT 0;
 CREATE TABLE acceptances (
   id TEXT PRIMARY KEY, task_id TEXT NOT NULL, status INTEGER NOT NULL, sampling_num INTEGER NOT NULL,
   sampling_rate REAL, total INTEGER NOT NULL, action INTEGER, created_at BIGINT NOT NULL, ended_at BIGINT NOT NULL DEFAULT 0);
@@ -91,7 +94,7 @@ CREATE TABLE acceptance_items (
 )SQL"}};
 }
 
-std::vector<Route> task_routes(Database& db) {
+std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
   std::vector<Route> out;
   auto add = [&](std::string method, std::string path, std::string action, std::vector<std::string> depends,
                  http::RouteHandler h) {
@@ -580,6 +583,66 @@ std::vector<Route> task_routes(Database& db) {
       });
   out.back().self = member_self;
 
+  // E-mail to the task's members (§2.1.14) through the configured SMTP
+  // server: each gets the task, their share and where to sign in. The
+  // result per address tells what happened; email_status and
+  // last_notify_time of the member follow it.
+  add("POST", "/{workforce_task_id}/notify", "modelarts:dataset:updateWorkforceTask", {}, [&db, task_row, stats_of, smtp](Context& ctx) {
+    auto t = task_row(ctx);
+    auto in = ctx.in();
+    const json& emails = in.arr("emails");
+    if (emails.empty()) in.fail("emails", "must name at least one member");
+    if (smtp.url.empty())
+      throw ApiError(503, "ModelArts.6699", "No SMTP server is configured (smtp_url): e-mail cannot be sent.");
+    std::vector<Row> members;
+    for (auto& e : emails) {
+      if (!e.is_string()) in.fail("emails", "must be e-mail addresses");
+      std::string a = e.get<std::string>();
+      for (auto& c : a) c = char(std::tolower(static_cast<unsigned char>(c)));
+      auto m = db.query_one("SELECT * FROM task_members WHERE task_id = ? AND email = ? ORDER BY role LIMIT 1", {t.str("id"), a});
+      if (!m) throw ApiError(400, "ModelArts.4604", "No member of the task has the e-mail address " + e.get<std::string>() + ".");
+      members.push_back(*m);
+    }
+    auto d = db.query_one("SELECT name FROM datasets WHERE id = ?", {t.str("dataset_id")});
+    json results = json::array();
+    bool all = true;
+    int64_t now = clock::now_ms();
+    for (auto& m : members) {
+      json r = {{"success", true}};
+      int status = 3;
+      if (now - m.i64("notified_at") < 60000) {
+        r = {{"success", false}, {"error_code", "ModelArts.4627"}, {"error_msg", "Notified less than a minute ago; try later."}};
+        all = false;
+        results.push_back(r);
+        continue;
+      }
+      std::string wid = m.str("worker_id");
+      json st = stats_of(t.str("id"), &wid);
+      static const char* roles[] = {"labeler", "reviewer", "team manager", "dataset owner"};
+      mail::Message msg;
+      msg.to = m.str("email");
+      msg.subject = "Team labeling task " + t.str("name") + " is waiting for you";
+      msg.body = "Hello,\n\nyou are a " + std::string(roles[std::clamp<int64_t>(m.i64("role"), 0, 3)]) + " of the team labeling task \"" +
+                 t.str("name") + "\" on dataset \"" + (d ? d->str("name") : t.str("dataset_id")) + "\".\n\n" +
+                 "Your share: " + std::to_string(st["total"].get<int64_t>()) + " items, " +
+                 std::to_string(st["un_annotation"].get<int64_t>()) + " to annotate, " +
+                 std::to_string(st["rejected"].get<int64_t>()) + " sent back for rework.\n\n" +
+                 "Sign in at " + ctx.base_url() + "/login to work on it (task " + t.str("id") + ").\n";
+      try {
+        mail::send(smtp, msg);
+      } catch (const std::exception& e) {
+        status = 2;
+        all = false;
+        r = {{"success", false}, {"error_code", "ModelArts.6699"}, {"error_msg", std::string("Sending failed: ") + e.what()}};
+      }
+      db.exec("UPDATE task_members SET email_status = ?, notified_at = ? WHERE task_id = ? AND worker_id = ?",
+              {status, now, t.str("id"), wid});
+      if (status == 3) db.exec("UPDATE workers SET notified_at = ? WHERE id = ?", {now, wid});
+      results.push_back(r);
+    }
+    return http::json_response(200, {{"success", all}, {"results", results}});
+  });
+
   // ---------------------------------------------------------------- acceptance (§2.2)
   //
   // An acceptance samples the labeled items (labeled, reviewed or not, and
@@ -859,7 +922,8 @@ std::vector<Route> member_routes(Database& db) {
                       {"dataset_type", r.i64("dtype")},
                       {"task_status", r.i64("status")},
                       {"sample_stats", s},
-                      {"email_status", 0},
+                      {"email_status", r.i64("email_status")},
+                      {"last_notify_time", r.i64("notified_at")},
                       {"create_time", r.i64("tc")},
                       {"update_time", r.i64("tu")}});
     }

@@ -319,3 +319,100 @@ def test_full_flow_with_acceptance(srv):
     total = requests.get(task_url(srv, ds, tid, "/acceptance/report"), headers=srv.h).json()["total_stats"]
     # over both acceptances: the verdicts given (the second accepted all without any)
     assert (total["sampled_sample_count"], total["checked_sample_count"], total["accepted_sample_count"]) == (6 + n_bad, 6, 6 - n_bad)
+
+
+class SmtpSink:
+    """Debian's aiosmtpd as a local SMTP server writing a maildir; stopped by its PID."""
+
+    def __init__(self, tmp):
+        import socket
+        import subprocess
+        import time
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.maildir = str(tmp / "maildir")
+        self.proc = subprocess.Popen(["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}",
+                                      "-c", "aiosmtpd.handlers.Mailbox", self.maildir],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the SMTP sink did not start")
+
+    def messages(self):
+        import email
+        import os
+        out = []
+        new = os.path.join(self.maildir, "new")
+        for name in sorted(os.listdir(new)) if os.path.isdir(new) else []:
+            with open(os.path.join(new, name), "rb") as f:
+                out.append(email.message_from_bytes(f.read()))
+        return out
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def test_notify_sends_real_mail(tmp_path):
+    import email.header
+    sink = SmtpSink(tmp_path)
+    s = Server(extra_env={"ATELIER_SMTP_URL": f"smtp://127.0.0.1:{sink.port}", "ATELIER_SMTP_FROM": "labeling@atelier.test",
+                          "ATELIER_SMTP_PASSWORD": "smtp-secret-xyz"})
+    try:
+        tok, body = token_for(s.base, "admin", ADMIN_PASSWORD, "admin", project="local")
+        s.project_id, s.domain_id, s.h = body["project"]["id"], body["user"]["domain"]["id"], {"X-Auth-Token": tok}
+        s.api = Api(s, s.h)
+        ds, _ = dataset(s, 4)
+        t, m = team_with(s, [("una@example.com", 0), ("vic@example.com", 1)])
+        tid = requests.post(task_url(s, ds), headers=s.h, json={"task_name": "mail-me", "workforces_config": {"workforces": [
+            {"workforce_id": t}]}}).json()["task_id"]
+        r = requests.post(task_url(s, ds, tid, "/notify"), headers=s.h, json={"emails": ["una@example.com", "vic@example.com"]})
+        assert r.status_code == 200 and r.json() == {"success": True, "results": [{"success": True}, {"success": True}]}, r.text
+        msgs = sink.messages()
+        assert sorted(msg["X-RcptTo"] for msg in msgs) == ["una@example.com", "vic@example.com"]
+        una = [msg for msg in msgs if msg["X-RcptTo"] == "una@example.com"][0]
+        assert una["X-MailFrom"] == "labeling@atelier.test"
+        assert str(email.header.make_header(email.header.decode_header(una["Subject"]))) == "Team labeling task mail-me is waiting for you"
+        text = una.get_payload(decode=True).decode()
+        assert "a labeler of the team labeling task \"mail-me\"" in text and "4 items, 4 to annotate" in text and s.base + "/login" in text
+        # the members' status follows
+        wt = requests.get(v2(s, "/workforces/worker-tasks"), headers=m["una@example.com"][1]).json()["worker_tasks"][0]
+        assert wt["email_status"] == 3 and wt["last_notify_time"] > 0
+        worker = requests.get(v2(s, f"/workforces/{t}/workers/{m['una@example.com'][0]}"), headers=s.h).json()
+        assert worker["status"] == 2  # signed in already (the test signed in as the member)
+        # again within a minute: refused for that address; an address outside the task: 400, nothing sent
+        r = requests.post(task_url(s, ds, tid, "/notify"), headers=s.h, json={"emails": ["una@example.com"]})
+        assert r.json()["success"] is False and r.json()["results"][0]["error_code"] == "ModelArts.4627"
+        r = requests.post(task_url(s, ds, tid, "/notify"), headers=s.h, json={"emails": ["nobody@example.com"]})
+        assert r.status_code == 400 and r.json()["error_code"] == "ModelArts.4604"
+        assert len(sink.messages()) == 2
+        # the SMTP password never reaches the log
+        assert "smtp-secret-xyz" not in s.log()
+        # the sink gone: the member's result says so
+        sink.stop()
+        db_set = __import__("sqlite3").connect(s.data_dir + "/meta.db")
+        with db_set:
+            db_set.execute("UPDATE task_members SET notified_at = 0")
+        db_set.close()
+        __import__("time").sleep(0.2)
+        r = requests.post(task_url(s, ds, tid, "/notify"), headers=s.h, json={"emails": ["vic@example.com"]})
+        assert r.json()["success"] is False and "Sending failed" in r.json()["results"][0]["error_msg"], r.text
+    finally:
+        if sink.proc.poll() is None:
+            sink.stop()
+        s.cleanup()
+
+
+def test_notify_without_smtp_is_a_clear_error(srv):
+    ds, _ = dataset(srv, 2)
+    t, _ = team_with(srv, [(unique("n") + "@example.com", 0)])
+    tid = requests.post(task_url(srv, ds), headers=srv.h, json={"task_name": "nomail", "workforces_config": {"workforces": [
+        {"workforce_id": t}]}}).json()["task_id"]
+    r = requests.post(task_url(srv, ds, tid, "/notify"), headers=srv.h, json={"emails": ["x@example.com"]})
+    assert r.status_code == 503 and "SMTP" in r.json()["error_msg"]
