@@ -85,6 +85,15 @@ json worker_json(const Row& r) {
           {"update_time", r.i64("updated_at")}};
 }
 
+// A member with items still to do in a task that has not passed (4628).
+void check_no_open_work(Database& db, const std::string& worker_id) {
+  if (db.query_one("SELECT i.task_id FROM task_items i JOIN workforce_tasks t ON t.id = i.task_id WHERE i.worker_id = ? "
+                   "AND i.state IN (0, 1, 4) AND t.status <> 3 LIMIT 1",
+                   {worker_id}))
+    throw ApiError(400, "ModelArts.4628", "The member " + worker_id +
+                                              " still has unfinished labeling work; take them out of the task first.");
+}
+
 constexpr const char* kWorkerSelect =
     "SELECT w.*, u.name AS user_name, u.last_login_at FROM workers w LEFT JOIN iam_users u ON u.id = w.user_id";
 
@@ -338,6 +347,7 @@ std::vector<Route> routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp) {
         missing += (missing.empty() ? "" : ", ") + id;
     if (!missing.empty())
       throw ApiError(400, "ModelArts.4604", "No such member of the team: " + missing + "; nobody was deleted.");
+    for (auto& id : ids_) check_no_open_work(db, id);
     json results = json::array();
     db.transaction([&] {
       for (auto& id : ids_) {
@@ -368,6 +378,7 @@ std::vector<Route> routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp) {
 
   add("DELETE", "/{workforce_id}/workers/{worker_id}", "modelarts:processTask:updateWorkforce", [&db, member](Context& ctx) {
     auto m = member(ctx);
+    check_no_open_work(db, m.str("id"));
     db.exec("DELETE FROM workers WHERE id = ?", {m.str("id")});
     return http::no_content();
   });

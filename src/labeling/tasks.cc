@@ -78,7 +78,7 @@ CREATE TABLE task_items (
   labels TEXT NOT NULL DEFAULT '[]', comment TEXT NOT NULL DEFAULT '', score TEXT NOT NULL DEFAULT '',
   updated_at BIGINT NOT NULL, PRIMARY KEY (task_id, worker_id, seq));
 CREATE INDEX task_items_seq ON task_items (task_id, seq);
-CREATE INDEX task_items_state ON task_items (task_id, state, worker_id);
+CREATE INDEX task_items_state ON task_items (task_id, state);
 )SQL"},
           {"labeling/003_acceptance", R"SQL(
 ALTER TABLE workforce_tasks ADD COLUMN check_id TEXT NOT NULL DEFAULT '';
@@ -465,13 +465,24 @@ std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
           p.push_back(int64_t(*st));
         }
         auto [offset, limit] = data::page(ctx, 10, 100);
-        store::Params cp(p.begin() + 1, p.end());
-        auto total = db.query_one("SELECT COUNT(*) AS n FROM task_items i WHERE " + where, cp);
-        p.push_back(limit);
-        p.push_back(offset);
+        store::Params q(p.begin() + 1, p.end());  // the item filter's binds
+        auto total = db.query_one("SELECT COUNT(*) AS n FROM task_items i WHERE " + where, q);
         json list = json::array();
-        for (auto& r : db.query(std::string(kItemSelect) + where + " ORDER BY i.seq, i.worker_id LIMIT ? OFFSET ?", p))
-          list.push_back(item_json(ctx, r));
+        // The page's keys first, from the indexes alone: SQLite builds every
+        // row it skips for an OFFSET, and a deep page would join thousands of
+        // samples only to drop them. One labeler's items come in the order
+        // of their primary key (worker, seq).
+        bool one = where.find("i.worker_id = ?") != std::string::npos;
+        std::string order = one ? " ORDER BY i.seq" : " ORDER BY i.seq, i.worker_id";
+        std::string sql = "SELECT s.*, i.worker_id, i.state AS item_state, i.labels AS item_labels, i.comment, i.score FROM "
+                          "(SELECT i.seq, i.worker_id FROM task_items i WHERE " + where + order + " LIMIT ? OFFSET ?) k "
+                          "JOIN task_items i ON i.task_id = ? AND i.worker_id = k.worker_id AND i.seq = k.seq "
+                          "JOIN samples s ON s.dataset_id = ? AND s.seq = i.seq" + order;
+        q.push_back(limit);
+        q.push_back(offset);
+        q.push_back(t.str("id"));
+        q.push_back(t.str("dataset_id"));
+        for (auto& r : db.query(sql, q)) list.push_back(item_json(ctx, r));
         return http::json_response(200, {{"sample_count", total ? total->i64("n") : 0}, {"samples", list}});
       });
   out.back().self = member_self;

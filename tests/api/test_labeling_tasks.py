@@ -107,6 +107,11 @@ def test_assignment_is_even_deterministic_and_follows_the_members(srv):
     assert shares == {e1: 15, e2: 14} or shares == {e1: 14, e2: 15}, shares
     assert g["sample_stats"]["total_sample_count"] == 30  # 29 dealt again + 1 done by the one who left
     assert requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=h0).status_code == 403  # no longer a member
+    # a member with work still open in a task cannot leave the team
+    r = requests.delete(v2(srv, f"/workforces/{t}/workers/{w1}"), headers=srv.h)
+    assert r.status_code == 400 and r.json()["error_code"] == "ModelArts.4628", r.text
+    r = requests.post(v2(srv, f"/workforces/{t}/workers/batch-delete"), headers=srv.h, json={"workers": [w1]})
+    assert r.status_code == 400 and r.json()["error_code"] == "ModelArts.4628", r.text
 
 
 def test_labelers_annotate_reviewers_review(srv):
