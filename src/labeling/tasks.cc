@@ -84,6 +84,7 @@ CREATE INDEX task_items_state ON task_items (task_id, state);
 ALTER TABLE workforce_tasks ADD COLUMN check_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE task_members ADD COLUMN email_status INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE task_members ADD COLUMN notified_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE workforce_tasks ADD COLUMN synced_at BIGINT NOT NULL DEFAULT 0;
 CREATE TABLE acceptances (
   id TEXT PRIMARY KEY, task_id TEXT NOT NULL, status INTEGER NOT NULL, sampling_num INTEGER NOT NULL,
   sampling_rate REAL, total INTEGER NOT NULL, action INTEGER, created_at BIGINT NOT NULL, ended_at BIGINT NOT NULL DEFAULT 0);
@@ -152,12 +153,43 @@ std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
     return ms;
   };
 
+  // Adds the selected samples not in the task yet, numbered on from `base`
+  // (so samples added later continue the rotation), each to `rep` labelers.
+  // Inside the caller's transaction.
+  auto add_samples = [&db](const Row& t, int64_t labelers, int64_t base) {
+    std::string id = t.str("id");
+    int64_t rep = t.i64("repetition");
+    json opt = json::parse(t.str("options"));
+    store::Params p{t.str("dataset_id")};
+    std::string where = "s.dataset_id = ?";
+    if (opt.value("scope", "all") == "unlabeled") where += " AND s.state = 'UN_ANNOTATION'";
+    if (opt.contains("conditions"))
+      for (auto& c : opt["conditions"]) where += " AND (" + data::condition_sql(c, p) + ")";
+    std::string limit;
+    if (opt.contains("count")) {
+      auto have = db.query_one("SELECT COUNT(DISTINCT seq) AS n FROM task_items WHERE task_id = ?", {id});
+      limit = " LIMIT " + std::to_string(std::max<int64_t>(0, opt["count"].get<int64_t>() - (have ? have->i64("n") : 0)));
+    }
+    db.exec("CREATE TEMP TABLE IF NOT EXISTS deal (i INTEGER PRIMARY KEY, seq BIGINT NOT NULL)", {});
+    db.exec("DELETE FROM deal", {});
+    p.push_back(id);
+    db.exec("INSERT INTO deal (i, seq) SELECT ROW_NUMBER() OVER (ORDER BY s.seq) - 1, s.seq FROM samples s WHERE " + where +
+                " AND NOT EXISTS (SELECT 1 FROM task_items x WHERE x.task_id = ? AND x.seq = s.seq) ORDER BY s.seq" + limit,
+            p);
+    int64_t now = clock::now_ms();
+    for (int64_t k = 0; k < rep; ++k)
+      db.exec("INSERT INTO task_items (task_id, seq, worker_id, state, updated_at) SELECT ?, d.seq, m.worker_id, 0, ? "
+              "FROM deal d JOIN task_members m ON m.task_id = ? AND m.idx = (d.i + ? + ?) % ?",
+              {id, now, id, base, k, labelers});
+    db.exec("DELETE FROM deal", {});
+    db.exec("UPDATE workforce_tasks SET synced_at = ? WHERE id = ?", {now, id});
+  };
+
   // Deals the task's samples that nobody works on yet among its labelers:
   // the selected samples not yet in the task, and the items still
   // unannotated (whose labeler may be gone). Inside the caller's transaction.
-  auto deal = [&db](const Row& t, const std::vector<Member>& ms) {
+  auto deal = [&db, add_samples](const Row& t, const std::vector<Member>& ms) {
     std::string id = t.str("id");
-    int64_t now = clock::now_ms();
     db.exec("DELETE FROM task_members WHERE task_id = ?", {id});
     int64_t labelers = 0;
     for (auto& m : ms) {
@@ -170,33 +202,29 @@ std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
     if (rep > labelers)
       throw bad_request("Invalid parameter repetition: " + std::to_string(rep) + " labelers per sample, but the teams have " +
                         std::to_string(labelers));
-    // The samples to deal: those of the selection not in the task yet, and
-    // those whose items are all still unannotated (dealt again whole).
-    json opt = json::parse(t.str("options"));
-    store::Params p{t.str("dataset_id")};
-    std::string where = "s.dataset_id = ?";
-    if (opt.value("scope", "all") == "unlabeled") where += " AND s.state = 'UN_ANNOTATION'";
-    if (opt.contains("conditions"))
-      for (auto& c : opt["conditions"]) where += " AND (" + data::condition_sql(c, p) + ")";
     db.exec("DELETE FROM task_items WHERE task_id = ? AND seq IN (SELECT seq FROM task_items WHERE task_id = ? GROUP BY seq "
             "HAVING MAX(state) = 0)",
             {id, id});
-    std::string limit;
-    if (opt.contains("count")) {
-      auto have = db.query_one("SELECT COUNT(DISTINCT seq) AS n FROM task_items WHERE task_id = ?", {id});
-      limit = " LIMIT " + std::to_string(std::max<int64_t>(0, opt["count"].get<int64_t>() - (have ? have->i64("n") : 0)));
-    }
-    db.exec("CREATE TEMP TABLE IF NOT EXISTS deal (i INTEGER PRIMARY KEY, seq BIGINT NOT NULL)", {});
-    db.exec("DELETE FROM deal", {});
-    p.push_back(id);
-    db.exec("INSERT INTO deal (i, seq) SELECT ROW_NUMBER() OVER (ORDER BY s.seq) - 1, s.seq FROM samples s WHERE " + where +
-                " AND NOT EXISTS (SELECT 1 FROM task_items x WHERE x.task_id = ? AND x.seq = s.seq) ORDER BY s.seq" + limit,
-            p);
-    for (int64_t k = 0; k < rep; ++k)
-      db.exec("INSERT INTO task_items (task_id, seq, worker_id, state, updated_at) SELECT ?, d.seq, m.worker_id, 0, ? "
-              "FROM deal d JOIN task_members m ON m.task_id = ? AND m.idx = (d.i + ?) % ?",
-              {id, now, id, k, labelers});
-    db.exec("DELETE FROM deal", {});
+    add_samples(t, labelers, 0);
+  };
+
+  // synchronize_data (§2.0): samples the dataset gained since the task last
+  // looked go to the labelers, continuing the rotation. Run when the task
+  // is read, so a member's next page shows them.
+  auto sync_new = [&db, add_samples](const Row& t) {
+    json opt = json::parse(t.str("options"), nullptr, false);
+    int st = int(t.i64("status"));
+    if (!opt.is_object() || !opt.value("synchronize_data", false) || (st != kRunning && st != kRejected)) return;
+    auto d = db.query_one("SELECT data_updated_at FROM datasets WHERE id = ?", {t.str("dataset_id")});
+    if (!d || d->i64("data_updated_at") < t.i64("synced_at")) return;
+    db.transaction([&] {
+      auto fresh = db.query_one("SELECT * FROM workforce_tasks WHERE id = ? AND synced_at = ?", {t.str("id"), t.i64("synced_at")});
+      if (!fresh) return;  // another request synchronized it meanwhile
+      auto l = db.query_one("SELECT COUNT(*) AS n FROM task_members WHERE task_id = ? AND role = 0", {t.str("id")});
+      auto have = db.query_one("SELECT COUNT(DISTINCT seq) AS n FROM task_items WHERE task_id = ?", {t.str("id")});
+      if (!l || l->i64("n") == 0) return;
+      add_samples(*fresh, l->i64("n"), have ? have->i64("n") : 0);
+    });
   };
 
   auto stats_of = [&db](const std::string& task, const std::string* worker) {
@@ -302,7 +330,14 @@ std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
     // the unlabeled ones, at most `sample_count` of them, and the samples
     // matching `sample_conditions` (URL-encoded SearchCondition array).
     if (in.has("labeled_scope")) opt["scope"] = in.enum_str("labeled_scope", {"all", "unlabeled"});
+    if (in.has("sample_count") && in.has("sample_rate")) in.fail("sample_rate", "give sample_count or sample_rate, not both");
     if (in.has("sample_count")) opt["count"] = *in.opt_int("sample_count", 1, INT64_MAX);
+    std::optional<double> rate;
+    if (in.has("sample_rate")) {
+      const json& v = in.node()["sample_rate"];
+      if (!v.is_number() || v.get<double>() <= 0 || v.get<double>() > 1) in.fail("sample_rate", "must be in (0, 1]");
+      rate = v.get<double>();
+    }
     if (in.has("sample_conditions")) {
       std::string raw = in.str("sample_conditions"), dec;
       if (!http::query_decode(raw, dec)) in.fail("sample_conditions", "is not URL-encoded");
@@ -315,6 +350,15 @@ std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
     if (!in.has("workforces_config")) in.fail("workforces_config", "is required");
     auto cfg = in.obj("workforces_config");
     auto ms = members_of(ctx, cfg);
+    if (rate) {  // a share of the selection as it is now
+      store::Params p{d.str("id")};
+      std::string where = "s.dataset_id = ?";
+      if (opt.value("scope", "all") == "unlabeled") where += " AND s.state = 'UN_ANNOTATION'";
+      if (opt.contains("conditions"))
+        for (auto& c : opt["conditions"]) where += " AND (" + data::condition_sql(c, p) + ")";
+      auto n = db.query_one("SELECT COUNT(*) AS n FROM samples s WHERE " + where, p);
+      opt["count"] = std::max<int64_t>(1, std::llround(*rate * double(n ? n->i64("n") : 0)));
+    }
     std::string id = ids::base62_19();
     int64_t now = clock::now_ms();
     bool start = !ms.empty();
@@ -334,8 +378,10 @@ std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
     return http::json_response(200, {{"task_id", id}});
   });
 
-  add("GET", "/{workforce_task_id}", "modelarts:dataset:getWorkforceTask", {}, [task_row, task_json](Context& ctx) {
-    return http::json_response(200, task_json(task_row(ctx), true));
+  add("GET", "/{workforce_task_id}", "modelarts:dataset:getWorkforceTask", {}, [task_row, task_json, sync_new](Context& ctx) {
+    auto t = task_row(ctx);
+    sync_new(t);
+    return http::json_response(200, task_json(t, true));
   });
   out.back().self = member_self;
 
@@ -397,8 +443,9 @@ std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
   });
 
   add("GET", "/{workforce_task_id}/data-annotations/stats", "modelarts:dataset:getWorkforceTask", {},
-      [task_row, stats_of, me](Context& ctx) {
+      [task_row, stats_of, me, sync_new](Context& ctx) {
         auto t = task_row(ctx);
+        sync_new(t);
         auto m = me(ctx);
         const std::string* worker = m && m->role == 0 ? &m->worker_id : nullptr;  // a labeler sees their own
         return http::json_response(200, {{"sample_stats", stats_of(t.str("id"), worker)}});
@@ -454,8 +501,9 @@ std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
       "JOIN samples s ON s.dataset_id = ? AND s.seq = i.seq WHERE ";
 
   add("GET", "/{workforce_task_id}/data-annotations/samples", "modelarts:sample:listSamples", {"obs:object:GetObject"},
-      [&db, task_row, item_scope, item_json](Context& ctx) {
+      [&db, task_row, item_scope, item_json, sync_new](Context& ctx) {
         auto t = task_row(ctx);
+        sync_new(t);
         store::Params p{t.str("dataset_id")};
         std::string where = item_scope(ctx, t, p);
         if (auto v = data::qp(ctx, "sample_state")) {

@@ -199,6 +199,21 @@ def test_tasks_crud_and_isolation(srv):
         "task_name": "part", "labeled_scope": "unlabeled", "sample_count": 2, "workforces_config": body["workforces_config"]})
     assert part.status_code == 200, part.text
     assert requests.get(task_url(srv, ds, part.json()["task_id"]), headers=srv.h).json()["sample_stats"]["total_sample_count"] == 2
+    # a share of the samples
+    rated = requests.post(task_url(srv, ds), headers=srv.h, json={
+        "task_name": "rated", "sample_rate": 0.5, "workforces_config": body["workforces_config"]})
+    assert rated.status_code == 200, rated.text
+    assert requests.get(task_url(srv, ds, rated.json()["task_id"]), headers=srv.h).json()["sample_stats"]["total_sample_count"] == 2
+    assert requests.post(task_url(srv, ds), headers=srv.h, json={"task_name": "rated2", "sample_rate": 1.5,
+                                                                "workforces_config": body["workforces_config"]}).status_code == 400
+    # synchronize_data: samples added later reach the labelers; without it they do not
+    synced = requests.post(task_url(srv, ds), headers=srv.h, json={
+        "task_name": "synced", "synchronize_data": True, "workforces_config": body["workforces_config"]}).json()["task_id"]
+    before = requests.get(task_url(srv, ds, synced, "/data-annotations/samples"), headers=h).json()["sample_count"]
+    srv.api.add(ds, [{"name": f"late{i}.jpg", "data": "aGVsbG8="} for i in range(3)])
+    after = requests.get(task_url(srv, ds, synced, "/data-annotations/samples"), headers=h, params={"limit": 100}).json()
+    assert after["sample_count"] == before + 3 and {x["sample_name"] for x in after["samples"]} >= {"late0.jpg", "late1.jpg", "late2.jpg"}
+    assert requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=h).json()["sample_count"] == 4
     # agency: created, started later by the manager
     ag = requests.post(task_url(srv, ds), headers=srv.h, json={"task_name": "later", "workforces_config": {"agency": email}}).json()["task_id"]
     assert requests.get(task_url(srv, ds, ag), headers=srv.h).json()["status"] == 6
