@@ -171,12 +171,7 @@ std::vector<Route> routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp) {
     store::Params p{ctx.caller.project_id};
     if (auto v = data::qp(ctx, "search_content"); v && !v->empty()) {
       where += " AND name LIKE ? ESCAPE '\\'";
-      std::string like;
-      for (char c : *v) {
-        if (c == '%' || c == '_' || c == '\\') like.push_back('\\');
-        like.push_back(c);
-      }
-      p.push_back("%" + like + "%");
+      p.push_back("%" + store::like_escape(*v) + "%");
     }
     if (data::qp(ctx, "workforce_task_id"))
       throw bad_request("Invalid parameter workforce_task_id: team labeling tasks are not available yet");

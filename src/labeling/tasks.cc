@@ -61,6 +61,37 @@ struct Member {
   int role = 0;
 };
 
+// One SampleComment (§2.0) of a review or an acceptance: the sample, whose
+// item (worker_id; may be empty where one sample has one item), the verdict.
+struct Verdict {
+  int64_t seq = -1;
+  std::string sample_id, worker, comment, score;
+  bool accept = false;
+};
+
+std::vector<Verdict> read_verdicts(const JsonIn& in, const std::string& dataset_id) {
+  const json& comments = in.arr("comments");
+  if (comments.empty()) in.fail("comments", "must hold at least one verdict");
+  std::vector<Verdict> vs;
+  for (size_t i = 0; i < comments.size(); ++i) {
+    JsonIn c(comments[i], "comments[" + std::to_string(i) + "]");
+    Verdict v;
+    auto accept = c.opt_bool("accept");
+    if (!accept) c.fail("accept", "is required (true or false)");
+    v.accept = *accept;
+    v.comment = c.opt_str("comment").value_or("");
+    if (utf8_length(v.comment) > 256 || v.comment.find_first_of("!<>=&\"'") != std::string::npos)
+      c.fail("comment", "0 to 256 characters without ! < > = & \" '");
+    v.score = c.opt_str("score").value_or("");
+    if (!v.score.empty() && v.score != "A" && v.score != "B" && v.score != "C" && v.score != "D") c.fail("score", "A, B, C or D");
+    v.sample_id = c.str("sample_id");
+    v.seq = data::sample_seq(dataset_id, v.sample_id);
+    v.worker = c.opt_str("worker_id").value_or("");
+    vs.push_back(std::move(v));
+  }
+  return vs;
+}
+
 }  // namespace
 
 std::vector<store::Migration> task_migrations() {
@@ -606,31 +637,13 @@ std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
         auto t = task_row(ctx);
         auto m = me(ctx);
         if (m && m->role == 0) throw ApiError(403, "ModelArts.4600", "Labelers do not review; reviewers and managers do.");
-        auto in = ctx.in();
-        const json& comments = in.arr("comments");
-        if (comments.empty()) in.fail("comments", "must hold at least one verdict");
-        struct Verdict {
-          int64_t seq;
-          std::string worker, comment, score;
-          bool accept;
-        };
-        std::vector<Verdict> vs;
-        for (size_t i = 0; i < comments.size(); ++i) {
-          JsonIn c(comments[i], "comments[" + std::to_string(i) + "]");
-          auto accept = c.opt_bool("accept");
-          if (!accept) c.fail("accept", "is required (true or false)");
-          std::string comment = c.opt_str("comment").value_or("");
-          if (utf8_length(comment) > 256 || comment.find_first_of("!<>=&\"'") != std::string::npos)
-            c.fail("comment", "0 to 256 characters without ! < > = & \" '");
-          std::string score = c.opt_str("score").value_or("");
-          if (!score.empty() && score != "A" && score != "B" && score != "C" && score != "D") c.fail("score", "A, B, C or D");
-          int64_t seq = data::sample_seq(t.str("dataset_id"), c.str("sample_id"));
-          std::string worker = c.str("worker_id");
-          auto it = db.query_one("SELECT state FROM task_items WHERE task_id = ? AND worker_id = ? AND seq = ?", {t.str("id"), worker, seq});
-          if (!it) throw ApiError(404, "ModelArts.4343", "No item of worker " + worker + " for sample " + c.str("sample_id") + ".");
+        auto vs = read_verdicts(ctx.in(), t.str("dataset_id"));
+        for (auto& v : vs) {
+          if (v.worker.empty()) throw bad_request("Invalid parameter comments: worker_id is required (whose item)");
+          auto it = db.query_one("SELECT state FROM task_items WHERE task_id = ? AND worker_id = ? AND seq = ?", {t.str("id"), v.worker, v.seq});
+          if (!it) throw ApiError(404, "ModelArts.4343", "No item of worker " + v.worker + " for sample " + v.sample_id + ".");
           if (it->i64("state") != kUnreviewed)
-            throw ApiError(400, "ModelArts.4621", "The item of sample " + c.str("sample_id") + " is not awaiting review.");
-          vs.push_back({seq, worker, comment, score, *accept});
+            throw ApiError(400, "ModelArts.4621", "The item of sample " + v.sample_id + " is not awaiting review.");
         }
         int64_t now = clock::now_ms();
         db.transaction([&] {
@@ -792,31 +805,17 @@ std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
       [&db, task_row](Context& ctx) {
         auto t = task_row(ctx);
         if (t.i64("status") != kAccepting) throw ApiError(400, "ModelArts.4621", "No acceptance is open on this task.");
-        auto in = ctx.in();
-        const json& comments = in.arr("comments");
-        if (comments.empty()) in.fail("comments", "must hold at least one verdict");
-        struct Verdict {
-          int64_t seq;
-          std::string worker, comment, score;
-          bool accept;
-        };
         std::vector<Verdict> vs;
-        for (size_t i = 0; i < comments.size(); ++i) {
-          JsonIn c(comments[i], "comments[" + std::to_string(i) + "]");
-          auto accept = c.opt_bool("accept");
-          if (!accept) c.fail("accept", "is required (true or false)");
-          std::string comment = c.opt_str("comment").value_or("");
-          if (utf8_length(comment) > 256 || comment.find_first_of("!<>=&\"'") != std::string::npos)
-            c.fail("comment", "0 to 256 characters without ! < > = & \" '");
-          std::string score = c.opt_str("score").value_or("");
-          if (!score.empty() && score != "A" && score != "B" && score != "C" && score != "D") c.fail("score", "A, B, C or D");
-          std::string sid = c.str("sample_id"), worker = c.opt_str("worker_id").value_or("");
-          int64_t seq = data::sample_seq(t.str("dataset_id"), sid);
+        for (auto& v : read_verdicts(ctx.in(), t.str("dataset_id"))) {  // no worker_id: every sampled item of the sample
           auto items = db.query("SELECT worker_id FROM acceptance_items WHERE check_id = ? AND seq = ?" +
-                                    std::string(worker.empty() ? "" : " AND worker_id = ?"),
-                                worker.empty() ? store::Params{t.str("check_id"), seq} : store::Params{t.str("check_id"), seq, worker});
-          if (items.empty()) throw ApiError(404, "ModelArts.4343", "The sample " + sid + " is not among the sampled ones.");
-          for (auto& it : items) vs.push_back({seq, it.str("worker_id"), comment, score, *accept});
+                                    std::string(v.worker.empty() ? "" : " AND worker_id = ?"),
+                                v.worker.empty() ? store::Params{t.str("check_id"), v.seq}
+                                                 : store::Params{t.str("check_id"), v.seq, v.worker});
+          if (items.empty()) throw ApiError(404, "ModelArts.4343", "The sample " + v.sample_id + " is not among the sampled ones.");
+          for (auto& it : items) {
+            vs.push_back(v);
+            vs.back().worker = it.str("worker_id");
+          }
         }
         db.transaction([&] {
           for (auto& v : vs)
@@ -951,13 +950,8 @@ std::vector<Route> member_routes(Database& db) {
     std::string where = "m.user_id = ? AND t.project_id = ?";
     store::Params p{ctx.caller.user_id, ctx.param("project_id")};
     if (auto v = data::qp(ctx, "search_content"); v && !v->empty()) {
-      std::string like;
-      for (char c : *v) {
-        if (c == '%' || c == '_' || c == '\\') like.push_back('\\');
-        like.push_back(c);
-      }
       where += " AND t.name LIKE ? ESCAPE '\\'";
-      p.push_back("%" + like + "%");
+      p.push_back("%" + store::like_escape(*v) + "%");
     }
     auto total = db.query_one("SELECT COUNT(*) AS n FROM task_members m JOIN workforce_tasks t ON t.id = m.task_id WHERE " + where, p);
     p.push_back(limit);

@@ -254,22 +254,6 @@ bool is_mounted(const std::string& dir) {
   return false;
 }
 
-// A port nobody listens on now on 127.0.0.1.
-uint16_t free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (s >= 0 && ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  if (s >= 0) ::close(s);
-  if (!port) throw std::runtime_error("no free port on 127.0.0.1");
-  return port;
-}
-
 // No character ModelArts forbids in names and descriptions (6334).
 void check_text(const JsonIn& in, const char* key, const std::string& v) {
   if (v.find_first_of("&<>\"'/") != std::string::npos)
@@ -535,7 +519,7 @@ struct Service::Impl {
       l.name = "atelier-" + instance + "-nb-" + id.substr(id.size() - 12);
       l.dir = dir;
       l.log_stem = "jupyter-";
-      uint16_t port = free_port();
+      uint16_t port = runtime::free_loopback_port();
       std::string base = base_path(r);
       l.command = {settings.python,
                    "-m",
@@ -794,15 +778,7 @@ struct Service::Impl {
   // After a restart: instances whose Jupyter still runs are followed again;
   // the others are marked stopped with the reason.
   void recover() {
-    std::error_code ec;
-    fs::create_directories(settings.dir, ec);
-    std::string file = settings.dir + "/instance";
-    std::ifstream in(file);
-    std::getline(in, instance);
-    if (instance.size() != 8 || instance.find_first_not_of("0123456789abcdef") != std::string::npos) {
-      instance = ids::hex32().substr(24);
-      std::ofstream(file, std::ios::trunc) << instance << "\n";
-    }
+    instance = runtime::instance_id(settings.dir);
     int64_t now = clock::now_ms();
     for (auto& r : db.query("SELECT * FROM notebooks", {})) {
       const std::string id = r.str("id"), st = r.str("status");

@@ -76,6 +76,13 @@ struct LocalOptions {
 };
 
 std::unique_ptr<JobRunner> local_runner(LocalOptions o);
+// A port nobody listens on now on 127.0.0.1 (the kernel's pick); throws
+// std::runtime_error when there is none.
+uint16_t free_loopback_port();
+// Eight hex digits that name this server's jobs (cgroups, Slurm job names)
+// apart from another server's on the same host or cluster: made once and
+// kept in `dir`/instance.
+std::string instance_id(const std::string& dir);
 // Jobs go to Slurm with sbatch (SLURM_CONF and the Slurm commands come from
 // the environment); each runs `atelier supervise --foreground` in its
 // allocation, so sandbox, limits, log and exit record are the local ones.

@@ -89,6 +89,10 @@ class Database {
   virtual std::string backend() const = 0;
 };
 
+// `s` as a literal inside a LIKE pattern written with ESCAPE '\' (portable:
+// SQLite and PostgreSQL both take it).
+std::string like_escape(std::string_view s);
+
 // Opens (creating if needed) an SQLite database in WAL mode.
 std::unique_ptr<Database> open_sqlite(const std::string& path);
 

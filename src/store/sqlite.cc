@@ -402,4 +402,13 @@ std::unique_ptr<Database> open_sqlite(const std::string& path) {
   return std::make_unique<SqliteDatabase>(path);
 }
 
+std::string like_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
 }  // namespace atelier::store

@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "runtime/runner.h"
 
 namespace fs = std::filesystem;
 
@@ -47,21 +48,6 @@ std::string find_executable(const std::string& name) {
 }
 
 // A port nobody listens on now (the kernel's choice for port 0).
-uint16_t free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (s >= 0 && ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  if (s >= 0) ::close(s);
-  if (!port) throw ApiError(503, "ModelArts.0010", "No free port for the visualization job's TensorBoard.");
-  return port;
-}
-
 bool accepting(uint16_t port) {
   int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) return false;
@@ -164,7 +150,11 @@ void TensorBoards::sync(Process& p, const obs::ObsPath& train_url) {
 }
 
 void TensorBoards::start(Process& p, int64_t id, const std::string& prefix) {
-  p.port = free_port();
+  try {
+    p.port = runtime::free_loopback_port();
+  } catch (const std::runtime_error&) {
+    throw ApiError(503, "ModelArts.0010", "No free port for the visualization job's TensorBoard.");
+  }
   fs::path log = p.dir / "tensorboard.log";
   std::vector<std::string> args = {exe_,
                                    "--logdir", (p.dir / "logs").string(),

@@ -899,15 +899,7 @@ struct Service::Impl {
   // job folders whose version is gone are cleaned up. Started versions are
   // simply followed again by tick().
   void recover() {
-    std::error_code iec;
-    fs::create_directories(settings.dir, iec);
-    std::string file = settings.dir + "/instance";
-    std::ifstream in(file);
-    std::getline(in, instance);
-    if (instance.size() != 8 || instance.find_first_not_of("0123456789abcdef") != std::string::npos) {
-      instance = ids::hex32().substr(24);
-      std::ofstream(file, std::ios::trunc) << instance << "\n";
-    }
+    instance = runtime::instance_id(settings.dir);
     // A version interrupted between staging and the runner's answer starts again.
     for (auto& v : db.query("SELECT id FROM train_versions WHERE status = ? AND handle = ''", {int(kWaiting)})) {
       std::string dir = job_dir(v.i64("id"));
@@ -1008,7 +1000,7 @@ std::vector<Route> Service::Impl::routes() {
     store::Params ps{now, ctx.caller.project_id, ws};
     if (!search.empty()) {
       where += " AND j.name LIKE ? ESCAPE '\\'";
-      ps.push_back("%" + like_escape(search) + "%");
+      ps.push_back("%" + store::like_escape(search) + "%");
     }
     where += status_filter(ctx, "v.status", ps);
     std::string from =
@@ -1232,7 +1224,7 @@ std::vector<Route> Service::Impl::routes() {
       store::Params ps{ctx.caller.project_id};
       if (!search.empty()) {
         where += " AND name LIKE ? ESCAPE '\\'";
-        ps.push_back("%" + like_escape(search) + "%");
+        ps.push_back("%" + store::like_escape(search) + "%");
       }
       total = db.query_one("SELECT COUNT(*) AS n FROM train_configs" + where, ps)->i64("n");
       ps.push_back(per_page);

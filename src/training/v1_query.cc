@@ -57,13 +57,4 @@ std::string status_filter(const http::Context& ctx, const std::string& column, s
   return " AND " + column + " IN (" + in + ")";
 }
 
-std::string like_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out;
-}
-
 }  // namespace atelier::training

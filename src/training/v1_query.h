@@ -32,7 +32,4 @@ ListQuery list_query(const http::Context& ctx, const std::vector<std::pair<std::
 // values added to `ps`; "" when the parameter is absent.
 std::string status_filter(const http::Context& ctx, const std::string& column, store::Params& ps);
 
-// `s` for a LIKE ... ESCAPE '\' pattern.
-std::string like_escape(const std::string& s);
-
 }  // namespace atelier::training

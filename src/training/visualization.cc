@@ -290,7 +290,7 @@ std::vector<Route> visualization_routes(Database& db, obs::ObjectStore& objects,
     store::Params ps{ctx.caller.project_id, query(ctx, "workspace_id").value_or("0")};
     if (!search.empty()) {
       where += " AND name LIKE ? ESCAPE '\\'";
-      ps.push_back("%" + like_escape(search) + "%");
+      ps.push_back("%" + store::like_escape(search) + "%");
     }
     where += status_filter(ctx, "status", ps);
     int64_t total = db.query_one("SELECT COUNT(*) AS n FROM viz_jobs" + where, ps)->i64("n");

@@ -10,10 +10,8 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { chromium } = require('playwright-core');
 
-const { ADMIN_PASSWORD, startServer, stopServer } = require('./server');
+const { ADMIN_PASSWORD, startServer, stopServer, adminToken, BROWSER } = require('./server');
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
 
 let srv = null;
 let browser = null;
@@ -40,14 +38,8 @@ async function waitFor(id, status) {
 
 before(async () => {
   srv = await startServer();
-  const r = await fetch(srv.url + '/v3/auth/tokens', {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', password: ADMIN_PASSWORD, domain: { name: 'admin' } } } }, scope: { project: { name: 'local' } } } }),
-  });
-  assert.equal(r.status, 201);
-  token = r.headers.get('x-subject-token');
-  projectId = (await r.json()).token.project.id;
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+  ({ token, projectId } = await adminToken(srv));
+  browser = await chromium.launch(BROWSER);
 });
 
 after(async () => {

@@ -72,4 +72,23 @@ async function stopServer(srv, graceMs = 10000) {
   return graceful;
 }
 
-module.exports = { ROOT, BIN, ADMIN_PASSWORD, freePort, envFor, startServer, stopServer };
+// Debian's Chromium, headless, as root in a container on a machine without
+// outside network (machine facts): for playwright-core's chromium.launch.
+const BROWSER = {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+};
+
+// A token of the account owner "admin", scoped to the region project: {token, projectId}.
+async function adminToken(srv) {
+  const r = await fetch(srv.url + '/v3/auth/tokens', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', password: ADMIN_PASSWORD, domain: { name: 'admin' } } } }, scope: { project: { name: 'local' } } } }),
+  });
+  if (r.status !== 201) throw new Error(`token: ${r.status} ${await r.text()}`);
+  return { token: r.headers.get('x-subject-token'), projectId: (await r.json()).token.project.id };
+}
+
+module.exports = { ROOT, BIN, ADMIN_PASSWORD, freePort, envFor, startServer, stopServer, adminToken, BROWSER };

@@ -13,12 +13,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
 
-const { ROOT, ADMIN_PASSWORD, startServer, stopServer } = require('./server');
+const { ROOT, ADMIN_PASSWORD, startServer, stopServer, adminToken, BROWSER } = require('./server');
 
-const CHROMIUM = '/usr/bin/chromium';
-// As root, in a container, on a machine with no outside network.
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
 
 let srv = null;
 let browser = null;
@@ -53,14 +49,8 @@ async function api(method, p, body) {
 
 before(async () => {
   srv = await startServer();
-  const r = await fetch(srv.url + '/v3/auth/tokens', {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', password: ADMIN_PASSWORD, domain: { name: 'admin' } } } }, scope: { project: { name: 'local' } } } }),
-  });
-  assert.equal(r.status, 201);
-  token = r.headers.get('x-subject-token');
-  projectId = (await r.json()).token.project.id;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  ({ token, projectId } = await adminToken(srv));
+  browser = await chromium.launch(BROWSER);
 });
 
 after(async () => {
