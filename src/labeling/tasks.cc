@@ -409,10 +409,17 @@ std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
     return http::json_response(200, {{"task_id", id}});
   });
 
-  add("GET", "/{workforce_task_id}", "modelarts:dataset:getWorkforceTask", {}, [task_row, task_json, sync_new](Context& ctx) {
+  add("GET", "/{workforce_task_id}", "modelarts:dataset:getWorkforceTask", {}, [task_row, task_json, sync_new, me](Context& ctx) {
     auto t = task_row(ctx);
     sync_new(t);
-    return http::json_response(200, task_json(t, true));
+    json j = task_json(t, true);
+    if (auto m = me(ctx); m && m->role == 0) {  // a labeler sees their own progress, not their teammates'
+      json mine = json::array();
+      for (auto& w : j["worker_stats"])
+        if (w["worker_id"] == m->worker_id) mine.push_back(w);
+      j["worker_stats"] = mine;
+    }
+    return http::json_response(200, j);
   });
   out.back().self = member_self;
 
@@ -586,6 +593,7 @@ std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
       [&db, task_row, me](Context& ctx) {
         auto t = task_row(ctx);
         auto m = me(ctx);
+        if (m && m->role == 1) throw ApiError(403, "ModelArts.4600", "Reviewers review; labelers and managers annotate.");
         int st = int(t.i64("status"));
         if (st != kRunning && st != kRejected)
           throw ApiError(400, "ModelArts.4621", "The task does not take annotations now (status " + std::to_string(st) + ").");

@@ -162,6 +162,11 @@ def test_labelers_annotate_reviewers_review(srv):
     assert r.status_code == 200, r.text
     back = requests.get(task_url(srv, ds, tid, f"/data-annotations/samples/{mine[2]['sample_id']}"), headers=ha).json()
     assert back["sample_status"] == "rejected" and back["review_comment"] == "not a cat"
+    # a labeler sees only their own progress; reviewers do not annotate
+    g = requests.get(task_url(srv, ds, tid), headers=ha).json()
+    assert [w["worker_id"] for w in g["worker_stats"]] == [wa]
+    assert requests.put(task_url(srv, ds, tid, "/data-annotations/samples"), headers=hr, json={"samples": [
+        {"sample_id": mine[0]["sample_id"], "worker_id": wa, "labels": [{"name": "dog"}]}]}).status_code == 403
     # labelers do not review; a reviewed item no longer changes; the rejected one is redone
     assert requests.post(task_url(srv, ds, tid, "/data-annotations/review"), headers=hb, json={"comments": [
         {"sample_id": mine[0]["sample_id"], "worker_id": wa, "accept": True}]}).status_code == 403
