@@ -156,6 +156,36 @@ std::vector<Route> console_routes(Iam& iam) {
                          ".</p><form method=\"post\" action=\"/logout\"><button type=\"submit\">Sign out</button></form>");
   });
 
+  // A user without a password (a labeling team member the platform made)
+  // sets one with the one-time link its notice carried.
+  auto password_form = [](int status, const std::string& ticket, const std::string& error) {
+    return page(status, "<h1>Choose your password</h1>" +
+                            (error.empty() ? std::string() : "<p class=\"error\" id=\"error\">" + html_escape(error) + "</p>") +
+                            "<form method=\"post\" action=\"/login/password\">"
+                            "<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" "
+                            "autocomplete=\"new-password\" required>"
+                            "<label for=\"again\">Again</label><input id=\"again\" name=\"again\" type=\"password\" "
+                            "autocomplete=\"new-password\" required>"
+                            "<input type=\"hidden\" name=\"ticket\" value=\"" +
+                            html_escape(ticket) + "\"><button type=\"submit\" id=\"submit\">Set password</button></form>");
+  };
+  add("GET", "/login/password", [password_form](Context& ctx) {
+    const std::string* ticket = ctx.req.query_param("ticket");
+    return password_form(200, ticket ? *ticket : "", "");
+  });
+  add("POST", "/login/password", [&iam, password_form](Context& ctx) {
+    auto f = form_fields(ctx.req.body);
+    if (f["password"] != f["again"]) return password_form(400, f["ticket"], "The two passwords differ.");
+    try {
+      std::string uid = iam.redeem_password_ticket(f["ticket"], f["password"]);
+      auto u = iam.user_by_id(uid);
+      return page(200, "<h1>Password set</h1><p id=\"who\">" + html_escape(u ? u->name : uid) + " of account " +
+                           html_escape(u ? u->domain_name : "") + ": <a href=\"/login\">sign in</a>.</p>");
+    } catch (const ApiError& e) {
+      return password_form(e.status() == 401 ? 401 : 400, e.status() == 401 ? "" : f["ticket"], e.what());
+    }
+  });
+
   add("POST", "/logout", [&iam](Context& ctx) {
     std::string token = http::cookie_value(ctx.req.headers, http::kSessionCookie);
     if (auto t = token.empty() ? nullptr : iam.find_token(token)) iam.revoke_token(t->hash);

@@ -63,6 +63,13 @@ CREATE TABLE iam_tokens (
   project_id TEXT, methods TEXT NOT NULL, issued_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX iam_tokens_user ON iam_tokens (user_id);
+)SQL"},
+          // One-time links that let a user without a password set one (labeling team members).
+          {"iam/002_password_tickets", R"SQL(
+CREATE TABLE iam_password_tickets (
+  hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES iam_users(id) ON DELETE CASCADE,
+  expires_at INTEGER NOT NULL);
+CREATE INDEX iam_password_tickets_user ON iam_password_tickets (user_id);
 )SQL"}};
 }
 
@@ -212,6 +219,36 @@ std::pair<std::string, bool> Iam::user_for_email(const std::string& domain_id, c
   });
   changed();
   return out;
+}
+
+std::optional<std::string> Iam::password_ticket(const std::string& user_id, int64_t ttl_ms) {
+  auto u = db_.query_one("SELECT password_hash FROM iam_users WHERE id = ?", {user_id});
+  if (!u || !u->null("password_hash")) return std::nullopt;
+  std::string ticket = crypto::random_hex(24);
+  int64_t now = clock::now_ms();
+  db_.transaction([&] {
+    db_.exec("DELETE FROM iam_password_tickets WHERE user_id = ? OR expires_at < ?", {user_id, now});
+    db_.exec("INSERT INTO iam_password_tickets (hash, user_id, expires_at) VALUES (?, ?, ?)",
+             {crypto::sha256_hex(ticket), user_id, now + ttl_ms});
+  });
+  return ticket;
+}
+
+std::string Iam::redeem_password_ticket(const std::string& ticket, const std::string& password) {
+  if (auto why = password_problem(password)) throw bad_request("The password " + *why + ".");
+  std::string user;
+  db_.transaction([&] {
+    auto t = db_.query_one("SELECT user_id FROM iam_password_tickets WHERE hash = ? AND expires_at > ?",
+                           {crypto::sha256_hex(ticket), clock::now_ms()});
+    if (!t) throw ApiError(401, "IAM.0067", "The link is not valid (used, expired, or never issued).");
+    user = t->str("user_id");
+    int64_t now = clock::now_ms();
+    db_.exec("UPDATE iam_users SET password_hash = ?, pwd_changed_at = ?, updated_at = ? WHERE id = ? AND password_hash IS NULL",
+             {crypto::password_hash(password), now, now, user});
+    db_.exec("DELETE FROM iam_password_tickets WHERE user_id = ?", {user});
+  });
+  changed();
+  return user;
 }
 
 // ---------------------------------------------------------------- lookups

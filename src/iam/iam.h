@@ -89,6 +89,14 @@ class Iam {
   // {user id, true when it was made now}.
   std::pair<std::string, bool> user_for_email(const std::string& domain_id, const std::string& email);
 
+  // A one-time secret with which a user that has no password sets one
+  // (redeem_password_ticket), valid `ttl_ms`; replaces an earlier one.
+  // nullopt when the user has a password already (or is unknown).
+  std::optional<std::string> password_ticket(const std::string& user_id, int64_t ttl_ms = 7 * 24 * 3600 * 1000LL);
+  // Sets the password of the ticket's user and spends the ticket; returns
+  // the user id. Throws ApiError: 401 for a bad ticket, 400 for a weak password.
+  std::string redeem_password_ticket(const std::string& ticket, const std::string& password);
+
   // ---- passwords and tokens
   // Checks a password; throws ApiError(401) on a mismatch without saying which part was wrong.
   UserRecord check_password(const std::string& domain_id, const std::string& user_name,

@@ -122,7 +122,7 @@ std::string order_by(const Context& ctx, std::initializer_list<std::pair<const c
 
 static std::vector<store::Migration> team_migrations();
 std::vector<store::Migration> task_migrations();
-std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp);
+std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp);
 std::vector<Route> member_routes(Database& db);
 
 std::vector<store::Migration> migrations() {
@@ -378,7 +378,7 @@ std::vector<Route> routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp) {
     return http::no_content();
   });
   for (auto& r : member_routes(db)) out.push_back(std::move(r));
-  for (auto& r : task_routes(db, smtp)) out.push_back(std::move(r));
+  for (auto& r : task_routes(db, iam, smtp)) out.push_back(std::move(r));
   return out;
 }
 

@@ -126,7 +126,7 @@ CREATE TABLE acceptance_items (
 )SQL"}};
 }
 
-std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
+std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp) {
   std::vector<Route> out;
   auto add = [&](std::string method, std::string path, std::string action, std::vector<std::string> depends,
                  http::RouteHandler h) {
@@ -667,7 +667,7 @@ std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
   // server: each gets the task, their share and where to sign in. The
   // result per address tells what happened; email_status and
   // last_notify_time of the member follow it.
-  add("POST", "/{workforce_task_id}/notify", "modelarts:dataset:updateWorkforceTask", {}, [&db, task_row, stats_of, smtp](Context& ctx) {
+  add("POST", "/{workforce_task_id}/notify", "modelarts:dataset:updateWorkforceTask", {}, [&db, &iam, task_row, stats_of, smtp](Context& ctx) {
     auto t = task_row(ctx);
     auto in = ctx.in();
     const json& emails = in.arr("emails");
@@ -708,6 +708,12 @@ std::vector<Route> task_routes(Database& db, const mail::Smtp& smtp) {
                  std::to_string(st["un_annotation"].get<int64_t>()) + " to annotate, " +
                  std::to_string(st["rejected"].get<int64_t>()) + " sent back for rework.\n\n" +
                  "Sign in at " + ctx.base_url() + "/login to work on it (task " + t.str("id") + ").\n";
+      // A member the platform made has no password yet: the notice carries a
+      // one-time link to choose one (valid a week; a new notice replaces it).
+      if (auto ticket = iam.password_ticket(m.str("user_id")))
+        msg.body += "\nYour user name is " + (iam.user_by_id(m.str("user_id")) ? iam.user_by_id(m.str("user_id"))->name : "") +
+                    " (account " + ctx.caller.domain_name + "). Choose your password first: " + ctx.base_url() +
+                    "/login/password?ticket=" + *ticket + "\n";
       try {
         mail::send(smtp, msg);
       } catch (const std::exception& e) {

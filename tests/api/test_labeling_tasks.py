@@ -395,6 +395,8 @@ def test_notify_sends_real_mail(tmp_path):
         s.api = Api(s, s.h)
         ds, _ = dataset(s, 4)
         t, m = team_with(s, [("una@example.com", 0), ("vic@example.com", 1)])
+        # a member with no password yet (the platform made their user)
+        assert requests.post(v2(s, f"/workforces/{t}/workers"), headers=s.h, json={"emails": "wes@example.com", "role": 0}).status_code == 201
         tid = requests.post(task_url(s, ds), headers=s.h, json={"task_name": "mail-me", "workforces_config": {"workforces": [
             {"workforce_id": t}]}}).json()["task_id"]
         r = requests.post(task_url(s, ds, tid, "/notify"), headers=s.h, json={"emails": ["una@example.com", "vic@example.com"]})
@@ -405,7 +407,7 @@ def test_notify_sends_real_mail(tmp_path):
         assert una["X-MailFrom"] == "labeling@atelier.test"
         assert str(email.header.make_header(email.header.decode_header(una["Subject"]))) == "Team labeling task mail-me is waiting for you"
         text = una.get_payload(decode=True).decode()
-        assert "a labeler of the team labeling task \"mail-me\"" in text and "4 items, 4 to annotate" in text and s.base + "/login" in text
+        assert "a labeler of the team labeling task \"mail-me\"" in text and "2 items, 2 to annotate" in text and s.base + "/login" in text
         # the members' status follows
         wt = requests.get(v2(s, "/workforces/worker-tasks"), headers=m["una@example.com"][1]).json()["worker_tasks"][0]
         assert wt["email_status"] == 3 and wt["last_notify_time"] > 0
@@ -417,6 +419,26 @@ def test_notify_sends_real_mail(tmp_path):
         r = requests.post(task_url(s, ds, tid, "/notify"), headers=s.h, json={"emails": ["nobody@example.com"]})
         assert r.status_code == 400 and r.json()["error_code"] == "ModelArts.4604"
         assert len(sink.messages()) == 2
+        # the member without a password gets a one-time link to choose one, and then signs in
+        r = requests.post(task_url(s, ds, tid, "/notify"), headers=s.h, json={"emails": ["wes@example.com"]})
+        assert r.json()["success"] is True, r.text
+        wes = [msg for msg in sink.messages() if msg["X-RcptTo"] == "wes@example.com"][0].get_payload(decode=True).decode()
+        import re
+        link = re.search(r"(http://\S+/login/password\?ticket=\w+)", wes).group(1)
+        user = re.search(r"Your user name is (\S+) ", wes).group(1)
+        form = requests.get(link)
+        assert form.status_code == 200 and 'name="ticket"' in form.text
+        ticket = link.split("ticket=")[1]
+        r = requests.post(s.base + "/login/password", data={"ticket": ticket, "password": "short", "again": "short"})
+        assert r.status_code == 400 and 'id="error"' in r.text
+        r = requests.post(s.base + "/login/password", data={"ticket": ticket, "password": "Wes-pass-12", "again": "Wes-pass-12"})
+        assert r.status_code == 200 and user in r.text, r.text
+        tok_w, _ = token_for(s.base, user, "Wes-pass-12", "admin", project="local")
+        mine = requests.get(task_url(s, ds, tid, "/data-annotations/samples"), headers={"X-Auth-Token": tok_w})
+        assert mine.status_code == 200 and mine.json()["sample_count"] > 0
+        again = requests.post(s.base + "/login/password", data={"ticket": ticket, "password": "Wes-pass-13", "again": "Wes-pass-13"})
+        assert again.status_code == 401  # spent
+        assert len(sink.messages()) == 3
         # the SMTP password never reaches the log
         assert "smtp-secret-xyz" not in s.log()
         # the sink gone: the member's result says so
