@@ -550,6 +550,20 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
           where += " AND i.state = ?";
           p.push_back(int64_t(*st));
         }
+        // label_name: items whose labels (stored as written, keys sorted) name it.
+        if (auto v = data::qp(ctx, "label_name"); v && !v->empty()) {
+          where += " AND i.labels LIKE ? ESCAPE '\\'";
+          p.push_back("%\"name\":" + store::like_escape(json(*v).dump()) + "%");
+        }
+        // search_conditions (§1.4.7), ANDed, over the items' samples.
+        if (auto v = data::qp(ctx, "search_conditions"); v && !v->empty()) {
+          json conds = json::parse(*v, nullptr, false);
+          if (!conds.is_array()) throw bad_request("Invalid parameter search_conditions: must be a JSON array");
+          p.push_back(t.str("dataset_id"));
+          std::string cond = "EXISTS (SELECT 1 FROM samples s WHERE s.dataset_id = ? AND s.seq = i.seq";
+          for (auto& c : conds) cond += " AND (" + data::condition_sql(c, p) + ")";
+          where += " AND " + cond + ")";
+        }
         auto [offset, limit] = data::page(ctx, 10, 100);
         store::Params q(p.begin() + 1, p.end());  // the item filter's binds
         auto total = db.query_one("SELECT COUNT(*) AS n FROM task_items i WHERE " + where, q);

@@ -143,6 +143,14 @@ def test_labelers_annotate_reviewers_review(srv):
     assert r.status_code == 200, r.text
     got = requests.get(task_url(srv, ds, tid, f"/data-annotations/samples/{mine[1]['sample_id']}"), headers=ha).json()
     assert [l["name"] for l in got["labels"]] == ["dog"] and got["sample_status"] == "unreviewed"
+    # the sample filters of the member lists: label name, search conditions
+    dogs = requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=hr, params={"label_name": "dog"}).json()
+    assert [x["sample_id"] for x in dogs["samples"]] == [mine[1]["sample_id"]] and dogs["sample_count"] == 1
+    named = requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=ha,
+                         params={"search_conditions": json.dumps([{"sample_name": mine[2]["sample_name"]}])}).json()
+    assert [x["sample_id"] for x in named["samples"]] == [mine[2]["sample_id"]], named
+    assert requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=ha,
+                        params={"search_conditions": "{bad"}).status_code == 400
     # the dataset itself is unchanged until acceptance
     assert srv.api.sample(ds, mine[1]["sample_id"])["labels"] == []
     # stats: the labeler's own, the owner's whole, per member metrics
