@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -12,19 +13,23 @@
 
 namespace atelier::runtime {
 
+// Below the kernel's ephemeral range (32768 up): a port picked there could
+// be taken by an outgoing connection before the service binds it.
 uint16_t free_loopback_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (s >= 0 && ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  if (s >= 0) ::close(s);
-  if (!port) throw std::runtime_error("no free port on 127.0.0.1");
-  return port;
+  static std::atomic<uint32_t> next{uint32_t(::getpid()) * 7919u};
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    uint16_t port = uint16_t(20000 + next.fetch_add(7) % 12000);
+    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) break;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    bool free = ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(s);
+    if (free) return port;
+  }
+  throw std::runtime_error("no free port on 127.0.0.1 in 20000-31999");
 }
 
 std::string instance_id(const std::string& dir) {

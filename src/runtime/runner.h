@@ -76,7 +76,7 @@ struct LocalOptions {
 };
 
 std::unique_ptr<JobRunner> local_runner(LocalOptions o);
-// A port nobody listens on now on 127.0.0.1 (the kernel's pick); throws
+// A port nobody listens on now on 127.0.0.1, in 20000-31999; throws
 // std::runtime_error when there is none.
 uint16_t free_loopback_port();
 // Eight hex digits that name this server's jobs (cgroups, Slurm job names)
