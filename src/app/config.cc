@@ -31,7 +31,7 @@ std::vector<Field> fields() {
           I(max_connections), I(token_ttl_s), I(max_clock_skew_s), S(runner), S(slurm_partition), S(train_cores), I(train_memory_mb),
           S(train_network), S(train_sandbox), S(train_catalog), S(tensorboard),
           S(notebook_catalog), I(notebook_idle_stop_s), S(notebook_volumes), S(notebook_pools),
-          S(smtp_url), S(smtp_user), S(smtp_password), S(smtp_from), S(smtp_starttls)};
+          S(public_url), S(smtp_url), S(smtp_user), S(smtp_password), S(smtp_from), S(smtp_starttls)};
 #undef S
 #undef I
 }

@@ -37,6 +37,8 @@ struct Config {
   int64_t notebook_idle_stop_s = 0;   // idle stop of new instances unless they say; 0 = off
   std::string notebook_volumes = "true";  // an ext4 volume per instance (volume_size); false = a plain folder
   std::string notebook_pools;         // JSON [{"id", "name", "partition"}]: dedicated pools, each a Slurm partition
+  // Where people reach this server (links in e-mail); "" = http://<listen>.
+  std::string public_url;
   // E-mail (labeling notices): smtp://host:port or smtps://host:port; "" = none.
   std::string smtp_url;
   std::string smtp_user, smtp_password, smtp_from = "atelier@localhost";

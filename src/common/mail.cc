@@ -86,7 +86,9 @@ void send(const Smtp& smtp, const Message& m) {
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  // STARTTLS required when asked; tried whenever a password is to be sent.
   if (smtp.starttls) curl_easy_setopt(c, CURLOPT_USE_SSL, long(CURLUSESSL_ALL));
+  else if (!smtp.user.empty()) curl_easy_setopt(c, CURLOPT_USE_SSL, long(CURLUSESSL_TRY));
   if (!smtp.user.empty()) {
     curl_easy_setopt(c, CURLOPT_USERNAME, smtp.user.c_str());
     curl_easy_setopt(c, CURLOPT_PASSWORD, smtp.password.c_str());

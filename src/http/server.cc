@@ -423,6 +423,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!p.is_done()) {
         res.body().data = buf.data();
         res.body().size = buf.size();
+        ups->expires_after(std::chrono::seconds(300));  // per read: a long download is not a stalled one
         co_await bhttp::async_read(*ups, ubuf, p, tok);
         if (ec == bhttp::error::need_buffer) ec = {};
         if (ec) co_return close();  // cut off mid-body: the client sees the connection end

@@ -70,6 +70,13 @@ CREATE TABLE iam_password_tickets (
   hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES iam_users(id) ON DELETE CASCADE,
   expires_at INTEGER NOT NULL);
 CREATE INDEX iam_password_tickets_user ON iam_password_tickets (user_id);
+)SQL"},
+          // Whose word an e-mail address is (1: an administrator set it, or
+          // the platform made the user for it), and which users the platform
+          // made (labeling team members): only those get password links.
+          {"iam/003_email_confirmed", R"SQL(
+ALTER TABLE iam_users ADD COLUMN email_confirmed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE iam_users ADD COLUMN made_for TEXT NOT NULL DEFAULT '';
 )SQL"}};
 }
 
@@ -196,8 +203,16 @@ std::string Iam::create_account_locked(const std::string& name, const std::strin
 std::pair<std::string, bool> Iam::user_for_email(const std::string& domain_id, const std::string& email) {
   std::pair<std::string, bool> out;
   db_.transaction([&] {
-    if (auto r = db_.query_one("SELECT id FROM iam_users WHERE domain_id = ? AND email = ?", {domain_id, email})) {
-      out = {r->str("id"), false};
+    // An address a user set on itself proves nothing (nothing verifies it):
+    // only one an administrator set links its user.
+    auto held = db_.query("SELECT id, name, email_confirmed FROM iam_users WHERE domain_id = ? AND email = ?", {domain_id, email});
+    for (auto& r : held)
+      if (!r.flag("email_confirmed") || held.size() > 1)
+        throw ApiError(400, "ModelArts.4633", "The e-mail address " + email + " is on user " + r.str("name") +
+                                                  " but was not set by an administrator (or is on several users): an administrator "
+                                                  "sets it on the one user it belongs to, then the member can be added.");
+    if (!held.empty()) {
+      out = {held[0].str("id"), false};
       return;
     }
     // The name: the address's local part in the characters a user name may
@@ -212,8 +227,8 @@ std::pair<std::string, bool> Iam::user_for_email(const std::string& domain_id, c
       name = base + "-" + std::to_string(n);
     int64_t now = clock::now_ms();
     std::string id = ids::hex32();
-    db_.exec("INSERT INTO iam_users (id, domain_id, name, password_hash, email, description, created_at, updated_at) "
-             "VALUES (?, ?, ?, NULL, ?, 'labeling team member', ?, ?)",
+    db_.exec("INSERT INTO iam_users (id, domain_id, name, password_hash, email, description, created_at, updated_at, "
+             "email_confirmed, made_for) VALUES (?, ?, ?, NULL, ?, 'labeling team member', ?, ?, 1, 'labeling')",
              {id, domain_id, name, email, now, now});
     out = {id, true};
   });
@@ -222,8 +237,8 @@ std::pair<std::string, bool> Iam::user_for_email(const std::string& domain_id, c
 }
 
 std::optional<std::string> Iam::password_ticket(const std::string& user_id, int64_t ttl_ms) {
-  auto u = db_.query_one("SELECT password_hash FROM iam_users WHERE id = ?", {user_id});
-  if (!u || !u->null("password_hash")) return std::nullopt;
+  auto u = db_.query_one("SELECT password_hash, made_for FROM iam_users WHERE id = ?", {user_id});
+  if (!u || !u->null("password_hash") || u->str("made_for").empty()) return std::nullopt;
   std::string ticket = crypto::random_hex(24);
   int64_t now = clock::now_ms();
   db_.transaction([&] {
@@ -243,9 +258,11 @@ std::string Iam::redeem_password_ticket(const std::string& ticket, const std::st
     if (!t) throw ApiError(401, "IAM.0067", "The link is not valid (used, expired, or never issued).");
     user = t->str("user_id");
     int64_t now = clock::now_ms();
-    db_.exec("UPDATE iam_users SET password_hash = ?, pwd_changed_at = ?, updated_at = ? WHERE id = ? AND password_hash IS NULL",
-             {crypto::password_hash(password), now, now, user});
+    int64_t set = db_.exec("UPDATE iam_users SET password_hash = ?, pwd_changed_at = ?, updated_at = ? WHERE id = ? AND "
+                           "password_hash IS NULL",
+                           {crypto::password_hash(password), now, now, user});
     db_.exec("DELETE FROM iam_password_tickets WHERE user_id = ?", {user});
+    if (set == 0) throw ApiError(401, "IAM.0067", "The user has a password already; the link is spent.");
   });
   changed();
   return user;

@@ -85,13 +85,14 @@ class Iam {
   // The user of the account with this e-mail address, made when there is
   // none (a labeling team's member acts as a user of the account): named
   // after the address, without a password until the account's administrator
-  // sets one, and in no group, so it has no permission of its own. Returns
-  // {user id, true when it was made now}.
+  // sets one, and in no group, so it has no permission of its own. A user
+  // whose address was not set by an administrator is not linked (a 400):
+  // anyone may put any address on itself. Returns {user id, made now}.
   std::pair<std::string, bool> user_for_email(const std::string& domain_id, const std::string& email);
 
-  // A one-time secret with which a user that has no password sets one
-  // (redeem_password_ticket), valid `ttl_ms`; replaces an earlier one.
-  // nullopt when the user has a password already (or is unknown).
+  // A one-time secret with which a user the platform made, that has no
+  // password yet, sets one (redeem_password_ticket), valid `ttl_ms`;
+  // replaces an earlier one. nullopt for any other user.
   std::optional<std::string> password_ticket(const std::string& user_id, int64_t ttl_ms = 7 * 24 * 3600 * 1000LL);
   // Sets the password of the ticket's user and spends the ticket; returns
   // the user id. Throws ApiError: 401 for a bad ticket, 400 for a weak password.

@@ -519,10 +519,11 @@ std::vector<Route> routes(Iam& iam) {
                                 {ctx.caller.domain_id, *areacode, *phone}))
         throw user_error("1111", "The mobile number is already used.");
       db.exec("INSERT INTO iam_users (id, domain_id, name, password_hash, enabled, email, areacode, phone, description, "
-              "access_mode, pwd_status, xuser_type, xuser_id, created_at, updated_at, pwd_changed_at) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              "access_mode, pwd_status, xuser_type, xuser_id, created_at, updated_at, pwd_changed_at, email_confirmed) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
               {id, ctx.caller.domain_id, name, pw ? store::Value(crypto::password_hash(*pw)) : store::Value(), enabled,
-               email, areacode, phone, desc, mode, pwd_status, xt, xi, now, now, pw ? store::Value(now) : store::Value()});
+               email, areacode, phone, desc, mode, pwd_status, xt, xi, now, now, pw ? store::Value(now) : store::Value(),
+               bool(email)});
     });
     iam.changed();
     return id;
@@ -595,6 +596,8 @@ std::vector<Route> routes(Iam& iam) {
               "phone = COALESCE(?, phone), access_mode = COALESCE(?, access_mode), description = COALESCE(?, description), "
               "enabled = COALESCE(?, enabled), pwd_status = COALESCE(?, pwd_status), updated_at = ? WHERE id = ?",
               {name, email, areacode, phone, mode, desc, enabled, pwd_status, now, row.str("id")});
+      if (email)  // an administrator's word for the address, unless the user set it on itself
+        db.exec("UPDATE iam_users SET email_confirmed = ? WHERE id = ?", {row.str("id") != ctx.caller.user_id, row.str("id")});
       if (pw)
         db.exec("UPDATE iam_users SET password_hash = ?, pwd_changed_at = ? WHERE id = ?",
                 {crypto::password_hash(*pw), now, row.str("id")});
@@ -630,6 +633,8 @@ std::vector<Route> routes(Iam& iam) {
         db.exec("UPDATE iam_users SET email = COALESCE(?, email), areacode = COALESCE(?, areacode), phone = COALESCE(?, phone), "
                 "updated_at = ? WHERE id = ?",
                 {email, area, phone, clock::now_ms(), row.str("id")});
+        if (email)  // a user's own word for its address proves nothing; an administrator's does
+          db.exec("UPDATE iam_users SET email_confirmed = ? WHERE id = ?", {row.str("id") != ctx.caller.user_id, row.str("id")});
         iam.changed();
         return no_content();
       }, self_user);

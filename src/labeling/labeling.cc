@@ -122,7 +122,7 @@ std::string order_by(const Context& ctx, std::initializer_list<std::pair<const c
 
 static std::vector<store::Migration> team_migrations();
 std::vector<store::Migration> task_migrations();
-std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp);
+std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp, const std::string& public_url);
 std::vector<Route> member_routes(Database& db);
 
 std::vector<store::Migration> migrations() {
@@ -146,7 +146,7 @@ CREATE INDEX workers_user ON workers (user_id);
 )SQL"}};
 }
 
-std::vector<Route> routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp) {
+std::vector<Route> routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp, const std::string& public_url) {
   std::vector<Route> out;
   auto add = [&](std::string method, std::string path, std::string action, http::RouteHandler h) {
     out.push_back(data::v2_route(std::move(method), "/workforces" + path, std::move(action), {}, std::move(h)));
@@ -228,6 +228,7 @@ std::vector<Route> routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp) {
   // The seed maps deletion to updateWorkforce (§2.3.5). Members go with it.
   add("DELETE", "/{workforce_id}", "modelarts:processTask:updateWorkforce", [&db, team](Context& ctx) {
     auto t = team(ctx);
+    for (auto& w : db.query("SELECT id FROM workers WHERE workforce_id = ?", {t.str("id")})) check_no_open_work(db, w.str("id"));
     db.transaction([&] {
       db.exec("DELETE FROM workers WHERE workforce_id = ?", {t.str("id")});
       db.exec("DELETE FROM workforces WHERE id = ?", {t.str("id")});
@@ -378,7 +379,7 @@ std::vector<Route> routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp) {
     return http::no_content();
   });
   for (auto& r : member_routes(db)) out.push_back(std::move(r));
-  for (auto& r : task_routes(db, iam, smtp)) out.push_back(std::move(r));
+  for (auto& r : task_routes(db, iam, smtp, public_url)) out.push_back(std::move(r));
   return out;
 }
 

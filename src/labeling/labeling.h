@@ -14,7 +14,9 @@
 namespace atelier::labeling {
 
 std::vector<store::Migration> migrations();
-// `smtp`: where notices go (copied; "" url = none configured).
-std::vector<http::Route> routes(store::Database& db, iam::Iam& iam, const mail::Smtp& smtp);
+// `smtp`: where notices go (copied; "" url = none configured); `public_url`:
+// how people reach the server, for the links notices carry (never the
+// request's Host, which the caller chooses).
+std::vector<http::Route> routes(store::Database& db, iam::Iam& iam, const mail::Smtp& smtp, const std::string& public_url);
 
 }  // namespace atelier::labeling

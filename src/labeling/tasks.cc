@@ -126,7 +126,7 @@ CREATE TABLE acceptance_items (
 )SQL"}};
 }
 
-std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp) {
+std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp, const std::string& public_url) {
   std::vector<Route> out;
   auto add = [&](std::string method, std::string path, std::string action, std::vector<std::string> depends,
                  http::RouteHandler h) {
@@ -141,8 +141,11 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
   };
   // The caller as a member of the path's task, if it is one.
   auto me = [&db](const Context& ctx) -> std::optional<Member> {
-    auto r = db.query_one("SELECT m.* FROM task_members m JOIN workforce_tasks t ON t.id = m.task_id "
-                          "WHERE m.task_id = ? AND m.user_id = ? AND t.project_id = ? AND t.dataset_id = ? ORDER BY m.role LIMIT 1",
+    // Still a member of the team, with the role the team gives now: a member
+    // taken out of the team, or given another role, is that at once.
+    auto r = db.query_one("SELECT m.worker_id, m.workforce_id, m.email, m.user_id, w.role FROM task_members m "
+                          "JOIN workforce_tasks t ON t.id = m.task_id JOIN workers w ON w.id = m.worker_id AND w.user_id = m.user_id "
+                          "WHERE m.task_id = ? AND m.user_id = ? AND t.project_id = ? AND t.dataset_id = ? ORDER BY w.role LIMIT 1",
                           {ctx.param("workforce_task_id"), ctx.caller.user_id, ctx.caller.project_id, ctx.param("dataset_id")});
     if (!r) return std::nullopt;
     return Member{r->str("worker_id"), r->str("workforce_id"), r->str("email"), r->str("user_id"), int(r->i64("role"))};
@@ -166,7 +169,9 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
       if (t.has("workers") && !t.node()["workers"].empty()) {
         const json& ws = t.arr("workers");
         for (auto& w : ws) {
-          if (!w.is_object()) t.fail("workers", "must be members");
+          if (!w.is_object() || (w.contains("worker_id") && !w["worker_id"].is_string()) ||
+              (w.contains("email") && !w["email"].is_string()))
+            t.fail("workers", "must be members: {\"worker_id\": \"...\"} or {\"email\": \"...\"}");
           std::string id = w.value("worker_id", ""), email = w.value("email", "");
           auto r = !id.empty() ? db.query_one("SELECT * FROM workers WHERE id = ? AND workforce_id = ?", {id, wf})
                                : db.query_one("SELECT * FROM workers WHERE email = ? AND workforce_id = ?", {email, wf});
@@ -236,6 +241,25 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
     db.exec("DELETE FROM task_items WHERE task_id = ? AND seq IN (SELECT seq FROM task_items WHERE task_id = ? GROUP BY seq "
             "HAVING MAX(state) = 0)",
             {id, id});
+    // An untouched item of someone gone, on a sample others have worked on
+    // (repetition > 1), moves to a labeler who does not hold that sample yet.
+    std::vector<std::string> by_idx(static_cast<size_t>(labelers));
+    for (auto& m : db.query("SELECT worker_id, idx FROM task_members WHERE task_id = ? AND role = 0", {id}))
+      by_idx[size_t(m.i64("idx"))] = m.str("worker_id");
+    for (auto& it : db.query("SELECT seq, worker_id FROM task_items WHERE task_id = ? AND state = 0 AND worker_id NOT IN "
+                             "(SELECT worker_id FROM task_members WHERE task_id = ? AND role = 0)",
+                             {id, id})) {
+      int64_t seq = it.i64("seq");
+      std::string to;
+      for (int64_t j = 0; j < labelers && to.empty(); ++j) {
+        const std::string& cand = by_idx[size_t((seq + j) % labelers)];
+        if (!db.query_one("SELECT 1 FROM task_items WHERE task_id = ? AND seq = ? AND worker_id = ?", {id, seq, cand})) to = cand;
+      }
+      if (to.empty())
+        db.exec("DELETE FROM task_items WHERE task_id = ? AND seq = ? AND worker_id = ?", {id, seq, it.str("worker_id")});
+      else
+        db.exec("UPDATE task_items SET worker_id = ? WHERE task_id = ? AND seq = ? AND worker_id = ?", {to, id, seq, it.str("worker_id")});
+    }
     add_samples(t, labelers, 0);
   };
 
@@ -681,7 +705,7 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
   // server: each gets the task, their share and where to sign in. The
   // result per address tells what happened; email_status and
   // last_notify_time of the member follow it.
-  add("POST", "/{workforce_task_id}/notify", "modelarts:dataset:updateWorkforceTask", {}, [&db, &iam, task_row, stats_of, smtp](Context& ctx) {
+  add("POST", "/{workforce_task_id}/notify", "modelarts:dataset:updateWorkforceTask", {}, [&db, &iam, task_row, stats_of, smtp, public_url](Context& ctx) {
     auto t = task_row(ctx);
     auto in = ctx.in();
     const json& emails = in.arr("emails");
@@ -721,12 +745,12 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
                  "Your share: " + std::to_string(st["total"].get<int64_t>()) + " items, " +
                  std::to_string(st["un_annotation"].get<int64_t>()) + " to annotate, " +
                  std::to_string(st["rejected"].get<int64_t>()) + " sent back for rework.\n\n" +
-                 "Sign in at " + ctx.base_url() + "/login to work on it (task " + t.str("id") + ").\n";
+                 "Sign in at " + public_url + "/login to work on it (task " + t.str("id") + ").\n";
       // A member the platform made has no password yet: the notice carries a
       // one-time link to choose one (valid a week; a new notice replaces it).
       if (auto ticket = iam.password_ticket(m.str("user_id")))
         msg.body += "\nYour user name is " + (iam.user_by_id(m.str("user_id")) ? iam.user_by_id(m.str("user_id"))->name : "") +
-                    " (account " + ctx.caller.domain_name + "). Choose your password first: " + ctx.base_url() +
+                    " (account " + ctx.caller.domain_name + "). Choose your password first: " + public_url +
                     "/login/password?ticket=" + *ticket + "\n";
       try {
         mail::send(smtp, msg);

@@ -249,7 +249,16 @@ bool is_mounted(const std::string& dir) {
     for (int i = 0; i < 4 && pos != std::string::npos; ++i) pos = line.find(' ', pos + 1);
     if (pos == std::string::npos) continue;
     size_t end = line.find(' ', pos + 1);
-    if (line.substr(pos + 1, end - pos - 1) == canon) return true;
+    std::string raw = line.substr(pos + 1, end - pos - 1), point;
+    for (size_t i = 0; i < raw.size(); ++i) {  // mountinfo writes space, tab, newline and \ as \ooo
+      if (raw[i] == '\\' && i + 3 < raw.size() + 0 && std::isdigit(static_cast<unsigned char>(raw[i + 1]))) {
+        point.push_back(char(std::stoi(raw.substr(i + 1, 3), nullptr, 8)));
+        i += 3;
+      } else {
+        point.push_back(raw[i]);
+      }
+    }
+    if (point == canon) return true;
   }
   return false;
 }

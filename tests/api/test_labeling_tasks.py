@@ -187,6 +187,10 @@ def test_labelers_annotate_reviewers_review(srv):
     # a member's own task list
     wt = requests.get(v2(srv, "/workforces/worker-tasks"), headers=ha).json()
     assert [x["task_id"] for x in wt["worker_tasks"]] == [tid] and wt["worker_tasks"][0]["sample_stats"]["uncheck"] == 2
+    # a member taken out of the team (a reviewer holds no items) loses the task at once
+    assert requests.delete(v2(srv, f"/workforces/{t}/workers/{wr}"), headers=srv.h).status_code == 204
+    assert requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=hr).status_code == 403
+    assert requests.get(task_url(srv, ds, tid), headers=hr).status_code == 403
 
 
 def test_tasks_crud_and_isolation(srv):
@@ -428,11 +432,13 @@ def test_notify_sends_real_mail(tmp_path):
         assert r.status_code == 400 and r.json()["error_code"] == "ModelArts.4604"
         assert len(sink.messages()) == 2
         # the member without a password gets a one-time link to choose one, and then signs in
-        r = requests.post(task_url(s, ds, tid, "/notify"), headers=s.h, json={"emails": ["wes@example.com"]})
+        # (links point where the server says it is, not at the request's Host)
+        r = requests.post(task_url(s, ds, tid, "/notify"), headers={**s.h, "Host": "evil.example"}, json={"emails": ["wes@example.com"]})
         assert r.json()["success"] is True, r.text
         wes = [msg for msg in sink.messages() if msg["X-RcptTo"] == "wes@example.com"][0].get_payload(decode=True).decode()
         import re
         link = re.search(r"(http://\S+/login/password\?ticket=\w+)", wes).group(1)
+        assert link.startswith(s.base + "/login/password") and "evil" not in wes
         user = re.search(r"Your user name is (\S+) ", wes).group(1)
         form = requests.get(link)
         assert form.status_code == 200 and 'name="ticket"' in form.text
@@ -471,3 +477,25 @@ def test_notify_without_smtp_is_a_clear_error(srv):
         {"workforce_id": t}]}}).json()["task_id"]
     r = requests.post(task_url(srv, ds, tid, "/notify"), headers=srv.h, json={"emails": ["x@example.com"]})
     assert r.status_code == 503 and "SMTP" in r.json()["error_msg"]
+
+
+def test_redealing_with_repetition_moves_orphaned_items(srv):
+    ds, ids = dataset(srv, 6)
+    t, m = team_with(srv, [(f"rep{i}-{unique('p')}@example.com", 0) for i in range(3)])
+    (ea, (wa, ha)), (eb, (wb, hb)), (ec, (wc, hc)) = sorted(m.items())
+    tid = requests.post(task_url(srv, ds), headers=srv.h, json={"task_name": "rep", "repetition": 2, "workforces_config": {
+        "workforces": [{"workforce_id": t}]}}).json()["task_id"]
+    mine = requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=ha, params={"limit": 100}).json()["samples"]
+    assert requests.put(task_url(srv, ds, tid, "/data-annotations/samples"), headers=ha,
+                        json={"samples": [{"sample_id": x["sample_id"], "labels": [{"name": "cat"}]} for x in mine]}).status_code == 200
+    # b leaves the task: b's untouched items go to whoever does not hold the sample yet
+    r = requests.put(task_url(srv, ds, tid), headers=srv.h, json={"workforces_config": {"workforces": [
+        {"workforce_id": t, "workers": [{"worker_id": wa}, {"worker_id": wc}]}]}})
+    assert r.status_code == 200, r.text
+    items = requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=srv.h, params={"limit": 100}).json()["samples"]
+    holders = {}
+    for x in items:
+        holders.setdefault(x["sample_id"], []).append(x["worker_id"])
+    assert wb not in {w for ws in holders.values() for w in ws}
+    assert all(sorted(ws) == sorted([wa, wc]) for ws in holders.values()), holders
+    assert set(holders) == set(ids)

@@ -141,6 +141,16 @@ def test_members_are_users_of_the_account(srv):
     r = requests.post(f"{srv.base}/v3/auth/tokens", json={"auth": {"identity": {"methods": ["password"], "password": {
         "user": {"name": frank, "password": "", "domain": {"name": "admin"}}}}}})
     assert r.status_code in (400, 401)
+    # an address a user put on itself links nobody until an administrator sets it
+    r = requests.post(f"{srv.base}/v3.0/OS-USER/users", headers=srv.h, json={"user": {
+        "name": "mal", "password": "Mal-pass-12", "domain_id": srv.domain_id}})
+    mal_id = r.json()["user"]["id"]
+    mal_tok, _ = token_for(srv.base, "mal", "Mal-pass-12", "admin")
+    assert requests.put(f"{srv.base}/v3.0/OS-USER/users/{mal_id}/info", headers={"X-Auth-Token": mal_tok},
+                        json={"user": {"email": "boss@corp.test"}}).status_code == 204
+    err(requests.post(url(srv, f"/{t}/workers"), headers=srv.h, json={"emails": "boss@corp.test", "role": 0}), 400, "ModelArts.4633")
+    assert requests.put(f"{srv.base}/v3.0/OS-USER/users/{mal_id}", headers=srv.h, json={"user": {"email": "boss@corp.test"}}).status_code == 200
+    assert requests.post(url(srv, f"/{t}/workers"), headers=srv.h, json={"emails": "boss@corp.test", "role": 0}).status_code == 201
     # a second team with the same address links the same user
     t2 = team(srv)
     requests.post(url(srv, f"/{t2}/workers"), headers=srv.h, json={"emails": "frank.o@example.com", "role": 1})
