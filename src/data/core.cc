@@ -509,7 +509,7 @@ json with_running_tasks(const Context& ctx, Database& db, tasks::Runner& runner,
   return j;
 }
 
-json sample_json(const Context& ctx, const Row& r) {
+json sample_json(const Context& ctx, const Row& r, bool labels) {
   json j = json::object();
   j["sample_id"] = r.str("id");
   j["sample_name"] = r.str("name");
@@ -520,7 +520,7 @@ json sample_json(const Context& ctx, const Row& r) {
   j["sample_dir"] = r.str("dir");
   j["sample_size"] = r.i64("size");
   j["sample_time"] = r.i64("sample_time");
-  j["labels"] = json::parse(r.str("labels"), nullptr, false);
+  if (labels) j["labels"] = json::parse(r.str("labels"), nullptr, false);
   j["metadata"] = json::parse(r.str("metadata"), nullptr, false);
   if (!r.null("annotated_by")) j["annotated_by"] = r.str("annotated_by");
   if (!r.null("usage")) j["sample_usage"] = r.str("usage");

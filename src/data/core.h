@@ -336,7 +336,8 @@ json with_running_tasks(const Context& ctx, Database& db, tasks::Runner& runner,
 
 // ------------------------------------------------------------------ samples rendering
 
-json sample_json(const Context& ctx, const Row& r);
+// `labels`: false leaves them out (a caller that puts others in their place).
+json sample_json(const Context& ctx, const Row& r, bool labels = true);
 
 // Lines of an object, each at most kMaxManifestLine bytes (a longer one is
 // reported as an empty line with `too_long` set, and skipped).

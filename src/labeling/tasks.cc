@@ -104,6 +104,7 @@ CREATE TABLE task_members (
   task_id TEXT NOT NULL, worker_id TEXT NOT NULL, workforce_id TEXT NOT NULL, email TEXT NOT NULL,
   user_id TEXT NOT NULL, role INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (task_id, worker_id));
 CREATE INDEX task_members_user ON task_members (user_id, task_id);
+CREATE INDEX task_members_idx ON task_members (task_id, idx);
 CREATE TABLE task_items (
   task_id TEXT NOT NULL, seq BIGINT NOT NULL, worker_id TEXT NOT NULL, state INTEGER NOT NULL,
   labels TEXT NOT NULL DEFAULT '[]', comment TEXT NOT NULL DEFAULT '', score TEXT NOT NULL DEFAULT '',
@@ -550,7 +551,7 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
     return where;
   };
   auto item_json = [](const Context& ctx, const Row& r) {
-    json j = data::sample_json(ctx, r);
+    json j = data::sample_json(ctx, r, /*labels=*/false);  // the item's labels, not the dataset's
     j["worker_id"] = r.str("worker_id");
     j["labels"] = json::parse(r.str("item_labels"), nullptr, false);
     j["sample_status"] = std::string(kStateKeys[std::clamp<int64_t>(r.i64("item_state"), 0, kItemRejected)]);
