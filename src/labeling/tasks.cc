@@ -135,7 +135,9 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
                                  std::move(depends), std::move(h)));
   };
   auto task_row = [&db](const Context& ctx) {
-    auto r = db.query_one("SELECT * FROM workforce_tasks WHERE id = ? AND dataset_id = ? AND project_id = ?",
+    // A deleted dataset takes its tasks with it.
+    auto r = db.query_one("SELECT t.* FROM workforce_tasks t JOIN datasets d ON d.id = t.dataset_id AND d.status <> 2 "
+                          "WHERE t.id = ? AND t.dataset_id = ? AND t.project_id = ?",
                           {ctx.param("workforce_task_id"), ctx.param("dataset_id"), ctx.caller.project_id});
     if (!r) throw task_missing(ctx.param("workforce_task_id"));
     return *r;
@@ -1006,12 +1008,15 @@ std::vector<Route> member_routes(Database& db) {
       where += " AND t.name LIKE ? ESCAPE '\\'";
       p.push_back("%" + store::like_escape(*v) + "%");
     }
-    auto total = db.query_one("SELECT COUNT(*) AS n FROM task_members m JOIN workforce_tasks t ON t.id = m.task_id WHERE " + where, p);
+    auto total = db.query_one("SELECT COUNT(*) AS n FROM task_members m JOIN workforce_tasks t ON t.id = m.task_id JOIN datasets d ON "
+                              "d.id = t.dataset_id AND d.status <> 2 WHERE " + where,
+                              p);
     p.push_back(limit);
     p.push_back(offset);
     json list = json::array();
     for (auto& r : db.query("SELECT m.*, t.name, t.dataset_id, t.status, t.created_at AS tc, t.updated_at AS tu, d.type AS dtype "
                             "FROM task_members m JOIN workforce_tasks t ON t.id = m.task_id JOIN datasets d ON d.id = t.dataset_id "
+                            "AND d.status <> 2 "
                             "WHERE " + where + " ORDER BY " + col + " " + order + ", t.id LIMIT ? OFFSET ?",
                             p)) {
       json s = json::object();

@@ -529,6 +529,9 @@ struct Service::Impl {
       l.dir = dir;
       l.log_stem = "jupyter-";
       uint16_t port = runtime::free_loopback_port();
+      // A new Jupyter token every run: one that leaked once opens nothing later.
+      std::string secret = crypto::random_hex(24);
+      db.exec("UPDATE notebooks SET secret = ? WHERE id = ?", {secret, id});
       std::string base = base_path(r);
       l.command = {settings.python,
                    "-m",
@@ -550,7 +553,7 @@ struct Service::Impl {
                {"LANG", "C.UTF-8"},
                {"SHELL", "/bin/bash"},
                {"PYTHONUNBUFFERED", "1"},
-               {"JUPYTER_TOKEN", r.str("secret")},  // not on the command line, where ps would show it
+               {"JUPYTER_TOKEN", secret},  // not on the command line, where ps would show it
                {"JUPYTER_RUNTIME_DIR", on_pool ? std::string(kWork) + "/.jupyter-runtime" : "/tmp/jupyter-runtime"},
                {"OMP_NUM_THREADS", std::to_string(std::max(1, int(std::ceil(f->cpu))))}};
       l.cores = f->cpu;

@@ -253,6 +253,12 @@ def test_tasks_crud_and_isolation(srv):
     assert r.status_code in (400, 404)
     assert requests.delete(task_url(srv, ds, tid), headers=srv.h).status_code == 204
     assert requests.get(task_url(srv, ds, tid), headers=srv.h).json()["error_code"] == "ModelArts.4619"
+    # deleting the dataset takes its tasks with it, for the owner and the members alike
+    before = requests.get(v2(srv, "/workforces/worker-tasks"), headers=h).json()["count"]
+    assert before >= 1
+    assert requests.delete(v2(srv, f"/datasets/{ds}"), headers=srv.h).status_code in (200, 204)
+    assert requests.get(task_url(srv, ds, tid3), headers=srv.h).status_code in (400, 404)
+    assert requests.get(v2(srv, "/workforces/worker-tasks"), headers=h).json()["count"] == 0
     assert requests.get(task_url(srv, ds, tid, "/data-annotations/samples"), headers=h).status_code in (400, 403)
 
 
