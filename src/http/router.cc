@@ -141,19 +141,25 @@ bool Router::match(const std::vector<std::string>& segs, size_t i, Node* n, cons
   return false;
 }
 
-std::string cookie_value(const Headers& headers, std::string_view name) {
-  for (const std::string& line : headers.all("Cookie")) {
-    std::string_view rest = line;
-    while (!rest.empty()) {
-      size_t semi = rest.find(';');
-      std::string_view pair = rest.substr(0, semi);
-      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
-      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-      size_t eq = pair.find('=');
-      if (eq != std::string_view::npos && pair.substr(0, eq) == name) return std::string(pair.substr(eq + 1));
-    }
+// Calls fn with each "name=value" pair of a Cookie header line, spaces trimmed.
+static void each_cookie(std::string_view line, const std::function<void(std::string_view)>& fn) {
+  while (!line.empty()) {
+    size_t semi = line.find(';');
+    std::string_view pair = line.substr(0, semi);
+    line = semi == std::string_view::npos ? std::string_view() : line.substr(semi + 1);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    if (!pair.empty()) fn(pair);
   }
-  return "";
+}
+
+std::string cookie_value(const Headers& headers, std::string_view name) {
+  std::optional<std::string> found;
+  for (const std::string& line : headers.all("Cookie"))
+    each_cookie(line, [&](std::string_view pair) {
+      size_t eq = pair.find('=');
+      if (!found && eq != std::string_view::npos && pair.substr(0, eq) == name) found = std::string(pair.substr(eq + 1));
+    });
+  return found.value_or("");
 }
 
 Headers headers_for_upstream(const Request& req) {
@@ -166,15 +172,9 @@ Headers headers_for_upstream(const Request& req) {
       continue;
     }
     std::string kept;  // the other cookies pass (Jupyter's own, say)
-    std::string_view rest = value;
-    while (!rest.empty()) {
-      size_t semi = rest.find(';');
-      std::string_view pair = rest.substr(0, semi);
-      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
-      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-      if (pair.empty() || pair.substr(0, prefix.size()) == prefix) continue;
-      kept += (kept.empty() ? "" : "; ") + std::string(pair);
-    }
+    each_cookie(value, [&](std::string_view pair) {
+      if (pair.substr(0, prefix.size()) != prefix) kept += (kept.empty() ? "" : "; ") + std::string(pair);
+    });
     if (!kept.empty()) out.add(name, kept);
   }
   return out;

@@ -1,5 +1,7 @@
 #include "labeling/labeling.h"
 
+#include "labeling/internal.h"
+
 #include <algorithm>
 #include <set>
 
@@ -97,8 +99,12 @@ void check_no_open_work(Database& db, const std::string& worker_id) {
 constexpr const char* kWorkerSelect =
     "SELECT w.*, u.name AS user_name, u.last_login_at FROM workers w LEFT JOIN iam_users u ON u.id = w.user_id";
 
-// order/sort_by of the member and team lists.
-std::string order_by(const Context& ctx, std::initializer_list<std::pair<const char*, const char*>> keys) {
+
+}  // namespace
+
+static std::vector<store::Migration> team_migrations();
+
+std::string order_by(const Context& ctx, std::initializer_list<std::pair<const char*, const char*>> keys, const std::string& tie) {
   std::string col = keys.begin()->second;
   if (auto v = data::qp(ctx, "sort_by")) {
     bool found = false;
@@ -115,15 +121,9 @@ std::string order_by(const Context& ctx, std::initializer_list<std::pair<const c
     if (*v == "asc") dir = "ASC";
     else if (*v != "desc") throw bad_request("Invalid parameter order: asc or desc");
   }
-  return " ORDER BY " + col + " " + dir + ", id " + dir;
+  return " ORDER BY " + col + " " + dir + ", " + tie + " " + dir;
 }
 
-}  // namespace
-
-static std::vector<store::Migration> team_migrations();
-std::vector<store::Migration> task_migrations();
-std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp, const std::string& public_url);
-std::vector<Route> member_routes(Database& db);
 
 std::vector<store::Migration> migrations() {
   auto all = team_migrations();
@@ -177,7 +177,7 @@ std::vector<Route> routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp, c
       throw bad_request("Invalid parameter workforce_task_id: team labeling tasks are not available yet");
     auto total = db.query_one("SELECT COUNT(*) AS n FROM workforces" + where, p);
     std::string sql = "SELECT * FROM workforces" + where +
-                      order_by(ctx, {{"create_time", "created_at"}, {"workforce_name", "name"}}) + " LIMIT ? OFFSET ?";
+                      order_by(ctx, {{"create_time", "created_at"}, {"workforce_name", "name"}}, "id") + " LIMIT ? OFFSET ?";
     p.push_back(limit);
     p.push_back(offset);
     json list = json::array();
@@ -253,7 +253,7 @@ std::vector<Route> routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp, c
     }
     auto total = db.query_one("SELECT COUNT(*) AS n FROM workers w" + where, p);
     std::string sql = std::string(kWorkerSelect) + where +
-                      order_by(ctx, {{"create_time", "w.created_at"}, {"email", "w.email"}}) + " LIMIT ? OFFSET ?";
+                      order_by(ctx, {{"create_time", "w.created_at"}, {"email", "w.email"}}, "w.id") + " LIMIT ? OFFSET ?";
     p.push_back(limit);
     p.push_back(offset);
     json list = json::array();

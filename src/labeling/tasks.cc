@@ -25,6 +25,7 @@
 #include "common/ids.h"
 #include "data/core.h"
 #include "labeling/labeling.h"
+#include "labeling/internal.h"
 
 namespace atelier::labeling {
 
@@ -54,6 +55,16 @@ std::optional<int> state_of(std::string v) {
   if (v == "__accepted__" || v == "accepted") return kAccepted;
   if (v == "__rejected__" || v == "rejected") return kItemRejected;
   return std::nullopt;
+}
+
+// The samples `s` a task's options select (scope, conditions); binds go to `p`.
+std::string selection_where(const json& opt, const std::string& dataset_id, store::Params& p) {
+  p.push_back(dataset_id);
+  std::string where = "s.dataset_id = ?";
+  if (opt.value("scope", "all") == "unlabeled") where += " AND s.state = 'UN_ANNOTATION'";
+  if (opt.contains("conditions"))
+    for (auto& c : opt["conditions"]) where += " AND (" + data::condition_sql(c, p) + ")";
+  return where;
 }
 
 struct Member {
@@ -199,11 +210,8 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
     std::string id = t.str("id");
     int64_t rep = t.i64("repetition");
     json opt = json::parse(t.str("options"));
-    store::Params p{t.str("dataset_id")};
-    std::string where = "s.dataset_id = ?";
-    if (opt.value("scope", "all") == "unlabeled") where += " AND s.state = 'UN_ANNOTATION'";
-    if (opt.contains("conditions"))
-      for (auto& c : opt["conditions"]) where += " AND (" + data::condition_sql(c, p) + ")";
+    store::Params p;
+    std::string where = selection_where(opt, t.str("dataset_id"), p);
     std::string limit;
     if (opt.contains("count")) {
       auto have = db.query_one("SELECT COUNT(DISTINCT seq) AS n FROM task_items WHERE task_id = ?", {id});
@@ -409,11 +417,8 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
     auto cfg = in.obj("workforces_config");
     auto ms = members_of(ctx, cfg);
     if (rate) {  // a share of the selection as it is now
-      store::Params p{d.str("id")};
-      std::string where = "s.dataset_id = ?";
-      if (opt.value("scope", "all") == "unlabeled") where += " AND s.state = 'UN_ANNOTATION'";
-      if (opt.contains("conditions"))
-        for (auto& c : opt["conditions"]) where += " AND (" + data::condition_sql(c, p) + ")";
+      store::Params p;
+      std::string where = selection_where(opt, d.str("id"), p);
       auto n = db.query_one("SELECT COUNT(*) AS n FROM samples s WHERE " + where, p);
       opt["count"] = std::max<int64_t>(1, std::llround(*rate * double(n ? n->i64("n") : 0)));
     }
@@ -992,16 +997,7 @@ std::vector<Route> member_routes(Database& db) {
   std::vector<Route> out;
   out.push_back(data::v2_route("GET", "/workforces/worker-tasks", "", {}, [&db](Context& ctx) {
     auto [offset, limit] = data::page(ctx, 10, 100);
-    std::string order = "DESC";
-    if (auto v = data::qp(ctx, "order")) {
-      if (*v == "asc") order = "ASC";
-      else if (*v != "desc") throw bad_request("Invalid parameter order: asc or desc");
-    }
-    std::string col = "t.created_at";
-    if (auto v = data::qp(ctx, "sort_by")) {
-      if (*v == "workforce_task_name") col = "t.name";
-      else if (*v != "create_time") throw bad_request("Invalid parameter sort_by: create_time or workforce_task_name");
-    }
+    std::string order = order_by(ctx, {{"create_time", "t.created_at"}, {"workforce_task_name", "t.name"}}, "t.id");
     std::string where = "m.user_id = ? AND t.project_id = ?";
     store::Params p{ctx.caller.user_id, ctx.param("project_id")};
     if (auto v = data::qp(ctx, "search_content"); v && !v->empty()) {
@@ -1017,7 +1013,7 @@ std::vector<Route> member_routes(Database& db) {
     for (auto& r : db.query("SELECT m.*, t.name, t.dataset_id, t.status, t.created_at AS tc, t.updated_at AS tu, d.type AS dtype "
                             "FROM task_members m JOIN workforce_tasks t ON t.id = m.task_id JOIN datasets d ON d.id = t.dataset_id "
                             "AND d.status <> 2 "
-                            "WHERE " + where + " ORDER BY " + col + " " + order + ", t.id LIMIT ? OFFSET ?",
+                            "WHERE " + where + order + " LIMIT ? OFFSET ?",
                             p)) {
       json s = json::object();
       for (auto k : kStateKeys) s[k] = 0;
