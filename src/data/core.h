@@ -378,6 +378,41 @@ class LineReader {
     }
   }
 
+  // Counts the lines next() would return that are not blank (only spaces,
+  // tabs, CRs) or are too long, without copying them; reads to the end.
+  int64_t count_lines() {
+    int64_t n = 0;
+    size_t length = 0;  // of the line so far
+    bool counted = false;
+    for (;;) {
+      if (pos_ == len_) {
+        len_ = eof_ ? 0 : r_->read(buf_, sizeof buf_);
+        pos_ = 0;
+        if (len_ == 0) {
+          eof_ = true;
+          return n;
+        }
+      }
+      const char* nl = static_cast<const char*>(std::memchr(buf_ + pos_, '\n', len_ - pos_));
+      size_t end = nl ? size_t(nl - buf_) : len_;
+      if (!counted) {
+        const char* p = buf_ + pos_;
+        while (p < buf_ + end && (*p == ' ' || *p == '\t' || *p == '\r')) ++p;
+        length += end - pos_;
+        if (p < buf_ + end || length > kMaxManifestLine) {
+          ++n;
+          counted = true;
+        }
+      }
+      offset_ += end - pos_ + (nl ? 1 : 0);
+      pos_ = end + (nl ? 1 : 0);
+      if (nl) {
+        length = 0;
+        counted = false;
+      }
+    }
+  }
+
   // Bytes consumed so far: the start of the next line.
   uint64_t offset() const { return offset_; }
   // Discards the first `n` bytes (resuming at a recorded offset); false at EOF first.

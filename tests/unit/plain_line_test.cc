@@ -7,6 +7,8 @@
 
 #include <map>
 #include <optional>
+#include <cstring>
+#include <random>
 #include <regex>
 #include <string>
 
@@ -214,3 +216,57 @@ TEST(PlainLine, DeclinesWhatItDoesNotReadExactly) {
   for (int i = 0; i < 20000; ++i) many += (i ? ",\"" : "\"") + std::to_string(i) + "\":\"\"";
   expect_declined(many + "}]}", 1, f);
 }
+
+// count_lines (the import's first pass, for its total) must count exactly
+// the lines the import then reads as items: not blank, or too long.
+namespace {
+
+class StringReader : public atelier::obs::ObjectReader {
+ public:
+  // Hands out at most `chunk` bytes a call, so lines straddle reads.
+  StringReader(std::string s, size_t chunk) : s_(std::move(s)), chunk_(chunk) {}
+  size_t read(char* buf, size_t cap) override {
+    size_t n = std::min({cap, chunk_, s_.size() - pos_});
+    std::memcpy(buf, s_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+  uint64_t size() const override { return s_.size(); }
+
+ private:
+  std::string s_;
+  size_t chunk_, pos_ = 0;
+};
+
+int64_t items_read(const std::string& text, size_t chunk) {
+  LineReader r(std::make_unique<StringReader>(text, chunk));
+  std::string line;
+  bool too_long;
+  int64_t n = 0;
+  while (r.next(line, too_long))
+    if (too_long || line.find_first_not_of(" \t\r") != std::string::npos) ++n;
+  return n;
+}
+
+TEST(LineReader, CountLinesCountsWhatTheImportReads) {
+  std::string big_blank(kMaxManifestLine + 5, ' ');
+  std::string big(kMaxManifestLine + 70000, 'x');
+  std::vector<std::string> texts = {
+      "", "\n", "a", "a\n", "a\nb", " \t\r\n\r\n  x \n\n", "\r\n{\"a\":1}\r\n   \n", "  \n\t\n",
+      big_blank + "\n{}\n", big + "\nnext\n", "x\n" + big_blank, std::string(70000, ' ') + "y\n" + std::string(140000, '\n')};
+  std::mt19937 rng(7);
+  for (int k = 0; k < 200; ++k) {  // random mixes of the characters that matter
+    std::string t;
+    size_t len = rng() % 300;
+    for (size_t i = 0; i < len; ++i) t += " \t\r\nab"[rng() % 6];
+    texts.push_back(t);
+  }
+  for (auto& t : texts)
+    for (size_t chunk : {size_t(1), size_t(3), size_t(4096), size_t(1) << 20}) {
+      LineReader r(std::make_unique<StringReader>(t, chunk));
+      EXPECT_EQ(r.count_lines(), items_read(t, chunk)) << "text of " << t.size() << " bytes, chunk " << chunk;
+      EXPECT_EQ(r.offset(), t.size());
+    }
+}
+
+}  // namespace
