@@ -303,6 +303,9 @@ class SqliteDatabase : public Database {
       return;
     }
     sqlite3_busy_timeout(cp, 1000);
+    // A connection opens the WAL at its first read; before that a checkpoint
+    // through it does nothing at all (and says so only by a log of -1).
+    sqlite3_exec(cp, "SELECT 1 FROM sqlite_schema LIMIT 1", nullptr, nullptr, nullptr);
     std::unique_lock<std::mutex> l(mu_);
     while (!cv_.wait_for(l, std::chrono::milliseconds(250), [this] { return stopping_; })) {
       release_idle_reads();
@@ -328,7 +331,9 @@ class SqliteDatabase : public Database {
       throw SqliteError("cannot open database " + path_ + ": " +
                         (c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc)));
     sqlite3_busy_timeout(c->db, 10000);
-    exec_script(*c, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=0;");
+    exec_script(*c, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;");
+    // journal_size_limit: a WAL that a long import grew is cut back to 64 MB
+    // when it next starts over, instead of keeping its size on disk.
     Conn* raw = c.get();
     {
       std::lock_guard<std::mutex> l(mu_);

@@ -426,3 +426,33 @@ TEST_F(StoreTest, WriteInsideSnapshotIsRefused) {
   db->exec("INSERT INTO t (id) VALUES ('z')");  // the connection is fine afterwards
   EXPECT_EQ(count(), 1);
 }
+
+// The server's checkpointer moves committed pages into the database file
+// while the Database stays open, so the WAL starts over instead of growing
+// for the server's whole life; one that a burst of writes made large is cut
+// back (journal_size_limit, 64 MB) when it starts over.
+TEST(Store, CheckpointsWhileOpenAndKeepsTheWalBounded) {
+  TempDir dir;
+  auto db = open_sqlite(dir.file("c.db"));
+  db->exec("CREATE TABLE blobs (n INTEGER PRIMARY KEY, b TEXT NOT NULL)");
+  const std::string blob(64 * 1024, 'x');
+  int64_t n = 0;
+  for (int tx = 0; tx < 12; ++tx)  // ~75 MB of WAL
+    db->transaction([&] {
+      for (int i = 0; i < 100; ++i) db->exec("INSERT INTO blobs (n, b) VALUES (?, ?)", {++n, blob});
+    });
+  auto size = [&](const std::string& name) { return std::filesystem::file_size(dir.file(name)); };
+  EXPECT_GT(size("c.db-wal"), uint64_t(70) << 20);
+  // Within a few checkpoint rounds the pages are in the database file, and
+  // the next commit starts the WAL over and cuts it back.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (size("c.db") < uint64_t(70) << 20 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_GE(size("c.db"), uint64_t(70) << 20) << "nothing was checkpointed into the database file";
+  while (size("c.db-wal") > uint64_t(64) << 20 && std::chrono::steady_clock::now() < deadline) {
+    db->exec("INSERT INTO blobs (n, b) VALUES (?, 'y')", {++n});
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_LE(size("c.db-wal"), uint64_t(64) << 20);
+  EXPECT_EQ(db->query_one("SELECT COUNT(*) AS c FROM blobs")->i64("c"), n);
+}
