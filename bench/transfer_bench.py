@@ -4,7 +4,9 @@
   1. Import of an N-line manifest into an object-detection dataset (10 labels,
      one box per sample in a PASCAL VOC file beside each image), next to raw
      SQLite inserting the same rows (build/atelier_data_baseline N detection)
-     in the same run.
+     in the same run, and to the bound the machine sets in that run: those
+     inserts plus the file work no import avoids (stat of each image, read of
+     each VOC file: build/atelier_files_baseline read) on every core.
   2. Export of those N samples: a manifest and one VOC file a sample, next to
      the file system creating N files of that size (build/atelier_files_baseline)
      in the same run -- what such an export is bound by.
@@ -152,6 +154,7 @@ def main():
         import_secs, t, import_rss = timed_task(ds, "import-tasks", {"import_path": "/bench/in.manifest"}, ("COMPLETED",))
         assert t["imported_sample_count"] == n and t["failed_sample_count"] == 0, {k: t[k] for k in t if k != "failures"}
         sqlite_rate = baseline("atelier_data_baseline", n, "detection")
+        reads_rate = baseline("atelier_files_baseline", "read", n, img_dir)
 
         export_secs, t, export_rss = timed_task(ds, "export-tasks", {"path": "/bench/export/"}, ("SUCCESSED",))
         assert t["finished_sample_count"] == n, t
@@ -178,6 +181,12 @@ def main():
     print(f"transfer_bench: {n} manifest lines (10 labels), {folder_n} folder files")
     print(f"detection manifest import {imp:9.0f} samples/s   raw SQLite, same rows {sqlite_rate:.0f} rows/s   "
           f"ratio {imp / sqlite_rate:.2f}   peak RSS {import_rss:.1f} MB")
+    # What this machine allows in this run: the rows' inserts (one core)
+    # plus the file reads (core-seconds per sample) with every core busy.
+    cores = os.cpu_count() or 1
+    floor = cores / (1 / sqlite_rate + cores / reads_rate)
+    print(f"  bound: raw file reads of the same files {reads_rate:.0f} samples/s on {cores} threads; with the raw "
+          f"inserts, every core busy: {floor:.0f} samples/s; import/bound {imp / floor:.2f}")
     print(f"detection export          {n / export_secs:9.0f} samples/s   ({export_secs:.2f} s, {n} VOC files)   "
           f"raw file creation {files_rate:.0f} files/s   ratio {n / export_secs / files_rate:.2f}   peak RSS {export_rss:.1f} MB")
     print(f"classification import     {n / cls_import_secs:9.0f} samples/s   peak RSS {cls_rss:.1f} MB")
