@@ -348,15 +348,7 @@ class LineReader {
     line.clear();
     too_long = false;
     for (;;) {
-      if (pos_ == len_) {
-        if (eof_) return !line.empty() || too_long;
-        len_ = r_->read(buf_, sizeof buf_);
-        pos_ = 0;
-        if (len_ == 0) {
-          eof_ = true;
-          return !line.empty() || too_long;
-        }
-      }
+      if (!fill()) return !line.empty() || too_long;
       const char* nl = static_cast<const char*>(std::memchr(buf_ + pos_, '\n', len_ - pos_));
       size_t n = (nl ? size_t(nl - buf_) : len_) - pos_;
       if (!too_long) {
@@ -385,14 +377,7 @@ class LineReader {
     size_t length = 0;  // of the line so far
     bool counted = false;
     for (;;) {
-      if (pos_ == len_) {
-        len_ = eof_ ? 0 : r_->read(buf_, sizeof buf_);
-        pos_ = 0;
-        if (len_ == 0) {
-          eof_ = true;
-          return n;
-        }
-      }
+      if (!fill()) return n;
       const char* nl = static_cast<const char*>(std::memchr(buf_ + pos_, '\n', len_ - pos_));
       size_t end = nl ? size_t(nl - buf_) : len_;
       if (!counted) {
@@ -418,11 +403,7 @@ class LineReader {
   // Discards the first `n` bytes (resuming at a recorded offset); false at EOF first.
   bool skip(uint64_t n) {
     while (offset_ < n) {
-      if (pos_ == len_) {
-        len_ = r_->read(buf_, sizeof buf_);
-        pos_ = 0;
-        if (len_ == 0) return false;
-      }
+      if (!fill()) return false;
       size_t k = size_t(std::min<uint64_t>(len_ - pos_, n - offset_));
       pos_ += k;
       offset_ += k;
@@ -431,6 +412,16 @@ class LineReader {
   }
 
  private:
+  // Reads more once the buffer is used up; false at the end of the object.
+  bool fill() {
+    if (pos_ < len_) return true;
+    if (eof_) return false;
+    len_ = r_->read(buf_, sizeof buf_);
+    pos_ = 0;
+    eof_ = len_ == 0;
+    return !eof_;
+  }
+
   std::unique_ptr<obs::ObjectReader> r_;
   char buf_[1 << 16];
   size_t pos_ = 0, len_ = 0;
