@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   {
     auto db = store::open_sqlite((dir / "meta.db").string());
     db->migrate(data::migrations());
-    std::string ds = crypto::random_hex(16);
+    std::string ds = ids::base62_19();  // a dataset id as the server makes them
     db->exec("INSERT INTO datasets (id, project_id, name, type, status, work_path, data_sources, extra, created_at, updated_at, "
              "data_updated_at) VALUES (?, 'p', 'bench', ?, 1, '/b/w/', '[]', '{}', 0, 0, 0)",
              {ds, detection ? 1 : 0});
