@@ -7,6 +7,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
+#include <utility>
 
 #include "store/db.h"
 
@@ -187,8 +188,7 @@ class SqliteDatabase : public Database {
       sqlite3_exec(c.db, "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
     }
-    if (c.wal_frames >= kWalRestartFrames) checkpoint_now(c);
-    else if (c.wal_frames >= kWalRestartFrames / 2) nudge_checkpointer();
+    after_commit(c);
   }
 
   void snapshot(const std::function<void()>& fn) override {
@@ -252,8 +252,12 @@ class SqliteDatabase : public Database {
     void done() { ok_ = true; }
     ~Autocommit() {
       if (c_.tx_depth > 0) return;
-      if (write_) d_.epoch_.fetch_add(1, std::memory_order_release);
-      else if (!ok_) d_.end_read(c_);
+      if (write_) {
+        d_.epoch_.fetch_add(1, std::memory_order_release);
+        d_.after_commit(c_);
+      } else if (!ok_) {
+        d_.end_read(c_);
+      }
     }
 
    private:
@@ -300,6 +304,12 @@ class SqliteDatabase : public Database {
   // kernel) became 8.3 s; a 1M-line detection manifest import 22.7 s CPU
   // became 17.5-18.5 s, and 79k samples/s became 99-105k.
   static constexpr int kWalRestartFrames = 16384;
+  // Caller holds c.use, outside any transaction, and has just committed.
+  void after_commit(Conn& c) {
+    int frames = std::exchange(c.wal_frames, 0);  // the hook sets it again at the next commit
+    if (frames >= kWalRestartFrames) checkpoint_now(c);
+    else if (frames >= kWalRestartFrames / 2) nudge_checkpointer();
+  }
   void nudge_checkpointer() {
     {
       std::lock_guard<std::mutex> l(mu_);
