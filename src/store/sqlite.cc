@@ -69,9 +69,9 @@ struct Conn {
   std::unordered_map<std::string, Stmt, SqlHash, std::equal_to<>> stmts;
   int tx_depth = 0;
   int wal_frames = 0;  // frames in the WAL after this connection's last commit (sqlite3_wal_hook)
-  // Held by the owning thread while it uses the connection, and by the
-  // checkpoint thread when it closes a read snapshot left open on an idle
-  // connection. Uncontended on the request path.
+  // Held by the owning thread while it uses the connection, and by a
+  // checkpointing thread (release_idle_reads) when it closes a read snapshot
+  // left open on an idle connection. Uncontended on the request path.
   std::mutex use;
   // A read transaction kept open between autocommit reads (see
   // SqliteDatabase::begin_read): its epoch and when it began.
@@ -453,8 +453,8 @@ class SqliteDatabase : public Database {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  bool nudged_ = false;
-  std::mutex checkpoint_mu_;  // held while this Database runs a checkpoint (one at a time)  // a commit asks for a checkpoint now (nudge_checkpointer)
+  bool nudged_ = false;        // a commit asks for a checkpoint now (nudge_checkpointer)
+  std::mutex checkpoint_mu_;  // held while this Database runs a checkpoint (one at a time)
   std::thread checkpointer_;
   std::vector<std::unique_ptr<Conn>> conns_;  // guarded by mu_
   std::atomic<uint64_t> epoch_{0};            // commits made through this Database
