@@ -100,7 +100,8 @@ class SqliteDatabase : public Database {
     exec_script(c, "PRAGMA journal_mode=WAL;");
     // Checkpoints run here, off the request path: a commit that crosses the
     // auto-checkpoint threshold would otherwise copy the WAL into the
-    // database inside somebody's request.
+    // database inside somebody's request. Only a WAL past 64 MB (writes
+    // without a pause) has the committing thread finish one (after_commit).
     if (path_ != ":memory:") checkpointer_ = std::thread([this] { checkpoint_loop(); });
   }
 

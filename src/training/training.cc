@@ -489,10 +489,10 @@ struct Service::Impl {
 
   // ---------------------------------------------------------------- create
 
-  // Inserts a queued version of `job` with a validated config; returns its row.
-  Row insert_version(const Row& job, const json& cfg, std::optional<int64_t> pre) {
+  // Inserts a queued version of `job` with a validated config, created at
+  // `now` (a job's first version shares the job's time); returns its row.
+  Row insert_version(const Row& job, const json& cfg, std::optional<int64_t> pre, int64_t now) {
     int64_t vid = ids::long_id();
-    int64_t now = clock::now_ms();
     int64_t n = db.query_one("SELECT next_version FROM train_jobs WHERE id = ?", {job.i64("id")})->i64("next_version");
     char name[16];
     std::snprintf(name, sizeof name, "V%04lld", static_cast<long long>(n));
@@ -979,7 +979,7 @@ std::vector<Route> Service::Impl::routes() {
               {id, ctx.caller.project_id, name, desc, ws, cfg.dump(), clock::now_ms()});
       auto job = *db.query_one("SELECT * FROM train_jobs WHERE id = ?", {id});
       if (first) {
-        body = created(job, insert_version(job, cfg, std::nullopt));
+        body = created(job, insert_version(job, cfg, std::nullopt, job.i64("created_at")));
       } else {
         body = {{"is_success", true}, {"job_id", id}, {"job_name", name}, {"status", int(kInit)},
                 {"create_time", job.i64("created_at")}, {"version_id", nullptr}, {"version_name", ""}, {"resource_id", ""}};
@@ -1079,7 +1079,7 @@ std::vector<Route> Service::Impl::routes() {
       if (!db.query_one("SELECT id FROM train_jobs WHERE id = ?", {job.i64("id")})) throw job_missing(ctx.param("job_id"));
       if (desc) db.exec("UPDATE train_jobs SET description = ? WHERE id = ?", {*desc, job.i64("id")});
       auto j = *db.query_one("SELECT * FROM train_jobs WHERE id = ?", {job.i64("id")});
-      body = created(j, insert_version(j, cfg, pre));
+      body = created(j, insert_version(j, cfg, pre, clock::now_ms()));
       body.erase("resource_id");
     });
     poke();
