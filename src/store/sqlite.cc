@@ -324,10 +324,15 @@ class SqliteDatabase : public Database {
       release_idle_reads(&c);
     }
     end_read(c);
-    // SQLite refuses a checkpoint while another runs (SQLITE_BUSY, without
-    // waiting): wait for the checkpoint thread's instead.
+    checkpoint(c.db);
+  }
+
+  // A PASSIVE checkpoint through `db`. SQLite refuses a checkpoint while
+  // another runs (SQLITE_BUSY, without waiting), so this Database's
+  // checkpoints wait for each other instead.
+  void checkpoint(sqlite3* db) {
     std::lock_guard<std::mutex> one(checkpoint_mu_);
-    sqlite3_wal_checkpoint_v2(c.db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   }
 
   // Ends the read snapshots of connections that are idle (their thread is
@@ -362,15 +367,12 @@ class SqliteDatabase : public Database {
       nudged_ = false;
       release_idle_reads();
       l.unlock();
-      {
-        std::lock_guard<std::mutex> one(checkpoint_mu_);
-        sqlite3_wal_checkpoint_v2(cp, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-      }
+      checkpoint(cp);
       l.lock();
     }
     release_idle_reads();
     l.unlock();
-    sqlite3_wal_checkpoint_v2(cp, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    checkpoint(cp);
     sqlite3_close_v2(cp);
   }
 
