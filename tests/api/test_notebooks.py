@@ -392,10 +392,6 @@ def test_idle_stop_counts_kernels_terminals_and_traffic(nb, srv):
     assert g["spec"]["idle_stop"] == {"enable": True, "duration": 600}
     url = g["spec"]["annotations"]["url"]
     kid, _ = execute(url, srv.token, "1")
-    # Ten minutes is long for a test: make it three seconds in the store.
-    spec = json.loads(db_exec(srv, "SELECT spec FROM notebooks WHERE id = ?", (g["id"],))[0][0])
-    spec["idle_stop"]["duration"] = 3
-    db_exec(srv, "UPDATE notebooks SET spec = ? WHERE id = ?", (json.dumps(spec), g["id"]))
     # a busy kernel is activity, though nobody talks to the instance meanwhile
     ws = websocket.create_connection(url.replace("http://", "ws://") + f"api/kernels/{kid}/channels",
                                      header=[f"X-Auth-Token: {srv.token}"], timeout=30)
@@ -410,6 +406,12 @@ def test_idle_stop_counts_kernels_terminals_and_traffic(nb, srv):
         if m.get("parent_header", {}).get("msg_id") == msg_id and m["msg_type"] == "status":
             assert m["content"]["execution_state"] == "busy"
             break
+    # Ten minutes is long for a test: make it three seconds in the store, once
+    # the kernel is busy (before, a slow machine could spend three seconds
+    # between the two cells, and the instance stopped there, rightly).
+    spec = json.loads(db_exec(srv, "SELECT spec FROM notebooks WHERE id = ?", (g["id"],))[0][0])
+    spec["idle_stop"]["duration"] = 3
+    db_exec(srv, "UPDATE notebooks SET spec = ? WHERE id = ?", (json.dumps(spec), g["id"]))
     ws.close()
     time.sleep(5)
     assert nb.get(g["id"])["status"] == "RUNNING"
