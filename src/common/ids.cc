@@ -62,13 +62,18 @@ std::string hex32() {
 
 std::string base62_19() {
   // 8 base62 digits hold 2.1e14 ms (about 6900 years) of timestamp.
+  std::string out(19, '0');
   uint64_t t = now_ms();
-  std::string head(8, '0');
   for (int i = 7; i >= 0; --i) {
-    head[i] = kBase62[t % 62];
+    out[i] = kBase62[t % 62];
     t /= 62;
   }
-  return head + from_alphabet(kBase62, 62, 11);
+  // 11 random digits, drawn as from_alphabet draws them, without its
+  // temporaries: an import makes an id a label.
+  for (size_t k = 8; k < out.size();)
+    for (uint64_t v = fast_rng()(), b = 0; b < 8 && k < out.size(); ++b, v >>= 8)
+      if ((v & 0xff) < 248) out[k++] = kBase62[(v & 0xff) % 62];
+  return out;
 }
 
 std::string uuid() {

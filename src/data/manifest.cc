@@ -935,13 +935,13 @@ struct PlainLabel {
 
 // The bndbox objects of a VOC document into `out` and, when the line has no
 // size yet, its size into `size` (width, height, depth; all 0 while none);
-// false when the document is not of the plain kind. `names` keeps the
-// document alive for the label names.
-bool plain_voc(std::string_view xml, std::string_view by, int64_t create_time, std::vector<PlainLabel>& out,
+// false when the document is not of the plain kind. `xml` is parsed in
+// place, so it is changed; the label names are copied into `names`.
+bool plain_voc(std::string& xml, std::string_view by, int64_t create_time, std::vector<PlainLabel>& out,
                int64_t size[3], std::vector<std::string>& names) {
   if (utf8_error(xml) != std::string_view::npos) return false;
   pugi::xml_document doc;
-  if (!doc.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_utf8)) return false;
+  if (!doc.load_buffer_inplace(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_utf8)) return false;
   pugi::xml_node root = doc.document_element();
   if (std::string_view(root.name()) != "annotation") return false;
   if (pugi::xml_node s = root.child("size"); s && s.child("width") && s.child("height")) {

@@ -189,35 +189,44 @@ class Importer {
 
   // Touches no metadata and no member but read-only ones: safe on any thread.
   void prepare(std::vector<Item>& items, obs::Scanner& scan) const {
-    for (auto& it : items) {
-      if (it.prepared || !it.error.empty()) continue;
-      try {
-        prepare_one(it, scan);
-      } catch (const ApiError& e) {
-        it.error = e.what();
-      } catch (const ManifestError& e) {
-        it.error = e.what();
-      } catch (const json::exception& e) {  // e.g. a label name read from a file that is not UTF-8
-        it.error = std::string("cannot be stored: ") + e.what();
-      }
-      it.prepared = true;
+    for (auto& it : items) prepare(it, scan);
+  }
+  void prepare(Item& it, obs::Scanner& scan) const {
+    if (it.prepared || !it.error.empty()) return;
+    try {
+      prepare_one(it, scan);
+    } catch (const ApiError& e) {
+      it.error = e.what();
+    } catch (const ManifestError& e) {
+      it.error = e.what();
+    } catch (const json::exception& e) {  // e.g. a label name read from a file that is not UTF-8
+      it.error = std::string("cannot be stored: ") + e.what();
     }
+    it.prepared = true;
   }
 
   // Applies one batch in one transaction: the items, the items that could
   // not be read (origin, reason), the progress and the resume position.
   void apply(std::vector<Item>& items, Progress& g, const json& cursor_update) {
-    prepare(items, *objects_.scanner());  // items not prepared by a reader yet
+    std::vector<Item*> all;
+    all.reserve(items.size());
+    for (auto& it : items) all.push_back(&it);
+    apply(all, g, cursor_update);
+  }
+  // The same for items kept where their readers made them.
+  void apply(const std::vector<Item*>& batch, Progress& g, const json& cursor_update) {
+    auto scan = objects_.scanner();
+    for (Item* it : batch) prepare(*it, *scan);  // items not prepared by a reader yet
     // Files first (inline texts, import_folder copies), made durable, and only
     // then the one transaction: copying gigabytes must not hold the
     // database's write lock. Should the dataset be gone by then, the files
     // this batch wrote are removed again.
     std::vector<obs::ObsPath> written;
-    for (auto& it : items)
-      if (it.error.empty() && !it.skip) try {
-          materialize(it, written);
+    for (Item* it : batch)
+      if (it->error.empty() && !it->skip) try {
+          materialize(*it, written);
         } catch (const ApiError& e) {
-          it.error = e.what();
+          it->error = e.what();
         }
     if (!written.empty()) objects_.sync();
     try {
@@ -231,25 +240,25 @@ class Importer {
         // samples of an import that only updates, are handled one by one.
         std::vector<Item*> fresh, taken;
         std::vector<SampleWriter::NewSample*> rows;
-        for (auto& it : items) {
+        for (Item* it : batch) {
           ++g.processed;
-          if (!it.error.empty()) {
-            fail(g, it.origin, it.error);
+          if (!it->error.empty()) {
+            fail(g, it->origin, it->error);
             continue;
           }
-          if (it.skip) continue;
+          if (it->skip) continue;
           try {
             if (!opt_.import_samples) {
-              update_one(it, w, g);
+              update_one(*it, w, g);
               continue;
             }
-            define_new_labels(it.row);
-            fresh.push_back(&it);
-            rows.push_back(&it.row);
+            define_new_labels(it->row);
+            fresh.push_back(it);
+            rows.push_back(&it->row);
           } catch (const ApiError& e) {
-            fail(g, it.origin, e.what());
+            fail(g, it->origin, e.what());
           } catch (const json::exception& e) {  // labels that cannot be stored (read back from their text)
-            fail(g, it.origin, std::string("cannot be stored: ") + e.what());
+            fail(g, it->origin, std::string("cannot be stored: ") + e.what());
           }
         }
         std::vector<bool> inserted;
@@ -511,19 +520,19 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
   // never wait for the database (reading costs more than applying).
   constexpr size_t kReadAhead = 2;
   std::deque<Pending> pending;
-  std::vector<Item> spent;  // an applied batch, freed by the next reader
+  std::vector<std::vector<Item>> spent;  // an applied batch's parts, freed by the next readers
   auto apply_first = [&] {
     Pending& first = pending.front();
-    std::vector<Item> items;
+    std::vector<std::vector<Item>> parts;
+    std::vector<Item*> items;  // the parts stay where their readers made them
     for (auto& part : first.parts) {
-      auto more = part.get();
-      if (items.empty()) items = std::move(more);
-      else std::move(more.begin(), more.end(), std::back_inserter(items));
+      parts.push_back(part.get());
+      for (auto& it : parts.back()) items.push_back(&it);
     }
     g.bytes_done = int64_t(first.offset);
     g.offset = first.offset;
     imp.apply(items, g, {{"offset", first.offset}, {"line", first.line_no}});
-    spent = std::move(items);
+    spent = std::move(parts);
     pending.pop_front();
   };
   // Two parts a core: a part that ends early leaves its core to another.
@@ -540,14 +549,15 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
     size_t n = shared->size(), parts = std::max<size_t>(1, std::min(readers, n)), step = (n + parts - 1) / parts;
     for (size_t k = 0; k < parts; ++k) {
       size_t from = std::min(n, k * step), to = std::min(n, from + step);
-      std::vector<Item> garbage;
-      if (k == 0) garbage = std::move(spent);
+      std::vector<std::vector<Item>> garbage;
+      for (size_t j = k; j < spent.size(); j += parts) garbage.push_back(std::move(spent[j]));
       next.parts.push_back(std::async(std::launch::async, [shared, from, to, &read, garbage = std::move(garbage)]() mutable {
         begin_reader_thread();
         garbage.clear();  // a spent batch's JSON trees are freed here, off the applying thread
         return read(*shared, from, to);
       }));
     }
+    spent.clear();
     raw.clear();
     pending.push_back(std::move(next));
     while (pending.size() > kReadAhead) apply_first();
