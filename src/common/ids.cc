@@ -38,17 +38,27 @@ static std::string fast_bytes(size_t n) {
   return out;
 }
 
-// `secret` draws from the CSPRNG; otherwise from the fast generator.
+// Appends n characters of `alphabet` (its first `base`). `secret` draws
+// from the CSPRNG; otherwise from the fast generator, a word at a time.
+static void append_from_alphabet(std::string& out, const char* alphabet, size_t base, size_t n, bool secret = false) {
+  // Rejection sampling keeps the distribution uniform.
+  const unsigned limit = 256 - 256 % base;
+  const size_t end = out.size() + n;
+  auto take = [&](unsigned char c) {
+    if (c < limit && out.size() < end) out.push_back(alphabet[c % base]);
+  };
+  while (out.size() < end) {
+    if (secret)
+      for (unsigned char c : crypto::random_bytes(n * 2)) take(c);
+    else
+      for (uint64_t v = fast_rng()(), b = 0; b < 8; ++b, v >>= 8) take(static_cast<unsigned char>(v));
+  }
+}
+
 static std::string from_alphabet(const char* alphabet, size_t base, size_t n, bool secret = false) {
   std::string out;
   out.reserve(n);
-  // Rejection sampling keeps the distribution uniform.
-  const unsigned limit = 256 - 256 % base;
-  while (out.size() < n) {
-    for (unsigned char c : secret ? crypto::random_bytes(n * 2) : fast_bytes(n * 2)) {
-      if (c < limit && out.size() < n) out.push_back(alphabet[c % base]);
-    }
-  }
+  append_from_alphabet(out, alphabet, base, n, secret);
   return out;
 }
 
@@ -62,17 +72,14 @@ std::string hex32() {
 
 std::string base62_19() {
   // 8 base62 digits hold 2.1e14 ms (about 6900 years) of timestamp.
-  std::string out(19, '0');
+  std::string out(8, '0');
+  out.reserve(19);
   uint64_t t = now_ms();
   for (int i = 7; i >= 0; --i) {
     out[i] = kBase62[t % 62];
     t /= 62;
   }
-  // 11 random digits, drawn as from_alphabet draws them, without its
-  // temporaries: an import makes an id a label.
-  for (size_t k = 8; k < out.size();)
-    for (uint64_t v = fast_rng()(), b = 0; b < 8 && k < out.size(); ++b, v >>= 8)
-      if ((v & 0xff) < 248) out[k++] = kBase62[(v & 0xff) % 62];
+  append_from_alphabet(out, kBase62, 62, 11);
   return out;
 }
 

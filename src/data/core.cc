@@ -138,6 +138,13 @@ std::vector<SampleWriter::LabelRow> SampleWriter::label_rows_of(const std::vecto
   return out;
 }
 
+namespace {
+// A sample id's second half: its sequence number as 16 hex digits.
+void append_seq_hex(std::string& id, int64_t seq) {
+  for (int d = 15; d >= 0; --d) id += "0123456789abcdef"[uint64_t(seq) >> (4 * d) & 15];
+}
+}  // namespace
+
 void SampleWriter::insert_many(const std::vector<NewSample*>& batch, int64_t& seq_counter, std::vector<bool>& inserted) {
   constexpr size_t kRows = 32;
   auto sql = [this](int table, size_t rows) -> const std::string& {
@@ -188,8 +195,7 @@ void SampleWriter::insert_many(const std::vector<NewSample*>& batch, int64_t& se
       NewSample& s = *batch[from + i];
       if (!s.derived) s.derive();
       s.id = id_prefix_;
-      s.id.resize(32);
-      for (int d = 0; d < 16; ++d) s.id[31 - d] = "0123456789abcdef"[(uint64_t(first) + i) >> (4 * d) & 15];
+      append_seq_hex(s.id, first + int64_t(i));
       const char* state = !s.labeled ? kUnannotated : s.auto_annotation ? kAuto : kManual;
       // One copy of each text: a braced list would copy each twice.
       p.emplace_back(ds_);
@@ -246,9 +252,9 @@ void SampleWriter::insert_many(const std::vector<NewSample*>& batch, int64_t& se
 }
 
 std::string sample_id(const std::string& ds, int64_t seq) {
-  char tail[17];
-  std::snprintf(tail, sizeof tail, "%016llx", static_cast<unsigned long long>(seq));
-  return crypto::md5_hex(ds).substr(0, 16) + tail;
+  std::string id = crypto::md5_hex(ds).substr(0, 16);
+  append_seq_hex(id, seq);
+  return id;
 }
 
 int64_t sample_seq(const std::string& ds, const std::string& id) {
