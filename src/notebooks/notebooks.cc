@@ -27,6 +27,7 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "http/client.h"
+#include "notebooks/jupyter_main.h"
 #include "runtime/job_files.h"
 #include "runtime/job_log.h"
 
@@ -534,8 +535,8 @@ struct Service::Impl {
       db.exec("UPDATE notebooks SET secret = ? WHERE id = ?", {secret, id});
       std::string base = base_path(r);
       l.command = {settings.python,
-                   "-m",
-                   "notebook",
+                   "-c",
+                   kJupyterMainPy,  // Notebook with its activity watcher mended (see python/atelier_jupyter.py)
                    "--no-browser",
                    // On a node of a pool the server reaches Jupyter over the
                    // network, on the port it found free (told in its server file).
