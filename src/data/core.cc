@@ -176,9 +176,9 @@ void SampleWriter::insert_many(const std::vector<NewSample*>& batch, int64_t& se
       lp.clear();
       for (size_t i = 0; i < k; ++i) {
         auto& [seq, r] = label_rows[i];
-        lp.emplace_back(ds_);
+        lp.push_back(store::Value::borrowed(ds_));
         lp.emplace_back(r->type);
-        lp.emplace_back(r->name);
+        lp.push_back(store::Value::borrowed(r->name));
         lp.emplace_back(seq);
         lp.emplace_back(r->n);
         lp.emplace_back(r->score ? store::Value(*r->score) : store::Value());
@@ -197,21 +197,23 @@ void SampleWriter::insert_many(const std::vector<NewSample*>& batch, int64_t& se
       s.id = id_prefix_;
       append_seq_hex(s.id, first + int64_t(i));
       const char* state = !s.labeled ? kUnannotated : s.auto_annotation ? kAuto : kManual;
-      // One copy of each text: a braced list would copy each twice.
-      p.emplace_back(ds_);
+      // The texts are bound where they are, not copied: the batch outlives
+      // the statement.
+      using store::Value;
+      p.push_back(Value::borrowed(ds_));
       p.emplace_back(first + int64_t(i));
-      p.emplace_back(s.id);
-      p.emplace_back(s.name);
-      p.emplace_back(s.path);
-      p.emplace_back(s.dir);
+      p.push_back(Value::borrowed(s.id));
+      p.push_back(Value::borrowed(s.name));
+      p.push_back(Value::borrowed(s.path));
+      p.push_back(Value::borrowed(s.dir));
       p.emplace_back(s.type);
-      p.emplace_back(state);
+      p.push_back(Value::borrowed(state));
       p.emplace_back(s.size);
       p.emplace_back(s.sample_time);
-      p.emplace_back(s.labels_text);
-      p.emplace_back(s.metadata_text);
-      p.emplace_back(s.annotated_by.empty() ? store::Value() : store::Value(s.annotated_by));
-      p.emplace_back(s.usage.empty() ? store::Value() : store::Value(s.usage));
+      p.push_back(Value::borrowed(s.labels_text));
+      p.push_back(Value::borrowed(s.metadata_text));
+      p.push_back(s.annotated_by.empty() ? Value() : Value::borrowed(s.annotated_by));
+      p.push_back(s.usage.empty() ? Value() : Value::borrowed(s.usage));
       p.emplace_back(s.hard);
       p.emplace_back(now);
       p.emplace_back(now);

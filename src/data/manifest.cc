@@ -209,9 +209,12 @@ std::string_view trim(std::string_view s) {
   return b == std::string_view::npos ? std::string_view() : s.substr(b, e - b + 1);
 }
 
+// ASCII only: the words compared are the format's own (schemes, formats,
+// usages), and the C library's tolower is a call a character.
 std::string lower(std::string_view s) {
   std::string o(s);
-  for (char& c : o) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : o)
+    if (c >= 'A' && c <= 'Z') c = char(c + ('a' - 'A'));
   return o;
 }
 

@@ -33,6 +33,14 @@ class Value {
   Value(const std::optional<T>& v) {
     if (v) *this = Value(*v);
   }
+  // A text parameter that is not copied: `v` must outlive the statement's
+  // run. For bulk inserts, where copying every text was a measurable part
+  // of the work. Only a parameter; str() refuses it.
+  static Value borrowed(std::string_view v) {
+    Value out;
+    out.v_ = v;
+    return out;
+  }
 
   bool is_null() const { return v_.index() == 0; }
   int64_t i64() const;           // 0 for NULL
@@ -41,7 +49,7 @@ class Value {
   const auto& raw() const { return v_; }
 
  private:
-  std::variant<std::monostate, int64_t, double, std::string> v_;
+  std::variant<std::monostate, int64_t, double, std::string, std::string_view> v_;
 };
 
 using Params = std::vector<Value>;

@@ -29,6 +29,7 @@ double Value::f64() const {
 const std::string& Value::str() const {
   static const std::string empty;
   if (auto p = std::get_if<std::string>(&v_)) return *p;
+  if (v_.index() == 4) throw std::logic_error("a borrowed text parameter has no string of its own");
   return empty;
 }
 
@@ -440,6 +441,8 @@ class SqliteDatabase : public Database {
       else if (auto s = std::get_if<std::string>(&raw))
         // `params` outlives the statement's run (reset in finish), so no copy.
         sqlite3_bind_text(st, idx, s->data(), int(s->size()), SQLITE_STATIC);
+      else if (auto v = std::get_if<std::string_view>(&raw))
+        sqlite3_bind_text(st, idx, v->data(), int(v->size()), SQLITE_STATIC);
       else sqlite3_bind_null(st, idx);
     }
     return it->second;
