@@ -15,10 +15,12 @@
 #include <chrono>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <future>
 #include <sstream>
 
 #include <pthread.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -52,13 +54,17 @@ void begin_reader_thread() {
   if (errno == 0) setpriority(PRIO_PROCESS, ::gettid(), std::min(19, nice + 5));
 }
 
-// How many threads read each batch of a manifest import: one a core
-// (at most four) while the cores are busy, more while they sit idle -- the
+// How many threads read each batch of a manifest import: one a core (at
+// most four) while the cores are busy, more while they sit idle -- the
 // readers then wait for the disk, the files not being in the page cache --
-// up to 16. Judged every 200 ms from the machine's idle time (/proc/stat).
-// 1M-line detection import from files just dropped from the cache: 34k
-// samples/s with 2 readers, 49k with 8 or 16; from cached files more
-// readers only cost (105k with 2, 97k with 8, 82k with 16).
+// up to 16. Judged every 200 ms from the machine's idle time (/proc/stat):
+// doubled while more than a fifth of it is idle, halved when under a tenth
+// unless half as many readers left the cores idle within the last 10 s (a
+// count that keeps the cores busy only because the disk is slow would
+// otherwise swing between the two). 1M-line detection import, files dropped
+// from the page cache: 32-34k samples/s with 2 readers, 42k so, 46-49k with
+// 8 or 16 always; from cached files more readers only cost (105k with 2,
+// 97k with 8, 82k with 16), and so it stays at 2.
 class ReaderCount {
  public:
   explicit ReaderCount(size_t base) : base_(base), now_(base) { sample(last_); }
@@ -69,12 +75,20 @@ class ReaderCount {
     CpuTimes t;
     if (!sample(t) || t.total <= last_.total) return now_;
     double idle = double(t.idle - last_.idle) / double(t.total - last_.total);
-    if (windows_++ > 0) {  // the first window is the pipeline filling up
-      if (idle > 0.2) now_ = std::min(now_ * 2, kMax);
-      else if (idle < 0.1) now_ = std::max(now_ / 2, base_);
-    }
     last_ = t;
     last_at_ = at;
+    if (windows_++ == 0) return now_;  // the first window is the pipeline filling up
+    size_t was = now_;
+    seen_[now_] = {idle, at};
+    if (idle > 0.2) {
+      now_ = std::min(now_ * 2, kMax);
+    } else if (idle < 0.1 && now_ > base_) {
+      auto half = seen_.find(now_ / 2);
+      bool half_left_idle = half != seen_.end() && at - half->second.second < std::chrono::seconds(10) &&
+                            half->second.first > 0.2;
+      if (!half_left_idle) now_ = std::max(now_ / 2, base_);
+    }
+    if (now_ != was) spdlog::debug("manifest import: {} readers a batch (the CPU {:.0f}% idle)", now_, idle * 100);
     return now_;
   }
 
@@ -101,6 +115,7 @@ class ReaderCount {
   CpuTimes last_;
   std::chrono::steady_clock::time_point last_at_ = std::chrono::steady_clock::now();
   int windows_ = 0;
+  std::map<size_t, std::pair<double, std::chrono::steady_clock::time_point>> seen_;  // readers -> (idle, when)
 };
 
 // What the import applies to each source item (validated at creation).
