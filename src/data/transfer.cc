@@ -15,8 +15,8 @@
 #include <chrono>
 #include <deque>
 #include <fstream>
-#include <map>
 #include <future>
+#include <map>
 #include <sstream>
 
 #include <pthread.h>
@@ -62,9 +62,10 @@ void begin_reader_thread() {
 // unless half as many readers left the cores idle within the last 10 s (a
 // count that keeps the cores busy only because the disk is slow would
 // otherwise swing between the two). 1M-line detection import, files dropped
-// from the page cache: 32-34k samples/s with 2 readers, 42k so, 46-49k with
-// 8 or 16 always; from cached files more readers only cost (105k with 2,
-// 97k with 8, 82k with 16), and so it stays at 2.
+// from the page cache: 32-34k samples/s with 2 readers always, 42k with
+// this count, 46-49k with 8 or 16 always; from cached files more readers
+// only cost (105k with 2, 97k with 8, 82k with 16), and this count stays
+// at 2 there.
 class ReaderCount {
  public:
   explicit ReaderCount(size_t base) : base_(base), now_(base) { sample(last_); }
