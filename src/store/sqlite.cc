@@ -29,7 +29,7 @@ double Value::f64() const {
 const std::string& Value::str() const {
   static const std::string empty;
   if (auto p = std::get_if<std::string>(&v_)) return *p;
-  if (v_.index() == 4) throw std::logic_error("a borrowed text parameter has no string of its own");
+  if (std::holds_alternative<std::string_view>(v_)) throw std::logic_error("a borrowed text parameter has no string of its own");
   return empty;
 }
 
