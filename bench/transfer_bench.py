@@ -48,11 +48,22 @@ VOC = ("<annotation><filename>{name}</filename><size><width>640</width><height>4
        "<ymax>200</ymax></bndbox></object></annotation>")
 
 
+def cpu_and_reads(pid):
+    """The process's CPU seconds (user + system) and bytes it had read from the disk."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    with open(f"/proc/{pid}/io") as f:
+        reads = next(int(line.split()[1]) for line in f if line.startswith("read_bytes:"))
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), reads
+
+
 class RssWatch:
-    """Samples the server's resident set size while a phase runs."""
+    """Samples the server's resident set size while a phase runs; also
+    notes the CPU time it used and what it read from the disk meanwhile."""
 
     def __init__(self, pid):
         self.pid, self.peak, self.stop = pid, 0.0, False
+        self.cpu0, self.reads0 = cpu_and_reads(pid)
         self.t = threading.Thread(target=self.run, daemon=True)
         self.t.start()
 
@@ -70,6 +81,8 @@ class RssWatch:
     def done(self):
         self.stop = True
         self.t.join()
+        cpu, reads = cpu_and_reads(self.pid)
+        self.cpu, self.reads = cpu - self.cpu0, reads - self.reads0
         return self.peak
 
 
@@ -139,6 +152,8 @@ def main():
             assert r.status_code == 201, r.text
             return r.json()["dataset_id"]
 
+        usage = {}  # (kind, dataset) -> (cores the server kept busy, MB it read from the disk)
+
         def timed_task(ds, kind, body, ok):
             """Runs an import or export task; returns (seconds, task, peak RSS)."""
             rss = RssWatch(srv.proc.pid)
@@ -146,7 +161,9 @@ def main():
             r = s.post(f"{base}/datasets/{ds}/{kind}", headers=h, data=json.dumps(body))
             assert r.status_code == 200, r.text
             t = wait_task(s, f"{base}/datasets/{ds}/{kind}/{r.json()['task_id']}", h, ok)
-            return time.perf_counter() - t0, t, rss.done()
+            secs, peak = time.perf_counter() - t0, rss.done()
+            usage[kind, ds] = (rss.cpu / secs, rss.reads / 1e6)
+            return secs, t, peak
 
         def baseline(*args):
             return float(subprocess.run([os.path.join(ROOT, "build", args[0]), *map(str, args[1:])],
@@ -189,6 +206,8 @@ def main():
     # plus the file reads (core-seconds per sample) with every core busy.
     cores = os.cpu_count() or 1
     floor = cores / (1 / sqlite_rate + cores / reads_rate)
+    cores_busy, read_mb = usage["import-tasks", ds]
+    print(f"  the server kept {cores_busy:.2f} cores busy and read {read_mb:.0f} MB from the disk")
     print(f"  bound: raw file reads of the same files {reads_rate:.0f} samples/s on {cores} threads; with the raw "
           f"inserts, every core busy: {floor:.0f} samples/s; import/bound {imp / floor:.2f}")
     print(f"detection export          {n / export_secs:9.0f} samples/s   ({export_secs:.2f} s, {n} VOC files)   "
