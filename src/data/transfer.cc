@@ -432,7 +432,7 @@ class Importer {
     } else if (it.mtime == 0) {
       // A manifest's source keeps its bucket and key under import_folder, so
       // sources of two buckets never share a copy.
-      if (it.relative.empty()) it.relative = m.path.substr(1);
+      if (it.relative.empty() && !copy_dir_.empty()) it.relative = m.path.substr(1);
       auto info = scan.head(obs::parse_path(m.path));
       if (!info) throw ApiError(400, "ModelArts.4362", "source " + m.path + ": the file does not exist");
       it.size = int64_t(info->size);

@@ -552,6 +552,19 @@ TEST_F(LocalStoreTest, PagesThroughNestedFoldersInKeyOrder) {
   EXPECT_EQ(all_pages(*store, "a/", 2), under_a);
 }
 
+TEST_F(LocalStoreTest, ScannerReadsOnlyRegularFiles) {
+  put("dir/inner", "x");
+  put("empty", "");
+  put("big", std::string(40000, 'b'));  // past the first read
+  ASSERT_EQ(mkfifo((fs::path(root) / "bkt" / "fifo").c_str(), 0600), 0);
+  auto scan = store->scanner();
+  EXPECT_EQ(scan->get_all(P("fifo")), std::nullopt);  // and does not hang
+  EXPECT_EQ(scan->get_all(P("dir")), std::nullopt);
+  EXPECT_EQ(scan->get_all(P("empty")), std::string());
+  EXPECT_EQ(scan->get_all(P("big")), std::string(40000, 'b'));
+  EXPECT_EQ(scan->get_all(P("dir/inner")), "x");
+}
+
 TEST_F(LocalStoreTest, ScannerRefusesHugeObjects) {
   fs::path f = fs::path(root) / "bkt" / "huge.xml";
   { std::ofstream(f) << "x"; }
