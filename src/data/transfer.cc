@@ -536,13 +536,25 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
   int type = int(d.i64("type"));
   auto info = objects.head(opt.path);
   if (!info) throw ApiError(400, "ModelArts.4374", "The manifest " + obs_str(opt.path) + " does not exist.");
-  if (g.total < 0) {  // first run: count the lines for visible progress
-    g.total = LineReader(objects.get(opt.path)).count_lines();
+  // First run: the lines are counted for visible progress, beside the
+  // import rather than before it -- the count reads the whole manifest, and
+  // from the disk the other core would wait meanwhile. The total shows from
+  // the first batch applied after the count ends (the byte counts at once).
+  std::future<int64_t> counted;
+  if (g.total < 0) {
     g.bytes_total = int64_t(info->size);
     tc.progress(g.to_json());
+    counted = std::async(std::launch::async, [&objects, path = opt.path] { return LineReader(objects.get(path)).count_lines(); });
   }
+  auto take_count = [&](bool wait) {
+    if (counted.valid() && (wait || counted.wait_for(std::chrono::seconds(0)) == std::future_status::ready))
+      g.total = counted.get();
+  };
   LineReader lines(objects.get(opt.path));
-  if (!lines.skip(g.offset)) return g.to_json();
+  if (!lines.skip(g.offset)) {
+    take_count(true);
+    return g.to_json();
+  }
   Importer imp(db, objects, tc, d, opt);
   // Reading a batch (JSON, VOC files, the sources' sizes, label checks)
   // touches no metadata, so the next batch is read while this one is
@@ -600,6 +612,7 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
     }
     g.bytes_done = int64_t(first.offset);
     g.offset = first.offset;
+    take_count(pending.size() == 1);  // the last batch's progress carries the total
     imp.apply(items, g, {{"offset", first.offset}, {"line", first.line_no}});
     spent = std::move(parts);
     pending.pop_front();
@@ -634,6 +647,7 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
     if (tc.stopping()) {
       for (auto& p : pending)  // let the readers finish; their batches are not applied
         for (auto& part : p.parts) part.wait();
+      take_count(true);
       return g.to_json();
     }
     ++line_no;
@@ -643,6 +657,7 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
   }
   dispatch();
   while (!pending.empty()) apply_first();
+  take_count(true);
   return g.to_json();
 }
 
