@@ -57,6 +57,16 @@ def cpu_and_reads(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), reads
 
 
+def kernel_reclaim():
+    """Counters of /proc/vmstat that show the machine taking page cache away:
+    cache drops (drop_caches writes), pages kswapd reclaimed, and file pages
+    read again after they had been reclaimed."""
+    want = ("drop_pagecache", "drop_slab", "pgsteal_kswapd", "workingset_refault_file")
+    with open("/proc/vmstat") as f:
+        v = dict(line.split() for line in f)
+    return {k: int(v.get(k, 0)) for k in want}
+
+
 class RssWatch:
     """Samples the server's resident set size while a phase runs; also
     notes the CPU time it used and what it read from the disk meanwhile."""
@@ -64,6 +74,7 @@ class RssWatch:
     def __init__(self, pid):
         self.pid, self.peak, self.stop = pid, 0.0, False
         self.cpu0, self.reads0 = cpu_and_reads(pid)
+        self.reclaim0 = kernel_reclaim()
         self.t = threading.Thread(target=self.run, daemon=True)
         self.t.start()
 
@@ -83,6 +94,7 @@ class RssWatch:
         self.t.join()
         cpu, reads = cpu_and_reads(self.pid)
         self.cpu, self.reads = cpu - self.cpu0, reads - self.reads0
+        self.reclaim = {k: v - self.reclaim0[k] for k, v in kernel_reclaim().items()}
         return self.peak
 
 
@@ -152,7 +164,7 @@ def main():
             assert r.status_code == 201, r.text
             return r.json()["dataset_id"]
 
-        usage = {}  # (kind, dataset) -> (cores the server kept busy, MB it read from the disk)
+        usage = {}  # (kind, dataset) -> (cores the server kept busy, MB it read from the disk, kernel_reclaim deltas)
 
         def timed_task(ds, kind, body, ok):
             """Runs an import or export task; returns (seconds, task, peak RSS)."""
@@ -162,7 +174,7 @@ def main():
             assert r.status_code == 200, r.text
             t = wait_task(s, f"{base}/datasets/{ds}/{kind}/{r.json()['task_id']}", h, ok)
             secs, peak = time.perf_counter() - t0, rss.done()
-            usage[kind, ds] = (rss.cpu / secs, rss.reads / 1e6)
+            usage[kind, ds] = (rss.cpu / secs, rss.reads / 1e6, rss.reclaim)
             return secs, t, peak
 
         def baseline(*args):
@@ -206,8 +218,10 @@ def main():
     # plus the file reads (core-seconds per sample) with every core busy.
     cores = os.cpu_count() or 1
     floor = cores / (1 / sqlite_rate + cores / reads_rate)
-    cores_busy, read_mb = usage["import-tasks", ds]
-    print(f"  the server kept {cores_busy:.2f} cores busy and read {read_mb:.0f} MB from the disk")
+    cores_busy, read_mb, reclaim = usage["import-tasks", ds]
+    print(f"  the server kept {cores_busy:.2f} cores busy and read {read_mb:.0f} MB from the disk; meanwhile the "
+          f"kernel's caches were dropped {reclaim['drop_pagecache'] + reclaim['drop_slab']} times, kswapd reclaimed "
+          f"{reclaim['pgsteal_kswapd'] * 4 // 1024} MB and {reclaim['workingset_refault_file'] * 4 // 1024} MB were read again")
     print(f"  bound: raw file reads of the same files {reads_rate:.0f} samples/s on {cores} threads; with the raw "
           f"inserts, every core busy: {floor:.0f} samples/s; import/bound {imp / floor:.2f}")
     print(f"detection export          {n / export_secs:9.0f} samples/s   ({export_secs:.2f} s, {n} VOC files)   "
