@@ -219,9 +219,10 @@ def main():
     cores = os.cpu_count() or 1
     floor = cores / (1 / sqlite_rate + cores / reads_rate)
     cores_busy, read_mb, reclaim = usage["import-tasks", ds]
+    page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20  # the vmstat counters count pages
     print(f"  the server kept {cores_busy:.2f} cores busy and read {read_mb:.0f} MB from the disk; meanwhile the "
           f"kernel's caches were dropped {reclaim['drop_pagecache'] + reclaim['drop_slab']} times, kswapd reclaimed "
-          f"{reclaim['pgsteal_kswapd'] * 4 // 1024} MB and {reclaim['workingset_refault_file'] * 4 // 1024} MB were read again")
+          f"{reclaim['pgsteal_kswapd'] * page_mb:.0f} MB and {reclaim['workingset_refault_file'] * page_mb:.0f} MB were read again")
     print(f"  bound: raw file reads of the same files {reads_rate:.0f} samples/s on {cores} threads; with the raw "
           f"inserts, every core busy: {floor:.0f} samples/s; import/bound {imp / floor:.2f}")
     print(f"detection export          {n / export_secs:9.0f} samples/s   ({export_secs:.2f} s, {n} VOC files)   "
