@@ -908,9 +908,12 @@ std::optional<std::string> plain_object_path(std::string_view s) {
 // reads as a JSON integer); nullopt for anything else.
 std::optional<int64_t> plain_int(std::string_view t) {
   t = trim(t);
-  if (t.empty() || t.size() > 9 || t.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  if (t.empty() || t.size() > 9) return std::nullopt;
   int64_t v = 0;
-  std::from_chars(t.data(), t.data() + t.size(), v);
+  for (char c : t) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
   return v;
 }
 
@@ -1098,6 +1101,9 @@ std::optional<PlainLine> read_plain_line(
     if (size[0] == 0 || l.box[2] > size[0] || l.box[3] > size[1]) return std::nullopt;
   }
   p.path = std::move(*path);
+  // One allocation each: a detection label is ~190 bytes of text.
+  p.labels_text.reserve(2 + 224 * labels.size());
+  p.metadata_text.reserve(48);
   p.labels_text = "[";
   for (auto& l : labels) {
     append_label(p.labels_text, l);
