@@ -37,6 +37,12 @@ using http::Route;
 namespace {
 
 constexpr size_t kBatch = 2000;
+// Manifest lines a transaction applies. Each commit writes the last,
+// partly filled pages of the six b-trees a sample row touches into the WAL
+// again, so fewer, larger commits write less: a 1M-line detection import
+// wrote 1,500 MB with 2000 lines a commit, 1,420 MB with 4000 (peak RSS
+// 88 MB -> 107-112 MB, three batches being in memory at once).
+constexpr size_t kManifestBatch = 4000;
 constexpr int64_t kMaxStoredFailures = 1000;
 const char* kKind = "dataset-import";
 
@@ -653,7 +659,7 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
     ++line_no;
     if (!too_long && line.find_first_not_of(" \t\r") == std::string::npos) continue;
     raw.push_back({line_no, too_long ? std::string() : std::move(line)});
-    if (raw.size() >= kBatch) dispatch();
+    if (raw.size() >= kManifestBatch) dispatch();
   }
   dispatch();
   while (!pending.empty()) apply_first();
