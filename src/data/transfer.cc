@@ -573,14 +573,39 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
     auto scan = objects.scanner();
     const bool plain = imp.plain_lines();
     const int64_t now = clock::now_ms();
-    auto read_file = [&scan](const std::string& path) -> std::optional<std::string> {
+    // A line whose VOC file is not in memory is put off until the others
+    // are read, its reading started meanwhile, instead of this thread
+    // waiting for the disk: the machine may have paged the files out since
+    // they were written. 1M lines, a tenth of the VOC files paged out:
+    // 83k samples/s before, 90-91k after. When most files must come from
+    // the disk the CPU is busy reading them anyway, and the lines are read
+    // in order (every file paged out: 46k before, 42k putting off all).
+    bool wait = false, pending = false;
+    auto read_file = [&scan, &wait, &pending](const std::string& path) -> std::optional<std::string> {
+      if (pending) return std::nullopt;  // the line is put off already
       try {
-        return scan->get_all(obs::parse_path(path));
+        auto p = obs::parse_path(path);
+        return wait ? scan->get_all(p) : scan->get_all_at_hand(p, pending);
       } catch (const ApiError&) {
         return std::nullopt;
       }
     };
     std::vector<Item> items(to - from);
+    std::vector<size_t> put_off;
+    auto read_line = [&](size_t i) {
+      Item& it = items[i - from];
+      pending = false;
+      try {
+        if (plain && (it.plain = read_plain_line(raw[i].text, type, now, read_file))) return;
+        if (!pending) it.m = parse_manifest_line(raw[i].text, type, read_file);
+      } catch (const ManifestError& e) {
+        it.error = e.what();
+      }
+      if (pending) {
+        it.error.clear();
+        put_off.push_back(i);
+      }
+    };
     for (size_t i = from; i < to; ++i) {
       Item& it = items[i - from];
       it.origin = "line " + std::to_string(raw[i].line_no);
@@ -588,13 +613,11 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
         it.error = "the line is longer than " + std::to_string(kMaxManifestLine) + " bytes";
         continue;
       }
-      try {
-        if (plain && (it.plain = read_plain_line(raw[i].text, type, now, read_file))) continue;
-        it.m = parse_manifest_line(raw[i].text, type, read_file);
-      } catch (const ManifestError& e) {
-        it.error = e.what();
-      }
+      read_line(i);
+      if (!wait && put_off.size() >= 64 && put_off.size() * 2 > i - from) wait = true;
     }
+    wait = true;
+    for (size_t i : put_off) read_line(i);
     imp.prepare(items, *scan);
     return items;
   };

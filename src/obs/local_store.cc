@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -662,7 +663,16 @@ class LocalScanner : public Scanner {
     return ObjectInfo{p.key, uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000, ""};
   }
 
-  std::optional<std::string> get_all(const ObsPath& p) override {
+  std::optional<std::string> get_all(const ObsPath& p) override { return read_all(p, nullptr); }
+  std::optional<std::string> get_all_at_hand(const ObsPath& p, bool& pending) override {
+    pending = false;
+    return read_all(p, &pending);
+  }
+
+ private:
+  // The whole object; with `pending`, only from memory (get_all_at_hand).
+  std::optional<std::string> read_all(const ObsPath& p, bool* pending) {
+    bool wait = !pending;
     auto [dfd, name] = folder(p);
     if (dfd == LocalStore::kNoOpenat2) return Scanner::get_all(p);
     if (dfd < 0) return std::nullopt;
@@ -683,18 +693,43 @@ class LocalScanner : public Scanner {
     // is not a regular file shows in the reads -- a folder fails with
     // EISDIR, a FIFO reads as empty (then checked) -- and a read shorter
     // than asked is the end, as it is for a regular file.
+    static const ssize_t page = ::sysconf(_SC_PAGESIZE);
     char first[16384];
-    ssize_t n;
-    do n = ::read(fd, first, sizeof first);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = -1;
+    bool short_is_end = true;
+    if (!wait && nowait_) {
+      // RWF_NOWAIT: what is not in the page cache fails with EAGAIN instead
+      // of being waited for. Such a read may also stop short where the
+      // cached part ends -- at a page boundary, so only a length that is
+      // not a whole number of pages is surely the end.
+      struct iovec v{first, sizeof first};
+      do n = ::preadv2(fd, &v, 1, -1, RWF_NOWAIT);
+      while (n < 0 && errno == EINTR);
+      if (n < 0 && errno == EAGAIN) {
+        if (struct stat st; fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+          ::posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);  // starts the reading, waits for nothing
+          *pending = true;
+        }
+        return std::nullopt;  // pending, or a FIFO with nothing in it
+      }
+      if (n < 0 && errno == EOPNOTSUPP) {  // not for this file (a FIFO), or not on this file system
+        if (struct stat st; fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) nowait_ = false;
+        wait = true;  // read as usual
+      } else {
+        short_is_end = n <= 0 || n % page != 0;
+      }
+    }
+    if (n < 0 && wait)
+      do n = ::read(fd, first, sizeof first);
+      while (n < 0 && errno == EINTR);
     if (n < 0) {
       if (errno == EISDIR || errno == EAGAIN || errno == EINVAL) return std::nullopt;
       throw std::runtime_error("object read failed");
     }
     if (struct stat st; n == 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) return std::nullopt;
     std::optional<std::string> out(std::in_place, first, size_t(n));
-    if (size_t(n) < sizeof first) return out;
-    for (;;) {  // larger than the first read
+    if (size_t(n) < sizeof first && short_is_end) return out;
+    for (;;) {  // larger than the first read (or only partly in memory)
       size_t have = out->size();
       if (have > kMaxScanned) throw too_large(p);
       out->resize(std::min<size_t>(have * 2, kMaxScanned + 1));
@@ -707,7 +742,6 @@ class LocalScanner : public Scanner {
     }
   }
 
- private:
   // The descriptor of the object's folder (-1: no such folder) and the
   // object's name in it; kNoOpenat2 when the store answers instead (a
   // folder key, or a kernel without openat2).
@@ -744,6 +778,7 @@ class LocalScanner : public Scanner {
   }
 
   LocalStore& local_;
+  bool nowait_ = true;  // false once a read without waiting was refused (EOPNOTSUPP)
   std::unordered_map<std::string, int> dirs_;
   std::pair<const std::string, int>* last_ = nullptr;  // the entry of the folder used last
 };

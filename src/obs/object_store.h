@@ -69,6 +69,15 @@ class Scanner {
   // are small, and a client's huge file must not be read into memory.
   virtual std::optional<std::string> get_all(const ObsPath& p);
   static constexpr uint64_t kMaxScanned = uint64_t(64) << 20;
+  // get_all for content already in memory. Content the store would have to
+  // wait for (a disk read) is not waited for: its reading starts, `pending`
+  // is set and nullopt returned, and the caller does other work meanwhile
+  // and asks get_all later, when the content has most likely arrived. A
+  // store that cannot tell just reads.
+  virtual std::optional<std::string> get_all_at_hand(const ObsPath& p, bool& pending) {
+    pending = false;
+    return get_all(p);
+  }
 
  protected:
   ObjectStore& store_;

@@ -250,6 +250,64 @@ def test_manifest_detection_voc(api, server):
         {("car", 2, 2), ("crosswalk", 1, 1), ("sign", 1, 1)}
 
 
+def _page_out(path):
+    """Drops a written file's pages from the page cache; True when its first
+    page is out of memory afterwards (mincore, which reads nothing in)."""
+    import ctypes
+    import mmap
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        with mmap.mmap(fd, 0, access=mmap.ACCESS_COPY) as m:
+            buf = ctypes.c_char.from_buffer(m)
+            vec = ctypes.create_string_buffer(1)
+            libc = ctypes.CDLL(None, use_errno=True)
+            rc = libc.mincore(ctypes.c_void_p(ctypes.addressof(buf)), ctypes.c_size_t(1), vec)
+            del buf
+            return rc == 0 and not (vec.raw[0] & 1)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("every", [3, 1])
+def test_manifest_detection_voc_files_paged_out(api, server, every):
+    """VOC files that are no longer in the page cache (a third of them, then
+    all) are read as well as the others: the lines whose files come from the
+    disk are put off until the rest are read, then read in order."""
+    ds, _ = api.create(type_=1, no_source=True)
+    root = folder("paged")
+    lines, want = [], {}
+    for i in range(240):
+        img = f"i{i:03d}.jpg"
+        files(server, root, img)
+        if i % 40 == 7:  # no VOC file at all: fails, whether put off or not
+            loc = root + f"gone{i}.xml"
+        else:
+            loc = root + f"i{i:03d}.xml"
+            shape = box(i, 2, i + 10, 20) if i % 5 else \
+                f"<polygon><x1>{i}</x1><y1>1</y1><x2>{i + 9}</x2><y2>1</y2><x3>{i + 4}</x3><y3>30</y3></polygon>"
+            put_file(server, loc, voc([(f"k{i % 7}", shape, None)]))
+            want[img] = (f"k{i % 7}", [[i, 2], [i + 10, 20]] if i % 5 else [[i, 1], [i + 9, 1], [i + 4, 30]])
+        lines.append(line("obs:/" + root + img, [{"type": "modelarts/object_detection", "annotation-loc": "obs:/" + loc,
+                                                  "annotation-format": "PASCAL VOC", "annotated-by": "human"}]))
+    m = write_manifest(server, root + "p.manifest", lines)
+    paged = [_page_out(obj_file(server, root + f"i{i:03d}.xml")) for i in range(0, 240, every) if i % 40 != 7]
+    if not any(paged):
+        pytest.skip("this file system keeps files in memory")
+    t = run_import(api, ds, import_path=m)
+    assert counts(t) == (240, 240, 234, 0, 234, 0, 6), t
+    f = failures(t)
+    assert len(f) == 6 and all("does not exist" in r for r in f.values()), f
+    got = by_name(api, ds)
+    assert set(got) == set(want)
+    for img, (name, feature) in want.items():
+        (l,) = got[img]["labels"]
+        assert (l["name"], l["property"]["@modelarts:feature"]) == (name, feature), (img, l)
+        assert got[img]["metadata"]["@modelarts:size"] == [640, 480, 3]
+    assert_stats_exact(api, ds)
+
+
 def test_manifest_segmentation_voc(api, server):
     ds, _ = api.create(type_=3, no_source=True)
     root = folder("seg")

@@ -5,7 +5,9 @@
 #include "common/crypto.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <chrono>
@@ -563,6 +565,79 @@ TEST_F(LocalStoreTest, ScannerReadsOnlyRegularFiles) {
   EXPECT_EQ(scan->get_all(P("empty")), std::string());
   EXPECT_EQ(scan->get_all(P("big")), std::string(40000, 'b'));
   EXPECT_EQ(scan->get_all(P("dir/inner")), "x");
+}
+
+namespace {
+// Writes `data` a page at a time, so that the page cache holds it in pages
+// that can be dropped one by one (one large write may make large folios).
+void write_by_pages(const fs::path& f, const std::string& data) {
+  const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+  int fd = ::open(f.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  for (size_t at = 0; at < data.size(); at += page)
+    ASSERT_GT(::pwrite(fd, data.data() + at, std::min(page, data.size() - at), off_t(at)), 0);
+  ::fsync(fd);
+  ::close(fd);
+}
+
+// Drops the file's pages from byte `from` on out of the page cache (clean
+// pages go at once).
+void page_out(const fs::path& f, off_t from = 0) {
+  int fd = ::open(f.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ::posix_fadvise(fd, from, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
+}
+
+// Whether the file's page `index` is in the page cache (mincore reads
+// without bringing anything in).
+bool in_memory(const fs::path& f, size_t index) {
+  const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+  int fd = ::open(f.c_str(), O_RDONLY);
+  if (fd < 0) return false;
+  void* m = ::mmap(nullptr, (index + 1) * page, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (m == MAP_FAILED) return false;
+  std::vector<unsigned char> v(index + 1);
+  bool in = ::mincore(m, (index + 1) * page, v.data()) == 0 && (v[index] & 1);
+  ::munmap(m, (index + 1) * page);
+  return in;
+}
+}  // namespace
+
+TEST_F(LocalStoreTest, ScannerReadsAtHandWithoutWaitingForTheDisk) {
+  const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+  const std::string small = "<annotation/>", pages(2 * page, 'p'), big(10 * page - 7, 'b');
+  fs::path dir = fs::path(root) / "bkt";
+  put("dir/inner", "x");
+  write_by_pages(dir / "small.xml", small);
+  write_by_pages(dir / "pages.xml", pages);  // whole pages: a read without waiting cannot tell the end
+  write_by_pages(dir / "big.xml", big);
+  put("empty", "");
+  ASSERT_EQ(mkfifo((dir / "fifo").c_str(), 0600), 0);
+  auto scan = store->scanner();
+  // In memory (just written): read whole, nothing pending.
+  for (auto& [key, want] : std::vector<std::pair<std::string, std::optional<std::string>>>{
+           {"small.xml", small}, {"pages.xml", pages}, {"big.xml", big}, {"empty", ""}, {"fifo", std::nullopt},
+           {"dir", std::nullopt}, {"missing", std::nullopt}, {"dir/inner", "x"}}) {
+    bool pending = true;
+    EXPECT_EQ(scan->get_all_at_hand(P(key), pending), want) << key;
+    EXPECT_FALSE(pending) << key;
+  }
+  page_out(dir / "small.xml");
+  if (in_memory(dir / "small.xml", 0)) GTEST_SKIP() << "this file system keeps files in memory";
+  // Paged out: not waited for but on its way, and get_all then has it.
+  bool pending = false;
+  EXPECT_EQ(scan->get_all_at_hand(P("small.xml"), pending), std::nullopt);
+  EXPECT_TRUE(pending);
+  EXPECT_EQ(scan->get_all(P("small.xml")), small);
+  // Only the first page in memory: the rest is read, not taken for the end.
+  page_out(dir / "big.xml", off_t(page));
+  ASSERT_TRUE(in_memory(dir / "big.xml", 0));
+  ASSERT_FALSE(in_memory(dir / "big.xml", 1));
+  pending = true;
+  EXPECT_EQ(scan->get_all_at_hand(P("big.xml"), pending), big);
+  EXPECT_FALSE(pending);
 }
 
 TEST_F(LocalStoreTest, ScannerRefusesHugeObjects) {
