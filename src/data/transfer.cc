@@ -577,9 +577,10 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
     // are read, its reading started meanwhile, instead of this thread
     // waiting for the disk: the machine may have paged the files out since
     // they were written. 1M lines, a tenth of the VOC files paged out:
-    // 83k samples/s before, 90-91k after. When most files must come from
-    // the disk the CPU is busy reading them anyway, and the lines are read
-    // in order (every file paged out: 46k before, 42k putting off all).
+    // 75-83k samples/s before, 88-91k after. When most files come from the
+    // disk, reading them keeps the CPU busy anyway, so once most of its
+    // lines are put off a reader takes the rest in order (every file paged
+    // out: 46k before, 51k after; 42k putting off every line).
     bool wait = false, pending = false;
     auto read_file = [&scan, &wait, &pending](const std::string& path) -> std::optional<std::string> {
       if (pending) return std::nullopt;  // the line is put off already
