@@ -672,7 +672,6 @@ class LocalScanner : public Scanner {
  private:
   // The whole object; with `pending`, only from memory (get_all_at_hand).
   std::optional<std::string> read_all(const ObsPath& p, bool* pending) {
-    bool wait = !pending;
     auto [dfd, name] = folder(p);
     if (dfd == LocalStore::kNoOpenat2) return Scanner::get_all(p);
     if (dfd < 0) return std::nullopt;
@@ -696,8 +695,8 @@ class LocalScanner : public Scanner {
     static const ssize_t page = ::sysconf(_SC_PAGESIZE);
     char first[16384];
     ssize_t n = -1;
-    bool short_is_end = true;
-    if (!wait && nowait_) {
+    bool short_is_end = true, nowait = pending && nowait_;
+    if (nowait) {
       // RWF_NOWAIT: what is not in the page cache fails with EAGAIN instead
       // of being waited for. Such a read may also stop short where the
       // cached part ends -- at a page boundary, so only a length that is
@@ -714,12 +713,12 @@ class LocalScanner : public Scanner {
       }
       if (n < 0 && errno == EOPNOTSUPP) {  // not for this file (a FIFO), or not on this file system
         if (struct stat st; fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) nowait_ = false;
-        wait = true;  // read as usual
+        nowait = false;  // read as usual
       } else {
         short_is_end = n <= 0 || n % page != 0;
       }
     }
-    if (n < 0 && wait)
+    if (!nowait)
       do n = ::read(fd, first, sizeof first);
       while (n < 0 && errno == EINTR);
     if (n < 0) {

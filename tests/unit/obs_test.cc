@@ -640,6 +640,35 @@ TEST_F(LocalStoreTest, ScannerReadsAtHandWithoutWaitingForTheDisk) {
   EXPECT_FALSE(pending);
 }
 
+// A file system that cannot read without waiting (tmpfs here refuses
+// RWF_NOWAIT) keeps everything in memory: get_all_at_hand just reads there,
+// call after call.
+TEST(LocalStoreOnTmpfs, ScannerReadsAtHandWhereReadingCannotBeWithoutWaiting) {
+  if (!fs::is_directory("/dev/shm")) GTEST_SKIP() << "no /dev/shm";
+  std::string tmpl = "/dev/shm/atelier_unit_XXXXXX";
+  ASSERT_TRUE(mkdtemp(tmpl.data()));
+  struct Remove {
+    std::string dir;
+    ~Remove() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } remove{tmpl};
+  auto store = open_local_store(tmpl + "/data");
+  store->create_bucket("bkt");
+  ASSERT_EQ(mkfifo((tmpl + "/data/bkt/fifo").c_str(), 0600), 0);
+  for (int i = 0; i < 3; ++i) store->put(ObsPath{"bkt", "f" + std::to_string(i)}, "content " + std::to_string(i));
+  auto scan = store->scanner();
+  for (int round = 0; round < 2; ++round) {
+    bool pending = true;
+    EXPECT_EQ(scan->get_all_at_hand(ObsPath{"bkt", "fifo"}, pending), std::nullopt);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(scan->get_all_at_hand(ObsPath{"bkt", "f" + std::to_string(i)}, pending), "content " + std::to_string(i));
+      EXPECT_FALSE(pending);
+    }
+  }
+}
+
 TEST_F(LocalStoreTest, ScannerRefusesHugeObjects) {
   fs::path f = fs::path(root) / "bkt" / "huge.xml";
   { std::ofstream(f) << "x"; }
