@@ -57,20 +57,23 @@ def cpu_and_reads(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), reads
 
 
+def vmstat(*keys):
+    """The named counters of /proc/vmstat (0 for one this kernel lacks)."""
+    with open("/proc/vmstat") as f:
+        v = dict(line.split() for line in f)
+    return {k: int(v.get(k, 0)) for k in keys}
+
+
 def kernel_reclaim():
     """Counters of /proc/vmstat that show the machine taking page cache away:
     cache drops (drop_caches writes), pages kswapd reclaimed, and file pages
     read again after they had been reclaimed."""
-    want = ("drop_pagecache", "drop_slab", "pgsteal_kswapd", "workingset_refault_file")
-    with open("/proc/vmstat") as f:
-        v = dict(line.split() for line in f)
-    return {k: int(v.get(k, 0)) for k in want}
+    return vmstat("drop_pagecache", "drop_slab", "pgsteal_kswapd", "workingset_refault_file")
 
 
 def disk_reads_kb():
-    """KB the machine has read from its disks since it started (vmstat pgpgin)."""
-    with open("/proc/vmstat") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("pgpgin "))
+    """KB the machine has read from its disks since it started."""
+    return vmstat("pgpgin")["pgpgin"]
 
 
 class RssWatch:

@@ -645,18 +645,10 @@ TEST_F(LocalStoreTest, ScannerReadsAtHandWithoutWaitingForTheDisk) {
 // call after call.
 TEST(LocalStoreOnTmpfs, ScannerReadsAtHandWhereReadingCannotBeWithoutWaiting) {
   if (!fs::is_directory("/dev/shm")) GTEST_SKIP() << "no /dev/shm";
-  std::string tmpl = "/dev/shm/atelier_unit_XXXXXX";
-  ASSERT_TRUE(mkdtemp(tmpl.data()));
-  struct Remove {
-    std::string dir;
-    ~Remove() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } remove{tmpl};
-  auto store = open_local_store(tmpl + "/data");
+  TempDir shm("/dev/shm");
+  auto store = open_local_store(shm.file("data"));
   store->create_bucket("bkt");
-  ASSERT_EQ(mkfifo((tmpl + "/data/bkt/fifo").c_str(), 0600), 0);
+  ASSERT_EQ(mkfifo((shm.path() / "data" / "bkt" / "fifo").c_str(), 0600), 0);
   for (int i = 0; i < 3; ++i) store->put(ObsPath{"bkt", "f" + std::to_string(i)}, "content " + std::to_string(i));
   auto scan = store->scanner();
   for (int round = 0; round < 2; ++round) {

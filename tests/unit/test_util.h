@@ -14,8 +14,9 @@ namespace atelier::testing {
 // A fresh directory under /tmp, removed with everything in it on destruction.
 class TempDir {
  public:
-  TempDir() {
-    std::string tmpl = "/tmp/atelier_unit_XXXXXX";
+  // A new folder under `parent` (/tmp unless a test needs another file system).
+  explicit TempDir(const std::string& parent = "/tmp") {
+    std::string tmpl = parent + "/atelier_unit_XXXXXX";
     if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
     path_ = tmpl;
   }
