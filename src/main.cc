@@ -122,6 +122,33 @@ static int admin_call(app::App& a, const std::string& account, const std::string
   return resp.status;
 }
 
+// `atelier admin bucket-owner`: lists the owners, or gives `bucket` to an
+// account or the platform.
+static int bucket_owner(app::App& a, const std::string& bucket, const std::string& account, bool platform) {
+  auto name_of = [&a](const std::string& domain) {
+    auto n = a.db().query_one("SELECT name FROM iam_domains WHERE id = ?", {domain});
+    return n ? n->str("name") : domain;
+  };
+  if (bucket.empty()) {
+    json out = json::array();
+    for (auto& e : a.buckets().list())
+      out.push_back({{"bucket", e.bucket}, {"owner", name_of(e.owner)}, {"owner_id", e.owner}, {"since", e.since_ms}});
+    std::cout << out.dump(1) << std::endl;
+    return 0;
+  }
+  if (!obs::valid_bucket(bucket)) throw std::runtime_error("'" + bucket + "' is not a valid bucket name");
+  std::string owner(obs::Buckets::kPlatform);
+  if (!platform) {
+    if (account.empty()) throw std::runtime_error("name the new owner: --account NAME or --platform");
+    auto did = a.iam().domain_id_by_name(account);
+    if (!did) throw std::runtime_error("no account named " + account);
+    owner = *did;
+  }
+  a.buckets().set_owner(bucket, owner);
+  std::cout << json{{"bucket", bucket}, {"owner", name_of(owner)}, {"owner_id", owner}}.dump() << std::endl;
+  return 0;
+}
+
 // `atelier metrics FILE...`: what the visualization viewer reads from them.
 static int print_metrics(const std::vector<std::string>& files) {
   json out = json::array();
@@ -197,6 +224,14 @@ int main(int argc, char** argv) {
   where->add_flag("--all-projects", scope_all, "all projects, including later ones");
   where->add_option("--enterprise-project", scope_ep, "enterprise project id");
 
+  std::string bucket;
+  bool to_platform = false;
+  auto* bowner = admin->add_subcommand("bucket-owner", "Give a bucket to an account (or the platform); without one, list owners");
+  bowner->add_option("--bucket", bucket, "bucket name");
+  auto* bwho = bowner->add_option_group("owner");
+  bwho->add_option("--account", account, "account name");
+  bwho->add_flag("--platform", to_platform, "the platform: every account may read it, none may write");
+
   std::string supervise_dir;
   bool supervise_fg = false;
   auto* supervise_cmd = cli.add_subcommand("supervise", "Run one training job's process tree (started by the server)");
@@ -226,6 +261,8 @@ int main(int argc, char** argv) {
       std::cout << a.router().describe().dump(1) << std::endl;
       return 0;
     }
+    // stdout carries the command's JSON answer; what the server logs goes to stderr.
+    spdlog::set_default_logger(spdlog::stderr_logger_mt("atelier-admin"));
     spdlog::set_level(spdlog::level::warn);
     app::App a(cfg);
     if (a.bootstrap().created && !a.bootstrap().password.empty())
@@ -238,6 +275,8 @@ int main(int argc, char** argv) {
       std::cout << json{{"domain_id", id}, {"name", name}, {"project_id", pid->id}}.dump() << std::endl;
       return 0;
     }
+    if (*bowner) return bucket_owner(a, bucket, bowner->get_option_group("owner")->count_all() ? account : "",
+                                     to_platform);
     // Looks up one object by a list call; throws when absent.
     auto find_id = [&](const std::string& list_path, const char* key, const char* field, const std::string& value) {
       json out;

@@ -6,11 +6,16 @@
 #include <filesystem>
 #include <fstream>
 
+#include <spdlog/spdlog.h>
+
+#include "app/bucket_owners.h"
+#include "app/object_paths.h"
 #include "common/crypto.h"
 #include "data/data.h"
 #include "iam/routes.h"
 #include "labeling/labeling.h"
 #include "models/models.h"
+#include "training/samples.h"
 #include "training/visualization.h"
 
 namespace fs = std::filesystem;
@@ -62,6 +67,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   db_->migrate(training::visualization_migrations());
   db_->migrate(notebooks::Service::migrations());
   db_->migrate(labeling::migrations());
+  db_->migrate(obs::Buckets::migrations());
   objects_ = obs::open_local_store(memory ? (fs::temp_directory_path() / "atelier-routes-obs").string()
                                           : (fs::path(cfg_.data_dir) / "obs").string());
   iam::IamConfig ic;
@@ -71,7 +77,14 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   ic.master_key = master_key(cfg_, memory);
   iam_ = std::make_unique<iam::Iam>(*db_, ic);
   boot_ = iam_->bootstrap(cfg_.admin_password);
-  gate_ = std::make_unique<iam::Gate>(*iam_);
+  buckets_ = std::make_unique<obs::Buckets>(*db_);
+  if (!training::install_samples(*objects_, *buckets_))
+    spdlog::warn("the bucket {} belongs to account {}, so the sample training configs will not find their code there; "
+                 "give it to the platform with: atelier admin bucket-owner --bucket {} --platform",
+                 training::kSamplesBucket, buckets_->owner(std::string(training::kSamplesBucket)).value_or(""),
+                 training::kSamplesBucket);
+  assign_bucket_owners(*db_, *objects_, *buckets_, boot_.domain_id);
+  gate_ = std::make_unique<iam::Gate>(*iam_, *buckets_);
   router_ = std::make_unique<http::Router>(gate_.get());
 
   http::Route health;
@@ -138,6 +151,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   }
   notebooks_ = std::make_unique<notebooks::Service>(*db_, *iam_, runtime::local_runner(lo), std::move(pools), ns);
   router_->add(notebooks_->routes());
+  declare_object_paths(*router_);
 }
 
 App::~App() = default;

@@ -8,6 +8,7 @@
 #include "http/router.h"
 #include "iam/gate.h"
 #include "iam/iam.h"
+#include "obs/buckets.h"
 #include "obs/object_store.h"
 #include "store/db.h"
 #include "tasks/tasks.h"
@@ -29,6 +30,7 @@ class App {
   iam::Iam& iam() { return *iam_; }
   store::Database& db() { return *db_; }
   obs::ObjectStore& objects() { return *objects_; }
+  obs::Buckets& buckets() { return *buckets_; }
   // Starts running queued and interrupted tasks (the server does; CLI calls do not).
   void start_tasks() {
     runner_->start();
@@ -43,6 +45,7 @@ class App {
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<obs::ObjectStore> objects_;
   std::unique_ptr<obs::ObjectStore> registry_;  // published models' files
+  std::unique_ptr<obs::Buckets> buckets_;
   std::unique_ptr<iam::Iam> iam_;
   std::unique_ptr<iam::Gate> gate_;
   std::unique_ptr<training::TensorBoards> tensorboards_;  // before router_: its routes use it

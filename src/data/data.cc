@@ -14,6 +14,8 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "iam/iam.h"
+#include "obs/buckets.h"
 
 #include <spdlog/spdlog.h>
 
@@ -757,6 +759,11 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
     auto rows = db.query("SELECT s.* FROM samples s JOIN sample_labels l ON l.dataset_id = s.dataset_id AND l.seq = s.seq "
                          "WHERE l.dataset_id = ? AND l.label_type = ? AND l.label_name = ?",
                          {ds, type, name});
+    // Files are removed only from the buckets of the dataset's account.
+    std::string domain;
+    if (delete_policy == 2 && objects)
+      if (auto p = db.query_one("SELECT project_id FROM datasets WHERE id = ?", {ds})) domain = iam::project_domain(db, p->str("project_id"));
+    obs::Buckets owners(db);
     for (auto& r : rows) {
       json labels = json::parse(r.str("labels"), nullptr, false);
       json kept = json::array();
@@ -776,7 +783,8 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
       if (delete_sample) {
         if (delete_policy == 2 && objects) {
           try {
-            objects->remove(obs::parse_path(r.str("path")));
+            auto p = obs::parse_path(r.str("path"));
+            if (owners.owns(domain, p.bucket)) objects->remove(p);
           } catch (const ApiError&) {
           }
         }
@@ -1336,13 +1344,18 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
           w.commit();
           touch(d.str("id"));
         });
-        if (delete_source)
+        // A sample's file is removed only from a bucket of the caller's
+        // account: a sample may name a file it only reads (a platform sample).
+        if (delete_source) {
+          obs::Buckets owners(db);
           for (auto& r : rows) {
             try {
-              objects.remove(obs::parse_path(r.str("path")));
+              auto p = obs::parse_path(r.str("path"));
+              if (owners.owns(ctx.caller.domain_id, p.bucket)) objects.remove(p);
             } catch (const ApiError&) {
             }
           }
+        }
         return json_response(200, {{"success", true}, {"results", results}});
       });
 

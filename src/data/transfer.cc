@@ -27,6 +27,8 @@
 #include "common/ids.h"
 #include "data/core.h"
 #include "data/image_size.h"
+#include "iam/iam.h"
+#include "obs/buckets.h"
 
 namespace atelier::data {
 
@@ -234,7 +236,8 @@ class Importer {
  public:
   Importer(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, ImportOptions opt)
       : db_(db), objects_(objects), tc_(tc), ds_(d.str("id")), type_(int(d.i64("type"))),
-        data_dir_(inner_work_path(d) + "data/"), opt_(std::move(opt)) {
+        data_dir_(inner_work_path(d) + "data/"), opt_(std::move(opt)),
+        bucket_owners_(db), buckets_(bucket_owners_, iam::project_domain(db, d.str("project_id"))) {
     if (!opt_.import_folder.empty()) copy_dir_ = storage_dir(d) + opt_.import_folder + "/";
   }
 
@@ -252,6 +255,10 @@ class Importer {
         }
     return inner_work_path(d) + "data/";
   }
+
+  // Whether the dataset's account may read `path` (a line's source or VOC
+  // file); a path of another account's bucket fails its line. Any thread.
+  bool may_read(const obs::ObsPath& p) const { return buckets_.allows(p.bucket, obs::Buckets::Use::kRead); }
 
   // import_folder's folder (/bucket/key/), "" without one.
   const std::string& copy_dir() const { return copy_dir_; }
@@ -439,7 +446,10 @@ class Importer {
       // A manifest's source keeps its bucket and key under import_folder, so
       // sources of two buckets never share a copy.
       if (it.relative.empty() && !copy_dir_.empty()) it.relative = m.path.substr(1);
-      auto info = scan.head(obs::parse_path(m.path));
+      auto source = obs::parse_path(m.path);
+      if (!buckets_.allows(source.bucket, obs::Buckets::Use::kRead))
+        throw ApiError(403, "ModelArts.4310", "source " + m.path + ": the bucket " + source.bucket + " is not this account's");
+      auto info = scan.head(source);
       if (!info) throw ApiError(400, "ModelArts.4362", "source " + m.path + ": the file does not exist");
       it.size = int64_t(info->size);
       it.mtime = info->mtime_ms;
@@ -535,6 +545,8 @@ class Importer {
   ImportOptions opt_;
   std::set<std::pair<int, std::string>> defined_;
   std::string copy_dir_;      // import_folder's folder, "" without one
+  obs::Buckets bucket_owners_;
+  mutable obs::BucketScope buckets_;  // the dataset's account
 };
 
 json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, const ImportOptions& opt) {
@@ -582,10 +594,11 @@ json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& t
     // lines are put off a reader takes the rest in order (every file paged
     // out: 46k before, 51k after; 42k putting off every line).
     bool wait = false, pending = false;
-    auto read_file = [&scan, &wait, &pending](const std::string& path) -> std::optional<std::string> {
+    auto read_file = [&scan, &wait, &pending, &imp](const std::string& path) -> std::optional<std::string> {
       if (pending) return std::nullopt;  // the line is put off already
       try {
         auto p = obs::parse_path(path);
+        if (!imp.may_read(p)) throw ManifestError(path + ": the bucket " + p.bucket + " is not this account's");
         return wait ? scan->get_all(p) : scan->get_all_at_hand(p, pending);
       } catch (const ApiError&) {
         return std::nullopt;

@@ -326,6 +326,12 @@ Response Router::handle(Request& req) {
   return resp;
 }
 
+Route* Router::find(std::string_view method, std::string_view path) const {
+  for (auto& r : routes_)
+    if (r->method == method && r->path == path) return r.get();
+  return nullptr;
+}
+
 json Router::describe() const {
   json out = json::array();
   for (auto& r : routes_) {
@@ -333,13 +339,16 @@ json Router::describe() const {
                          : r->access == Access::kMember ? "member"
                          : r->access == Access::kProject ? "project"
                                                         : "global";
+    json paths = json::array();
+    for (auto& f : r->object_paths) paths.push_back({{"where", f.where}, {"write", f.write}});
     out.push_back({{"method", r->method},
                    {"path", r->path},
                    {"action", r->action},
                    {"depends", r->depends},
                    {"access", access},
                    {"self", bool(r->self)},
-                   {"browser", r->browser}});
+                   {"browser", r->browser},
+                   {"object_paths", paths}});
   }
   return out;
 }

@@ -48,6 +48,15 @@ struct PathParams {
   const std::string& get(std::string_view name) const;
 };
 
+// An object-storage path a request names, and what the route does there
+// (the Gatekeeper checks that the caller's account may use its bucket).
+struct ObjectPathField {
+  // A JSON pointer into the body, where "*" stands for every element of an
+  // array ("/data_sources/*/data_path"), or "?name" for a query parameter.
+  std::string where;
+  bool write = false;
+};
+
 struct Route;
 
 // What a handler sees.
@@ -92,6 +101,9 @@ struct Route {
   // caller may also be named by the session cookie that /login sets, and a
   // GET without credentials is redirected to /login.
   bool browser = false;
+  // Every object path the request may name (read or written by the route,
+  // or by the work it starts).
+  std::vector<ObjectPathField> object_paths;
 };
 
 // The cookie that carries a browser session's token (HttpOnly, SameSite=Lax).
@@ -119,6 +131,8 @@ class Router {
 
   Response handle(Request& req);
   const std::vector<std::unique_ptr<Route>>& routes() const { return routes_; }
+  // The route declared with exactly this method and template; nullptr if none.
+  Route* find(std::string_view method, std::string_view path) const;
   json describe() const;  // the route table, for `atelier routes` and the tests
 
  private:

@@ -3,6 +3,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "iam/signer.h"
+#include "obs/object_store.h"
 
 namespace atelier::iam {
 
@@ -81,6 +82,56 @@ std::shared_ptr<const UserRecord> Gate::authenticate(http::Context& ctx, std::sh
 }
 
 void Gate::admit(http::Context& ctx) {
+  authorize(ctx);
+  if (!ctx.route.object_paths.empty()) check_object_paths(ctx);
+}
+
+namespace {
+// Calls fn(value, field) for each string the pointer `where` reaches in `node`.
+void each_at(const json& node, std::string_view where, const std::string& field,
+             const std::function<void(const std::string&, const std::string&)>& fn) {
+  if (where.empty()) {
+    if (node.is_string()) fn(node.get_ref<const std::string&>(), field);
+    return;
+  }
+  where.remove_prefix(1);  // the '/'
+  size_t slash = where.find('/');
+  std::string_view step = where.substr(0, slash), rest = slash == std::string_view::npos ? "" : where.substr(slash);
+  if (step == "*") {
+    if (!node.is_array()) return;
+    for (size_t i = 0; i < node.size(); ++i) each_at(node[i], rest, field + "[" + std::to_string(i) + "]", fn);
+  } else if (node.is_object()) {
+    auto it = node.find(std::string(step));
+    if (it != node.end()) each_at(*it, rest, field.empty() ? std::string(step) : field + "." + std::string(step), fn);
+  }
+}
+}  // namespace
+
+// Values that are not strings or not paths are left to the handler, which
+// refuses them with its own 400; only a well-formed path names a bucket.
+void Gate::check_object_paths(http::Context& ctx) {
+  auto check = [&](const std::string& value, const std::string& field, bool write) {
+    std::optional<obs::ObsPath> p;
+    try {
+      p = obs::parse_location(value, field);
+    } catch (const ApiError&) {
+      return;
+    }
+    buckets_.admit(ctx.caller.domain_id, p->bucket, write ? obs::Buckets::Use::kWrite : obs::Buckets::Use::kRead, field);
+  };
+  for (const auto& f : ctx.route.object_paths) {
+    if (f.where.starts_with("?")) {
+      std::string name = f.where.substr(1);
+      for (auto& [k, v] : ctx.req.query())
+        if (k == name) check(v, name, f.write);
+      continue;
+    }
+    if (ctx.req.body.empty()) continue;
+    each_at(ctx.body(), f.where, "", [&](const std::string& v, const std::string& field) { check(v, field, f.write); });
+  }
+}
+
+void Gate::authorize(http::Context& ctx) {
   std::shared_ptr<const TokenInfo> token;
   auto userp = authenticate(ctx, token);
   const UserRecord& user = *userp;

@@ -536,4 +536,9 @@ std::optional<std::string> Iam::first_denied(const UserRecord& user, const Proje
   return std::nullopt;
 }
 
+std::string project_domain(store::Database& db, const std::string& project_id) {
+  auto r = db.query_one("SELECT domain_id FROM iam_projects WHERE id = ?", {project_id});
+  return r ? r->str("domain_id") : "";
+}
+
 }  // namespace atelier::iam

@@ -169,4 +169,8 @@ class Iam {
 // Returns an explanation when `pw` is not acceptable.
 std::optional<std::string> password_problem(const std::string& pw);
 
+// The account (domain) id of a project; "" when there is no such project.
+// For work outside a request (tasks) that acts for the project's account.
+std::string project_domain(store::Database& db, const std::string& project_id);
+
 }  // namespace atelier::iam

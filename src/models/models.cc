@@ -94,12 +94,9 @@ bool no_specials(const std::string& s) { return s.find_first_of("&!'\"<>=") == s
 // "https://<bucket>.obs.<region>.myhuaweicloud.com/dir" -> a folder path.
 obs::ObsPath source_folder(const JsonIn& in, const char* key) {
   std::string raw = in.str(key);
-  static const std::regex https(R"(^https?://([a-z0-9][a-z0-9.\-]*[a-z0-9])\.obs\.[a-z0-9\-]+\.[a-z0-9.\-]+(/.*)?$)");
-  std::smatch m;
-  if (std::regex_match(raw, m, https)) raw = "/" + m[1].str() + (m[2].matched ? m[2].str() : "/");
   obs::ObsPath p;
   try {
-    p = obs::parse_path(raw, in.field(key));
+    p = obs::parse_location(raw, in.field(key));
   } catch (const ApiError& e) {
     throw ApiError(400, "ModelArts.3037", e.what());  // the family's code for a bad value
   }

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <regex>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
@@ -66,6 +67,13 @@ ObsPath parse_path(std::string_view path, std::string_view field) {
   if (!valid_bucket(p.bucket)) throw fail("'" + p.bucket + "' is not a valid bucket name");
   if (!valid_key(p.key)) throw fail("the object key must not contain '.', '..', empty segments or NUL");
   return p;
+}
+
+ObsPath parse_location(std::string_view path, std::string_view field) {
+  static const std::regex https(R"(^https?://([a-z0-9][a-z0-9.\-]*[a-z0-9])\.obs\.[a-z0-9\-]+\.[a-z0-9.\-]+(/.*)?$)");
+  std::match_results<std::string_view::const_iterator> m;
+  if (!std::regex_match(path.begin(), path.end(), m, https)) return parse_path(path, field);
+  return parse_path("/" + m[1].str() + (m[2].matched ? m[2].str() : "/"), field);
 }
 
 ObjectInfo ObjectStore::put(const ObsPath& p, std::string_view data, Durability d) {
@@ -162,6 +170,14 @@ class LocalStore : public ObjectStore {
 
   bool bucket_exists(const std::string& bucket) override {
     return valid_bucket(bucket) && fs::is_directory(root_ / bucket);
+  }
+
+  std::vector<std::string> buckets() override {
+    std::vector<std::string> out;
+    for (auto& e : fs::directory_iterator(root_))
+      if (e.is_directory() && valid_bucket(e.path().filename().string())) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
   }
 
   ObjectInfo put(const ObsPath& p, const Source& src, Durability durability) override {

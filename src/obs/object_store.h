@@ -23,6 +23,9 @@ struct ObsPath {
 // Parses and validates a client path. Throws ApiError (400, ModelArts.0101)
 // naming `field` when the path is malformed or tries to escape its bucket.
 ObsPath parse_path(std::string_view path, std::string_view field = "path");
+// parse_path, or an OBS virtual-host URL https://<bucket>.obs.<region>.<domain>/<key>
+// (where the console copies a folder's address from).
+ObsPath parse_location(std::string_view path, std::string_view field = "path");
 // Validates a bucket name (S3 rules: 3-63 of [a-z0-9.-], starting and ending alphanumeric).
 bool valid_bucket(std::string_view bucket);
 // Validates an object key: no NUL, no "." or ".." segment, no empty segment
@@ -88,6 +91,8 @@ class ObjectStore {
   virtual ~ObjectStore() = default;
   virtual void create_bucket(const std::string& bucket) = 0;  // idempotent
   virtual bool bucket_exists(const std::string& bucket) = 0;
+  // Every bucket, in byte order.
+  virtual std::vector<std::string> buckets() = 0;
   // When a put is durable: before it returns (kNow), or at the next sync()
   // (kDeferred) — for tasks writing many files, which sync once at the end
   // and simply rewrite everything if they are interrupted.

@@ -49,8 +49,20 @@ class Server:
         env.update({"ATELIER_ADMIN_PASSWORD": ADMIN_PASSWORD, "ATELIER_LOG_FILE": os.path.join(self.data_dir, "server.log")})
         env.update(extra_env or {})
         self.env = env
-        self.proc = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir, *args],
-                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.args = args
+        self._start()
+        self.project_id = None
+        self.domain_id = None
+
+    def restart(self):
+        """A new process on this data dir, on a new port (stop the old one first)."""
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._start()
+
+    def _start(self):
+        self.proc = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir,
+                                      *self.args], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -62,8 +74,6 @@ class Server:
                 time.sleep(0.05)
         else:
             raise RuntimeError("server did not become healthy")
-        self.project_id = None
-        self.domain_id = None
 
     def log(self):
         with open(os.path.join(self.data_dir, "server.log")) as f:

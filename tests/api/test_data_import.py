@@ -1420,19 +1420,8 @@ def own():
 
 def restart(s):
     """A new server process on the data dir of `s` (whose process is gone)."""
-    s.port = free_port()
-    s.base = f"http://127.0.0.1:{s.port}"
-    s.proc = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{s.port}", "--data-dir", s.data_dir],
-                              env=s.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        assert s.proc.poll() is None, s.proc.stderr.read()
-        try:
-            if requests.get(s.base + "/health", timeout=1).status_code == 200:
-                return Api(s, {"X-Auth-Token": s.admin_token})
-        except requests.RequestException:
-            time.sleep(0.05)
-    raise AssertionError("restarted server did not become healthy")
+    s.restart()
+    return Api(s, {"X-Auth-Token": s.admin_token})
 
 
 def kill_midway(s, api, ds, tid, after=0, timeout=30, total=None):
