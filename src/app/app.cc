@@ -58,7 +58,14 @@ std::string master_key(const Config& cfg, bool memory) {
 
 App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   if (!memory) fs::create_directories(cfg_.data_dir);
-  db_ = store::open_sqlite(memory ? ":memory:" : (fs::path(cfg_.data_dir) / "meta.db").string());
+  // The seams, chosen by URL in one place.
+  std::string db_url = memory ? "sqlite::memory:"
+                       : !cfg_.database.empty() ? cfg_.database
+                                                : "sqlite://" + (fs::path(cfg_.data_dir) / "meta.db").string();
+  std::string obs_url = memory ? "file://" + (fs::temp_directory_path() / "atelier-routes-obs").string()
+                        : !cfg_.object_store.empty() ? cfg_.object_store
+                                                     : "file://" + (fs::path(cfg_.data_dir) / "obs").string();
+  db_ = store::open_database(db_url);
   db_->migrate(iam::Iam::migrations());
   db_->migrate(data::migrations());
   db_->migrate(tasks::Runner::migrations());
@@ -68,8 +75,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   db_->migrate(notebooks::Service::migrations());
   db_->migrate(labeling::migrations());
   db_->migrate(obs::Buckets::migrations());
-  objects_ = obs::open_local_store(memory ? (fs::temp_directory_path() / "atelier-routes-obs").string()
-                                          : (fs::path(cfg_.data_dir) / "obs").string());
+  objects_ = obs::open_store(obs_url);
   iam::IamConfig ic;
   ic.region = cfg_.region;
   ic.token_ttl_ms = cfg_.token_ttl_s * 1000;

@@ -13,6 +13,11 @@ struct Config {
   std::string region = "local";
   std::string admin_password;  // first start only; generated when empty
   std::string master_key;      // 64 hex chars; default: <data_dir>/keys/master.key
+  // The seams, chosen by URL: the metadata store (sqlite:///path; default
+  // sqlite://<data_dir>/meta.db) and the object store (file:///folder;
+  // default file://<data_dir>/obs).
+  std::string database;
+  std::string object_store;
   std::string log_level = "info";
   std::string log_file;        // default: stderr
   int threads = 2;

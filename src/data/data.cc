@@ -37,7 +37,7 @@ CREATE TABLE datasets (
   data_sources TEXT NOT NULL, extra TEXT NOT NULL, enterprise_project_id TEXT NOT NULL DEFAULT '0',
   workspace_id TEXT NOT NULL DEFAULT '0', next_version_num INTEGER NOT NULL DEFAULT 1,
   current_version_id TEXT, sample_seq INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, data_updated_at INTEGER NOT NULL,
+  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, data_updated_at BIGINT NOT NULL,
   UNIQUE (project_id, name));
 CREATE INDEX datasets_project ON datasets (project_id, created_at);
 CREATE TABLE dataset_labels (
@@ -47,9 +47,9 @@ CREATE TABLE dataset_labels (
 CREATE TABLE samples (
   dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE, seq INTEGER NOT NULL,
   id TEXT NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL, dir TEXT NOT NULL, type INTEGER NOT NULL,
-  state TEXT NOT NULL, size INTEGER NOT NULL, sample_time INTEGER NOT NULL, labels TEXT NOT NULL,
+  state TEXT NOT NULL, size BIGINT NOT NULL, sample_time BIGINT NOT NULL, labels TEXT NOT NULL,
   metadata TEXT NOT NULL, annotated_by TEXT, usage TEXT, hard INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
   PRIMARY KEY (dataset_id, seq));
 CREATE UNIQUE INDEX samples_path ON samples (dataset_id, path);
 CREATE INDEX samples_state ON samples (dataset_id, state, seq);
@@ -72,7 +72,7 @@ CREATE TABLE dataset_versions (
   id TEXT PRIMARY KEY, dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE, name TEXT NOT NULL,
   status INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '', version_format TEXT NOT NULL,
   previous_version_id TEXT, params TEXT NOT NULL, stats TEXT NOT NULL DEFAULT '{}',
-  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE (dataset_id, name));
+  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, UNIQUE (dataset_id, name));
 )SQL"},
           // Hourly closing values of the sample counters, for the metrics call.
           {"data/004_metrics", R"SQL(
@@ -83,13 +83,11 @@ CREATE TABLE dataset_metrics (
   for (auto& m : transfer_migrations()) all.push_back(std::move(m));
   // The best confidence of a label on a sample, for the score window filters.
   all.push_back({"data/006_label_scores", "ALTER TABLE sample_labels ADD COLUMN score REAL;"});
-  // sample_labels without its rowid: the primary key is the table, so each
-  // label row is one b-tree insert fewer (of seven a labeled sample costs)
-  // and ~6% fewer bytes written. 1M rows of bench/data_baseline, four runs
-  // each: 10.5-11.7 s CPU before, 8.8-11.7 s after. WITHOUT ROWID is
-  // SQLite's; a PostgreSQL store leaves the clause out (its tables have no
-  // rowid to drop).
-  all.push_back({"data/007_sample_labels_without_rowid", R"SQL(
+  // sample_labels without its rowid (SQLite's WITHOUT ROWID): the primary
+  // key is the table, so each label row is one b-tree insert fewer (of
+  // seven a labeled sample costs) and ~6% fewer bytes written. Other
+  // backends have no rowid to drop: for them the migration is a no-op.
+  all.push_back({"data/007_sample_labels_without_rowid", "SELECT 1;", {{"sqlite", R"SQL(
 CREATE TABLE sample_labels_new (
   dataset_id TEXT NOT NULL, label_type INTEGER NOT NULL, label_name TEXT NOT NULL, seq INTEGER NOT NULL,
   n INTEGER NOT NULL, score REAL, PRIMARY KEY (dataset_id, label_name, seq, label_type)) WITHOUT ROWID;
@@ -98,7 +96,7 @@ INSERT INTO sample_labels_new (dataset_id, label_type, label_name, seq, n, score
 DROP TABLE sample_labels;
 ALTER TABLE sample_labels_new RENAME TO sample_labels;
 CREATE INDEX sample_labels_seq ON sample_labels (dataset_id, seq);
-)SQL"});
+)SQL"}}});
   return all;
 }
 
@@ -548,13 +546,8 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
     std::string sql = " FROM datasets WHERE project_id = ? AND status <> 2";
     store::Params p{ctx.caller.project_id};
     if (auto v = qp(ctx, "search_content"); v && !v->empty()) {
-      std::string like;
-      for (char c : *v) {
-        if (c == '%' || c == '_' || c == '\\') like.push_back('\\');
-        like.push_back(c);
-      }
-      sql += " AND name LIKE ? ESCAPE '\\'";
-      p.push_back("%" + like + "%");
+      sql += " AND " + store::contains_ci("name");
+      p.push_back(store::contains_ci_pattern(*v));
     }
     if (auto t = query_int(ctx, "dataset_type")) {
       sql += " AND type = ?";

@@ -16,22 +16,22 @@ std::vector<store::Migration> Iam::migrations() {
 CREATE TABLE iam_domains (
   id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '',
   enabled INTEGER NOT NULL DEFAULT 1, policy_seq INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL);
+  created_at BIGINT NOT NULL);
 CREATE TABLE iam_users (
   id TEXT PRIMARY KEY, domain_id TEXT NOT NULL REFERENCES iam_domains(id), name TEXT NOT NULL,
   password_hash TEXT, enabled INTEGER NOT NULL DEFAULT 1, is_owner INTEGER NOT NULL DEFAULT 0,
   email TEXT, areacode TEXT, phone TEXT, description TEXT NOT NULL DEFAULT '',
   access_mode TEXT NOT NULL DEFAULT 'default', pwd_status INTEGER NOT NULL DEFAULT 0,
   xuser_type TEXT, xuser_id TEXT, last_project_id TEXT,
-  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, last_login_at INTEGER,
-  pwd_changed_at INTEGER, UNIQUE (domain_id, name));
+  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, last_login_at BIGINT,
+  pwd_changed_at BIGINT, UNIQUE (domain_id, name));
 CREATE TABLE iam_projects (
   id TEXT PRIMARY KEY, domain_id TEXT NOT NULL REFERENCES iam_domains(id), name TEXT NOT NULL,
   parent_id TEXT NOT NULL, description TEXT NOT NULL DEFAULT '', enabled INTEGER NOT NULL DEFAULT 1,
-  created_at INTEGER NOT NULL, UNIQUE (domain_id, name));
+  created_at BIGINT NOT NULL, UNIQUE (domain_id, name));
 CREATE TABLE iam_groups (
   id TEXT PRIMARY KEY, domain_id TEXT NOT NULL REFERENCES iam_domains(id), name TEXT NOT NULL,
-  description TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, UNIQUE (domain_id, name));
+  description TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL, UNIQUE (domain_id, name));
 CREATE TABLE iam_group_members (
   group_id TEXT NOT NULL REFERENCES iam_groups(id) ON DELETE CASCADE,
   user_id TEXT NOT NULL REFERENCES iam_users(id) ON DELETE CASCADE,
@@ -41,13 +41,13 @@ CREATE TABLE iam_roles (
   id TEXT PRIMARY KEY, domain_id TEXT, name TEXT NOT NULL, display_name TEXT NOT NULL,
   catalog TEXT NOT NULL, type TEXT NOT NULL, flag TEXT, description TEXT NOT NULL DEFAULT '',
   description_cn TEXT NOT NULL DEFAULT '', policy TEXT NOT NULL,
-  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);
 CREATE INDEX iam_roles_domain ON iam_roles (domain_id);
 CREATE TABLE iam_grants (
   subject_kind TEXT NOT NULL, subject_id TEXT NOT NULL,
   role_id TEXT NOT NULL REFERENCES iam_roles(id),
   scope_kind TEXT NOT NULL, scope_id TEXT NOT NULL, domain_id TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
+  created_at BIGINT NOT NULL,
   PRIMARY KEY (subject_kind, subject_id, role_id, scope_kind, scope_id));
 CREATE INDEX iam_grants_role ON iam_grants (role_id);
 CREATE TABLE iam_enterprise_projects (
@@ -56,19 +56,19 @@ CREATE TABLE iam_enterprise_projects (
 CREATE TABLE iam_credentials (
   access TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES iam_users(id) ON DELETE CASCADE,
   secret_sealed TEXT NOT NULL, status TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
-  created_at INTEGER NOT NULL, last_use_at INTEGER);
+  created_at BIGINT NOT NULL, last_use_at BIGINT);
 CREATE INDEX iam_credentials_user ON iam_credentials (user_id);
 CREATE TABLE iam_tokens (
   hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES iam_users(id) ON DELETE CASCADE,
-  project_id TEXT, methods TEXT NOT NULL, issued_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+  project_id TEXT, methods TEXT NOT NULL, issued_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX iam_tokens_user ON iam_tokens (user_id);
 )SQL"},
           // One-time links that let a user without a password set one (labeling team members).
           {"iam/002_password_tickets", R"SQL(
 CREATE TABLE iam_password_tickets (
   hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES iam_users(id) ON DELETE CASCADE,
-  expires_at INTEGER NOT NULL);
+  expires_at BIGINT NOT NULL);
 CREATE INDEX iam_password_tickets_user ON iam_password_tickets (user_id);
 )SQL"},
           // Whose word an e-mail address is (1: an administrator set it, or

@@ -170,8 +170,8 @@ std::vector<Route> routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp, c
     std::string where = " WHERE project_id = ?";
     store::Params p{ctx.caller.project_id};
     if (auto v = data::qp(ctx, "search_content"); v && !v->empty()) {
-      where += " AND name LIKE ? ESCAPE '\\'";
-      p.push_back("%" + store::like_escape(*v) + "%");
+      where += " AND " + store::contains_ci("name");
+      p.push_back(store::contains_ci_pattern(*v));
     }
     if (data::qp(ctx, "workforce_task_id"))
       throw bad_request("Invalid parameter workforce_task_id: team labeling tasks are not available yet");

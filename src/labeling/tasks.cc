@@ -584,8 +584,8 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
         }
         // label_name: items whose labels (stored as written, keys sorted) name it.
         if (auto v = data::qp(ctx, "label_name"); v && !v->empty()) {
-          where += " AND i.labels LIKE ? ESCAPE '\\'";
-          p.push_back("%\"name\":" + store::like_escape(json(*v).dump()) + "%");
+          where += " AND " + store::contains_ci("i.labels");
+          p.push_back(store::contains_ci_pattern("\"name\":" + json(*v).dump()));
         }
         // search_conditions (§1.4.7), ANDed, over the items' samples.
         if (auto v = data::qp(ctx, "search_conditions"); v && !v->empty()) {
@@ -1001,8 +1001,8 @@ std::vector<Route> member_routes(Database& db) {
     std::string where = "m.user_id = ? AND t.project_id = ?";
     store::Params p{ctx.caller.user_id, ctx.param("project_id")};
     if (auto v = data::qp(ctx, "search_content"); v && !v->empty()) {
-      where += " AND t.name LIKE ? ESCAPE '\\'";
-      p.push_back("%" + store::like_escape(*v) + "%");
+      where += " AND " + store::contains_ci("t.name");
+      p.push_back(store::contains_ci_pattern(*v));
     }
     auto total = db.query_one("SELECT COUNT(*) AS n FROM task_members m JOIN workforce_tasks t ON t.id = m.task_id JOIN datasets d ON "
                               "d.id = t.dataset_id AND d.status <> 2 WHERE " + where,

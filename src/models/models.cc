@@ -412,19 +412,11 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, obs::ObjectSt
     };
     std::string where = " WHERE project_id = ? AND workspace_id = ?";
     store::Params ps{ctx.caller.project_id, q("workspace_id").value_or("0")};
-    auto like = [](const std::string& s) {
-      std::string o = "%";
-      for (char c : s) {
-        if (c == '%' || c == '_' || c == '\\') o.push_back('\\');
-        o.push_back(c);
-      }
-      return o + "%";
-    };
     if (auto n = q("model_name"); n && !n->empty()) {
       std::string exact = lower(q("exact_match").value_or("false"));
       if (exact != "true" && exact != "false") throw invalid("exact_match", "must be true or false");
-      where += exact == "true" ? " AND name = ?" : " AND name LIKE ? ESCAPE '\\'";
-      ps.push_back(exact == "true" ? *n : like(*n));
+      where += exact == "true" ? " AND name = ?" : " AND " + store::contains_ci("name");
+      ps.push_back(exact == "true" ? *n : store::contains_ci_pattern(*n));
     }
     if (auto v = q("model_version"); v && !v->empty()) where += " AND version = ?", ps.push_back(*v);
     if (auto s = q("model_status"); s && !s->empty()) {
@@ -436,7 +428,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, obs::ObjectSt
     if (t && !t->empty() && nt && !nt->empty()) throw invalid("model_type", "cannot be given with not_model_type");
     if (t && !t->empty()) where += " AND LOWER(type) = ?", ps.push_back(lower(*t));
     if (nt && !nt->empty()) where += " AND LOWER(type) <> ?", ps.push_back(lower(*nt));
-    if (auto d = q("description"); d && !d->empty()) where += " AND description LIKE ? ESCAPE '\\'", ps.push_back(like(*d));
+    if (auto d = q("description"); d && !d->empty()) where += " AND " + store::contains_ci("description"), ps.push_back(store::contains_ci_pattern(*d));
     auto num = [&](const char* k, int64_t def, int64_t lo, int64_t hi) -> int64_t {
       auto v = q(k);
       if (!v || v->empty()) return def;

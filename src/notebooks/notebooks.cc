@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -976,12 +977,9 @@ std::vector<Route> Service::Impl::routes() {
     int64_t offset = number("offset"), limit = number("limit");
     auto total = db.query_one("SELECT COUNT(*) AS n FROM (" + sql + ") t", params);
     sql += std::string(" ORDER BY ") + (sortby == "name" ? "name" : "created_at") + (order == "asc" ? " ASC" : " DESC") + ", id";
-    if (limit > 0) {
+    if (limit > 0 || offset > 0) {  // an offset alone: no limit (the largest one, portably)
       sql += " LIMIT ? OFFSET ?";
-      params.push_back(limit);
-      params.push_back(offset);
-    } else if (offset > 0) {
-      sql += " LIMIT -1 OFFSET ?";
+      params.push_back(limit > 0 ? limit : std::numeric_limits<int64_t>::max());
       params.push_back(offset);
     }
     json list = json::array();

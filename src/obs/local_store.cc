@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
-#include <regex>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
@@ -24,100 +23,6 @@
 namespace fs = std::filesystem;
 
 namespace atelier::obs {
-
-bool valid_bucket(std::string_view b) {
-  if (b.size() < 3 || b.size() > 63) return false;
-  for (char c : b)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  return alnum(b.front()) && alnum(b.back()) && b.find("..") == std::string_view::npos;
-}
-
-bool valid_key(std::string_view key) {
-  if (key.size() > 1024 || key.find('\0') != std::string_view::npos) return false;
-  if (key.empty()) return true;
-  if (key.front() == '/') return false;
-  size_t pos = 0;
-  while (pos < key.size()) {
-    size_t slash = key.find('/', pos);
-    std::string_view seg = key.substr(pos, slash == std::string_view::npos ? key.npos : slash - pos);
-    if (seg.empty() || seg == "." || seg == "..") return false;
-    if (slash == std::string_view::npos) break;
-    pos = slash + 1;
-  }
-  return true;
-}
-
-ObsPath parse_path(std::string_view path, std::string_view field) {
-  auto fail = [&](const std::string& why) -> ApiError {
-    return bad_request("Invalid parameter " + std::string(field) + ": " + why);
-  };
-  std::string_view rest = path;
-  if (rest.rfind("obs://", 0) == 0 || rest.rfind("s3://", 0) == 0) {
-    rest.remove_prefix(rest.find("://") + 3);
-  } else if (!rest.empty() && rest.front() == '/') {
-    rest.remove_prefix(1);
-  } else {
-    throw fail("an OBS path must look like /bucket/key, obs://bucket/key or s3://bucket/key");
-  }
-  size_t slash = rest.find('/');
-  ObsPath p;
-  p.bucket = std::string(rest.substr(0, slash));
-  if (slash != std::string_view::npos) p.key = std::string(rest.substr(slash + 1));
-  if (!valid_bucket(p.bucket)) throw fail("'" + p.bucket + "' is not a valid bucket name");
-  if (!valid_key(p.key)) throw fail("the object key must not contain '.', '..', empty segments or NUL");
-  return p;
-}
-
-ObsPath parse_location(std::string_view path, std::string_view field) {
-  static const std::regex https(R"(^https?://([a-z0-9][a-z0-9.\-]*[a-z0-9])\.obs\.[a-z0-9\-]+\.[a-z0-9.\-]+(/.*)?$)");
-  std::match_results<std::string_view::const_iterator> m;
-  if (!std::regex_match(path.begin(), path.end(), m, https)) return parse_path(path, field);
-  return parse_path("/" + m[1].str() + (m[2].matched ? m[2].str() : "/"), field);
-}
-
-ObjectInfo ObjectStore::put(const ObsPath& p, std::string_view data, Durability d) {
-  size_t off = 0;
-  return put(p, [&](char* buf, size_t cap) {
-    size_t n = std::min(cap, data.size() - off);
-    std::copy_n(data.data() + off, n, buf);
-    off += n;
-    return n;
-  }, d);
-}
-
-std::optional<ObjectInfo> Scanner::head(const ObsPath& p) { return store_.head(p); }
-namespace {
-ApiError too_large(const ObsPath& p) {
-  return bad_request("Object " + p.str() + " is larger than " + std::to_string(Scanner::kMaxScanned >> 20) +
-                     " MiB, more than an annotation or label file may be");
-}
-}  // namespace
-
-std::optional<std::string> Scanner::get_all(const ObsPath& p) {
-  auto info = store_.head(p);
-  if (info && info->size > kMaxScanned) throw too_large(p);
-  return store_.get_all(p);
-}
-
-void ObjectStore::each(const std::string& bucket, const std::string& prefix,
-                       const std::function<void(const ObjectInfo&)>& fn) {
-  for (std::string marker;;) {
-    auto page = list(bucket, prefix, "", marker, 1000);
-    for (auto& o : page.objects) fn(o);
-    if (!page.truncated) break;
-    marker = page.next_marker;
-  }
-}
-
-std::optional<std::string> ObjectStore::get_all(const ObsPath& p) {
-  auto r = get(p);
-  if (!r) return std::nullopt;
-  std::string out;
-  char buf[65536];
-  while (size_t n = r->read(buf, sizeof buf)) out.append(buf, n);
-  return out;
-}
 
 namespace {
 
@@ -746,7 +651,7 @@ class LocalScanner : public Scanner {
     if (size_t(n) < sizeof first && short_is_end) return out;
     for (;;) {  // larger than the first read (or only partly in memory)
       size_t have = out->size();
-      if (have > kMaxScanned) throw too_large(p);
+      if (have > kMaxScanned) throw Scanner::too_large(p);
       out->resize(std::min<size_t>(have * 2, kMaxScanned + 1));
       size_t want = out->size() - have;
       do n = ::read(fd, out->data() + have, want);

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/error.h"
+
 namespace atelier::obs {
 
 struct ObsPath {
@@ -72,6 +74,8 @@ class Scanner {
   // are small, and a client's huge file must not be read into memory.
   virtual std::optional<std::string> get_all(const ObsPath& p);
   static constexpr uint64_t kMaxScanned = uint64_t(64) << 20;
+  // The 400 for an object over kMaxScanned.
+  static ApiError too_large(const ObsPath& p);
   // get_all for content already in memory. Content the store would have to
   // wait for (a disk read) is not waited for: its reading starts, `pending`
   // is set and nullopt returned, and the caller does other work meanwhile
@@ -122,5 +126,9 @@ class ObjectStore {
 
 // Buckets live in `root/<bucket>`; partial uploads in `root/.tmp`.
 std::unique_ptr<ObjectStore> open_local_store(const std::string& root);
+// The backend a URL names: file:///absolute/folder or file://relative/folder
+// (the local store). Throws std::runtime_error naming what is supported for
+// any other scheme.
+std::unique_ptr<ObjectStore> open_store(const std::string& url);
 
 }  // namespace atelier::obs

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,9 +75,32 @@ using Rows = std::vector<Row>;
 
 struct Migration {
   std::string name;  // unique and stable, e.g. "iam/001_init"; applied in list order
-  std::string sql;   // one or more statements
+  std::string sql;   // one or more statements, in the portable dialect
+  // A backend's own script instead of `sql` (key: Database::backend()), for
+  // what only that backend has (SQLite's WITHOUT ROWID tables, say).
+  std::map<std::string, std::string> dialects = {};
+  const std::string& script_for(const std::string& backend) const {
+    auto it = dialects.find(backend);
+    return it == dialects.end() ? sql : it->second;
+  }
 };
 
+// The contract every backend keeps and every caller relies on:
+//  - Writers are serialized: at most one transaction (or autocommit write)
+//    writes at a time across all connections and processes on one database
+//    (SQLite: its write lock, taken at BEGIN IMMEDIATE; PostgreSQL must take
+//    the same order with SERIALIZABLE or an explicit lock per transaction).
+//    Reads never wait for writers; a read that starts after a commit
+//    returned on any thread of this process sees that commit, and a commit
+//    of another process (the admin CLI) within kMaxSnapshotAge (50 ms).
+//  - A transaction body runs exactly once: the store never retries it. A
+//    body that throws rolls back everything it wrote.
+//  - REQUIRES of callers: a transaction body does no I/O outside the
+//    database (no object puts or removals, no mail, no process starts, no
+//    network), because it may still roll back and it holds the write lock.
+//    Rows a decision depends on are read inside the transaction that acts on
+//    them. Object writes come before the transaction and are removed again
+//    if it fails; object removals come after it commits.
 class Database {
  public:
   virtual ~Database() = default;
@@ -101,7 +125,18 @@ class Database {
 // SQLite and PostgreSQL both take it).
 std::string like_escape(std::string_view s);
 
+// Substring search that works the same on every backend (plain LIKE does
+// not: SQLite's ignores ASCII case, PostgreSQL's does not): ASCII letters
+// match either case, every other character only itself. `contains_ci(col)`
+// is the condition, taking one parameter: `contains_ci_pattern(text)`.
+std::string contains_ci(std::string_view column);
+std::string contains_ci_pattern(std::string_view text);
+
 // Opens (creating if needed) an SQLite database in WAL mode.
 std::unique_ptr<Database> open_sqlite(const std::string& path);
+// The backend a URL names: sqlite:///absolute/path or sqlite://relative/path
+// (sqlite::memory: for a throwaway one). Throws std::runtime_error naming
+// what is supported for any other scheme.
+std::unique_ptr<Database> open_database(const std::string& url);
 
 }  // namespace atelier::store

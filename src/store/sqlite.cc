@@ -223,7 +223,7 @@ class SqliteDatabase : public Database {
     for (auto& m : migrations) {
       if (query_one("SELECT 1 FROM schema_migrations WHERE name = ?", {m.name})) continue;
       transaction([&] {
-        exec_script(c, m.sql);
+        exec_script(c, m.script_for(backend()));
         exec("INSERT INTO schema_migrations (name, applied_at) VALUES (?, strftime('%s','now'))", {m.name});
       });
     }
@@ -479,6 +479,12 @@ std::unique_ptr<Database> open_sqlite(const std::string& path) {
   return std::make_unique<SqliteDatabase>(path);
 }
 
+std::unique_ptr<Database> open_database(const std::string& url) {
+  if (url == "sqlite::memory:") return open_sqlite(":memory:");
+  if (url.rfind("sqlite://", 0) == 0 && url.size() > 9) return open_sqlite(url.substr(9));
+  throw std::runtime_error("database '" + url + "': only sqlite:///path is supported by this build (PostgreSQL is not yet)");
+}
+
 std::string like_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
@@ -486,6 +492,15 @@ std::string like_escape(std::string_view s) {
     out.push_back(c);
   }
   return out;
+}
+
+std::string contains_ci(std::string_view column) { return "LOWER(" + std::string(column) + ") LIKE ? ESCAPE '\\'"; }
+
+std::string contains_ci_pattern(std::string_view text) {
+  std::string lowered(text);
+  for (char& c : lowered)
+    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+  return "%" + like_escape(lowered) + "%";
 }
 
 }  // namespace atelier::store

@@ -16,7 +16,7 @@ CREATE TABLE tasks (
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, project_id TEXT NOT NULL, resource_id TEXT NOT NULL,
   status TEXT NOT NULL, params TEXT NOT NULL, progress TEXT NOT NULL DEFAULT '{}', result TEXT NOT NULL DEFAULT '{}',
   error_code TEXT NOT NULL DEFAULT '', error_msg TEXT NOT NULL DEFAULT '',
-  created_at INTEGER NOT NULL, started_at INTEGER NOT NULL DEFAULT 0, ended_at INTEGER NOT NULL DEFAULT 0);
+  created_at BIGINT NOT NULL, started_at BIGINT NOT NULL DEFAULT 0, ended_at BIGINT NOT NULL DEFAULT 0);
 CREATE INDEX tasks_resource ON tasks (kind, resource_id, created_at);
 CREATE INDEX tasks_status ON tasks (status, created_at);
 )SQL"}};

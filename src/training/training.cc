@@ -999,8 +999,8 @@ std::vector<Route> Service::Impl::routes() {
     std::string where = " WHERE j.project_id = ? AND j.workspace_id = ?";
     store::Params ps{now, ctx.caller.project_id, ws};
     if (!search.empty()) {
-      where += " AND j.name LIKE ? ESCAPE '\\'";
-      ps.push_back("%" + store::like_escape(search) + "%");
+      where += " AND " + store::contains_ci("j.name");
+      ps.push_back(store::contains_ci_pattern(search));
     }
     where += status_filter(ctx, "v.status", ps);
     std::string from =
@@ -1223,8 +1223,8 @@ std::vector<Route> Service::Impl::routes() {
       std::string where = " WHERE project_id = ?";
       store::Params ps{ctx.caller.project_id};
       if (!search.empty()) {
-        where += " AND name LIKE ? ESCAPE '\\'";
-        ps.push_back("%" + store::like_escape(search) + "%");
+        where += " AND " + store::contains_ci("name");
+        ps.push_back(store::contains_ci_pattern(search));
       }
       total = db.query_one("SELECT COUNT(*) AS n FROM train_configs" + where, ps)->i64("n");
       ps.push_back(per_page);

@@ -289,8 +289,8 @@ std::vector<Route> visualization_routes(Database& db, obs::ObjectStore& objects,
     std::string where = " WHERE project_id = ? AND workspace_id = ?";
     store::Params ps{ctx.caller.project_id, query(ctx, "workspace_id").value_or("0")};
     if (!search.empty()) {
-      where += " AND name LIKE ? ESCAPE '\\'";
-      ps.push_back("%" + store::like_escape(search) + "%");
+      where += " AND " + store::contains_ci("name");
+      ps.push_back(store::contains_ci_pattern(search));
     }
     where += status_filter(ctx, "status", ps);
     int64_t total = db.query_one("SELECT COUNT(*) AS n FROM viz_jobs" + where, ps)->i64("n");
