@@ -224,6 +224,11 @@ Response error_response(ErrorShape shape, int status, const std::string& code,
   return json_response(status, body);
 }
 
+static Response internal_error_response(ErrorShape shape, const std::string& request_id) {
+  return error_response(shape, 500, shape == ErrorShape::kIam ? "IAM.0006" : "ModelArts.0010",
+                        "An internal error occurred; see the server log for request " + request_id, request_id);
+}
+
 // A JSON string literal for the access log. User and account names were
 // checked as UTF-8 when they were stored, so escaping quotes, backslashes
 // and control characters is enough.
@@ -312,10 +317,10 @@ Response Router::handle(Request& req) {
     }
   } catch (const std::exception& e) {
     spdlog::error("request {} failed: {}", req.request_id, e.what());
-    resp = error_response(shape, 500, shape == ErrorShape::kIam ? "IAM.0006" : "ModelArts.0010",
-                          "An internal error occurred; see the server log for request " +
-                              req.request_id,
-                          req.request_id);
+    resp = internal_error_response(shape, req.request_id);
+  } catch (...) {
+    spdlog::error("request {} failed: unknown exception", req.request_id);
+    resp = internal_error_response(shape, req.request_id);
   }
   if (req.method == "HEAD") resp.head_only = true;
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -57,3 +57,95 @@ def test_route_never_500(server, admin, route):
         assert r.status_code < 500, f"{method} {path}{query} body={body[:80]!r} -> {r.status_code} {r.text[:300]}"
         assert "X-Request-Id" in r.headers
     assert requests.get(server.base + "/health", timeout=5).status_code == 200
+
+
+# ---------------------------------------------------------------- reproducers of issue 22 (one request, no crash, no 500)
+
+from apihelpers import connect, parse_raw, read_until_closed  # noqa: E402
+from conftest import Server  # noqa: E402
+
+
+def alive(srv):
+    assert srv.proc.poll() is None, "the server died"
+    assert requests.get(srv.base + "/health", timeout=5).status_code == 200
+
+
+def raw_exchange(srv, data, timeout=5.0):
+    """Sends raw bytes on a fresh connection; returns (status, headers, body) of the
+    answer, which must be followed by the server closing the connection."""
+    s = connect(srv.port, timeout)
+    try:
+        s.sendall(data)
+        got = read_until_closed(s, timeout)
+    finally:
+        s.close()
+    return parse_raw(got)
+
+
+CHUNKED_HEAD = b"GET /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.fixture(scope="module")
+def strict():
+    s = Server(extra_env={"ATELIER_READ_TIMEOUT_MS": "600"})
+    yield s
+    s.cleanup()
+
+
+def test_oversized_trailer_is_431_not_a_crash(strict):
+    st, hd, body = raw_exchange(strict, CHUNKED_HEAD + b"2\r\n{}\r\n0\r\nX-T: " + b"t" * 70000 + b"\r\n\r\n")
+    assert st == 431, body
+    assert hd.get("x-request-id") and json.loads(body)["error_code"] == "APIGW.0202"
+    alive(strict)
+    # many small trailer fields count together
+    st, _, _ = raw_exchange(strict, CHUNKED_HEAD + b"2\r\n{}\r\n0\r\n" + b"X-A: aaaaaaaaaa\r\n" * 2000 + b"\r\n")
+    assert st == 431
+    alive(strict)
+
+
+def test_trailer_within_limit_is_served(strict):
+    s = connect(strict.port)
+    try:
+        s.sendall(CHUNKED_HEAD.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n") +
+                  b"2\r\n{}\r\n0\r\nX-T: " + b"t" * 1000 + b"\r\n\r\n")
+        st, _, body = parse_raw(read_until_closed(s))
+    finally:
+        s.close()
+    assert st == 200, body
+
+
+def test_endless_trailer_or_chunk_line_is_refused(strict):
+    # no end of trailer in sight: refused once the buffer limit is reached, not read for ever
+    s = connect(strict.port)
+    try:
+        s.sendall(CHUNKED_HEAD + b"2\r\n{}\r\n0\r\nX-T: ")
+        for _ in range(40):
+            try:
+                s.sendall(b"t" * 8192)
+            except OSError:
+                break
+        st, _, _ = parse_raw(read_until_closed(s))
+    finally:
+        s.close()
+    assert st == 431
+    st, _, _ = raw_exchange(strict, CHUNKED_HEAD + b"1;" + b"e" * 300000 + b"\r\nx\r\n0\r\n\r\n")
+    assert st in (400, 431)
+    alive(strict)
+
+
+@pytest.mark.parametrize("size", [b"zz", b"-1", b"fffffffffffffffffffffff", b"", b" 2"])
+def test_malformed_chunk_size_is_400(strict, size):
+    st, _, body = raw_exchange(strict, CHUNKED_HEAD + size + b"\r\n{}\r\n0\r\n\r\n")
+    assert st in (400, 413), body
+    alive(strict)
+
+
+def test_stalled_chunked_body_is_408(strict):
+    s = connect(strict.port)
+    try:
+        s.sendall(CHUNKED_HEAD + b"2\r\n{}\r\n")  # no last chunk
+        st, _, _ = parse_raw(read_until_closed(s, timeout=5))
+    finally:
+        s.close()
+    assert st == 408
+    alive(strict)
