@@ -8,12 +8,56 @@ size_t utf8_length(std::string_view s) {
   return n;
 }
 
+namespace {
+// nlohmann's DOM builder that stops the parse at a nesting deeper than the
+// limit (sax_parse calls these members statically, so hiding works).
+class DepthLimitedDom : public nlohmann::detail::json_sax_dom_parser<json> {
+ public:
+  using Base = nlohmann::detail::json_sax_dom_parser<json>;
+  DepthLimitedDom(json& out, size_t limit) : Base(out, /*allow_exceptions=*/false), limit_(limit) {}
+
+  bool start_object(std::size_t n) { return enter() && Base::start_object(n); }
+  bool start_array(std::size_t n) { return enter() && Base::start_array(n); }
+  bool end_object() { return leave() && Base::end_object(); }
+  bool end_array() { return leave() && Base::end_array(); }
+  bool too_deep() const { return too_deep_; }
+
+ private:
+  bool enter() {
+    if (++depth_ <= limit_) return true;
+    too_deep_ = true;
+    return false;
+  }
+  bool leave() {
+    --depth_;
+    return true;
+  }
+
+  size_t limit_;
+  size_t depth_ = 0;
+  bool too_deep_ = false;
+};
+}  // namespace
+
+json parse_json_limited(std::string_view text, bool* too_deep) {
+  json out;
+  DepthLimitedDom sax(out, kMaxJsonDepth);
+  bool ok = json::sax_parse(text, &sax, json::input_format_t::json, /*strict=*/true) && !sax.is_errored();
+  if (too_deep) *too_deep = sax.too_deep();
+  if (!ok) return json(json::value_t::discarded);
+  return out;
+}
+
 json parse_json_body(std::string_view body, bool allow_empty) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     if (allow_empty) return json::object();
     throw bad_request("The request body is empty; a JSON object is required.");
   }
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  bool too_deep = false;
+  json j = parse_json_limited(body, &too_deep);
+  if (too_deep)
+    throw bad_request("The request body nests arrays and objects deeper than " + std::to_string(kMaxJsonDepth) +
+                      " levels.");
   if (j.is_discarded()) throw bad_request("The request body is not valid JSON.");
   if (!j.is_object()) throw bad_request("The request body must be a JSON object.");
   return j;

@@ -1200,7 +1200,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
         }
         if (auto v = qp(ctx, "search_conditions"); v && !v->empty()) {
           count_key.reset();
-          json conds = json::parse(*v, nullptr, false);
+          json conds = parse_json_limited(*v);
           if (!conds.is_array()) throw bad_request("Invalid parameter search_conditions: must be a JSON array");
           for (auto& c : conds) {  // ANDed on this endpoint (§1.4.7)
             where += " AND (" + condition_sql(c, p) + ")";

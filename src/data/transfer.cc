@@ -1417,7 +1417,7 @@ json run_version_export(Database& db, obs::ObjectStore& objects, tasks::TaskCont
   put_pages(objects, manifest, [&](std::string& out) {
     for (int k = 0; k < 500; ++k) {
       if (!lines.next(line, too_long)) return !out.empty();
-      json j = json::parse(line, nullptr, false);
+      json j = parse_json_limited(line);
       if (too_long || !j.is_object()) continue;  // we wrote this manifest; skip what we cannot read
       bool labeled = j.contains("annotation") && j["annotation"].is_array() && !j["annotation"].empty();
       if ((type == 0 && !labeled) || (type == 1 && labeled)) continue;

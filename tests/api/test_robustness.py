@@ -149,3 +149,68 @@ def test_stalled_chunked_body_is_408(strict):
         s.close()
     assert st == 408
     alive(strict)
+
+
+# ---------------------------------------------------------------- deep JSON
+
+from datahelpers import Api  # noqa: E402
+
+
+def deep(n):
+    return "[" * n + "]" * n
+
+
+def deep_body(template, n):
+    """`template` is JSON text with the placeholder "DEEP" (quoted) where the nesting goes."""
+    return template.replace('"DEEP"', deep(n)).encode()
+
+
+def post_raw(server, admin, method, path, data):
+    return requests.request(method, server.base + path, data=data, timeout=60,
+                            headers={**admin, "Content-Type": "application/json"})
+
+
+@pytest.fixture(scope="module")
+def data_ds(server):
+    api = Api(server, {"X-Auth-Token": server.admin_token})
+    ds, _ = api.create(type_=0, labels=[{"name": "cat"}, {"name": "dog"}], no_source=True)
+    sid = api.add_inline(ds, "deep.jpg", b"hello")
+    return api, ds, sid
+
+
+@pytest.mark.parametrize("n", [65, 60000])
+def test_deeply_nested_json_is_400(server, admin, data_ds, n):
+    api, ds, sid = data_ds
+    v2 = f"/v2/{server.project_id}/datasets/{ds}"
+    cases = [
+        ("POST", v2 + "/data-annotations/samples", '{"samples":[{"name":"a.jpg","data":"aGVsbG8=","metadata":{"k":"DEEP"}}]}'),
+        ("PUT", v2 + "/data-annotations/samples", '{"samples":[{"sample_id":"%s","metadata":{"k":"DEEP"}}]}' % sid),
+        ("PUT", v2 + "/data-annotations/samples",
+         '{"samples":[{"sample_id":"%s","labels":[{"name":"cat","property":{"k":"DEEP"}}]}]}' % sid),
+        ("POST", v2 + "/data-annotations/labels", '{"labels":[{"name":"deep","property":{"k":"DEEP"}}]}'),
+        ("POST", "/v3.0/OS-ROLE/roles", '{"role":{"display_name":"deep","type":"XA","description":"d","policy":{"Version":"1.1",'
+                                         '"Statement":[{"Effect":"Allow","Action":["modelarts:dataset:list"],'
+                                         '"Condition":{"StringEquals":{"g:UserName":"DEEP"}}}]}}}'),
+    ]
+    for method, path, template in cases:
+        r = post_raw(server, admin, method, path, deep_body(template, n if "ROLE" not in path or n < 100 else 100000))
+        assert r.status_code == 400, (method, path, r.status_code, r.text[:300])
+        assert "deeper than 64" in r.text, r.text[:300]
+        alive(server)
+    assert api.sample(ds, sid)["metadata"] == {} or "k" not in api.sample(ds, sid)["metadata"]
+    assert "deep" not in {l["name"] for l in api.labels(ds)}
+
+
+def test_nesting_at_the_limit_is_accepted(server, admin, data_ds):
+    api, ds, sid = data_ds
+    r = post_raw(server, admin, "PUT", f"/v2/{server.project_id}/datasets/{ds}/data-annotations/samples",
+                 deep_body('{"samples":[{"sample_id":"%s","metadata":{"k":"DEEP"}}]}' % sid, 60))
+    assert r.status_code == 200, r.text[:300]
+    assert api.sample(ds, sid)["metadata"]["k"] == json.loads(deep(60))
+
+
+def test_deep_search_condition_query_is_400(server, data_ds):
+    api, ds, _ = data_ds
+    r = api.list_raw(ds, search_conditions="[" + deep(2000) + "]")
+    assert r.status_code == 400, r.text[:300]
+    alive(server)

@@ -152,3 +152,21 @@ TEST(Json, CustomErrorFactoryPropagatesToChildren) {
   EXPECT_EQ(e->code(), "IAM.0073");
   EXPECT_EQ(std::string(e->what()), "user.name|must not be empty");
 }
+
+TEST(Json, NestingLimit) {
+  auto nested = [](size_t n) { return "{\"k\":" + std::string(n - 1, '[') + std::string(n - 1, ']') + "}"; };
+  EXPECT_NO_THROW(parse_json_body(nested(atelier::kMaxJsonDepth)));
+  for (size_t n : {atelier::kMaxJsonDepth + 1, size_t(100000)}) {
+    auto e = api_error([&] { parse_json_body(nested(n)); });
+    ASSERT_TRUE(e) << n;
+    EXPECT_EQ(e->status(), 400);
+    EXPECT_NE(std::string(e->what()).find("deeper than 64"), std::string::npos) << e->what();
+  }
+  bool too_deep = true;
+  EXPECT_FALSE(atelier::parse_json_limited("[[1],{\"a\":[2]}]", &too_deep).is_discarded());
+  EXPECT_FALSE(too_deep);
+  EXPECT_TRUE(atelier::parse_json_limited(std::string(65, '[') + std::string(65, ']'), &too_deep).is_discarded());
+  EXPECT_TRUE(too_deep);
+  EXPECT_TRUE(atelier::parse_json_limited("[1,", &too_deep).is_discarded());
+  EXPECT_FALSE(too_deep);
+}
