@@ -313,12 +313,24 @@ struct SampleFacts {
 
 double num(const json& v, bool& ok);
 
+// The most annotations one sample may carry (README, data management).
+inline constexpr size_t kMaxLabelsPerSample = 1000;
+
+// An annotation's label type and name as stored; a missing or mistyped
+// value reads as `fallback` / "" (checked_labels refuses those from clients).
+int label_type_of(const json& l, int fallback);
+std::string label_name_of(const json& l);
+
+// The integer at `where`, which must lie within [min, max]; otherwise a 400
+// naming `where`.
+int64_t checked_int(const json& v, int64_t min, int64_t max, const std::string& where);
+
 // Throws a 400 naming `where` when the annotation does not fit its sample.
 void check_annotation(const json& l, const SampleFacts& f, const std::string& where,
                       const std::set<std::pair<int, std::string>>& defined, const std::set<std::string>& ids_in_sample);
 
-// Validates a whole labels array of one sample; adds ids to annotations
-// lacking one so relations can point at them.
+// Validates a whole labels array of one sample (at most kMaxLabelsPerSample);
+// adds ids to annotations lacking one so relations can point at them.
 json checked_labels(const json& labels, const SampleFacts& f, const std::string& where,
                     const std::set<std::pair<int, std::string>>& defined, const std::string& annotated_by);
 

@@ -214,3 +214,38 @@ def test_deep_search_condition_query_is_400(server, data_ds):
     r = api.list_raw(ds, search_conditions="[" + deep(2000) + "]")
     assert r.status_code == 400, r.text[:300]
     alive(server)
+
+
+# ---------------------------------------------------------------- annotation types, ranges and limits
+
+from conftest import unique  # noqa: E402
+from datahelpers import assert_err  # noqa: E402
+
+
+@pytest.mark.parametrize("bad", ["0", None, "", [], {}, "NaN", "%00", 1.5, True, 4294967296, 9223372036854775808,
+                                 -1, 18446744073709551615])
+def test_annotation_label_type_checked(data_ds, bad):
+    api, ds, sid = data_ds
+    before = api.sample(ds, sid)
+    r = api.annotate_raw(ds, [{"sample_id": sid, "labels": [{"name": "cat", "type": bad}]}])
+    assert_err(r, 400, "ModelArts.0101", "labels[0].type")
+    assert api.sample(ds, sid) == before
+
+
+@pytest.mark.parametrize("bad", [4294967296, 9223372036854775808, -4294967296, "0"])
+def test_label_definition_type_checked(data_ds, bad):
+    api, ds, _ = data_ds
+    r = api.post(f"/datasets/{ds}/data-annotations/labels", json={"labels": [{"name": unique("big"), "type": bad}]})
+    assert_err(r, 400, "ModelArts.0101", "type")
+    assert all(l["type"] == 0 for l in api.labels(ds))
+
+
+def test_labels_per_sample_limit(data_ds):
+    api, ds, sid = data_ds
+    r = api.annotate_raw(ds, [{"sample_id": sid, "labels": [{"name": "cat"}] * 1001}])
+    assert_err(r, 400, "ModelArts.0101", "at most 1000 labels")
+    r = api.add_raw(ds, [{"name": "many.jpg", "data": "aGVsbG8=", "labels": [{"name": "cat"}] * 1001}])
+    assert_err(r, 400, "ModelArts.0101", "at most 1000 labels")
+    api.annotate(ds, [{"sample_id": sid, "labels": [{"name": "cat"}] * 1000}])
+    assert len(api.sample(ds, sid)["labels"]) == 1000
+    api.annotate(ds, [{"sample_id": sid, "labels": []}])
