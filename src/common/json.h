@@ -18,6 +18,10 @@ using json = nlohmann::json;
 // count characters, not bytes. Bodies are valid UTF-8 once parsed.
 size_t utf8_length(std::string_view s);
 
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points past U+10FFFF): what the JSON library can write out.
+bool valid_utf8(std::string_view s);
+
 // The deepest nesting of arrays and objects accepted in JSON from outside
 // (request bodies, query values, files a client provides): every copy, dump
 // and walk of such a document then recurses at most this deep.

@@ -250,6 +250,17 @@ static std::string json_quote(std::string_view s) {
   return out;
 }
 
+// Handlers see query values and path parameters as UTF-8 text only.
+static void require_utf8(const Request& req, const PathParams& params, ErrorShape shape) {
+  auto refuse = [&](const std::string& what) {
+    throw ApiError(400, shape == ErrorShape::kIam ? "IAM.0007" : "ModelArts.0101", what + " is not valid UTF-8 text.");
+  };
+  for (auto& [k, v] : req.query())
+    if (!valid_utf8(k) || !valid_utf8(v)) refuse(valid_utf8(k) ? "Query parameter " + k : "A query parameter name");
+  for (auto& [k, v] : params.items)
+    if (!valid_utf8(v)) refuse("Path parameter " + k);
+}
+
 static ErrorShape shape_for_path(std::string_view path) {
   return path.rfind("/v3", 0) == 0 ? ErrorShape::kIam : ErrorShape::kModelArts;
 }
@@ -304,6 +315,7 @@ Response Router::handle(Request& req) {
       for (size_t i = 0; i < names.size(); ++i) ctx.params.items.emplace_back(names[i], vals[i]);
       if (route->access != Access::kPublic) gate_->admit(ctx);
       if (!ctx.caller.user_name.empty()) user = ctx.caller.user_name + "@" + ctx.caller.domain_name;
+      require_utf8(req, ctx.params, shape);
       resp = route->handler(ctx);
       if (head_via_get) resp.head_only = true;
     }

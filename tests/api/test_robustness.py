@@ -249,3 +249,32 @@ def test_labels_per_sample_limit(data_ds):
     api.annotate(ds, [{"sample_id": sid, "labels": [{"name": "cat"}] * 1000}])
     assert len(api.sample(ds, sid)["labels"]) == 1000
     api.annotate(ds, [{"sample_id": sid, "labels": []}])
+
+
+# ---------------------------------------------------------------- invalid UTF-8 in query values and path parameters
+
+def test_invalid_utf8_query_values_are_400(server, admin, data_ds):
+    api, ds, _ = data_ds
+    v2 = f"{server.base}/v2/{server.project_id}"
+    r = requests.post(v2 + "/workforces", headers=admin, json={"workforce_name": unique("t")})
+    assert r.status_code in (200, 201), r.text
+    team = r.json()["workforce_id"]
+    r = requests.post(f"{v2}/workforces/{team}/workers", headers=admin, json={"emails": unique("w") + "@example.com", "role": 0})
+    assert r.status_code == 201, r.text
+    r = requests.post(f"{v2}/datasets/{ds}/workforce-tasks", headers=admin,
+                      json={"task_name": unique("t"), "workforces_config": {"workforces": [{"workforce_id": team}]}})
+    assert r.status_code == 200, r.text
+    task = r.json()["task_id"]
+    urls = [("GET", f"{v2}/datasets/{ds}/workforce-tasks/{task}/data-annotations/samples?label_name=%FF"),
+            ("GET", f"{v2}/datasets/{ds}/workforce-tasks/{task}/data-annotations/samples?label_name=%C0%AF"),
+            ("GET", f"{v2}/datasets/{ds}/data-annotations/samples?label_name=%ED%A0%80"),
+            ("GET", f"{v2}/datasets?search_content=%FF%FE"),
+            ("DELETE", f"{v2}/datasets/{ds}/data-annotations/labels/%FF"),
+            ("GET", f"{server.base}/v3/users?name=%FF")]
+    for method, url in urls:
+        r = requests.request(method, url, headers=admin, timeout=30)
+        assert r.status_code == 400, (url, r.status_code, r.text[:300])
+        assert "UTF-8" in r.text, r.text
+    r = requests.get(urls[0][1].replace("%FF", "%C3%A9"), headers=admin)  # é, well-formed
+    assert r.status_code == 200, r.text
+    alive(server)

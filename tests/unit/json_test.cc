@@ -170,3 +170,11 @@ TEST(Json, NestingLimit) {
   EXPECT_TRUE(atelier::parse_json_limited("[1,", &too_deep).is_discarded());
   EXPECT_FALSE(too_deep);
 }
+
+TEST(Json, ValidUtf8) {
+  for (const char* s : {"", "abc", "\xc3\xa9", "\xe2\x80\xae", "\xf0\x9f\x98\x80", "\xef\xbf\xbf"})
+    EXPECT_TRUE(atelier::valid_utf8(s)) << s;
+  for (const char* s : {"\xff", "\xc3", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "a\x80",
+                        "\xe2\x80", "\xf8\x88\x80\x80\x80"})
+    EXPECT_FALSE(atelier::valid_utf8(s)) << s;
+}
