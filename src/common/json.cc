@@ -67,6 +67,16 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+std::optional<double> parse_ratio(std::string_view s) {
+  size_t dot = s.find('.');
+  std::string_view whole = s.substr(0, dot), frac = dot == s.npos ? std::string_view() : s.substr(dot + 1);
+  auto digits = [](std::string_view d) { return d.find_first_not_of("0123456789") == std::string_view::npos; };
+  if (s.empty() || s.size() > 32 || s == "." || !digits(whole) || !digits(frac)) return std::nullopt;
+  double d = std::strtod(std::string(s).c_str(), nullptr);
+  if (!(d >= 0 && d <= 1)) return std::nullopt;
+  return d;
+}
+
 json parse_json_body(std::string_view body, bool allow_empty) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     if (allow_empty) return json::object();

@@ -32,6 +32,10 @@ inline constexpr size_t kMaxJsonDepth = 64;
 // given) tells which of the two.
 json parse_json_limited(std::string_view text, bool* too_deep = nullptr);
 
+// A number from 0 to 1 written as plain decimal digits ("0.8", "1.00",
+// ".5"); anything else (signs, exponents, nan, inf, spaces) is nullopt.
+std::optional<double> parse_ratio(std::string_view s);
+
 // Parses a request body; a malformed document, one nested deeper than
 // kMaxJsonDepth, or a non-object is a 400.
 json parse_json_body(std::string_view body, bool allow_empty = false);

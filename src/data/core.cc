@@ -467,7 +467,7 @@ void check_annotation(const json& l, const SampleFacts& f, const std::string& wh
       std::string v = prop[k].is_string() ? prop[k].get<std::string>() : prop[k].dump();
       char* end = nullptr;
       double d = std::strtod(v.c_str(), &end);
-      if (*end || d < 0 || d > 1) throw bad_request(pw + "[" + k + "] must be in [0, 1]");
+      if (*end || !(d >= 0 && d <= 1)) throw bad_request(pw + "[" + k + "] must be in [0, 1]");
     }
   }
 }
@@ -616,22 +616,20 @@ std::optional<std::pair<double, double>> query_ratio_range(const Context& ctx) {
   size_t comma = v->find(',');
   if (comma == std::string::npos) throw bad();
   auto num = [&](const std::string& t) {
-    char* end = nullptr;
-    double d = std::strtod(t.c_str(), &end);
-    if (t.empty() || *end || !(d >= 0 && d <= 1)) throw bad();
-    return d;
+    auto d = parse_ratio(t);
+    if (!d) throw bad();
+    return *d;
   };
   double lo = num(v->substr(0, comma)), hi = num(v->substr(comma + 1));
   if (lo > hi) throw bad();
   return std::make_pair(lo, hi);
 }
 
-double version_ratio(const Row& v) {
+std::optional<double> version_ratio(const Row& v) {
   json params = json::parse(v.str("params"), nullptr, false);
-  std::string r = params.is_object() ? params.value("train_evaluate_sample_ratio", std::string("1.00")) : "1.00";
-  char* end = nullptr;
-  double d = std::strtod(r.c_str(), &end);
-  return *end ? 1.0 : d;
+  if (!params.is_object() || !params.contains("train_evaluate_sample_ratio")) return 1.0;
+  const json& r = params["train_evaluate_sample_ratio"];
+  return r.is_string() ? parse_ratio(r.get<std::string>()) : std::nullopt;
 }
 
 bool query_bool(const Context& ctx, const char* k, bool def) {

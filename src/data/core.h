@@ -449,8 +449,9 @@ const std::string* qp(const Context& ctx, const char* k);
 // `train_evaluate_ratio=min,max` (§1.1.1, §1.3.1): a closed range within [0, 1].
 std::optional<std::pair<double, double>> query_ratio_range(const Context& ctx);
 
-// A version's training share, from its publish parameters.
-double version_ratio(const Row& v);
+// A version's training share, from its publish parameters (1 when it
+// has none); nullopt when the stored value is not a ratio.
+std::optional<double> version_ratio(const Row& v);
 
 bool query_bool(const Context& ctx, const char* k, bool def);
 

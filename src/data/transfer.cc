@@ -1711,7 +1711,7 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
   bool yolo = p.value("annotation_format", "") == "YOLO";
   bool clear_hard = p.value("clear_hard_property", true);
   bool ratio_usage = p.value("ratio_sample_usage", false);
-  double ratio = std::strtod(p.value("train_sample_ratio", std::string("1.00")).c_str(), nullptr);
+  double ratio = parse_ratio(p.value("train_sample_ratio", std::string("1.00"))).value_or(1.0);
   obs::ObsPath manifest = obs::parse_path(p["manifest_path"].get<std::string>());
   objects.create_bucket(manifest.bucket);
   int64_t total = 0, done = 0;
@@ -2080,9 +2080,7 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
         params["search_conditions"] = conds;
       }
       if (auto r = ep->opt_str("train_sample_ratio")) {
-        char* end = nullptr;
-        double v = std::strtod(r->c_str(), &end);
-        if (r->empty() || *end || v < 0 || v > 1) ep->fail("train_sample_ratio", "must be a number from 0 to 1, e.g. \"0.80\"");
+        if (!parse_ratio(*r)) ep->fail("train_sample_ratio", "must be a number from 0 to 1, e.g. \"0.80\"");
         params["train_sample_ratio"] = *r;
       }
       for (const char* k : {"ratio_sample_usage", "clear_hard_property"})

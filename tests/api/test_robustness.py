@@ -278,3 +278,42 @@ def test_invalid_utf8_query_values_are_400(server, admin, data_ds):
     r = requests.get(urls[0][1].replace("%FF", "%C3%A9"), headers=admin)  # é, well-formed
     assert r.status_code == 200, r.text
     alive(server)
+
+
+# ---------------------------------------------------------------- numeric strings; a task that fails ends failed
+
+from datahelpers import put_file  # noqa: E402
+
+
+@pytest.mark.parametrize("ratio", ["1e-400", "1e-320", "nan", "NaN", "inf", "-0.5", "1.5", " 0.5", "0x1p-3", "", "0.5e0"])
+def test_version_ratio_checked_at_the_request(data_ds, ratio):
+    api, ds, _ = data_ds
+    n = len(api.get(f"/datasets/{ds}/versions").json()["versions"])
+    r = api.post(f"/datasets/{ds}/versions", json={"train_evaluate_sample_ratio": ratio})
+    assert_err(r, 400, "ModelArts.0101", "train_evaluate_sample_ratio")
+    assert len(api.get(f"/datasets/{ds}/versions").json()["versions"]) == n
+
+
+def wait_version(api, ds, vid, timeout=30):
+    import time
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = api.get(f"/datasets/{ds}/versions/{vid}").json()
+        if v["status"] != 0:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"version {vid} still in status 0")
+
+
+def test_failed_publish_ends_failed_with_reason(server):
+    api = Api(server, {"X-Auth-Token": server.admin_token})
+    ds, _ = api.create(type_=0, labels=[{"name": "cat"}], no_source=True)
+    api.add_inline(ds, "a.jpg", b"hello")
+    inner = api.dataset(ds)["inner_annotation_path"]
+    put_file(server, inner.rstrip("/"), b"a file where the version folder must go")
+    r = api.post(f"/datasets/{ds}/versions", json={"train_evaluate_sample_ratio": "0.8"})
+    assert r.status_code == 201, r.text
+    v = wait_version(api, ds, r.json()["version_id"])
+    assert v["status"] == 4, v
+    assert v["failed_reason"], v
+    alive(server)

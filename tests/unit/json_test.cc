@@ -178,3 +178,13 @@ TEST(Json, ValidUtf8) {
                         "\xe2\x80", "\xf8\x88\x80\x80\x80"})
     EXPECT_FALSE(atelier::valid_utf8(s)) << s;
 }
+
+TEST(Json, ParseRatio) {
+  EXPECT_EQ(atelier::parse_ratio("0.8"), 0.8);
+  EXPECT_EQ(atelier::parse_ratio("1.00"), 1.0);
+  EXPECT_EQ(atelier::parse_ratio("0"), 0.0);
+  EXPECT_EQ(atelier::parse_ratio(".5"), 0.5);
+  for (const char* s : {"", ".", "1e-400", "1e-320", "nan", "NaN", "inf", "-0.5", "+0.5", "1.5", " 0.5", "0.5 ", "0x1p-3",
+                        "0.5e0", "1..0", "0.000000000000000000000000000000001"})
+    EXPECT_FALSE(atelier::parse_ratio(s)) << s;
+}
