@@ -718,11 +718,12 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
     auto in = ctx.in();
     const json& emails = in.arr("emails");
     if (emails.empty()) in.fail("emails", "must name at least one member");
+    for (auto& e : emails)
+      if (!e.is_string()) in.fail("emails", "must be e-mail addresses");
     if (smtp.url.empty())
       throw ApiError(503, "ModelArts.6699", "No SMTP server is configured (smtp_url): e-mail cannot be sent.");
     std::vector<Row> members;
     for (auto& e : emails) {
-      if (!e.is_string()) in.fail("emails", "must be e-mail addresses");
       std::string a = e.get<std::string>();
       for (auto& c : a) c = char(std::tolower(static_cast<unsigned char>(c)));
       auto m = db.query_one("SELECT * FROM task_members WHERE task_id = ? AND email = ? ORDER BY role LIMIT 1", {t.str("id"), a});
