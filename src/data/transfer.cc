@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/crypto.h"
 #include "common/ids.h"
 #include "data/core.h"
 #include "data/image_size.h"
@@ -182,6 +183,28 @@ struct Item {
   SampleWriter::NewSample row;
 };
 
+// A folder key as a JSON string: as it is when it is UTF-8, else its bytes
+// in hex under "<name>_hex" (file names need not be UTF-8; JSON must).
+void put_key(json& j, const std::string& name, const std::string& key) {
+  if (valid_utf8(key)) j[name] = key;
+  else j[name + "_hex"] = crypto::hex(key);
+}
+
+std::string get_key(const json& j, const std::string& name) {
+  auto hexed = j.find(name + "_hex");
+  if (hexed == j.end() || !hexed->is_string()) return j.value(name, std::string());
+  const std::string& h = hexed->get_ref<const std::string&>();
+  std::string out;
+  for (size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(char(std::stoi(h.substr(i, 2), nullptr, 16)));
+  return out;
+}
+
+// A resume position: `fields` plus the key `name` (see put_key).
+json cursor_with_key(json fields, const std::string& name, const std::string& key) {
+  put_key(fields, name, key);
+  return fields;
+}
+
 // Counters kept in the task's progress, with the resume position.
 struct Progress {
   int64_t total = -1, processed = 0, imported = 0, updated = 0, annotated = 0, unconfirmed = 0, failed = 0;
@@ -202,13 +225,15 @@ struct Progress {
     g.bytes_done = p.value("bytes_done", int64_t(0));
     g.bytes_total = p.value("bytes_total", int64_t(0));
     g.offset = p.value("offset", uint64_t(0));
-    g.marker = p.value("marker", std::string());
+    g.marker = get_key(p, "marker");
     return g;
   }
   json to_json() const {
-    return {{"total", total},         {"processed", processed}, {"imported", imported},     {"updated", updated},
-            {"annotated", annotated}, {"unconfirmed", unconfirmed}, {"failed", failed},     {"bytes_done", bytes_done},
-            {"bytes_total", bytes_total}, {"offset", offset}, {"marker", marker}};
+    json j = {{"total", total},         {"processed", processed}, {"imported", imported},     {"updated", updated},
+              {"annotated", annotated}, {"unconfirmed", unconfirmed}, {"failed", failed},     {"bytes_done", bytes_done},
+              {"bytes_total", bytes_total}, {"offset", offset}};
+    put_key(j, "marker", marker);
+    return j;
   }
 };
 
@@ -946,7 +971,7 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
     take_count(pending.size() == 1);  // the last batch's progress carries the total
     for (auto& it : items) g.bytes_done += it.size;
     g.marker = pending.front().last;
-    imp.apply(items, g, {{"marker", g.marker}});
+    imp.apply(items, g, cursor_with_key(json::object(), "marker", g.marker));
     pending.pop_front();
   };
   std::string marker = g.marker;
@@ -1130,7 +1155,7 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
     g.total = n;
     tc.progress(g.to_json());
   }
-  std::string resume_file = prog.is_object() ? prog.value("coco_file", std::string()) : "";
+  std::string resume_file = prog.is_object() ? get_key(prog, "coco_file") : "";
   size_t resume_image = prog.is_object() ? prog.value("coco_image", size_t(0)) : 0;
   Importer imp(db, objects, tc, d, opt);
   auto scan = objects.scanner();
@@ -1143,7 +1168,7 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
       std::vector<Item> items(1);
       items[0].origin = key;
       items[0].error = f.error;
-      imp.apply(items, g, {{"coco_file", key}, {"coco_image", 1}});
+      imp.apply(items, g, cursor_with_key({{"coco_image", 1}}, "coco_file", key));
       continue;
     }
     std::string dir = key.substr(0, key.rfind('/') + 1);
@@ -1151,7 +1176,7 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
     std::vector<Item> items;
     auto flush = [&](size_t next) {
       imp.prepare(items, *scan);
-      imp.apply(items, g, {{"coco_file", key}, {"coco_image", next}});
+      imp.apply(items, g, cursor_with_key({{"coco_image", next}}, "coco_file", key));
       items.clear();
       scan = objects.scanner();  // a scanner serves one batch: folders changed meanwhile are seen anew
     };
@@ -1260,7 +1285,7 @@ json run_yolo(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
   // Resume after the last image applied, found by its key: files added to
   // the folders meanwhile would shift a bare index.
   size_t first = prog.is_object() ? prog.value("yolo_image", size_t(0)) : 0;
-  if (std::string last = prog.is_object() ? prog.value("yolo_last", std::string()) : ""; !last.empty()) {
+  if (std::string last = prog.is_object() ? get_key(prog, "yolo_last") : ""; !last.empty()) {
     auto at = std::find_if(images.begin(), images.end(), [&](const auto& im) { return im.first == last; });
     if (at != images.end()) first = size_t(at - images.begin()) + 1;
   }
@@ -1269,7 +1294,7 @@ json run_yolo(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
   std::vector<Item> items;
   auto flush = [&](size_t next) {
     imp.prepare(items, *scan);
-    imp.apply(items, g, {{"yolo_image", next}, {"yolo_last", next > 0 ? images[next - 1].first : ""}});
+    imp.apply(items, g, cursor_with_key({{"yolo_image", next}}, "yolo_last", next > 0 ? images[next - 1].first : ""));
     items.clear();
     scan = objects.scanner();  // a scanner serves one batch: folders changed meanwhile are seen anew
   };
@@ -1662,7 +1687,7 @@ void write_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
       }
       json cats = json::array();
       for (size_t i = 0; i < order.size(); ++i) cats.push_back({{"id", int64_t(i) + 1}, {"name", order[i]}, {"supercategory", ""}});
-      page += "],\"categories\":" + cats.dump() + "}";
+      page += "],\"categories\":" + cats.dump(-1, ' ', false, json::error_handler_t::replace) + "}";
       phase = 3;
       return true;
     }
@@ -1674,7 +1699,7 @@ void write_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
         const json& size = md.is_object() ? md.value("@modelarts:size", json()) : json();
         if (size.is_array() && size.size() >= 2 && size[0].is_number() && size[1].is_number())
           im["width"] = size[0], im["height"] = size[1];
-        page += (first ? "" : ",") + im.dump();
+        page += (first ? "" : ",") + im.dump(-1, ' ', false, json::error_handler_t::replace);
         first = false;
         continue;
       }
@@ -1692,7 +1717,7 @@ void write_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
                   {"bbox", bbox},                    {"area", bbox[2].get<double>() * bbox[3].get<double>()},
                   {"segmentation", seg},             {"iscrowd", 0}};
         if (l.contains("score") && l["score"].is_number()) a["score"] = l["score"];
-        page += (first ? "" : ",") + a.dump();
+        page += (first ? "" : ",") + a.dump(-1, ' ', false, json::error_handler_t::replace);
         first = false;
       }
     }

@@ -317,3 +317,26 @@ def test_failed_publish_ends_failed_with_reason(server):
     assert v["status"] == 4, v
     assert v["failed_reason"], v
     alive(server)
+
+
+def test_folder_import_of_a_file_name_that_is_not_utf8(server):
+    """File names need not be UTF-8; the import's resume position (JSON) must still be written."""
+    import os
+    api = Api(server, {"X-Auth-Token": server.admin_token})
+    ds, _ = api.create(type_=0, labels=[{"name": "cat"}], no_source=True)
+    folder = f"/dtest/{unique('raw')}/"
+    put_file(server, folder + "ok.jpg", b"hello")
+    with open(os.path.join(server.data_dir, "obs", folder.strip("/")).encode() + b"/\xff\xfe.jpg", "wb") as f:
+        f.write(b"hello")
+    r = api.post(f"/datasets/{ds}/import-tasks", json={"import_path": folder, "import_type": "dir"})
+    assert r.status_code == 200, r.text
+    import time
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        t = api.get(f"/datasets/{ds}/import-tasks/{r.json()['task_id']}").json()
+        if t["status"] in ("COMPLETED", "FAILED"):
+            break
+        time.sleep(0.05)
+    assert t["status"] == "COMPLETED", t
+    assert api.list(ds)["sample_count"] == 2
+    alive(server)
