@@ -229,7 +229,7 @@ class SampleWriter {
     const json r = md.is_object() ? md.value("@modelarts:hard_reasons", json::array()) : json::array();
     if (r.is_array())
       for (auto& id : r)
-        if (id.is_number_integer() && id.get<int>() >= 0 && id.get<int>() <= 30) out.push_back(id.get<int>());
+        if (id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<uint64_t>() <= 30) out.push_back(int(id.get<int64_t>()));
     return out;
   }
 
