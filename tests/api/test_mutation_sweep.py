@@ -177,15 +177,30 @@ class World:
             path = path.replace("{" + p + "}", urllib.parse.quote(self.param(route, p.rstrip("+")), safe=""))
         return self.s.base + path
 
+    def remove_instances(self, timeout=120):
+        """Stops and deletes every notebook instance: their supervisors outlive the server."""
+        base = f"{self.s.base}/v1/{self.pid}/demanager/instances"
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            left = self.http.get(base, params={"de_type": "Notebook"}, headers=self.h, timeout=30).json()["instances"]
+            if not left:
+                return
+            for inst in left:
+                if inst["status"] == "RUNNING":
+                    self.http.post(f"{base}/{inst['id']}/action", json={"action": "stop"}, headers=self.h, timeout=60)
+                else:
+                    self.http.delete(f"{base}/{inst['id']}", headers=self.h, timeout=60)  # refused until settled
+            time.sleep(0.5)
+        raise AssertionError(f"notebook instances left running: {left}")
+
     def cleanup(self):
         """Removes what successful mutations started (jobs, instances), then stops."""
         v1 = f"{self.s.base}/v1/{self.pid}"
         try:
-            for inst in self.http.get(v1 + "/demanager/instances", headers=self.h, timeout=30).json().get("instances", []):
-                self.http.delete(f"{v1}/demanager/instances/{inst['id']}", headers=self.h, timeout=60)
-            for job in self.http.get(v1 + "/training-jobs", headers=self.h, timeout=30).json().get("jobs", []):
+            self.remove_instances()
+            for job in self.http.get(v1 + "/training-jobs", headers=self.h, timeout=30).json()["jobs"]:
                 self.http.delete(f"{v1}/training-jobs/{job['job_id']}", headers=self.h, timeout=60)
-            for job in self.http.get(v1 + "/visualization-jobs", headers=self.h, timeout=30).json().get("jobs", []):
+            for job in self.http.get(v1 + "/visualization-jobs", headers=self.h, timeout=30).json()["jobs"]:
                 self.http.delete(f"{v1}/visualization-jobs/{job['job_id']}", headers=self.h, timeout=60)
         finally:
             self.s.cleanup()
@@ -388,5 +403,7 @@ def test_mutations_never_500(world, route):
             r = world.http.request(method, url + q, headers=headers, timeout=60, allow_redirects=False)
             if r.status_code >= 500:
                 failures.append(f"{label} -> {r.status_code} {r.text[:200]}")
+    if (method, route["path"]) == ("POST", "/v1/{project_id}/demanager/instances"):
+        world.remove_instances()  # accepted mutations started Jupyter: not for the rest of the sweep
     alive(world)
     assert failures == [], f"{rid(route)} ({time.time() - started:.1f}s):\n" + "\n".join(failures[:30])
