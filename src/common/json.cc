@@ -8,12 +8,85 @@ size_t utf8_length(std::string_view s) {
   return n;
 }
 
+namespace {
+// nlohmann's DOM builder that stops the parse at a nesting deeper than the
+// limit (sax_parse calls these members statically, so hiding works).
+class DepthLimitedDom : public nlohmann::detail::json_sax_dom_parser<json> {
+ public:
+  using Base = nlohmann::detail::json_sax_dom_parser<json>;
+  DepthLimitedDom(json& out, size_t limit) : Base(out, /*allow_exceptions=*/false), limit_(limit) {}
+
+  bool start_object(std::size_t n) { return enter() && Base::start_object(n); }
+  bool start_array(std::size_t n) { return enter() && Base::start_array(n); }
+  bool end_object() { return leave() && Base::end_object(); }
+  bool end_array() { return leave() && Base::end_array(); }
+  bool too_deep() const { return too_deep_; }
+
+ private:
+  bool enter() {
+    if (++depth_ <= limit_) return true;
+    too_deep_ = true;
+    return false;
+  }
+  bool leave() {
+    --depth_;
+    return true;
+  }
+
+  size_t limit_;
+  size_t depth_ = 0;
+  bool too_deep_ = false;
+};
+}  // namespace
+
+json parse_json_limited(std::string_view text, bool* too_deep) {
+  json out;
+  DepthLimitedDom sax(out, kMaxJsonDepth);
+  bool ok = json::sax_parse(text, &sax, json::input_format_t::json, /*strict=*/true) && !sax.is_errored();
+  if (too_deep) *too_deep = sax.too_deep();
+  if (!ok) return json(json::value_t::discarded);
+  return out;
+}
+
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = s[i];
+    size_t n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : 9;
+    if (n == 9 || i + n >= s.size()) return false;
+    uint32_t cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
+    for (size_t k = 1; k <= n; ++k) {
+      unsigned char cc = s[i + k];
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static const uint32_t kMin[4] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+std::optional<double> parse_ratio(std::string_view s) {
+  size_t dot = s.find('.');
+  std::string_view whole = s.substr(0, dot), frac = dot == s.npos ? std::string_view() : s.substr(dot + 1);
+  auto digits = [](std::string_view d) { return d.find_first_not_of("0123456789") == std::string_view::npos; };
+  if (s.empty() || s.size() > 32 || s == "." || !digits(whole) || !digits(frac)) return std::nullopt;
+  double d = std::strtod(std::string(s).c_str(), nullptr);
+  if (!(d >= 0 && d <= 1)) return std::nullopt;
+  return d;
+}
+
 json parse_json_body(std::string_view body, bool allow_empty) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     if (allow_empty) return json::object();
     throw bad_request("The request body is empty; a JSON object is required.");
   }
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  bool too_deep = false;
+  json j = parse_json_limited(body, &too_deep);
+  if (too_deep)
+    throw bad_request("The request body nests arrays and objects deeper than " + std::to_string(kMaxJsonDepth) +
+                      " levels.");
   if (j.is_discarded()) throw bad_request("The request body is not valid JSON.");
   if (!j.is_object()) throw bad_request("The request body must be a JSON object.");
   return j;

@@ -18,7 +18,26 @@ using json = nlohmann::json;
 // count characters, not bytes. Bodies are valid UTF-8 once parsed.
 size_t utf8_length(std::string_view s);
 
-// Parses a request body; a malformed document or a non-object is a 400.
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points past U+10FFFF): what the JSON library can write out.
+bool valid_utf8(std::string_view s);
+
+// The deepest nesting of arrays and objects accepted in JSON from outside
+// (request bodies, query values, files a client provides): every copy, dump
+// and walk of such a document then recurses at most this deep.
+inline constexpr size_t kMaxJsonDepth = 64;
+
+// Parses outside JSON. A malformed document, or one nested deeper than
+// kMaxJsonDepth, comes back discarded (is_discarded()); `too_deep` (when
+// given) tells which of the two.
+json parse_json_limited(std::string_view text, bool* too_deep = nullptr);
+
+// A number from 0 to 1 written as plain decimal digits ("0.8", "1.00",
+// ".5"); anything else (signs, exponents, nan, inf, spaces) is nullopt.
+std::optional<double> parse_ratio(std::string_view s);
+
+// Parses a request body; a malformed document, one nested deeper than
+// kMaxJsonDepth, or a non-object is a 400.
 json parse_json_body(std::string_view body, bool allow_empty = false);
 
 // The error to throw for a bad field; code defaults to ModelArts.0101.

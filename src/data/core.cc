@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
 #include <deque>
 
 #include "common/ids.h"
@@ -97,11 +98,32 @@ std::string label_key(const char* kind, int type, const std::string& name) {
   return std::string(kind) + ":" + std::to_string(type) + ":" + name;
 }
 
+int label_type_of(const json& l, int fallback) {
+  auto it = l.find("type");
+  if (it == l.end() || !it->is_number_integer()) return fallback;
+  if (it->is_number_unsigned()) return it->get<uint64_t>() > uint64_t(INT_MAX) ? fallback : int(it->get<uint64_t>());
+  int64_t v = it->get<int64_t>();
+  return v < INT_MIN || v > INT_MAX ? fallback : int(v);
+}
+
+std::string label_name_of(const json& l) {
+  auto it = l.find("name");
+  return it != l.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+int64_t checked_int(const json& v, int64_t min, int64_t max, const std::string& where) {
+  bool ok = v.is_number_integer() && !(v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX));
+  if (!ok || v.get<int64_t>() < min || v.get<int64_t>() > max)
+    throw bad_request("Invalid parameter " + where + ": must be an integer between " + std::to_string(min) + " and " +
+                      std::to_string(max));
+  return v.get<int64_t>();
+}
+
 std::map<std::pair<int, std::string>, int64_t> label_counts(const json& labels) {
   std::map<std::pair<int, std::string>, int64_t> m;
   if (labels.is_array())
     for (auto& l : labels)
-      if (l.is_object()) m[{l.value("type", 0), l.value("name", std::string())}]++;
+      if (l.is_object()) m[{label_type_of(l, 0), label_name_of(l)}]++;
   return m;
 }
 
@@ -110,8 +132,8 @@ std::vector<SampleWriter::LabelRow> SampleWriter::label_rows_of(const json& labe
   if (labels.is_array())
     for (auto& l : labels) {
       if (!l.is_object()) continue;
-      int type = l.value("type", 0);
-      std::string name = l.value("name", std::string());
+      int type = label_type_of(l, 0);
+      std::string name = label_name_of(l);
       LabelRow& r = rows[{type, name}];
       r.type = type;
       r.name = name;
@@ -349,10 +371,7 @@ void check_annotation(const json& l, const SampleFacts& f, const std::string& wh
     throw bad_request(where + ".name is required");
   std::string name = l["name"];
   int type = *label_types_for(f.dataset_type).begin();
-  if (l.contains("type")) {
-    if (!l["type"].is_number_integer()) throw bad_request(where + ".type must be an integer");
-    type = l["type"].get<int>();
-  }
+  if (l.contains("type")) type = int(checked_int(l["type"], 0, 1000, where + ".type"));
   if (!label_types_for(f.dataset_type).count(type))
     throw bad_request(where + ".type " + std::to_string(type) + " does not fit dataset type " + std::to_string(f.dataset_type));
   if (!defined.count({type, name}))
@@ -448,7 +467,7 @@ void check_annotation(const json& l, const SampleFacts& f, const std::string& wh
       std::string v = prop[k].is_string() ? prop[k].get<std::string>() : prop[k].dump();
       char* end = nullptr;
       double d = std::strtod(v.c_str(), &end);
-      if (*end || d < 0 || d > 1) throw bad_request(pw + "[" + k + "] must be in [0, 1]");
+      if (*end || !(d >= 0 && d <= 1)) throw bad_request(pw + "[" + k + "] must be in [0, 1]");
     }
   }
 }
@@ -456,12 +475,15 @@ void check_annotation(const json& l, const SampleFacts& f, const std::string& wh
 json checked_labels(const json& labels, const SampleFacts& f, const std::string& where,
                     const std::set<std::pair<int, std::string>>& defined, const std::string& annotated_by) {
   if (!labels.is_array()) throw bad_request(where + " must be an array");
+  if (labels.size() > kMaxLabelsPerSample)
+    throw bad_request("Invalid parameter " + where + ": at most " + std::to_string(kMaxLabelsPerSample) +
+                      " labels per sample");
   json out = json::array();
   std::set<std::string> entity_ids;
   for (auto& l : labels) {
     json c = l;
     if (c.is_object() && (!c.contains("id") || !c["id"].is_string())) c["id"] = ids::base62_19();
-    if (c.is_object() && c.value("type", -1) == 103) entity_ids.insert(c["id"].get<std::string>());
+    if (c.is_object() && label_type_of(c, -1) == 103) entity_ids.insert(c["id"].get<std::string>());
     out.push_back(std::move(c));
   }
   int64_t now = clock::now_ms();
@@ -594,22 +616,20 @@ std::optional<std::pair<double, double>> query_ratio_range(const Context& ctx) {
   size_t comma = v->find(',');
   if (comma == std::string::npos) throw bad();
   auto num = [&](const std::string& t) {
-    char* end = nullptr;
-    double d = std::strtod(t.c_str(), &end);
-    if (t.empty() || *end || !(d >= 0 && d <= 1)) throw bad();
-    return d;
+    auto d = parse_ratio(t);
+    if (!d) throw bad();
+    return *d;
   };
   double lo = num(v->substr(0, comma)), hi = num(v->substr(comma + 1));
   if (lo > hi) throw bad();
   return std::make_pair(lo, hi);
 }
 
-double version_ratio(const Row& v) {
+std::optional<double> version_ratio(const Row& v) {
   json params = json::parse(v.str("params"), nullptr, false);
-  std::string r = params.is_object() ? params.value("train_evaluate_sample_ratio", std::string("1.00")) : "1.00";
-  char* end = nullptr;
-  double d = std::strtod(r.c_str(), &end);
-  return *end ? 1.0 : d;
+  if (!params.is_object() || !params.contains("train_evaluate_sample_ratio")) return 1.0;
+  const json& r = params["train_evaluate_sample_ratio"];
+  return r.is_string() ? parse_ratio(r.get<std::string>()) : std::nullopt;
 }
 
 bool query_bool(const Context& ctx, const char* k, bool def) {
@@ -704,7 +724,7 @@ json list_version_samples(const Context& ctx, Database& db, obs::ObjectStore& ob
     if (label_name || label_type) {
       bool hit = false;
       for (auto& l : m.labels)
-        if ((!label_name || l.value("name", "") == *label_name) && (!label_type || l.value("type", -1) == *label_type)) hit = true;
+        if ((!label_name || label_name_of(l) == *label_name) && (!label_type || label_type_of(l, -1) == *label_type)) hit = true;
       if (!hit) continue;
     }
     ++total;
@@ -847,7 +867,7 @@ std::string condition_sql(const json& c, store::Params& p) {
       p.push_back(l["name"].get<std::string>());
       if (l.contains("type") && l["type"].is_number_integer()) {
         e += " AND x.label_type = ?";
-        p.push_back(l["type"].get<int>());
+        p.push_back(l["type"].get<int64_t>());
       }
       part += (part.empty() ? "" : " " + op + " ") + e + ")";
     }
@@ -911,11 +931,11 @@ json validated_labels(int type, const json& labels, const SampleFacts& facts, co
   const auto& allowed = label_types_for(type);
   std::set<std::pair<int, std::string>> named;
   for (size_t i = 0; i < labels.size(); ++i) {
-    int t = labels[i].value("type", -1);
+    int t = label_type_of(labels[i], -1);
     if (!allowed.count(t))
       throw ApiError(400, "ModelArts.4362", "annotation[" + std::to_string(i) + "]: label type " + std::to_string(t) +
                                                 " does not fit dataset type " + std::to_string(type));
-    named.insert({t, labels[i].value("name", "")});
+    named.insert({t, label_name_of(labels[i])});
   }
   return checked_labels(labels, facts, "annotation", named, annotated_by);
 }
@@ -923,14 +943,14 @@ json validated_labels(int type, const json& labels, const SampleFacts& facts, co
 void define_labels(Database& db, const std::string& ds, int type, const json& labels,
                    std::set<std::pair<int, std::string>>& defined) {
   if (std::all_of(labels.begin(), labels.end(), [&](const json& l) {
-        return defined.count({l.value("type", -1), l.value("name", "")}) > 0 || l.value("name", "").empty();
+        return defined.count({label_type_of(l, -1), label_name_of(l)}) > 0 || label_name_of(l).empty();
       }))
     return;  // the usual case: nothing new
   std::vector<LabelDef> fresh;
   auto with_new = defined;
   for (size_t i = 0; i < labels.size(); ++i) {
-    int t = labels[i].value("type", -1);
-    std::string name = labels[i].value("name", "");
+    int t = label_type_of(labels[i], -1);
+    std::string name = label_name_of(labels[i]);
     if (name.empty() || with_new.count({t, name})) continue;
     std::string where = "annotation[" + std::to_string(i) + "]";
     json def = {{"name", name}, {"type", t}};

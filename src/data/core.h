@@ -229,7 +229,7 @@ class SampleWriter {
     const json r = md.is_object() ? md.value("@modelarts:hard_reasons", json::array()) : json::array();
     if (r.is_array())
       for (auto& id : r)
-        if (id.is_number_integer() && id.get<int>() >= 0 && id.get<int>() <= 30) out.push_back(id.get<int>());
+        if (id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<uint64_t>() <= 30) out.push_back(int(id.get<int64_t>()));
     return out;
   }
 
@@ -313,12 +313,24 @@ struct SampleFacts {
 
 double num(const json& v, bool& ok);
 
+// The most annotations one sample may carry (README, data management).
+inline constexpr size_t kMaxLabelsPerSample = 1000;
+
+// An annotation's label type and name as stored; a missing or mistyped
+// value reads as `fallback` / "" (checked_labels refuses those from clients).
+int label_type_of(const json& l, int fallback);
+std::string label_name_of(const json& l);
+
+// The integer at `where`, which must lie within [min, max]; otherwise a 400
+// naming `where`.
+int64_t checked_int(const json& v, int64_t min, int64_t max, const std::string& where);
+
 // Throws a 400 naming `where` when the annotation does not fit its sample.
 void check_annotation(const json& l, const SampleFacts& f, const std::string& where,
                       const std::set<std::pair<int, std::string>>& defined, const std::set<std::string>& ids_in_sample);
 
-// Validates a whole labels array of one sample; adds ids to annotations
-// lacking one so relations can point at them.
+// Validates a whole labels array of one sample (at most kMaxLabelsPerSample);
+// adds ids to annotations lacking one so relations can point at them.
 json checked_labels(const json& labels, const SampleFacts& f, const std::string& where,
                     const std::set<std::pair<int, std::string>>& defined, const std::string& annotated_by);
 
@@ -437,8 +449,9 @@ const std::string* qp(const Context& ctx, const char* k);
 // `train_evaluate_ratio=min,max` (§1.1.1, §1.3.1): a closed range within [0, 1].
 std::optional<std::pair<double, double>> query_ratio_range(const Context& ctx);
 
-// A version's training share, from its publish parameters.
-double version_ratio(const Row& v);
+// A version's training share, from its publish parameters (1 when it
+// has none); nullopt when the stored value is not a ratio.
+std::optional<double> version_ratio(const Row& v);
 
 bool query_bool(const Context& ctx, const char* k, bool def);
 

@@ -206,7 +206,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
   // (plus a VOC file per detection/segmentation sample), reading one snapshot
   // of the store; the manifest streams into the object store page by page.
   // Writing it again gives the same files, so an interrupted publish resumes.
-  runner.handle("dataset-version-publish", [&db, &objects](tasks::TaskContext& tc) -> json {
+  auto publish = [&db, &objects](tasks::TaskContext& tc) -> json {
     const std::string& vid = tc.task().resource_id;
     auto v = db.query_one("SELECT * FROM dataset_versions WHERE id = ?", {vid});
     if (!v) throw ApiError(400, "ModelArts.4353", "Dataset version " + vid + " does not exist.");
@@ -215,7 +215,9 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
     std::string ds = d->str("id");
     int type = int(d->i64("type"));
     json params = json::parse(v->str("params"), nullptr, false);
-    double ratio = std::stod(params.value("train_evaluate_sample_ratio", std::string("1.00")));
+    auto stored_ratio = version_ratio(*v);
+    if (!stored_ratio) throw bad_request("The version's train_evaluate_sample_ratio is not a number from 0 to 1.");
+    double ratio = *stored_ratio;
     bool clear_hard_fields = params.value("clear_hard_property", true);
     // remove_sample_usage (default): every labeled sample gets the usage of
     // the ratio split; otherwise a sample keeps the usage it has, and only
@@ -272,6 +274,18 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
       db.exec("UPDATE datasets SET current_version_id = ?, updated_at = ? WHERE id = ?", {vid, now, ds});
     });
     return stats;
+  };
+  // A publish that fails leaves its version in status 4 (failed) with the
+  // reason, never in status 0.
+  runner.handle("dataset-version-publish", [&db, publish](tasks::TaskContext& tc) -> json {
+    try {
+      return publish(tc);
+    } catch (const std::exception& e) {
+      json why = {{"failed_reason", std::string("Publishing failed: ") + e.what()}};
+      db.exec("UPDATE dataset_versions SET status = 4, stats = ?, updated_at = ? WHERE id = ? AND status = 0",
+              {why.dump(-1, ' ', false, json::error_handler_t::replace), clock::now_ms(), tc.task().resource_id});
+      throw;
+    }
   }, /*resumable=*/true);
 
   auto version_json = [&db](const Row& v, const Row& d) {
@@ -292,6 +306,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
     j["annotated_sample_count"] = stats.value("annotated_sample_count", int64_t(0));
     j["label_stats"] = stats.value("label_stats", json::array());
     j["label_type"] = stats.value("label_type", std::string("single"));
+    if (stats.contains("failed_reason")) j["failed_reason"] = stats["failed_reason"];
     j["manifest_path"] = vdir + v.str("name") + ".manifest";
     j["data_path"] = vdir + "data/";
     j["task_type"] = d.i64("type");
@@ -329,7 +344,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
     // parameters) here rather than in SQL.
     std::vector<Row> matched;
     for (auto& v : db.query("SELECT *" + sql + " ORDER BY created_at DESC, id DESC", p)) {
-      double r = version_ratio(v);
+      double r = version_ratio(v).value_or(1.0);
       if (!ratio || (r >= ratio->first - 1e-9 && r <= ratio->second + 1e-9)) matched.push_back(v);
     }
     json list = json::array();
@@ -349,11 +364,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
         std::string desc = in.opt_str("description").value_or("");
         check_description(in, desc);
         std::string ratio = in.opt_str("train_evaluate_sample_ratio").value_or("1.00");
-        {
-          char* end = nullptr;
-          double r = std::strtod(ratio.c_str(), &end);
-          if (ratio.empty() || *end || r < 0 || r > 1) in.fail("train_evaluate_sample_ratio", "must be a number from 0 to 1, e.g. \"0.80\"");
-        }
+        if (!parse_ratio(ratio)) in.fail("train_evaluate_sample_ratio", "must be a number from 0 to 1, e.g. \"0.80\"");
         json params = {{"train_evaluate_sample_ratio", ratio},
                        {"remove_sample_usage", in.opt_bool("remove_sample_usage").value_or(true)},
                        {"clear_hard_property", in.opt_bool("clear_hard_property").value_or(true)},
@@ -570,7 +581,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
       std::set<std::string> ids;
       for (auto& v : db.query("SELECT v.dataset_id, v.params FROM dataset_versions v JOIN datasets d ON d.id = v.dataset_id "
                               "WHERE d.project_id = ?", {ctx.caller.project_id})) {
-        double r = version_ratio(v);
+        double r = version_ratio(v).value_or(1.0);
         if (r >= ratio->first - 1e-9 && r <= ratio->second + 1e-9) ids.insert(v.str("dataset_id"));
       }
       sql += " AND id IN (NULL";
@@ -1187,10 +1198,9 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
           auto bound = [&](const char* k, double def) {
             auto v = qp(ctx, k);
             if (!v) return def;
-            char* end = nullptr;
-            double d = std::strtod(v->c_str(), &end);
-            if (v->empty() || *end || !(d >= 0 && d <= 1)) throw bad_request(std::string("Invalid parameter ") + k + ": must be a number from 0 to 1");
-            return d;
+            auto d = parse_ratio(*v);
+            if (!d) throw bad_request(std::string("Invalid parameter ") + k + ": must be a number from 0 to 1");
+            return *d;
           };
           double lo = bound("low_score", 0), hi = bound("high_score", 1);
           if (lo > hi) throw bad_request("Invalid parameter low_score: must not exceed high_score");
@@ -1201,7 +1211,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
         }
         if (auto v = qp(ctx, "search_conditions"); v && !v->empty()) {
           count_key.reset();
-          json conds = json::parse(*v, nullptr, false);
+          json conds = parse_json_limited(*v);
           if (!conds.is_array()) throw bad_request("Invalid parameter search_conditions: must be a JSON array");
           for (auto& c : conds) {  // ANDed on this endpoint (§1.4.7)
             where += " AND (" + condition_sql(c, p) + ")";

@@ -657,11 +657,17 @@ ManifestSample parse_manifest_line(
     const std::function<std::optional<std::string>(const std::string& obs_path)>& read_file) {
   if (line.size() > kMaxManifestLine)
     fail("line", std::to_string(line.size()) + " bytes exceeds the limit of " + std::to_string(kMaxManifestLine));
-  json j;
-  try {
-    j = json::parse(line);
-  } catch (const json::exception& e) {
-    fail("line", "not valid JSON (" + printable(e.what()) + ")");
+  bool too_deep = false;
+  json j = parse_json_limited(line, &too_deep);
+  if (too_deep) fail("line", "nests arrays and objects deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  if (j.is_discarded()) {
+    try {
+      json probe = json::parse(line);  // for the parser's own words on what is wrong
+      (void)probe;
+    } catch (const json::exception& e) {
+      fail("line", "not valid JSON (" + printable(e.what()) + ")");
+    }
+    fail("line", "not valid JSON");
   }
   if (!j.is_object()) fail("line", "must be a JSON object");
   ManifestSample s;

@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/crypto.h"
 #include "common/ids.h"
 #include "data/core.h"
 #include "data/image_size.h"
@@ -184,6 +185,28 @@ struct Item {
   SampleWriter::NewSample row;
 };
 
+// A folder key as a JSON string: as it is when it is UTF-8, else its bytes
+// in hex under "<name>_hex" (file names need not be UTF-8; JSON must).
+void put_key(json& j, const std::string& name, const std::string& key) {
+  if (valid_utf8(key)) j[name] = key;
+  else j[name + "_hex"] = crypto::hex(key);
+}
+
+std::string get_key(const json& j, const std::string& name) {
+  auto hexed = j.find(name + "_hex");
+  if (hexed == j.end() || !hexed->is_string()) return j.value(name, std::string());
+  const std::string& h = hexed->get_ref<const std::string&>();
+  std::string out;
+  for (size_t i = 0; i + 1 < h.size(); i += 2) out.push_back(char(std::stoi(h.substr(i, 2), nullptr, 16)));
+  return out;
+}
+
+// A resume position: `fields` plus the key `name` (see put_key).
+json cursor_with_key(json fields, const std::string& name, const std::string& key) {
+  put_key(fields, name, key);
+  return fields;
+}
+
 // Counters kept in the task's progress, with the resume position.
 struct Progress {
   int64_t total = -1, processed = 0, imported = 0, updated = 0, annotated = 0, unconfirmed = 0, failed = 0;
@@ -204,13 +227,15 @@ struct Progress {
     g.bytes_done = p.value("bytes_done", int64_t(0));
     g.bytes_total = p.value("bytes_total", int64_t(0));
     g.offset = p.value("offset", uint64_t(0));
-    g.marker = p.value("marker", std::string());
+    g.marker = get_key(p, "marker");
     return g;
   }
   json to_json() const {
-    return {{"total", total},         {"processed", processed}, {"imported", imported},     {"updated", updated},
-            {"annotated", annotated}, {"unconfirmed", unconfirmed}, {"failed", failed},     {"bytes_done", bytes_done},
-            {"bytes_total", bytes_total}, {"offset", offset}, {"marker", marker}};
+    json j = {{"total", total},         {"processed", processed}, {"imported", imported},     {"updated", updated},
+              {"annotated", annotated}, {"unconfirmed", unconfirmed}, {"failed", failed},     {"bytes_done", bytes_done},
+              {"bytes_total", bytes_total}, {"offset", offset}};
+    put_key(j, "marker", marker);
+    return j;
   }
 };
 
@@ -959,7 +984,7 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
     take_count(pending.size() == 1);  // the last batch's progress carries the total
     for (auto& it : items) g.bytes_done += it.size;
     g.marker = pending.front().last;
-    imp.apply(items, g, {{"marker", g.marker}});
+    imp.apply(items, g, cursor_with_key(json::object(), "marker", g.marker));
     pending.pop_front();
   };
   std::string marker = g.marker;
@@ -1143,7 +1168,7 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
     g.total = n;
     tc.progress(g.to_json());
   }
-  std::string resume_file = prog.is_object() ? prog.value("coco_file", std::string()) : "";
+  std::string resume_file = prog.is_object() ? get_key(prog, "coco_file") : "";
   size_t resume_image = prog.is_object() ? prog.value("coco_image", size_t(0)) : 0;
   Importer imp(db, objects, tc, d, opt);
   auto scan = objects.scanner();
@@ -1156,7 +1181,7 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
       std::vector<Item> items(1);
       items[0].origin = key;
       items[0].error = f.error;
-      imp.apply(items, g, {{"coco_file", key}, {"coco_image", 1}});
+      imp.apply(items, g, cursor_with_key({{"coco_image", 1}}, "coco_file", key));
       continue;
     }
     std::string dir = key.substr(0, key.rfind('/') + 1);
@@ -1164,7 +1189,7 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
     std::vector<Item> items;
     auto flush = [&](size_t next) {
       imp.prepare(items, *scan);
-      imp.apply(items, g, {{"coco_file", key}, {"coco_image", next}});
+      imp.apply(items, g, cursor_with_key({{"coco_image", next}}, "coco_file", key));
       items.clear();
       scan = objects.scanner();  // a scanner serves one batch: folders changed meanwhile are seen anew
     };
@@ -1273,7 +1298,7 @@ json run_yolo(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
   // Resume after the last image applied, found by its key: files added to
   // the folders meanwhile would shift a bare index.
   size_t first = prog.is_object() ? prog.value("yolo_image", size_t(0)) : 0;
-  if (std::string last = prog.is_object() ? prog.value("yolo_last", std::string()) : ""; !last.empty()) {
+  if (std::string last = prog.is_object() ? get_key(prog, "yolo_last") : ""; !last.empty()) {
     auto at = std::find_if(images.begin(), images.end(), [&](const auto& im) { return im.first == last; });
     if (at != images.end()) first = size_t(at - images.begin()) + 1;
   }
@@ -1282,7 +1307,7 @@ json run_yolo(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
   std::vector<Item> items;
   auto flush = [&](size_t next) {
     imp.prepare(items, *scan);
-    imp.apply(items, g, {{"yolo_image", next}, {"yolo_last", next > 0 ? images[next - 1].first : ""}});
+    imp.apply(items, g, cursor_with_key({{"yolo_image", next}}, "yolo_last", next > 0 ? images[next - 1].first : ""));
     items.clear();
     scan = objects.scanner();  // a scanner serves one batch: folders changed meanwhile are seen anew
   };
@@ -1430,7 +1455,7 @@ json run_version_export(Database& db, obs::ObjectStore& objects, tasks::TaskCont
   put_pages(objects, manifest, [&](std::string& out) {
     for (int k = 0; k < 500; ++k) {
       if (!lines.next(line, too_long)) return !out.empty();
-      json j = json::parse(line, nullptr, false);
+      json j = parse_json_limited(line);
       if (too_long || !j.is_object()) continue;  // we wrote this manifest; skip what we cannot read
       bool labeled = j.contains("annotation") && j["annotation"].is_array() && !j["annotation"].empty();
       if ((type == 0 && !labeled) || (type == 1 && labeled)) continue;
@@ -1675,7 +1700,7 @@ void write_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
       }
       json cats = json::array();
       for (size_t i = 0; i < order.size(); ++i) cats.push_back({{"id", int64_t(i) + 1}, {"name", order[i]}, {"supercategory", ""}});
-      page += "],\"categories\":" + cats.dump() + "}";
+      page += "],\"categories\":" + cats.dump(-1, ' ', false, json::error_handler_t::replace) + "}";
       phase = 3;
       return true;
     }
@@ -1687,7 +1712,7 @@ void write_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
         const json& size = md.is_object() ? md.value("@modelarts:size", json()) : json();
         if (size.is_array() && size.size() >= 2 && size[0].is_number() && size[1].is_number())
           im["width"] = size[0], im["height"] = size[1];
-        page += (first ? "" : ",") + im.dump();
+        page += (first ? "" : ",") + im.dump(-1, ' ', false, json::error_handler_t::replace);
         first = false;
         continue;
       }
@@ -1705,7 +1730,7 @@ void write_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
                   {"bbox", bbox},                    {"area", bbox[2].get<double>() * bbox[3].get<double>()},
                   {"segmentation", seg},             {"iscrowd", 0}};
         if (l.contains("score") && l["score"].is_number()) a["score"] = l["score"];
-        page += (first ? "" : ",") + a.dump();
+        page += (first ? "" : ",") + a.dump(-1, ' ', false, json::error_handler_t::replace);
         first = false;
       }
     }
@@ -1724,7 +1749,7 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
   bool yolo = p.value("annotation_format", "") == "YOLO";
   bool clear_hard = p.value("clear_hard_property", true);
   bool ratio_usage = p.value("ratio_sample_usage", false);
-  double ratio = std::strtod(p.value("train_sample_ratio", std::string("1.00")).c_str(), nullptr);
+  double ratio = parse_ratio(p.value("train_sample_ratio", std::string("1.00"))).value_or(1.0);
   obs::ObsPath manifest = obs::parse_path(p["manifest_path"].get<std::string>());
   objects.create_bucket(manifest.bucket);
   int64_t total = 0, done = 0;
@@ -2093,9 +2118,7 @@ std::vector<Route> transfer_routes(Database& db, obs::ObjectStore& objects, task
         params["search_conditions"] = conds;
       }
       if (auto r = ep->opt_str("train_sample_ratio")) {
-        char* end = nullptr;
-        double v = std::strtod(r->c_str(), &end);
-        if (r->empty() || *end || v < 0 || v > 1) ep->fail("train_sample_ratio", "must be a number from 0 to 1, e.g. \"0.80\"");
+        if (!parse_ratio(*r)) ep->fail("train_sample_ratio", "must be a number from 0 to 1, e.g. \"0.80\"");
         params["train_sample_ratio"] = *r;
       }
       for (const char* k : {"ratio_sample_usage", "clear_hard_property"})

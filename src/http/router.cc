@@ -224,6 +224,11 @@ Response error_response(ErrorShape shape, int status, const std::string& code,
   return json_response(status, body);
 }
 
+static Response internal_error_response(ErrorShape shape, const std::string& request_id) {
+  return error_response(shape, 500, shape == ErrorShape::kIam ? "IAM.0006" : "ModelArts.0010",
+                        "An internal error occurred; see the server log for request " + request_id, request_id);
+}
+
 // A JSON string literal for the access log. User and account names were
 // checked as UTF-8 when they were stored, so escaping quotes, backslashes
 // and control characters is enough.
@@ -243,6 +248,17 @@ static std::string json_quote(std::string_view s) {
   }
   out.push_back('"');
   return out;
+}
+
+// Handlers see query values and path parameters as UTF-8 text only.
+static void require_utf8(const Request& req, const PathParams& params, ErrorShape shape) {
+  auto refuse = [&](const std::string& what) {
+    throw ApiError(400, shape == ErrorShape::kIam ? "IAM.0007" : "ModelArts.0101", what + " is not valid UTF-8 text.");
+  };
+  for (auto& [k, v] : req.query())
+    if (!valid_utf8(k) || !valid_utf8(v)) refuse(valid_utf8(k) ? "Query parameter " + k : "A query parameter name");
+  for (auto& [k, v] : params.items)
+    if (!valid_utf8(v)) refuse("Path parameter " + k);
 }
 
 static ErrorShape shape_for_path(std::string_view path) {
@@ -299,6 +315,7 @@ Response Router::handle(Request& req) {
       for (size_t i = 0; i < names.size(); ++i) ctx.params.items.emplace_back(names[i], vals[i]);
       if (route->access != Access::kPublic) gate_->admit(ctx);
       if (!ctx.caller.user_name.empty()) user = ctx.caller.user_name + "@" + ctx.caller.domain_name;
+      require_utf8(req, ctx.params, shape);
       resp = route->handler(ctx);
       if (head_via_get) resp.head_only = true;
     }
@@ -312,10 +329,10 @@ Response Router::handle(Request& req) {
     }
   } catch (const std::exception& e) {
     spdlog::error("request {} failed: {}", req.request_id, e.what());
-    resp = error_response(shape, 500, shape == ErrorShape::kIam ? "IAM.0006" : "ModelArts.0010",
-                          "An internal error occurred; see the server log for request " +
-                              req.request_id,
-                          req.request_id);
+    resp = internal_error_response(shape, req.request_id);
+  } catch (...) {
+    spdlog::error("request {} failed: unknown exception", req.request_id);
+    resp = internal_error_response(shape, req.request_id);
   }
   if (req.method == "HEAD") resp.head_only = true;
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -16,6 +16,7 @@
 #include <cctype>
 #include <limits>
 #include <condition_variable>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,9 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 constexpr size_t kReadChunk = 65536;
+// Beast throws on a single field of 64 KiB or more; a header or trailer
+// limit below that keeps every field under it.
+constexpr uint32_t kHeaderCeiling = 65535;
 
 static std::string error_json(const std::string& code, const std::string& msg, const std::string& rid) {
   auto esc = [](const std::string& s) {
@@ -88,6 +92,10 @@ class Server::Impl {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket s, Server::Impl& srv) : stream_(std::move(s)), timer_(stream_.get_executor()), srv_(srv) {
+    // Unparsed bytes never exceed a header plus a read or two: the parser
+    // consumes bodies as they come, so only an endless chunk line or trailer
+    // can fill the buffer, and that ends the request with 431.
+    buffer_.max_size(header_limit() + 2 * kReadChunk);
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);  // once per connection, not per request
     if (!ec) remote_addr_ = ep.address().to_string();
@@ -140,7 +148,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (srv_.draining) return close();
     parser_.emplace();
     parser_->body_limit(srv_.opts.max_body_bytes);
-    parser_->header_limit(srv_.opts.max_header_bytes);
+    parser_->header_limit(header_limit());
+    parser_->on_chunk_header(chunk_header_cb_);
     stream_.expires_never();
     idle_since_ = std::chrono::steady_clock::now();
     started_at_.reset();
@@ -148,15 +157,36 @@ class Session : public std::enable_shared_from_this<Session> {
     arm_timer();
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = shared_from_this()](beast::error_code ec, size_t) {
-                               self->on_header(ec);
+                               self->step("read header", [&] { self->on_header(ec); });
                              });
+  }
+
+  uint32_t header_limit() const { return std::min(srv_.opts.max_header_bytes, kHeaderCeiling); }
+
+  // The last chunk's callback runs once its whole trailer is buffered: the
+  // trailer counts against the header limit.
+  void on_chunk_header(std::uint64_t size, beast::string_view ext, beast::error_code& ec) {
+    if (size == 0 && trailer_bytes(ext) > header_limit()) ec = bhttp::error::header_limit;
+  }
+
+  // Bytes from the end of the last chunk's extensions (a view into buffer_)
+  // to the blank line that ends the trailer.
+  size_t trailer_bytes(beast::string_view ext) const {
+    auto data = buffer_.data();
+    const char* begin = static_cast<const char*>(data.data());
+    const char* end = begin + data.size();
+    const char* from = ext.data() + ext.size();
+    if (from < begin || from > end) return data.size();
+    std::string_view rest(from, size_t(end - from));
+    size_t eom = rest.find("\r\n\r\n");
+    return eom == std::string_view::npos ? rest.size() : eom;
   }
 
   void arm_timer() {
     int tick = std::max(10, std::min({srv_.opts.idle_timeout_ms, srv_.opts.read_timeout_ms, 1000}));
     timer_.expires_after(std::chrono::milliseconds(tick));
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec) self->on_tick();
+      if (!ec) self->step("timer", [&] { self->on_tick(); });
     });
   }
 
@@ -174,6 +204,49 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.socket().cancel(ec);  // the pending read completes with operation_aborted
   }
 
+  // Runs one step of the connection: an exception ends this connection
+  // alone (logged), never the I/O thread.
+  template <class F>
+  void step(const char* what, F&& f) noexcept {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      spdlog::error("connection from {}: {} failed: {}", remote_addr_, what, e.what());
+      abort_connection();
+    } catch (...) {
+      spdlog::error("connection from {}: {} failed: unknown exception", remote_addr_, what);
+      abort_connection();
+    }
+  }
+
+  void abort_connection() noexcept {
+    beast::error_code ec;
+    try {
+      timer_.cancel();
+    } catch (...) {
+    }
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  // The router answers a handler's failures itself; whatever still escapes
+  // is a 500 for this request alone.
+  Response handle(Request& req) {
+    try {
+      return srv_.handler(req);
+    } catch (const std::exception& e) {
+      spdlog::error("request {} failed outside the router: {}", req.request_id, e.what());
+    } catch (...) {
+      spdlog::error("request {} failed outside the router: unknown exception", req.request_id);
+    }
+    Response out;
+    out.status = 500;
+    out.headers.add("Content-Type", "application/json;charset=UTF-8");
+    out.body = error_json("ModelArts.0010", "An internal error occurred; see the server log for request " + req.request_id,
+                          req.request_id);
+    return out;
+  }
+
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec, true);
     busy_ = true;
@@ -182,7 +255,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (auto n = parser_->content_length(); n && *n > 16384) buffer_.reserve(kReadChunk);
     if (!started_at_) started_at_ = std::chrono::steady_clock::now();
     bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->on_read(ec);
+      self->step("read body", [&] { self->on_read(ec); });
     });
   }
 
@@ -198,10 +271,10 @@ class Session : public std::enable_shared_from_this<Session> {
       return reply_error(bhttp::status::payload_too_large, "APIGW.0201",
                          "Request body exceeds the limit of " +
                              std::to_string(srv_.opts.max_body_bytes) + " bytes.");
-    if (ec == bhttp::error::header_limit)
+    if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow)
       return reply_error(bhttp::status::request_header_fields_too_large, "APIGW.0202",
-                         "Request header exceeds the limit of " +
-                             std::to_string(srv_.opts.max_header_bytes) + " bytes.");
+                         "Request header or trailer exceeds the limit of " +
+                             std::to_string(header_limit()) + " bytes.");
     return reply_error(bhttp::status::bad_request, "APIGW.0203", "Malformed HTTP request: " + ec.message());
   }
 
@@ -247,12 +320,12 @@ class Session : public std::enable_shared_from_this<Session> {
       spdlog::info(R"({{"event":"access","method":"{}","route":"-","status":400,"ms":0,"request_id":"{}","user":"-","error":"APIGW.0203"}})",
                    req.method, req.request_id);
     } else {
-      out = srv_.handler(req);
+      out = handle(req);
     }
 
     if (out.upstream) {
       net::co_spawn(stream_.get_executor(), relay(shared_from_this(), std::move(req), out.upstream, keep_alive, msg.version()),
-                    net::detached);
+                    [self = shared_from_this()](std::exception_ptr e) { self->relay_ended(e); });
       return;
     }
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
@@ -271,8 +344,10 @@ class Session : public std::enable_shared_from_this<Session> {
     bool head = out.head_only;
     stream_.expires_after(std::chrono::milliseconds(srv_.opts.read_timeout_ms));
     auto done = [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
-      if (ec || !keep_alive) return self->close();
-      self->read();
+      self->step("write", [&] {
+        if (ec || !keep_alive) return self->close();
+        self->read();
+      });
     };
     if (head) {
       // Headers only: serialize the header part, skip the body.
@@ -284,6 +359,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // ---- relaying to an Upstream (http.h)
+
+  void relay_ended(std::exception_ptr e) noexcept {
+    if (e) step("relay", [&] { std::rethrow_exception(e); });
+  }
 
   static bool hop_by_hop(beast::string_view name) {
     for (const char* h : {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
@@ -458,11 +537,29 @@ class Session : public std::enable_shared_from_this<Session> {
   Timeout timeout_ = Timeout::kNone;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::function<void(std::uint64_t, beast::string_view, beast::error_code&)> chunk_header_cb_ =
+      [this](std::uint64_t size, beast::string_view ext, beast::error_code& ec) { on_chunk_header(size, ext, ec); };
   Server::Impl& srv_;
   std::string remote_addr_;
   bool busy_ = false;
   bool tunnel_ = false;  // piping a WebSocket to an Upstream
 };
+
+// Runs an I/O thread until the server stops. An exception that escapes a
+// handler inside a library operation (the sessions catch their own) has
+// destroyed that handler and with it its connection: the thread goes on.
+static void run_io(net::io_context& io) {
+  for (;;) {
+    try {
+      io.run();
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("I/O thread: a connection failed: {}", e.what());
+    } catch (...) {
+      spdlog::error("I/O thread: a connection failed: unknown exception");
+    }
+  }
+}
 
 void Server::Impl::start() {
   beast::error_code ec;
@@ -477,7 +574,7 @@ void Server::Impl::start() {
     throw std::runtime_error("cannot listen on " + opts.host + ":" + std::to_string(opts.port) +
                              ": " + ec.message());
   accept();
-  for (auto& ioc : iocs) threads.emplace_back([io = ioc.get()] { io->run(); });
+  for (auto& ioc : iocs) threads.emplace_back([io = ioc.get()] { run_io(*io); });
 }
 
 void Server::Impl::accept() {

@@ -1169,7 +1169,7 @@ std::vector<Route> routes(Iam& iam) {
       },
       [](const Context& c) {
         // Authorization comes before validation: an unreadable body is simply not "self".
-        json b = json::parse(c.req.body, nullptr, false);
+        json b = parse_json_limited(c.req.body);
         if (!b.is_object()) return false;
         auto cr = b.find("credential");
         return cr != b.end() && cr->is_object() && cr->value("user_id", json()).is_string() &&

@@ -407,7 +407,7 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
     if (in.has("sample_conditions")) {
       std::string raw = in.str("sample_conditions"), dec;
       if (!http::query_decode(raw, dec)) in.fail("sample_conditions", "is not URL-encoded");
-      json conds = json::parse(dec, nullptr, false);
+      json conds = parse_json_limited(dec);
       if (!conds.is_array()) in.fail("sample_conditions", "must be a URL-encoded JSON array of search conditions");
       store::Params probe;
       for (auto& c : conds) data::condition_sql(c, probe);  // a bad condition is a 400 now, not at start
@@ -589,7 +589,7 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
         }
         // search_conditions (§1.4.7), ANDed, over the items' samples.
         if (auto v = data::qp(ctx, "search_conditions"); v && !v->empty()) {
-          json conds = json::parse(*v, nullptr, false);
+          json conds = parse_json_limited(*v);
           if (!conds.is_array()) throw bad_request("Invalid parameter search_conditions: must be a JSON array");
           p.push_back(t.str("dataset_id"));
           std::string cond = "EXISTS (SELECT 1 FROM samples s WHERE s.dataset_id = ? AND s.seq = i.seq";
@@ -718,11 +718,12 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
     auto in = ctx.in();
     const json& emails = in.arr("emails");
     if (emails.empty()) in.fail("emails", "must name at least one member");
+    for (auto& e : emails)
+      if (!e.is_string()) in.fail("emails", "must be e-mail addresses");
     if (smtp.url.empty())
       throw ApiError(503, "ModelArts.6699", "No SMTP server is configured (smtp_url): e-mail cannot be sent.");
     std::vector<Row> members;
     for (auto& e : emails) {
-      if (!e.is_string()) in.fail("emails", "must be e-mail addresses");
       std::string a = e.get<std::string>();
       for (auto& c : a) c = char(std::tolower(static_cast<unsigned char>(c)));
       auto m = db.query_one("SELECT * FROM task_members WHERE task_id = ? AND email = ? ORDER BY role LIMIT 1", {t.str("id"), a});

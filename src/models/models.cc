@@ -166,7 +166,7 @@ void check_apis(const json& apis, const std::string& path, const std::function<A
 
 // The model's config.json (§4.1 package layout), validated; returns it.
 json check_config(const std::string& text, const std::string& model_type) {
-  json c = json::parse(text, nullptr, false);
+  json c = parse_json_limited(text);
   if (c.is_discarded() || !c.is_object()) throw config_error("the file", "is not a JSON object");
   auto err = [](std::string f, std::string why) { return config_error(f, why); };
   for (const char* k : {"model_algorithm", "model_type", "runtime", "swr_location"})
@@ -308,7 +308,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, obs::ObjectSt
         if (in.has("apis")) check_apis(in.node()["apis"], "apis", err, false), fields["apis"] = in.node()["apis"];
         if (in.has("model_metrics")) {
           std::string mm = in.str("model_metrics");
-          json m = json::parse(mm, nullptr, false);
+          json m = parse_json_limited(mm);
           if (!m.is_object()) in.fail("model_metrics", "must be a JSON-encoded object of numbers");
           for (auto& [k, v] : m.items())
             if (!v.is_number()) in.fail("model_metrics", "'" + k + "' must be a number");

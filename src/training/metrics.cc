@@ -207,7 +207,7 @@ ReadResult read_jsonl(std::string_view data, std::vector<Scalar>& out) {
     r.end = pos;
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    json j = json::parse(line, nullptr, false);
+    json j = parse_json_limited(line);
     if (!j.is_object()) {
       warn(r, "line " + std::to_string(line_no) + ": not a JSON object, skipped");
       ++r.skipped;

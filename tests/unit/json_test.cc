@@ -152,3 +152,39 @@ TEST(Json, CustomErrorFactoryPropagatesToChildren) {
   EXPECT_EQ(e->code(), "IAM.0073");
   EXPECT_EQ(std::string(e->what()), "user.name|must not be empty");
 }
+
+TEST(Json, NestingLimit) {
+  auto nested = [](size_t n) { return "{\"k\":" + std::string(n - 1, '[') + std::string(n - 1, ']') + "}"; };
+  EXPECT_NO_THROW(parse_json_body(nested(atelier::kMaxJsonDepth)));
+  for (size_t n : {atelier::kMaxJsonDepth + 1, size_t(100000)}) {
+    auto e = api_error([&] { parse_json_body(nested(n)); });
+    ASSERT_TRUE(e) << n;
+    EXPECT_EQ(e->status(), 400);
+    EXPECT_NE(std::string(e->what()).find("deeper than 64"), std::string::npos) << e->what();
+  }
+  bool too_deep = true;
+  EXPECT_FALSE(atelier::parse_json_limited("[[1],{\"a\":[2]}]", &too_deep).is_discarded());
+  EXPECT_FALSE(too_deep);
+  EXPECT_TRUE(atelier::parse_json_limited(std::string(65, '[') + std::string(65, ']'), &too_deep).is_discarded());
+  EXPECT_TRUE(too_deep);
+  EXPECT_TRUE(atelier::parse_json_limited("[1,", &too_deep).is_discarded());
+  EXPECT_FALSE(too_deep);
+}
+
+TEST(Json, ValidUtf8) {
+  for (const char* s : {"", "abc", "\xc3\xa9", "\xe2\x80\xae", "\xf0\x9f\x98\x80", "\xef\xbf\xbf"})
+    EXPECT_TRUE(atelier::valid_utf8(s)) << s;
+  for (const char* s : {"\xff", "\xc3", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "a\x80",
+                        "\xe2\x80", "\xf8\x88\x80\x80\x80"})
+    EXPECT_FALSE(atelier::valid_utf8(s)) << s;
+}
+
+TEST(Json, ParseRatio) {
+  EXPECT_EQ(atelier::parse_ratio("0.8"), 0.8);
+  EXPECT_EQ(atelier::parse_ratio("1.00"), 1.0);
+  EXPECT_EQ(atelier::parse_ratio("0"), 0.0);
+  EXPECT_EQ(atelier::parse_ratio(".5"), 0.5);
+  for (const char* s : {"", ".", "1e-400", "1e-320", "nan", "NaN", "inf", "-0.5", "+0.5", "1.5", " 0.5", "0.5 ", "0x1p-3",
+                        "0.5e0", "1..0", "0.000000000000000000000000000000001"})
+    EXPECT_FALSE(atelier::parse_ratio(s)) << s;
+}
