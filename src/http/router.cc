@@ -193,6 +193,17 @@ Route project_route(std::string method, std::string path, std::string action, st
   return r;
 }
 
+std::vector<Route> route_table(const std::string& prefix, ErrorShape errors, std::vector<RouteRow> rows) {
+  std::vector<Route> out;
+  out.reserve(rows.size());
+  for (auto& row : rows) {
+    out.push_back(project_route(std::move(row.method), prefix + row.path, std::move(row.action), std::move(row.depends),
+                                std::move(row.handler), errors));
+    out.back().browser = row.browser;
+  }
+  return out;
+}
+
 Response json_response(int status, const json& body) {
   Response r;
   r.status = status;

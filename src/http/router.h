@@ -152,6 +152,27 @@ class Router {
 Route project_route(std::string method, std::string path, std::string action, std::vector<std::string> depends,
                     RouteHandler h, ErrorShape errors = ErrorShape::kModelArts);
 
+// One row of a family's route table (see route_table).
+struct RouteRow {
+  std::string method;
+  std::string path;  // below the table's prefix
+  std::string action;
+  std::vector<std::string> depends;
+  RouteHandler handler;
+  bool browser = false;  // Route::browser
+};
+
+// A family's routes: each row a project_route under `prefix`, its failures
+// worded as `errors`.
+std::vector<Route> route_table(const std::string& prefix, ErrorShape errors, std::vector<RouteRow> rows);
+
+// A handler that runs the member function `fn` of a family's shared `api`
+// (kept alive by the route), so that tables name their handlers.
+template <class Api>
+RouteHandler handler(const std::shared_ptr<Api>& api, Response (Api::*fn)(Context&)) {
+  return [api, fn](Context& ctx) { return ((*api).*fn)(ctx); };
+}
+
 // Response builders.
 Response json_response(int status, const json& body);
 Response no_content(int status = 204);

@@ -229,195 +229,239 @@ CREATE TABLE viz_jobs (
 )SQL"}};
 }
 
+namespace {
+
+// The handlers of visualization jobs (spec §3.4) and of their viewer.
+class VisualizationApi {
+ public:
+  VisualizationApi(Database& db, obs::ObjectStore& objects, TensorBoards& boards)
+      : db_(db), objects_(objects), boards_(boards) {}
+
+  Response create(Context& ctx);      // a new job, running at once
+  Response list(Context& ctx);        // a page of the project's jobs
+  Response get(Context& ctx);         // one job
+  Response update(Context& ctx);      // its description
+  Response remove(Context& ctx);      // the job, and its TensorBoard
+  Response stop(Context& ctx);        // a running job
+  Response restart(Context& ctx);     // a stopped or completed job
+  Response view(Context& ctx);        // service_url: TensorBoard, or the built-in page
+  Response view_below(Context& ctx);  // what TensorBoard's page fetches
+  Response view_data(Context& ctx);   // the built-in page's metrics
+
+ private:
+  Row job(const Context& ctx);
+  Row running(Context& ctx);
+  Response tensorboard(Context& ctx, const Row& r);
+
+  Database& db_;
+  obs::ObjectStore& objects_;
+  TensorBoards& boards_;
+  MetricsCache cache_;
+};
+
+}  // namespace
+
 std::vector<Route> visualization_routes(Database& db, obs::ObjectStore& objects, TensorBoards& boards) {
-  std::vector<Route> out;
-  auto add = [&](std::string method, std::string path, std::string action, std::vector<std::string> depends,
-                 http::RouteHandler h) {
-    out.push_back(http::project_route(std::move(method), "/v1/{project_id}/visualization-jobs" + path, std::move(action),
-                                      std::move(depends), std::move(h), http::ErrorShape::kModelArtsV1));
-  };
-  const std::vector<std::string> obs_deps = {"obs:bucket:HeadBucket", "obs:bucket:ListBucket", "obs:bucket:ListAllMyBuckets"};
-  auto job = [&db](const Context& ctx) {
-    auto r = db.query_one("SELECT * FROM viz_jobs WHERE id = ? AND project_id = ?",
-                          {parse_long(ctx.param("job_id"), "job_id"), ctx.caller.project_id});
-    if (!r) throw missing_job(ctx.param("job_id"));
-    apply_schedule(db, *r);
-    return *r;
-  };
-
-  add("POST", "", "modelarts:tensorboard:create", obs_deps, [&db](Context& ctx) {
-    auto in = ctx.in();
-    std::string name = in.str("job_name");
-    if (name.size() > 20 || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
-                                std::string::npos)
-      in.fail("job_name", "must be 1-20 of letters, digits, '_' and '-'");
-    std::string desc = in.max_len("job_desc", in.opt_str("job_desc").value_or(""), 256);
-    std::string raw = in.str("train_url");
-    auto p = obs::parse_path(raw, "train_url");
-    if (!p.key.empty() && p.key.back() != '/') p.key += '/';
-    std::string type = in.has("job_type") ? in.enum_str("job_type", {"tensorboard", "mindinsight"}) : "tensorboard";
-    if (in.has("flavor")) in.obj("flavor").str("code");
-    int64_t hours = schedule_hours(in);
-    int64_t now = clock::now_ms(), id = ids::long_id();
-    char res[16];
-    std::snprintf(res, sizeof res, "tb%08llx", static_cast<unsigned long long>(id & 0xffffffffULL));
-    db.transaction([&] {
-      if (db.query_one("SELECT id FROM viz_jobs WHERE project_id = ? AND name = ?", {ctx.caller.project_id, name}))
-        throw ApiError(400, "ModelArts.0103", "Job name:" + name + " is existed");
-      if (db.query_one("SELECT COUNT(*) AS n FROM viz_jobs WHERE project_id = ?", {ctx.caller.project_id})->i64("n") >= kMaxJobs)
-        throw ApiError(400, "ModelArts.0105", "This project has " + std::to_string(kMaxJobs) + " visualization jobs, the most it may have.");
-      db.exec("INSERT INTO viz_jobs (id, project_id, name, description, train_url, job_type, status, schedule_hours, "
-              "resource_id, workspace_id, created_at, started_at, stop_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-              {id, ctx.caller.project_id, name, desc, p.str(), type, int(kRunning), hours, std::string(res),
-               in.opt_str("workspace_id").value_or("0"), now, now, hours ? now + hours * 3600000 : 0});
-    });
-    auto r = *db.query_one("SELECT * FROM viz_jobs WHERE id = ?", {id});
-    json j = job_json(ctx, r);
-    return ok({{"job_id", id}, {"job_name", name}, {"status", int(kRunning)}, {"create_time", now}, {"service_url", j["service_url"]}});
+  using A = VisualizationApi;
+  auto api = std::make_shared<A>(db, objects, boards);
+  auto h = [&api](Response (A::*fn)(Context&)) { return http::handler(api, fn); };
+  const std::vector<std::string> obs = {"obs:bucket:HeadBucket", "obs:bucket:ListBucket", "obs:bucket:ListAllMyBuckets"};
+  const std::string get = "modelarts:tensorboard:get";
+  const bool browser = true;  // opened in a browser (sign-in at /login)
+  return http::route_table("/v1/{project_id}/visualization-jobs", http::ErrorShape::kModelArtsV1, {
+      {"POST", "", "modelarts:tensorboard:create", obs, h(&A::create)},
+      {"GET", "", "modelarts:tensorboard:list", {}, h(&A::list)},
+      {"GET", "/{job_id}", get, {}, h(&A::get)},
+      {"PUT", "/{job_id}", "modelarts:tensorboard:update", {}, h(&A::update)},
+      {"DELETE", "/{job_id}", "modelarts:tensorboard:delete", {}, h(&A::remove)},
+      {"POST", "/{job_id}/stop", "modelarts:tensorboard:stop", {}, h(&A::stop)},
+      {"POST", "/{job_id}/restart", "modelarts:tensorboard:restart", obs, h(&A::restart)},
+      {"GET", "/{job_id}/view", get, {}, h(&A::view), browser},
+      {"GET", "/{job_id}/view/{path+}", get, {}, h(&A::view_below), browser},
+      {"POST", "/{job_id}/view/{path+}", get, {}, h(&A::view_below), browser},
+      {"GET", "/{job_id}/view/data", get, {}, h(&A::view_data), browser},
   });
+}
 
-  add("GET", "", "modelarts:tensorboard:list", {}, [&db](Context& ctx) {
-    auto [per_page, page, column, order, search] = list_query(
-        ctx, {{"job_id", "id"}, {"job_name", "name"}, {"job_desc", "description"}, {"create_time", "created_at"}, {"status", "status"}},
-        "asc");
-    // Scheduled stops due by now are applied before the statuses are filtered.
-    for (auto& r : db.query("SELECT * FROM viz_jobs WHERE project_id = ? AND status = ? AND stop_at > 0 AND stop_at <= ?",
-                            {ctx.caller.project_id, int(kRunning), clock::now_ms()})) {
-      Row copy = r;
-      apply_schedule(db, copy);
+Row VisualizationApi::job(const Context& ctx) {
+  auto r = db_.query_one("SELECT * FROM viz_jobs WHERE id = ? AND project_id = ?",
+                         {parse_long(ctx.param("job_id"), "job_id"), ctx.caller.project_id});
+  if (!r) throw missing_job(ctx.param("job_id"));
+  apply_schedule(db_, *r);
+  return *r;
+}
+
+Response VisualizationApi::create(Context& ctx) {
+  auto in = ctx.in();
+  std::string name = in.str("job_name");
+  if (name.size() > 20 || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+                              std::string::npos)
+    in.fail("job_name", "must be 1-20 of letters, digits, '_' and '-'");
+  std::string desc = in.max_len("job_desc", in.opt_str("job_desc").value_or(""), 256);
+  std::string raw = in.str("train_url");
+  auto p = obs::parse_path(raw, "train_url");
+  if (!p.key.empty() && p.key.back() != '/') p.key += '/';
+  std::string type = in.has("job_type") ? in.enum_str("job_type", {"tensorboard", "mindinsight"}) : "tensorboard";
+  if (in.has("flavor")) in.obj("flavor").str("code");
+  int64_t hours = schedule_hours(in);
+  int64_t now = clock::now_ms(), id = ids::long_id();
+  char res[16];
+  std::snprintf(res, sizeof res, "tb%08llx", static_cast<unsigned long long>(id & 0xffffffffULL));
+  db_.transaction([&] {
+    if (db_.query_one("SELECT id FROM viz_jobs WHERE project_id = ? AND name = ?", {ctx.caller.project_id, name}))
+      throw ApiError(400, "ModelArts.0103", "Job name:" + name + " is existed");
+    if (db_.query_one("SELECT COUNT(*) AS n FROM viz_jobs WHERE project_id = ?", {ctx.caller.project_id})->i64("n") >= kMaxJobs)
+      throw ApiError(400, "ModelArts.0105", "This project has " + std::to_string(kMaxJobs) + " visualization jobs, the most it may have.");
+    db_.exec("INSERT INTO viz_jobs (id, project_id, name, description, train_url, job_type, status, schedule_hours, "
+             "resource_id, workspace_id, created_at, started_at, stop_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             {id, ctx.caller.project_id, name, desc, p.str(), type, int(kRunning), hours, std::string(res),
+              in.opt_str("workspace_id").value_or("0"), now, now, hours ? now + hours * 3600000 : 0});
+  });
+  auto r = *db_.query_one("SELECT * FROM viz_jobs WHERE id = ?", {id});
+  json j = job_json(ctx, r);
+  return ok({{"job_id", id}, {"job_name", name}, {"status", int(kRunning)}, {"create_time", now}, {"service_url", j["service_url"]}});
+}
+
+Response VisualizationApi::list(Context& ctx) {
+  auto [per_page, page, column, order, search] = list_query(
+      ctx, {{"job_id", "id"}, {"job_name", "name"}, {"job_desc", "description"}, {"create_time", "created_at"}, {"status", "status"}},
+      "asc");
+  // Scheduled stops due by now are applied before the statuses are filtered.
+  for (auto& r : db_.query("SELECT * FROM viz_jobs WHERE project_id = ? AND status = ? AND stop_at > 0 AND stop_at <= ?",
+                           {ctx.caller.project_id, int(kRunning), clock::now_ms()})) {
+    Row copy = r;
+    apply_schedule(db_, copy);
+  }
+  std::string where = " WHERE project_id = ? AND workspace_id = ?";
+  store::Params ps{ctx.caller.project_id, query(ctx, "workspace_id").value_or("0")};
+  if (!search.empty()) {
+    where += " AND " + store::contains_ci("name");
+    ps.push_back(store::contains_ci_pattern(search));
+  }
+  where += status_filter(ctx, "status", ps);
+  int64_t total = db_.query_one("SELECT COUNT(*) AS n FROM viz_jobs" + where, ps)->i64("n");
+  ps.push_back(per_page);
+  ps.push_back((page - 1) * per_page);
+  json jobs = json::array();
+  for (auto& r : db_.query("SELECT * FROM viz_jobs" + where + " ORDER BY " + column + " " + order + ", id " + order +
+                               " LIMIT ? OFFSET ?",
+                           ps))
+    jobs.push_back(job_json(ctx, r));
+  int64_t all = db_.query_one("SELECT COUNT(*) AS n FROM viz_jobs WHERE project_id = ?", {ctx.caller.project_id})->i64("n");
+  return ok({{"job_total_count", total}, {"job_count_limit", std::max<int64_t>(0, kMaxJobs - all)}, {"quotas", kMaxJobs},
+             {"jobs", jobs}});
+}
+
+Response VisualizationApi::get(Context& ctx) { return ok(job_json(ctx, job(ctx))); }
+
+Response VisualizationApi::update(Context& ctx) {
+  auto r = job(ctx);
+  auto in = ctx.in();
+  if (!in.node().contains("job_desc") || !in.node()["job_desc"].is_string()) in.fail("job_desc", "is required (a string)");
+  db_.exec("UPDATE viz_jobs SET description = ? WHERE id = ?",
+           {in.max_len("job_desc", in.node()["job_desc"].get<std::string>(), 256), r.i64("id")});
+  return ok(json::object());
+}
+
+Response VisualizationApi::remove(Context& ctx) {
+  auto r = job(ctx);
+  db_.exec("DELETE FROM viz_jobs WHERE id = ?", {r.i64("id")});
+  boards_.stop(r.i64("id"));
+  return ok(json::object());
+}
+
+Response VisualizationApi::stop(Context& ctx) {
+  auto r = job(ctx);
+  if (r.i64("status") != kRunning)
+    throw ApiError(400, "ModelArts.0105", "This job can't be stopped. job status: " + std::to_string(r.i64("status")));
+  db_.exec("UPDATE viz_jobs SET status = ?, ended_at = ? WHERE id = ? AND status = ?",
+           {int(kStopped), clock::now_ms(), r.i64("id"), int(kRunning)});
+  boards_.stop(r.i64("id"));
+  return ok(json::object());
+}
+
+Response VisualizationApi::restart(Context& ctx) {
+  auto r = job(ctx);
+  if (r.i64("status") == kRunning)
+    throw ApiError(400, "ModelArts.0105", "This job can't be resubmit. job status: " + std::to_string(r.i64("status")));
+  int64_t now = clock::now_ms(), hours = r.i64("schedule_hours");
+  db_.exec("UPDATE viz_jobs SET status = ?, started_at = ?, ended_at = 0, stop_at = ? WHERE id = ?",
+           {int(kRunning), now, hours ? now + hours * 3600000 : 0, r.i64("id")});
+  return ok(json::object());
+}
+
+// The viewer, at the job's service_url, for the callers who may get the
+// job: TensorBoard when the host has it (every path below view/ goes to it,
+// but view/data), else the built-in page.
+Row VisualizationApi::running(Context& ctx) {
+  auto r = job(ctx);
+  if (r.i64("status") != kRunning) {
+    boards_.stop(r.i64("id"));  // stopped, or its schedule ended it
+    throw ApiError(400, "ModelArts.0105", "The visualization job is not running (status " + std::to_string(r.i64("status")) +
+                                             "): restart it to view its metrics.");
+  }
+  return r;
+}
+
+Response VisualizationApi::tensorboard(Context& ctx, const Row& r) {
+  std::string prefix = "/v1/" + r.str("project_id") + "/visualization-jobs/" + std::to_string(r.i64("id")) + "/view";
+  auto up = std::make_shared<http::Upstream>();
+  up->host = "127.0.0.1";
+  up->port = boards_.port(r.i64("id"), prefix, obs::parse_path(r.str("train_url")));
+  up->target = ctx.req.target;
+  up->headers = http::headers_for_upstream(ctx.req);
+  http::Response resp;
+  resp.upstream = std::move(up);
+  return resp;
+}
+
+Response VisualizationApi::view(Context& ctx) {
+  auto r = running(ctx);
+  if (!boards_.executable().empty()) return tensorboard(ctx, r);
+  http::Response resp;
+  resp.status = 200;
+  resp.headers.add("Content-Type", "text/html;charset=UTF-8");
+  resp.headers.add("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'");
+  resp.body = kPage;
+  return resp;
+}
+
+Response VisualizationApi::view_below(Context& ctx) {
+  auto r = running(ctx);
+  if (boards_.executable().empty())
+    throw ApiError(404, "APIGW.0101", "The API does not exist or has not been published: " + ctx.req.method + " " + ctx.req.path);
+  return tensorboard(ctx, r);
+}
+
+Response VisualizationApi::view_data(Context& ctx) {
+  auto r = running(ctx);
+  auto root = obs::parse_path(r.str("train_url"));
+  auto view = cache_.read(objects_, r.i64("id"), root);
+  std::map<std::string, std::vector<std::pair<int64_t, double>>> by_tag;
+  json names = json::array(), warnings = json::array();
+  for (auto& [name, f] : view.files) {
+    names.push_back(name);
+    for (auto& w : f->warnings) warnings.push_back(name + ": " + w);
+    for (auto& sc : f->scalars)
+      if (std::isfinite(sc.value)) by_tag[sc.tag].push_back({sc.step, sc.value});
+  }
+  for (auto& w : view.skipped) warnings.push_back(w);
+  json tags = json::object(), counts = json::object();
+  for (auto& [tag, pts] : by_tag) {
+    std::stable_sort(pts.begin(), pts.end(), [](auto& a, auto& b) { return a.first < b.first; });
+    // Long series are thinned evenly to kMaxPoints, first and last kept
+    // (a chart is a few hundred pixels wide; TensorBoard samples too).
+    json arr = json::array();
+    size_t n = pts.size(), shown = std::min(n, kMaxPoints);
+    for (size_t i = 0; i < shown; ++i) {
+      auto& [step, v] = pts[shown < 2 ? i : i * (n - 1) / (shown - 1)];
+      arr.push_back({step, v});
     }
-    std::string where = " WHERE project_id = ? AND workspace_id = ?";
-    store::Params ps{ctx.caller.project_id, query(ctx, "workspace_id").value_or("0")};
-    if (!search.empty()) {
-      where += " AND " + store::contains_ci("name");
-      ps.push_back(store::contains_ci_pattern(search));
-    }
-    where += status_filter(ctx, "status", ps);
-    int64_t total = db.query_one("SELECT COUNT(*) AS n FROM viz_jobs" + where, ps)->i64("n");
-    ps.push_back(per_page);
-    ps.push_back((page - 1) * per_page);
-    json jobs = json::array();
-    for (auto& r : db.query("SELECT * FROM viz_jobs" + where + " ORDER BY " + column + " " + order + ", id " + order +
-                                " LIMIT ? OFFSET ?",
-                            ps))
-      jobs.push_back(job_json(ctx, r));
-    int64_t all = db.query_one("SELECT COUNT(*) AS n FROM viz_jobs WHERE project_id = ?", {ctx.caller.project_id})->i64("n");
-    return ok({{"job_total_count", total}, {"job_count_limit", std::max<int64_t>(0, kMaxJobs - all)}, {"quotas", kMaxJobs},
-               {"jobs", jobs}});
-  });
-
-  add("GET", "/{job_id}", "modelarts:tensorboard:get", {}, [job](Context& ctx) { return ok(job_json(ctx, job(ctx))); });
-
-  add("PUT", "/{job_id}", "modelarts:tensorboard:update", {}, [&db, job](Context& ctx) {
-    auto r = job(ctx);
-    auto in = ctx.in();
-    if (!in.node().contains("job_desc") || !in.node()["job_desc"].is_string()) in.fail("job_desc", "is required (a string)");
-    db.exec("UPDATE viz_jobs SET description = ? WHERE id = ?",
-            {in.max_len("job_desc", in.node()["job_desc"].get<std::string>(), 256), r.i64("id")});
-    return ok(json::object());
-  });
-
-  add("DELETE", "/{job_id}", "modelarts:tensorboard:delete", {}, [&db, &boards, job](Context& ctx) {
-    auto r = job(ctx);
-    db.exec("DELETE FROM viz_jobs WHERE id = ?", {r.i64("id")});
-    boards.stop(r.i64("id"));
-    return ok(json::object());
-  });
-
-  add("POST", "/{job_id}/stop", "modelarts:tensorboard:stop", {}, [&db, &boards, job](Context& ctx) {
-    auto r = job(ctx);
-    if (r.i64("status") != kRunning)
-      throw ApiError(400, "ModelArts.0105", "This job can't be stopped. job status: " + std::to_string(r.i64("status")));
-    db.exec("UPDATE viz_jobs SET status = ?, ended_at = ? WHERE id = ? AND status = ?",
-            {int(kStopped), clock::now_ms(), r.i64("id"), int(kRunning)});
-    boards.stop(r.i64("id"));
-    return ok(json::object());
-  });
-
-  add("POST", "/{job_id}/restart", "modelarts:tensorboard:restart", obs_deps, [&db, job](Context& ctx) {
-    auto r = job(ctx);
-    if (r.i64("status") == kRunning)
-      throw ApiError(400, "ModelArts.0105", "This job can't be resubmit. job status: " + std::to_string(r.i64("status")));
-    int64_t now = clock::now_ms(), hours = r.i64("schedule_hours");
-    db.exec("UPDATE viz_jobs SET status = ?, started_at = ?, ended_at = 0, stop_at = ? WHERE id = ?",
-            {int(kRunning), now, hours ? now + hours * 3600000 : 0, r.i64("id")});
-    return ok(json::object());
-  });
-
-  // The viewer, at the job's service_url, for the callers who may get the
-  // job: TensorBoard when the host has it (every path below view/ goes to
-  // it, but view/data), else the built-in page.
-  auto running = [job, &boards](Context& ctx) {
-    auto r = job(ctx);
-    if (r.i64("status") != kRunning) {
-      boards.stop(r.i64("id"));  // stopped, or its schedule ended it
-      throw ApiError(400, "ModelArts.0105", "The visualization job is not running (status " + std::to_string(r.i64("status")) +
-                                               "): restart it to view its metrics.");
-    }
-    return r;
-  };
-  auto tensorboard = [&boards](Context& ctx, const Row& r) {
-    std::string prefix = "/v1/" + r.str("project_id") + "/visualization-jobs/" + std::to_string(r.i64("id")) + "/view";
-    auto up = std::make_shared<http::Upstream>();
-    up->host = "127.0.0.1";
-    up->port = boards.port(r.i64("id"), prefix, obs::parse_path(r.str("train_url")));
-    up->target = ctx.req.target;
-    up->headers = http::headers_for_upstream(ctx.req);
-    http::Response resp;
-    resp.upstream = std::move(up);
-    return resp;
-  };
-  add("GET", "/{job_id}/view", "modelarts:tensorboard:get", {}, [running, tensorboard, &boards](Context& ctx) {
-    auto r = running(ctx);
-    if (!boards.executable().empty()) return tensorboard(ctx, r);
-    http::Response resp;
-    resp.status = 200;
-    resp.headers.add("Content-Type", "text/html;charset=UTF-8");
-    resp.headers.add("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'");
-    resp.body = kPage;
-    return resp;
-  });
-  for (const char* method : {"GET", "POST"})
-    add(method, "/{job_id}/view/{path+}", "modelarts:tensorboard:get", {}, [running, tensorboard, &boards](Context& ctx) {
-      auto r = running(ctx);
-      if (boards.executable().empty())
-        throw ApiError(404, "APIGW.0101", "The API does not exist or has not been published: " + ctx.req.method + " " + ctx.req.path);
-      return tensorboard(ctx, r);
-    });
-  auto cache = std::make_shared<MetricsCache>();
-  add("GET", "/{job_id}/view/data", "modelarts:tensorboard:get", {}, [&objects, running, cache](Context& ctx) {
-    auto r = running(ctx);
-    auto root = obs::parse_path(r.str("train_url"));
-    auto view = cache->read(objects, r.i64("id"), root);
-    std::map<std::string, std::vector<std::pair<int64_t, double>>> by_tag;
-    json names = json::array(), warnings = json::array();
-    for (auto& [name, f] : view.files) {
-      names.push_back(name);
-      for (auto& w : f->warnings) warnings.push_back(name + ": " + w);
-      for (auto& sc : f->scalars)
-        if (std::isfinite(sc.value)) by_tag[sc.tag].push_back({sc.step, sc.value});
-    }
-    for (auto& w : view.skipped) warnings.push_back(w);
-    json tags = json::object(), counts = json::object();
-    for (auto& [tag, pts] : by_tag) {
-      std::stable_sort(pts.begin(), pts.end(), [](auto& a, auto& b) { return a.first < b.first; });
-      // Long series are thinned evenly to kMaxPoints, first and last kept
-      // (a chart is a few hundred pixels wide; TensorBoard samples too).
-      json arr = json::array();
-      size_t n = pts.size(), shown = std::min(n, kMaxPoints);
-      for (size_t i = 0; i < shown; ++i) {
-        auto& [step, v] = pts[shown < 2 ? i : i * (n - 1) / (shown - 1)];
-        arr.push_back({step, v});
-      }
-      tags[tag] = std::move(arr);
-      counts[tag] = n;
-    }
-    return ok({{"job_name", r.str("name")}, {"train_url", r.str("train_url")}, {"files", names}, {"warnings", warnings},
-               {"scalars", tags}, {"counts", counts}});
-  });
-  for (auto& r : out)
-    if (r.path.find("/view") != std::string::npos) r.browser = true;  // opened in a browser (sign-in at /login)
-  return out;
+    tags[tag] = std::move(arr);
+    counts[tag] = n;
+  }
+  return ok({{"job_name", r.str("name")}, {"train_url", r.str("train_url")}, {"files", names}, {"warnings", warnings},
+             {"scalars", tags}, {"counts", counts}});
 }
 
 }  // namespace atelier::training
