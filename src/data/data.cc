@@ -1330,13 +1330,15 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
         auto in = ctx.in();
         const json& ids = in.arr("samples");
         bool delete_source = in.opt_bool("delete_source").value_or(false) && !is_text_type(int(d.i64("type")));
-        std::vector<Row> rows;
-        for (size_t i = 0; i < ids.size(); ++i) {
+        for (size_t i = 0; i < ids.size(); ++i)
           if (!ids[i].is_string()) in.fail("samples", "must hold sample ids (strings)");
-          rows.push_back(sample_row(d.str("id"), ids[i].get<std::string>()));
-        }
+        // The rows are read inside the transaction that removes them, so a
+        // concurrent change of the same samples is counted once.
+        std::vector<Row> rows;
         json results = json::array();
         db.transaction([&] {
+          rows.clear();
+          for (size_t i = 0; i < ids.size(); ++i) rows.push_back(sample_row(d.str("id"), ids[i].get<std::string>()));
           SampleWriter w(db, d.str("id"));
           std::set<std::string> done;
           for (auto& r : rows) {
@@ -1401,11 +1403,7 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
           if (!items[i].is_object()) in.fail(f.c_str(), "must be an object");
           wanted.push_back(JsonIn(items[i], in.field(f.c_str())).str("sample_id"));
         }
-        auto rows = sample_rows(ds, wanted);
         if (items.size() > 10000) in.fail("samples", "at most 10000 samples per request");
-        // Labels must already be defined in the dataset (the rule;
-        // the spec would create them): a typo must not mint a new class.
-        auto defined = defined_labels(db, ds);
         std::string who = "human/" + ctx.caller.user_name + "/" + ctx.caller.user_name;
         if (auto e = in.opt_str("email")) who = "human/" + *e;
         struct Change {
@@ -1414,29 +1412,36 @@ std::vector<Route> routes(Database& db, obs::ObjectStore& objects, tasks::Runner
           bool has_metadata = false;
           std::optional<std::string> usage;
         };
-        std::vector<Change> changes;
-        std::set<std::string> seen;
-        for (size_t i = 0; i < items.size(); ++i) {
-          std::string f = "samples[" + std::to_string(i) + "]";
-          if (!items[i].is_object()) in.fail(f.c_str(), "must be an object");
-          JsonIn s(items[i], in.field(f.c_str()));
-          std::string id = s.str("sample_id");
-          if (!seen.insert(id).second) s.fail("sample_id", "appears twice in the batch");
-          Change c{rows[i], json::array(), json::object(), false, std::nullopt};
-          c.metadata = json::parse(c.row.str("metadata"), nullptr, false);
-          if (s.has("metadata")) {
-            if (!items[i]["metadata"].is_object()) s.fail("metadata", "must be an object");
-            for (auto& [k, v] : items[i]["metadata"].items()) c.metadata[k] = v;
-            c.has_metadata = true;
-          }
-          if (s.has("sample_usage")) c.usage = s.enum_str("sample_usage", {"TRAIN", "EVAL", "TEST", "INFERENCE"});
-          SampleFacts facts{type, c.row.i64("size"), c.metadata};
-          c.labels = checked_labels(s.has("labels") ? items[i]["labels"] : json::array(), facts,
-                                    in.field(f.c_str()) + ".labels", defined, who);
-          changes.push_back(std::move(c));
-        }
+        // Each change is decided on the sample as it is inside the
+        // transaction that applies it: a concurrent relabel of the same
+        // sample commits before or after, never in between (the counters
+        // move by the difference from the labels really replaced).
         json results = json::array();
         db.transaction([&] {
+          auto rows = sample_rows(ds, wanted);
+          // Labels must already be defined in the dataset (the rule;
+          // the spec would create them): a typo must not mint a new class.
+          auto defined = defined_labels(db, ds);
+          std::vector<Change> changes;
+          std::set<std::string> seen;
+          for (size_t i = 0; i < items.size(); ++i) {
+            std::string f = "samples[" + std::to_string(i) + "]";
+            JsonIn s(items[i], in.field(f.c_str()));
+            std::string id = s.str("sample_id");
+            if (!seen.insert(id).second) s.fail("sample_id", "appears twice in the batch");
+            Change c{rows[i], json::array(), json::object(), false, std::nullopt};
+            c.metadata = json::parse(c.row.str("metadata"), nullptr, false);
+            if (s.has("metadata")) {
+              if (!items[i]["metadata"].is_object()) s.fail("metadata", "must be an object");
+              for (auto& [k, v] : items[i]["metadata"].items()) c.metadata[k] = v;
+              c.has_metadata = true;
+            }
+            if (s.has("sample_usage")) c.usage = s.enum_str("sample_usage", {"TRAIN", "EVAL", "TEST", "INFERENCE"});
+            SampleFacts facts{type, c.row.i64("size"), c.metadata};
+            c.labels = checked_labels(s.has("labels") ? items[i]["labels"] : json::array(), facts,
+                                      in.field(f.c_str()) + ".labels", defined, who);
+            changes.push_back(std::move(c));
+          }
           SampleWriter w(db, ds);
           for (auto& c : changes) {
             w.relabel(c.row, c.labels, c.has_metadata ? &c.metadata : nullptr, c.labels.empty() ? "" : who,

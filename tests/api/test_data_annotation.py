@@ -540,3 +540,35 @@ def check_model(api, ds, model, label_names):
     assert label_stats(st) == {(1, n): expected.get(n, (0, 0)) for n in label_names}
     assert st["sample_stats"]["all"] == len(model)
     assert st["sample_stats"]["un_annotation"] == sum(1 for v in model.values() if not v)
+
+
+def test_concurrent_relabels_keep_the_counters_exact(api):
+    """Several clients relabel the same samples at once: every change is
+    counted against the labels the sample had when it was applied, so the
+    counters match a recount (a handler that decided on rows read before its
+    transaction counted one sample's old labels away twice)."""
+    import threading
+
+    ds, _ = api.create(0, labels=[{"name": n} for n in ("a", "b", "c")], no_source=True)
+    ids = api.add(ds, [{"name": f"s{i}.jpg", "data": b64(b"x")} for i in range(12)])
+    errors = []
+
+    def client(seed):
+        rnd = random.Random(seed)
+        try:
+            for _ in range(25):
+                batch = rnd.sample(ids, 6)
+                items = [{"sample_id": s, "labels": [lab(n) for n in rnd.sample(("a", "b", "c"), rnd.randint(0, 2))]}
+                         for s in batch]
+                api.annotate(ds, items)
+        except AssertionError as e:  # reported after the join
+            errors.append(e)
+
+    threads = [threading.Thread(target=client, args=(seed,)) for seed in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, (errors, [l for l in api.server.log().splitlines() if ' error ' in l][-3:])
+    assert_stats_exact(api, ds)
+
