@@ -16,6 +16,13 @@
 
 namespace atelier::data {
 
+// The names every file of the family uses.
+using http::Context;
+using http::json_response;
+using http::Response;
+using store::Database;
+using store::Row;
+
 struct DataApi {
   store::Database& db;
   obs::ObjectStore& objects;

@@ -1,10 +1,6 @@
 // Datasets (spec §1.1): create, list, get, update, delete, statistics and metrics.
 #include "data/api.h"
 
-#include "data/core.h"
-#include "data/manifest.h"
-#include "data/transfer.h"
-
 #include <algorithm>
 #include <cstring>
 #include <deque>
@@ -15,20 +11,14 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "data/manifest.h"
+#include "data/transfer.h"
 #include "iam/iam.h"
 #include "obs/buckets.h"
 
 #include <spdlog/spdlog.h>
 
 namespace atelier::data {
-
-using http::Access;
-using http::Context;
-using http::json_response;
-using http::Response;
-using http::Route;
-using store::Database;
-using store::Row;
 
 Row DataApi::dataset(const Context& ctx) {
   return dataset_in_project(db, ctx); 

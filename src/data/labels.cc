@@ -1,10 +1,6 @@
 // Dataset labels (spec §1.5): list, add, update, rename and delete, carried into every sample.
 #include "data/api.h"
 
-#include "data/core.h"
-#include "data/manifest.h"
-#include "data/transfer.h"
-
 #include <algorithm>
 #include <cstring>
 #include <deque>
@@ -15,20 +11,14 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "data/manifest.h"
+#include "data/transfer.h"
 #include "iam/iam.h"
 #include "obs/buckets.h"
 
 #include <spdlog/spdlog.h>
 
 namespace atelier::data {
-
-using http::Access;
-using http::Context;
-using http::json_response;
-using http::Response;
-using http::Route;
-using store::Database;
-using store::Row;
 
 std::vector<LabelDef> DataApi::read_labels_body(Context& ctx, int type) {
   auto in = ctx.in();

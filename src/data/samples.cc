@@ -1,10 +1,6 @@
 // Samples (spec §1.4): add (inline or by path), list with filters, get, content, delete, search conditions.
 #include "data/api.h"
 
-#include "data/core.h"
-#include "data/manifest.h"
-#include "data/transfer.h"
-
 #include <algorithm>
 #include <cstring>
 #include <deque>
@@ -15,20 +11,14 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "data/manifest.h"
+#include "data/transfer.h"
 #include "iam/iam.h"
 #include "obs/buckets.h"
 
 #include <spdlog/spdlog.h>
 
 namespace atelier::data {
-
-using http::Access;
-using http::Context;
-using http::json_response;
-using http::Response;
-using http::Route;
-using store::Database;
-using store::Row;
 
 Response DataApi::add_samples(Context& ctx) {
   auto d = dataset(ctx);

@@ -1,10 +1,6 @@
 // Dataset versions (spec §1.3): publishing a manifest of the samples as a task, listing, deleting.
 #include "data/api.h"
 
-#include "data/core.h"
-#include "data/manifest.h"
-#include "data/transfer.h"
-
 #include <algorithm>
 #include <cstring>
 #include <deque>
@@ -15,20 +11,14 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "data/manifest.h"
+#include "data/transfer.h"
 #include "iam/iam.h"
 #include "obs/buckets.h"
 
 #include <spdlog/spdlog.h>
 
 namespace atelier::data {
-
-using http::Access;
-using http::Context;
-using http::json_response;
-using http::Response;
-using http::Route;
-using store::Database;
-using store::Row;
 
 // Publishing freezes the samples into <inner_annotation_path>Vnnn/Vnnn.manifest
 // (plus a VOC file per detection/segmentation sample), reading one snapshot
