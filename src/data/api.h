@@ -109,6 +109,15 @@ struct DataApi {
 
   // annotation.cc
   http::Response annotate(http::Context& ctx);
+  // transfer.cc: import and export tasks (spec §1.8, §1.9)
+  json task_import(tasks::TaskContext& tc);
+  http::Response create_import(http::Context& ctx);
+  http::Response list_imports(http::Context& ctx);
+  http::Response get_import(http::Context& ctx);
+  json task_export(tasks::TaskContext& tc);
+  http::Response create_export(http::Context& ctx);
+  http::Response list_exports(http::Context& ctx);
+  http::Response get_export(http::Context& ctx);
 };
 
 }  // namespace atelier::data

@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "data/api.h"
-#include "data/transfer.h"
+#include "data/transfer_internal.h"
 
 namespace atelier::data {
 
@@ -14,8 +14,10 @@ std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects, 
   auto api = std::make_shared<A>(A{db, objects, runner});
   runner.handle("dataset-version-publish", [api](tasks::TaskContext& tc) { return api->task_dataset_version_publish(tc); }, /*resumable=*/true);
   runner.handle("dataset-sync", [api](tasks::TaskContext& tc) { return api->task_dataset_sync(tc); }, /*resumable=*/true);
+  runner.handle(kKind, [api](tasks::TaskContext& tc) { return api->task_import(tc); }, /*resumable=*/true);
+  runner.handle(kExportKind, [api](tasks::TaskContext& tc) { return api->task_export(tc); }, /*resumable=*/true);
   auto h = [&api](http::Response (A::*fn)(http::Context&)) { return http::handler(api, fn); };
-  auto out = http::route_table("/v2/{project_id}", http::ErrorShape::kModelArts, {
+  return http::route_table("/v2/{project_id}", http::ErrorShape::kModelArts, {
       {"GET", "/datasets/{dataset_id}/versions", "modelarts:dataset:get", {}, h(&A::list_versions)},
       {"POST", "/datasets/{dataset_id}/versions", "modelarts:dataset:publishVersion",
         {"obs:object:PutObject"}, h(&A::create_version)},
@@ -59,9 +61,13 @@ std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects, 
         {}, h(&A::search_conditions)},
       {"PUT", "/datasets/{dataset_id}/data-annotations/samples", "modelarts:dataset:updateDataset",
         {"obs:object:GetObject"}, h(&A::annotate)},
+      {"POST", "/datasets/{dataset_id}/import-tasks", "modelarts:dataset:createImportTask", {}, h(&A::create_import)},
+      {"GET", "/datasets/{dataset_id}/import-tasks", "modelarts:dataset:getDataset", {}, h(&A::list_imports)},
+      {"GET", "/datasets/{dataset_id}/import-tasks/{task_id}", "modelarts:dataset:getDataset", {}, h(&A::get_import)},
+      {"POST", "/datasets/{dataset_id}/export-tasks", "modelarts:dataset:createExportTask", {}, h(&A::create_export)},
+      {"GET", "/datasets/{dataset_id}/export-tasks", "modelarts:dataset:getDataset", {}, h(&A::list_exports)},
+      {"GET", "/datasets/{dataset_id}/export-tasks/{task_id}", "modelarts:dataset:getDataset", {}, h(&A::get_export)},
   });
-  for (auto& route : transfer_routes(db, objects, runner)) out.push_back(std::move(route));
-  return out;
 }
 
 }  // namespace atelier::data

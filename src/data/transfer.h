@@ -34,7 +34,5 @@ struct ListedPage {
 // Throws ManifestError on an unreadable VOC document.
 json folder_annotations(obs::Scanner& scan, const std::string& bucket, const std::string& root,
                         const std::string& key, int type, json& metadata, const ListedPage* listed = nullptr);
-// Registers the import task kind on `runner` as well.
-std::vector<http::Route> transfer_routes(store::Database& db, obs::ObjectStore& objects, tasks::Runner& runner);
 
 }  // namespace atelier::data

@@ -2,6 +2,13 @@
 // items and progress, the Importer that applies batches, and the tasks'
 // entry points (import_manifest.cc, import_folders.cc, export.cc; their
 // routes are in transfer.cc). Internal to src/data.
+//
+// Crash safety: the task reads its source in batches; each batch's samples,
+// labels, counters, failure reasons and the task's progress (with the resume
+// position) commit in one transaction. After a kill the task resumes at the
+// last committed position, so no batch is half applied or applied twice.
+// Re-importing a path that is already a sample updates its annotations
+// instead of adding a second sample.
 #pragma once
 
 #include <cerrno>
