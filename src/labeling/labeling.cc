@@ -234,7 +234,6 @@ std::vector<Route> routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp, c
       {"PUT", "/{workforce_id}/workers/{worker_id}", update, {}, h(&A::update_member)},
       {"DELETE", "/{workforce_id}/workers/{worker_id}", update, {}, h(&A::remove_member)},
   });
-  for (auto& r : member_routes(db)) out.push_back(std::move(r));
   for (auto& r : task_routes(db, iam, smtp, public_url)) out.push_back(std::move(r));
   return out;
 }
