@@ -200,6 +200,7 @@ std::vector<Route> route_table(const std::string& prefix, ErrorShape errors, std
     out.push_back(project_route(std::move(row.method), prefix + row.path, std::move(row.action), std::move(row.depends),
                                 std::move(row.handler), errors));
     out.back().browser = row.browser;
+    out.back().self = std::move(row.self);
   }
   return out;
 }

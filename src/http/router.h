@@ -160,6 +160,7 @@ struct RouteRow {
   std::vector<std::string> depends;
   RouteHandler handler;
   bool browser = false;  // Route::browser
+  SelfCheck self = nullptr;  // Route::self
 };
 
 // A family's routes: each row a project_route under `prefix`, its failures

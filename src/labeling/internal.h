@@ -21,6 +21,5 @@ std::string order_by(const http::Context& ctx, std::initializer_list<std::pair<c
 std::vector<store::Migration> task_migrations();
 // Team tasks (tasks.cc) and a member's own task list.
 std::vector<http::Route> task_routes(store::Database& db, iam::Iam& iam, const mail::Smtp& smtp, const std::string& public_url);
-std::vector<http::Route> member_routes(store::Database& db);
 
 }  // namespace atelier::labeling

@@ -3,6 +3,7 @@
 #include "labeling/internal.h"
 
 #include <algorithm>
+#include <memory>
 #include <set>
 
 #include "common/clock.h"
@@ -146,241 +147,289 @@ CREATE INDEX workers_user ON workers (user_id);
 )SQL"}};
 }
 
+namespace {
+
+// Addresses given one, comma-separated or as an array (the reference names
+// the field plural and types it as one string), lower-cased; each a valid
+// address, none twice, 1-100 of them.
+std::vector<std::string> read_emails(const JsonIn& in) {
+  if (!in.has("emails")) in.fail("emails", "is required");
+  std::vector<std::string> emails;
+  const json& e = in.node()["emails"];
+  auto take = [&](const std::string& list) {
+    size_t pos = 0;
+    while (pos <= list.size()) {
+      size_t comma = list.find(',', pos);
+      if (comma == std::string::npos) comma = list.size();
+      std::string one = list.substr(pos, comma - pos);
+      one.erase(0, one.find_first_not_of(' '));
+      one.erase(one.find_last_not_of(' ') + 1);
+      if (!one.empty()) emails.push_back(one);
+      pos = comma + 1;
+    }
+  };
+  if (e.is_string()) take(e.get<std::string>());
+  else if (e.is_array())
+    for (auto& x : e) {
+      if (!x.is_string()) in.fail("emails", "must be e-mail addresses");
+      take(x.get<std::string>());
+    }
+  else in.fail("emails", "must be an e-mail address or a list of them");
+  if (emails.empty()) in.fail("emails", "is required");
+  if (emails.size() > 100) in.fail("emails", "at most 100 addresses at once");
+  std::set<std::string> seen;
+  for (auto& a : emails) {
+    for (auto& c : a) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (!valid_email(a)) in.fail("emails", "'" + a + "' is not an e-mail address");
+    if (!seen.insert(a).second) in.fail("emails", "'" + a + "' is given twice");
+  }
+  return emails;
+}
+
+// The handlers of labeling teams (§2.3) and their members (§2.4).
+class TeamsApi {
+ public:
+  TeamsApi(Database& db, iam::Iam& iam) : db_(db), iam_(iam) {}
+
+  Response list_teams(Context& ctx);     // a page of the project's teams
+  Response create_team(Context& ctx);    // a new team, without members
+  Response get_team(Context& ctx);       // one team
+  Response update_team(Context& ctx);    // its name and description
+  Response remove_team(Context& ctx);    // a team and its members, when none has open work
+  Response list_all(Context& ctx);       // a page of the members of every team
+  Response list_members(Context& ctx);   // a page of one team's members
+  Response add_members(Context& ctx);    // members by e-mail, all or none
+  Response remove_members(Context& ctx); // members by id, all or none
+  Response get_member(Context& ctx);     // one member
+  Response update_member(Context& ctx);  // a member's role and description
+  Response remove_member(Context& ctx);  // a member without open work
+
+ private:
+  Row team(const Context& ctx);
+  Row member(const Context& ctx);
+  Response members_page(Context& ctx, const std::string* workforce);
+
+  Database& db_;
+  iam::Iam& iam_;
+};
+
+}  // namespace
+
 std::vector<Route> routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp, const std::string& public_url) {
-  std::vector<Route> out;
-  auto add = [&](std::string method, std::string path, std::string action, http::RouteHandler h) {
-    out.push_back(data::v2_route(std::move(method), "/workforces" + path, std::move(action), {}, std::move(h)));
-  };
-  auto team = [&db](const Context& ctx) {
-    auto r = db.query_one("SELECT * FROM workforces WHERE id = ? AND project_id = ?", {ctx.param("workforce_id"), ctx.caller.project_id});
-    if (!r) throw team_missing(ctx.param("workforce_id"));
-    return *r;
-  };
-  auto member = [&db, team](const Context& ctx) {
-    auto t = team(ctx);
-    auto r = db.query_one(std::string(kWorkerSelect) + " WHERE w.id = ? AND w.workforce_id = ?", {ctx.param("worker_id"), t.str("id")});
-    if (!r) throw member_missing(ctx.param("worker_id"));
-    return *r;
-  };
-
-  // ---------------------------------------------------------------- teams (§2.3)
-
-  add("GET", "", "modelarts:processTask:listWorkforce", [&db](Context& ctx) {
-    auto [offset, limit] = data::page(ctx, 10, 100);
-    std::string where = " WHERE project_id = ?";
-    store::Params p{ctx.caller.project_id};
-    if (auto v = data::qp(ctx, "search_content"); v && !v->empty()) {
-      where += " AND " + store::contains_ci("name");
-      p.push_back(store::contains_ci_pattern(*v));
-    }
-    if (data::qp(ctx, "workforce_task_id"))
-      throw bad_request("Invalid parameter workforce_task_id: team labeling tasks are not available yet");
-    auto total = db.query_one("SELECT COUNT(*) AS n FROM workforces" + where, p);
-    std::string sql = "SELECT * FROM workforces" + where +
-                      order_by(ctx, {{"create_time", "created_at"}, {"workforce_name", "name"}}, "id") + " LIMIT ? OFFSET ?";
-    p.push_back(limit);
-    p.push_back(offset);
-    json list = json::array();
-    for (auto& r : db.query(sql, p)) list.push_back(workforce_json(db, r));
-    return http::json_response(200, {{"total_number", total ? total->i64("n") : 0}, {"workforces", list}});
+  using A = TeamsApi;
+  auto api = std::make_shared<A>(db, iam);
+  auto h = [&api](Response (A::*fn)(Context&)) { return http::handler(api, fn); };
+  const std::string get = "modelarts:processTask:getWorkforce", update = "modelarts:processTask:updateWorkforce";
+  auto out = http::route_table("/v2/{project_id}/workforces", http::ErrorShape::kModelArts, {
+      {"GET", "", "modelarts:processTask:listWorkforce", {}, h(&A::list_teams)},
+      {"POST", "", "modelarts:processTask:createWorkforce", {}, h(&A::create_team)},
+      {"GET", "/{workforce_id}", get, {}, h(&A::get_team)},
+      {"PUT", "/{workforce_id}", update, {}, h(&A::update_team)},
+      {"DELETE", "/{workforce_id}", update, {}, h(&A::remove_team)},  // deletion is updateWorkforce (§2.3.5)
+      {"GET", "/workers", get, {}, h(&A::list_all)},  // "workers" is a literal that wins over {workforce_id}
+      {"GET", "/{workforce_id}/workers", get, {}, h(&A::list_members)},
+      {"POST", "/{workforce_id}/workers", update, {}, h(&A::add_members)},
+      {"POST", "/{workforce_id}/workers/batch-delete", update, {}, h(&A::remove_members)},
+      {"GET", "/{workforce_id}/workers/{worker_id}", get, {}, h(&A::get_member)},
+      {"PUT", "/{workforce_id}/workers/{worker_id}", update, {}, h(&A::update_member)},
+      {"DELETE", "/{workforce_id}/workers/{worker_id}", update, {}, h(&A::remove_member)},
   });
-
-  add("POST", "", "modelarts:processTask:createWorkforce", [&db](Context& ctx) {
-    auto in = ctx.in();
-    std::string name = in.str("workforce_name");
-    check_name(in, "workforce_name", name);
-    std::string desc = description(in);
-    std::string ws = in.opt_str("workspace_id").value_or("0");
-    std::string id = ids::base62_19();
-    int64_t now = clock::now_ms();
-    db.transaction([&] {
-      if (db.query_one("SELECT id FROM workforces WHERE project_id = ? AND name = ?", {ctx.caller.project_id, name}))
-        throw ApiError(400, "ModelArts.4602", "A labeling team named " + name + " already exists.");
-      db.exec("INSERT INTO workforces (id, project_id, name, description, workspace_id, created_at, updated_at) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?)",
-              {id, ctx.caller.project_id, name, desc, ws, now, now});
-    });
-    return http::json_response(201, {{"workforce_id", id}});
-  });
-
-  add("GET", "/{workforce_id}", "modelarts:processTask:getWorkforce",
-      [&db, team](Context& ctx) { return http::json_response(200, workforce_json(db, team(ctx))); });
-
-  add("PUT", "/{workforce_id}", "modelarts:processTask:updateWorkforce", [&db, team](Context& ctx) {
-    auto t = team(ctx);
-    auto in = ctx.in();
-    std::string name = t.str("name"), desc = t.str("description");
-    if (in.has("workforce_name")) {
-      name = in.str("workforce_name");
-      check_name(in, "workforce_name", name);
-    }
-    if (in.has("description")) desc = description(in);
-    db.transaction([&] {
-      if (name != t.str("name") &&
-          db.query_one("SELECT id FROM workforces WHERE project_id = ? AND name = ?", {ctx.caller.project_id, name}))
-        throw ApiError(400, "ModelArts.4602", "A labeling team named " + name + " already exists.");
-      db.exec("UPDATE workforces SET name = ?, description = ?, updated_at = ? WHERE id = ?",
-              {name, desc, clock::now_ms(), t.str("id")});
-    });
-    return http::json_response(200, json::object());
-  });
-
-  // The seed maps deletion to updateWorkforce (§2.3.5). Members go with it.
-  add("DELETE", "/{workforce_id}", "modelarts:processTask:updateWorkforce", [&db, team](Context& ctx) {
-    auto t = team(ctx);
-    for (auto& w : db.query("SELECT id FROM workers WHERE workforce_id = ?", {t.str("id")})) check_no_open_work(db, w.str("id"));
-    db.transaction([&] {
-      db.exec("DELETE FROM workers WHERE workforce_id = ?", {t.str("id")});
-      db.exec("DELETE FROM workforces WHERE id = ?", {t.str("id")});
-    });
-    return http::no_content();
-  });
-
-  // ---------------------------------------------------------------- members (§2.4)
-
-  auto list_members = [&db](Context& ctx, const std::string* workforce) {
-    auto [offset, limit] = data::page(ctx, 10, 100);
-    std::string where = " WHERE w.project_id = ?";
-    store::Params p{ctx.caller.project_id};
-    if (workforce) {
-      where += " AND w.workforce_id = ?";
-      p.push_back(*workforce);
-    }
-    if (auto v = data::qp(ctx, "role")) {
-      if (v->size() != 1 || (*v)[0] < '0' || (*v)[0] > '3') throw bad_request("Invalid parameter role: 0, 1, 2 or 3");
-      where += " AND w.role = ?";
-      p.push_back(int64_t((*v)[0] - '0'));
-    }
-    auto total = db.query_one("SELECT COUNT(*) AS n FROM workers w" + where, p);
-    std::string sql = std::string(kWorkerSelect) + where +
-                      order_by(ctx, {{"create_time", "w.created_at"}, {"email", "w.email"}}, "w.id") + " LIMIT ? OFFSET ?";
-    p.push_back(limit);
-    p.push_back(offset);
-    json list = json::array();
-    for (auto& r : db.query(sql, p)) list.push_back(worker_json(r));
-    return http::json_response(200, {{"total_number", total ? total->i64("n") : 0}, {"workers", list}});
-  };
-  // Members of every team: "workers" is a literal that wins over {workforce_id}.
-  add("GET", "/workers", "modelarts:processTask:getWorkforce", [list_members](Context& ctx) { return list_members(ctx, nullptr); });
-  add("GET", "/{workforce_id}/workers", "modelarts:processTask:getWorkforce", [list_members, team](Context& ctx) {
-    auto t = team(ctx);
-    std::string id = t.str("id");
-    return list_members(ctx, &id);
-  });
-
-  // Adds members by e-mail (one address, a comma-separated list or an
-  // array: the reference names it plural and types it as one string). All
-  // or none: a bad or taken address adds nobody.
-  add("POST", "/{workforce_id}/workers", "modelarts:processTask:updateWorkforce", [&db, &iam, team](Context& ctx) {
-    auto t = team(ctx);
-    auto in = ctx.in();
-    if (!in.has("emails")) in.fail("emails", "is required");
-    std::vector<std::string> emails;
-    const json& e = in.node()["emails"];
-    auto take = [&](const std::string& list) {
-      size_t pos = 0;
-      while (pos <= list.size()) {
-        size_t comma = list.find(',', pos);
-        if (comma == std::string::npos) comma = list.size();
-        std::string one = list.substr(pos, comma - pos);
-        one.erase(0, one.find_first_not_of(' '));
-        one.erase(one.find_last_not_of(' ') + 1);
-        if (!one.empty()) emails.push_back(one);
-        pos = comma + 1;
-      }
-    };
-    if (e.is_string()) take(e.get<std::string>());
-    else if (e.is_array())
-      for (auto& x : e) {
-        if (!x.is_string()) in.fail("emails", "must be e-mail addresses");
-        take(x.get<std::string>());
-      }
-    else in.fail("emails", "must be an e-mail address or a list of them");
-    if (emails.empty()) in.fail("emails", "is required");
-    if (emails.size() > 100) in.fail("emails", "at most 100 addresses at once");
-    std::set<std::string> seen;
-    for (auto& a : emails) {
-      for (auto& c : a) c = char(std::tolower(static_cast<unsigned char>(c)));
-      if (!valid_email(a)) in.fail("emails", "'" + a + "' is not an e-mail address");
-      if (!seen.insert(a).second) in.fail("emails", "'" + a + "' is given twice");
-    }
-    if (!in.has("role")) in.fail("role", "is required");
-    int role = parse_role(in, 2);
-    std::string desc = description(in);
-    int64_t now = clock::now_ms();
-    db.transaction([&] {
-      for (auto& a : emails)
-        if (db.query_one("SELECT id FROM workers WHERE workforce_id = ? AND email = ?", {t.str("id"), a}))
-          throw ApiError(400, "ModelArts.4605", "The team already has a member with the e-mail address " + a + ".");
-      if (role == 2 && (emails.size() > 1 || db.query_one("SELECT id FROM workers WHERE workforce_id = ? AND role = 2", {t.str("id")})))
-        throw ApiError(400, "ModelArts.4617", "A team has at most one manager.");
-      for (auto& a : emails) {
-        auto [user_id, made] = iam.user_for_email(ctx.caller.domain_id, a);
-        (void)made;
-        db.exec("INSERT INTO workers (id, workforce_id, project_id, email, user_id, role, description, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                {ids::hex32(), t.str("id"), ctx.caller.project_id, a, user_id, role, desc, now, now});
-      }
-      db.exec("UPDATE workforces SET updated_at = ? WHERE id = ?", {now, t.str("id")});
-    });
-    return http::json_response(201, json::object());
-  });
-
-  add("POST", "/{workforce_id}/workers/batch-delete", "modelarts:processTask:updateWorkforce", [&db, team](Context& ctx) {
-    auto t = team(ctx);
-    auto in = ctx.in();
-    const json& ws = in.arr("workers");
-    if (ws.empty()) in.fail("workers", "must name at least one member");
-    std::vector<std::string> ids_;
-    for (auto& w : ws) {
-      if (!w.is_string()) in.fail("workers", "must be member ids");
-      ids_.push_back(w.get<std::string>());
-    }
-    // All or none (batches are atomic): an unknown id deletes nobody.
-    std::string missing;
-    for (auto& id : ids_)
-      if (!db.query_one("SELECT id FROM workers WHERE id = ? AND workforce_id = ?", {id, t.str("id")}))
-        missing += (missing.empty() ? "" : ", ") + id;
-    if (!missing.empty())
-      throw ApiError(400, "ModelArts.4604", "No such member of the team: " + missing + "; nobody was deleted.");
-    for (auto& id : ids_) check_no_open_work(db, id);
-    json results = json::array();
-    db.transaction([&] {
-      for (auto& id : ids_) {
-        db.exec("DELETE FROM workers WHERE id = ? AND workforce_id = ?", {id, t.str("id")});
-        results.push_back({{"success", true}});
-      }
-      db.exec("UPDATE workforces SET updated_at = ? WHERE id = ?", {clock::now_ms(), t.str("id")});
-    });
-    return http::json_response(200, {{"success", true}, {"results", results}});
-  });
-
-  add("GET", "/{workforce_id}/workers/{worker_id}", "modelarts:processTask:getWorkforce",
-      [member](Context& ctx) { return http::json_response(200, worker_json(member(ctx))); });
-
-  add("PUT", "/{workforce_id}/workers/{worker_id}", "modelarts:processTask:updateWorkforce", [&db, member](Context& ctx) {
-    auto m = member(ctx);
-    auto in = ctx.in();
-    int64_t role = m.i64("role");
-    std::string desc = m.str("description");
-    if (in.has("role")) role = parse_role(in, 3);
-    if (in.has("description")) desc = description(in);
-    if (role == 2 && m.i64("role") != 2 &&
-        db.query_one("SELECT id FROM workers WHERE workforce_id = ? AND role = 2", {m.str("workforce_id")}))
-      throw ApiError(400, "ModelArts.4617", "A team has at most one manager.");
-    db.exec("UPDATE workers SET role = ?, description = ?, updated_at = ? WHERE id = ?", {role, desc, clock::now_ms(), m.str("id")});
-    return http::json_response(200, json::object());
-  });
-
-  add("DELETE", "/{workforce_id}/workers/{worker_id}", "modelarts:processTask:updateWorkforce", [&db, member](Context& ctx) {
-    auto m = member(ctx);
-    check_no_open_work(db, m.str("id"));
-    db.exec("DELETE FROM workers WHERE id = ?", {m.str("id")});
-    return http::no_content();
-  });
-  for (auto& r : member_routes(db)) out.push_back(std::move(r));
   for (auto& r : task_routes(db, iam, smtp, public_url)) out.push_back(std::move(r));
   return out;
+}
+
+Row TeamsApi::team(const Context& ctx) {
+  auto r = db_.query_one("SELECT * FROM workforces WHERE id = ? AND project_id = ?", {ctx.param("workforce_id"), ctx.caller.project_id});
+  if (!r) throw team_missing(ctx.param("workforce_id"));
+  return *r;
+}
+
+Row TeamsApi::member(const Context& ctx) {
+  auto t = team(ctx);
+  auto r = db_.query_one(std::string(kWorkerSelect) + " WHERE w.id = ? AND w.workforce_id = ?", {ctx.param("worker_id"), t.str("id")});
+  if (!r) throw member_missing(ctx.param("worker_id"));
+  return *r;
+}
+
+// ---------------------------------------------------------------- teams (§2.3)
+
+Response TeamsApi::list_teams(Context& ctx) {
+  auto [offset, limit] = data::page(ctx, 10, 100);
+  std::string where = " WHERE project_id = ?";
+  store::Params p{ctx.caller.project_id};
+  if (auto v = data::qp(ctx, "search_content"); v && !v->empty()) {
+    where += " AND " + store::contains_ci("name");
+    p.push_back(store::contains_ci_pattern(*v));
+  }
+  if (data::qp(ctx, "workforce_task_id"))
+    throw bad_request("Invalid parameter workforce_task_id: team labeling tasks are not available yet");
+  auto total = db_.query_one("SELECT COUNT(*) AS n FROM workforces" + where, p);
+  std::string sql = "SELECT * FROM workforces" + where +
+                    order_by(ctx, {{"create_time", "created_at"}, {"workforce_name", "name"}}, "id") + " LIMIT ? OFFSET ?";
+  p.push_back(limit);
+  p.push_back(offset);
+  json list = json::array();
+  for (auto& r : db_.query(sql, p)) list.push_back(workforce_json(db_, r));
+  return http::json_response(200, {{"total_number", total ? total->i64("n") : 0}, {"workforces", list}});
+}
+
+Response TeamsApi::create_team(Context& ctx) {
+  auto in = ctx.in();
+  std::string name = in.str("workforce_name");
+  check_name(in, "workforce_name", name);
+  std::string desc = description(in);
+  std::string ws = in.opt_str("workspace_id").value_or("0");
+  std::string id = ids::base62_19();
+  int64_t now = clock::now_ms();
+  db_.transaction([&] {
+    if (db_.query_one("SELECT id FROM workforces WHERE project_id = ? AND name = ?", {ctx.caller.project_id, name}))
+      throw ApiError(400, "ModelArts.4602", "A labeling team named " + name + " already exists.");
+    db_.exec("INSERT INTO workforces (id, project_id, name, description, workspace_id, created_at, updated_at) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?)",
+             {id, ctx.caller.project_id, name, desc, ws, now, now});
+  });
+  return http::json_response(201, {{"workforce_id", id}});
+}
+
+Response TeamsApi::get_team(Context& ctx) { return http::json_response(200, workforce_json(db_, team(ctx))); }
+
+Response TeamsApi::update_team(Context& ctx) {
+  auto t = team(ctx);
+  auto in = ctx.in();
+  std::string name = t.str("name"), desc = t.str("description");
+  if (in.has("workforce_name")) {
+    name = in.str("workforce_name");
+    check_name(in, "workforce_name", name);
+  }
+  if (in.has("description")) desc = description(in);
+  db_.transaction([&] {
+    if (name != t.str("name") &&
+        db_.query_one("SELECT id FROM workforces WHERE project_id = ? AND name = ?", {ctx.caller.project_id, name}))
+      throw ApiError(400, "ModelArts.4602", "A labeling team named " + name + " already exists.");
+    db_.exec("UPDATE workforces SET name = ?, description = ?, updated_at = ? WHERE id = ?",
+             {name, desc, clock::now_ms(), t.str("id")});
+  });
+  return http::json_response(200, json::object());
+}
+
+Response TeamsApi::remove_team(Context& ctx) {
+  auto t = team(ctx);
+  for (auto& w : db_.query("SELECT id FROM workers WHERE workforce_id = ?", {t.str("id")})) check_no_open_work(db_, w.str("id"));
+  db_.transaction([&] {
+    db_.exec("DELETE FROM workers WHERE workforce_id = ?", {t.str("id")});
+    db_.exec("DELETE FROM workforces WHERE id = ?", {t.str("id")});
+  });
+  return http::no_content();
+}
+
+// ---------------------------------------------------------------- members (§2.4)
+
+Response TeamsApi::members_page(Context& ctx, const std::string* workforce) {
+  auto [offset, limit] = data::page(ctx, 10, 100);
+  std::string where = " WHERE w.project_id = ?";
+  store::Params p{ctx.caller.project_id};
+  if (workforce) {
+    where += " AND w.workforce_id = ?";
+    p.push_back(*workforce);
+  }
+  if (auto v = data::qp(ctx, "role")) {
+    if (v->size() != 1 || (*v)[0] < '0' || (*v)[0] > '3') throw bad_request("Invalid parameter role: 0, 1, 2 or 3");
+    where += " AND w.role = ?";
+    p.push_back(int64_t((*v)[0] - '0'));
+  }
+  auto total = db_.query_one("SELECT COUNT(*) AS n FROM workers w" + where, p);
+  std::string sql = std::string(kWorkerSelect) + where +
+                    order_by(ctx, {{"create_time", "w.created_at"}, {"email", "w.email"}}, "w.id") + " LIMIT ? OFFSET ?";
+  p.push_back(limit);
+  p.push_back(offset);
+  json list = json::array();
+  for (auto& r : db_.query(sql, p)) list.push_back(worker_json(r));
+  return http::json_response(200, {{"total_number", total ? total->i64("n") : 0}, {"workers", list}});
+}
+
+Response TeamsApi::list_all(Context& ctx) { return members_page(ctx, nullptr); }
+
+Response TeamsApi::list_members(Context& ctx) {
+  std::string id = team(ctx).str("id");
+  return members_page(ctx, &id);
+}
+
+Response TeamsApi::add_members(Context& ctx) {
+  auto t = team(ctx);
+  auto in = ctx.in();
+  std::vector<std::string> emails = read_emails(in);
+  if (!in.has("role")) in.fail("role", "is required");
+  int role = parse_role(in, 2);
+  std::string desc = description(in);
+  int64_t now = clock::now_ms();
+  db_.transaction([&] {
+    for (auto& a : emails)
+      if (db_.query_one("SELECT id FROM workers WHERE workforce_id = ? AND email = ?", {t.str("id"), a}))
+        throw ApiError(400, "ModelArts.4605", "The team already has a member with the e-mail address " + a + ".");
+    if (role == 2 && (emails.size() > 1 || db_.query_one("SELECT id FROM workers WHERE workforce_id = ? AND role = 2", {t.str("id")})))
+      throw ApiError(400, "ModelArts.4617", "A team has at most one manager.");
+    for (auto& a : emails) {
+      auto [user_id, made] = iam_.user_for_email(ctx.caller.domain_id, a);
+      (void)made;
+      db_.exec("INSERT INTO workers (id, workforce_id, project_id, email, user_id, role, description, created_at, updated_at) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               {ids::hex32(), t.str("id"), ctx.caller.project_id, a, user_id, role, desc, now, now});
+    }
+    db_.exec("UPDATE workforces SET updated_at = ? WHERE id = ?", {now, t.str("id")});
+  });
+  return http::json_response(201, json::object());
+}
+
+Response TeamsApi::remove_members(Context& ctx) {
+  auto t = team(ctx);
+  auto in = ctx.in();
+  const json& ws = in.arr("workers");
+  if (ws.empty()) in.fail("workers", "must name at least one member");
+  std::vector<std::string> ids_;
+  for (auto& w : ws) {
+    if (!w.is_string()) in.fail("workers", "must be member ids");
+    ids_.push_back(w.get<std::string>());
+  }
+  // All or none (batches are atomic): an unknown id deletes nobody.
+  std::string missing;
+  for (auto& id : ids_)
+    if (!db_.query_one("SELECT id FROM workers WHERE id = ? AND workforce_id = ?", {id, t.str("id")}))
+      missing += (missing.empty() ? "" : ", ") + id;
+  if (!missing.empty())
+    throw ApiError(400, "ModelArts.4604", "No such member of the team: " + missing + "; nobody was deleted.");
+  for (auto& id : ids_) check_no_open_work(db_, id);
+  json results = json::array();
+  db_.transaction([&] {
+    for (auto& id : ids_) {
+      db_.exec("DELETE FROM workers WHERE id = ? AND workforce_id = ?", {id, t.str("id")});
+      results.push_back({{"success", true}});
+    }
+    db_.exec("UPDATE workforces SET updated_at = ? WHERE id = ?", {clock::now_ms(), t.str("id")});
+  });
+  return http::json_response(200, {{"success", true}, {"results", results}});
+}
+
+Response TeamsApi::get_member(Context& ctx) { return http::json_response(200, worker_json(member(ctx))); }
+
+Response TeamsApi::update_member(Context& ctx) {
+  auto m = member(ctx);
+  auto in = ctx.in();
+  int64_t role = m.i64("role");
+  std::string desc = m.str("description");
+  if (in.has("role")) role = parse_role(in, 3);
+  if (in.has("description")) desc = description(in);
+  if (role == 2 && m.i64("role") != 2 &&
+      db_.query_one("SELECT id FROM workers WHERE workforce_id = ? AND role = 2", {m.str("workforce_id")}))
+    throw ApiError(400, "ModelArts.4617", "A team has at most one manager.");
+  db_.exec("UPDATE workers SET role = ?, description = ?, updated_at = ? WHERE id = ?", {role, desc, clock::now_ms(), m.str("id")});
+  return http::json_response(200, json::object());
+}
+
+Response TeamsApi::remove_member(Context& ctx) {
+  auto m = member(ctx);
+  check_no_open_work(db_, m.str("id"));
+  db_.exec("DELETE FROM workers WHERE id = ?", {m.str("id")});
+  return http::no_content();
 }
 
 }  // namespace atelier::labeling
