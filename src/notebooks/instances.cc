@@ -14,10 +14,6 @@ namespace fs = std::filesystem;
 
 namespace atelier::notebooks {
 
-using http::Context;
-using http::Response;
-using store::Row;
-
 namespace {
 
 // The notebook family's field errors: ModelArts.6335 for a missing property,

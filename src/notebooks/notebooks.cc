@@ -6,8 +6,6 @@
 
 namespace atelier::notebooks {
 
-using http::Context;
-using http::Response;
 using http::Route;
 using store::Database;
 

@@ -18,6 +18,10 @@
 
 namespace atelier::notebooks {
 
+using http::Context;
+using http::Response;
+using store::Row;
+
 constexpr int64_t kMinAutoStopS = 3600, kMaxAutoStopS = 86400;
 constexpr int64_t kMinIdleStopS = 60;
 constexpr int kMinVolumeGb = 5, kMaxVolumeGb = 4096;

@@ -27,10 +27,6 @@ namespace fs = std::filesystem;
 
 namespace atelier::notebooks {
 
-using http::Context;
-using http::Response;
-using store::Row;
-
 namespace {
 
 constexpr int64_t kStartTimeoutMs = 90000;  // Jupyter answers within ~1 s here; a loaded machine may take longer

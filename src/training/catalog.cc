@@ -11,10 +11,6 @@
 
 namespace atelier::training {
 
-using http::Context;
-using http::Response;
-using store::Row;
-
 namespace {
 
 // The built-in catalog: engines backed by Debian's packages (plain Python is

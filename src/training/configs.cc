@@ -9,10 +9,6 @@
 
 namespace atelier::training {
 
-using http::Context;
-using http::Response;
-using store::Row;
-
 namespace {
 
 // Sample configurations (config_type=sample), one per engine family.

@@ -9,10 +9,6 @@
 
 namespace atelier::training {
 
-using http::Context;
-using http::Response;
-using store::Row;
-
 ApiError job_missing(const std::string& id) {
   return ApiError(400, "ModelArts.2775", "Training job " + id + " does not exist.");
 }

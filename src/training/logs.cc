@@ -7,10 +7,6 @@
 
 namespace atelier::training {
 
-using http::Context;
-using http::Response;
-using store::Row;
-
 std::vector<std::string> Service::Impl::log_names(const Row& job, const Row& v) {
   json cfg = json::parse(v.str("config"), nullptr, false);
   int n = cfg.is_object() ? cfg.value("worker_server_num", 1) : 1;

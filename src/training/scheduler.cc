@@ -25,10 +25,6 @@ namespace fs = std::filesystem;
 
 namespace atelier::training {
 
-using http::Context;
-using http::Response;
-using store::Row;
-
 void Service::Impl::poke() {
   {
     std::lock_guard lk(mu);

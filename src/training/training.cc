@@ -8,8 +8,6 @@
 
 namespace atelier::training {
 
-using http::Context;
-using http::Response;
 using http::Route;
 using store::Database;
 

@@ -20,6 +20,10 @@
 
 namespace atelier::training {
 
+using http::Context;
+using http::Response;
+using store::Row;
+
 // §3.0 status codes that the lifecycle here uses.
 enum Status {
   kInit = 1,
