@@ -81,7 +81,6 @@ Response DataApi::annotate(Context& ctx) {
     touch(ds);
   });
   return json_response(200, {{"success", true}, {"results", results}});
-
 }
 
 }  // namespace atelier::data

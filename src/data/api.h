@@ -77,9 +77,14 @@ struct DataApi {
   // Rewrites every sample carrying label (type, name): drop it, or rename it.
   // delete_policy (§1.5.4): 0 keep samples, 1 delete the samples carrying the
   // label, 2 also their files. With only_label_samples (§1.5.6), samples go
-  // only when it was their only label (and their files with policy 2).
+  // only when it was their only label (and their files with policy 2). Runs
+  // inside the caller's transaction: the files to remove (those of the
+  // caller's account's buckets) are added to `files`, for the caller to
+  // remove once its transaction has committed.
   void rewrite_label(const std::string& ds, int type, const std::string& name, const std::string* rename_to,
-                             int delete_policy, obs::ObjectStore* objects, bool only_label_samples);
+                     int delete_policy, std::vector<obs::ObsPath>* files, bool only_label_samples);
+  // Removes the files rewrite_label set aside (after the transaction).
+  void remove_files(const std::vector<obs::ObsPath>& files);
   store::Row label_row(const std::string& ds, const std::string& name, std::optional<int> type);
   // Replaces a label's properties; renames it across samples with @modelarts:rename_to.
   void update_label(const std::string& ds, const store::Row& cur, json property,

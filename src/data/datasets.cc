@@ -27,7 +27,6 @@ Row DataApi::dataset(const Context& ctx) {
 void DataApi::touch(const std::string& ds) {
   int64_t now = clock::now_ms();
   db.exec("UPDATE datasets SET data_updated_at = ?, updated_at = ? WHERE id = ?", {now, now, ds});
-
 }
 
 Response DataApi::create_dataset(Context& ctx) {
@@ -83,7 +82,6 @@ Response DataApi::create_dataset(Context& ctx) {
   // Files already in the input folders come in through a sync task.
   if (!inputs.empty()) out["import_task_id"] = runner.submit("dataset-sync", ctx.caller.project_id, id, json::object());
   return json_response(201, out);
-
 }
 
 Response DataApi::list_datasets(Context& ctx) {
@@ -148,13 +146,11 @@ Response DataApi::list_datasets(Context& ctx) {
     list.push_back(std::move(j));
   }
   return json_response(200, {{"total_number", total}, {"datasets", list}});
-
 }
 
 Response DataApi::get_dataset(Context& ctx) {
   auto d = dataset(ctx);
   return json_response(200, with_running_tasks(ctx, db, runner, d, dataset_json(db, d, true)));
-
 }
 
 Response DataApi::delete_dataset(Context& ctx) {
@@ -172,7 +168,6 @@ Response DataApi::delete_dataset(Context& ctx) {
   auto inner = obs::parse_path(inner_work_path(d));
   objects.each(inner.bucket, inner.key, [&](const obs::ObjectInfo& o) { objects.remove(obs::ObsPath{inner.bucket, o.key}); });
   return http::no_content(204);
-
 }
 
 Response DataApi::stats(Context& ctx) {
@@ -248,7 +243,6 @@ Response DataApi::stats(Context& ctx) {
                {"data_path", inner_work_path(d) + "data/"},
                {"data_spliting_enable", manual + autos > 0}};
   return json_response(200, body);
-
 }
 
 Response DataApi::metrics(Context& ctx) {
@@ -273,7 +267,6 @@ Response DataApi::metrics(Context& ctx) {
     metrics[r.str("key") == "total" ? "total" : r.str("key") == "state:UN_ANNOTATION" ? "un_annotation" : "manual_annotation"]
            [std::to_string(r.i64("hour"))] = r.i64("value");
   return json_response(200, {{"metrics", metrics}});
-
 }
 
 Response DataApi::update_dataset(Context& ctx) {
@@ -319,7 +312,7 @@ Response DataApi::update_dataset(Context& ctx) {
         auto t = l.opt_int("type", 0, 1000);
         auto cur = label_row(d.str("id"), l.str("name"), t ? std::optional<int>(int(*t)) : std::nullopt);
         int type = int(cur.i64("type"));
-        rewrite_label(d.str("id"), type, cur.str("name"), nullptr, 0, &objects, false);
+        rewrite_label(d.str("id"), type, cur.str("name"), nullptr, 0, nullptr, false);
         db.exec("DELETE FROM dataset_labels WHERE dataset_id = ? AND name = ? AND type = ?", {d.str("id"), cur.str("name"), type});
         db.exec("DELETE FROM dataset_counters WHERE dataset_id = ? AND key IN (?, ?)",
                 {d.str("id"), label_key("lc", type, cur.str("name")), label_key("ls", type, cur.str("name"))});
@@ -328,7 +321,6 @@ Response DataApi::update_dataset(Context& ctx) {
     if (in.has("update_labels") || in.has("delete_labels")) touch(d.str("id"));
   });
   return json_response(200, {{"dataset_id", d.str("id")}});
-
 }
 
 }  // namespace atelier::data

@@ -30,7 +30,6 @@ std::vector<LabelDef> DataApi::read_labels_body(Context& ctx, int type) {
     v.push_back(read_label(JsonIn(ls[i], in.field(f.c_str())), type));
   }
   return v;
-
 }
 
 // Rewrites every sample carrying label (type, name): drop it, or rename it.
@@ -38,14 +37,14 @@ std::vector<LabelDef> DataApi::read_labels_body(Context& ctx, int type) {
 // label, 2 also their files. With only_label_samples (§1.5.6), samples go
 // only when it was their only label (and their files with policy 2).
 void DataApi::rewrite_label(const std::string& ds, int type, const std::string& name, const std::string* rename_to,
-                             int delete_policy, obs::ObjectStore* objects, bool only_label_samples) {
+                             int delete_policy, std::vector<obs::ObsPath>* files, bool only_label_samples) {
   SampleWriter w(db, ds);
   auto rows = db.query("SELECT s.* FROM samples s JOIN sample_labels l ON l.dataset_id = s.dataset_id AND l.seq = s.seq "
                        "WHERE l.dataset_id = ? AND l.label_type = ? AND l.label_name = ?",
                        {ds, type, name});
   // Files are removed only from the buckets of the dataset's account.
   std::string domain;
-  if (delete_policy == 2 && objects)
+  if (delete_policy == 2 && files)
     if (auto p = db.query_one("SELECT project_id FROM datasets WHERE id = ?", {ds})) domain = iam::project_domain(db, p->str("project_id"));
   obs::Buckets owners(db);
   for (auto& r : rows) {
@@ -65,10 +64,10 @@ void DataApi::rewrite_label(const std::string& ds, int type, const std::string& 
     }
     bool delete_sample = !rename_to && (only_label_samples ? !others : delete_policy >= 1);
     if (delete_sample) {
-      if (delete_policy == 2 && objects) {
+      if (delete_policy == 2 && files) {
         try {
           auto p = obs::parse_path(r.str("path"));
-          if (owners.owns(domain, p.bucket)) objects->remove(p);
+          if (owners.owns(domain, p.bucket)) files->push_back(std::move(p));
         } catch (const ApiError&) {
         }
       }
@@ -78,7 +77,13 @@ void DataApi::rewrite_label(const std::string& ds, int type, const std::string& 
     }
   }
   w.commit();
+}
 
+void DataApi::remove_files(const std::vector<obs::ObsPath>& files) {
+  for (auto& p : files) try {
+      objects.remove(p);
+    } catch (const ApiError&) {
+    }
 }
 
 Row DataApi::label_row(const std::string& ds, const std::string& name, std::optional<int> type) {
@@ -87,7 +92,6 @@ Row DataApi::label_row(const std::string& ds, const std::string& name, std::opti
   if (rows.empty()) throw ApiError(400, "ModelArts.4410", "Label " + name + " does not exist.");
   if (rows.size() > 1) throw bad_request("Label " + name + " exists with several types; give label_type.");
   return rows.front();
-
 }
 
 // Replaces a label's properties; renames it across samples with @modelarts:rename_to.
@@ -130,7 +134,6 @@ void DataApi::update_label(const std::string& ds, const Row& cur, json property,
       }
     }
   }
-
 }
 
 Response DataApi::list_labels(Context& ctx) {
@@ -153,7 +156,6 @@ Response DataApi::list_labels(Context& ctx) {
   int64_t off = query_int(ctx, "offset").value_or(0);
   for (int64_t i = off; i < int64_t(all.size()) && i < off + limit; ++i) labels.push_back(all[size_t(i)]);
   return json_response(200, {{"labels", labels}});
-
 }
 
 Response DataApi::add_labels(Context& ctx) {
@@ -164,7 +166,6 @@ Response DataApi::add_labels(Context& ctx) {
     touch(d.str("id"));
   });
   return json_response(200, {{"success", true}});
-
 }
 
 // Labels of a body found by name (and type when given); properties replaced.
@@ -185,7 +186,6 @@ void DataApi::update_labels(const std::string& ds, const JsonIn& in, const char*
                cur.i64("type")});
     }
   }
-
 }
 
 Response DataApi::put_labels(Context& ctx) {
@@ -196,7 +196,6 @@ Response DataApi::put_labels(Context& ctx) {
     touch(d.str("id"));
   });
   return json_response(200, {{"success", true}});
-
 }
 
 Response DataApi::delete_labels(Context& ctx) {
@@ -213,19 +212,21 @@ Response DataApi::delete_labels(Context& ctx) {
     auto t = l.opt_int("type", 0, 1000);
     names.emplace_back(l.str("name"), t ? std::optional<int>(int(*t)) : std::nullopt);
   }
+  std::vector<obs::ObsPath> files;
   db.transaction([&] {
+    files.clear();
     for (auto& [name, type] : names) {
       auto cur = label_row(d.str("id"), name, type);
       int t = int(cur.i64("type"));
-      rewrite_label(d.str("id"), t, name, nullptr, policy, &objects, false);
+      rewrite_label(d.str("id"), t, name, nullptr, policy, &files, false);
       db.exec("DELETE FROM dataset_labels WHERE dataset_id = ? AND name = ? AND type = ?", {d.str("id"), name, t});
       db.exec("DELETE FROM dataset_counters WHERE dataset_id = ? AND key IN (?, ?)",
               {d.str("id"), label_key("lc", t, name), label_key("ls", t, name)});
     }
     touch(d.str("id"));
   });
+  remove_files(files);
   return json_response(200, {{"success", true}});
-
 }
 
 Response DataApi::put_label(Context& ctx) {
@@ -242,26 +243,27 @@ Response DataApi::put_label(Context& ctx) {
     touch(d.str("id"));
   });
   return http::no_content(204);
-
 }
 
 Response DataApi::delete_label(Context& ctx) {
   auto d = dataset(ctx);
   auto t = query_int(ctx, "label_type");
   bool delete_source = query_bool(ctx, "delete_source", false);
+  std::vector<obs::ObsPath> files;
   db.transaction([&] {
+    files.clear();
     auto cur = label_row(d.str("id"), ctx.param("label_name"), t);
     int type = int(cur.i64("type"));
     std::string name = cur.str("name");
     // Samples whose only label it was go; the others lose it (§1.5.6).
-    rewrite_label(d.str("id"), type, name, nullptr, delete_source ? 2 : 0, &objects, true);
+    rewrite_label(d.str("id"), type, name, nullptr, delete_source ? 2 : 0, &files, true);
     db.exec("DELETE FROM dataset_labels WHERE dataset_id = ? AND name = ? AND type = ?", {d.str("id"), name, type});
     db.exec("DELETE FROM dataset_counters WHERE dataset_id = ? AND key IN (?, ?)",
             {d.str("id"), label_key("lc", type, name), label_key("ls", type, name)});
     touch(d.str("id"));
   });
+  remove_files(files);
   return http::no_content(204);
-
 }
 
 }  // namespace atelier::data

@@ -120,7 +120,6 @@ Response DataApi::add_samples(Context& ctx) {
     }
   });
   return json_response(200, {{"success", true}, {"results", results}});
-
 }
 
 Response DataApi::list_samples(Context& ctx) {
@@ -251,7 +250,6 @@ Response DataApi::list_samples(Context& ctx) {
   json body = {{"sample_count", total}, {"samples", list}};
   if (int64_t(list.size()) == limit && last >= 0) body["next_marker"] = std::to_string(last);
   return json_response(200, body);
-
 }
 
 Row DataApi::sample_row(const std::string& ds, const std::string& id) {
@@ -259,7 +257,6 @@ Row DataApi::sample_row(const std::string& ds, const std::string& id) {
   auto r = seq < 0 ? std::nullopt : db.query_one("SELECT * FROM samples WHERE dataset_id = ? AND seq = ?", {ds, seq});
   if (!r) throw ApiError(400, "ModelArts.4420", "Sample " + id + " does not exist.");
   return *r;
-
 }
 
 // Many samples by id in a few queries: ids of `items[i][key]` -> rows, in
@@ -291,13 +288,11 @@ std::vector<Row> DataApi::sample_rows(const std::string& ds, const std::vector<s
     out.push_back(it->second);
   }
   return out;
-
 }
 
 Response DataApi::get_sample(Context& ctx) {
   auto d = dataset(ctx);
   return json_response(200, sample_json(ctx, sample_row(d.str("id"), ctx.param("sample_id"))));
-
 }
 
 // The sample's bytes, for clients that preview or label them (not in the
@@ -319,7 +314,6 @@ Response DataApi::sample_content(Context& ctx) {
   resp.headers.add("Content-Type", types.count(ext) ? types.at(ext) : "application/octet-stream");
   resp.body = std::move(*data);
   return resp;
-
 }
 
 Response DataApi::delete_samples(Context& ctx) {
@@ -359,7 +353,6 @@ Response DataApi::delete_samples(Context& ctx) {
     }
   }
   return json_response(200, {{"success", true}, {"results", results}});
-
 }
 
 Response DataApi::search_conditions(Context& ctx) {
@@ -383,7 +376,6 @@ Response DataApi::search_conditions(Context& ctx) {
   json metadata = json::object();
   for (auto& [k, vs] : md) metadata[k] = json(std::vector<std::string>(vs.begin(), vs.end()));
   return json_response(200, {{"labels", labels}, {"metadata", metadata}, {"labelers", labelers}});
-
 }
 
 }  // namespace atelier::data

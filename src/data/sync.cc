@@ -103,7 +103,6 @@ void DataApi::scan_folder(const std::string& ds, int type, const obs::ObsPath& f
     if (!page.truncated) break;
     marker = page.next_marker;
   }
-
 }
 
 // Rescans the input folders: new files become samples, samples whose file
@@ -151,7 +150,6 @@ json DataApi::task_dataset_sync(tasks::TaskContext& tc) {
   }
   auto c = db.query_one("SELECT value FROM dataset_counters WHERE dataset_id = ? AND key = 'total'", {ds});
   return {{"add_sample_count", added}, {"deleted_sample_count", removed}, {"total_sample_count", c ? c->i64("value") : 0}};
-
 }
 
 Response DataApi::sync(Context& ctx) {
@@ -160,7 +158,6 @@ Response DataApi::sync(Context& ctx) {
     throw ApiError(400, "ModelArts.4355", "A synchronisation of dataset " + d.str("id") + " is already running.");
   std::string id = runner.submit("dataset-sync", ctx.caller.project_id, d.str("id"), json::object());
   return json_response(200, {{"task_id", id}});
-
 }
 
 Response DataApi::sync_status(Context& ctx) {
@@ -183,7 +180,6 @@ Response DataApi::sync_status(Context& ctx) {
     body["error_msg"] = t->error_msg;
   }
   return json_response(200, body);
-
 }
 
 }  // namespace atelier::data

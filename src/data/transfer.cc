@@ -23,7 +23,6 @@ json DataApi::task_import(tasks::TaskContext& tc) {
   if (opt.manifest) return run_manifest(db, objects, tc, *d, opt);
   if (opt.yolo) return run_yolo(db, objects, tc, *d, opt);
   return opt.coco ? run_coco(db, objects, tc, *d, opt) : run_folder(db, objects, tc, *d, opt);
-
 }
 
 Response DataApi::create_import(Context& ctx) {
@@ -111,7 +110,6 @@ Response DataApi::create_import(Context& ctx) {
     throw ApiError(400, "ModelArts.4356", "An import task is already running on dataset " + d.str("id") + ".");
   std::string id = runner.submit(kKind, ctx.caller.project_id, d.str("id"), params);
   return json_response(200, {{"task_id", id}});
-
 }
 
 Response DataApi::list_imports(Context& ctx) {
@@ -121,7 +119,6 @@ Response DataApi::list_imports(Context& ctx) {
   json items = json::array();
   for (auto& t : list) items.push_back(import_task_json(db, t));
   return json_response(200, {{"total_count", total}, {"import_tasks", items}});
-
 }
 
 Response DataApi::get_import(Context& ctx) {
@@ -131,14 +128,12 @@ Response DataApi::get_import(Context& ctx) {
     // The spec has no code for a missing import task; the export one's is the nearest.
     throw ApiError(400, "ModelArts.4359", "Import task " + ctx.param("task_id") + " does not exist.");
   return json_response(200, import_task_json(db, *t));
-
 }
 
 json DataApi::task_export(tasks::TaskContext& tc) {
   auto d = db.query_one("SELECT * FROM datasets WHERE id = ?", {tc.task().resource_id});
   if (!d) throw dataset_missing(tc.task().resource_id);
   return run_export(db, objects, runner, tc, *d);
-
 }
 
 Response DataApi::create_export(Context& ctx) {
@@ -230,7 +225,6 @@ Response DataApi::create_export(Context& ctx) {
                             ids::hex32().substr(26) + ".manifest";
   std::string id = runner.submit(kExportKind, ctx.caller.project_id, d.str("id"), params);
   return json_response(200, {{"task_id", id}});
-
 }
 
 Response DataApi::list_exports(Context& ctx) {
@@ -251,7 +245,6 @@ Response DataApi::list_exports(Context& ctx) {
         items.push_back(export_task_json(t));
   }
   return json_response(200, {{"total_count", total}, {"export_tasks", items}});
-
 }
 
 Response DataApi::get_export(Context& ctx) {
@@ -260,7 +253,6 @@ Response DataApi::get_export(Context& ctx) {
   if (!t || t->kind != kExportKind || t->resource_id != d.str("id"))
     throw ApiError(400, "ModelArts.4359", "Export task " + ctx.param("task_id") + " does not exist.");
   return json_response(200, export_task_json(*t));
-
 }
 
 }  // namespace atelier::data

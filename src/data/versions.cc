@@ -92,7 +92,6 @@ json DataApi::publish(tasks::TaskContext& tc) {
     db.exec("UPDATE datasets SET current_version_id = ?, updated_at = ? WHERE id = ?", {vid, now, ds});
   });
   return stats;
-
 }
 
 // A publish that fails leaves its version in status 4 (failed) with the
@@ -106,7 +105,6 @@ json DataApi::task_dataset_version_publish(tasks::TaskContext& tc) {
             {why.dump(-1, ' ', false, json::error_handler_t::replace), clock::now_ms(), tc.task().resource_id});
     throw;
   }
-
 }
 
 json DataApi::version_json(const Row& v, const Row& d) {
@@ -137,14 +135,12 @@ json DataApi::version_json(const Row& v, const Row& d) {
   j["tags"] = json::array();
   (void)db;
   return j;
-
 }
 
 Row DataApi::version_row(const std::string& ds, const std::string& vid) {
   auto r = db.query_one("SELECT * FROM dataset_versions WHERE id = ? AND dataset_id = ?", {vid, ds});
   if (!r) throw ApiError(400, "ModelArts.4353", "Dataset version " + vid + " does not exist.");
   return *r;
-
 }
 
 Response DataApi::list_versions(Context& ctx) {
@@ -175,7 +171,6 @@ Response DataApi::list_versions(Context& ctx) {
   for (size_t i = size_t(off) * size_t(lim); i < matched.size() && list.size() < size_t(lim); ++i)
     list.push_back(version_json(matched[i], d));
   return json_response(200, {{"total_number", matched.size()}, {"versions", list}});
-
 }
 
 Response DataApi::create_version(Context& ctx) {
@@ -213,7 +208,6 @@ Response DataApi::create_version(Context& ctx) {
     runner.submit("dataset-version-publish", ctx.caller.project_id, vid, {{"dataset_id", d.str("id")}});
   });
   return json_response(201, {{"version_id", vid}});
-
 }
 
 Response DataApi::get_version(Context& ctx) {
@@ -221,7 +215,6 @@ Response DataApi::get_version(Context& ctx) {
   auto v = version_row(d.str("id"), ctx.param("version_id"));
   auto fresh = db.query_one("SELECT * FROM datasets WHERE id = ?", {d.str("id")});
   return json_response(200, version_json(v, *fresh));
-
 }
 
 Response DataApi::delete_version(Context& ctx) {
@@ -239,7 +232,6 @@ Response DataApi::delete_version(Context& ctx) {
   auto dir = obs::parse_path(inner_work_path(d) + "annotation/" + v.str("name") + "/");
   objects.each(dir.bucket, dir.key, [&](const obs::ObjectInfo& o) { objects.remove(obs::ObsPath{dir.bucket, o.key}); });
   return http::no_content(204);
-
 }
 
 }  // namespace atelier::data
