@@ -1000,12 +1000,6 @@ obs::ObjectInfo put_pages(obs::ObjectStore& objects, const obs::ObsPath& p, cons
   });
 }
 
-http::Route v2_route(std::string method, std::string path, std::string action, std::vector<std::string> depends,
-                     http::RouteHandler h) {
-  return http::project_route(std::move(method), "/v2/{project_id}" + path, std::move(action), std::move(depends),
-                             std::move(h));
-}
-
 Row dataset_in_project(Database& db, const Context& ctx) {
   auto r = db.query_one("SELECT * FROM datasets WHERE id = ? AND project_id = ? AND status <> 2",
                         {ctx.param("dataset_id"), ctx.caller.project_id});

@@ -529,10 +529,6 @@ json adopt_labels(Database& db, const std::string& ds, int type, const json& lab
 obs::ObjectInfo put_pages(obs::ObjectStore& objects, const obs::ObsPath& p, const std::function<bool(std::string&)>& next_page,
                           const std::function<bool()>& stopping);
 
-// A route of the data family: /v2/{project_id}<path>, authorized per project.
-http::Route v2_route(std::string method, std::string path, std::string action, std::vector<std::string> depends,
-                     http::RouteHandler h);
-
 // The dataset of the path, in the caller's project; another project's is invisible (4352).
 Row dataset_in_project(Database& db, const Context& ctx);
 
