@@ -68,7 +68,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   db_ = store::open_database(db_url);
   db_->migrate(iam::Iam::migrations());
   db_->migrate(data::migrations());
-  db_->migrate(tasks::Runner::migrations());
+  db_->migrate(tasks::Queue::migrations());
   db_->migrate(training::Service::migrations());
   db_->migrate(models::migrations());
   db_->migrate(training::visualization_migrations());
@@ -101,7 +101,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   router_->add(std::move(health));
   router_->add(iam::routes(*iam_));
   router_->add(iam::console_routes(*iam_));
-  runner_ = std::make_unique<tasks::Runner>(*db_);
+  runner_ = std::make_unique<tasks::Queue>(*db_);
   router_->add(data::routes(*db_, *objects_, *runner_));
   router_->add(labeling::routes(*db_, *iam_,
                                 mail::Smtp{cfg_.smtp_url, cfg_.smtp_user, cfg_.smtp_password, cfg_.smtp_from, cfg_.smtp_starttls == "true"},

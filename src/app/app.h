@@ -53,7 +53,7 @@ class App {
   std::unique_ptr<training::Service> training_;
   std::unique_ptr<notebooks::Service> notebooks_;
   // Declared last: destroyed first, so running tasks stop before the stores go.
-  std::unique_ptr<tasks::Runner> runner_;
+  std::unique_ptr<tasks::Queue> runner_;
   iam::Iam::Bootstrap boot_;
 };
 

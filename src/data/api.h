@@ -26,7 +26,7 @@ using store::Row;
 struct DataApi {
   store::Database& db;
   obs::ObjectStore& objects;
-  tasks::Runner& runner;
+  tasks::Queue& runner;
 
   // datasets.cc
   store::Row dataset(const http::Context& ctx);

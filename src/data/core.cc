@@ -562,7 +562,7 @@ json dataset_json(Database& db, const Row& d, bool with_labels) {
   return j;
 }
 
-json with_running_tasks(const Context& ctx, Database& db, tasks::Runner& runner, const Row& d, json j) {
+json with_running_tasks(const Context& ctx, Database& db, tasks::Queue& runner, const Row& d, json j) {
   auto v = ctx.req.query_param("check_running_task");
   if (!v || (*v != "true" && *v != "True")) return j;
   std::vector<std::string> resources{d.str("id")};

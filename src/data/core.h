@@ -344,7 +344,7 @@ json dataset_json(Database& db, const Row& d, bool with_labels);
 
 // With check_running_task=true: exist_running_task and running_tasks_id from
 // the task queue (syncs of the dataset, publishing of its versions).
-json with_running_tasks(const Context& ctx, Database& db, tasks::Runner& runner, const Row& d, json j);
+json with_running_tasks(const Context& ctx, Database& db, tasks::Queue& runner, const Row& d, json j);
 
 // ------------------------------------------------------------------ samples rendering
 

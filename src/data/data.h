@@ -15,6 +15,6 @@ namespace atelier::data {
 
 std::vector<store::Migration> migrations();
 // Registers its task kinds (dataset sync) on `runner` as well.
-std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects, tasks::Runner& runner);
+std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects, tasks::Queue& runner);
 
 }  // namespace atelier::data

@@ -433,7 +433,7 @@ std::string compact_time(int64_t ms) {
 // export_dest NEW_DATASET: the export's folder becomes the input of a new
 // dataset (same type and labels) that imports the manifest. Re-running after
 // an interruption finds the dataset it created by the task id it carries.
-json run_export(Database& db, obs::ObjectStore& objects, tasks::Runner& runner, tasks::TaskContext& tc, const Row& d) {
+json run_export(Database& db, obs::ObjectStore& objects, tasks::Queue& runner, tasks::TaskContext& tc, const Row& d) {
   const json& p = tc.task().params;
   json result = p.contains("version_id") ? run_version_export(db, objects, tc, d) : run_export_files(db, objects, tc, d);
   if (!p.contains("new_dataset")) return result;

@@ -9,7 +9,7 @@
 
 namespace atelier::data {
 
-std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects, tasks::Runner& runner) {
+std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects, tasks::Queue& runner) {
   using A = DataApi;
   auto api = std::make_shared<A>(A{db, objects, runner});
   runner.handle("dataset-version-publish", [api](tasks::TaskContext& tc) { return api->task_dataset_version_publish(tc); }, /*resumable=*/true);

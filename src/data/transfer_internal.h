@@ -589,7 +589,7 @@ json run_yolo(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
 inline constexpr const char* kExportKind = "dataset-export";
 // yyyyMMddHHmmss (UTC), for export file names.
 std::string compact_time(int64_t ms);
-json run_export(Database& db, obs::ObjectStore& objects, tasks::Runner& runner, tasks::TaskContext& tc, const Row& d);
+json run_export(Database& db, obs::ObjectStore& objects, tasks::Queue& runner, tasks::TaskContext& tc, const Row& d);
 // The task as the export and import task routes show it.
 json export_task_json(const tasks::Task& t);
 json import_task_json(Database& db, const tasks::Task& t);

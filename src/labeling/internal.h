@@ -19,7 +19,7 @@ std::string order_by(const http::Context& ctx, std::initializer_list<std::pair<c
                      const std::string& tie);
 
 std::vector<store::Migration> task_migrations();
-// Team tasks (tasks.cc) and a member's own task list.
+// Team tasks (team_tasks.cc) and a member's own task list.
 std::vector<http::Route> task_routes(store::Database& db, iam::Iam& iam, const mail::Smtp& smtp, const std::string& public_url);
 
 }  // namespace atelier::labeling

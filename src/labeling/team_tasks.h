@@ -1,4 +1,4 @@
-// What the files of team labeling tasks share: tasks.cc (the tasks, their
+// What the files of team labeling tasks share: team_tasks.cc (the tasks, their
 // members and the assignment of samples), items.cc (a member's items:
 // listing, annotation, review) and acceptance.cc (acceptances).
 #pragma once
@@ -51,7 +51,7 @@ class TeamTasksApi {
   TeamTasksApi(store::Database& db, iam::Iam& iam, mail::Smtp smtp, std::string public_url)
       : db_(db), iam_(iam), smtp_(std::move(smtp)), public_url_(std::move(public_url)) {}
 
-  // tasks.cc
+  // team_tasks.cc
   Response list(http::Context& ctx);          // a page of the dataset's tasks
   Response create(http::Context& ctx);        // a new task; with members, dealt and running
   Response get(http::Context& ctx);           // one task with its members' stats (a labeler: their own)

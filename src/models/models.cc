@@ -338,7 +338,7 @@ namespace {
 // The handlers of models (spec §4) and the publishing task.
 class ModelsApi {
  public:
-  ModelsApi(Database& db, obs::ObjectStore& objects, obs::ObjectStore& registry, tasks::Runner& runner)
+  ModelsApi(Database& db, obs::ObjectStore& objects, obs::ObjectStore& registry, tasks::Queue& runner)
       : db_(db), objects_(objects), registry_(registry), runner_(runner) {}
 
   Response create(Context& ctx);  // a new model, publishing from its source folder
@@ -354,12 +354,12 @@ class ModelsApi {
   Database& db_;
   obs::ObjectStore& objects_;
   obs::ObjectStore& registry_;
-  tasks::Runner& runner_;
+  tasks::Queue& runner_;
 };
 
 }  // namespace
 
-std::vector<Route> routes(Database& db, obs::ObjectStore& objects, obs::ObjectStore& registry, tasks::Runner& runner) {
+std::vector<Route> routes(Database& db, obs::ObjectStore& objects, obs::ObjectStore& registry, tasks::Queue& runner) {
   using A = ModelsApi;
   auto api = std::make_shared<A>(db, objects, registry, runner);
   auto h = [&api](Response (A::*fn)(Context&)) { return http::handler(api, fn); };

@@ -17,6 +17,6 @@ std::vector<store::Migration> migrations();
 // `registry`: where published models' files live, apart from any bucket a
 // client can name. Registers the publish task on `runner`.
 std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects, obs::ObjectStore& registry,
-                                tasks::Runner& runner);
+                                tasks::Queue& runner);
 
 }  // namespace atelier::models

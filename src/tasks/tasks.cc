@@ -10,7 +10,7 @@
 
 namespace atelier::tasks {
 
-std::vector<store::Migration> Runner::migrations() {
+std::vector<store::Migration> Queue::migrations() {
   return {{"tasks/001_init", R"SQL(
 CREATE TABLE tasks (
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, project_id TEXT NOT NULL, resource_id TEXT NOT NULL,
@@ -44,9 +44,9 @@ void TaskContext::progress(const json& p) {
   db_.exec("UPDATE tasks SET progress = ? WHERE id = ?", {p.dump(), task_.id});
 }
 
-Runner::Runner(store::Database& db, int workers) : db_(db), workers_n_(std::max(1, workers)) {}
+Queue::Queue(store::Database& db, int workers) : db_(db), workers_n_(std::max(1, workers)) {}
 
-Runner::~Runner() {
+Queue::~Queue() {
   {
     std::lock_guard<std::mutex> l(mu_);
     stopping_ = true;
@@ -55,9 +55,9 @@ Runner::~Runner() {
   for (auto& t : workers_) t.join();
 }
 
-void Runner::handle(const std::string& kind, TaskFn fn, bool resumable) { kinds_[kind] = {std::move(fn), resumable}; }
+void Queue::handle(const std::string& kind, TaskFn fn, bool resumable) { kinds_[kind] = {std::move(fn), resumable}; }
 
-void Runner::start() {
+void Queue::start() {
   // Work a previous process left behind.
   for (auto& r : db_.query("SELECT id, kind FROM tasks WHERE status IN ('QUEUING', 'RUNNING')")) {
     auto k = kinds_.find(r.str("kind"));
@@ -72,7 +72,7 @@ void Runner::start() {
   for (int i = 0; i < workers_n_; ++i) workers_.emplace_back([this] { work(); });
 }
 
-std::string Runner::submit(const std::string& kind, const std::string& project_id, const std::string& resource_id,
+std::string Queue::submit(const std::string& kind, const std::string& project_id, const std::string& resource_id,
                            const json& params) {
   std::string id = ids::base62_19();
   db_.exec("INSERT INTO tasks (id, kind, project_id, resource_id, status, params, created_at) VALUES (?, ?, ?, ?, 'QUEUING', ?, ?)",
@@ -85,13 +85,13 @@ std::string Runner::submit(const std::string& kind, const std::string& project_i
   return id;
 }
 
-std::optional<Task> Runner::get(const std::string& id) {
+std::optional<Task> Queue::get(const std::string& id) {
   auto r = db_.query_one("SELECT * FROM tasks WHERE id = ?", {id});
   if (!r) return std::nullopt;
   return task_from(*r);
 }
 
-std::pair<std::vector<Task>, int64_t> Runner::list(const std::string& kind, const std::string& resource_id,
+std::pair<std::vector<Task>, int64_t> Queue::list(const std::string& kind, const std::string& resource_id,
                                                    int64_t offset, int64_t limit) {
   std::vector<Task> out;
   int64_t total = 0;
@@ -105,26 +105,26 @@ std::pair<std::vector<Task>, int64_t> Runner::list(const std::string& kind, cons
   return {std::move(out), total};
 }
 
-std::optional<Task> Runner::latest(const std::string& kind, const std::string& resource_id) {
+std::optional<Task> Queue::latest(const std::string& kind, const std::string& resource_id) {
   auto r = db_.query_one("SELECT * FROM tasks WHERE kind = ? AND resource_id = ? ORDER BY created_at DESC, id DESC LIMIT 1",
                          {kind, resource_id});
   if (!r) return std::nullopt;
   return task_from(*r);
 }
 
-bool Runner::active(const std::string& kind, const std::string& resource_id) {
+bool Queue::active(const std::string& kind, const std::string& resource_id) {
   return bool(db_.query_one("SELECT 1 FROM tasks WHERE kind = ? AND resource_id = ? AND status IN ('QUEUING', 'RUNNING')",
                             {kind, resource_id}));
 }
 
-std::vector<std::string> Runner::active_ids(const std::vector<std::string>& resources) {
+std::vector<std::string> Queue::active_ids(const std::vector<std::string>& resources) {
   std::vector<std::string> out;
   for (auto& r : db_.query("SELECT id, resource_id FROM tasks WHERE status IN ('QUEUING', 'RUNNING') ORDER BY created_at, id"))
     if (std::find(resources.begin(), resources.end(), r.str("resource_id")) != resources.end()) out.push_back(r.str("id"));
   return out;
 }
 
-void Runner::work() {
+void Queue::work() {
   while (!stopping_) {
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -143,7 +143,7 @@ void Runner::work() {
   }
 }
 
-bool Runner::run_one() {
+bool Queue::run_one() {
   auto r = db_.query_one("SELECT * FROM tasks WHERE status = 'QUEUING' ORDER BY created_at, id LIMIT 1");
   if (!r) return false;
   Task t = task_from(*r);

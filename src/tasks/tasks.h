@@ -48,12 +48,16 @@ class TaskContext {
 // code and message; any other exception fails it as an internal error.
 using TaskFn = std::function<json(TaskContext&)>;
 
-class Runner {
+// The durable queue of long work (imports, exports, syncs, publishing):
+// tasks persist in the store, run on the queue's workers, and after a
+// restart resume or fail with the reason. (Training jobs and notebooks run
+// through runtime::JobRunner instead.)
+class Queue {
  public:
-  explicit Runner(store::Database& db, int workers = 1);
-  ~Runner();  // stops the workers; running tasks are left to resume
-  Runner(const Runner&) = delete;
-  Runner& operator=(const Runner&) = delete;
+  explicit Queue(store::Database& db, int workers = 1);
+  ~Queue();  // stops the workers; running tasks are left to resume
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
 
   static std::vector<store::Migration> migrations();
 
