@@ -314,8 +314,10 @@ Response TeamsApi::update_team(Context& ctx) {
 
 Response TeamsApi::remove_team(Context& ctx) {
   auto t = team(ctx);
-  for (auto& w : db_.query("SELECT id FROM workers WHERE workforce_id = ?", {t.str("id")})) check_no_open_work(db_, w.str("id"));
+  // Checked inside the transaction that deletes, so no work is dealt to a
+  // member in between.
   db_.transaction([&] {
+    for (auto& w : db_.query("SELECT id FROM workers WHERE workforce_id = ?", {t.str("id")})) check_no_open_work(db_, w.str("id"));
     db_.exec("DELETE FROM workers WHERE workforce_id = ?", {t.str("id")});
     db_.exec("DELETE FROM workforces WHERE id = ?", {t.str("id")});
   });
@@ -385,22 +387,23 @@ Response TeamsApi::remove_members(Context& ctx) {
   auto in = ctx.in();
   const json& ws = in.arr("workers");
   if (ws.empty()) in.fail("workers", "must name at least one member");
-  std::vector<std::string> ids_;
+  std::vector<std::string> ids;
   for (auto& w : ws) {
     if (!w.is_string()) in.fail("workers", "must be member ids");
-    ids_.push_back(w.get<std::string>());
+    ids.push_back(w.get<std::string>());
   }
-  // All or none (batches are atomic): an unknown id deletes nobody.
-  std::string missing;
-  for (auto& id : ids_)
-    if (!db_.query_one("SELECT id FROM workers WHERE id = ? AND workforce_id = ?", {id, t.str("id")}))
-      missing += (missing.empty() ? "" : ", ") + id;
-  if (!missing.empty())
-    throw ApiError(400, "ModelArts.4604", "No such member of the team: " + missing + "; nobody was deleted.");
-  for (auto& id : ids_) check_no_open_work(db_, id);
   json results = json::array();
   db_.transaction([&] {
-    for (auto& id : ids_) {
+    // All or none (batches are atomic): an unknown id deletes nobody.
+    std::string missing;
+    for (auto& id : ids)
+      if (!db_.query_one("SELECT id FROM workers WHERE id = ? AND workforce_id = ?", {id, t.str("id")}))
+        missing += (missing.empty() ? "" : ", ") + id;
+    if (!missing.empty())
+      throw ApiError(400, "ModelArts.4604", "No such member of the team: " + missing + "; nobody was deleted.");
+    for (auto& id : ids) check_no_open_work(db_, id);
+    results = json::array();
+    for (auto& id : ids) {
       db_.exec("DELETE FROM workers WHERE id = ? AND workforce_id = ?", {id, t.str("id")});
       results.push_back({{"success", true}});
     }
@@ -427,8 +430,10 @@ Response TeamsApi::update_member(Context& ctx) {
 
 Response TeamsApi::remove_member(Context& ctx) {
   auto m = member(ctx);
-  check_no_open_work(db_, m.str("id"));
-  db_.exec("DELETE FROM workers WHERE id = ?", {m.str("id")});
+  db_.transaction([&] {
+    check_no_open_work(db_, m.str("id"));
+    db_.exec("DELETE FROM workers WHERE id = ?", {m.str("id")});
+  });
   return http::no_content();
 }
 
