@@ -122,40 +122,48 @@ Response DataApi::add_samples(Context& ctx) {
   return json_response(200, {{"success", true}, {"results", results}});
 }
 
-Response DataApi::list_samples(Context& ctx) {
-  auto d = dataset(ctx);
-  if (auto vid = qp(ctx, "version_id")) return json_response(200, list_version_samples(ctx, db, objects, d, *vid));
-  std::string ds = d.str("id");
+namespace {
+
+// The filters of a sample listing as SQL, and whether a counter answers its
+// total exactly (count_key) so that no COUNT(*) is needed.
+struct SampleFilter {
   std::string from = " FROM samples s";
   std::string where = " WHERE s.dataset_id = ?";
-  store::Params p{ds};
-  // The total comes from the counters when they answer the filter exactly.
+  store::Params p;
   std::optional<std::string> count_key = std::string("total");
   bool by_label = false;
+};
+
+// sample_state.
+void filter_state(const Context& ctx, SampleFilter& f) {
   if (auto v = qp(ctx, "sample_state")) {
     std::string st = *v;
     for (char& c : st) c = char(std::toupper(static_cast<unsigned char>(c)));
     // One state: its counter is the total; labeled (two states) is counted.
-    count_key.reset();
+    f.count_key.reset();
     if (st == "__ALL__") {
-      where += " AND s.state IN ('MANUAL_ANNOTATION', 'AUTO_ANNOTATION')";
+      f.where += " AND s.state IN ('MANUAL_ANNOTATION', 'AUTO_ANNOTATION')";
     } else if (st == "__NONE__" || st == "UN_ANNOTATION") {
-      where += " AND s.state = 'UN_ANNOTATION'";
-      count_key = std::string("state:") + kUnannotated;
+      f.where += " AND s.state = 'UN_ANNOTATION'";
+      f.count_key = std::string("state:") + kUnannotated;
     } else if (st == "__AUTO_ANNOTATION__" || st == "AUTO_ANNOTATION") {
-      where += " AND s.state = 'AUTO_ANNOTATION'";
-      count_key = std::string("state:") + kAuto;
+      f.where += " AND s.state = 'AUTO_ANNOTATION'";
+      f.count_key = std::string("state:") + kAuto;
     } else if (st == "MANUAL_ANNOTATION") {
-      where += " AND s.state = 'MANUAL_ANNOTATION'";
-      count_key = std::string("state:") + kManual;
+      f.where += " AND s.state = 'MANUAL_ANNOTATION'";
+      f.count_key = std::string("state:") + kManual;
     }
-    else if (st.size() > 4 && st.rfind("__", 0) == 0) where += " AND 1 = 0";  // team states: none without team tasks
+    else if (st.size() > 4 && st.rfind("__", 0) == 0) f.where += " AND 1 = 0";  // team states: none without team tasks
     else throw bad_request("Invalid parameter sample_state: " + *v);
   }
+}
+
+// sample_type, label_name and label_type.
+void filter_type_and_labels(const Context& ctx, Database& db, const std::string& ds, SampleFilter& f) {
   if (auto t = query_int(ctx, "sample_type")) {
-    count_key.reset();
-    where += " AND s.type = ?";
-    p.push_back(*t);
+    f.count_key.reset();
+    f.where += " AND s.type = ?";
+    f.p.push_back(*t);
   }
   if (auto v = qp(ctx, "label_name")) {
     auto t = query_int(ctx, "label_type");
@@ -165,25 +173,29 @@ Response DataApi::list_samples(Context& ctx) {
       auto types = db.query("SELECT type FROM dataset_labels WHERE dataset_id = ? AND name = ?", {ds, *v});
       if (types.size() == 1) t = int(types[0].i64("type"));
     }
-    by_label = true;
-    bool unfiltered = count_key && *count_key == "total";
-    count_key = unfiltered && t ? std::optional<std::string>(label_key("ls", *t, *v)) : std::nullopt;
-    from += " JOIN sample_labels l ON l.dataset_id = s.dataset_id AND l.seq = s.seq";
-    where += " AND l.label_name = ?";
-    p.push_back(*v);
+    f.by_label = true;
+    bool unfiltered = f.count_key && *f.count_key == "total";
+    f.count_key = unfiltered && t ? std::optional<std::string>(label_key("ls", *t, *v)) : std::nullopt;
+    f.from += " JOIN sample_labels l ON l.dataset_id = s.dataset_id AND l.seq = s.seq";
+    f.where += " AND l.label_name = ?";
+    f.p.push_back(*v);
     if (t) {
-      where += " AND l.label_type = ?";
-      p.push_back(*t);
+      f.where += " AND l.label_type = ?";
+      f.p.push_back(*t);
     } else {
       // Several types share the name: one row per sample all the same.
-      where += " AND l.label_type = (SELECT MIN(y.label_type) FROM sample_labels y WHERE y.dataset_id = l.dataset_id "
+      f.where += " AND l.label_type = (SELECT MIN(y.label_type) FROM sample_labels y WHERE y.dataset_id = l.dataset_id "
                "AND y.label_name = l.label_name AND y.seq = l.seq)";
     }
   } else if (auto t = query_int(ctx, "label_type")) {
-    count_key.reset();
-    where += " AND EXISTS (SELECT 1 FROM sample_labels l WHERE l.dataset_id = s.dataset_id AND l.seq = s.seq AND l.label_type = ?)";
-    p.push_back(*t);
+    f.count_key.reset();
+    f.where += " AND EXISTS (SELECT 1 FROM sample_labels l WHERE l.dataset_id = s.dataset_id AND l.seq = s.seq AND l.label_type = ?)";
+    f.p.push_back(*t);
   }
+}
+
+// The confidence window and search_conditions.
+void filter_scores_and_conditions(const Context& ctx, SampleFilter& f) {
   if (qp(ctx, "high_score") || qp(ctx, "low_score")) {
     // The confidence window (§1.4.1); the default 0..1 filters nothing.
     auto bound = [&](const char* k, double def) {
@@ -196,18 +208,32 @@ Response DataApi::list_samples(Context& ctx) {
     double lo = bound("low_score", 0), hi = bound("high_score", 1);
     if (lo > hi) throw bad_request("Invalid parameter low_score: must not exceed high_score");
     if (lo > 0 || hi < 1) {
-      count_key.reset();
-      where += " AND " + score_window_sql(lo, hi, p);
+      f.count_key.reset();
+      f.where += " AND " + score_window_sql(lo, hi, f.p);
     }
   }
   if (auto v = qp(ctx, "search_conditions"); v && !v->empty()) {
-    count_key.reset();
+    f.count_key.reset();
     json conds = parse_json_limited(*v);
     if (!conds.is_array()) throw bad_request("Invalid parameter search_conditions: must be a JSON array");
     for (auto& c : conds) {  // ANDed on this endpoint (§1.4.7)
-      where += " AND (" + condition_sql(c, p) + ")";
+      f.where += " AND (" + condition_sql(c, f.p) + ")";
     }
   }
+}
+
+}  // namespace
+
+Response DataApi::list_samples(Context& ctx) {
+  auto d = dataset(ctx);
+  if (auto vid = qp(ctx, "version_id")) return json_response(200, list_version_samples(ctx, db, objects, d, *vid));
+  std::string ds = d.str("id");
+  SampleFilter f;
+  f.p.push_back(ds);
+  filter_state(ctx, f);
+  filter_type_and_labels(ctx, db, ds, f);
+  filter_scores_and_conditions(ctx, f);
+  auto& [from, where, p, count_key, by_label] = f;
   std::string order = qp(ctx, "order") ? *qp(ctx, "order") : "desc";
   if (order != "asc" && order != "desc") throw bad_request("Invalid parameter order: must be asc or desc");
   auto [skip, limit] = page(ctx, 10, 100);
