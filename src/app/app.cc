@@ -101,14 +101,14 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   router_->add(std::move(health));
   router_->add(iam::routes(*iam_));
   router_->add(iam::console_routes(*iam_));
-  runner_ = std::make_unique<tasks::Queue>(*db_);
-  router_->add(data::routes(*db_, *objects_, *runner_));
+  queue_ = std::make_unique<tasks::Queue>(*db_);
+  router_->add(data::routes(*db_, *objects_, *queue_));
   router_->add(labeling::routes(*db_, *iam_,
                                 mail::Smtp{cfg_.smtp_url, cfg_.smtp_user, cfg_.smtp_password, cfg_.smtp_from, cfg_.smtp_starttls == "true"},
                                 cfg_.public_url.empty() ? "http://" + cfg_.listen : cfg_.public_url));
   registry_ = obs::open_local_store(memory ? (fs::temp_directory_path() / "atelier-routes-registry").string()
                                            : (fs::path(cfg_.data_dir) / "registry").string());
-  router_->add(models::routes(*db_, *objects_, *registry_, *runner_));
+  router_->add(models::routes(*db_, *objects_, *registry_, *queue_));
 
   runtime::LocalOptions lo;
   std::error_code ec;

@@ -33,7 +33,7 @@ class App {
   obs::Buckets& buckets() { return *buckets_; }
   // Starts running queued and interrupted tasks (the server does; CLI calls do not).
   void start_tasks() {
-    runner_->start();
+    queue_->start();
     training_->start();
     notebooks_->start();
   }
@@ -53,7 +53,7 @@ class App {
   std::unique_ptr<training::Service> training_;
   std::unique_ptr<notebooks::Service> notebooks_;
   // Declared last: destroyed first, so running tasks stop before the stores go.
-  std::unique_ptr<tasks::Queue> runner_;
+  std::unique_ptr<tasks::Queue> queue_;
   iam::Iam::Bootstrap boot_;
 };
 

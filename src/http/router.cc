@@ -201,6 +201,7 @@ std::vector<Route> route_table(const std::string& prefix, ErrorShape errors, std
                                 std::move(row.handler), errors));
     out.back().browser = row.browser;
     out.back().self = std::move(row.self);
+    out.back().restrict = std::move(row.restrict);
   }
   return out;
 }
@@ -370,14 +371,16 @@ json Router::describe() const {
                                                         : "global";
     json paths = json::array();
     for (auto& f : r->object_paths) paths.push_back({{"where", f.where}, {"write", f.write}});
-    out.push_back({{"method", r->method},
-                   {"path", r->path},
-                   {"action", r->action},
-                   {"depends", r->depends},
-                   {"access", access},
-                   {"self", bool(r->self)},
-                   {"browser", r->browser},
-                   {"object_paths", paths}});
+    json row = {{"method", r->method},
+                {"path", r->path},
+                {"action", r->action},
+                {"depends", r->depends},
+                {"access", access},
+                {"self", bool(r->self)},
+                {"browser", r->browser},
+                {"object_paths", paths}};
+    if (r->restrict) row["restricted"] = true;
+    out.push_back(std::move(row));
   }
   return out;
 }

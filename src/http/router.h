@@ -83,6 +83,13 @@ using RouteHandler = std::function<Response(Context&)>;
 // calls pass without the route's action. Called once the caller (and, on
 // project routes, the project) is known.
 using SelfCheck = std::function<bool(const Context&)>;
+// Narrows who may call a route among the callers the grants (or the self
+// check) admit, by their relation to the resource: only a notebook's owner
+// opens it, a reviewer does not annotate. Throws ApiError (403) to refuse;
+// returns when the caller may go on, and when the resource does not exist
+// (the handler answers that with its 404). Called once the caller and the
+// project are known and authorized.
+using Restriction = std::function<void(const Context&)>;
 
 struct Route {
   std::string method;
@@ -93,6 +100,7 @@ struct Route {
   ErrorShape errors = ErrorShape::kModelArts;
   RouteHandler handler;
   SelfCheck self;
+  Restriction restrict;
   // For project routes on resources that belong to an enterprise project:
   // returns that project's id (empty when none), so grants on the
   // enterprise project count too. Called after the caller is known.
@@ -161,6 +169,7 @@ struct RouteRow {
   RouteHandler handler;
   bool browser = false;  // Route::browser
   SelfCheck self = nullptr;  // Route::self
+  Restriction restrict = nullptr;  // Route::restrict
 };
 
 // A family's routes: each row a project_route under `prefix`, its failures

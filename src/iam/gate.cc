@@ -83,6 +83,7 @@ std::shared_ptr<const UserRecord> Gate::authenticate(http::Context& ctx, std::sh
 
 void Gate::admit(http::Context& ctx) {
   authorize(ctx);
+  if (ctx.route.restrict) ctx.route.restrict(ctx);
   if (!ctx.route.object_paths.empty()) check_object_paths(ctx);
 }
 

@@ -1,9 +1,10 @@
 // The Gatekeeper: resolves the caller of a matched route from X-Auth-Token (or,
 // on browser routes, the session cookie of /login) or
 // an SDK-HMAC-SHA256 signature, resolves the project of the path, and
-// authorizes the route's action and dependent actions, then checks that the
-// caller's account may use the bucket of every object path the route
-// declares. The only place in Atelier where permissions are checked.
+// authorizes the route's action and dependent actions (or its self check),
+// applies the route's restriction (the caller's relation to the resource),
+// then checks that the caller's account may use the bucket of every object
+// path the route declares. The only place in Atelier where permissions are checked.
 #pragma once
 #include "http/router.h"
 #include "iam/iam.h"

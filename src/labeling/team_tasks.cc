@@ -93,6 +93,8 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
   const std::string get = "modelarts:dataset:getWorkforceTask", update = "modelarts:dataset:updateWorkforceTask";
   const std::vector<std::string> objects = {"obs:object:GetObject"};
   const bool page = false;  // not a browser page
+  const http::Restriction annotators = [api](const Context& ctx) { api->no_reviewer(ctx); };
+  const http::Restriction reviewers = [api](const Context& ctx) { api->no_labeler(ctx); };
   auto out = http::route_table("/v2/{project_id}/datasets/{dataset_id}/workforce-tasks", http::ErrorShape::kModelArts, {
       {"GET", "", "modelarts:dataset:listWorkforceTasks", {}, h(&A::list)},
       {"POST", "", "modelarts:dataset:createWorkforceTask", {}, h(&A::create)},
@@ -106,8 +108,8 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
        page, member},
       {"GET", "/{workforce_task_id}/data-annotations/samples/{sample_id}", "modelarts:sample:getSample", objects,
        h(&A::get_item), page, member},
-      {"PUT", "/{workforce_task_id}/data-annotations/samples", update, {}, h(&A::annotate), page, member},
-      {"POST", "/{workforce_task_id}/data-annotations/review", update, {}, h(&A::review), page, member},
+      {"PUT", "/{workforce_task_id}/data-annotations/samples", update, {}, h(&A::annotate), page, member, annotators},
+      {"POST", "/{workforce_task_id}/data-annotations/review", update, {}, h(&A::review), page, member, reviewers},
       {"POST", "/{workforce_task_id}/notify", update, {}, h(&A::notify)},
       {"POST", "/{workforce_task_id}/acceptance", update, {}, h(&A::start_acceptance)},
       {"POST", "/{workforce_task_id}/acceptance/batch-comment", update, {}, h(&A::judge)},
@@ -123,6 +125,16 @@ std::vector<Route> task_routes(Database& db, iam::Iam& iam, const mail::Smtp& sm
 }
 
 bool TeamTasksApi::is_member(const Context& ctx) { return me(ctx).has_value(); }
+
+void TeamTasksApi::no_reviewer(const Context& ctx) {
+  if (auto m = me(ctx); m && m->role == 1)
+    throw ApiError(403, "ModelArts.4600", "Reviewers review; labelers and managers annotate.");
+}
+
+void TeamTasksApi::no_labeler(const Context& ctx) {
+  if (auto m = me(ctx); m && m->role == 0)
+    throw ApiError(403, "ModelArts.4600", "Labelers do not review; reviewers and managers do.");
+}
 
 
 Row TeamTasksApi::task_row(const Context& ctx) {

@@ -75,6 +75,10 @@ class TeamTasksApi {
 
   // The self check of member routes: the caller is a member of the path's task.
   bool is_member(const http::Context& ctx);
+  // Route restrictions by the caller's role in the task: reviewers do not
+  // annotate, labelers do not review (managers and the owner do both).
+  void no_reviewer(const http::Context& ctx);
+  void no_labeler(const http::Context& ctx);
 
  private:
   store::Row task_row(const http::Context& ctx);

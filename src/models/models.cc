@@ -338,8 +338,8 @@ namespace {
 // The handlers of models (spec §4) and the publishing task.
 class ModelsApi {
  public:
-  ModelsApi(Database& db, obs::ObjectStore& objects, obs::ObjectStore& registry, tasks::Queue& runner)
-      : db_(db), objects_(objects), registry_(registry), runner_(runner) {}
+  ModelsApi(Database& db, obs::ObjectStore& objects, obs::ObjectStore& registry, tasks::Queue& queue)
+      : db_(db), objects_(objects), registry_(registry), queue_(queue) {}
 
   Response create(Context& ctx);  // a new model, publishing from its source folder
   Response list(Context& ctx);    // a page of the project's models, with the spec's filters
@@ -354,17 +354,17 @@ class ModelsApi {
   Database& db_;
   obs::ObjectStore& objects_;
   obs::ObjectStore& registry_;
-  tasks::Queue& runner_;
+  tasks::Queue& queue_;
 };
 
 }  // namespace
 
-std::vector<Route> routes(Database& db, obs::ObjectStore& objects, obs::ObjectStore& registry, tasks::Queue& runner) {
+std::vector<Route> routes(Database& db, obs::ObjectStore& objects, obs::ObjectStore& registry, tasks::Queue& queue) {
   using A = ModelsApi;
-  auto api = std::make_shared<A>(db, objects, registry, runner);
+  auto api = std::make_shared<A>(db, objects, registry, queue);
   auto h = [&api](Response (A::*fn)(Context&)) { return http::handler(api, fn); };
   // Resumable: copying again gives the same files, so an interrupted publish resumes.
-  runner.handle("model-publish", [api](tasks::TaskContext& tc) { return api->publish(tc); }, /*resumable=*/true);
+  queue.handle("model-publish", [api](tasks::TaskContext& tc) { return api->publish(tc); }, /*resumable=*/true);
   const std::vector<std::string> obs = {"obs:bucket:ListAllMybuckets", "obs:object:PutObjectAcl", "obs:bucket:ListBucket",
                                         "obs:bucket:HeadBucket", "obs:object:GetObject", "obs:object:PutObject"};
   return http::route_table("/v1/{project_id}/models", http::ErrorShape::kModelArts, {
@@ -456,7 +456,7 @@ Response ModelsApi::create(Context& ctx) {
              {id, ctx.caller.project_id, ctx.caller.domain_id, ctx.caller.user_id, m.name, m.version, m.version_key, m.type,
               m.runtime, m.desc, m.source.str(), m.algorithm, m.code, m.workspace, m.install.dump(), m.fields.dump(),
               m.config_text, clock::now_ms()});
-    runner_.submit("model-publish", ctx.caller.project_id, id, json::object());
+    queue_.submit("model-publish", ctx.caller.project_id, id, json::object());
   });
   return http::json_response(200, {{"model_id", id}});
 }

@@ -15,8 +15,8 @@ namespace atelier::models {
 
 std::vector<store::Migration> migrations();
 // `registry`: where published models' files live, apart from any bucket a
-// client can name. Registers the publish task on `runner`.
+// client can name. Registers the publish task on `queue`.
 std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects, obs::ObjectStore& registry,
-                                tasks::Queue& runner);
+                                tasks::Queue& queue);
 
 }  // namespace atelier::models

@@ -47,6 +47,14 @@ Row Service::Impl::instance_row(const Context& ctx) {
   return *r;
 }
 
+void Service::Impl::only_its_owner(const Context& ctx) {
+  if (ctx.caller.is_owner) return;
+  auto r = db.query_one("SELECT user_id FROM notebooks WHERE id = ? AND project_id = ?",
+                        {ctx.param("instance_id"), ctx.caller.project_id});
+  if (r && r->str("user_id") != ctx.caller.user_id)
+    throw ApiError(403, "ModelArts.0108", "Only the instance's owner may open it.");
+}
+
 std::shared_ptr<std::atomic<int64_t>> Service::Impl::traffic_of(const std::string& id) {
   std::lock_guard lk(mu);
   auto& t = traffic[id];
@@ -413,8 +421,6 @@ Response Service::Impl::action(Context& ctx) {
 // X-Auth-Token; a browser signs in at /login.
 Response Service::Impl::token(Context& ctx) {
   auto r = instance_row(ctx);
-  if (r.str("user_id") != ctx.caller.user_id && !ctx.caller.is_owner)
-    throw ApiError(403, "ModelArts.0108", "Only the instance's owner may open it.");
   auto user = iam.user_by_id(ctx.caller.user_id);
   auto project = iam.project_by_id(ctx.caller.project_id);
   if (!user || !project) throw ApiError(401, "ModelArts.0203", "The caller is no longer known.");
@@ -426,8 +432,6 @@ Response Service::Impl::token(Context& ctx) {
 // account's owner). Jupyter's token is added here and never leaves.
 Response Service::Impl::proxy(Context& ctx) {
   auto r = instance_row(ctx);
-  if (r.str("user_id") != ctx.caller.user_id && !ctx.caller.is_owner)
-    throw ApiError(403, "ModelArts.0108", "Only the instance's owner may open it.");
   if (r.str("status") != "RUNNING")
     throw ApiError(400, "ModelArts.6327", "The instance is not running (" + r.str("status") + "); start it first.");
   auto up = std::make_shared<http::Upstream>();

@@ -32,6 +32,7 @@ std::vector<Route> Service::routes() {
   const std::string access = "modelarts:notebook:access";
   const std::string jupyter = "/{instance_id}/jupyter", below = "/{instance_id}/jupyter/{path+}";
   const bool browser = true;  // opened in a browser (sign-in at /login)
+  const http::Restriction owner = [api](const Context& ctx) { api->only_its_owner(ctx); };
   return http::route_table("/v1/{project_id}/demanager/instances", http::ErrorShape::kModelArts, {
       {"POST", "", "modelarts:notebook:create", obs, h(&I::create)},
       {"GET", "", "modelarts:notebook:list", {}, h(&I::list)},
@@ -39,17 +40,17 @@ std::vector<Route> Service::routes() {
       {"PUT", "/{instance_id}", "modelarts:notebook:update", {}, h(&I::update)},
       {"DELETE", "/{instance_id}", "modelarts:notebook:delete", {}, h(&I::remove)},
       {"POST", "/{instance_id}/action", "modelarts:notebook:action", obs, h(&I::action)},
-      {"GET", "/{instance_id}/token", access, {}, h(&I::token)},
-      {"GET", jupyter, access, {}, h(&I::proxy), browser},
-      {"GET", below, access, {}, h(&I::proxy), browser},
-      {"POST", jupyter, access, {}, h(&I::proxy), browser},
-      {"POST", below, access, {}, h(&I::proxy), browser},
-      {"PUT", jupyter, access, {}, h(&I::proxy), browser},
-      {"PUT", below, access, {}, h(&I::proxy), browser},
-      {"PATCH", jupyter, access, {}, h(&I::proxy), browser},
-      {"PATCH", below, access, {}, h(&I::proxy), browser},
-      {"DELETE", jupyter, access, {}, h(&I::proxy), browser},
-      {"DELETE", below, access, {}, h(&I::proxy), browser},
+      {"GET", "/{instance_id}/token", access, {}, h(&I::token), !browser, nullptr, owner},
+      {"GET", jupyter, access, {}, h(&I::proxy), browser, nullptr, owner},
+      {"GET", below, access, {}, h(&I::proxy), browser, nullptr, owner},
+      {"POST", jupyter, access, {}, h(&I::proxy), browser, nullptr, owner},
+      {"POST", below, access, {}, h(&I::proxy), browser, nullptr, owner},
+      {"PUT", jupyter, access, {}, h(&I::proxy), browser, nullptr, owner},
+      {"PUT", below, access, {}, h(&I::proxy), browser, nullptr, owner},
+      {"PATCH", jupyter, access, {}, h(&I::proxy), browser, nullptr, owner},
+      {"PATCH", below, access, {}, h(&I::proxy), browser, nullptr, owner},
+      {"DELETE", jupyter, access, {}, h(&I::proxy), browser, nullptr, owner},
+      {"DELETE", below, access, {}, h(&I::proxy), browser, nullptr, owner},
   });
 }
 

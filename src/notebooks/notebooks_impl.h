@@ -102,6 +102,9 @@ struct Service::Impl {
   http::Response token(http::Context& ctx);   // a token for opening the instance's url, for its owner
   http::Response proxy(http::Context& ctx);   // Jupyter under the instance's url, for its owner
 
+  // Route restriction: an instance is opened by the user who created it (or
+  // the account's owner), whatever else their grants allow.
+  void only_its_owner(const http::Context& ctx);
   // The instance the path names, in the caller's project.
   store::Row instance_row(const http::Context& ctx);
   runtime::JobRunner& runner(const store::Row& r);

@@ -173,11 +173,16 @@ def test_labelers_annotate_reviewers_review(srv):
     # a labeler sees only their own progress; reviewers do not annotate
     g = requests.get(task_url(srv, ds, tid), headers=ha).json()
     assert [w["worker_id"] for w in g["worker_stats"]] == [wa]
-    assert requests.put(task_url(srv, ds, tid, "/data-annotations/samples"), headers=hr, json={"samples": [
-        {"sample_id": mine[0]["sample_id"], "worker_id": wa, "labels": [{"name": "dog"}]}]}).status_code == 403
+    r = requests.put(task_url(srv, ds, tid, "/data-annotations/samples"), headers=hr, json={"samples": [
+        {"sample_id": mine[0]["sample_id"], "worker_id": wa, "labels": [{"name": "dog"}]}]})
+    assert (r.status_code, r.json()["error_code"]) == (403, "ModelArts.4600"), r.text
+    # the role restriction does not hide a missing task
+    r = requests.put(task_url(srv, ds, "nosuchtask", "/data-annotations/samples"), headers=hr, json={"samples": []})
+    assert r.status_code in (403, 404) and r.json()["error_code"] != "ModelArts.4600", r.text
     # labelers do not review; a reviewed item no longer changes; the rejected one is redone
-    assert requests.post(task_url(srv, ds, tid, "/data-annotations/review"), headers=hb, json={"comments": [
-        {"sample_id": mine[0]["sample_id"], "worker_id": wa, "accept": True}]}).status_code == 403
+    r = requests.post(task_url(srv, ds, tid, "/data-annotations/review"), headers=hb, json={"comments": [
+        {"sample_id": mine[0]["sample_id"], "worker_id": wa, "accept": True}]})
+    assert (r.status_code, r.json()["error_code"]) == (403, "ModelArts.4600"), r.text
     assert requests.put(task_url(srv, ds, tid, "/data-annotations/samples"), headers=ha, json={"samples": [
         {"sample_id": mine[0]["sample_id"], "labels": [{"name": "dog"}]}]}).status_code == 400
     assert requests.put(task_url(srv, ds, tid, "/data-annotations/samples"), headers=ha, json={"samples": [

@@ -462,7 +462,9 @@ def test_other_projects_and_users(nb, srv):
     assert g["id"] in [i["id"] for i in mate.req("GET", params={"de_type": "Notebook", "show_self": "false"}).json()["instances"]]
     r = requests.get(url + "api/status", headers={"X-Auth-Token": tok})
     assert r.status_code == 403, r.text
-    assert mate.req("GET", f"/{g['id']}/token").status_code == 403
+    r = mate.req("GET", f"/{g['id']}/token")
+    assert (r.status_code, r.json()["error_code"]) == (403, "ModelArts.0108"), r.text
+    assert mate.req("GET", "/no-such-instance/token").status_code == 404  # the owner restriction hides nothing
     # the owner's access token opens it
     t = nb.req("GET", f"/{g['id']}/token").json()["token"]
     assert requests.get(url + "api/status", headers={"X-Auth-Token": t}).status_code == 200
