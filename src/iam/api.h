@@ -1,8 +1,9 @@
 // The IAM HTTP API (spec §6, iam-admin-api.md): one IamApi serves the routes
-// of tokens, projects, users, groups, policies, grants and access keys; each
-// resource's handlers live in their own file (api_tokens.cc, api_users.cc,
-// ...), the table in routes.cc. Handlers validate, call an Iam method for
-// every write and render. Internal to src/iam.
+// of tokens, projects, users, groups, policies, grants and access keys, and
+// the browser sign-in pages (console.cc); each resource's handlers live in
+// their own file (api_tokens.cc, api_users.cc, ...), the tables in routes.cc.
+// Handlers validate, call an Iam method for every write and render. Internal
+// to src/iam.
 #pragma once
 #include <optional>
 #include <string>
@@ -122,6 +123,13 @@ struct IamApi {
   Response update_credential(Context& ctx);   // status or description
   Response delete_credential(Context& ctx);   // ends the user's sessions
 
+  // console.cc: the browser sign-in pages
+  Response login_page(Context& ctx);          // GET /login
+  Response login(Context& ctx);               // POST /login: the session cookie, then on to `next`
+  Response session_page(Context& ctx);        // GET /login/session: who the browser is signed in as
+  Response password_page(Context& ctx);       // GET /login/password: the form for a one-time ticket
+  Response set_password(Context& ctx);        // POST /login/password: redeems the ticket
+  Response logout(Context& ctx);              // POST /logout: revokes the session's token
 };
 
 // Self checks that need no lookup.

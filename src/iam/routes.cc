@@ -1,5 +1,6 @@
 // The IAM route tables: one row a route, each handled by a named IamApi
-// member (see api.h). Every IAM route words its failures the Keystone way.
+// member (see api.h). Every IAM route words its failures the Keystone way;
+// the sign-in pages answer people, in HTML, and fail as ModelArts does.
 #include "iam/routes.h"
 
 #include <iterator>
@@ -144,6 +145,19 @@ std::vector<http::Route> routes(Iam& iam) {
   auto rest = permission_routes(api);
   out.insert(out.end(), std::make_move_iterator(rest.begin()), std::make_move_iterator(rest.end()));
   return out;
+}
+
+std::vector<http::Route> console_routes(Iam& iam) {
+  auto api = std::make_shared<A>(A{iam, iam.db()});
+  auto h = [&api](Response (A::*fn)(Context&)) { return http::handler(api, fn); };
+  return http::route_table("", ErrorShape::kModelArts, Access::kPublic, {
+      {"GET", "/login", "", {}, h(&A::login_page)},
+      {"POST", "/login", "", {}, h(&A::login)},
+      {"GET", "/login/session", "", {}, h(&A::session_page)},
+      {"GET", "/login/password", "", {}, h(&A::password_page)},
+      {"POST", "/login/password", "", {}, h(&A::set_password)},
+      {"POST", "/logout", "", {}, h(&A::logout)},
+  });
 }
 
 }  // namespace atelier::iam
