@@ -206,6 +206,13 @@ std::vector<Route> route_table(const std::string& prefix, ErrorShape errors, std
   return out;
 }
 
+std::vector<Route> route_table(const std::string& prefix, ErrorShape errors, Access access, std::vector<RouteRow> rows) {
+  auto out = route_table(prefix, errors, std::move(rows));
+  for (auto& r : out)
+    if (access == Access::kPublic || !r.action.empty()) r.access = access;
+  return out;
+}
+
 Response json_response(int status, const json& body) {
   Response r;
   r.status = status;

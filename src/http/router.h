@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/json.h"
@@ -175,12 +176,17 @@ struct RouteRow {
 // A family's routes: each row a project_route under `prefix`, its failures
 // worded as `errors`.
 std::vector<Route> route_table(const std::string& prefix, ErrorShape errors, std::vector<RouteRow> rows);
+// The same for routes of another access kind: a row with an action is of kind
+// `access`, one without is a member route (public on a kPublic table).
+std::vector<Route> route_table(const std::string& prefix, ErrorShape errors, Access access, std::vector<RouteRow> rows);
 
 // A handler that runs the member function `fn` of a family's shared `api`
-// (kept alive by the route), so that tables name their handlers.
-template <class Api>
-RouteHandler handler(const std::shared_ptr<Api>& api, Response (Api::*fn)(Context&)) {
-  return [api, fn](Context& ctx) { return ((*api).*fn)(ctx); };
+// (kept alive by the route), so that tables name their handlers. `args` are
+// passed after the context: one member may serve several rows, told apart.
+template <class Api, class... Args>
+RouteHandler handler(const std::shared_ptr<Api>& api, Response (Api::*fn)(Context&, Args...),
+                     std::type_identity_t<Args>... args) {
+  return [api, fn, args...](Context& ctx) { return ((*api).*fn)(ctx, args...); };
 }
 
 // Response builders.

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/error.h"
 #include "common/json.h"
 #include "iam/policy.h"
 #include "store/db.h"
@@ -52,6 +53,26 @@ struct TokenInfo {
 struct IssuedToken {
   std::string token;  // the secret; returned once, stored only as a hash
   TokenInfo info;
+};
+
+// The fields of a user that the admin API writes. On creation an unset field
+// takes its default (enabled, access_mode "default", description ""); on an
+// update it is left as it is.
+struct UserFields {
+  std::optional<std::string> name, password, email, areacode, phone, access_mode, description, xuser_type, xuser_id;
+  std::optional<bool> enabled, pwd_status;
+};
+
+// A custom policy as the admin API validated it (iam-admin-api §5.4.3).
+struct CustomRole {
+  std::string display_name, type, description, description_cn;
+  std::string policy;  // JSON text
+};
+
+// A new access key: the secret is handed out this once.
+struct NewAccessKey {
+  std::string access, secret;
+  int64_t created_at = 0;
 };
 
 class Iam {
@@ -118,6 +139,61 @@ class Iam {
   void touch_access_key(const std::string& access, int64_t last_use_at);
   std::string seal_secret(const std::string& secret) const;
 
+  // ---- writes of the admin API. Each runs in one transaction and drops the
+  // caches. The conflicts they throw (ApiError) are checked inside that
+  // transaction, so that two callers cannot both pass.
+
+  std::string create_project(const std::string& domain_id, const std::string& name, const std::string& parent_id,
+                             const std::string& description);  // returns the id
+  void update_project(const std::string& id, const std::optional<std::string>& name,
+                      const std::optional<std::string>& description);
+
+  // A user of the account; returns its id. When the account has a user of
+  // that name: 409 IAM.0005, or `name_taken` when given (the OS-USER API's
+  // wording); "1110" / "1111" when another user has the e-mail address / the
+  // mobile number.
+  std::string create_user(const std::string& domain_id, const UserFields& f,
+                          const std::optional<ApiError>& name_taken = std::nullopt);
+  // Writes the fields given. A new e-mail address counts as confirmed when an
+  // administrator (`by_admin`), not the user itself, set it. A new password or
+  // disabling the user ends its sessions. A new name another user of the
+  // account has: as create_user.
+  void update_user(const std::string& id, const UserFields& f, bool by_admin,
+                   const std::optional<ApiError>& name_taken = std::nullopt);
+  // The user's own new password, which ends its sessions; it no longer has to
+  // change it (pwd_status 0).
+  void change_password(const std::string& id, const std::string& password);
+  // The user with its group memberships, grants, access keys and tokens.
+  void delete_user(const std::string& id);
+
+  // A group of the account; returns its id. 409 IAM.0005 on a taken name.
+  std::string create_group(const std::string& domain_id, const std::string& name, const std::string& description);
+  // 409 IAM.0005 when another group of the account has the new name.
+  void update_group(const std::string& id, const std::optional<std::string>& name,
+                    const std::optional<std::string>& description);
+  void delete_group(const std::string& id);  // with its memberships and grants
+  void add_group_member(const std::string& group_id, const std::string& user_id);  // a member already: no change
+  bool remove_group_member(const std::string& group_id, const std::string& user_id);  // false: was no member
+
+  // A custom policy of the account, named custom_<account id>_<n>; returns
+  // its id. 409 IAM.0005 when another of the account has the display name.
+  std::string create_custom_role(const std::string& domain_id, const CustomRole& r);
+  void update_custom_role(const std::string& id, const CustomRole& r);  // conflicts as create_custom_role
+  void delete_custom_role(const std::string& id);  // 409 IAM.0005 while it is granted
+  // Grants a role to a group on a scope (iam_grants.scope_kind: project,
+  // domain, inherited, ep); granted already: no change.
+  void grant_role(const std::string& domain_id, const std::string& group_id, const std::string& role_id,
+                  const std::string& scope_kind, const std::string& scope_id);
+  bool revoke_role(const std::string& group_id, const std::string& role_id, const std::string& scope_kind,
+                   const std::string& scope_id);  // false: was not granted
+
+  // A user holds at most 2 access keys (400 akSkNumExceed).
+  NewAccessKey create_access_key(const std::string& user_id, const std::string& description);
+  void update_access_key(const std::string& access, const std::optional<std::string>& status,
+                         const std::optional<std::string>& description);
+  // Deletes the key and ends its user's sessions.
+  void delete_access_key(const std::string& access);
+
   // ---- authorization
   // Verdict for `actions` of `user` in a project (project-level services) or
   // at account scope (global services, or when project_id is empty). Owners
@@ -130,7 +206,8 @@ class Iam {
                                           const std::string& enterprise_project = "");
   static bool is_global_service(std::string_view action);
 
-  // Drops every cache; call after any IAM write.
+  // Drops every cache. Iam's writes call it themselves; code that writes the
+  // IAM tables directly (test fixtures) calls it after.
   void changed() { epoch_.fetch_add(1); }
 
   store::Database& db() { return db_; }

@@ -9,7 +9,8 @@
 namespace atelier::iam {
 
 std::vector<http::Route> routes(Iam& iam);
-// The browser sign-in: GET/POST /login, GET /login/session, POST /logout.
+// The browser sign-in: GET/POST /login, GET /login/session, GET/POST
+// /login/password, POST /logout.
 std::vector<http::Route> console_routes(Iam& iam);
 
 }  // namespace atelier::iam

@@ -467,3 +467,38 @@ TEST(CookieValue, FindsTheNamedCookie) {
   EXPECT_EQ(cookie_value(h, "atelier"), "");
   EXPECT_EQ(cookie_value(Headers(), "a"), "");
 }
+
+TEST(RouteTable, AccessKindOfRowsWithAndWithoutAnAction) {
+  auto global = route_table("/v3", ErrorShape::kIam, Access::kGlobal, {
+      {"GET", "/users", "iam:users:listUsers", {}, echo("list")},
+      {"GET", "/regions", "", {}, echo("regions")},
+  });
+  ASSERT_EQ(global.size(), 2u);
+  EXPECT_EQ(global[0].path, "/v3/users");
+  EXPECT_EQ(global[0].access, Access::kGlobal);
+  EXPECT_EQ(global[0].errors, ErrorShape::kIam);
+  EXPECT_EQ(global[1].access, Access::kMember);
+  auto open = route_table("", ErrorShape::kModelArts, Access::kPublic, {{"GET", "/login", "", {}, echo("login")}});
+  EXPECT_EQ(open[0].access, Access::kPublic);
+  auto project = route_table("/v2/{project_id}", ErrorShape::kModelArts, {
+      {"GET", "/datasets", "modelarts:dataset:list", {}, echo("ds")},
+      {"GET", "/workers", "", {}, echo("w")},
+  });
+  EXPECT_EQ(project[0].access, Access::kProject);
+  EXPECT_EQ(project[1].access, Access::kMember);
+}
+
+namespace {
+struct Api {
+  Response tagged(Context&, std::string tag) { return json_response(200, {{"tag", tag}}); }
+};
+}  // namespace
+
+TEST(RouteHandler, PassesItsArgumentsAfterTheContext) {
+  auto api = std::make_shared<Api>();
+  RouteHandler h = handler(api, &Api::tagged, std::string("one"));
+  Request req = request("GET", "/x");
+  Route r;
+  Context ctx{req, r, {}, {}, false, {}};
+  EXPECT_EQ(body_of(h(ctx))["tag"], "one");
+}
