@@ -1,6 +1,13 @@
 """Black-box fixtures: a real `atelier serve` on a free port below 32768 with a
 temporary data dir, and independent clients (python3-requests, an AK/SK signer
-written from the spec) to talk to it. Run with /usr/bin/python3 -m pytest."""
+written from the spec) to talk to it. Run with /usr/bin/python3 -m pytest.
+
+Shared by every test file:
+  server          the session's server (a Server); server.objects and
+                  server.db reach its object store and database past the API
+                  (backends.py), as do the fixtures `objects` and `db`
+  admin           headers of its account owner, scoped to the region project
+"""
 import datetime
 import hashlib
 import hmac
@@ -18,6 +25,8 @@ import uuid
 
 import pytest
 import requests
+
+from backends import LocalObjectStore, SqliteDatabase
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("ATELIER_BIN", os.path.join(ROOT, "build", "atelier"))
@@ -78,6 +87,20 @@ class Server:
     def log(self):
         with open(os.path.join(self.data_dir, "server.log")) as f:
             return f.read()
+
+    def running(self):
+        """Whether this server's process is up."""
+        return getattr(self, "proc", None) is not None and self.proc.poll() is None
+
+    @property
+    def objects(self):
+        """This server's object store, past the API (backends.py)."""
+        return LocalObjectStore.of_data_dir(self.data_dir)
+
+    @property
+    def db(self):
+        """This server's metadata database, past the API (backends.py)."""
+        return SqliteDatabase.of_data_dir(self.data_dir, running=self.running)
 
     def admin_cli(self, *args):
         """Runs `atelier admin` on this server's data dir; returns parsed JSON output."""
@@ -169,6 +192,18 @@ def server():
 def admin(server):
     """Headers of the account owner, project-scoped to the region project."""
     return {"X-Auth-Token": server.admin_token}
+
+
+@pytest.fixture
+def objects(server):
+    """The session server's object store, past the API (backends.py)."""
+    return server.objects
+
+
+@pytest.fixture
+def db(server):
+    """The session server's metadata database, past the API (backends.py)."""
+    return server.db
 
 
 def unique(prefix="u"):

@@ -1,9 +1,7 @@
 """Helpers for the data-management (v2 datasets / labels / samples / annotation)
-black-box tests. Everything goes through HTTP except `put_file`, which writes an
-object straight into the embedded object store (<data_dir>/obs/<bucket>/<key>)
-to stand for files that were already in OBS before a dataset was created."""
+black-box tests. Everything goes through HTTP; files that were already in OBS
+before a dataset was created are put with `server.objects` (backends.py)."""
 import base64
-import os
 import re
 import urllib.parse
 
@@ -36,26 +34,6 @@ def assert_err(r, status, code=None, field=None):
 def folder(tag="f"):
     """A fresh folder path /dtest/<unique>/ (no trailing part)."""
     return f"/{BUCKET}/{unique(tag)}/"
-
-
-def put_file(server, path, data):
-    """Writes an object directly into the server's embedded object store."""
-    if isinstance(data, str):
-        data = data.encode()
-    assert path.startswith("/")
-    full = os.path.join(server.data_dir, "obs", path.lstrip("/"))
-    os.makedirs(os.path.dirname(full), exist_ok=True)
-    with open(full, "wb") as f:
-        f.write(data)
-    return full
-
-
-def obj_file(server, path):
-    return os.path.join(server.data_dir, "obs", path.lstrip("/"))
-
-
-def obj_exists(server, path):
-    return os.path.isfile(obj_file(server, path))
 
 
 def q(name):

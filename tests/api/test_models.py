@@ -10,7 +10,6 @@ Errors of this family are {"error_code", "error_msg", "error_message"}
 without an is_success envelope."""
 import json
 import os
-import shutil
 import time
 import uuid
 
@@ -18,7 +17,6 @@ import pytest
 import requests
 
 from conftest import ADMIN_PASSWORD, Server, token_for
-from datahelpers import put_file
 from test_training_jobs import COMPLETED, TERMINAL, ReusedServer, TApi, shutdown
 
 MBUCKET = "mdl"
@@ -58,10 +56,6 @@ def api(srv):
     return srv.api
 
 
-def obs_file(srv, path):
-    return os.path.join(srv.data_dir, "obs", path.lstrip("/"))
-
-
 def registry_dir(srv, mid):
     return os.path.join(srv.data_dir, "registry", "models", mid)
 
@@ -82,7 +76,7 @@ def package(srv, files, root=None):
     """Writes {relative path: content} under a fresh folder; returns the folder ("/mdl/<x>/")."""
     root = root or f"/{MBUCKET}/{uid('p')}/"
     for rel, data in files.items():
-        put_file(srv, root + rel, data)
+        srv.objects.put(root + rel, data)
     return root
 
 
@@ -237,13 +231,7 @@ def trained(srv):
     v = api.wait(c["job_id"], c["version_id"], until=TERMINAL, timeout=120)
     assert v["status"] == COMPLETED, (v, api.log(c["job_id"], c["version_id"]))
     train_url = c["config"]["train_url"]
-    out = obs_file(srv, train_url)
-    files = {}
-    for d, _, fs in os.walk(out):
-        for f in fs:
-            full = os.path.join(d, f)
-            with open(full, "rb") as fh:
-                files[os.path.relpath(full, out)] = fh.read()
+    files = {name: srv.objects.get(train_url + name) for name in srv.objects.list(train_url)}
     assert set(files) == {"model/model.pt", "model/config.json", "model/customize_service.py", "train_log.txt"}, files
     assert files["model/model.pt"][:2] == b"PK", files["model/model.pt"][:8]  # torch.save's zip format
     return {"job": c, "version": v, "train_url": train_url, "files": files, "models": {}}
@@ -314,9 +302,8 @@ def test_model_from_training_job_outlives_its_source(api, srv, trained):
     assert json.loads(m["model_metrics"]) == config["metrics"], m
     assert m["dependencies"] == config["dependencies"], m
 
-    out = obs_file(srv, trained["train_url"])
-    shutil.rmtree(out)
-    assert not os.path.exists(out)
+    assert srv.objects.delete_all(trained["train_url"]) == len(trained["files"])
+    assert not srv.objects.exists(trained["train_url"])
     time.sleep(0.3)
     assert trained["models"], trained
     for mid, before in trained["models"].items():
@@ -773,7 +760,7 @@ def blocker(srv, n=3000):
     """A package of many small files: its publication takes a while."""
     root = f"/{MBUCKET}/{uid('big')}/"
     for i in range(n):
-        put_file(srv, f"{root}model/part{i:05d}.bin", b"z" * 1000)
+        srv.objects.put(f"{root}model/part{i:05d}.bin", b"z" * 1000)
     return root
 
 
@@ -785,7 +772,7 @@ def test_source_gone_before_the_copy_fails_the_model(api, srv):
     victim_src = simple_package(srv, extra={"model/config.json": json.dumps({"runtime": "python3.6"})})
     big = import_model(api, big_src, name=uid("blk"))
     victim = import_model(api, victim_src, name=uid("victim"))
-    shutil.rmtree(obs_file(srv, victim_src))
+    srv.objects.delete_all(victim_src)
     if get_model(api, big)["model_status"] != "publishing" or os.path.exists(registry_dir(srv, victim)):
         pytest.skip("the victim's publication may have started before its source was removed")
     m = wait_status(api, victim, timeout=60)

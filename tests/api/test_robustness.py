@@ -282,7 +282,6 @@ def test_invalid_utf8_query_values_are_400(server, admin, data_ds):
 
 # ---------------------------------------------------------------- numeric strings; a task that fails ends failed
 
-from datahelpers import put_file  # noqa: E402
 
 
 @pytest.mark.parametrize("ratio", ["1e-400", "1e-320", "nan", "NaN", "inf", "-0.5", "1.5", " 0.5", "0x1p-3", "", "0.5e0"])
@@ -310,7 +309,7 @@ def test_failed_publish_ends_failed_with_reason(server):
     ds, _ = api.create(type_=0, labels=[{"name": "cat"}], no_source=True)
     api.add_inline(ds, "a.jpg", b"hello")
     inner = api.dataset(ds)["inner_annotation_path"]
-    put_file(server, inner.rstrip("/"), b"a file where the version folder must go")
+    server.objects.put(inner.rstrip("/"), b"a file where the version folder must go")
     r = api.post(f"/datasets/{ds}/versions", json={"train_evaluate_sample_ratio": "0.8"})
     assert r.status_code == 201, r.text
     v = wait_version(api, ds, r.json()["version_id"])
@@ -321,12 +320,12 @@ def test_failed_publish_ends_failed_with_reason(server):
 
 def test_folder_import_of_a_file_name_that_is_not_utf8(server):
     """File names need not be UTF-8; the import's resume position (JSON) must still be written."""
-    import os
     api = Api(server, {"X-Auth-Token": server.admin_token})
     ds, _ = api.create(type_=0, labels=[{"name": "cat"}], no_source=True)
     folder = f"/dtest/{unique('raw')}/"
-    put_file(server, folder + "ok.jpg", b"hello")
-    with open(os.path.join(server.data_dir, "obs", folder.strip("/")).encode() + b"/\xff\xfe.jpg", "wb") as f:
+    server.objects.put(folder + "ok.jpg", b"hello")
+    # a name that is no UTF-8 can only be made in the embedded backend's folder
+    with open(server.objects.local_path(folder).encode() + b"\xff\xfe.jpg", "wb") as f:
         f.write(b"hello")
     r = api.post(f"/datasets/{ds}/import-tasks", json={"import_path": folder, "import_type": "dir"})
     assert r.status_code == 200, r.text

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from conftest import ADMIN_PASSWORD, BIN, Server, token_for
-from datahelpers import Api, put_file
+from datahelpers import Api
 
 INIT, WAITING, RUNNING, KILLING, COMPLETED, FAILED, KILLED, LOST = 1, 7, 8, 9, 10, 11, 12, 14
 TERMINAL = {3, 5, 6, 10, 11, 12, 13, 14, 16, 17, 20, 21}
@@ -150,14 +150,14 @@ class TApi(Api):
     def code(self, script, tag=None):
         """Puts `script` as train.py of a fresh code folder; returns (app_url, boot_file_url)."""
         root = f"/{BUCKET}/{tag or uid('c')}/code/"
-        put_file(self.srv, root + "train.py", textwrap.dedent(script))
+        self.srv.objects.put(root + "train.py", textwrap.dedent(script))
         return root, root + "train.py"
 
     def config(self, script="print('hello')\n", params=(), **over):
         """A valid TrainConfig running `script`, with its own code/data/output folders."""
         root = f"/{BUCKET}/{uid('j')}/"
-        put_file(self.srv, root + "code/train.py", textwrap.dedent(script))
-        put_file(self.srv, root + "data/readme.txt", "data\n")
+        self.srv.objects.put(root + "code/train.py", textwrap.dedent(script))
+        self.srv.objects.put(root + "data/readme.txt", "data\n")
         cfg = {"worker_server_num": 1, "app_url": root + "code/", "boot_file_url": root + "code/train.py",
                "engine_id": 1, "spec_id": 1, "data_url": root + "data/", "train_url": root + "out/",
                "parameter": [{"label": k, "value": str(v)} for k, v in params]}
@@ -260,10 +260,6 @@ def assert_v1_error(r, status, field=None, code=None):
     if field is not None:
         assert field in body["error_message"], (field, body)
     return body
-
-
-def obs_path(srv, path):
-    return os.path.join(srv.data_dir, "obs", path.lstrip("/"))
 
 
 def pgrep(marker):
@@ -478,13 +474,13 @@ print('rows %d' % len(rows))
 """
 
 
-def test_pytorch_end_to_end(api, srv):
+def test_pytorch_end_to_end(api, srv, tmp_path):
     name = uid("torch")
     root = f"/{BUCKET}/{name}/"
-    put_file(srv, root + "code/train.py", TORCH_TRAIN)
-    put_file(srv, root + "code/helper/unused.py", "x = 1\n")  # the whole app_url is staged
+    srv.objects.put(root + "code/train.py", TORCH_TRAIN)
+    srv.objects.put(root + "code/helper/unused.py", "x = 1\n")  # the whole app_url is staged
     csv = "".join(f"{i / 10},{(i % 7) / 10},{(i % 3) / 3}\n" for i in range(40))
-    put_file(srv, root + "data/train.csv", csv)
+    srv.objects.put(root + "data/train.csv", csv)
     cfg = {"worker_server_num": 1, "app_url": root + "code/", "boot_file_url": root + "code/train.py",
            "engine_id": 1001, "spec_id": 1, "data_url": root + "data/", "train_url": root + "out/",
            "log_url": root + "logs/", "parameter": [{"label": "steps", "value": "4"}, {"label": "lr", "value": "0.1"}]}
@@ -523,8 +519,8 @@ def test_pytorch_end_to_end(api, srv):
     assert v["resource_id"] == c["resource_id"]
 
     # the output went to train_url and is a loadable state dict
-    model = obs_path(srv, root + "out/model.pt")
-    assert os.path.isfile(model) and os.path.getsize(model) > 0
+    model = srv.objects.copy_to(root + "out/model.pt", str(tmp_path / "model.pt"))
+    assert os.path.getsize(model) > 0
     check = subprocess.run(
         ["/usr/bin/python3", "-c",
          "import sys, torch; sd = torch.load(sys.argv[1]); print(sorted((k, tuple(t.shape)) for k, t in sd.items()))",
@@ -532,13 +528,12 @@ def test_pytorch_end_to_end(api, srv):
     assert check.returncode == 0, check.stderr
     assert check.stdout.strip() == str([("0.bias", (8,)), ("0.weight", (8, 2)), ("2.bias", (1,)), ("2.weight", (1, 8))])
     # nothing but what the job wrote (no staged code or data)
-    assert sorted(os.listdir(obs_path(srv, root + "out/"))) == ["model.pt"]
+    assert srv.objects.list(root + "out/") == ["model.pt"]
 
     # the log went to log_url, the same text
     log_name = api.log_name(c["job_id"], c["version_id"])
     assert log_name == f"job-{name}.0"
-    with open(obs_path(srv, root + "logs/" + log_name), encoding="utf-8") as f:
-        assert f.read().rstrip("\n").split("\n") == lines
+    assert srv.objects.text(root + "logs/" + log_name).rstrip("\n").split("\n") == lines
 
     # the list shows it
     jobs = api.list_jobs(search_content=name)["jobs"]
@@ -555,8 +550,8 @@ def test_script_arguments_cwd_and_environment(api, srv):
     print('SIBLING ' + open('lib/helper.txt').read().strip())
     """
     cfg = api.config(script, params=[("epochs", 2), ("name", "a b")])
-    put_file(srv, cfg["app_url"] + "lib/helper.txt", "beside the boot file\n")
-    put_file(srv, cfg["data_url"] + "sub/x.csv", "1\n")
+    srv.objects.put(cfg["app_url"] + "lib/helper.txt", "beside the boot file\n")
+    srv.objects.put(cfg["data_url"] + "sub/x.csv", "1\n")
     app, data = cfg["app_url"], cfg["data_url"]
     # the folders may be given without their trailing '/', the input as a data_source
     cfg["app_url"] = app.rstrip("/")
@@ -902,7 +897,7 @@ print('RESULT ' + json.dumps(res))
 def test_sandbox_user_files_and_network(api, srv):
     assert os.path.isdir(srv.data_dir) and os.path.isfile(os.path.join(srv.data_dir, "server.log"))
     c = api.create(SANDBOX_PROBE, params=[("data_dir", srv.data_dir),
-                                          ("db_dir", os.path.join(srv.data_dir, "obs")),
+                                          ("db_dir", srv.objects.local_path("/")),
                                           ("server_log", os.path.join(srv.data_dir, "server.log")),
                                           ("port", srv.port)])
     v = api.wait(c["job_id"], c["version_id"])
@@ -918,8 +913,7 @@ def test_sandbox_user_files_and_network(api, srv):
     assert res["etc"] != "written" and res["usr"] != "written", res
     assert not os.path.exists("/etc/atelier-probe") and not os.path.exists("/usr/atelier-probe")
     # and what it could write went to train_url
-    with open(obs_path(srv, c["config"]["train_url"] + "probe.json")) as f:
-        assert json.load(f) == res
+    assert json.loads(srv.objects.text(c["config"]["train_url"] + "probe.json")) == res
 
 
 def test_output_publication(api, srv):
@@ -940,12 +934,11 @@ def test_output_publication(api, srv):
     c = api.create(script)
     v = api.wait(c["job_id"], c["version_id"])
     assert v["status"] == COMPLETED, api.log(c["job_id"], c["version_id"])
-    out = obs_path(srv, c["config"]["train_url"])
-    found = sorted(os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs)
+    out = c["config"]["train_url"]
+    found = srv.objects.list(out)
     assert found == ["empty.bin", "ok.txt", "sub/deeper/f.txt"], found
-    with open(os.path.join(out, "sub/deeper/f.txt")) as f:
-        assert f.read() == "nested"
-    assert os.path.getsize(os.path.join(out, "empty.bin")) == 0
+    assert srv.objects.text(out + "sub/deeper/f.txt") == "nested"
+    assert srv.objects.get(out + "empty.bin") == b""
 
 
 @pytest.mark.parametrize("target", ["/etc", "DATA_DIR"])
@@ -963,8 +956,7 @@ def test_output_folder_replaced_by_a_link_publishes_nothing(api, srv, target):
     c = api.create(script)
     v = api.wait(c["job_id"], c["version_id"])
     assert v["status"] == COMPLETED, api.log(c["job_id"], c["version_id"])
-    out = obs_path(srv, c["config"]["train_url"])
-    found = [f for _, _, fs in os.walk(out) for f in fs]
+    found = srv.objects.list(c["config"]["train_url"])
     assert found == [], found
 
 
@@ -997,10 +989,8 @@ def test_versions(api, srv):
         assert got[k] == c["config"][k], k
     assert got["train_url"] == out2 and got["job_desc"] == "second", got
     assert "ARGS --epochs=5 --lr=0.1" in api.log(jid, v2)
-    with open(obs_path(srv, out2 + "args.txt")) as f:
-        assert f.read() == "--epochs=5 --lr=0.1"
-    with open(obs_path(srv, c["config"]["train_url"] + "args.txt")) as f:
-        assert f.read() == "--epochs=2 --lr=0.1"  # V0001's output untouched
+    assert srv.objects.text(out2 + "args.txt") == "--epochs=5 --lr=0.1"
+    assert srv.objects.text(c["config"]["train_url"] + "args.txt") == "--epochs=2 --lr=0.1"  # V0001's output untouched
 
     # a third from V0002, changing the spec only
     r = api.post(f"/training-jobs/{jid}/versions",
@@ -1107,7 +1097,7 @@ def test_create_validation(api, srv):
     bad(with_cfg(boot_file_url=other["boot_file_url"]), "config.boot_file_url")  # exists, outside app_url
     bad(with_cfg(boot_file_url=good["app_url"]), "config.boot_file_url")  # a folder
     root = good["app_url"][:-len("code/")]
-    put_file(srv, root + "code2/train.py", "print(1)\n")
+    srv.objects.put(root + "code2/train.py", "print(1)\n")
     bad(with_cfg(app_url=root + "code", boot_file_url=root + "code2/train.py"), "config.boot_file_url")  # a sibling
     bad(with_cfg(boot_file_url=root + "code/../code2/train.py"), "config.boot_file_url")
     bad(with_cfg(train_url="/x/out/"), "config.train_url")  # not a bucket name
@@ -1185,7 +1175,7 @@ def test_job_survives_server_restarts():
         """
         c = api.create(script, params=[("marker", marker)])
         jid, vid = c["job_id"], c["version_id"]
-        result = obs_path(srv, c["config"]["train_url"] + "result.txt")
+        result = c["config"]["train_url"] + "result.txt"
         assert api.wait(jid, vid, until={RUNNING} | TERMINAL, timeout=30)["status"] == RUNNING
         wait_for(lambda: "begin" in api.log(jid, vid), what="the job's first line")
         # a 2-core job queued behind it (capacity 2 cores)
@@ -1207,7 +1197,7 @@ def test_job_survives_server_restarts():
         current.stop(signal.SIGKILL)
         assert pgrep(marker), "the job ended with the server"
         wait_for(lambda: pgrep(marker) == [], timeout=20, what="the job to end while the server is down")
-        assert not os.path.exists(result)  # publishing is the server's part
+        assert not srv.objects.exists(result)  # publishing is the server's part
         current = ReusedServer(srv.data_dir, srv.port, extra_env=env)
         api.srv = current
         api.login()
@@ -1215,8 +1205,7 @@ def test_job_survives_server_restarts():
         lines = api.log(jid, vid)
         assert v["status"] == COMPLETED, (v, lines)
         assert lines == ["begin", "end", EXIT0], lines
-        with open(result) as f:
-            assert f.read() == "finished"
+        assert srv.objects.text(result) == "finished"
         assert v["duration"] >= 2900, v
         # the queued job ran after it
         vq = api.wait(q["job_id"], q["version_id"], timeout=30)
@@ -1438,8 +1427,7 @@ def test_jobs_run_without_the_sandbox():
         lines = a.log(c["job_id"], c["version_id"])
         assert v["status"] == COMPLETED, lines
         assert lines[-1] == EXIT0, lines
-        with open(obs_path(s, c["config"]["train_url"] + "uid.txt")) as f:
-            job_uid = int(f.read())
+        job_uid = int(s.objects.text(c["config"]["train_url"] + "uid.txt"))
         assert job_uid == os.getuid() if os.getuid() != 0 else job_uid != 0, job_uid
     finally:
         shutdown(s, a)

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ROOT, Server
 from test_training_jobs import (COMPLETED, EXIT0, FAILED, KILLED, RUNNING, WAITING, ReusedServer, TApi,
-                                assert_v1_error, obs_path, pgrep, shutdown, wait_for)
+                                assert_v1_error, pgrep, shutdown, wait_for)
 
 SLURM = os.path.join(ROOT, "scripts", "slurm.sh")
 NODES = 2
@@ -108,8 +108,7 @@ print('slurm job', os.environ.get('MA_VERSION_ID'))
 def test_pytorch_job_runs_in_slurm(api, srv, cluster):
     cfg = api.config(TORCH, params=[("steps", 20)], engine_id=1001)
     data = cfg["data_url"] + "train.csv"
-    from datahelpers import put_file
-    put_file(srv, data, "".join(f"{i / 10},{(i % 7) / 7},{(i * 3 % 10) / 10}\n" for i in range(40)))
+    srv.objects.put(data, "".join(f"{i / 10},{(i % 7) / 7},{(i * 3 % 10) / 10}\n" for i in range(40)))
     r = api.create_raw({"job_name": "slurm-torch-" + uuid.uuid4().hex[:6], "config": cfg})
     assert r.status_code == 200, r.text
     c = r.json()
@@ -123,8 +122,7 @@ def test_pytorch_job_runs_in_slurm(api, srv, cluster):
     assert last["content"].split("\n") == log[-5:], last
     before = api.log_page(c["job_id"], c["version_id"], lines=5, base_line=last["start_line"], order="asc")
     assert before["content"].split("\n") == log[-10:-5], before
-    model = os.path.join(obs_path(srv, cfg["train_url"]), "model.pt")
-    assert os.path.getsize(model) > 0
+    assert len(srv.objects.get(cfg["train_url"] + "model.pt")) > 0
     wait_slurm_state(srv, c["version_id"], "COMPLETED")
     assert v["duration"] > 0 and v["start_time"] >= v["create_time"]
 
@@ -241,8 +239,7 @@ def test_two_workers_run_on_two_nodes_and_talk(api, srv):
     assert v["status"] == COMPLETED, logs
     for r, log in enumerate(logs):
         assert f"worker {r} of 2" in log and "sum 3.0" in log and log[-1] == EXIT0, log
-    out = obs_path(srv, c["config"]["train_url"])
-    assert sorted(os.listdir(out)) == ["rank-0.txt", "rank-1.txt"]
+    assert srv.objects.list(c["config"]["train_url"]) == ["rank-0.txt", "rank-1.txt"]
     assert slurm_job(srv, c["version_id"], "%D") == ["2"]
 
 
@@ -278,8 +275,7 @@ def test_server_restart_reattaches_by_slurm_job(cluster):
         s = s2
         v = s.api.wait(c["job_id"], c["version_id"], timeout=60)
         assert v["status"] == COMPLETED, s.api.log(c["job_id"], c["version_id"])
-        with open(os.path.join(obs_path(s, c["config"]["train_url"]), "done.txt")) as f:
-            assert f.read() == "ok"
+        assert s.objects.text(c["config"]["train_url"] + "done.txt") == "ok"
     finally:
         shutdown(s, getattr(s, "api", None))
 

@@ -4,14 +4,12 @@ python/atelier_metrics.py) and JSON lines under the job's train_url."""
 import importlib.util
 import json
 import os
-import sqlite3
 import time
 
 import pytest
 import requests
 
 from conftest import ROOT, Server
-from datahelpers import put_file
 from test_training_jobs import TApi, assert_v1_error, shutdown
 
 HELPER = os.path.join(ROOT, "python", "atelier_metrics.py")
@@ -89,9 +87,9 @@ def test_lifecycle_list_and_errors(api):
 
 def test_viewer_page_and_data_follow_the_files(api, srv, tmp_path):
     data, name = event_file(tmp_path, [("loss", s, 1.0 / (s + 1)) for s in range(10)] + [("acc", 3, 0.5)])
-    put_file(srv, "/vbkt/run1/logs/" + name, data)
-    put_file(srv, "/vbkt/run1/metrics.jsonl", b'{"step": 0, "lr": 0.1}\n{"step": 1, "lr": 0.05}\n')
-    put_file(srv, "/vbkt/run1/other.txt", b"not metrics")
+    srv.objects.put("/vbkt/run1/logs/" + name, data)
+    srv.objects.put("/vbkt/run1/metrics.jsonl", b'{"step": 0, "lr": 0.1}\n{"step": 1, "lr": 0.05}\n')
+    srv.objects.put("/vbkt/run1/other.txt", b"not metrics")
     j = create(api, "viz-run1", "/vbkt/run1/")
     base = f"/visualization-jobs/{j['job_id']}"
     page = api.get(base + "/view")
@@ -104,13 +102,13 @@ def test_viewer_page_and_data_follow_the_files(api, srv, tmp_path):
     assert d["scalars"]["acc"] == [[3, 0.5]] and d["scalars"]["lr"] == [[0, 0.1], [1, 0.05]]
     # the job writes more: the next read shows it
     more, _ = event_file(tmp_path / "b", [("loss", 10, 0.01)])
-    put_file(srv, "/vbkt/run1/logs/" + name, data + more)
+    srv.objects.put("/vbkt/run1/logs/" + name, data + more)
     d = api.get(base + "/view/data").json()
     assert [p[0] for p in d["scalars"]["loss"]][-1] == 10, d["scalars"]["loss"]
     # a damaged record is skipped with a warning, the rest still shown
     bad = bytearray(data)
     bad[-10] ^= 0xFF
-    put_file(srv, "/vbkt/run1/logs/" + name, bytes(bad))
+    srv.objects.put("/vbkt/run1/logs/" + name, bytes(bad))
     d = api.get(base + "/view/data").json()
     assert any("CRC" in w for w in d["warnings"]), d["warnings"]
     assert len(d["scalars"]["loss"]) >= 9
@@ -128,11 +126,7 @@ def test_auto_stop(api, srv):
     j = create(api, "viz-auto", "/vbkt/auto/", schedule={"type": "stop", "time_unit": "HOURS", "duration": 1})
     assert api.get(f"/visualization-jobs/{j['job_id']}").json()["status"] == 8
     # An hour is long for a test: move the job's scheduled stop into the past in the store.
-    db = sqlite3.connect(os.path.join(srv.data_dir, "meta.db"), timeout=10)
-    with db:
-        db.execute("UPDATE viz_jobs SET stop_at = ? WHERE id = ?", (j["create_time"] + 1, j["job_id"]))
-    db.close()
-    time.sleep(0.2)  # the server's readers hold a snapshot for up to 50 ms (README: metadata store)
+    assert srv.db.execute("UPDATE viz_jobs SET stop_at = ? WHERE id = ?", (j["create_time"] + 1, j["job_id"])) == 1
     listed = {x["job_id"]: x for x in api.get("/visualization-jobs", params={"status": "10"}).json()["jobs"]}
     assert j["job_id"] in listed, listed
     g = api.get(f"/visualization-jobs/{j['job_id']}").json()
@@ -146,7 +140,7 @@ def test_auto_stop(api, srv):
 
 def test_view_data_thins_long_series_and_follows_rewrites(api, srv):
     lines = "".join(json.dumps({"step": s, "loss": 1.0 / (s + 1)}) + "\n" for s in range(5000))
-    put_file(srv, "/vbkt/long/m.jsonl", lines)
+    srv.objects.put("/vbkt/long/m.jsonl", lines)
     j = create(api, "viz-long", "/vbkt/long/")
     url = f"/visualization-jobs/{j['job_id']}/view/data"
     d = api.get(url).json()
@@ -154,15 +148,15 @@ def test_view_data_thins_long_series_and_follows_rewrites(api, srv):
     assert d["counts"]["loss"] == 5000 and len(loss) == 1000
     assert loss[0][0] == 0 and loss[-1][0] == 4999 and [p[0] for p in loss] == sorted(p[0] for p in loss)
     # appended: the new steps come in (parsed from where the last view ended)
-    put_file(srv, "/vbkt/long/m.jsonl", lines + json.dumps({"step": 5000, "loss": 0.0}) + "\n")
+    srv.objects.put("/vbkt/long/m.jsonl", lines + json.dumps({"step": 5000, "loss": 0.0}) + "\n")
     d = api.get(url).json()
     assert d["counts"]["loss"] == 5001 and d["scalars"]["loss"][-1] == [5000, 0.0]
     # rewritten shorter (a new run): read anew, nothing of the old file left
     time.sleep(0.01)
-    put_file(srv, "/vbkt/long/m.jsonl", '{"step": 1, "acc": 0.5}\n')
+    srv.objects.put("/vbkt/long/m.jsonl", '{"step": 1, "acc": 0.5}\n')
     d = api.get(url).json()
     assert d["scalars"] == {"acc": [[1, 0.5]]} and d["counts"] == {"acc": 1}
     # a file removed drops out
-    os.remove(os.path.join(srv.data_dir, "obs", "vbkt", "long", "m.jsonl"))
+    assert srv.objects.delete("/vbkt/long/m.jsonl")
     d = api.get(url).json()
     assert d["files"] == [] and d["scalars"] == {}
