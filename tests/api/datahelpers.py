@@ -7,7 +7,7 @@ import urllib.parse
 
 import requests
 
-from conftest import unique
+from conftest import unique, wait_until
 
 BUCKET = "dtest"
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -96,14 +96,10 @@ class Api:
 
     def wait_sync(self, ds, timeout=30):
         """Waits for the dataset's sync (e.g. the import started at creation) to finish."""
-        import time
-        deadline = time.time() + timeout
-        while time.time() < deadline:
+        def finished():
             st = self.get(f"/datasets/{ds}/sync-data/status").json()
-            if st["status"] in ("COMPLETED", "FAILED", "NOT_EXIST"):
-                return st
-            time.sleep(0.02)
-        raise AssertionError(f"sync of {ds} did not finish")
+            return st if st["status"] in ("COMPLETED", "FAILED", "NOT_EXIST") else None
+        return wait_until(finished, timeout, interval=0.02, what=f"the sync of {ds} to finish")
 
     def dataset(self, ds):
         r = self.get(f"/datasets/{ds}")

@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, BIN, Server, token_for, unique
+from conftest import ADMIN_PASSWORD, BIN, Server, token_for, unique, wait_until
 from datahelpers import b64
 
 
@@ -273,12 +273,11 @@ def test_manifest_lines_naming_another_accounts_files_fail(env):
     r = b.req("POST", f"/datasets/{ds}/import-tasks", json={"import_path": "/bravo-own/m/in.manifest", "import_type": 1})
     assert r.status_code == 200, r.text
     task = r.json()["task_id"]
-    deadline = time.time() + 30
-    while time.time() < deadline:
+
+    def finished():
         t = b.req("GET", f"/datasets/{ds}/import-tasks/{task}").json()
-        if t["status"] in ("COMPLETED", "FAILED"):
-            break
-        time.sleep(0.1)
+        return t if t["status"] in ("COMPLETED", "FAILED") else None
+    t = wait_until(finished, 30, interval=0.1, what=f"import {task} to finish")
     assert t["status"] == "COMPLETED", t
     samples = b.req("GET", f"/datasets/{ds}/data-annotations/samples").json()["samples"]
     assert [s["source"].split("/")[-1] for s in samples] == ["content"] and len(samples) == 1, samples
@@ -319,12 +318,11 @@ def test_sample_config_runs_the_shipped_code(env):
     r = a.req("POST", "/training-jobs", json={"job_name": unique("sj"), "config": cfg})
     assert r.status_code == 200, r.text
     job, vid = r.json()["job_id"], r.json()["version_id"]
-    deadline = time.time() + 120
-    while time.time() < deadline:
+
+    def ended():
         v = a.req("GET", f"/training-jobs/{job}/versions/{vid}").json()
-        if v["status"] in (10, 3, 11, 12, 13):  # terminal
-            break
-        time.sleep(0.2)
+        return v if v["status"] in (10, 3, 11, 12, 13) else None  # terminal
+    v = wait_until(ended, 120, interval=0.2, what=f"job {job} to end")
     assert v["status"] == 10, v
     assert srv.objects.exists("/acme-private/out-sample/model.pkl")
 
@@ -363,12 +361,10 @@ def test_existing_data_dir_gets_owners():
             assert r.status_code == 403 and "administrator" in r.json()["error_msg"], r.text
         srv2.admin_cli("bucket-owner", "--bucket", "old-shared", "--account", "acme")
         # The server sees another process's change within its snapshot age (50 ms).
-        deadline = time.time() + 2
-        while True:
+        def allowed():
             r = a.req("POST", "/datasets", json={"dataset_name": unique("d"), "dataset_type": 0, "work_path": "/old-shared/x/"})
-            if r.status_code != 403 or time.time() > deadline:
-                break
-            time.sleep(0.05)
+            return (r,) if r.status_code != 403 else None  # (a failed Response is falsy)
+        (r,) = wait_until(allowed, 2, what="the new owner to be seen")
         assert r.status_code == 201, r.text
         r = b.req("POST", "/datasets", json={"dataset_name": unique("d"), "dataset_type": 0, "work_path": "/old-shared/y/"})
         assert r.status_code == 403, r.text

@@ -7,12 +7,7 @@ import random
 
 import pytest
 
-from datahelpers import Api, assert_err, assert_stats_exact, b64, folder, label_stats, q
-
-
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
+from datahelpers import assert_err, assert_stats_exact, b64, folder, label_stats, q
 
 
 def lab(name, type_=None, **prop):

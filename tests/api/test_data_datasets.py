@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, token_for, unique
+from conftest import unique
 from datahelpers import HEX32, Api, assert_err, b64, folder
 
 ALL_TYPES = [0, 1, 3, 100, 101, 102, 200, 201, 202, 400, 600, 900]
@@ -46,11 +46,6 @@ TAKES = {
 }
 KIND = {0: "image", 1: "image", 3: "image", 100: "text", 101: "text", 102: "text", 200: "audio", 201: "audio",
         202: "audio", 400: "table", 600: "video", 900: "free"}
-
-
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
 
 
 # ------------------------------------------------------------------ create, every type
@@ -492,25 +487,8 @@ def test_delete_without_source_removes_inline_uploads(api, server):
 
 # ------------------------------------------------------------------ cross-project isolation
 
-@pytest.fixture(scope="module")
-def project_x(server):
-    """Project local_x of the same account, nothing granted; the owner's token scoped to it."""
-    h = {"X-Auth-Token": server.admin_token}
-    r = requests.post(server.base + "/v3/projects", headers=h, json={"project": {"name": "local_x"}})
-    if r.status_code == 409:
-        r2 = requests.get(server.base + "/v3/projects", headers=h, params={"name": "local_x"})
-        pid = [p for p in r2.json()["projects"] if p["name"] == "local_x"][0]["id"]
-    else:
-        assert r.status_code == 201, r.text
-        pid = r.json()["project"]["id"]
-    assert pid != server.project_id
-    tok, body = token_for(server.base, "admin", ADMIN_PASSWORD, "admin", project="local_x")
-    assert body["project"]["id"] == pid
-    return pid, {"X-Auth-Token": tok}
-
-
-def test_cross_project_isolation(api, server, project_x):
-    pid_x, hx = project_x
+def test_cross_project_isolation(api, server, second_project):
+    pid_x, hx = second_project
     bx = Api(server, hx, pid_x)
     name = unique("iso")
     ds, _ = api.create(0, name=name, labels=[{"name": "cat"}])
@@ -538,8 +516,8 @@ def test_cross_project_isolation(api, server, project_x):
     assert_err(api.get(f"/datasets/{dsb}"), 400, "ModelArts.4352")
 
 
-def test_token_of_one_project_on_another_projects_url(api, server, project_x):
-    pid_x, hx = project_x
+def test_token_of_one_project_on_another_projects_url(api, server, second_project):
+    pid_x, hx = second_project
     ds, _ = api.create(0)
     # token of A on B's URL, token of B on A's URL
     for headers, pid in ((api.h, pid_x), (hx, server.project_id)):

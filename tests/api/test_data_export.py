@@ -15,13 +15,8 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, token_for
+from conftest import wait_until
 from datahelpers import Api, assert_err, assert_stats_exact, b64, folder, label_stats, png
-
-
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
 
 
 # ------------------------------------------------------------------ helpers
@@ -40,17 +35,16 @@ def start_export(api, ds, **body):
 
 
 def wait_export(api, ds, tid, timeout=30):
-    deadline = time.time() + timeout
-    t = None
-    while time.time() < deadline:
+    last = [None]
+
+    def finished():
         r = api.get(export_path(ds, tid))
         assert r.status_code == 200, r.text
-        t = r.json()
+        t = last[0] = r.json()
         if t["status"] in ("SUCCESSED", "FAILED"):
             return t
         assert t["status"] in ("INIT", "RUNNING"), t
-        time.sleep(0.02)
-    raise AssertionError(f"export {tid} did not finish: {t}")
+    return wait_until(finished, timeout, interval=0.02, what=lambda: f"export {tid} to finish: {last[0]}")
 
 
 def run_export(api, ds, **body):
@@ -85,14 +79,13 @@ def run_import(api, ds, path, **body):
     r = api.post(f"/datasets/{ds}/import-tasks", json={"import_path": path, **body})
     assert r.status_code == 200, r.text
     tid = r.json()["task_id"]
-    deadline = time.time() + 30
-    while time.time() < deadline:
+
+    def finished():
         t = api.get(f"/datasets/{ds}/import-tasks/{tid}").json()
-        if t["status"] in ("COMPLETED", "FAILED"):
-            assert t["status"] == "COMPLETED", t
-            return t
-        time.sleep(0.02)
-    raise AssertionError(f"import {tid} did not finish")
+        return t if t["status"] in ("COMPLETED", "FAILED") else None
+    t = wait_until(finished, 30, interval=0.02, what=f"import {tid} to finish")
+    assert t["status"] == "COMPLETED", t
+    return t
 
 
 GEOMETRY = (1, 3)
@@ -839,24 +832,8 @@ def test_only_some_dataset_types_export(api, server, dtype, labels):
 
 # ------------------------------------------------------------------ cross-project isolation
 
-@pytest.fixture(scope="module")
-def project_x(server):
-    """Project local_x of the same account; the owner's token scoped to it."""
-    h = {"X-Auth-Token": server.admin_token}
-    r = requests.post(server.base + "/v3/projects", headers=h, json={"project": {"name": "local_x"}})
-    if r.status_code == 409:
-        r2 = requests.get(server.base + "/v3/projects", headers=h, params={"name": "local_x"})
-        pid = [p for p in r2.json()["projects"] if p["name"] == "local_x"][0]["id"]
-    else:
-        assert r.status_code == 201, r.text
-        pid = r.json()["project"]["id"]
-    tok, body = token_for(server.base, "admin", ADMIN_PASSWORD, "admin", project="local_x")
-    assert body["project"]["id"] == pid != server.project_id
-    return pid, {"X-Auth-Token": tok}
-
-
-def test_cross_project_isolation(api, server, project_x):
-    pid_x, hx = project_x
+def test_cross_project_isolation(api, server, second_project):
+    pid_x, hx = second_project
     bx = Api(server, hx, pid_x)
     ds, _ = api.create(0, labels=[lab("cat")])
     api.add(ds, [{"name": "a.jpg", "data": b64(b"a"), "labels": [lab("cat")]}])
@@ -888,10 +865,7 @@ def test_export_a_published_version(api, server):
     api.add(ds, [{"name": "a.jpg", "data": b64(b"a"), "labels": [{"name": "cat", "type": 0}]},
                  {"name": "b.jpg", "data": b64(b"b")}])
     vid = api.post(f"/datasets/{ds}/versions").json()["version_id"]
-    deadline = time.time() + 30
-    while api.get(f"/datasets/{ds}/versions/{vid}").json()["status"] != 1:
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: api.get(f"/datasets/{ds}/versions/{vid}").json()["status"] == 1, 30, what=f"version {vid}")
     # the working copy moves on; the version export does not
     api.add(ds, [{"name": "c.jpg", "data": b64(b"c"), "labels": [{"name": "dog", "type": 0}]}])
     out = folder("verexp")
@@ -900,11 +874,8 @@ def test_export_a_published_version(api, server):
         r = api.post(f"/datasets/{ds}/export-tasks",
                      json={"path": out, "version_id": vid, "export_type": export_type, "source_type_header": "s3://"})
         assert r.status_code == 200, r.text
-        tid = r.json()["task_id"]
-        deadline = time.time() + 30
-        while (t := api.get(f"/datasets/{ds}/export-tasks/{tid}").json())["status"] != "SUCCESSED":
-            assert t["status"] in ("INIT", "RUNNING") and time.time() < deadline, t
-            time.sleep(0.05)
+        t = wait_export(api, ds, r.json()["task_id"])
+        assert t["status"] == "SUCCESSED", t
         lines = [json.loads(l) for l in server.objects.text(t["manifest_path"]).splitlines() if l.strip()]
         assert {l["source"].rsplit("/", 1)[1] for l in lines} == names
         assert all(l["source"].startswith("s3://") for l in lines)
@@ -928,18 +899,17 @@ def test_export_into_a_new_dataset(api, server):
                               "export_new_dataset_work_path": folder("newwork")}}
     r = api.post(f"/datasets/{ds}/export-tasks", json=body)
     assert r.status_code == 200, r.text
-    tid = r.json()["task_id"]
-    deadline = time.time() + 30
-    while (t := api.get(f"/datasets/{ds}/export-tasks/{tid}").json())["status"] != "SUCCESSED":
-        assert t["status"] in ("INIT", "RUNNING") and time.time() < deadline, t
-        time.sleep(0.05)
+    t = wait_export(api, ds, r.json()["task_id"])
+    assert t["status"] == "SUCCESSED", t
     new = t["new_dataset_id"]
     listed = api.get("/datasets", params={"search_content": name}).json()["datasets"]
     assert [d["dataset_id"] for d in listed] == [new]
-    deadline = time.time() + 30
-    while (it := api.get(f"/datasets/{new}/import-tasks/{t['import_task_id']}").json())["status"] != "COMPLETED":
-        assert it["status"] in ("QUEUING", "RUNNING") and time.time() < deadline, it
-        time.sleep(0.05)
+
+    def imported():
+        it = api.get(f"/datasets/{new}/import-tasks/{t['import_task_id']}").json()
+        assert it["status"] in ("QUEUING", "RUNNING", "COMPLETED"), it
+        return it["status"] == "COMPLETED"
+    wait_until(imported, 30, what="the new dataset's import")
     got = sorted((s["sample_name"], [l["name"] for l in s["labels"]]) for s in api.all_samples(new))
     assert got == [("a.jpg", ["cat"]), ("b.jpg", ["dog"])]
     assert {l["name"] for l in api.get(f"/datasets/{new}/data-annotations/labels").json()["labels"]} == {"cat", "dog"}

@@ -9,20 +9,14 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, BIN, Server, free_port, token_for, unique
+from conftest import ADMIN_PASSWORD, BIN, Server, free_port, token_for, unique, wait_until
 from datahelpers import BUCKET, Api, assert_err, assert_stats_exact, folder, png
 
 CLS = "modelarts/image_classification"
-
-
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
 
 
 # ------------------------------------------------------------------ helpers
@@ -41,16 +35,16 @@ def start(api, ds, **body):
 
 
 def wait_task(api, ds, tid, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    last = [None]
+
+    def finished():
         r = api.get(tasks_path(ds, tid))
         assert r.status_code == 200, r.text
-        t = r.json()
+        t = last[0] = r.json()
         if t["status"] in ("COMPLETED", "FAILED"):
             return t
         assert t["status"] in ("QUEUING", "RUNNING"), t
-        time.sleep(0.02)
-    raise AssertionError(f"import {tid} did not finish: {t}")
+    return wait_until(finished, timeout, interval=0.02, what=lambda: f"import {tid} to finish: {last[0]}")
 
 
 def run_import(api, ds, **body):
@@ -1363,24 +1357,8 @@ def test_manifest_gone_before_the_task_runs_fails_it(api, server):
 
 # ------------------------------------------------------------------ cross-project isolation
 
-@pytest.fixture(scope="module")
-def project_x(server):
-    """Project local_x of the same account; the owner's token scoped to it."""
-    h = {"X-Auth-Token": server.admin_token}
-    r = requests.post(server.base + "/v3/projects", headers=h, json={"project": {"name": "local_x"}})
-    if r.status_code == 409:
-        r2 = requests.get(server.base + "/v3/projects", headers=h, params={"name": "local_x"})
-        pid = [p for p in r2.json()["projects"] if p["name"] == "local_x"][0]["id"]
-    else:
-        assert r.status_code == 201, r.text
-        pid = r.json()["project"]["id"]
-    tok, body = token_for(server.base, "admin", ADMIN_PASSWORD, "admin", project="local_x")
-    assert body["project"]["id"] == pid != server.project_id
-    return pid, {"X-Auth-Token": tok}
-
-
-def test_cross_project_isolation(api, server, project_x):
-    pid_x, hx = project_x
+def test_cross_project_isolation(api, server, second_project):
+    pid_x, hx = second_project
     bx = Api(server, hx, pid_x)
     ds, _ = api.create(type_=0, no_source=True)
     root = folder("iso")
@@ -1425,13 +1403,12 @@ def restart(s):
 def kill_midway(s, api, ds, tid, after=0, timeout=30, total=None):
     """SIGKILLs the server once the task runs and has processed more than `after` items; returns the last progress.
     `total`: the number of items, for a folder import, whose count may not show yet."""
-    deadline = time.time() + timeout
-    while True:
+    def midway():
         t = api.get(tasks_path(ds, tid)).json()
         if t["status"] == "RUNNING" and t["processed_sample_count"] > after:
-            break
-        assert t["status"] in ("QUEUING", "RUNNING") and time.time() < deadline, t
-        time.sleep(0.003)
+            return t
+        assert t["status"] in ("QUEUING", "RUNNING"), t
+    t = wait_until(midway, timeout, interval=0.003, what=f"import {tid} to pass {after} items")
     os.kill(s.proc.pid, signal.SIGKILL)
     s.proc.wait(timeout=10)
     assert t["processed_sample_count"] < (total or t["total_sample_count"]), t  # killed in the middle
@@ -1566,10 +1543,8 @@ def test_dataset_deleted_while_its_import_runs(own):
         ds, _ = api.create(type_=100, no_source=True)
         inner = api.dataset(ds)["inner_work_path"]
         tid = start(api, ds, import_path=m)
-        deadline = time.time() + 30
-        while api.get(tasks_path(ds, tid)).json()["processed_sample_count"] == 0:
-            assert time.time() < deadline
-            time.sleep(0.003)
+        wait_until(lambda: api.get(tasks_path(ds, tid)).json()["processed_sample_count"] > 0, 30, interval=0.003,
+                   what="the import to begin")
         assert api.delete(f"/datasets/{ds}").status_code == 204
         # the next import (queued behind the interrupted one) runs on a server that is still up
         other, _ = api.create(type_=0, no_source=True)
@@ -1583,13 +1558,10 @@ def test_dataset_deleted_while_its_import_runs(own):
 
 
 def _wait_import(api, ds, tid, timeout=60):
-    deadline = time.time() + timeout
-    while True:
+    def finished():
         t = api.get(f"/datasets/{ds}/import-tasks/{tid}").json()
-        if t["status"] in ("COMPLETED", "FAILED"):
-            return t
-        assert time.time() < deadline, t
-        time.sleep(0.05)
+        return t if t["status"] in ("COMPLETED", "FAILED") else None
+    return wait_until(finished, timeout, what=f"import {tid} to finish")
 
 
 def test_text_folder_layouts_combine_and_separate(api, server):
@@ -1649,21 +1621,21 @@ def test_export_killed_midway_completes_after_restart(own):
     r = api.post(f"/datasets/{ds}/export-tasks", json={"path": out, "annotation_format": "VOC"})
     assert r.status_code == 200, r.text
     eid = r.json()["task_id"]
-    deadline = time.time() + 60
-    while True:  # kill it in the middle of writing the files
+    def midway():  # kill it in the middle of writing the files
         e = api.get(f"/datasets/{ds}/export-tasks/{eid}").json()
         if e["status"] == "RUNNING" and 0 < e["finished_sample_count"] < n:
-            break
-        assert e["status"] in ("INIT", "RUNNING") and time.time() < deadline, e
-        time.sleep(0.003)
+            return e
+        assert e["status"] in ("INIT", "RUNNING"), e
+    e = wait_until(midway, 60, interval=0.003, what="the export to be midway")
     os.kill(s.proc.pid, signal.SIGKILL)
     s.proc.wait(timeout=10)
     assert not s.objects.exists(e["manifest_path"])  # a manifest appears only when complete
     api = restart(s)
-    deadline = time.time() + 120
-    while (e := api.get(f"/datasets/{ds}/export-tasks/{eid}").json())["status"] != "SUCCESSED":
-        assert e["status"] in ("INIT", "RUNNING") and time.time() < deadline, e
-        time.sleep(0.05)
+    def finished():
+        e = api.get(f"/datasets/{ds}/export-tasks/{eid}").json()
+        assert e["status"] in ("INIT", "RUNNING", "SUCCESSED"), e
+        return e if e["status"] == "SUCCESSED" else None
+    e = wait_until(finished, 120, what="the resumed export to finish")
     assert e["finished_sample_count"] == e["total_sample_count"] == n
     lines = [json.loads(x) for x in s.objects.text(e["manifest_path"]).splitlines() if x.strip()]
     assert len(lines) == n and len({x["source"] for x in lines}) == n

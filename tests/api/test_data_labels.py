@@ -2,12 +2,7 @@
 batch delete with every delete_policy, update and delete by URL-encoded name."""
 import pytest
 
-from datahelpers import Api, assert_err, assert_stats_exact, label_stats, q
-
-
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
+from datahelpers import assert_err, assert_stats_exact, label_stats, q
 
 
 def lpath(ds, name=None):

@@ -11,11 +11,6 @@ from conftest import make_user, token_for
 from datahelpers import HEX32, Api, assert_err, assert_stats_exact, b64, folder
 
 
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
-
-
 def spath(ds, sid=None):
     p = f"/datasets/{ds}/data-annotations/samples"
     return p if sid is None else f"{p}/{sid}"

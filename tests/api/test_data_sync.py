@@ -1,30 +1,20 @@
 """Dataset synchronisation (spec §1.2): a task that rescans the input folders,
 adds new files as samples and removes samples whose file is gone, with its
 progress and result on sync-data/status; it survives a server restart."""
-import time
 
-import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, Server, token_for
-from datahelpers import Api, assert_err, assert_stats_exact
-
-
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
+from conftest import ADMIN_PASSWORD, Server, token_for, wait_until
+from datahelpers import assert_err, assert_stats_exact
 
 
 def wait_done(api, ds, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def finished():
         r = api.get(f"/datasets/{ds}/sync-data/status")
         assert r.status_code == 200, r.text
         st = r.json()
-        if st["status"] in ("COMPLETED", "FAILED"):
-            return st
-        time.sleep(0.05)
-    raise AssertionError(f"sync did not finish: {st}")
+        return st if st["status"] in ("COMPLETED", "FAILED") else None
+    return wait_until(finished, timeout, what=f"the sync of {ds} to finish")
 
 
 def test_status_before_any_sync(api):
@@ -89,46 +79,25 @@ def test_interrupted_sync_resumes_after_restart():
                                                                "work_path": "/rsbkt/out/", "data_sources": [{"data_path": "/rsbkt/in/"}]})
         assert r.status_code == 201, r.text
         ds = r.json()["dataset_id"]
-        deadline = time.time() + 10
-        while requests.get(base + f"/datasets/{ds}/sync-data/status", headers=h).json()["status"] != "COMPLETED":
-            assert time.time() < deadline
-            time.sleep(0.02)
+        status = lambda: requests.get(base + f"/datasets/{ds}/sync-data/status", headers=h).json()["status"]  # noqa: E731
+        wait_until(lambda: status() == "COMPLETED", 10, interval=0.02, what="the creation's sync")
         n = 20000
         s.objects.put_many([f"/rsbkt/in/f{i:05d}.bin" for i in range(n)], b"x")
         assert requests.post(base + f"/datasets/{ds}/sync-data", headers=h).status_code == 200
-        deadline = time.time() + 10
-        while requests.get(base + f"/datasets/{ds}/sync-data/status", headers=h).json()["status"] != "RUNNING":
-            assert time.time() < deadline
-            time.sleep(0.01)
+        wait_until(lambda: status() == "RUNNING", 10, interval=0.01, what="the sync to run")
         s.stop()  # SIGTERM while the sync runs
         (left,) = s.db.query_one("SELECT status FROM tasks WHERE kind = 'dataset-sync' ORDER BY created_at DESC LIMIT 1")
         assert left == "RUNNING", left  # interrupted, not finished: the restart must pick it up
         # Same data dir, new process: the sync is resumed, not left RUNNING.
-        s2 = Server.__new__(Server)
-        s2.__dict__.update(s.__dict__)
-        import subprocess
-        from conftest import BIN, free_port
-        s2.port = free_port()
-        s2.base = f"http://127.0.0.1:{s2.port}"
-        s2.proc = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{s2.port}", "--data-dir", s.data_dir],
-                                   env=s.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                if requests.get(s2.base + "/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.05)
-        base2 = f"{s2.base}/v2/{body['project']['id']}"
-        deadline = time.time() + 60
-        while time.time() < deadline:
+        s.restart()
+        base2 = f"{s.base}/v2/{body['project']['id']}"
+
+        def finished():
             st = requests.get(base2 + f"/datasets/{ds}/sync-data/status", headers=h).json()
-            if st["status"] in ("COMPLETED", "FAILED"):
-                break
-            time.sleep(0.1)
+            return st if st["status"] in ("COMPLETED", "FAILED") else None
+        st = wait_until(finished, 60, interval=0.1, what="the resumed sync to finish")
         assert st["status"] == "COMPLETED", st
         assert st["total_sample_count"] == n, st
-        s = s2
     finally:
         s.cleanup()
 

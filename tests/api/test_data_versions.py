@@ -3,27 +3,18 @@ annotations into a manifest (manifest-format.md) in the work path, as a task;
 list, get, delete; the version becomes current; deleting the dataset takes
 its versions with it."""
 import json
-import time
 
-import pytest
-
-from datahelpers import Api, assert_err, b64
-
-
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
+from conftest import wait_until
+from datahelpers import assert_err, b64
 
 
 def wait_published(api, ds, vid, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def published():
         v = api.get(f"/datasets/{ds}/versions/{vid}").json()
         if v["status"] == 1:
             return v
         assert v["status"] == 0, v
-        time.sleep(0.05)
-    raise AssertionError("version not published")
+    return wait_until(published, timeout, what=f"version {vid} to be published")
 
 
 def manifest_lines(server, v):

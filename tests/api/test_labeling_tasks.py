@@ -7,8 +7,7 @@ import urllib.parse
 import pytest
 import requests
 
-from apihelpers import second_account
-from conftest import ADMIN_PASSWORD, Server, token_for, unique
+from conftest import ADMIN_PASSWORD, Server, second_account, token_for, unique
 from datahelpers import Api
 
 PW = "Worker-pass-1"

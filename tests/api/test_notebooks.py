@@ -13,8 +13,8 @@ import pytest
 import requests
 import websocket
 
-from apihelpers import second_account
-from conftest import ADMIN_PASSWORD, Server, grant_project, make_group, make_policy, make_user, token_for
+from conftest import (ADMIN_PASSWORD, Server, grant_project, make_group, make_policy, make_user, second_account,
+                     token_for, wait_until)
 from test_training_jobs import ReusedServer
 
 CPU = {"profile_id": "Multi-Engine 1.0 (python3)-cpu", "flavor": "modelarts.vm.cpu.2u"}
@@ -50,13 +50,13 @@ class NbApi:
 
     def wait(self, iid, statuses, timeout=60):
         statuses = (statuses,) if isinstance(statuses, str) else statuses
-        deadline = time.time() + timeout
-        while True:
-            g = self.get(iid)
-            if g["status"] in statuses:
-                return g
-            assert time.time() < deadline, f"{iid} still {g['status']} (wanted {statuses}): {g['spec'].get('failed_reasons')}"
-            time.sleep(0.05)
+        last = [None]
+
+        def reached():
+            g = last[0] = self.get(iid)
+            return g if g["status"] in statuses else None
+        return wait_until(reached, timeout, what=lambda: f"{iid} to be {statuses}, still {last[0]['status']}: "
+                                                         f"{last[0]['spec'].get('failed_reasons')}")
 
     def running(self, name, **body):
         g = self.create(name, **body)
@@ -355,10 +355,7 @@ def test_kernel_over_websocket_and_nothing_left_after_stop(nb, srv):
     r = requests.post(url + "api/contents", headers={"X-Auth-Token": srv.token}, json={"type": "notebook"})
     assert r.status_code == 201 and r.json()["name"].endswith(".ipynb"), r.text
     nb.stop(g["id"])
-    deadline = time.time() + 10
-    while processes_with(secret) and time.time() < deadline:
-        time.sleep(0.1)
-    assert processes_with(secret) == []
+    wait_until(lambda: processes_with(secret) == [], 10, interval=0.1, what="the instance's processes to end")
 
 
 def test_auto_stop_fires(nb, srv):
@@ -402,13 +399,8 @@ def test_idle_stop_counts_kernels_terminals_and_traffic(nb, srv):
             break
     # Jupyter's own watcher saw it too (Notebook 6's missed a kernel's first
     # second about one start in four, until the server's start waited for it)
-    deadline = time.time() + 2
-    while time.time() < deadline:
-        k = requests.get(url + f"api/kernels/{kid}", headers={"X-Auth-Token": srv.token}).json()
-        if k["execution_state"] == "busy":
-            break
-        time.sleep(0.05)
-    assert k["execution_state"] == "busy", k
+    wait_until(lambda: requests.get(url + f"api/kernels/{kid}", headers={"X-Auth-Token": srv.token}).json()[
+        "execution_state"] == "busy", 2, what="the kernel to be busy")
     # Ten minutes is long for a test: make it three seconds in the store, once
     # the kernel is busy (before, a slow machine could spend three seconds
     # between the two cells, and the instance stopped there, rightly).

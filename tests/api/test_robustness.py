@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import requests
 
-from conftest import BIN
+from conftest import BIN, wait_until
 
 ROUTES = json.loads(subprocess.run([BIN, "routes"], capture_output=True, text=True, check=True).stdout)
 
@@ -294,14 +294,10 @@ def test_version_ratio_checked_at_the_request(data_ds, ratio):
 
 
 def wait_version(api, ds, vid, timeout=30):
-    import time
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def settled():
         v = api.get(f"/datasets/{ds}/versions/{vid}").json()
-        if v["status"] != 0:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"version {vid} still in status 0")
+        return v if v["status"] != 0 else None
+    return wait_until(settled, timeout, what=f"version {vid} to leave status 0")
 
 
 def test_failed_publish_ends_failed_with_reason(server):
@@ -329,13 +325,10 @@ def test_folder_import_of_a_file_name_that_is_not_utf8(server):
         f.write(b"hello")
     r = api.post(f"/datasets/{ds}/import-tasks", json={"import_path": folder, "import_type": "dir"})
     assert r.status_code == 200, r.text
-    import time
-    deadline = time.time() + 30
-    while time.time() < deadline:
+    def finished():
         t = api.get(f"/datasets/{ds}/import-tasks/{r.json()['task_id']}").json()
-        if t["status"] in ("COMPLETED", "FAILED"):
-            break
-        time.sleep(0.05)
+        return t if t["status"] in ("COMPLETED", "FAILED") else None
+    t = wait_until(finished, 30, what="the import to finish")
     assert t["status"] == "COMPLETED", t
     assert api.list(ds)["sample_count"] == 2
     alive(server)
