@@ -755,25 +755,72 @@ def test_apis_in_the_request_or_the_config(mapi, srv):
 
 # ------------------------------------------------------------------ 5. publishing that cannot finish, and deletion during publishing
 
-def blocker(srv, n=3000):
-    """A package of many small files: its publication takes a while."""
+def blocker(srv, n):
+    """A package of n small files: its publication keeps the server's one task
+    worker busy for a while (n * 1000 bytes to copy, file by file)."""
     root = f"/{MBUCKET}/{uid('big')}/"
-    for i in range(n):
-        srv.objects.put(f"{root}model/part{i:05d}.bin", b"z" * 1000)
+    srv.objects.put_many([f"{root}model/part{i:05d}.bin" for i in range(n)], b"z" * 1000)
     return root
 
 
+def publish_task(srv, mid):
+    """(status, progress) of the model's publication in the server's task queue:
+    QUEUING (its copy has not started), RUNNING, COMPLETED or FAILED, and the
+    files copied so far (recorded every 100). The API does not show when a
+    publication starts, so the tests read it from the metadata database."""
+    row = srv.db.query_one("SELECT status, progress FROM tasks WHERE kind = 'model-publish' AND resource_id = ? "
+                           "ORDER BY created_at DESC", (mid,))
+    assert row is not None, f"no publish task for {mid}"
+    return row[0], json.loads(row[1] or "{}")
+
+
+def registry_has_files(srv, mid):
+    """Whether the registry holds any file of the model yet (cheaper than registry_files)."""
+    return any(fs for _, _, fs in os.walk(registry_dir(srv, mid)))
+
+
+BLOCKER_FILES = 3000  # the first attempt's blocker; each further attempt's is four times larger
+assert BLOCKER_FILES % 100 == 0  # the progress of a copy is recorded every 100 files: a whole copy shows them all
+ATTEMPTS = 4
+
+
 def test_source_gone_before_the_copy_fails_the_model(mapi, srv):
-    """Publications run one after another: while a big one is being copied the
-    next model's source can be removed before its copy starts; that model
-    ends 'failed' with nothing in the registry."""
-    big_src = blocker(srv)
-    victim_src = simple_package(srv, extra={"model/config.json": json.dumps({"runtime": "python3.6"})})
-    big = import_model(mapi, big_src, name=uid("blk"))
-    victim = import_model(mapi, victim_src, name=uid("victim"))
-    srv.objects.delete_all(victim_src)
-    if get_model(mapi, big)["model_status"] != "publishing" or os.path.exists(registry_dir(srv, victim)):
-        pytest.skip("the victim's publication may have started before its source was removed")
+    """Publications run one at a time, in order (one task worker). While a big
+    one is copied, the next model's source is removed before its copy starts:
+    that model ends 'failed' with nothing in the registry.
+
+    That the removal came first is not left to timing: it is read from the
+    task queue after the removal (the model's publication still QUEUING). On a
+    machine where the big copy was already over by then, the model's copy
+    may have run before or during the removal; what it published is checked
+    (whole files of its package, or nothing and 'failed'), and the attempt is
+    made again behind a blocker four times larger."""
+    n = BLOCKER_FILES
+    files = {"model/weights.bin": b"w" * 10, "model/config.json": json.dumps({"runtime": "python3.6"}).encode()}
+    for _ in range(ATTEMPTS):
+        big_src = blocker(srv, n)
+        victim_src = package(srv, files)
+        big = import_model(mapi, big_src, name=uid("blk"))
+        victim = import_model(mapi, victim_src, name=uid("victim"))
+        assert srv.objects.delete_all(victim_src) == len(files)
+        state, _ = publish_task(srv, victim)
+        if state == "QUEUING":
+            break
+        # The victim's copy had begun: whatever it published is whole files of its package, counted in its size.
+        m = wait_status(mapi, victim, timeout=60)
+        got = registry_files(srv, victim)
+        assert all(files[k] == v for k, v in got.items()), (set(got), set(files))
+        if m["model_status"] == "published":
+            assert got and m["model_size"] == sum(len(v) for v in got.values()), (m, set(got))
+        else:
+            assert got == {} and m["model_size"] == 0, (m, set(got))
+        published(mapi, big, timeout=60)
+        for mid in (victim, big):
+            assert delete(mapi, mid).status_code == 200
+        n *= 4
+    else:
+        raise AssertionError(f"the victim's publication started before its source was removed in all {ATTEMPTS} "
+                             f"attempts, the last behind {n // 4} files")
     m = wait_status(mapi, victim, timeout=60)
     assert m["model_status"] == "failed", m
     assert m["model_size"] == 0, m
@@ -782,7 +829,7 @@ def test_source_gone_before_the_copy_fails_the_model(mapi, srv):
     body = listing(mapi, model_status="failed", model_name=m["model_name"], exact_match="true")
     assert [x["model_id"] for x in body["models"]] == [victim], body
     b = published(mapi, big, timeout=60)
-    assert b["model_size"] == 3000 * 1000, b
+    assert b["model_size"] == n * 1000, b
     # a failed model can be deleted
     r = delete(mapi, victim)
     assert r.status_code == 200 and r.json()["delete_success_list"] == [victim], r.text
@@ -792,23 +839,33 @@ def test_source_gone_before_the_copy_fails_the_model(mapi, srv):
 
 def test_delete_while_publishing_leaves_no_registry_files(mapi, srv):
     """A model deleted while its files are being copied into the registry must
-    leave nothing there once the copy has stopped."""
-    big_src = blocker(srv)
-    big = import_model(mapi, big_src, name=uid("blk"))
-    sentinel = import_model(mapi, simple_package(srv), name=uid("sentinel"))  # published after big's copy
-    deadline = time.time() + 30
-    while not registry_files(srv, big) and time.time() < deadline:
-        time.sleep(0.005)
-    state = get_model(mapi, big)["model_status"]
-    if state != "publishing":
-        pytest.skip("the copy finished before the delete could be sent")
-    r = delete(mapi, big)
-    assert r.status_code == 200 and r.json()["delete_success_list"] == [big], r.text
-    published(mapi, sentinel, timeout=60)
-    assert_err(mapi.get(f"/models/{big}"), 404, "ModelArts.3001")
-    left = registry_files(srv, big)
-    assert left == {}, f"{len(left)} files of the deleted model {big} are left in the registry"
-    assert listing(mapi, model_name=big, exact_match="true")["total_count"] == 0
+    leave nothing there once the copy has stopped.
+
+    The delete is sent once the copy has put files in the registry. That it
+    came before the copy ended is not left to timing: read from the task
+    queue after the delete returned, the publication still runs and its
+    progress is short of all files. A model whose copy was already over was
+    deleted after publishing instead; nothing may be left of it either, and
+    the attempt is made again with a blocker four times larger."""
+    n = BLOCKER_FILES
+    for _ in range(ATTEMPTS):
+        big = import_model(mapi, blocker(srv, n), name=uid("blk"))
+        sentinel = import_model(mapi, simple_package(srv), name=uid("sentinel"))  # published after big's copy
+        wait_until(lambda: registry_has_files(srv, big) or publish_task(srv, big)[0] not in ("QUEUING", "RUNNING"),
+                   timeout=30, interval=0.005, what="the copy to begin")
+        r = delete(mapi, big)
+        state, progress = publish_task(srv, big)
+        during = state == "RUNNING" and progress.get("files", 0) < n
+        assert r.status_code == 200 and r.json()["delete_success_list"] == [big], r.text
+        published(mapi, sentinel, timeout=60)
+        assert_err(mapi.get(f"/models/{big}"), 404, "ModelArts.3001")
+        left = registry_files(srv, big)
+        assert left == {}, f"{len(left)} files of the deleted model {big} are left in the registry"
+        assert listing(mapi, model_name=big, exact_match="true")["total_count"] == 0
+        if during:
+            return
+        n *= 4
+    raise AssertionError(f"the copy was over before the delete in all {ATTEMPTS} attempts, the last of {n // 4} files")
 
 
 # ------------------------------------------------------------------ 6. unknown models
