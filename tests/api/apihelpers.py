@@ -1,5 +1,5 @@
-"""Helpers shared by the IAM / HTTP black-box tests (kept out of conftest.py so
-the fixtures there stay exactly as they are)."""
+"""Helpers shared by the IAM / HTTP black-box tests (the shared fixtures, and
+second_account, are in conftest.py)."""
 import json
 import re
 import socket
@@ -8,7 +8,7 @@ import urllib.parse
 
 import requests
 
-from conftest import make_user, token_for, unique
+from conftest import make_user, token_for
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 TOKEN_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
@@ -74,23 +74,6 @@ def password_token_request(base, user, password, domain="admin", scope=None, que
     if scope is not None:
         body["auth"]["scope"] = scope
     return requests.post(base + "/v3/auth/tokens" + query, json=body)
-
-
-_second = {}
-
-
-def second_account(server):
-    """Another account on the session server: (domain_id, project_id, owner headers, name)."""
-    key = server.base
-    if key not in _second:
-        name = unique("acct")
-        pw = "Other-pass-1"
-        out = server.admin_cli("account-create", "--name", name, "--password", pw)
-        assert HEX32.match(out["domain_id"]) and out["name"] == name, out
-        tok, body = token_for(server.base, name, pw, name, project="local")
-        assert body["project"]["id"] == out["project_id"]
-        _second[key] = (out["domain_id"], out["project_id"], {"X-Auth-Token": tok}, name)
-    return _second[key]
 
 
 # ---- raw sockets

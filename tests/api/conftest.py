@@ -1,12 +1,25 @@
 """Black-box fixtures: a real `atelier serve` on a free port below 32768 with a
 temporary data dir, and independent clients (python3-requests, an AK/SK signer
-written from the spec) to talk to it. Run with /usr/bin/python3 -m pytest."""
+written from the spec) to talk to it. Run with /usr/bin/python3 -m pytest.
+
+Shared by every test file:
+  server          the session's server (a Server); server.objects and
+                  server.db reach its object store and database past the API
+                  (backends.py), as do the fixtures `objects` and `db`
+  admin           headers of its account owner, scoped to the region project
+  api             a datahelpers.Api (/v2/{project_id}) of that owner
+  tapi            the v1 training client srv.api of a module's own server `srv`
+  second_project  (project_id, headers): a second project of the same account
+  other_account   (domain_id, project_id, owner headers, name) of another account
+  wait_until(fn, timeout, ...)  polls fn until it returns something truthy
+"""
 import datetime
 import hashlib
 import hmac
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -18,6 +31,8 @@ import uuid
 
 import pytest
 import requests
+
+from backends import LocalObjectStore, SqliteDatabase
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("ATELIER_BIN", os.path.join(ROOT, "build", "atelier"))
@@ -78,6 +93,20 @@ class Server:
     def log(self):
         with open(os.path.join(self.data_dir, "server.log")) as f:
             return f.read()
+
+    def running(self):
+        """Whether this server's process is up."""
+        return getattr(self, "proc", None) is not None and self.proc.poll() is None
+
+    @property
+    def objects(self):
+        """This server's object store, past the API (backends.py)."""
+        return LocalObjectStore.of_data_dir(self.data_dir)
+
+    @property
+    def db(self):
+        """This server's metadata database, past the API (backends.py)."""
+        return SqliteDatabase.of_data_dir(self.data_dir, running=self.running)
 
     def admin_cli(self, *args):
         """Runs `atelier admin` on this server's data dir; returns parsed JSON output."""
@@ -169,6 +198,87 @@ def server():
 def admin(server):
     """Headers of the account owner, project-scoped to the region project."""
     return {"X-Auth-Token": server.admin_token}
+
+
+@pytest.fixture
+def objects(server):
+    """The session server's object store, past the API (backends.py)."""
+    return server.objects
+
+
+@pytest.fixture
+def db(server):
+    """The session server's metadata database, past the API (backends.py)."""
+    return server.db
+
+
+@pytest.fixture
+def api(server, admin):
+    """The account owner's client of /v2/{project_id} (data management) on the session server."""
+    from datahelpers import Api  # datahelpers imports this module
+    return Api(server, admin)
+
+
+@pytest.fixture
+def tapi(srv):
+    """The training-family (v1) client `srv.api` of the module's own server:
+    for the modules that start one as their fixture `srv` (training jobs,
+    Slurm, visualization)."""
+    return srv.api
+
+
+@pytest.fixture(scope="session")
+def second_project(server):
+    """A second project (local_x) of the session server's account, nothing
+    granted in it: (project_id, the owner's headers scoped to it)."""
+    h = {"X-Auth-Token": server.admin_token}
+    r = requests.post(server.base + "/v3/projects", headers=h, json={"project": {"name": "local_x"}})
+    assert r.status_code == 201, r.text
+    pid = r.json()["project"]["id"]
+    tok, body = token_for(server.base, "admin", ADMIN_PASSWORD, "admin", project="local_x")
+    assert body["project"]["id"] == pid != server.project_id
+    return pid, {"X-Auth-Token": tok}
+
+
+_second_accounts = {}
+
+
+def second_account(server):
+    """Another account on `server` (made once per server): (domain_id,
+    project_id, owner headers, name)."""
+    key = server.base
+    if key not in _second_accounts:
+        name = unique("acct")
+        pw = "Other-pass-1"
+        out = server.admin_cli("account-create", "--name", name, "--password", pw)
+        assert re.fullmatch(r"[0-9a-f]{32}", out["domain_id"]) and out["name"] == name, out
+        tok, body = token_for(server.base, name, pw, name, project="local")
+        assert body["project"]["id"] == out["project_id"]
+        _second_accounts[key] = (out["domain_id"], out["project_id"], {"X-Auth-Token": tok}, name)
+    return _second_accounts[key]
+
+
+@pytest.fixture
+def other_account(server):
+    """Another account on the session server: (domain_id, project_id, owner headers, name)."""
+    return second_account(server)
+
+
+def wait_until(fn, timeout=20, interval=0.05, what=None):
+    """Calls fn every `interval` seconds until it returns something truthy, and
+    returns that. Fails the test (AssertionError) when `timeout` seconds pass
+    first, naming `what` (a text, or a function giving one then, e.g. with the
+    last state seen) and fn's last value; fn is called once more at the
+    deadline. An assertion fn makes on the way fails the test at once."""
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.time() >= deadline:
+            name = what() if callable(what) else what or getattr(fn, "__name__", "a condition")
+            raise AssertionError(f"timed out after {timeout} s waiting for {name} (last: {v!r})")
+        time.sleep(interval)
 
 
 def unique(prefix="u"):

@@ -1,15 +1,13 @@
 """Helpers for the data-management (v2 datasets / labels / samples / annotation)
-black-box tests. Everything goes through HTTP except `put_file`, which writes an
-object straight into the embedded object store (<data_dir>/obs/<bucket>/<key>)
-to stand for files that were already in OBS before a dataset was created."""
+black-box tests. Everything goes through HTTP; files that were already in OBS
+before a dataset was created are put with `server.objects` (backends.py)."""
 import base64
-import os
 import re
 import urllib.parse
 
 import requests
 
-from conftest import unique
+from conftest import unique, wait_until
 
 BUCKET = "dtest"
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -36,26 +34,6 @@ def assert_err(r, status, code=None, field=None):
 def folder(tag="f"):
     """A fresh folder path /dtest/<unique>/ (no trailing part)."""
     return f"/{BUCKET}/{unique(tag)}/"
-
-
-def put_file(server, path, data):
-    """Writes an object directly into the server's embedded object store."""
-    if isinstance(data, str):
-        data = data.encode()
-    assert path.startswith("/")
-    full = os.path.join(server.data_dir, "obs", path.lstrip("/"))
-    os.makedirs(os.path.dirname(full), exist_ok=True)
-    with open(full, "wb") as f:
-        f.write(data)
-    return full
-
-
-def obj_file(server, path):
-    return os.path.join(server.data_dir, "obs", path.lstrip("/"))
-
-
-def obj_exists(server, path):
-    return os.path.isfile(obj_file(server, path))
 
 
 def q(name):
@@ -118,14 +96,10 @@ class Api:
 
     def wait_sync(self, ds, timeout=30):
         """Waits for the dataset's sync (e.g. the import started at creation) to finish."""
-        import time
-        deadline = time.time() + timeout
-        while time.time() < deadline:
+        def finished():
             st = self.get(f"/datasets/{ds}/sync-data/status").json()
-            if st["status"] in ("COMPLETED", "FAILED", "NOT_EXIST"):
-                return st
-            time.sleep(0.02)
-        raise AssertionError(f"sync of {ds} did not finish")
+            return st if st["status"] in ("COMPLETED", "FAILED", "NOT_EXIST") else None
+        return wait_until(finished, timeout, interval=0.02, what=f"the sync of {ds} to finish")
 
     def dataset(self, ds):
         r = self.get(f"/datasets/{ds}")

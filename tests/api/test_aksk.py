@@ -9,7 +9,7 @@ import urllib.parse
 import pytest
 import requests
 
-from apihelpers import admin_group_id, assert_iam_error, make_key, second_account
+from apihelpers import admin_group_id, assert_iam_error, make_key
 from conftest import make_user, sign_request, signed, unique
 
 
@@ -189,9 +189,9 @@ def test_old_credential_form(server, key):
     assert r.status_code == 200, r.text
 
 
-def test_x_domain_id_of_another_account_403(server, key):
+def test_x_domain_id_of_another_account_403(server, key, other_account):
     ak, sk, _, _ = key
-    other_did, _, _, _ = second_account(server)
+    other_did, _, _, _ = other_account
     r = signed("GET", server.base + "/v3/users", ak, sk, headers={"X-Domain-Id": other_did},
                signed=("content-type", "host", "x-domain-id", "x-sdk-date"))
     assert_iam_error(r, 403, "IAM.0002")
@@ -204,9 +204,9 @@ def test_x_domain_id_of_another_account_403(server, key):
     assert_iam_error(r, 403, "IAM.0002")
 
 
-def test_x_domain_id_mismatch_on_member_routes_403(server, key):
+def test_x_domain_id_mismatch_on_member_routes_403(server, key, other_account):
     ak, sk, _, _ = key
-    other_did, _, _, _ = second_account(server)
+    other_did, _, _, _ = other_account
     r = signed("GET", server.base + "/v3/auth/projects", ak, sk, headers={"X-Domain-Id": other_did},
                signed=("content-type", "host", "x-domain-id", "x-sdk-date"))
     assert_iam_error(r, 403, "IAM.0002")

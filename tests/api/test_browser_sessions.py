@@ -17,7 +17,6 @@ import pytest
 import requests
 
 from conftest import ADMIN_PASSWORD, Server, make_user, token_for
-from datahelpers import put_file
 from test_training_jobs import TApi, assert_v1_error, shutdown
 from test_visualization import create, event_file
 
@@ -204,8 +203,8 @@ def test_tensorboard_is_launched_and_proxied(tmp_path):
     api = TApi(s)
     try:
         data, name = event_file(tmp_path, [("loss", 0, 1.0), ("loss", 1, 0.5)])
-        put_file(s, "/vbkt/tb/logs/" + name, data)
-        put_file(s, "/vbkt/tb/notes.txt", b"not an event file")
+        s.objects.put("/vbkt/tb/logs/" + name, data)
+        s.objects.put("/vbkt/tb/notes.txt", b"not an event file")
         j = create(api, "tb-a", "/vbkt/tb/")
         url = j["service_url"]
         prefix = url[len(s.base):]
@@ -229,7 +228,7 @@ def test_tensorboard_is_launched_and_proxied(tmp_path):
         # view/data stays the built-in JSON
         assert requests.get(url + "/data", headers=h).json()["scalars"]["loss"] == [[0, 1.0], [1, 0.5]]
         # a new event file reaches the mirror within the sync period
-        put_file(s, "/vbkt/tb/logs/eval/events.out.tfevents.2.host", data)
+        s.objects.put("/vbkt/tb/logs/eval/events.out.tfevents.2.host", data)
         time.sleep(2.2)
         assert requests.get(url + "/x", headers=h).json()["files"] == ["logs/eval/events.out.tfevents.2.host", "logs/" + name]
         pid = seen["pid"]

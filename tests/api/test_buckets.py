@@ -8,16 +8,14 @@ created and nothing written in A's bucket. The same request naming a bucket
 nobody owns succeeds and makes that bucket B's; the platform's `samples`
 bucket may be read by everyone and written by no one."""
 import json
-import os
-import sqlite3
 import subprocess
 import time
 
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, BIN, Server, token_for, unique
-from datahelpers import b64, put_file
+from conftest import ADMIN_PASSWORD, BIN, Server, token_for, unique, wait_until
+from datahelpers import b64
 
 
 class Account:
@@ -43,11 +41,11 @@ def env():
     a = Account(srv, "acme", "Acme-pass-1")
     b = Account(srv, "bravo", "Bravo-pass-1")
     # A's bucket, claimed by A's first call, with a secret in it.
-    put_file(srv, "/acme-private/secret/secret.txt", "the secret of acme\n")
-    put_file(srv, "/acme-private/secret/train.py", "print(open('/home/work/data/secret.txt').read())\n")
-    put_file(srv, "/acme-private/models/m/model/config.json", json.dumps({"model_type": "PyTorch"}))
-    put_file(srv, "/acme-private/models/m/model/customize_service.py", "x = 1\n")
-    put_file(srv, "/acme-private/manifest/a.manifest", json.dumps({"source": "/acme-private/secret/secret.txt"}) + "\n")
+    srv.objects.put("/acme-private/secret/secret.txt", "the secret of acme\n")
+    srv.objects.put("/acme-private/secret/train.py", "print(open('/home/work/data/secret.txt').read())\n")
+    srv.objects.put("/acme-private/models/m/model/config.json", json.dumps({"model_type": "PyTorch"}))
+    srv.objects.put("/acme-private/models/m/model/customize_service.py", "x = 1\n")
+    srv.objects.put("/acme-private/manifest/a.manifest", json.dumps({"source": "/acme-private/secret/secret.txt"}) + "\n")
     r = a.req("POST", "/datasets", json={"dataset_name": "acme_ds", "dataset_type": 100,
                                          "work_path": "/acme-private/work/",
                                          "data_sources": [{"data_type": 0, "data_path": "/acme-private/secret/"}]})
@@ -57,14 +55,8 @@ def env():
 
 
 def tree(srv, bucket):
-    """Every file of a bucket on disk with its size and mtime: what must not change."""
-    root = os.path.join(srv.data_dir, "obs", bucket)
-    out = {}
-    for d, _, files in os.walk(root):
-        for f in files:
-            st = os.stat(os.path.join(d, f))
-            out[os.path.relpath(os.path.join(d, f), root)] = (st.st_size, st.st_mtime_ns)
-    return out
+    """Every object of a bucket with its size and modification time: what must not change."""
+    return {name: srv.objects.head(f"/{bucket}/{name}") for name in srv.objects.list(f"/{bucket}/")}
 
 
 def owners(srv):
@@ -85,8 +77,8 @@ def b_dataset(b, tag):
 
 def b_code(srv, tag):
     root = f"/bravo-own/{tag}/"
-    put_file(srv, root + "code/train.py", "print('hello')\n")
-    put_file(srv, root + "data/d.txt", "d\n")
+    srv.objects.put(root + "code/train.py", "print('hello')\n")
+    srv.objects.put(root + "data/d.txt", "d\n")
     return root
 
 
@@ -163,7 +155,7 @@ def build(srv, b, route, where, p, file_p):
         return method, "/visualization-jobs", {"job_name": unique("v")[:20], "train_url": p}
     if path == "/v1/{project_id}/models":
         root = f"/bravo-own/{tag}/model-src/"
-        put_file(srv, root + "model/customize_service.py", "x = 1\n")
+        srv.objects.put(root + "model/customize_service.py", "x = 1\n")
         body = {"model_name": unique("m"), "model_version": "0.0.1", "model_type": "PyTorch", "source_location": root,
                 "runtime": "python3.6"}
         if where == "/source_location":
@@ -273,20 +265,19 @@ def test_model_source_as_obs_url_is_checked(env):
 def test_manifest_lines_naming_another_accounts_files_fail(env):
     srv, a, b = env
     ds = b_dataset(b, unique("t"))
-    put_file(srv, "/bravo-own/m/own.txt", "mine\n")
+    srv.objects.put("/bravo-own/m/own.txt", "mine\n")
     lines = [{"source": "/acme-private/secret/secret.txt"},
              {"source": "/bravo-own/m/own.txt"},
              {"source": "/bravo-own/m/own.txt", "annotation": [{"type": 0, "name": "x", "annotation-loc": "/acme-private/secret/a.xml"}]}]
-    put_file(srv, "/bravo-own/m/in.manifest", "".join(json.dumps(l) + "\n" for l in lines))
+    srv.objects.put("/bravo-own/m/in.manifest", "".join(json.dumps(l) + "\n" for l in lines))
     r = b.req("POST", f"/datasets/{ds}/import-tasks", json={"import_path": "/bravo-own/m/in.manifest", "import_type": 1})
     assert r.status_code == 200, r.text
     task = r.json()["task_id"]
-    deadline = time.time() + 30
-    while time.time() < deadline:
+
+    def finished():
         t = b.req("GET", f"/datasets/{ds}/import-tasks/{task}").json()
-        if t["status"] in ("COMPLETED", "FAILED"):
-            break
-        time.sleep(0.1)
+        return t if t["status"] in ("COMPLETED", "FAILED") else None
+    t = wait_until(finished, 30, interval=0.1, what=f"import {task} to finish")
     assert t["status"] == "COMPLETED", t
     samples = b.req("GET", f"/datasets/{ds}/data-annotations/samples").json()["samples"]
     assert [s["source"].split("/")[-1] for s in samples] == ["content"] and len(samples) == 1, samples
@@ -314,7 +305,7 @@ def test_platform_samples_bucket_is_read_only(env):
     sid = listed[0]["sample_id"]
     r = b.req("POST", f"/datasets/{ds}/data-annotations/samples/delete", json={"samples": [sid], "delete_source": True})
     assert r.status_code == 200, r.text
-    assert os.path.isfile(os.path.join(srv.data_dir, "obs", "samples", "sklearn", "data", "train.csv"))
+    assert srv.objects.exists("/samples/sklearn/data/train.csv")
 
 
 def test_sample_config_runs_the_shipped_code(env):
@@ -327,14 +318,13 @@ def test_sample_config_runs_the_shipped_code(env):
     r = a.req("POST", "/training-jobs", json={"job_name": unique("sj"), "config": cfg})
     assert r.status_code == 200, r.text
     job, vid = r.json()["job_id"], r.json()["version_id"]
-    deadline = time.time() + 120
-    while time.time() < deadline:
+
+    def ended():
         v = a.req("GET", f"/training-jobs/{job}/versions/{vid}").json()
-        if v["status"] in (10, 3, 11, 12, 13):  # terminal
-            break
-        time.sleep(0.2)
+        return v if v["status"] in (10, 3, 11, 12, 13) else None  # terminal
+    v = wait_until(ended, 120, interval=0.2, what=f"job {job} to end")
     assert v["status"] == 10, v
-    assert os.path.isfile(os.path.join(srv.data_dir, "obs", "acme-private", "out-sample", "model.pkl"))
+    assert srv.objects.exists("/acme-private/out-sample/model.pkl")
 
 
 def test_existing_data_dir_gets_owners():
@@ -351,16 +341,13 @@ def test_existing_data_dir_gets_owners():
                                                    "work_path": f"/{bucket}/w/"})
             assert r.status_code == 201, r.text
         bds = b.req("GET", "/datasets").json()["datasets"][0]["dataset_id"]
-        put_file(srv, "/old-loose/f.txt", "nobody's\n")
+        srv.objects.put("/old-loose/f.txt", "nobody's\n")
         srv.stop()
         # Back to the state of an older server: no owners, B's dataset also in the shared bucket.
-        db = sqlite3.connect(os.path.join(srv.data_dir, "meta.db"))
-        db.execute("DELETE FROM bucket_owners")
-        db.execute("DELETE FROM bucket_owner_pass")
-        db.execute("UPDATE datasets SET data_sources = ? WHERE id = ?",
-                   (json.dumps([{"data_type": 0, "data_path": "/old-shared/in/"}]), bds))
-        db.commit()
-        db.close()
+        srv.db.execute("DELETE FROM bucket_owners")
+        srv.db.execute("DELETE FROM bucket_owner_pass")
+        assert srv.db.execute("UPDATE datasets SET data_sources = ? WHERE id = ?",
+                              (json.dumps([{"data_type": 0, "data_path": "/old-shared/in/"}]), bds)) == 1
         srv.restart()
         srv2 = srv
         got = owners(srv2)
@@ -374,12 +361,10 @@ def test_existing_data_dir_gets_owners():
             assert r.status_code == 403 and "administrator" in r.json()["error_msg"], r.text
         srv2.admin_cli("bucket-owner", "--bucket", "old-shared", "--account", "acme")
         # The server sees another process's change within its snapshot age (50 ms).
-        deadline = time.time() + 2
-        while True:
+        def allowed():
             r = a.req("POST", "/datasets", json={"dataset_name": unique("d"), "dataset_type": 0, "work_path": "/old-shared/x/"})
-            if r.status_code != 403 or time.time() > deadline:
-                break
-            time.sleep(0.05)
+            return (r,) if r.status_code != 403 else None  # (a failed Response is falsy)
+        (r,) = wait_until(allowed, 2, what="the new owner to be seen")
         assert r.status_code == 201, r.text
         r = b.req("POST", "/datasets", json={"dataset_name": unique("d"), "dataset_type": 0, "work_path": "/old-shared/y/"})
         assert r.status_code == 403, r.text

@@ -7,12 +7,7 @@ import random
 
 import pytest
 
-from datahelpers import Api, assert_err, assert_stats_exact, b64, folder, label_stats, put_file, q
-
-
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
+from datahelpers import assert_err, assert_stats_exact, b64, folder, label_stats, q
 
 
 def lab(name, type_=None, **prop):
@@ -424,7 +419,7 @@ def test_stats_exact_after_random_operations(api, server):
             ls = boxes() if label_names else []
             if rnd.random() < 0.3:
                 path = f"{ext}r{counter[0]}.jpg"
-                put_file(server, path, b"r")
+                server.objects.put(path, b"r")
                 s = {"data_source": {"data_path": path}}
             else:
                 s = {"name": f"s{counter[0]}.jpg", "data": b64(b"s%d" % counter[0])}

@@ -6,8 +6,8 @@ import time
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, token_for, unique
-from datahelpers import HEX32, Api, assert_err, b64, folder, obj_exists, put_file
+from conftest import unique
+from datahelpers import HEX32, Api, assert_err, b64, folder
 
 ALL_TYPES = [0, 1, 3, 100, 101, 102, 200, 201, 202, 400, 600, 900]
 
@@ -46,11 +46,6 @@ TAKES = {
 }
 KIND = {0: "image", 1: "image", 3: "image", 100: "text", 101: "text", 102: "text", 200: "audio", 201: "audio",
         202: "audio", 400: "table", 600: "video", 900: "free"}
-
-
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
 
 
 # ------------------------------------------------------------------ create, every type
@@ -108,7 +103,7 @@ def test_relation_label_needs_from_and_to_type(api):
 def test_create_imports_existing_files_by_extension(api, server, t):
     inp = folder("pre") + "in/"
     for k, v in PRESEED.items():
-        put_file(server, inp + k, v)
+        server.objects.put(inp + k, v)
     # Without the folder-layout annotations (sub/ would name a class): files only.
     ds, _ = api.create(t, labels=labels_for(t), data_path=inp, import_annotations=False)
     assert api.wait_sync(ds)["status"] == "COMPLETED"
@@ -459,7 +454,7 @@ def test_delete(api, server):
     d = api.dataset(ds)
     # a file in the work dir goes with the dataset; the source file stays (§1.1.5)
     work_file = d["inner_annotation_path"] + "V001/x.manifest"
-    put_file(server, work_file, "{}")
+    server.objects.put(work_file, "{}")
     r = api.delete(f"/datasets/{ds}")
     assert r.status_code == 204, r.text
     assert r.content == b""
@@ -469,8 +464,8 @@ def test_delete(api, server):
     assert_err(api.get(f"/datasets/{ds}/data-annotations/stats"), 400, "ModelArts.4352")
     assert_err(api.delete(f"/datasets/{ds}"), 400, "ModelArts.4352")
     assert api.get("/datasets", params={"search_content": name}).json()["total_number"] == 0
-    assert obj_exists(server, inp + "k.jpg")
-    assert not obj_exists(server, work_file)
+    assert server.objects.exists(inp + "k.jpg")
+    assert not server.objects.exists(work_file)
     # the name is free again, and the new dataset starts empty (old samples gone)
     ds2, _ = api.create(0, name=name, data_path=folder() + "in/")
     assert ds2 != ds
@@ -485,32 +480,15 @@ def test_delete_without_source_removes_inline_uploads(api, server):
     s = api.sample(ds, sid)
     d = api.dataset(ds)
     assert s["sample_dir"] == d["inner_data_path"]
-    assert obj_exists(server, d["inner_data_path"] + "w.jpg")
+    assert server.objects.exists(d["inner_data_path"] + "w.jpg")
     assert api.delete(f"/datasets/{ds}").status_code == 204
-    assert not obj_exists(server, d["inner_data_path"] + "w.jpg")
+    assert not server.objects.exists(d["inner_data_path"] + "w.jpg")
 
 
 # ------------------------------------------------------------------ cross-project isolation
 
-@pytest.fixture(scope="module")
-def project_x(server):
-    """Project local_x of the same account, nothing granted; the owner's token scoped to it."""
-    h = {"X-Auth-Token": server.admin_token}
-    r = requests.post(server.base + "/v3/projects", headers=h, json={"project": {"name": "local_x"}})
-    if r.status_code == 409:
-        r2 = requests.get(server.base + "/v3/projects", headers=h, params={"name": "local_x"})
-        pid = [p for p in r2.json()["projects"] if p["name"] == "local_x"][0]["id"]
-    else:
-        assert r.status_code == 201, r.text
-        pid = r.json()["project"]["id"]
-    assert pid != server.project_id
-    tok, body = token_for(server.base, "admin", ADMIN_PASSWORD, "admin", project="local_x")
-    assert body["project"]["id"] == pid
-    return pid, {"X-Auth-Token": tok}
-
-
-def test_cross_project_isolation(api, server, project_x):
-    pid_x, hx = project_x
+def test_cross_project_isolation(api, server, second_project):
+    pid_x, hx = second_project
     bx = Api(server, hx, pid_x)
     name = unique("iso")
     ds, _ = api.create(0, name=name, labels=[{"name": "cat"}])
@@ -538,8 +516,8 @@ def test_cross_project_isolation(api, server, project_x):
     assert_err(api.get(f"/datasets/{dsb}"), 400, "ModelArts.4352")
 
 
-def test_token_of_one_project_on_another_projects_url(api, server, project_x):
-    pid_x, hx = project_x
+def test_token_of_one_project_on_another_projects_url(api, server, second_project):
+    pid_x, hx = second_project
     ds, _ = api.create(0)
     # token of A on B's URL, token of B on A's URL
     for headers, pid in ((api.h, pid_x), (hx, server.project_id)):
@@ -552,9 +530,9 @@ def test_token_of_one_project_on_another_projects_url(api, server, project_x):
 
 def test_two_data_sources(api, server):
     root = folder()
-    put_file(server, root + "in1/a.jpg", b"a")
-    put_file(server, root + "in2/b.jpg", b"b")
-    put_file(server, root + "in2/deeper/c.png", b"c")
+    server.objects.put(root + "in1/a.jpg", b"a")
+    server.objects.put(root + "in2/b.jpg", b"b")
+    server.objects.put(root + "in2/deeper/c.png", b"c")
     r = api.create_raw(dataset_name=unique("two"), dataset_type=0, work_path=root + "out/",
                        data_sources=[{"data_path": root + "in1/"}, {"data_path": root + "in2/"}])
     assert r.status_code == 201, r.text

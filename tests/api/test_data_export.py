@@ -15,13 +15,8 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, token_for
-from datahelpers import Api, assert_err, assert_stats_exact, b64, folder, label_stats, obj_exists, obj_file, png, put_file
-
-
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
+from conftest import wait_until
+from datahelpers import Api, assert_err, assert_stats_exact, b64, folder, label_stats, png
 
 
 # ------------------------------------------------------------------ helpers
@@ -40,17 +35,16 @@ def start_export(api, ds, **body):
 
 
 def wait_export(api, ds, tid, timeout=30):
-    deadline = time.time() + timeout
-    t = None
-    while time.time() < deadline:
+    last = [None]
+
+    def finished():
         r = api.get(export_path(ds, tid))
         assert r.status_code == 200, r.text
-        t = r.json()
+        t = last[0] = r.json()
         if t["status"] in ("SUCCESSED", "FAILED"):
             return t
         assert t["status"] in ("INIT", "RUNNING"), t
-        time.sleep(0.02)
-    raise AssertionError(f"export {tid} did not finish: {t}")
+    return wait_until(finished, timeout, interval=0.02, what=lambda: f"export {tid} to finish: {last[0]}")
 
 
 def run_export(api, ds, **body):
@@ -65,8 +59,7 @@ def run_export(api, ds, **body):
 
 def manifest(server, t):
     """The lines of an export task's manifest, parsed."""
-    with open(obj_file(server, t["manifest_path"]), encoding="utf-8") as f:
-        text = f.read()
+    text = server.objects.text(t["manifest_path"])
     assert text == "" or text.endswith("\n")
     lines = [json.loads(l) for l in text.split("\n") if l.strip()]
     assert len(lines) == t["total_sample_count"], (len(lines), t)
@@ -86,14 +79,13 @@ def run_import(api, ds, path, **body):
     r = api.post(f"/datasets/{ds}/import-tasks", json={"import_path": path, **body})
     assert r.status_code == 200, r.text
     tid = r.json()["task_id"]
-    deadline = time.time() + 30
-    while time.time() < deadline:
+
+    def finished():
         t = api.get(f"/datasets/{ds}/import-tasks/{tid}").json()
-        if t["status"] in ("COMPLETED", "FAILED"):
-            assert t["status"] == "COMPLETED", t
-            return t
-        time.sleep(0.02)
-    raise AssertionError(f"import {tid} did not finish")
+        return t if t["status"] in ("COMPLETED", "FAILED") else None
+    t = wait_until(finished, 30, interval=0.02, what=f"import {tid} to finish")
+    assert t["status"] == "COMPLETED", t
+    return t
 
 
 GEOMETRY = (1, 3)
@@ -262,7 +254,7 @@ def test_round_trip_detection_every_shape(api, server):
         for ann in line.get("annotation", []):
             assert ann["type"] == "modelarts/object_detection" and ann["annotation-format"] == "PASCAL VOC"
             assert ann["annotation-loc"] == "obs:/" + t["path"] + "annotations/" + line["id"] + ".xml"
-            assert obj_exists(server, t["path"] + "annotations/" + line["id"] + ".xml")
+            assert server.objects.exists(t["path"] + "annotations/" + line["id"] + ".xml")
 
 
 def test_round_trip_segmentation_polygon(api, server):
@@ -411,8 +403,7 @@ def test_round_trip_s3_scheme(api, server):
                   "labels": [shape("car", "bndbox", [[1, 2], [30, 40]])]},
                  {"name": "b.jpg", "data": b64(b"b")}])
     ds2, t, a, b = round_trip(api, server, ds, 1, source_type_header="s3://")
-    with open(obj_file(server, t["manifest_path"])) as f:
-        raw = f.read()
+    raw = server.objects.text(t["manifest_path"])
     assert "obs://" not in raw
     lines = manifest(server, t)
     assert all(l["source"].startswith("s3://dtest/") for l in lines)
@@ -430,8 +421,8 @@ def test_round_trip_s3_scheme(api, server):
 def test_voc_export_flat_layout(api, server):
     ds, _ = api.create(1, labels=[lab("car", 1), lab("person", 1)])
     ext = folder("ext")
-    put_file(server, ext + "one/x.jpg", b"x-one")
-    put_file(server, ext + "two/x.jpg", b"x-two")
+    server.objects.put(ext + "one/x.jpg", b"x-one")
+    server.objects.put(ext + "two/x.jpg", b"x-two")
     ids = api.add(ds, [
         {"name": "a.jpg", "data": b64(b"image-a"), "metadata": {"@modelarts:size": [640, 480, 3]},
          "labels": [shape("car", "bndbox", [[32, 210], [190, 330]]),
@@ -451,10 +442,9 @@ def test_voc_export_flat_layout(api, server):
     clash = ids[4] + "_x.jpg"  # the second x.jpg gets its sample id as a prefix
     expect_files = {"a.jpg": b"image-a", "b.png": b"image-b", "c.jpg": b"image-c", "x.jpg": b"x-one", clash: b"x-two"}
     for name, data in expect_files.items():
-        with open(obj_file(server, out + name), "rb") as f:
-            assert f.read() == data, name
+        assert server.objects.get(out + name) == data, name
     stems = {"a", "b", "x", ids[4] + "_x"}
-    on_disk = set(os.listdir(obj_file(server, out)))
+    on_disk = set(server.objects.list(out))
     assert on_disk == set(expect_files) | {s + ".xml" for s in stems} | {t["manifest_path"].rsplit("/", 1)[1]}
     lines = {line_name(l): l for l in manifest(server, t)}
     assert set(lines) == set(expect_files)
@@ -468,8 +458,7 @@ def test_voc_export_flat_layout(api, server):
         assert ann["annotation-loc"] == "obs:/" + out + name.rsplit(".", 1)[0] + ".xml"
     assert lines["x.jpg"]["id"] == ids[3] and lines[clash]["id"] == ids[4]
     # the XML beside a.jpg
-    with open(obj_file(server, out + "a.xml")) as f:
-        root = ET.fromstring(f.read())
+    root = ET.fromstring(server.objects.text(out + "a.xml"))
     assert root.tag == "annotation" and root.findtext("filename") == "a.jpg"
     assert (root.findtext("size/width"), root.findtext("size/height"), root.findtext("size/depth")) == ("640", "480", "3")
     assert root.findtext("segmented") == "0"
@@ -480,16 +469,13 @@ def test_voc_export_flat_layout(api, server):
     assert objs[0].findtext("difficult") == "0" and objs[1].findtext("difficult") == "1"
     # By default (clear_hard_property) the labels' hard marks are left out too.
     t2 = run_export(api, ds, annotation_format="VOC")
-    with open(obj_file(server, t2["path"] + "a.xml")) as f:
-        assert [o.findtext("difficult") for o in ET.fromstring(f.read()).findall("object")] == ["0", "0"]
+    assert [o.findtext("difficult") for o in ET.fromstring(server.objects.text(t2["path"] + "a.xml")).findall("object")] == ["0", "0"]
     poly = objs[1].find("polygon")
     assert [poly.findtext(k) for k in ("x1", "y1", "x2", "y2", "x3", "y3")] == ["200", "400", "460", "395", "470", "470"]
-    with open(obj_file(server, out + "b.xml")) as f:
-        b_obj = ET.fromstring(f.read()).find("object")
+    b_obj = ET.fromstring(server.objects.text(out + "b.xml")).find("object")
     assert [b_obj.find("circle").findtext(k) for k in ("cx", "cy", "r")] == ["50", "40", "10"]
     assert b_obj.findtext("confidence") == "0.5"
-    with open(obj_file(server, out + ids[4] + "_x.xml")) as f:
-        x2 = ET.fromstring(f.read())
+    x2 = ET.fromstring(server.objects.text(out + ids[4] + "_x.xml"))
     assert x2.findtext("object/name") == "person" and x2.findtext("object/point/x") == "3"
     # the source dataset is untouched; the export imports as a manifest ...
     assert sorted(s["sample_name"] for s in api.all_samples(ds)) == ["a.jpg", "b.png", "c.jpg", "x.jpg", "x.jpg"]
@@ -527,7 +513,7 @@ def test_voc_only_for_detection(api, server):
                    "annotation_format")
     assert api.get(export_path(ds)).json()["total_count"] == 0
     assert api.get(export_path(ds1)).json()["total_count"] == 0
-    assert not os.path.exists(obj_file(server, out))
+    assert not server.objects.exists(out)
 
 
 # ------------------------------------------------------------------ selection filters
@@ -616,7 +602,7 @@ def test_export_type_3_needs_conditions(api, server, filt):
                  {"path": out, "export_type": 3, "export_params": {"samples": [ids["a"]]}}):
         assert_err(api.post(export_path(ds), json=body), 400, "ModelArts.0101", "export_params")
     assert api.get(export_path(ds)).json() == {"total_count": 0, "export_tasks": []}
-    assert not os.path.exists(obj_file(server, out))
+    assert not server.objects.exists(out)
 
 
 # ------------------------------------------------------------------ usage and hard properties
@@ -695,7 +681,7 @@ def test_task_progress_and_counts(api, server):
     assert (t["progress"], t["total_sample_count"], t["finished_sample_count"]) == (100, 7, 7)
     assert (t["path"], t["export_type"], t["export_format"], t["export_params"]) == (out, 2, 1, ep)
     assert before - 5000 <= t["create_time"] <= t["update_time"] <= int(time.time() * 1000) + 5000
-    assert t["manifest_path"].startswith(out) and obj_exists(server, t["manifest_path"])
+    assert t["manifest_path"].startswith(out) and server.objects.exists(t["manifest_path"])
     assert len(manifest(server, t)) == 7
     # the listing shows the same object
     lst = api.get(export_path(ds)).json()
@@ -828,8 +814,8 @@ def test_validation_errors_create_nothing(api, server):
     r = api.post(export_path(ds), json=[{"path": out}])
     assert_err(r, 400)
     assert api.get(export_path(ds)).json() == {"total_count": 0, "export_tasks": []}
-    assert not os.path.exists(obj_file(server, out))
-    assert not os.path.exists(obj_file(server, "/nosuchbucket-zz/"))
+    assert not server.objects.exists(out)
+    assert not server.objects.exists("/nosuchbucket-zz/")
     # unknown dataset
     assert_err(api.post(export_path("nosuchdataset"), json={"path": out}), 400, "ModelArts.4352")
 
@@ -841,29 +827,13 @@ def test_only_some_dataset_types_export(api, server, dtype, labels):
     out = folder("ty")
     assert_err(api.post(export_path(ds), json={"path": out}), 400, "ModelArts.4384")
     assert api.get(export_path(ds)).json()["total_count"] == 0
-    assert not os.path.exists(obj_file(server, out))
+    assert not server.objects.exists(out)
 
 
 # ------------------------------------------------------------------ cross-project isolation
 
-@pytest.fixture(scope="module")
-def project_x(server):
-    """Project local_x of the same account; the owner's token scoped to it."""
-    h = {"X-Auth-Token": server.admin_token}
-    r = requests.post(server.base + "/v3/projects", headers=h, json={"project": {"name": "local_x"}})
-    if r.status_code == 409:
-        r2 = requests.get(server.base + "/v3/projects", headers=h, params={"name": "local_x"})
-        pid = [p for p in r2.json()["projects"] if p["name"] == "local_x"][0]["id"]
-    else:
-        assert r.status_code == 201, r.text
-        pid = r.json()["project"]["id"]
-    tok, body = token_for(server.base, "admin", ADMIN_PASSWORD, "admin", project="local_x")
-    assert body["project"]["id"] == pid != server.project_id
-    return pid, {"X-Auth-Token": tok}
-
-
-def test_cross_project_isolation(api, server, project_x):
-    pid_x, hx = project_x
+def test_cross_project_isolation(api, server, second_project):
+    pid_x, hx = second_project
     bx = Api(server, hx, pid_x)
     ds, _ = api.create(0, labels=[lab("cat")])
     api.add(ds, [{"name": "a.jpg", "data": b64(b"a"), "labels": [lab("cat")]}])
@@ -882,7 +852,7 @@ def test_cross_project_isolation(api, server, project_x):
         assert_err(r, 403, "ModelArts.0210")
         r = requests.get(f"{server.base}/v2/{pid}{export_path(d)}", headers=headers)
         assert_err(r, 403, "ModelArts.0210")
-    assert not os.path.exists(obj_file(server, out))
+    assert not server.objects.exists(out)
     # A's tasks are untouched; B exports its own dataset
     assert api.get(export_path(ds)).json()["total_count"] == 1
     tb = run_export(bx, dsb)
@@ -895,25 +865,18 @@ def test_export_a_published_version(api, server):
     api.add(ds, [{"name": "a.jpg", "data": b64(b"a"), "labels": [{"name": "cat", "type": 0}]},
                  {"name": "b.jpg", "data": b64(b"b")}])
     vid = api.post(f"/datasets/{ds}/versions").json()["version_id"]
-    deadline = time.time() + 30
-    while api.get(f"/datasets/{ds}/versions/{vid}").json()["status"] != 1:
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: api.get(f"/datasets/{ds}/versions/{vid}").json()["status"] == 1, 30, what=f"version {vid}")
     # the working copy moves on; the version export does not
     api.add(ds, [{"name": "c.jpg", "data": b64(b"c"), "labels": [{"name": "dog", "type": 0}]}])
     out = folder("verexp")
-    put_file(server, out + "keep", b"x")
+    server.objects.put(out + "keep", b"x")
     for export_type, names in ((2, {"a.jpg", "b.jpg"}), (0, {"a.jpg"}), (1, {"b.jpg"})):
         r = api.post(f"/datasets/{ds}/export-tasks",
                      json={"path": out, "version_id": vid, "export_type": export_type, "source_type_header": "s3://"})
         assert r.status_code == 200, r.text
-        tid = r.json()["task_id"]
-        deadline = time.time() + 30
-        while (t := api.get(f"/datasets/{ds}/export-tasks/{tid}").json())["status"] != "SUCCESSED":
-            assert t["status"] in ("INIT", "RUNNING") and time.time() < deadline, t
-            time.sleep(0.05)
-        with open(obj_file(server, t["manifest_path"])) as f:
-            lines = [json.loads(l) for l in f if l.strip()]
+        t = wait_export(api, ds, r.json()["task_id"])
+        assert t["status"] == "SUCCESSED", t
+        lines = [json.loads(l) for l in server.objects.text(t["manifest_path"]).splitlines() if l.strip()]
         assert {l["source"].rsplit("/", 1)[1] for l in lines} == names
         assert all(l["source"].startswith("s3://") for l in lines)
         assert t["finished_sample_count"] == len(names)
@@ -929,25 +892,24 @@ def test_export_into_a_new_dataset(api, server):
                  {"name": "b.jpg", "data": b64(b"b"), "labels": [{"name": "dog", "type": 0}]},
                  {"name": "c.jpg", "data": b64(b"c")}])
     out = folder("newds")
-    put_file(server, out + "keep", b"x")
+    server.objects.put(out + "keep", b"x")
     name = "copy" + os.urandom(4).hex()
     body = {"path": out, "export_type": 0,
             "export_params": {"export_dest": "NEW_DATASET", "export_new_dataset_name": name,
                               "export_new_dataset_work_path": folder("newwork")}}
     r = api.post(f"/datasets/{ds}/export-tasks", json=body)
     assert r.status_code == 200, r.text
-    tid = r.json()["task_id"]
-    deadline = time.time() + 30
-    while (t := api.get(f"/datasets/{ds}/export-tasks/{tid}").json())["status"] != "SUCCESSED":
-        assert t["status"] in ("INIT", "RUNNING") and time.time() < deadline, t
-        time.sleep(0.05)
+    t = wait_export(api, ds, r.json()["task_id"])
+    assert t["status"] == "SUCCESSED", t
     new = t["new_dataset_id"]
     listed = api.get("/datasets", params={"search_content": name}).json()["datasets"]
     assert [d["dataset_id"] for d in listed] == [new]
-    deadline = time.time() + 30
-    while (it := api.get(f"/datasets/{new}/import-tasks/{t['import_task_id']}").json())["status"] != "COMPLETED":
-        assert it["status"] in ("QUEUING", "RUNNING") and time.time() < deadline, it
-        time.sleep(0.05)
+
+    def imported():
+        it = api.get(f"/datasets/{new}/import-tasks/{t['import_task_id']}").json()
+        assert it["status"] in ("QUEUING", "RUNNING", "COMPLETED"), it
+        return it["status"] == "COMPLETED"
+    wait_until(imported, 30, what="the new dataset's import")
     got = sorted((s["sample_name"], [l["name"] for l in s["labels"]]) for s in api.all_samples(new))
     assert got == [("a.jpg", ["cat"]), ("b.jpg", ["dog"])]
     assert {l["name"] for l in api.get(f"/datasets/{new}/data-annotations/labels").json()["labels"]} == {"cat", "dog"}
@@ -963,12 +925,12 @@ def test_a_file_write_that_fails_fails_the_export_with_its_reason(api, server):
     api.add(ds, [{"name": f"{i}.jpg", "data": b64(b"x"), "metadata": SIZE,
                   "labels": [shape("car", "bndbox", [[1, 2], [30, 40]])]} for i in range(30)])
     path = folder("blocked")
-    put_file(server, path + "annotations", b"in the way")
+    server.objects.put(path + "annotations", b"in the way")
     t = wait_export(api, ds, start_export(api, ds, path=path))
     assert t["status"] == "FAILED", t
     assert "annotations" in t["error_msg"] and "parent is an object" in t["error_msg"], t
     # no manifest names files that were never written
-    assert not [f for f in os.listdir(obj_file(server, path)) if f.endswith(".manifest")]
+    assert not [f for f in server.objects.list(path) if f.endswith(".manifest")]
     # the server is fine, and the same export to a free folder succeeds
     run_export(api, ds)
 
@@ -986,8 +948,7 @@ def test_coco_export_round_trips_boxes_and_writes_the_other_shapes_as_boxes(api,
         {"name": "none.jpg", "data": b64(b"none"), "metadata": SIZE},
     ])
     t = run_export(api, ds, annotation_format="COCO")
-    with open(obj_file(server, t["path"] + "annotations/instances_default.json")) as f:
-        coco = json.load(f)
+    coco = json.loads(server.objects.text(t["path"] + "annotations/instances_default.json"))
     assert [c["name"] for c in coco["categories"]] == ["car", "person"]
     images = {im["file_name"]: im for im in coco["images"]}
     assert sorted(images) == ["a.jpg", "b.jpg", "none.jpg"]
@@ -997,8 +958,7 @@ def test_coco_export_round_trips_boxes_and_writes_the_other_shapes_as_boxes(api,
                    for im_name, im in images.items() if im["id"] == a["image_id"])
     assert boxes == [("a.jpg", [1, 1, 8, 8]), ("a.jpg", [2.5, 3, 57.5, 67.25]), ("b.jpg", [0, 0, 5, 5])], boxes
     for name in images:  # the images are copied beside the instance file
-        with open(obj_file(server, t["path"] + "images/" + name), "rb") as f:
-            assert f.read() == {"a.jpg": b"aaa", "b.jpg": b"bbb", "none.jpg": b"none"}[name]
+        assert server.objects.get(t["path"] + "images/" + name) == {"a.jpg": b"aaa", "b.jpg": b"bbb", "none.jpg": b"none"}[name]
     # Importing the exported folder as COCO gives the same samples and boxes.
     ds2, _ = api.create(1, no_source=True)
     it = run_import(api, ds2, t["path"], annotation_format="COCO")
@@ -1013,8 +973,7 @@ def test_coco_export_round_trips_boxes_and_writes_the_other_shapes_as_boxes(api,
     ds3, _ = api.create(1, labels=[lab("car", 1), lab("person", 1)])
     api.add(ds3, [{"name": "all.jpg", "data": b64(b"all"), "metadata": SIZE, "labels": DETECTION_SHAPES}])
     t = run_export(api, ds3, annotation_format="COCO")
-    with open(obj_file(server, t["path"] + "annotations/instances_default.json")) as f:
-        coco = json.load(f)
+    coco = json.loads(server.objects.text(t["path"] + "annotations/instances_default.json"))
     got = sorted(a["bbox"] for a in coco["annotations"])
     assert got == sorted([[10, 10, 40, 30], [1, 1, 19, 29], [40, 30, 20, 20], [0, 0, 100, 80], [5, 5, 1, 65],
                           [0, 0, 30, 30]]), got
@@ -1041,7 +1000,7 @@ def test_yolo_export_round_trips_boxes_and_subsets(api, server):
     ])
     set_usage(api, ds, {ids[0]: "TRAIN", ids[1]: "EVAL"})
     t = run_export(api, ds, annotation_format="YOLO")
-    read = lambda rel: open(obj_file(server, t["path"] + rel)).read()  # noqa: E731
+    read = lambda rel: server.objects.text(t["path"] + rel)  # noqa: E731
     assert read("obj.names") == "car\nperson\n"
     assert "classes = 2" in read("obj.data") and "train = data/train.txt" in read("obj.data")
     assert read("train.txt").split() == ["data/obj_train_data/a.png", "data/obj_train_data/c.png"]

@@ -9,20 +9,14 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, BIN, Server, free_port, token_for, unique
-from datahelpers import BUCKET, Api, assert_err, assert_stats_exact, folder, obj_exists, obj_file, png, put_file
+from conftest import ADMIN_PASSWORD, BIN, Server, free_port, token_for, unique, wait_until
+from datahelpers import BUCKET, Api, assert_err, assert_stats_exact, folder, png
 
 CLS = "modelarts/image_classification"
-
-
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
 
 
 # ------------------------------------------------------------------ helpers
@@ -41,16 +35,16 @@ def start(api, ds, **body):
 
 
 def wait_task(api, ds, tid, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    last = [None]
+
+    def finished():
         r = api.get(tasks_path(ds, tid))
         assert r.status_code == 200, r.text
-        t = r.json()
+        t = last[0] = r.json()
         if t["status"] in ("COMPLETED", "FAILED"):
             return t
         assert t["status"] in ("QUEUING", "RUNNING"), t
-        time.sleep(0.02)
-    raise AssertionError(f"import {tid} did not finish: {t}")
+    return wait_until(finished, timeout, interval=0.02, what=lambda: f"import {tid} to finish: {last[0]}")
 
 
 def run_import(api, ds, **body):
@@ -69,13 +63,13 @@ def counts(t):
 def write_manifest(server, path, lines):
     """Lines are dicts (dumped as JSON) or raw strings; one per line."""
     text = "\n".join(l if isinstance(l, str) else json.dumps(l) for l in lines) + "\n"
-    put_file(server, path, text)
+    server.objects.put(path, text)
     return path
 
 
 def files(server, root, *names, data=b"img"):
     for n in names:
-        put_file(server, root + n, data)
+        server.objects.put(root + n, data)
 
 
 def cls(*names, **extra):
@@ -175,7 +169,7 @@ def test_manifest_with_bom_and_crlf_lines(api, server):
     root = folder("crlf")
     files(server, root, "a.jpg", "b.jpg")
     text = "\ufeff" + json.dumps(line(root + "a.jpg", cls("cat"))) + "\r\n" + json.dumps(line(root + "b.jpg", cls("dog"))) + "\r\n"
-    put_file(server, root + "w.manifest", text.encode())
+    server.objects.put(root + "w.manifest", text.encode())
     t = run_import(api, ds, import_path=root + "w.manifest")
     assert counts(t) == (2, 2, 2, 0, 2, 0, 0), t
     s = by_name(api, ds)
@@ -206,14 +200,14 @@ def test_manifest_detection_voc(api, server):
     ds, _ = api.create(type_=1, labels=[{"name": "car", "type": 1}], no_source=True)
     root = folder("det")
     files(server, root, "img_17.png", "img_18.jpg", "plain.jpg")
-    put_file(server, root + "ann/img_17.xml", voc([
+    server.objects.put(root + "ann/img_17.xml", voc([
         ("car", box(32, 210, 190, 330), None),
         ("crosswalk", "<polygon><x1>200</x1><y1>400</y1><x2>460</x2><y2>395</y2><x3>470</x3><y3>470</y3></polygon>",
          "<difficult>1</difficult><hard-coefficient>0.6</hard-coefficient>"),
         ("sign", "<circle><cx>520</cx><cy>120</cy><r>18</r></circle>",
          "<difficult>0</difficult><properties><property><key>shape_kind</key><value>round</value></property></properties>"),
     ]))
-    put_file(server, root + "ann/img_18.xml", voc([("car", box(1.5, 2, 10, 20.25), None)], size=(100, 50, 1)))
+    server.objects.put(root + "ann/img_18.xml", voc([("car", box(1.5, 2, 10, 20.25), None)], size=(100, 50, 1)))
     m = write_manifest(server, root + "det.manifest", [
         line("obs:/" + root + "img_17.png",
              [{"type": "modelarts/object_detection", "annotation-loc": "obs:/" + root + "ann/img_17.xml",
@@ -287,12 +281,13 @@ def test_manifest_detection_voc_files_paged_out(api, server, every):
             loc = root + f"i{i:03d}.xml"
             shape = box(i, 2, i + 10, 20) if i % 5 else \
                 f"<polygon><x1>{i}</x1><y1>1</y1><x2>{i + 9}</x2><y2>1</y2><x3>{i + 4}</x3><y3>30</y3></polygon>"
-            put_file(server, loc, voc([(f"k{i % 7}", shape, None)]))
+            server.objects.put(loc, voc([(f"k{i % 7}", shape, None)]))
             want[img] = (f"k{i % 7}", [[i, 2], [i + 10, 20]] if i % 5 else [[i, 1], [i + 9, 1], [i + 4, 30]])
         lines.append(line("obs:/" + root + img, [{"type": "modelarts/object_detection", "annotation-loc": "obs:/" + loc,
                                                   "annotation-format": "PASCAL VOC", "annotated-by": "human"}]))
     m = write_manifest(server, root + "p.manifest", lines)
-    paged = [_page_out(obj_file(server, root + f"i{i:03d}.xml")) for i in range(0, 240, every) if i % 40 != 7]
+    # the page cache of the embedded backend's files
+    paged = [_page_out(server.objects.local_path(root + f"i{i:03d}.xml")) for i in range(0, 240, every) if i % 40 != 7]
     if not any(paged):
         pytest.skip("this file system keeps files in memory")
     t = run_import(api, ds, import_path=m)
@@ -312,7 +307,7 @@ def test_manifest_segmentation_voc(api, server):
     ds, _ = api.create(type_=3, no_source=True)
     root = folder("seg")
     files(server, root, "leaf.jpg")
-    put_file(server, root + "leaf.xml", voc([("leaf", "<polygon><x1>1</x1><y1>1</y1><x2>50</x2><y2>1</y2><x3>25</x3>"
+    server.objects.put(root + "leaf.xml", voc([("leaf", "<polygon><x1>1</x1><y1>1</y1><x2>50</x2><y2>1</y2><x3>25</x3>"
                                                       "<y3>40</y3></polygon>", "<mask_color>128,64,0</mask_color>")],
                                             size=(100, 100, 3)))
     m = write_manifest(server, root + "s.manifest", [
@@ -351,7 +346,7 @@ def test_manifest_text_classification_content(api, server):
         got[r.content.decode()] = s
         # the text was stored in the dataset's own storage
         assert s["sample_dir"] == inner, (s["sample_dir"], inner)
-        assert obj_exists(server, s["sample_dir"] + s["sample_name"])
+        assert server.objects.exists(s["sample_dir"] + s["sample_name"])
         assert s["sample_type"] == 1
     assert set(got) == set(texts)
     assert names_of(got[texts[0]]) == ["positive"] and got[texts[0]]["sample_usage"] == "TRAIN"
@@ -371,7 +366,7 @@ def test_manifest_named_entities(api, server):
     text = "Ada Lovelace was born in London."
     ent = lambda name, b, e: {"type": "modelarts/text_entity", "name": name,
                               "property": {"@modelarts:start_index": b, "@modelarts:end_index": e}}
-    put_file(server, root + "file.txt", "Grace Hopper")  # an object source: offsets checked against its text
+    server.objects.put(root + "file.txt", "Grace Hopper")  # an object source: offsets checked against its text
     m = write_manifest(server, root + "e.manifest", [
         line("content://" + text, [ent("Person", 0, 12), ent("City", 25, 31)], usage="TRAIN"),
         line("content://Short", [ent("Person", 0, 40)]),  # beyond the text
@@ -494,7 +489,7 @@ def test_manifest_detection_failures(api, server):
         "badshape.xml": voc([("ghost7", "<hexagon><a>1</a></hexagon>", None)]),
     }
     for name, text in xml.items():
-        put_file(server, root + name, text)
+        server.objects.put(root + name, text)
     det = lambda xml_name: [{"type": "modelarts/object_detection", "annotation-loc": "obs:/" + root + xml_name}]
     lines = [line(root + "x.jpg", det(n)) for n in
              ("missing.xml", "broken.xml", "inverted.xml", "nosize.xml", "outside.xml", "root.xml", "noshape.xml",
@@ -527,12 +522,12 @@ def test_manifest_detection_failures(api, server):
 def test_paths_leaving_the_store_are_refused(api, server):
     ds, _ = api.create(type_=900, no_source=True)
     root = folder("trav")
-    put_file(server, "/" + BUCKET + "/secret.jpg", "not to be reached through ..")
+    server.objects.put("/" + BUCKET + "/secret.jpg", "not to be reached through ..")
     files(server, root, "a.jpg")
     m = write_manifest(server, root + "t.manifest", [
         line(f"/{BUCKET}/x/../secret.jpg"),
         line(f"obs://{BUCKET}/x/./../secret.jpg"),
-        line(root + "a.jpg", [{"type": "modelarts/object_detection", "annotation-loc": f"/{BUCKET}/x/../../../meta.db"}]),
+        line(root + "a.jpg", [{"type": "modelarts/object_detection", "annotation-loc": f"/{BUCKET}/x/../../../server.log"}]),
         line(f"/{BUCKET}//secret.jpg"),
     ])
     t = run_import(api, ds, import_path=m)
@@ -774,8 +769,8 @@ def test_folder_class_subfolders(api, server):
     ds, _ = api.create(type_=0, labels=[{"name": "apple"}], no_source=True)
     root = folder("imagenet")
     files(server, root, "apple/a1.jpg", "apple/a2.JPEG", "pear/p1.png", "pear/ripe/p2.bmp", "top.jpg")
-    put_file(server, root + "apple/readme.md", "not an image")
-    put_file(server, root + "pear/notes.txt", "not an image either")
+    server.objects.put(root + "apple/readme.md", "not an image")
+    server.objects.put(root + "pear/notes.txt", "not an image either")
     t = run_import(api, ds, import_path=root, import_type="dir")
     assert t["import_type"] == 0 and t["import_path"] in (root, "obs:/" + root)
     assert counts(t) == (5, 5, 5, 0, 4, 0, 0), t
@@ -802,8 +797,8 @@ def test_folder_txt_beside_each_image(api, server):
     ds, _ = api.create(type_=0, no_source=True)
     root = folder("txt")
     files(server, root, "x01.jpg", "x02.jpg", "x03.jpg")
-    put_file(server, root + "x01.txt", "apple\n")
-    put_file(server, root + "x02.txt", "apple\r\n  fruit \n\n")  # several lines: several labels
+    server.objects.put(root + "x01.txt", "apple\n")
+    server.objects.put(root + "x02.txt", "apple\r\n  fruit \n\n")  # several lines: several labels
     t = run_import(api, ds, import_path=root)
     assert counts(t) == (3, 3, 3, 0, 2, 0, 0), t
     s = by_name(api, ds)
@@ -819,17 +814,17 @@ def test_folder_txt_labels_across_listing_pages(api, server):
     before it) ends the page the .webp starts."""
     ds, _ = api.create(type_=0, no_source=True)
     root = folder("pages")
-    put_file(server, root + "a.jpg", b"x")  # shifts the pairs so that one straddles each page boundary
+    server.objects.put(root + "a.jpg", b"x")  # shifts the pairs so that one straddles each page boundary
     expect = {"a.jpg": []}
     for i in range(700):
-        put_file(server, root + f"p{i:05d}.jpg", b"x")
-        put_file(server, root + f"p{i:05d}.txt", f"L{i % 5}\n")
+        server.objects.put(root + f"p{i:05d}.jpg", b"x")
+        server.objects.put(root + f"p{i:05d}.txt", f"L{i % 5}\n")
         expect[f"p{i:05d}.jpg"] = [f"L{i % 5}"]
     for i in range(310):
-        put_file(server, root + f"w{i:05d}.txt", f"W{i % 3}\n")
-        put_file(server, root + f"w{i:05d}.webp", b"x")
+        server.objects.put(root + f"w{i:05d}.txt", f"W{i % 3}\n")
+        server.objects.put(root + f"w{i:05d}.webp", b"x")
         expect[f"w{i:05d}.webp"] = [f"W{i % 3}"]
-    put_file(server, root + "zz.jpg", b"x")  # no .txt: the last page shows it absent
+    server.objects.put(root + "zz.jpg", b"x")  # no .txt: the last page shows it absent
     expect["zz.jpg"] = []
     t = run_import(api, ds, import_path=root)
     assert counts(t)[:3] == (len(expect), len(expect), len(expect)), t
@@ -843,14 +838,16 @@ def test_symlinked_label_files_never_fail_the_import(api, server):
     with its reason; the rest of the import goes through and nothing behind the link is read."""
     ds, _ = api.create(type_=0, no_source=True)
     root = folder("links")
-    secret = put_file(server, f"/{BUCKET}/_outside/secret.txt", "SECRET\n")
+    # symlinks exist only in the embedded backend's folders
+    server.objects.put(f"/{BUCKET}/_outside/secret.txt", "SECRET\n")
+    secret = server.objects.local_path(f"/{BUCKET}/_outside/secret.txt")
     for i in range(999):
-        put_file(server, root + f"a{i:03d}.jpg", b"x")
-    put_file(server, root + "m.jpg", b"x")  # the last key of the first page
-    os.symlink(secret, obj_file(server, root + "m.txt"))  # beyond that page: looked up
-    put_file(server, root + "n.jpg", b"x")
-    os.symlink(secret, obj_file(server, root + "n.txt"))  # inside the last page: shown absent
-    put_file(server, root + "z.jpg", b"x")
+        server.objects.put(root + f"a{i:03d}.jpg", b"x")
+    server.objects.put(root + "m.jpg", b"x")  # the last key of the first page
+    os.symlink(secret, server.objects.local_path(root + "m.txt"))  # beyond that page: looked up
+    server.objects.put(root + "n.jpg", b"x")
+    os.symlink(secret, server.objects.local_path(root + "n.txt"))  # inside the last page: shown absent
+    server.objects.put(root + "z.jpg", b"x")
     t = run_import(api, ds, import_path=root)
     assert t["status"] == "COMPLETED", t
     assert counts(t)[:3] == (1002, 1002, 1001) and t["failed_sample_count"] == 1, t
@@ -864,7 +861,7 @@ def test_folder_import_annotations_false(api, server):
     ds, _ = api.create(type_=0, no_source=True)
     root = folder("noann")
     files(server, root, "cat/a.jpg", "b.jpg")
-    put_file(server, root + "b.txt", "dog")
+    server.objects.put(root + "b.txt", "dog")
     t = run_import(api, ds, import_path=root, import_annotations=False)
     assert counts(t) == (2, 2, 2, 0, 0, 0, 0), t
     assert all(s["labels"] == [] for s in api.all_samples(ds)) and api.labels(ds) == []
@@ -875,10 +872,10 @@ def test_folder_voc_beside_each_image(api, server):
     ds, _ = api.create(type_=1, no_source=True)
     root = folder("vocdir")
     files(server, root, "img_17.png", "plain.jpg", "bad.jpg", "sub/deep.jpg")
-    put_file(server, root + "img_17.xml", voc([("car", box(32, 210, 190, 330), None),
+    server.objects.put(root + "img_17.xml", voc([("car", box(32, 210, 190, 330), None),
                                                ("car", box(1, 1, 10, 10), "<difficult>1</difficult>")]))
-    put_file(server, root + "bad.xml", "<annotation><object>")
-    put_file(server, root + "sub/deep.xml", voc([("bus", box(5, 5, 60, 60), None)], size=(64, 64, 3)))
+    server.objects.put(root + "bad.xml", "<annotation><object>")
+    server.objects.put(root + "sub/deep.xml", voc([("bus", box(5, 5, 60, 60), None)], size=(64, 64, 3)))
     t = run_import(api, ds, import_path=root, annotation_format="VOC")
     assert counts(t) == (4, 4, 3, 0, 2, 0, 1), t
     assert list(failures(t)) == [root[len("/" + BUCKET + "/"):] + "bad.jpg"], t["failures"]
@@ -912,9 +909,9 @@ def test_folder_sound_classes(api, server):
 def test_folder_other_types_import_unlabeled(api, server):
     ds, _ = api.create(type_=101, no_source=True)
     root = folder("txtdir")
-    put_file(server, root + "person/a.txt", "Ada Lovelace")
-    put_file(server, root + "b.csv", "x,y")
-    put_file(server, root + "c.jpg", "image")
+    server.objects.put(root + "person/a.txt", "Ada Lovelace")
+    server.objects.put(root + "b.csv", "x,y")
+    server.objects.put(root + "c.jpg", "image")
     t = run_import(api, ds, import_path=root)
     assert counts(t) == (2, 2, 2, 0, 0, 0, 0), t
     s = by_name(api, ds)
@@ -929,12 +926,12 @@ SCHEMA = [{"schema_id": i, "name": n, "type": t} for i, (n, t) in enumerate([("i
 def test_folder_table_files_must_fit_the_schema(api, server):
     ds, _ = api.create(type_=400, no_source=True, schema=SCHEMA)
     root = folder("table")
-    put_file(server, root + "a.csv", "id,name,note\n1,ann,x\n2,bob,y\n")
-    put_file(server, root + "b.csv", "id,name,note\n1,ann,x\n2,bob\n3,cy,z\n")       # record 3 lacks a column
-    put_file(server, root + "c.csv", 'id,name,note\n1,"last, first","says ""hi""\nand bye"\n\n')  # quotes, comma, line break
-    put_file(server, root + "d.csv", 'id,name,note\n1,"open,x\n')                       # a quote never closed
-    put_file(server, root + "e.csv", "id,name,note\n1,a,b,c\n")                           # its only record has 4
-    put_file(server, root + "skip.txt", "not a table")
+    server.objects.put(root + "a.csv", "id,name,note\n1,ann,x\n2,bob,y\n")
+    server.objects.put(root + "b.csv", "id,name,note\n1,ann,x\n2,bob\n3,cy,z\n")       # record 3 lacks a column
+    server.objects.put(root + "c.csv", 'id,name,note\n1,"last, first","says ""hi""\nand bye"\n\n')  # quotes, comma, line break
+    server.objects.put(root + "d.csv", 'id,name,note\n1,"open,x\n')                       # a quote never closed
+    server.objects.put(root + "e.csv", "id,name,note\n1,a,b,c\n")                           # its only record has 4
+    server.objects.put(root + "skip.txt", "not a table")
     t = run_import(api, ds, import_path=root, with_column_header=True)
     assert counts(t) == (5, 5, 2, 0, 0, 0, 3), t
     reasons = {k.rsplit("/", 1)[-1]: v for k, v in failures(t).items()}
@@ -952,7 +949,7 @@ def test_folder_table_files_must_fit_the_schema(api, server):
 def test_table_header_is_the_first_line_that_is_not_blank(api, server):
     ds, _ = api.create(type_=400, no_source=True, schema=SCHEMA)
     root = folder("tableblank")
-    put_file(server, root + "a.csv", "\n\nid,name\n1,ann,x\n")  # a 2-column header after blank lines
+    server.objects.put(root + "a.csv", "\n\nid,name\n1,ann,x\n")  # a 2-column header after blank lines
     t = run_import(api, ds, import_path=root, with_column_header=True)
     assert counts(t)[2:] == (1, 0, 0, 0, 0), t
 
@@ -961,8 +958,8 @@ def test_label_files_that_are_not_utf8_fail_their_sample_only(api, server):
     ds, _ = api.create(type_=0, no_source=True)
     root = folder("latin1")
     files(server, root, "a.jpg", "b.jpg")
-    put_file(server, root + "a.txt", "caf\xe9".encode("latin-1"))
-    put_file(server, root + "b.txt", "dog")
+    server.objects.put(root + "a.txt", "caf\xe9".encode("latin-1"))
+    server.objects.put(root + "b.txt", "dog")
     t = run_import(api, ds, import_path=root)
     assert (t["imported_sample_count"], t["failed_sample_count"]) == (1, 1), t
     assert list(failures(t))[0].endswith("a.jpg"), t["failures"]
@@ -984,8 +981,8 @@ def test_table_check_reads_large_files_as_a_stream(api, server):
 
     good, _ = text("")
     bad, bad_line = text("3,only two\n")
-    put_file(server, root + "good.csv", good)
-    put_file(server, root + "bad.csv", bad)
+    server.objects.put(root + "good.csv", good)
+    server.objects.put(root + "bad.csv", bad)
     t = run_import(api, ds, import_path=root, with_column_header=True)
     assert counts(t)[2:] == (1, 0, 0, 0, 1), t
     (reason,) = failures(t).values()
@@ -998,11 +995,6 @@ def test_table_options_are_checked(api, server):
     assert r.status_code == 400 and "with_column_header" in r.text, r.text
 
 
-def obj_content(server, path):
-    with open(obj_file(server, path), "rb") as f:
-        return f.read()
-
-
 def test_import_folder_copies_into_the_dataset_storage(api, server):
     ds, inp = api.create(type_=0)
     root = folder("copysrc")
@@ -1013,19 +1005,19 @@ def test_import_folder_copies_into_the_dataset_storage(api, server):
     paths = sorted(x["sample_dir"] + x["sample_name"] for x in s.values())
     assert paths == [inp + "batch1/cat/a.jpg", inp + "batch1/dog/b.jpg"], paths
     assert names_of(s["a.jpg"]) == ["cat"] and names_of(s["b.jpg"]) == ["dog"]
-    assert obj_content(server, inp + "batch1/cat/a.jpg") == obj_content(server, root + "cat/a.jpg")
+    assert server.objects.get(inp + "batch1/cat/a.jpg") == server.objects.get(root + "cat/a.jpg")
     # The same folder again: the same samples, updated, not duplicated; a source changed meanwhile is copied anew.
-    put_file(server, root + "cat/a.jpg", "new image bytes")
+    server.objects.put(root + "cat/a.jpg", "new image bytes")
     t = run_import(api, ds, import_path=root, import_folder="batch1/")
     assert counts(t) == (2, 2, 0, 2, 2, 0, 0), t
     assert len(api.all_samples(ds)) == 2
-    assert obj_content(server, inp + "batch1/cat/a.jpg") == b"new image bytes"
+    assert server.objects.get(inp + "batch1/cat/a.jpg") == b"new image bytes"
     # Importing the storage itself with the folder leaves the copies alone (they are samples already).
     files(server, inp, "extra/c.jpg")
     t = run_import(api, ds, import_path=inp, import_folder="batch1")
     assert counts(t) == (1, 1, 1, 0, 1, 0, 0), t  # c.jpg, labeled "extra" by its folder
-    assert len(api.all_samples(ds)) == 3 and obj_content(server, inp + "batch1/extra/c.jpg") == b"img"
-    assert not os.path.exists(obj_file(server, inp + "batch1/batch1"))
+    assert len(api.all_samples(ds)) == 3 and server.objects.get(inp + "batch1/extra/c.jpg") == b"img"
+    assert not [n for n in server.objects.list(inp + "batch1/") if n.split("/")[0] == "batch1"]
     assert_stats_exact(api, ds)
 
 
@@ -1045,7 +1037,7 @@ def test_import_folder_without_samples_only_labels_existing_copies(api, server):
     (smp,) = api.all_samples(ds)
     assert smp["sample_dir"] + smp["sample_name"] == copy_a and names_of(smp) == ["cat"]
     # b had no copy: nothing of it was copied or defined
-    assert not os.path.exists(obj_file(server, inp + "f/" + root[1:] + "b.jpg"))
+    assert not server.objects.exists(inp + "f/" + root[1:] + "b.jpg")
     assert label_set(api, ds) == {(0, "cat")}
     assert_stats_exact(api, ds)
 
@@ -1085,7 +1077,7 @@ def test_folder_coco_instances(api, server):
     ds, _ = api.create(type_=1, no_source=True)
     root = folder("coco")
     files(server, root, "images/a.jpg", "images/b.jpg", "images/c.jpg", "images/d.jpg", "beside.jpg")
-    put_file(server, root + "annotations/instances_default.json", coco_file(
+    server.objects.put(root + "annotations/instances_default.json", coco_file(
         [{"id": 1, "file_name": "a.jpg", "width": 640, "height": 480},
          {"id": 2, "file_name": "b.jpg", "width": 640, "height": 480},
          {"id": 3, "file_name": "c.jpg"},                                   # bad category below
@@ -1098,7 +1090,7 @@ def test_folder_coco_instances(api, server):
          {"id": 12, "image_id": 2, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5},
          {"id": 13, "image_id": 3, "category_id": 9, "bbox": [1, 2, 3, 4]},
          {"id": 14, "image_id": 7, "category_id": 1, "bbox": [1, 1, -3, 4]}]))
-    put_file(server, root + "annotations/notes.json", json.dumps({"hello": "world"}))   # not a COCO file
+    server.objects.put(root + "annotations/notes.json", json.dumps({"hello": "world"}))   # not a COCO file
     t = run_import(api, ds, import_path=root, annotation_format="COCO")
     assert counts(t) == (8, 8, 3, 0, 2, 0, 5), t
     reasons = failures(t)
@@ -1126,18 +1118,18 @@ def test_folder_coco_instances(api, server):
 def test_folder_yolo_with_lists(api, server):
     ds, _ = api.create(type_=1, no_source=True)
     root = folder("yolo")
-    put_file(server, root + "obj.names", "car\nbus\n")
-    put_file(server, root + "obj.data", "classes = 2\nnames = data/obj.names\ntrain = data/train.txt\nvalid = data/valid.txt\n")
-    put_file(server, root + "train.txt", "data/obj_train_data/a.png\ndata/obj_train_data/b.jpg\n"
+    server.objects.put(root + "obj.names", "car\nbus\n")
+    server.objects.put(root + "obj.data", "classes = 2\nnames = data/obj.names\ntrain = data/train.txt\nvalid = data/valid.txt\n")
+    server.objects.put(root + "train.txt", "data/obj_train_data/a.png\ndata/obj_train_data/b.jpg\n"
                                          "data/obj_train_data/missing.png\ndata/obj_train_data/d.png\n")
-    put_file(server, root + "valid.txt", "data/obj_valid_data/c.png\r\n../escape.png\n")
-    put_file(server, root + "obj_train_data/a.png", png(200, 100))
-    put_file(server, root + "obj_train_data/a.txt", "0 0.5 0.5 0.5 0.5\n1 0.1 0.1 0.2 0.2\n\n")
-    put_file(server, root + "obj_train_data/b.jpg", b"\xff\xd8not a real jpeg")
-    put_file(server, root + "obj_train_data/b.txt", "0 0.5 0.5 0.1 0.1\n")
-    put_file(server, root + "obj_train_data/d.png", png(10, 10))
-    put_file(server, root + "obj_train_data/d.txt", "5 0.5 0.5 0.1 0.1\n")
-    put_file(server, root + "obj_valid_data/c.png", png(64, 64))
+    server.objects.put(root + "valid.txt", "data/obj_valid_data/c.png\r\n../escape.png\n")
+    server.objects.put(root + "obj_train_data/a.png", png(200, 100))
+    server.objects.put(root + "obj_train_data/a.txt", "0 0.5 0.5 0.5 0.5\n1 0.1 0.1 0.2 0.2\n\n")
+    server.objects.put(root + "obj_train_data/b.jpg", b"\xff\xd8not a real jpeg")
+    server.objects.put(root + "obj_train_data/b.txt", "0 0.5 0.5 0.1 0.1\n")
+    server.objects.put(root + "obj_train_data/d.png", png(10, 10))
+    server.objects.put(root + "obj_train_data/d.txt", "5 0.5 0.5 0.1 0.1\n")
+    server.objects.put(root + "obj_valid_data/c.png", png(64, 64))
     t = run_import(api, ds, import_path=root, annotation_format="YOLO")
     assert counts(t) == (6, 6, 2, 0, 1, 0, 4), t
     reasons = " | ".join(f"{k}: {v}" for k, v in failures(t).items())
@@ -1157,11 +1149,11 @@ def test_folder_yolo_with_lists(api, server):
 def test_folder_yolo_without_lists_and_without_names(api, server):
     ds, _ = api.create(type_=1, no_source=True)
     root = folder("yolo2")
-    put_file(server, root + "obj.names", "person\n")
-    put_file(server, root + "obj_train_data/x.png", png(100, 100))
-    put_file(server, root + "obj_train_data/x.txt", "0 0.5 0.5 1 1\n")
-    put_file(server, root + "obj_valid_data/y.png", png(50, 50))
-    put_file(server, root + "obj_valid_data/notes.md", "not an image")
+    server.objects.put(root + "obj.names", "person\n")
+    server.objects.put(root + "obj_train_data/x.png", png(100, 100))
+    server.objects.put(root + "obj_train_data/x.txt", "0 0.5 0.5 1 1\n")
+    server.objects.put(root + "obj_valid_data/y.png", png(50, 50))
+    server.objects.put(root + "obj_valid_data/notes.md", "not an image")
     t = run_import(api, ds, import_path=root, annotation_format="YOLO")
     assert counts(t) == (2, 2, 2, 0, 1, 0, 0), t
     s = by_name(api, ds)
@@ -1185,7 +1177,7 @@ def test_coco_odd_structures_fail_cleanly(api, server, doc):
     ds, _ = api.create(type_=1, no_source=True)
     root = folder("cocoodd")
     files(server, root, "a.jpg", "b.jpg")
-    put_file(server, root + "x.json", doc)
+    server.objects.put(root + "x.json", doc)
     t = run_import(api, ds, import_path=root, annotation_format="COCO")
     assert t["processed_sample_count"] == t["total_sample_count"], t
     assert server.proc.poll() is None
@@ -1217,9 +1209,9 @@ def test_large_folder_in_several_batches(api, server):
     root = folder("big")
     n = 1203
     for i in range(n):
-        put_file(server, root + f"c{i % 3}/f{i:05d}.jpg", b"x")
+        server.objects.put(root + f"c{i % 3}/f{i:05d}.jpg", b"x")
         if i % 100 == 0:
-            put_file(server, root + f"c{i % 3}/f{i:05d}.xml", b"<not an image/>")
+            server.objects.put(root + f"c{i % 3}/f{i:05d}.xml", b"<not an image/>")
     t = run_import(api, ds, import_path=root)
     assert counts(t) == (n, n, n, 0, n, 0, 0), t
     st = assert_stats_exact(api, ds)
@@ -1355,7 +1347,7 @@ def test_manifest_gone_before_the_task_runs_fails_it(api, server):
     queued = api.get(tasks_path(ds, tid)).json()
     assert queued["status"] == "QUEUING" and counts(queued) == (0,) * 7, queued
     assert_err(api.post(tasks_path(ds), json={"import_path": m}), 400, "ModelArts.4356")  # a queued one counts too
-    os.remove(obj_file(server, m))
+    assert server.objects.delete(m)
     t = wait_task(api, ds, tid, timeout=60)
     assert t["status"] == "FAILED", t
     assert t["error_code"] == "ModelArts.4374" and "g.manifest" in t["error_msg"], t
@@ -1365,24 +1357,8 @@ def test_manifest_gone_before_the_task_runs_fails_it(api, server):
 
 # ------------------------------------------------------------------ cross-project isolation
 
-@pytest.fixture(scope="module")
-def project_x(server):
-    """Project local_x of the same account; the owner's token scoped to it."""
-    h = {"X-Auth-Token": server.admin_token}
-    r = requests.post(server.base + "/v3/projects", headers=h, json={"project": {"name": "local_x"}})
-    if r.status_code == 409:
-        r2 = requests.get(server.base + "/v3/projects", headers=h, params={"name": "local_x"})
-        pid = [p for p in r2.json()["projects"] if p["name"] == "local_x"][0]["id"]
-    else:
-        assert r.status_code == 201, r.text
-        pid = r.json()["project"]["id"]
-    tok, body = token_for(server.base, "admin", ADMIN_PASSWORD, "admin", project="local_x")
-    assert body["project"]["id"] == pid != server.project_id
-    return pid, {"X-Auth-Token": tok}
-
-
-def test_cross_project_isolation(api, server, project_x):
-    pid_x, hx = project_x
+def test_cross_project_isolation(api, server, second_project):
+    pid_x, hx = second_project
     bx = Api(server, hx, pid_x)
     ds, _ = api.create(type_=0, no_source=True)
     root = folder("iso")
@@ -1427,13 +1403,12 @@ def restart(s):
 def kill_midway(s, api, ds, tid, after=0, timeout=30, total=None):
     """SIGKILLs the server once the task runs and has processed more than `after` items; returns the last progress.
     `total`: the number of items, for a folder import, whose count may not show yet."""
-    deadline = time.time() + timeout
-    while True:
+    def midway():
         t = api.get(tasks_path(ds, tid)).json()
         if t["status"] == "RUNNING" and t["processed_sample_count"] > after:
-            break
-        assert t["status"] in ("QUEUING", "RUNNING") and time.time() < deadline, t
-        time.sleep(0.003)
+            return t
+        assert t["status"] in ("QUEUING", "RUNNING"), t
+    t = wait_until(midway, timeout, interval=0.003, what=f"import {tid} to pass {after} items")
     os.kill(s.proc.pid, signal.SIGKILL)
     s.proc.wait(timeout=10)
     assert t["processed_sample_count"] < (total or t["total_sample_count"]), t  # killed in the middle
@@ -1441,20 +1416,8 @@ def kill_midway(s, api, ds, tid, after=0, timeout=30, total=None):
 
 
 def many_files(s, root, names):
-    """Creates one-byte objects straight on disk, as put_file does, but as hard links of one file (much faster)."""
-    seed = obj_file(s, f"/{BUCKET}/_seed/x.jpg")  # outside every import root
-    os.makedirs(os.path.dirname(seed), exist_ok=True)
-    if not os.path.exists(seed):
-        with open(seed, "wb") as f:
-            f.write(b"x")
-    made = set()
-    for n in names:
-        full = obj_file(s, root + n)
-        d = os.path.dirname(full)
-        if d not in made:
-            os.makedirs(d, exist_ok=True)
-            made.add(d)
-        os.link(seed, full)
+    """One-byte objects root + name for every name (put_many: much faster than a put each)."""
+    s.objects.put_many([root + n for n in names], b"x")
 
 
 def test_manifest_import_killed_twice_resumes_after_restart(own):
@@ -1479,7 +1442,7 @@ def test_manifest_import_killed_twice_resumes_after_restart(own):
     assert [f["file"] for f in t["failures"]] == [f"line {i}" for i in bad], t["failures"]
     assert t["file_statistics"]["file_num_finished"] == n
     assert t["file_statistics"]["file_size_finished"] == t["file_statistics"]["file_size_total"] == \
-        os.path.getsize(obj_file(s, m))
+        len(s.objects.get(m))
     # every sample exactly once, with its label and usage; counters match a full recount
     samples = api.all_samples(ds)
     assert len(samples) == good
@@ -1508,7 +1471,7 @@ def test_coco_import_killed_resumes_after_restart(own):
     many_files(s, root, [f"images/{i}.jpg" for i in range(n) if i % 997])  # every 997th image is missing
     for part in range(2):  # two instance files, resumed across
         ids = range(part * n // 2, (part + 1) * n // 2)
-        put_file(s, root + f"annotations/instances_{part}.json", coco_file(
+        s.objects.put(root + f"annotations/instances_{part}.json", coco_file(
             [{"id": i, "file_name": f"{i}.jpg", "width": 100, "height": 100} for i in ids],
             [{"id": i, "image_id": i, "category_id": 1 + i % 2, "bbox": [1, 1, 10, 10]} for i in ids]))
     tid = start(api, ds, import_path=root, annotation_format="COCO")
@@ -1580,10 +1543,8 @@ def test_dataset_deleted_while_its_import_runs(own):
         ds, _ = api.create(type_=100, no_source=True)
         inner = api.dataset(ds)["inner_work_path"]
         tid = start(api, ds, import_path=m)
-        deadline = time.time() + 30
-        while api.get(tasks_path(ds, tid)).json()["processed_sample_count"] == 0:
-            assert time.time() < deadline
-            time.sleep(0.003)
+        wait_until(lambda: api.get(tasks_path(ds, tid)).json()["processed_sample_count"] > 0, 30, interval=0.003,
+                   what="the import to begin")
         assert api.delete(f"/datasets/{ds}").status_code == 204
         # the next import (queued behind the interrupted one) runs on a server that is still up
         other, _ = api.create(type_=0, no_source=True)
@@ -1592,25 +1553,22 @@ def test_dataset_deleted_while_its_import_runs(own):
         assert s.proc.poll() is None
         assert_err(api.get(tasks_path(ds, tid)), 400, "ModelArts.4352")
         # nothing was written for the deleted dataset after it was deleted
-        left = [os.path.join(d, f) for d, _, fs in os.walk(obj_file(s, inner)) for f in fs]
+        left = s.objects.list(inner)
         assert left == [], left[:5]
 
 
 def _wait_import(api, ds, tid, timeout=60):
-    deadline = time.time() + timeout
-    while True:
+    def finished():
         t = api.get(f"/datasets/{ds}/import-tasks/{tid}").json()
-        if t["status"] in ("COMPLETED", "FAILED"):
-            return t
-        assert time.time() < deadline, t
-        time.sleep(0.05)
+        return t if t["status"] in ("COMPLETED", "FAILED") else None
+    return wait_until(finished, timeout, what=f"import {tid} to finish")
 
 
 def test_text_folder_layouts_combine_and_separate(api, server):
     # combine: text<TAB>label,label per line
     ds, _ = api.create(type_=100, no_source=True)
     f = folder("txtc")
-    put_file(server, f + "reviews.txt", "great phone\tpositive\nbroken on arrival\tnegative,refund\n\nno separator here\n")
+    server.objects.put(f + "reviews.txt", "great phone\tpositive\nbroken on arrival\tnegative,refund\n\nno separator here\n")
     r = api.post(f"/datasets/{ds}/import-tasks", json={"import_path": f, "import_type": "dir",
                                                         "label_format": {"label_type": "1"}})
     assert r.status_code == 200, r.text
@@ -1627,8 +1585,8 @@ def test_text_folder_layouts_combine_and_separate(api, server):
     # separate: x.txt with x_result.txt beside it (found without label_format), custom label separator
     ds2, _ = api.create(type_=100, no_source=True)
     g = folder("txts")
-    put_file(server, g + "a.txt", "first line\nsecond line\nthird line\n")
-    put_file(server, g + "a_result.txt", "x\ny;z\n")
+    server.objects.put(g + "a.txt", "first line\nsecond line\nthird line\n")
+    server.objects.put(g + "a_result.txt", "x\ny;z\n")
     r = api.post(f"/datasets/{ds2}/import-tasks", json={"import_path": g, "import_type": "dir",
                                                          "label_format": {"label_type": 0, "text_label_separator": ";"}})
     t = _wait_import(api, ds2, r.json()["task_id"])
@@ -1652,43 +1610,38 @@ def test_export_killed_midway_completes_after_restart(own):
     n = 12000
     root = f"/{BUCKET}/xcrash/"
     many_files(s, root, [f"img/{i}.jpg" for i in range(n)])
-    doc = obj_file(s, root + "one.xml")
-    with open(doc, "w") as f:
-        f.write(voc([("car", box(1, 2, 30, 40), None)]))
+    s.objects.put(root + "one.xml", voc([("car", box(1, 2, 30, 40), None)]))
     m = write_manifest(s, root + "in.manifest",
                        [line(f"obs:/{root}img/{i}.jpg", [{"type": "modelarts/object_detection",
                                                         "annotation-loc": f"obs:/{root}one.xml"}]) for i in range(n)])
     t = wait_task(api, ds, start(api, ds, import_path=m), timeout=120)
     assert t["status"] == "COMPLETED" and t["imported_sample_count"] == n, t
     out = f"/{BUCKET}/xout/"
-    os.makedirs(obj_file(s, out), exist_ok=True)
+    s.objects.put(out, b"")  # the folder exists
     r = api.post(f"/datasets/{ds}/export-tasks", json={"path": out, "annotation_format": "VOC"})
     assert r.status_code == 200, r.text
     eid = r.json()["task_id"]
-    deadline = time.time() + 60
-    while True:  # kill it in the middle of writing the files
+    def midway():  # kill it in the middle of writing the files
         e = api.get(f"/datasets/{ds}/export-tasks/{eid}").json()
         if e["status"] == "RUNNING" and 0 < e["finished_sample_count"] < n:
-            break
-        assert e["status"] in ("INIT", "RUNNING") and time.time() < deadline, e
-        time.sleep(0.003)
+            return e
+        assert e["status"] in ("INIT", "RUNNING"), e
+    e = wait_until(midway, 60, interval=0.003, what="the export to be midway")
     os.kill(s.proc.pid, signal.SIGKILL)
     s.proc.wait(timeout=10)
-    assert not os.path.exists(obj_file(s, e["manifest_path"]))  # a manifest appears only when complete
+    assert not s.objects.exists(e["manifest_path"])  # a manifest appears only when complete
     api = restart(s)
-    deadline = time.time() + 120
-    while (e := api.get(f"/datasets/{ds}/export-tasks/{eid}").json())["status"] != "SUCCESSED":
-        assert e["status"] in ("INIT", "RUNNING") and time.time() < deadline, e
-        time.sleep(0.05)
+    def finished():
+        e = api.get(f"/datasets/{ds}/export-tasks/{eid}").json()
+        assert e["status"] in ("INIT", "RUNNING", "SUCCESSED"), e
+        return e if e["status"] == "SUCCESSED" else None
+    e = wait_until(finished, 120, what="the resumed export to finish")
     assert e["finished_sample_count"] == e["total_sample_count"] == n
-    with open(obj_file(s, e["manifest_path"])) as f:
-        lines = [json.loads(x) for x in f if x.strip()]
+    lines = [json.loads(x) for x in s.objects.text(e["manifest_path"]).splitlines() if x.strip()]
     assert len(lines) == n and len({x["source"] for x in lines}) == n
     for x in lines[:: n // 50]:  # every referenced copy and VOC file is there and whole
-        assert os.path.getsize(obj_file(s, "/" + x["source"].split("://", 1)[1])) == 1
-        loc = obj_file(s, "/" + x["annotation"][0]["annotation-loc"].split("://", 1)[1])
-        with open(loc) as f:
-            assert "<xmin>1</xmin>" in f.read()
+        assert s.objects.get(x["source"]) == b"x"
+        assert "<xmin>1</xmin>" in s.objects.text(x["annotation"][0]["annotation-loc"])
     # the export folder can be imported again, with every sample and box
     ds2, _ = api.create(type_=1, no_source=True)
     t = wait_task(api, ds2, start(api, ds2, import_path=e["manifest_path"]), timeout=120)

@@ -2,12 +2,7 @@
 batch delete with every delete_policy, update and delete by URL-encoded name."""
 import pytest
 
-from datahelpers import Api, assert_err, assert_stats_exact, label_stats, obj_exists, q
-
-
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
+from datahelpers import assert_err, assert_stats_exact, label_stats, q
 
 
 def lpath(ds, name=None):
@@ -194,7 +189,7 @@ def test_batch_delete_policy_1_deletes_samples(api, server):
     assert left == {ids["c"], ids["n"]}
     for k in ("cd", "d", "db"):
         assert_err(api.get(f"/datasets/{ds}/data-annotations/samples/{ids[k]}"), 400, "ModelArts.4420")
-        assert obj_exists(server, inp + k + ".jpg")  # policy 1 keeps the files
+        assert server.objects.exists(inp + k + ".jpg")  # policy 1 keeps the files
     st = api.stats(ds)
     assert st["sample_stats"]["all"] == 2 and st["sample_stats"]["deleted"] == 3
     assert label_stats(st) == {(0, "cat"): (1, 1), (0, "bird"): (0, 0)}
@@ -208,9 +203,9 @@ def test_batch_delete_policy_2_deletes_files(api, server):
     assert names_of(api.labels(ds)) == ["dog"]
     assert {s["sample_id"] for s in api.all_samples(ds)} == {ids["d"], ids["n"]}
     for k in ("c", "cd", "db"):
-        assert not obj_exists(server, inp + k + ".jpg"), k
+        assert not server.objects.exists(inp + k + ".jpg"), k
     for k in ("d", "n"):
-        assert obj_exists(server, inp + k + ".jpg"), k
+        assert server.objects.exists(inp + k + ".jpg"), k
     assert_stats_exact(api, ds)
 
 
@@ -273,7 +268,7 @@ def test_delete_by_name(api, server):
     assert names_of(api.labels(ds)) == ["dog", "bird"]
     # only-cat sample is gone, cat+dog lost cat, others untouched
     assert_err(api.get(f"/datasets/{ds}/data-annotations/samples/{ids['c']}"), 400, "ModelArts.4420")
-    assert obj_exists(server, inp + "c.jpg")  # delete_source defaults to false
+    assert server.objects.exists(inp + "c.jpg")  # delete_source defaults to false
     assert sample_labels(api, ds, ids["cd"]) == ["dog"]
     assert {s["sample_id"] for s in api.all_samples(ds)} == {ids["cd"], ids["d"], ids["db"], ids["n"]}
     st = api.stats(ds)
@@ -301,10 +296,10 @@ def test_delete_by_name_with_delete_source(api, server):
     assert r.status_code == 204, r.text
     # the sample with another label survives and only loses the label (§1.5.6)
     assert sample_labels(api, ds, ids["cd"]) == ["dog"]
-    assert obj_exists(server, inp + "cd.jpg")
+    assert server.objects.exists(inp + "cd.jpg")
     # the only-cat sample and its file are gone
     assert_err(api.get(f"/datasets/{ds}/data-annotations/samples/{ids['c']}"), 400, "ModelArts.4420")
-    assert not obj_exists(server, inp + "c.jpg")
+    assert not server.objects.exists(inp + "c.jpg")
 
 
 def test_by_name_special_characters(api):

@@ -8,13 +8,7 @@ import pytest
 import requests
 
 from conftest import make_user, token_for
-from datahelpers import (HEX32, Api, assert_err, assert_stats_exact, b64, folder, obj_exists, obj_file,
-                         put_file)
-
-
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
+from datahelpers import HEX32, Api, assert_err, assert_stats_exact, b64, folder
 
 
 def spath(ds, sid=None):
@@ -40,8 +34,7 @@ def test_add_inline_and_serve_content(api, server):
     assert HEX32.match(sid), sid
     assert body["results"][1]["info"] != sid
     # the bytes landed in the input folder
-    with open(obj_file(server, inp + "pic.png"), "rb") as f:
-        assert f.read() == data
+    assert server.objects.get(inp + "pic.png") == data
     s = api.sample(ds, sid)
     assert s["sample_id"] == sid and s["sample_name"] == "pic.png" and s["sample_dir"] == inp
     assert s["sample_size"] == len(data) and s["sample_type"] == 0 and s["sample_status"] == "UN_ANNOTATION"
@@ -82,7 +75,7 @@ def test_add_without_source_goes_to_inner_data_path(api, server):
     s = api.sample(ds, sid)
     assert s["sample_dir"] == d["inner_data_path"]
     assert HEX32.match(sid), sid
-    assert obj_exists(server, d["inner_data_path"] + "x.jpg")
+    assert server.objects.exists(d["inner_data_path"] + "x.jpg")
 
 
 def test_add_text_samples_size_in_characters(api):
@@ -128,7 +121,7 @@ def test_add_unconfirmed_annotations(api):
 def test_add_by_data_source(api, server):
     ds, inp = api.create(0, labels=[{"name": "cat"}])
     ext = folder("ext")
-    put_file(server, ext + "deep/ref.jpg", b"referenced bytes")
+    server.objects.put(ext + "deep/ref.jpg", b"referenced bytes")
     r = api.add_raw(ds, [{"data_source": {"data_path": ext + "deep/ref.jpg"}, "labels": [{"name": "cat"}]}])
     assert r.status_code == 200, r.text
     res = r.json()["results"][0]
@@ -141,7 +134,7 @@ def test_add_by_data_source(api, server):
     assert s["sample_status"] == "MANUAL_ANNOTATION"
     assert api.get(spath(ds, sid) + "/content").content == b"referenced bytes"
     # the file was not copied into the input folder
-    assert not obj_exists(server, inp + "ref.jpg")
+    assert not server.objects.exists(inp + "ref.jpg")
     # the same object under the obs:// spelling is the same sample
     obs_uri = "obs:/" + ext + "deep/ref.jpg"
     assert_err(api.add_raw(ds, [{"data_source": {"data_path": obs_uri}}]), 400, "ModelArts.4422")
@@ -175,7 +168,7 @@ def test_duplicate_is_4422_and_nothing_applies(api, server):
     assert ids_of(api.list(ds)) == [first]
     assert api.list(ds)["sample_count"] == 1
     assert api.list(ds, search_conditions=json.dumps([{"sample_name": "y.jpg"}]))["sample_count"] == 0
-    assert not obj_exists(server, inp + "y.jpg")
+    assert not server.objects.exists(inp + "y.jpg")
     assert api.get(spath(ds, first) + "/content").content == b"original"
     assert api.stats(ds)["sample_stats"]["all"] == 1
     # duplicate by reference to the same file
@@ -187,7 +180,7 @@ def test_duplicate_within_batch(api, server):
     r = api.add_raw(ds, [{"name": "d.jpg", "data": b64(b"1")}, {"name": "d.jpg", "data": b64(b"2")}])
     assert_err(r, 400, "ModelArts.0101", "samples[1].name")
     assert api.list(ds)["sample_count"] == 0
-    assert not obj_exists(server, inp + "d.jpg")
+    assert not server.objects.exists(inp + "d.jpg")
 
 
 def test_bad_base64_and_names_apply_nothing(api, server):
@@ -211,7 +204,7 @@ def test_bad_base64_and_names_apply_nothing(api, server):
         else:
             assert_err(r, 400, "ModelArts.0101", field)
     assert api.list(ds)["sample_count"] == 0
-    assert not obj_exists(server, inp + "fine.jpg")
+    assert not server.objects.exists(inp + "fine.jpg")
     assert_err(api.post(spath(ds), json={"samples": {"name": "x"}}), 400, "ModelArts.0101", "samples")
     assert_err(api.add_raw("nosuchdataset0000", [ok]), 400, "ModelArts.4352")
     assert api.stats(ds)["sample_stats"]["all"] == 0
@@ -239,7 +232,7 @@ def fx(server):
         ids[k] = api.add_inline(ds, k + ".jpg", k, labels=[{"name": n} for n in labels], metadata=md)
         order.append(k)
     for k, labels in [("r0", ["cat"]), ("r1", []), ("r2", ["dog", "bird"])]:
-        put_file(server, ref + k + ".jpg", k)
+        server.objects.put(ref + k + ".jpg", k)
         s = {"data_source": {"data_path": ref + k + ".jpg"}, "labels": [{"name": n} for n in labels]}
         ids[k] = api.add(ds, [s])[0]
         order.append(k)
@@ -468,12 +461,12 @@ def test_batch_delete(api, server):
     assert r.status_code == 200, r.text
     assert r.json()["success"] is True
     assert api.list(ds)["sample_count"] == 4
-    assert obj_exists(server, inp + "0.jpg") and obj_exists(server, inp + "1.jpg")  # files kept by default
+    assert server.objects.exists(inp + "0.jpg") and server.objects.exists(inp + "1.jpg")  # files kept by default
     assert_err(api.get(spath(ds, ids[0])), 400, "ModelArts.4420")
     r = api.delete_samples(ds, [ids[2], ids[3]], delete_source=True)
     assert r.status_code == 200, r.text
-    assert not obj_exists(server, inp + "2.jpg") and not obj_exists(server, inp + "3.jpg")
-    assert obj_exists(server, inp + "4.jpg")
+    assert not server.objects.exists(inp + "2.jpg") and not server.objects.exists(inp + "3.jpg")
+    assert server.objects.exists(inp + "4.jpg")
     st = api.stats(ds)
     assert st["sample_stats"]["all"] == 2 and st["sample_stats"]["deleted"] == 4
     assert st["label_stats"][0]["count"] == 1 and st["label_stats"][0]["sample_count"] == 1
@@ -498,7 +491,7 @@ def test_batch_delete_text_keeps_files(api, server):
     sid = api.add_inline(ds, "t.txt", "text")
     assert api.delete_samples(ds, [sid], delete_source=True).status_code == 200
     assert api.list(ds)["sample_count"] == 0
-    assert obj_exists(server, inp + "t.txt")
+    assert server.objects.exists(inp + "t.txt")
 
 
 def test_search_condition_endpoint(fx):

@@ -1,31 +1,20 @@
 """Dataset synchronisation (spec §1.2): a task that rescans the input folders,
 adds new files as samples and removes samples whose file is gone, with its
 progress and result on sync-data/status; it survives a server restart."""
-import os
-import time
 
-import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, Server, token_for
-from datahelpers import Api, assert_err, assert_stats_exact, obj_file, put_file
-
-
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
+from conftest import ADMIN_PASSWORD, Server, token_for, wait_until
+from datahelpers import assert_err, assert_stats_exact
 
 
 def wait_done(api, ds, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def finished():
         r = api.get(f"/datasets/{ds}/sync-data/status")
         assert r.status_code == 200, r.text
         st = r.json()
-        if st["status"] in ("COMPLETED", "FAILED"):
-            return st
-        time.sleep(0.05)
-    raise AssertionError(f"sync did not finish: {st}")
+        return st if st["status"] in ("COMPLETED", "FAILED") else None
+    return wait_until(finished, timeout, what=f"the sync of {ds} to finish")
 
 
 def test_status_before_any_sync(api):
@@ -37,9 +26,9 @@ def test_status_before_any_sync(api):
 def test_sync_adds_new_files_and_removes_vanished_ones(api, server):
     ds, src = api.create(type_=0, import_annotations=False)  # sub/ is not a class here
     assert api.wait_sync(ds)["total_sample_count"] == 0  # the import of the (empty) folder at creation
-    put_file(server, src + "a.jpg", b"a")
-    put_file(server, src + "sub/b.png", b"bb")
-    put_file(server, src + "notes.txt", b"not an image")  # filtered out by extension
+    server.objects.put(src + "a.jpg", b"a")
+    server.objects.put(src + "sub/b.png", b"bb")
+    server.objects.put(src + "notes.txt", b"not an image")  # filtered out by extension
     r = api.post(f"/datasets/{ds}/sync-data")
     assert r.status_code == 200, r.text
     st = wait_done(api, ds)
@@ -48,9 +37,8 @@ def test_sync_adds_new_files_and_removes_vanished_ones(api, server):
     names = sorted(s["sample_name"] for s in api.all_samples(ds))
     assert names == ["a.jpg", "b.png"]
     # a file disappears, another appears
-    import os
-    os.remove(obj_file(server, src + "a.jpg"))
-    put_file(server, src + "c.jpeg", b"ccc")
+    assert server.objects.delete(src + "a.jpg")
+    server.objects.put(src + "c.jpeg", b"ccc")
     assert api.post(f"/datasets/{ds}/sync-data").status_code == 200
     st = wait_done(api, ds)
     assert (st["add_sample_count"], st["deleted_sample_count"], st["total_sample_count"]) == (1, 1, 2), st
@@ -69,7 +57,7 @@ def test_second_sync_while_one_runs_is_refused(api, server):
     ds, src = api.create(type_=900)
     api.wait_sync(ds)
     for i in range(3000):
-        put_file(server, src + f"f{i:05d}.bin", b"x")
+        server.objects.put(src + f"f{i:05d}.bin", b"x")
     tid = api.post(f"/datasets/{ds}/sync-data").json()["task_id"]
     r = api.post(f"/datasets/{ds}/sync-data")
     assert_err(r, 400, "ModelArts.4355")
@@ -91,49 +79,25 @@ def test_interrupted_sync_resumes_after_restart():
                                                                "work_path": "/rsbkt/out/", "data_sources": [{"data_path": "/rsbkt/in/"}]})
         assert r.status_code == 201, r.text
         ds = r.json()["dataset_id"]
-        deadline = time.time() + 10
-        while requests.get(base + f"/datasets/{ds}/sync-data/status", headers=h).json()["status"] != "COMPLETED":
-            assert time.time() < deadline
-            time.sleep(0.02)
+        status = lambda: requests.get(base + f"/datasets/{ds}/sync-data/status", headers=h).json()["status"]  # noqa: E731
+        wait_until(lambda: status() == "COMPLETED", 10, interval=0.02, what="the creation's sync")
         n = 20000
-        for i in range(n):
-            put_file(s, f"/rsbkt/in/f{i:05d}.bin", b"x")
+        s.objects.put_many([f"/rsbkt/in/f{i:05d}.bin" for i in range(n)], b"x")
         assert requests.post(base + f"/datasets/{ds}/sync-data", headers=h).status_code == 200
-        deadline = time.time() + 10
-        while requests.get(base + f"/datasets/{ds}/sync-data/status", headers=h).json()["status"] != "RUNNING":
-            assert time.time() < deadline
-            time.sleep(0.01)
+        wait_until(lambda: status() == "RUNNING", 10, interval=0.01, what="the sync to run")
         s.stop()  # SIGTERM while the sync runs
-        import sqlite3
-        left = sqlite3.connect(os.path.join(s.data_dir, "meta.db")).execute(
-            "SELECT status FROM tasks WHERE kind = 'dataset-sync' ORDER BY created_at DESC LIMIT 1").fetchone()[0]
+        (left,) = s.db.query_one("SELECT status FROM tasks WHERE kind = 'dataset-sync' ORDER BY created_at DESC LIMIT 1")
         assert left == "RUNNING", left  # interrupted, not finished: the restart must pick it up
         # Same data dir, new process: the sync is resumed, not left RUNNING.
-        s2 = Server.__new__(Server)
-        s2.__dict__.update(s.__dict__)
-        import subprocess
-        from conftest import BIN, free_port
-        s2.port = free_port()
-        s2.base = f"http://127.0.0.1:{s2.port}"
-        s2.proc = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{s2.port}", "--data-dir", s.data_dir],
-                                   env=s.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                if requests.get(s2.base + "/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.05)
-        base2 = f"{s2.base}/v2/{body['project']['id']}"
-        deadline = time.time() + 60
-        while time.time() < deadline:
+        s.restart()
+        base2 = f"{s.base}/v2/{body['project']['id']}"
+
+        def finished():
             st = requests.get(base2 + f"/datasets/{ds}/sync-data/status", headers=h).json()
-            if st["status"] in ("COMPLETED", "FAILED"):
-                break
-            time.sleep(0.1)
+            return st if st["status"] in ("COMPLETED", "FAILED") else None
+        st = wait_until(finished, 60, interval=0.1, what="the resumed sync to finish")
         assert st["status"] == "COMPLETED", st
         assert st["total_sample_count"] == n, st
-        s = s2
     finally:
         s.cleanup()
 
@@ -142,11 +106,11 @@ def test_interrupted_sync_resumes_after_restart():
 def test_creation_and_sync_bring_folder_layout_annotations(api, server):
     from datahelpers import folder as mkfolder
     src = mkfolder("lay") + "in/"
-    put_file(server, src + "cat/a.jpg", b"a")
-    put_file(server, src + "dog/b.jpg", b"b")
-    put_file(server, src + "c.jpg", b"c")  # at the root: unlabeled
-    put_file(server, src + "x/d.jpg", b"d")
-    put_file(server, src + "x/d.txt", b"bird\nfish\n")  # labels beside the file win over the folder
+    server.objects.put(src + "cat/a.jpg", b"a")
+    server.objects.put(src + "dog/b.jpg", b"b")
+    server.objects.put(src + "c.jpg", b"c")  # at the root: unlabeled
+    server.objects.put(src + "x/d.jpg", b"d")
+    server.objects.put(src + "x/d.txt", b"bird\nfish\n")  # labels beside the file win over the folder
     ds, _ = api.create(type_=0, labels=[{"name": "cat"}], data_path=src)
     got = {s["sample_name"]: sorted(l["name"] for l in s["labels"]) for s in api.all_samples(ds)}
     assert got == {"a.jpg": ["cat"], "b.jpg": ["dog"], "c.jpg": [], "d.jpg": ["bird", "fish"]}
@@ -158,7 +122,7 @@ def test_creation_and_sync_bring_folder_layout_annotations(api, server):
     r = api.put(f"/datasets/{ds}/data-annotations/samples",
                 json={"samples": [{"sample_id": ids["a.jpg"], "labels": [{"name": "dog", "type": 0}]}]})
     assert r.status_code == 200, r.text
-    put_file(server, src + "cat/e.jpg", b"e")
+    server.objects.put(src + "cat/e.jpg", b"e")
     assert api.post(f"/datasets/{ds}/sync-data").status_code == 200
     assert wait_done(api, ds)["status"] == "COMPLETED"
     got = {s["sample_name"]: sorted(l["name"] for l in s["labels"]) for s in api.all_samples(ds)}
@@ -166,12 +130,12 @@ def test_creation_and_sync_bring_folder_layout_annotations(api, server):
     assert_stats_exact(api, ds)
     # detection: a VOC beside the image; a broken one leaves its image unlabeled
     vsrc = mkfolder("layv") + "in/"
-    put_file(server, vsrc + "p.jpg", b"p")
-    put_file(server, vsrc + "p.xml", "<annotation><size><width>100</width><height>80</height><depth>3</depth></size>"
+    server.objects.put(vsrc + "p.jpg", b"p")
+    server.objects.put(vsrc + "p.xml", "<annotation><size><width>100</width><height>80</height><depth>3</depth></size>"
              "<object><name>car</name><difficult>0</difficult><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>30</xmax>"
              "<ymax>40</ymax></bndbox></object></annotation>")
-    put_file(server, vsrc + "q.jpg", b"q")
-    put_file(server, vsrc + "q.xml", "<annotation><object><name>car</name>")
+    server.objects.put(vsrc + "q.jpg", b"q")
+    server.objects.put(vsrc + "q.xml", "<annotation><object><name>car</name>")
     det, _ = api.create(type_=1, data_path=vsrc)
     got = {s["sample_name"]: s for s in api.all_samples(det)}
     assert [l["property"]["@modelarts:feature"] for l in got["p.jpg"]["labels"]] == [[[1, 2], [30, 40]]]

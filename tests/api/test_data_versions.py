@@ -3,32 +3,22 @@ annotations into a manifest (manifest-format.md) in the work path, as a task;
 list, get, delete; the version becomes current; deleting the dataset takes
 its versions with it."""
 import json
-import time
 
-import pytest
-
-from datahelpers import Api, assert_err, b64, obj_exists, obj_file
-
-
-@pytest.fixture
-def api(server, admin):
-    return Api(server, admin)
+from conftest import wait_until
+from datahelpers import assert_err, b64
 
 
 def wait_published(api, ds, vid, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def published():
         v = api.get(f"/datasets/{ds}/versions/{vid}").json()
         if v["status"] == 1:
             return v
         assert v["status"] == 0, v
-        time.sleep(0.05)
-    raise AssertionError("version not published")
+    return wait_until(published, timeout, what=f"version {vid} to be published")
 
 
 def manifest_lines(server, v):
-    with open(obj_file(server, v["manifest_path"])) as f:
-        return [json.loads(l) for l in f.read().splitlines() if l.strip()]
+    return [json.loads(l) for l in server.objects.text(v["manifest_path"]).splitlines() if l.strip()]
 
 
 def test_publish_classification_freezes_samples(api, server):
@@ -72,8 +62,7 @@ def test_publish_detection_writes_voc(api, server):
     assert ann["type"] == "modelarts/object_detection" and ann["annotation-format"] == "PASCAL VOC"
     loc = ann["annotation-loc"]
     assert loc.startswith("obs://")
-    with open(obj_file(server, loc[len("obs:/"):])) as f:
-        xml = f.read()
+    xml = server.objects.text(loc)
     for piece in ("<width>640</width>", "<height>480</height>", "<name>car</name>",
                   "<xmin>32</xmin><ymin>210</ymin><xmax>190</xmax><ymax>330</ymax>"):
         assert piece in xml, xml
@@ -114,9 +103,9 @@ def test_version_names_list_get_delete(api, server):
     assert bare not in [x["dataset_id"] for x in with_versions["datasets"]]
     assert bare not in [x["dataset_id"] for x in api.get("/datasets?contain_versions=true&limit=100").json()["datasets"]]
     manifest = v["manifest_path"]
-    assert obj_exists(server, manifest)
+    assert server.objects.exists(manifest)
     assert api.delete(f"/datasets/{ds}/versions/{v2}").status_code == 204
-    assert not obj_exists(server, manifest)
+    assert not server.objects.exists(manifest)
     assert api.dataset(ds)["current_version_id"] == v1
     assert_err(api.get(f"/datasets/{ds}/versions/{v2}"), 400, "ModelArts.4353")
     # deleting the dataset takes its versions
@@ -243,8 +232,7 @@ def test_publish_clears_hard_fields_and_usage_unless_told_not_to(api, server):
         assert r.status_code == 201, r.text
         v = wait_published(api, ds, r.json()["version_id"])
         lines = {l["source"].rsplit("/", 1)[1]: l for l in manifest_lines(server, v)}
-        with open(obj_file(server, lines["a.jpg"]["annotation"][0]["annotation-loc"][len("obs:/"):])) as f:
-            return lines, f.read()
+        return lines, server.objects.text(lines["a.jpg"]["annotation"][0]["annotation-loc"])
 
     lines, voc = publish()  # defaults: hard fields cleared, usage by the ratio only
     assert not {"hard", "hard-coefficient", "hard-reasons"} & set(lines["a.jpg"]), lines["a.jpg"]

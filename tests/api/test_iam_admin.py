@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from apihelpers import (HEX32, OS_USER_TIME, TOKEN_TIME, admin_group_id, assert_iam_error, make_key,
-                        password_token_request, role_id, second_account, user_with_token)
+                        password_token_request, role_id, user_with_token)
 from conftest import ADMIN_PASSWORD, make_group, make_policy, make_user, signed, token_for, unique
 
 ALLOW_LIST_USERS = [{"Effect": "Allow", "Action": ["iam:users:listUsers"]}]
@@ -1156,8 +1156,8 @@ def test_access_keys_self_service(server, admin):
 
 # ============================================================ account isolation
 
-def test_account_isolation(server, admin):
-    other_did, other_pid, oh, other_name = second_account(server)
+def test_account_isolation(server, admin, other_account):
+    other_did, other_pid, oh, other_name = other_account
     assert other_did != server.domain_id and other_pid != server.project_id
     # objects of the first account
     gid = make_group(server, admin)
@@ -1225,8 +1225,8 @@ def test_account_isolation(server, admin):
     assert_iam_error(password_token_request(server.base, other_name, "Other-pass-1", domain="admin"), 401)
 
 
-def test_second_account_owner_is_admin_of_its_own(server):
-    other_did, other_pid, oh, other_name = second_account(server)
+def test_second_account_owner_is_admin_of_its_own(server, other_account):
+    other_did, other_pid, oh, other_name = other_account
     r = requests.get(server.base + "/v3/users", headers=oh)
     assert r.status_code == 200
     gid = make_group(server, oh)
@@ -1235,8 +1235,8 @@ def test_second_account_owner_is_admin_of_its_own(server):
     assert_iam_error(requests.get(f"{server.base}/v3/groups/{gid}", headers={"X-Auth-Token": server.admin_token}), 404)
 
 
-def test_admin_cli_call_and_credential(server, admin):
-    _, _, _, other_name = second_account(server)
+def test_admin_cli_call_and_credential(server, admin, other_account):
+    _, _, _, other_name = other_account
     out = server.admin_cli("call", "--account", other_name, "GET", "/v3/auth/domains")
     assert out["domains"][0]["name"] == other_name
     uid, name, _ = make_user(server, admin)

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from apihelpers import (HEX32, TOKEN_TIME, admin_group_id, assert_iam_error, make_key,
-                        password_token_request, role_id, second_account, user_with_token)
+                        password_token_request, role_id, user_with_token)
 from conftest import ADMIN_PASSWORD, Server, make_user, token_for, unique
 
 
@@ -128,8 +128,8 @@ def test_unknown_project_is_404(server):
     assert_iam_error(r, 404, "IAM.0004")
 
 
-def test_project_of_another_account_is_404(server):
-    _, other_pid, _, _ = second_account(server)
+def test_project_of_another_account_is_404(server, other_account):
+    _, other_pid, _, _ = other_account
     r = password_token_request(server.base, "admin", ADMIN_PASSWORD, scope={"project": {"id": other_pid}})
     assert_iam_error(r, 404, "IAM.0004")
 
@@ -281,8 +281,8 @@ def test_admin_revokes_another_users_token(server, admin):
     assert_iam_error(requests.get(server.base + "/v3/auth/projects", headers=h), 401)
 
 
-def test_subject_token_of_another_account_is_404(server):
-    _, _, other_h, _ = second_account(server)
+def test_subject_token_of_another_account_is_404(server, other_account):
+    _, _, other_h, _ = other_account
     r = requests.get(server.base + "/v3/auth/tokens", headers={**other_h, "X-Subject-Token": server.admin_token})
     assert_iam_error(r, 404, "IAM.0009")
     r = requests.delete(server.base + "/v3/auth/tokens", headers={**other_h, "X-Subject-Token": server.admin_token})

@@ -7,8 +7,7 @@ import urllib.parse
 import pytest
 import requests
 
-from apihelpers import second_account
-from conftest import ADMIN_PASSWORD, Server, token_for, unique
+from conftest import ADMIN_PASSWORD, Server, second_account, token_for, unique
 from datahelpers import Api
 
 PW = "Worker-pass-1"
@@ -468,11 +467,7 @@ def test_notify_sends_real_mail(tmp_path):
         assert "smtp-secret-xyz" not in s.log()
         # the sink gone: the member's result says so
         sink.stop()
-        db_set = __import__("sqlite3").connect(s.data_dir + "/meta.db")
-        with db_set:
-            db_set.execute("UPDATE task_members SET notified_at = 0")
-        db_set.close()
-        __import__("time").sleep(0.2)
+        assert s.db.execute("UPDATE task_members SET notified_at = 0") > 0  # as if the last mail were long ago
         r = requests.post(task_url(s, ds, tid, "/notify"), headers=s.h, json={"emails": ["vic@example.com"]})
         assert r.json()["success"] is False and "Sending failed" in r.json()["results"][0]["error_msg"], r.text
     finally:

@@ -3,8 +3,7 @@ errors of the reference, and members as users of the account (issue #8)."""
 import requests
 import pytest
 
-from apihelpers import second_account
-from conftest import ADMIN_PASSWORD, Server, token_for, unique
+from conftest import ADMIN_PASSWORD, Server, second_account, token_for, unique
 
 
 @pytest.fixture(scope="module")

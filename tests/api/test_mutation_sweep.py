@@ -29,7 +29,7 @@ import pytest
 import requests
 
 from conftest import ADMIN_PASSWORD, BIN, Server, make_group, make_policy, make_user, token_for, unique
-from datahelpers import Api, put_file
+from datahelpers import Api
 
 ROUTES = json.loads(subprocess.run([BIN, "routes"], capture_output=True, text=True, check=True, timeout=60).stdout)
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -86,11 +86,11 @@ class World:
         self._make_data()
         self._make_labeling()
         self.code = f"/{BUCKET}/code/"
-        put_file(self.s, self.code + "train.py", "print('hello')\n")
-        put_file(self.s, f"/{BUCKET}/data/readme.txt", "data\n")
+        self.s.objects.put(self.code + "train.py", "print('hello')\n")
+        self.s.objects.put(f"/{BUCKET}/data/readme.txt", "data\n")
         self._make_training()
-        put_file(self.s, f"/{BUCKET}/model/model/config.json", json.dumps({"model_type": "PyTorch"}))
-        put_file(self.s, f"/{BUCKET}/model/model/customize_service.py", "x = 1\n")
+        self.s.objects.put(f"/{BUCKET}/model/model/config.json", json.dumps({"model_type": "PyTorch"}))
+        self.s.objects.put(f"/{BUCKET}/model/model/customize_service.py", "x = 1\n")
 
     def _make_iam(self):
         self.user_id = make_user(self.s, self.h)[0]

@@ -5,7 +5,6 @@ leaves no process behind."""
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 import uuid
@@ -14,8 +13,8 @@ import pytest
 import requests
 import websocket
 
-from apihelpers import second_account
-from conftest import ADMIN_PASSWORD, Server, grant_project, make_group, make_policy, make_user, token_for
+from conftest import (ADMIN_PASSWORD, Server, grant_project, make_group, make_policy, make_user, second_account,
+                     token_for, wait_until)
 from test_training_jobs import ReusedServer
 
 CPU = {"profile_id": "Multi-Engine 1.0 (python3)-cpu", "flavor": "modelarts.vm.cpu.2u"}
@@ -51,13 +50,13 @@ class NbApi:
 
     def wait(self, iid, statuses, timeout=60):
         statuses = (statuses,) if isinstance(statuses, str) else statuses
-        deadline = time.time() + timeout
-        while True:
-            g = self.get(iid)
-            if g["status"] in statuses:
-                return g
-            assert time.time() < deadline, f"{iid} still {g['status']} (wanted {statuses}): {g['spec'].get('failed_reasons')}"
-            time.sleep(0.05)
+        last = [None]
+
+        def reached():
+            g = last[0] = self.get(iid)
+            return g if g["status"] in statuses else None
+        return wait_until(reached, timeout, what=lambda: f"{iid} to be {statuses}, still {last[0]['status']}: "
+                                                         f"{last[0]['spec'].get('failed_reasons')}")
 
     def running(self, name, **body):
         g = self.create(name, **body)
@@ -69,17 +68,9 @@ class NbApi:
         return self.wait(iid, "STOPPED")
 
 
-def db_exec(srv, sql, args):
-    db = sqlite3.connect(os.path.join(srv.data_dir, "meta.db"), timeout=10)
-    with db:
-        rows = db.execute(sql, args).fetchall()
-    db.close()
-    time.sleep(0.2)  # the server's readers hold a snapshot for up to 50 ms
-    return rows
-
-
 def secret_of(srv, iid):
-    return db_exec(srv, "SELECT secret FROM notebooks WHERE id = ?", (iid,))[0][0]
+    """The instance's Jupyter token, which the API never shows."""
+    return srv.db.query_one("SELECT secret FROM notebooks WHERE id = ?", (iid,))[0]
 
 
 def processes_with(secret):
@@ -364,16 +355,13 @@ def test_kernel_over_websocket_and_nothing_left_after_stop(nb, srv):
     r = requests.post(url + "api/contents", headers={"X-Auth-Token": srv.token}, json={"type": "notebook"})
     assert r.status_code == 201 and r.json()["name"].endswith(".ipynb"), r.text
     nb.stop(g["id"])
-    deadline = time.time() + 10
-    while processes_with(secret) and time.time() < deadline:
-        time.sleep(0.1)
-    assert processes_with(secret) == []
+    wait_until(lambda: processes_with(secret) == [], 10, interval=0.1, what="the instance's processes to end")
 
 
 def test_auto_stop_fires(nb, srv):
     g = nb.running("nb-timer", spec={"storage": {"type": "evs"}, "auto_stop": {"enable": True, "duration": 3600}})
     # An hour is long for a test: bring the scheduled stop forward in the store.
-    db_exec(srv, "UPDATE notebooks SET stop_at = ? WHERE id = ?", (int(time.time() * 1000) + 1500, g["id"]))
+    assert srv.db.execute("UPDATE notebooks SET stop_at = ? WHERE id = ?", (int(time.time() * 1000) + 1500, g["id"])) == 1
     r = nb.get(g["id"])["spec"]["auto_stop"]
     assert r["remain_time"] <= 2
     s = nb.wait(g["id"], "STOPPED", timeout=20)
@@ -411,19 +399,14 @@ def test_idle_stop_counts_kernels_terminals_and_traffic(nb, srv):
             break
     # Jupyter's own watcher saw it too (Notebook 6's missed a kernel's first
     # second about one start in four, until the server's start waited for it)
-    deadline = time.time() + 2
-    while time.time() < deadline:
-        k = requests.get(url + f"api/kernels/{kid}", headers={"X-Auth-Token": srv.token}).json()
-        if k["execution_state"] == "busy":
-            break
-        time.sleep(0.05)
-    assert k["execution_state"] == "busy", k
+    wait_until(lambda: requests.get(url + f"api/kernels/{kid}", headers={"X-Auth-Token": srv.token}).json()[
+        "execution_state"] == "busy", 2, what="the kernel to be busy")
     # Ten minutes is long for a test: make it three seconds in the store, once
     # the kernel is busy (before, a slow machine could spend three seconds
     # between the two cells, and the instance stopped there, rightly).
-    spec = json.loads(db_exec(srv, "SELECT spec FROM notebooks WHERE id = ?", (g["id"],))[0][0])
+    spec = json.loads(srv.db.query_one("SELECT spec FROM notebooks WHERE id = ?", (g["id"],))[0])
     spec["idle_stop"]["duration"] = 3
-    db_exec(srv, "UPDATE notebooks SET spec = ? WHERE id = ?", (json.dumps(spec), g["id"]))
+    assert srv.db.execute("UPDATE notebooks SET spec = ? WHERE id = ?", (json.dumps(spec), g["id"])) == 1
     ws.close()
     time.sleep(5)
     s = nb.get(g["id"])
@@ -556,7 +539,7 @@ def test_proxy_streams_and_passes_http_as_is(nb, srv):
     assert again.status_code == 304 and again.content == b""
     assert s.get(url + "api/status", headers=h, timeout=10).status_code == 200
     # HEAD and failures come back as Jupyter gives them (its HEAD of /files is a 500 of its own)
-    port, secret = db_exec(srv, "SELECT port, secret FROM notebooks WHERE id = ?", (g["id"],))[0]
+    port, secret = srv.db.query_one("SELECT port, secret FROM notebooks WHERE id = ?", (g["id"],))
     direct = f"http://127.0.0.1:{port}" + url[len(srv.base):]
     for path in ("files/big.bin", "api/status", "files/nothing.bin"):
         via = requests.head(url + path, headers=h, timeout=10)

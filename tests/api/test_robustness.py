@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import requests
 
-from conftest import BIN
+from conftest import BIN, wait_until
 
 ROUTES = json.loads(subprocess.run([BIN, "routes"], capture_output=True, text=True, check=True).stdout)
 
@@ -282,7 +282,6 @@ def test_invalid_utf8_query_values_are_400(server, admin, data_ds):
 
 # ---------------------------------------------------------------- numeric strings; a task that fails ends failed
 
-from datahelpers import put_file  # noqa: E402
 
 
 @pytest.mark.parametrize("ratio", ["1e-400", "1e-320", "nan", "NaN", "inf", "-0.5", "1.5", " 0.5", "0x1p-3", "", "0.5e0"])
@@ -295,14 +294,10 @@ def test_version_ratio_checked_at_the_request(data_ds, ratio):
 
 
 def wait_version(api, ds, vid, timeout=30):
-    import time
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def settled():
         v = api.get(f"/datasets/{ds}/versions/{vid}").json()
-        if v["status"] != 0:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"version {vid} still in status 0")
+        return v if v["status"] != 0 else None
+    return wait_until(settled, timeout, what=f"version {vid} to leave status 0")
 
 
 def test_failed_publish_ends_failed_with_reason(server):
@@ -310,7 +305,7 @@ def test_failed_publish_ends_failed_with_reason(server):
     ds, _ = api.create(type_=0, labels=[{"name": "cat"}], no_source=True)
     api.add_inline(ds, "a.jpg", b"hello")
     inner = api.dataset(ds)["inner_annotation_path"]
-    put_file(server, inner.rstrip("/"), b"a file where the version folder must go")
+    server.objects.put(inner.rstrip("/"), b"a file where the version folder must go")
     r = api.post(f"/datasets/{ds}/versions", json={"train_evaluate_sample_ratio": "0.8"})
     assert r.status_code == 201, r.text
     v = wait_version(api, ds, r.json()["version_id"])
@@ -321,22 +316,19 @@ def test_failed_publish_ends_failed_with_reason(server):
 
 def test_folder_import_of_a_file_name_that_is_not_utf8(server):
     """File names need not be UTF-8; the import's resume position (JSON) must still be written."""
-    import os
     api = Api(server, {"X-Auth-Token": server.admin_token})
     ds, _ = api.create(type_=0, labels=[{"name": "cat"}], no_source=True)
     folder = f"/dtest/{unique('raw')}/"
-    put_file(server, folder + "ok.jpg", b"hello")
-    with open(os.path.join(server.data_dir, "obs", folder.strip("/")).encode() + b"/\xff\xfe.jpg", "wb") as f:
+    server.objects.put(folder + "ok.jpg", b"hello")
+    # a name that is no UTF-8 can only be made in the embedded backend's folder
+    with open(server.objects.local_path(folder).encode() + b"\xff\xfe.jpg", "wb") as f:
         f.write(b"hello")
     r = api.post(f"/datasets/{ds}/import-tasks", json={"import_path": folder, "import_type": "dir"})
     assert r.status_code == 200, r.text
-    import time
-    deadline = time.time() + 30
-    while time.time() < deadline:
+    def finished():
         t = api.get(f"/datasets/{ds}/import-tasks/{r.json()['task_id']}").json()
-        if t["status"] in ("COMPLETED", "FAILED"):
-            break
-        time.sleep(0.05)
+        return t if t["status"] in ("COMPLETED", "FAILED") else None
+    t = wait_until(finished, 30, what="the import to finish")
     assert t["status"] == "COMPLETED", t
     assert api.list(ds)["sample_count"] == 2
     alive(server)

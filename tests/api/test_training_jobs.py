@@ -20,8 +20,8 @@ import uuid
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, BIN, Server, token_for
-from datahelpers import Api, put_file
+from conftest import ADMIN_PASSWORD, BIN, Server, token_for, wait_until
+from datahelpers import Api
 
 INIT, WAITING, RUNNING, KILLING, COMPLETED, FAILED, KILLED, LOST = 1, 7, 8, 9, 10, 11, 12, 14
 TERMINAL = {3, 5, 6, 10, 11, 12, 13, 14, 16, 17, 20, 21}
@@ -100,15 +100,15 @@ def supervisors(srv):
     return out
 
 
-def shutdown(srv, api=None):
+def shutdown(srv, tapi=None):
     """Stops every job of the server (through the API when it still answers),
     the server itself, and, by PID, any job supervisor still alive; then
     removes the data dir."""
     sups = supervisors(srv)
-    if api is not None and srv.proc.poll() is None:
+    if tapi is not None and srv.proc.poll() is None:
         try:
-            for j in api.list_jobs(per_page=1000)["jobs"]:
-                api.delete(f"/training-jobs/{j['job_id']}")
+            for j in tapi.list_jobs(per_page=1000)["jobs"]:
+                tapi.delete(f"/training-jobs/{j['job_id']}")
         except Exception:  # teardown must go on
             pass
     deadline = time.time() + 10
@@ -150,14 +150,14 @@ class TApi(Api):
     def code(self, script, tag=None):
         """Puts `script` as train.py of a fresh code folder; returns (app_url, boot_file_url)."""
         root = f"/{BUCKET}/{tag or uid('c')}/code/"
-        put_file(self.srv, root + "train.py", textwrap.dedent(script))
+        self.srv.objects.put(root + "train.py", textwrap.dedent(script))
         return root, root + "train.py"
 
     def config(self, script="print('hello')\n", params=(), **over):
         """A valid TrainConfig running `script`, with its own code/data/output folders."""
         root = f"/{BUCKET}/{uid('j')}/"
-        put_file(self.srv, root + "code/train.py", textwrap.dedent(script))
-        put_file(self.srv, root + "data/readme.txt", "data\n")
+        self.srv.objects.put(root + "code/train.py", textwrap.dedent(script))
+        self.srv.objects.put(root + "data/readme.txt", "data\n")
         cfg = {"worker_server_num": 1, "app_url": root + "code/", "boot_file_url": root + "code/train.py",
                "engine_id": 1, "spec_id": 1, "data_url": root + "data/", "train_url": root + "out/",
                "parameter": [{"label": k, "value": str(v)} for k, v in params]}
@@ -189,14 +189,12 @@ class TApi(Api):
 
     def wait(self, job_id, vid, until=TERMINAL, timeout=60):
         """Polls the version until its status is in `until`; returns it."""
-        deadline = time.time() + timeout
-        v = None
-        while time.time() < deadline:
-            v = self.version(job_id, vid)
-            if v["status"] in until:
-                return v
-            time.sleep(0.05)
-        raise AssertionError(f"version {vid} did not reach {until}: {v}")
+        last = [None]
+
+        def reached():
+            v = last[0] = self.version(job_id, vid)
+            return v if v["status"] in until else None
+        return wait_until(reached, timeout, what=lambda: f"version {vid} to reach {until}: {last[0]}")
 
     def stop(self, job_id, vid):
         return self.post(f"/training-jobs/{job_id}/versions/{vid}/stop")
@@ -262,24 +260,10 @@ def assert_v1_error(r, status, field=None, code=None):
     return body
 
 
-def obs_path(srv, path):
-    return os.path.join(srv.data_dir, "obs", path.lstrip("/"))
-
-
 def pgrep(marker):
     """PIDs of the processes whose command line contains `marker`."""
     out = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
     return [int(x) for x in out.stdout.split()]
-
-
-def wait_for(pred, timeout=20, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # ------------------------------------------------------------------ fixtures
@@ -298,11 +282,6 @@ def srv():
     yield from serving({"ATELIER_TRAIN_CORES": "8", "ATELIER_TRAIN_MEMORY_MB": "16384"})
 
 
-@pytest.fixture
-def api(srv):
-    return srv.api
-
-
 @pytest.fixture(scope="module")
 def srv1():
     """A server whose jobs share one core."""
@@ -310,7 +289,7 @@ def srv1():
 
 
 @pytest.fixture
-def api1(srv1):
+def tapi1(srv1):
     return srv1.api
 
 
@@ -329,8 +308,8 @@ time.sleep(300)
 
 # ------------------------------------------------------------------ 1. engines and specs
 
-def test_engines_shape(api):
-    r = api.get("/job/ai-engines")
+def test_engines_shape(tapi):
+    r = tapi.get("/job/ai-engines")
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["is_success"] is True
@@ -342,13 +321,13 @@ def test_engines_shape(api):
         assert e["engine_type"] == etype and e["engine_name"] == name, e
         assert isinstance(e["engine_version"], str) and e["engine_version"], e
         assert e["available"] is True, e
-    assert api.get("/job/ai-engines", params={"job_type": "train"}).status_code == 200
+    assert tapi.get("/job/ai-engines", params={"job_type": "train"}).status_code == 200
     # no token, no engines
-    assert requests.get(api.base + "/job/ai-engines").status_code == 401
+    assert requests.get(tapi.base + "/job/ai-engines").status_code == 401
 
 
-def test_resource_specs_shape(api):
-    r = api.get("/job/resource-specs")
+def test_resource_specs_shape(tapi):
+    r = tapi.get("/job/resource-specs")
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["is_success"] is True
@@ -387,62 +366,62 @@ def test_configured_catalog_unavailable_engine_and_network():
     s = Server(extra_env={"ATELIER_TRAIN_CATALOG": CATALOG, "ATELIER_TRAIN_NETWORK": "true"})
     s.api = TApi(s)
     try:
-        api = s.api
-        engines = {e["engine_id"]: e for e in api.get("/job/ai-engines").json()["engines"]}
+        tapi = s.api
+        engines = {e["engine_id"]: e for e in tapi.get("/job/ai-engines").json()["engines"]}
         assert set(engines) == {1, 7}, engines
         assert engines[1]["available"] is True
         assert engines[7]["available"] is False and "tensorflow" in engines[7]["unavailable_reason"], engines[7]
-        specs = api.get("/job/resource-specs").json()["specs"]
+        specs = tapi.get("/job/resource-specs").json()["specs"]
         assert [(x["spec_id"], x["spec_code"], x["core"], x["cpu"]) for x in specs] == [(10, "custom.cpu.small", "1", "0.5")]
-        before = api.job_count()
-        r = api.create_raw({"job_name": uid("tf"), "config": api.config(engine_id=7, spec_id=10)})
+        before = tapi.job_count()
+        r = tapi.create_raw({"job_name": uid("tf"), "config": tapi.config(engine_id=7, spec_id=10)})
         assert_v1_error(r, 400, field="config.engine_id")
         assert "not available" in r.json()["error_message"], r.text
-        r = api.create_raw({"job_name": uid("tf"), "config": api.config(spec_id=1)})
+        r = tapi.create_raw({"job_name": uid("tf"), "config": tapi.config(spec_id=1)})
         assert_v1_error(r, 400, field="config.spec_id")
-        assert api.job_count() == before
-        c = api.create(CONNECT, params=[("port", s.port)], spec_id=10)
-        v = api.wait(c["job_id"], c["version_id"])
-        log = api.log(c["job_id"], c["version_id"])
+        assert tapi.job_count() == before
+        c = tapi.create(CONNECT, params=[("port", s.port)], spec_id=10)
+        v = tapi.wait(c["job_id"], c["version_id"])
+        log = tapi.log(c["job_id"], c["version_id"])
         assert v["status"] == COMPLETED and "connected" in log, log
     finally:
         shutdown(s, s.api)
 
 
-def specs_free(api):
-    return {s["spec_id"]: s["no_resource"] for s in api.get("/job/resource-specs").json()["specs"]}
+def specs_free(tapi):
+    return {s["spec_id"]: s["no_resource"] for s in tapi.get("/job/resource-specs").json()["specs"]}
 
 
-def test_no_resource_while_a_job_holds_the_only_core(api1):
+def test_no_resource_while_a_job_holds_the_only_core(tapi1):
     """Capacity 1 core: spec 2 never fits; spec 1 and 3 are free until a 1-core job runs,
     then both are sold out; a second job waits (and can be stopped while it waits);
     once the first is stopped they are free again."""
-    assert specs_free(api1) == {1: False, 2: True, 3: False}
+    assert specs_free(tapi1) == {1: False, 2: True, 3: False}
     marker = uid("m")
-    a = api1.create(SLEEPER, params=[("marker", marker)])
-    va = api1.wait(a["job_id"], a["version_id"], until={RUNNING} | TERMINAL, timeout=30)
+    a = tapi1.create(SLEEPER, params=[("marker", marker)])
+    va = tapi1.wait(a["job_id"], a["version_id"], until={RUNNING} | TERMINAL, timeout=30)
     assert va["status"] == RUNNING, va
-    assert specs_free(api1) == {1: True, 2: True, 3: True}
-    b = api1.create("print('b')\n")
-    vb = api1.wait(b["job_id"], b["version_id"], until={WAITING} | TERMINAL)
+    assert specs_free(tapi1) == {1: True, 2: True, 3: True}
+    b = tapi1.create("print('b')\n")
+    vb = tapi1.wait(b["job_id"], b["version_id"], until={WAITING} | TERMINAL)
     assert vb["status"] == WAITING, vb
     # it stays queued while the core is held (a few scheduler passes)
     deadline = time.time() + 0.6
     while time.time() < deadline:
-        assert api1.version(b["job_id"], b["version_id"])["status"] == WAITING
+        assert tapi1.version(b["job_id"], b["version_id"])["status"] == WAITING
         time.sleep(0.1)
     # stopping a queued version ends it without it ever running
-    r = api1.stop(b["job_id"], b["version_id"])
+    r = tapi1.stop(b["job_id"], b["version_id"])
     assert r.status_code == 200 and r.json()["is_success"] is True, r.text
-    vb = api1.wait(b["job_id"], b["version_id"], timeout=10)
+    vb = tapi1.wait(b["job_id"], b["version_id"], timeout=10)
     assert vb["status"] == KILLED and vb["start_time"] == 0 and vb["duration"] == 0, vb
     # stop the runner of the core; the specs are free again
-    assert api1.stop(a["job_id"], a["version_id"]).status_code == 200
-    assert api1.wait(a["job_id"], a["version_id"], timeout=15)["status"] == KILLED
-    assert specs_free(api1) == {1: False, 2: True, 3: False}
+    assert tapi1.stop(a["job_id"], a["version_id"]).status_code == 200
+    assert tapi1.wait(a["job_id"], a["version_id"], timeout=15)["status"] == KILLED
+    assert specs_free(tapi1) == {1: False, 2: True, 3: False}
     # and B stayed killed: nothing of it ran later
-    assert api1.version(b["job_id"], b["version_id"])["status"] == KILLED
-    assert "b" not in api1.log(b["job_id"], b["version_id"])
+    assert tapi1.version(b["job_id"], b["version_id"])["status"] == KILLED
+    assert "b" not in tapi1.log(b["job_id"], b["version_id"])
 
 
 # ------------------------------------------------------------------ 2. PyTorch end to end
@@ -478,18 +457,18 @@ print('rows %d' % len(rows))
 """
 
 
-def test_pytorch_end_to_end(api, srv):
+def test_pytorch_end_to_end(tapi, srv, tmp_path):
     name = uid("torch")
     root = f"/{BUCKET}/{name}/"
-    put_file(srv, root + "code/train.py", TORCH_TRAIN)
-    put_file(srv, root + "code/helper/unused.py", "x = 1\n")  # the whole app_url is staged
+    srv.objects.put(root + "code/train.py", TORCH_TRAIN)
+    srv.objects.put(root + "code/helper/unused.py", "x = 1\n")  # the whole app_url is staged
     csv = "".join(f"{i / 10},{(i % 7) / 10},{(i % 3) / 3}\n" for i in range(40))
-    put_file(srv, root + "data/train.csv", csv)
+    srv.objects.put(root + "data/train.csv", csv)
     cfg = {"worker_server_num": 1, "app_url": root + "code/", "boot_file_url": root + "code/train.py",
            "engine_id": 1001, "spec_id": 1, "data_url": root + "data/", "train_url": root + "out/",
            "log_url": root + "logs/", "parameter": [{"label": "steps", "value": "4"}, {"label": "lr", "value": "0.1"}]}
     before = int(time.time() * 1000)
-    r = api.create_raw({"job_name": name, "job_desc": "tiny mlp", "config": cfg})
+    r = tapi.create_raw({"job_name": name, "job_desc": "tiny mlp", "config": cfg})
     assert r.status_code == 200, r.text
     c = r.json()
     assert c["is_success"] is True and c["job_name"] == name and c["status"] == INIT, c
@@ -497,8 +476,8 @@ def test_pytorch_end_to_end(api, srv):
     assert c["version_name"] == "V0001" and isinstance(c["resource_id"], str) and c["resource_id"], c
     assert before - 5000 <= c["create_time"] <= int(time.time() * 1000) + 5000, c
 
-    v = api.wait(c["job_id"], c["version_id"], timeout=120)
-    lines = api.log(c["job_id"], c["version_id"])
+    v = tapi.wait(c["job_id"], c["version_id"], timeout=120)
+    lines = tapi.log(c["job_id"], c["version_id"])
     assert v["status"] == COMPLETED, (v, lines)
     losses = [l for l in lines if l.startswith("step ")]
     assert [l.split()[1] for l in losses] == ["0", "1", "2", "3"], lines
@@ -523,8 +502,8 @@ def test_pytorch_end_to_end(api, srv):
     assert v["resource_id"] == c["resource_id"]
 
     # the output went to train_url and is a loadable state dict
-    model = obs_path(srv, root + "out/model.pt")
-    assert os.path.isfile(model) and os.path.getsize(model) > 0
+    model = srv.objects.copy_to(root + "out/model.pt", str(tmp_path / "model.pt"))
+    assert os.path.getsize(model) > 0
     check = subprocess.run(
         ["/usr/bin/python3", "-c",
          "import sys, torch; sd = torch.load(sys.argv[1]); print(sorted((k, tuple(t.shape)) for k, t in sd.items()))",
@@ -532,21 +511,20 @@ def test_pytorch_end_to_end(api, srv):
     assert check.returncode == 0, check.stderr
     assert check.stdout.strip() == str([("0.bias", (8,)), ("0.weight", (8, 2)), ("2.bias", (1,)), ("2.weight", (1, 8))])
     # nothing but what the job wrote (no staged code or data)
-    assert sorted(os.listdir(obs_path(srv, root + "out/"))) == ["model.pt"]
+    assert srv.objects.list(root + "out/") == ["model.pt"]
 
     # the log went to log_url, the same text
-    log_name = api.log_name(c["job_id"], c["version_id"])
+    log_name = tapi.log_name(c["job_id"], c["version_id"])
     assert log_name == f"job-{name}.0"
-    with open(obs_path(srv, root + "logs/" + log_name), encoding="utf-8") as f:
-        assert f.read().rstrip("\n").split("\n") == lines
+    assert srv.objects.text(root + "logs/" + log_name).rstrip("\n").split("\n") == lines
 
     # the list shows it
-    jobs = api.list_jobs(search_content=name)["jobs"]
+    jobs = tapi.list_jobs(search_content=name)["jobs"]
     assert len(jobs) == 1 and jobs[0]["status"] == COMPLETED and jobs[0]["version_id"] == c["version_id"], jobs
     assert jobs[0]["duration"] == v["duration"] and jobs[0]["version_count"] == 1, jobs
 
 
-def test_script_arguments_cwd_and_environment(api, srv):
+def test_script_arguments_cwd_and_environment(tapi, srv):
     script = """\
     import os, sys
     print('ARGV ' + ' '.join(sys.argv[1:]))
@@ -554,19 +532,19 @@ def test_script_arguments_cwd_and_environment(api, srv):
     print('FILES ' + ','.join(sorted(os.listdir(os.path.join(sys.argv[1].split('=', 1)[1])))))
     print('SIBLING ' + open('lib/helper.txt').read().strip())
     """
-    cfg = api.config(script, params=[("epochs", 2), ("name", "a b")])
-    put_file(srv, cfg["app_url"] + "lib/helper.txt", "beside the boot file\n")
-    put_file(srv, cfg["data_url"] + "sub/x.csv", "1\n")
+    cfg = tapi.config(script, params=[("epochs", 2), ("name", "a b")])
+    srv.objects.put(cfg["app_url"] + "lib/helper.txt", "beside the boot file\n")
+    srv.objects.put(cfg["data_url"] + "sub/x.csv", "1\n")
     app, data = cfg["app_url"], cfg["data_url"]
     # the folders may be given without their trailing '/', the input as a data_source
     cfg["app_url"] = app.rstrip("/")
     del cfg["data_url"]
     cfg["data_source"] = [{"type": "obs", "data_url": data}]
-    r = api.create_raw({"job_name": uid("args"), "config": cfg})
+    r = tapi.create_raw({"job_name": uid("args"), "config": cfg})
     assert r.status_code == 200, r.text
     c = r.json()
-    v = api.wait(c["job_id"], c["version_id"])
-    lines = api.log(c["job_id"], c["version_id"])
+    v = tapi.wait(c["job_id"], c["version_id"])
+    lines = tapi.log(c["job_id"], c["version_id"])
     assert v["status"] == COMPLETED, lines
     assert "ARGV --data_url=/home/work/data/ --train_url=/home/work/output/ --epochs=2 --name=a b" in lines, lines
     cwd = [l for l in lines if l.startswith("CWD ")][0]
@@ -579,22 +557,22 @@ def test_script_arguments_cwd_and_environment(api, srv):
 
 # ------------------------------------------------------------------ 3. failing script
 
-def test_failing_script_is_failed_with_its_exit_code(api, srv):
-    c = api.create("import sys\nprint('about to fail', flush=True)\nsys.exit(3)\n")
-    v = api.wait(c["job_id"], c["version_id"])
-    lines = api.log(c["job_id"], c["version_id"])
+def test_failing_script_is_failed_with_its_exit_code(tapi, srv):
+    c = tapi.create("import sys\nprint('about to fail', flush=True)\nsys.exit(3)\n")
+    v = tapi.wait(c["job_id"], c["version_id"])
+    lines = tapi.log(c["job_id"], c["version_id"])
     assert v["status"] == FAILED, (v, lines)
     assert "about to fail" in lines, lines
     assert lines[-1] == "[atelier] exit code 3", lines
     # stopping a finished version is refused
-    assert_v1_error(api.stop(c["job_id"], c["version_id"]), 400, code="ModelArts.0105")
-    assert api.version(c["job_id"], c["version_id"])["status"] == FAILED
+    assert_v1_error(tapi.stop(c["job_id"], c["version_id"]), 400, code="ModelArts.0105")
+    assert tapi.version(c["job_id"], c["version_id"])["status"] == FAILED
 
 
-def test_exception_and_stderr_go_to_the_log(api):
-    c = api.create("import sys\nsys.stderr.write('on stderr\\n')\nraise ValueError('boom')\n")
-    v = api.wait(c["job_id"], c["version_id"])
-    lines = api.log(c["job_id"], c["version_id"])
+def test_exception_and_stderr_go_to_the_log(tapi):
+    c = tapi.create("import sys\nsys.stderr.write('on stderr\\n')\nraise ValueError('boom')\n")
+    v = tapi.wait(c["job_id"], c["version_id"])
+    lines = tapi.log(c["job_id"], c["version_id"])
     assert v["status"] == FAILED, (v, lines)
     assert "on stderr" in lines, lines
     assert "ValueError: boom" in lines, lines
@@ -603,89 +581,89 @@ def test_exception_and_stderr_go_to_the_log(api):
 
 # ------------------------------------------------------------------ 4. stop
 
-def test_stop_kills_the_whole_process_tree(api):
+def test_stop_kills_the_whole_process_tree(tapi):
     marker = uid("mark")
-    c = api.create(SLEEPER, params=[("marker", marker)])
+    c = tapi.create(SLEEPER, params=[("marker", marker)])
     jid, vid = c["job_id"], c["version_id"]
-    v = api.wait(jid, vid, until={RUNNING} | TERMINAL, timeout=30)
-    assert v["status"] == RUNNING, (v, api.log(jid, vid))
+    v = tapi.wait(jid, vid, until={RUNNING} | TERMINAL, timeout=30)
+    assert v["status"] == RUNNING, (v, tapi.log(jid, vid))
     # the script and its children run (and carry the marker)
-    wait_for(lambda: len(pgrep(marker)) >= 3, what="the job and its children")
-    wait_for(lambda: any(l.startswith("started") for l in api.log(jid, vid)), what="the job's first line")
+    wait_until(lambda: len(pgrep(marker)) >= 3, what="the job and its children")
+    wait_until(lambda: any(l.startswith("started") for l in tapi.log(jid, vid)), what="the job's first line")
     t0 = time.time()
-    r = api.stop(jid, vid)
+    r = tapi.stop(jid, vid)
     assert r.status_code == 200 and r.json()["is_success"] is True, r.text
-    v = api.wait(jid, vid, timeout=10)
+    v = tapi.wait(jid, vid, timeout=10)
     assert v["status"] == KILLED, v
     assert time.time() - t0 < 5, "stop took too long"
-    wait_for(lambda: pgrep(marker) == [], timeout=5, what="every process of the job to be gone")
-    lines = api.log(jid, vid)
+    wait_until(lambda: pgrep(marker) == [], timeout=5, what="every process of the job to be gone")
+    lines = tapi.log(jid, vid)
     assert lines[-1].startswith("[atelier] exit code "), lines
     assert v["duration"] > 0 and v["start_time"] >= v["create_time"], v
     # stopping again: it is over
-    assert_v1_error(api.stop(jid, vid), 400, code="ModelArts.0105")
+    assert_v1_error(tapi.stop(jid, vid), 400, code="ModelArts.0105")
 
 
-def test_supervisor_killed_is_lost_and_leaves_nothing(api, srv):
+def test_supervisor_killed_is_lost_and_leaves_nothing(tapi, srv):
     """The supervisor killed (an OOM killer, an operator): the job dies with it
     (the sandbox dies with its parent), the version is LOST with a reason,
     and its processes and cgroups are gone."""
     marker = uid("mark")
-    c = api.create(SLEEPER, params=[("marker", marker)])
+    c = tapi.create(SLEEPER, params=[("marker", marker)])
     jid, vid = c["job_id"], c["version_id"]
-    assert api.wait(jid, vid, until={RUNNING} | TERMINAL, timeout=30)["status"] == RUNNING
-    wait_for(lambda: len(pgrep(marker)) >= 3, what="the job and its children")
+    assert tapi.wait(jid, vid, until={RUNNING} | TERMINAL, timeout=30)["status"] == RUNNING
+    wait_until(lambda: len(pgrep(marker)) >= 3, what="the job and its children")
     folder = os.path.join(srv.data_dir, "training", str(vid))
     with open(os.path.join(folder, "running.json")) as f:
         cgroups = json.load(f)["cgroups"]
     assert cgroups and all(os.path.isdir(d) for d in cgroups), cgroups
     with open(os.path.join(folder, "supervisor.json")) as f:
         os.kill(json.load(f)["pid"], signal.SIGKILL)
-    v = api.wait(jid, vid, timeout=15)
+    v = tapi.wait(jid, vid, timeout=15)
     assert v["status"] == LOST, v
-    wait_for(lambda: pgrep(marker) == [], timeout=10, what="every process of the job to be gone")
-    wait_for(lambda: not any(os.path.isdir(d) for d in cgroups), timeout=10, what="the job's cgroups removed")
+    wait_until(lambda: pgrep(marker) == [], timeout=10, what="every process of the job to be gone")
+    wait_until(lambda: not any(os.path.isdir(d) for d in cgroups), timeout=10, what="the job's cgroups removed")
 
 
-def test_delete_running_job_kills_it(api):
+def test_delete_running_job_kills_it(tapi):
     marker = uid("mark")
-    c = api.create(SLEEPER, params=[("marker", marker)])
+    c = tapi.create(SLEEPER, params=[("marker", marker)])
     jid, vid = c["job_id"], c["version_id"]
-    assert api.wait(jid, vid, until={RUNNING} | TERMINAL, timeout=30)["status"] == RUNNING
-    wait_for(lambda: len(pgrep(marker)) >= 3, what="the job and its children")
-    r = api.delete(f"/training-jobs/{jid}")
+    assert tapi.wait(jid, vid, until={RUNNING} | TERMINAL, timeout=30)["status"] == RUNNING
+    wait_until(lambda: len(pgrep(marker)) >= 3, what="the job and its children")
+    r = tapi.delete(f"/training-jobs/{jid}")
     assert r.status_code == 200 and r.json()["is_success"] is True, r.text
-    assert_v1_error(api.get(f"/training-jobs/{jid}/versions/{vid}"), 400, code="ModelArts.2775")
-    wait_for(lambda: pgrep(marker) == [], timeout=10, what="every process of the deleted job to be gone")
-    assert_v1_error(api.delete(f"/training-jobs/{jid}"), 400, code="ModelArts.2775")
+    assert_v1_error(tapi.get(f"/training-jobs/{jid}/versions/{vid}"), 400, code="ModelArts.2775")
+    wait_until(lambda: pgrep(marker) == [], timeout=10, what="every process of the deleted job to be gone")
+    assert_v1_error(tapi.delete(f"/training-jobs/{jid}"), 400, code="ModelArts.2775")
 
 
-def test_stop_right_after_create(api):
+def test_stop_right_after_create(tapi):
     """A version stopped before (or while) it is staged ends KILLED, and nothing of it keeps running."""
     marker = uid("early")
-    c = api.create(SLEEPER, params=[("marker", marker)])
+    c = tapi.create(SLEEPER, params=[("marker", marker)])
     jid, vid = c["job_id"], c["version_id"]
-    r = api.stop(jid, vid)
+    r = tapi.stop(jid, vid)
     assert r.status_code == 200 and r.json()["is_success"] is True, r.text
-    v = api.wait(jid, vid, timeout=15)
+    v = tapi.wait(jid, vid, timeout=15)
     assert v["status"] == KILLED, v
-    wait_for(lambda: pgrep(marker) == [], timeout=10, what="nothing of the stopped version to run")
-    assert api.version(jid, vid)["status"] == KILLED
+    wait_until(lambda: pgrep(marker) == [], timeout=10, what="nothing of the stopped version to run")
+    assert tapi.version(jid, vid)["status"] == KILLED
 
 
-def test_delete_running_version_kills_it(api):
+def test_delete_running_version_kills_it(tapi):
     marker = uid("mark")
-    c = api.create(SLEEPER, params=[("marker", marker)])
+    c = tapi.create(SLEEPER, params=[("marker", marker)])
     jid, vid = c["job_id"], c["version_id"]
-    assert api.wait(jid, vid, until={RUNNING} | TERMINAL, timeout=30)["status"] == RUNNING
-    wait_for(lambda: len(pgrep(marker)) >= 3, what="the job and its children")
-    r = api.delete(f"/training-jobs/{jid}/versions/{vid}")
+    assert tapi.wait(jid, vid, until={RUNNING} | TERMINAL, timeout=30)["status"] == RUNNING
+    wait_until(lambda: len(pgrep(marker)) >= 3, what="the job and its children")
+    r = tapi.delete(f"/training-jobs/{jid}/versions/{vid}")
     assert r.status_code == 200 and r.json()["is_success"] is True, r.text
-    wait_for(lambda: pgrep(marker) == [], timeout=10, what="every process of the deleted version to be gone")
-    assert_v1_error(api.get(f"/training-jobs/{jid}/versions"), 400, code="ModelArts.2775")  # it was the only version
+    wait_until(lambda: pgrep(marker) == [], timeout=10, what="every process of the deleted version to be gone")
+    assert_v1_error(tapi.get(f"/training-jobs/{jid}/versions"), 400, code="ModelArts.2775")  # it was the only version
 
 
-def test_processes_left_behind_end_with_the_job(api):
+def test_processes_left_behind_end_with_the_job(tapi):
     """A script that exits leaving a background process (even in a session of its own)
     completes, and what it left running is gone."""
     marker = uid("left")
@@ -696,15 +674,15 @@ def test_processes_left_behind_end_with_the_job(api):
     subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', marker])
     print('leaving', flush=True)
     """
-    c = api.create(script, params=[("marker", marker)])
-    v = api.wait(c["job_id"], c["version_id"], timeout=30)
-    lines = api.log(c["job_id"], c["version_id"])
+    c = tapi.create(script, params=[("marker", marker)])
+    v = tapi.wait(c["job_id"], c["version_id"], timeout=30)
+    lines = tapi.log(c["job_id"], c["version_id"])
     assert v["status"] == COMPLETED, (v, lines)
     assert lines == ["leaving", EXIT0], lines
-    wait_for(lambda: pgrep(marker) == [], timeout=5, what="the leftover processes to be gone")
+    wait_until(lambda: pgrep(marker) == [], timeout=5, what="the leftover processes to be gone")
 
 
-def test_memory_limit_of_the_spec(api):
+def test_memory_limit_of_the_spec(tapi):
     """Spec 3 has 1024 MB: a job touching 1.5 GB fails, one touching 256 MB completes."""
     hog = """\
     import sys
@@ -714,18 +692,18 @@ def test_memory_limit_of_the_spec(api):
         x[i] = 1
     print('allocated', flush=True)
     """
-    big = api.create(hog, params=[("mb", 1536)], spec_id=3)
-    small = api.create(hog, params=[("mb", 256)], spec_id=3)
-    vb = api.wait(big["job_id"], big["version_id"], timeout=60)
-    lb = api.log(big["job_id"], big["version_id"])
+    big = tapi.create(hog, params=[("mb", 1536)], spec_id=3)
+    small = tapi.create(hog, params=[("mb", 256)], spec_id=3)
+    vb = tapi.wait(big["job_id"], big["version_id"], timeout=60)
+    lb = tapi.log(big["job_id"], big["version_id"])
     assert vb["status"] == FAILED, (vb, lb)
     assert "allocated" not in lb and lb[-1].startswith("[atelier] exit code ") and lb[-1] != EXIT0, lb
-    vs = api.wait(small["job_id"], small["version_id"], timeout=60)
-    ls = api.log(small["job_id"], small["version_id"])
+    vs = tapi.wait(small["job_id"], small["version_id"], timeout=60)
+    ls = tapi.log(small["job_id"], small["version_id"])
     assert vs["status"] == COMPLETED and ls == ["allocated", EXIT0], (vs, ls)
 
 
-def test_cpu_limit_of_the_spec(api):
+def test_cpu_limit_of_the_spec(tapi):
     """Spec 3 has half a core: two threads spinning for 2 s get at most about
     half a core's time (the cgroup's quota), however many cores are idle."""
     spin = """\
@@ -739,9 +717,9 @@ def test_cpu_limit_of_the_spec(api):
     [t.start() for t in ts]; [t.join() for t in ts]
     print('share %.3f' % ((time.process_time() - c0) / (time.time() - t0)))
     """
-    c = api.create(spin, spec_id=3)
-    v = api.wait(c["job_id"], c["version_id"], timeout=60)
-    log = api.log(c["job_id"], c["version_id"])
+    c = tapi.create(spin, spec_id=3)
+    v = tapi.wait(c["job_id"], c["version_id"], timeout=60)
+    log = tapi.log(c["job_id"], c["version_id"])
     assert v["status"] == COMPLETED, log
     share = float([l for l in log if l.startswith("share ")][0].split()[1])
     assert share < 0.7, share
@@ -749,20 +727,20 @@ def test_cpu_limit_of_the_spec(api):
 
 # ------------------------------------------------------------------ 5. aom-log paging
 
-def test_aom_log_paging(api):
-    c = api.create("for i in range(1, 1001):\n    print('line %d' % i)\n")
+def test_aom_log_paging(tapi):
+    c = tapi.create("for i in range(1, 1001):\n    print('line %d' % i)\n")
     jid, vid = c["job_id"], c["version_id"]
-    assert api.wait(jid, vid)["status"] == COMPLETED
-    name = api.log_name(jid, vid)
+    assert tapi.wait(jid, vid)["status"] == COMPLETED
+    name = tapi.log_name(jid, vid)
     want = [f"line {i}" for i in range(1, 1001)] + [EXIT0]
 
     # default: the newest 50 lines
-    p = api.log_page(jid, vid, log_file=name)
+    p = tapi.log_page(jid, vid, log_file=name)
     assert p["lines"] == 50, p
     assert (p["start_line"], p["end_line"]) == ("952", "1001"), p
     assert p["content"].split("\n") == want[-50:], p["content"][-200:]
     # explicit lines, no base_line: the newest N
-    p2 = api.log_page(jid, vid, log_file=name, lines=3)
+    p2 = tapi.log_page(jid, vid, log_file=name, lines=3)
     assert p2["content"] == "line 999\nline 1000\n" + EXIT0 and (p2["start_line"], p2["end_line"]) == ("999", "1001")
 
     # backward (asc) from the first page to the start, with an odd page size
@@ -770,7 +748,7 @@ def test_aom_log_paging(api):
     base = p["start_line"]
     pages = 0
     while True:
-        q = api.log_page(jid, vid, log_file=name, base_line=base, order="asc", lines=137)
+        q = tapi.log_page(jid, vid, log_file=name, base_line=base, order="asc", lines=137)
         if q["lines"] == 0:
             assert q["content"] == "" and q["start_line"] == q["end_line"] == base, q
             break
@@ -787,7 +765,7 @@ def test_aom_log_paging(api):
     # forward (desc) from base_line=0 to the end
     got, base = [], "0"
     while True:
-        q = api.log_page(jid, vid, log_file=name, base_line=base, order="desc", lines=500)
+        q = tapi.log_page(jid, vid, log_file=name, base_line=base, order="desc", lines=500)
         if q["lines"] == 0:
             assert q["content"] == "" and q["start_line"] == q["end_line"] == base, q
             break
@@ -798,56 +776,56 @@ def test_aom_log_paging(api):
     assert base == "1001" and got == want
 
     # a window in the middle, both ways
-    q = api.log_page(jid, vid, log_file=name, base_line="10", order="desc", lines=2)
+    q = tapi.log_page(jid, vid, log_file=name, base_line="10", order="desc", lines=2)
     assert (q["content"], q["start_line"], q["end_line"], q["lines"]) == ("line 11\nline 12", "11", "12", 2), q
-    q = api.log_page(jid, vid, log_file=name, base_line="10", order="asc", lines=2)
+    q = tapi.log_page(jid, vid, log_file=name, base_line="10", order="asc", lines=2)
     assert (q["content"], q["start_line"], q["end_line"], q["lines"]) == ("line 8\nline 9", "8", "9", 2), q
-    q = api.log_page(jid, vid, log_file=name, base_line="3", order="asc", lines=50)
+    q = tapi.log_page(jid, vid, log_file=name, base_line="3", order="asc", lines=50)
     assert (q["content"], q["start_line"], q["end_line"]) == ("line 1\nline 2", "1", "2"), q
-    q = api.log_page(jid, vid, log_file=name, base_line="999", order="desc", lines=50)
+    q = tapi.log_page(jid, vid, log_file=name, base_line="999", order="desc", lines=50)
     assert (q["content"], q["start_line"], q["end_line"]) == ("line 1000\n" + EXIT0, "1000", "1001"), q
     # past the end
-    q = api.log_page(jid, vid, log_file=name, base_line="5000", order="desc", lines=5)
+    q = tapi.log_page(jid, vid, log_file=name, base_line="5000", order="desc", lines=5)
     assert (q["content"], q["lines"], q["start_line"], q["end_line"]) == ("", 0, "5000", "5000"), q
     # lines=0: nothing
-    q = api.log_page(jid, vid, log_file=name, lines=0)
+    q = tapi.log_page(jid, vid, log_file=name, lines=0)
     assert q["content"] == "" and q["lines"] == 0, q
-    q = api.log_page(jid, vid, log_file=name, base_line="10", order="desc", lines=0)
+    q = tapi.log_page(jid, vid, log_file=name, base_line="10", order="desc", lines=0)
     assert q["content"] == "" and q["lines"] == 0 and q["start_line"] == q["end_line"] == "10", q
     # lines=500 is allowed
-    q = api.log_page(jid, vid, log_file=name, lines=500)
+    q = tapi.log_page(jid, vid, log_file=name, lines=500)
     assert q["lines"] == 500 and q["start_line"] == "502", q
 
     # bad parameters
     for params in ({"lines": "501"}, {"lines": "-1"}, {"lines": "x"}, {"order": "x"}, {"base_line": "abc"},
                    {"base_line": "-3"}):
-        r = api.log_page_raw(jid, vid, log_file=name, **params)
+        r = tapi.log_page_raw(jid, vid, log_file=name, **params)
         assert_v1_error(r, 400)
-    assert_v1_error(api.log_page_raw(jid, vid, log_file="job-other.0"), 400)
-    assert_v1_error(api.log_page_raw(jid, vid), 400)  # log_file is required
-    assert_v1_error(api.log_page_raw(jid, 12345, log_file=name), 400, code="ModelArts.2775")
+    assert_v1_error(tapi.log_page_raw(jid, vid, log_file="job-other.0"), 400)
+    assert_v1_error(tapi.log_page_raw(jid, vid), 400)  # log_file is required
+    assert_v1_error(tapi.log_page_raw(jid, 12345, log_file=name), 400, code="ModelArts.2775")
 
 
 # ------------------------------------------------------------------ 6. following a running log
 
-def test_follow_running_log(api):
+def test_follow_running_log(tapi):
     script = """\
     import time
     for i in range(10):
         print('tick %d' % i, flush=True)
         time.sleep(0.3)
     """
-    c = api.create(script)
+    c = tapi.create(script)
     jid, vid = c["job_id"], c["version_id"]
-    name = api.log_name(jid, vid)
+    name = tapi.log_name(jid, vid)
     assert name.endswith(".0")
-    api.wait(jid, vid, until={RUNNING} | TERMINAL, timeout=30)
+    tapi.wait(jid, vid, until={RUNNING} | TERMINAL, timeout=30)
     got, base = [], "0"
     pages_while_running = 0
     deadline = time.time() + 30
     while time.time() < deadline:
-        status = api.version(jid, vid)["status"]
-        q = api.log_page(jid, vid, log_file=name, base_line=base, order="desc", lines=500)
+        status = tapi.version(jid, vid)["status"]
+        q = tapi.log_page(jid, vid, log_file=name, base_line=base, order="desc", lines=500)
         if q["lines"]:
             assert int(q["start_line"]) == int(base) + 1, (base, q)
             got += q["content"].split("\n")
@@ -899,14 +877,14 @@ print('RESULT ' + json.dumps(res))
 """
 
 
-def test_sandbox_user_files_and_network(api, srv):
+def test_sandbox_user_files_and_network(tapi, srv):
     assert os.path.isdir(srv.data_dir) and os.path.isfile(os.path.join(srv.data_dir, "server.log"))
-    c = api.create(SANDBOX_PROBE, params=[("data_dir", srv.data_dir),
-                                          ("db_dir", os.path.join(srv.data_dir, "obs")),
+    c = tapi.create(SANDBOX_PROBE, params=[("data_dir", srv.data_dir),
+                                          ("db_dir", srv.objects.local_path("/")),
                                           ("server_log", os.path.join(srv.data_dir, "server.log")),
                                           ("port", srv.port)])
-    v = api.wait(c["job_id"], c["version_id"])
-    lines = api.log(c["job_id"], c["version_id"])
+    v = tapi.wait(c["job_id"], c["version_id"])
+    lines = tapi.log(c["job_id"], c["version_id"])
     assert v["status"] == COMPLETED, lines
     res = json.loads([l for l in lines if l.startswith("RESULT ")][0][len("RESULT "):])
     assert res["uid"] == 65534 and res["gid"] == 65534, res
@@ -918,11 +896,10 @@ def test_sandbox_user_files_and_network(api, srv):
     assert res["etc"] != "written" and res["usr"] != "written", res
     assert not os.path.exists("/etc/atelier-probe") and not os.path.exists("/usr/atelier-probe")
     # and what it could write went to train_url
-    with open(obs_path(srv, c["config"]["train_url"] + "probe.json")) as f:
-        assert json.load(f) == res
+    assert json.loads(srv.objects.text(c["config"]["train_url"] + "probe.json")) == res
 
 
-def test_output_publication(api, srv):
+def test_output_publication(tapi, srv):
     """Everything the job writes under train_url is published with its relative
     path (nested folders, empty files); links it leaves there are not followed."""
     secret = os.path.join(srv.data_dir, "server.log")
@@ -937,19 +914,18 @@ def test_output_publication(api, srv):
     os.symlink('/etc/passwd', out + 'passwd')
     os.symlink('/etc', out + 'etcdir')
     """
-    c = api.create(script)
-    v = api.wait(c["job_id"], c["version_id"])
-    assert v["status"] == COMPLETED, api.log(c["job_id"], c["version_id"])
-    out = obs_path(srv, c["config"]["train_url"])
-    found = sorted(os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs)
+    c = tapi.create(script)
+    v = tapi.wait(c["job_id"], c["version_id"])
+    assert v["status"] == COMPLETED, tapi.log(c["job_id"], c["version_id"])
+    out = c["config"]["train_url"]
+    found = srv.objects.list(out)
     assert found == ["empty.bin", "ok.txt", "sub/deeper/f.txt"], found
-    with open(os.path.join(out, "sub/deeper/f.txt")) as f:
-        assert f.read() == "nested"
-    assert os.path.getsize(os.path.join(out, "empty.bin")) == 0
+    assert srv.objects.text(out + "sub/deeper/f.txt") == "nested"
+    assert srv.objects.get(out + "empty.bin") == b""
 
 
 @pytest.mark.parametrize("target", ["/etc", "DATA_DIR"])
-def test_output_folder_replaced_by_a_link_publishes_nothing(api, srv, target):
+def test_output_folder_replaced_by_a_link_publishes_nothing(tapi, srv, target):
     """The job owns its output folder: replacing the folder itself by a link
     (to /etc, or to the server's data dir as the host sees it) must not make
     the server copy what the link points at into train_url."""
@@ -960,11 +936,10 @@ def test_output_folder_replaced_by_a_link_publishes_nothing(api, srv, target):
     os.symlink({target!r}, '/home/work/output')
     print('replaced')
     """
-    c = api.create(script)
-    v = api.wait(c["job_id"], c["version_id"])
-    assert v["status"] == COMPLETED, api.log(c["job_id"], c["version_id"])
-    out = obs_path(srv, c["config"]["train_url"])
-    found = [f for _, _, fs in os.walk(out) for f in fs]
+    c = tapi.create(script)
+    v = tapi.wait(c["job_id"], c["version_id"])
+    assert v["status"] == COMPLETED, tapi.log(c["job_id"], c["version_id"])
+    found = srv.objects.list(c["config"]["train_url"])
     assert found == [], found
 
 
@@ -973,14 +948,14 @@ def test_output_folder_replaced_by_a_link_publishes_nothing(api, srv, target):
 ECHO = "import sys\nprint('ARGS ' + ' '.join(sys.argv[3:]))\nopen('/home/work/output/args.txt', 'w').write(' '.join(sys.argv[3:]))\n"
 
 
-def test_versions(api, srv):
-    c = api.create(ECHO, params=[("epochs", 2), ("lr", "0.1")], desc="first")
+def test_versions(tapi, srv):
+    c = tapi.create(ECHO, params=[("epochs", 2), ("lr", "0.1")], desc="first")
     jid, v1 = c["job_id"], c["version_id"]
-    assert api.wait(jid, v1)["status"] == COMPLETED
+    assert tapi.wait(jid, v1)["status"] == COMPLETED
     out2 = c["config"]["train_url"].rstrip("/") + "2/"
 
     # a new version from V0001, one parameter changed, another output folder
-    r = api.post(f"/training-jobs/{jid}/versions",
+    r = tapi.post(f"/training-jobs/{jid}/versions",
                  json={"job_desc": "second", "config": {"pre_version_id": v1, "train_url": out2,
                                                          "parameter": [{"label": "epochs", "value": "5"},
                                                                        {"label": "lr", "value": "0.1"}]}})
@@ -989,31 +964,29 @@ def test_versions(api, srv):
     assert n["is_success"] is True and n["job_id"] == jid and n["version_name"] == "V0002", n
     assert isinstance(n["version_id"], int) and n["version_id"] != v1, n
     v2 = n["version_id"]
-    got = api.wait(jid, v2)
-    assert got["status"] == COMPLETED, api.log(jid, v2)
+    got = tapi.wait(jid, v2)
+    assert got["status"] == COMPLETED, tapi.log(jid, v2)
     assert got["pre_version_id"] == v1 and got["version_name"] == "V0002", got
     assert got["parameter"] == [{"label": "epochs", "value": "5"}, {"label": "lr", "value": "0.1"}], got
     for k in ("app_url", "boot_file_url", "data_url", "engine_id", "spec_id", "worker_server_num"):
         assert got[k] == c["config"][k], k
     assert got["train_url"] == out2 and got["job_desc"] == "second", got
-    assert "ARGS --epochs=5 --lr=0.1" in api.log(jid, v2)
-    with open(obs_path(srv, out2 + "args.txt")) as f:
-        assert f.read() == "--epochs=5 --lr=0.1"
-    with open(obs_path(srv, c["config"]["train_url"] + "args.txt")) as f:
-        assert f.read() == "--epochs=2 --lr=0.1"  # V0001's output untouched
+    assert "ARGS --epochs=5 --lr=0.1" in tapi.log(jid, v2)
+    assert srv.objects.text(out2 + "args.txt") == "--epochs=5 --lr=0.1"
+    assert srv.objects.text(c["config"]["train_url"] + "args.txt") == "--epochs=2 --lr=0.1"  # V0001's output untouched
 
     # a third from V0002, changing the spec only
-    r = api.post(f"/training-jobs/{jid}/versions",
+    r = tapi.post(f"/training-jobs/{jid}/versions",
                  json={"config": {"pre_version_id": v2, "train_url": out2, "spec_id": 3}})
     assert r.status_code == 200, r.text
     v3 = r.json()["version_id"]
     assert r.json()["version_name"] == "V0003"
-    got3 = api.wait(jid, v3)
+    got3 = tapi.wait(jid, v3)
     assert got3["status"] == COMPLETED and got3["spec_id"] == 3 and got3["core"] == "0.5", got3
     assert got3["parameter"] == got["parameter"] and got3["pre_version_id"] == v2, got3
 
     # newest first
-    r = api.get(f"/training-jobs/{jid}/versions")
+    r = tapi.get(f"/training-jobs/{jid}/versions")
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["is_success"] is True and body["job_id"] == jid and body["job_name"] == c["job_name"]
@@ -1021,78 +994,78 @@ def test_versions(api, srv):
     assert [x["version_name"] for x in body["versions"]] == ["V0003", "V0002", "V0001"]
     assert [x["version_id"] for x in body["versions"]] == [v3, v2, v1]
     # paged
-    body = api.get(f"/training-jobs/{jid}/versions", params={"page": 2, "per_page": 2}).json()
+    body = tapi.get(f"/training-jobs/{jid}/versions", params={"page": 2, "per_page": 2}).json()
     assert [x["version_id"] for x in body["versions"]] == [v1] and body["version_count"] == 3, body
     # the list of jobs shows the newest version
-    job = api.list_jobs(search_content=c["job_name"])["jobs"][0]
+    job = tapi.list_jobs(search_content=c["job_name"])["jobs"][0]
     assert job["version_id"] == v3 and job["version_count"] == 3 and job["job_desc"] == "second", job
 
     # bad versions
-    assert_v1_error(api.post(f"/training-jobs/{jid}/versions", json={"config": {"train_url": out2}}), 400,
+    assert_v1_error(tapi.post(f"/training-jobs/{jid}/versions", json={"config": {"train_url": out2}}), 400,
                     field="pre_version_id")
-    assert_v1_error(api.post(f"/training-jobs/{jid}/versions", json={"config": {"pre_version_id": 12345, "train_url": out2}}),
+    assert_v1_error(tapi.post(f"/training-jobs/{jid}/versions", json={"config": {"pre_version_id": 12345, "train_url": out2}}),
                     400, field="pre_version_id")
-    assert_v1_error(api.post(f"/training-jobs/{jid}/versions",
+    assert_v1_error(tapi.post(f"/training-jobs/{jid}/versions",
                              json={"config": {"pre_version_id": v1, "train_url": out2, "engine_id": 4242}}),
                     400, field="config.engine_id")
-    assert_v1_error(api.post("/training-jobs/12345/versions", json={"config": {"pre_version_id": v1, "train_url": out2}}),
+    assert_v1_error(tapi.post("/training-jobs/12345/versions", json={"config": {"pre_version_id": v1, "train_url": out2}}),
                     400, code="ModelArts.2775")
-    assert api.get(f"/training-jobs/{jid}/versions").json()["version_count"] == 3
+    assert tapi.get(f"/training-jobs/{jid}/versions").json()["version_count"] == 3
 
     # delete the middle version
-    r = api.delete(f"/training-jobs/{jid}/versions/{v2}")
+    r = tapi.delete(f"/training-jobs/{jid}/versions/{v2}")
     assert r.status_code == 200 and r.json()["is_success"] is True, r.text
-    assert_v1_error(api.get(f"/training-jobs/{jid}/versions/{v2}"), 400, code="ModelArts.2775")
-    body = api.get(f"/training-jobs/{jid}/versions").json()
+    assert_v1_error(tapi.get(f"/training-jobs/{jid}/versions/{v2}"), 400, code="ModelArts.2775")
+    body = tapi.get(f"/training-jobs/{jid}/versions").json()
     assert [x["version_id"] for x in body["versions"]] == [v3, v1] and body["version_count"] == 2, body
     # a version of another job is not found under this one
-    other = api.create()
-    assert_v1_error(api.get(f"/training-jobs/{jid}/versions/{other['version_id']}"), 400, code="ModelArts.2775")
-    assert_v1_error(api.delete(f"/training-jobs/{jid}/versions/{other['version_id']}"), 400, code="ModelArts.2775")
-    assert api.version(other["job_id"], other["version_id"])["version_id"] == other["version_id"]
+    other = tapi.create()
+    assert_v1_error(tapi.get(f"/training-jobs/{jid}/versions/{other['version_id']}"), 400, code="ModelArts.2775")
+    assert_v1_error(tapi.delete(f"/training-jobs/{jid}/versions/{other['version_id']}"), 400, code="ModelArts.2775")
+    assert tapi.version(other["job_id"], other["version_id"])["version_id"] == other["version_id"]
 
     # deleting the last versions deletes the job
-    assert api.delete(f"/training-jobs/{jid}/versions/{v1}").status_code == 200
-    assert api.get(f"/training-jobs/{jid}/versions").status_code == 200
-    assert api.delete(f"/training-jobs/{jid}/versions/{v3}").status_code == 200
-    assert_v1_error(api.get(f"/training-jobs/{jid}/versions"), 400, code="ModelArts.2775")
-    assert api.list_jobs(search_content=c["job_name"])["job_total_count"] == 0
+    assert tapi.delete(f"/training-jobs/{jid}/versions/{v1}").status_code == 200
+    assert tapi.get(f"/training-jobs/{jid}/versions").status_code == 200
+    assert tapi.delete(f"/training-jobs/{jid}/versions/{v3}").status_code == 200
+    assert_v1_error(tapi.get(f"/training-jobs/{jid}/versions"), 400, code="ModelArts.2775")
+    assert tapi.list_jobs(search_content=c["job_name"])["job_total_count"] == 0
     # and its name is free again
-    r = api.create_raw({"job_name": c["job_name"], "config": api.config()})
+    r = tapi.create_raw({"job_name": c["job_name"], "config": tapi.config()})
     assert r.status_code == 200, r.text
 
 
-def test_update_description_and_unknown_jobs(api):
-    c = api.create(desc="before")
+def test_update_description_and_unknown_jobs(tapi):
+    c = tapi.create(desc="before")
     jid = c["job_id"]
-    r = api.put(f"/training-jobs/{jid}", json={"job_desc": "after"})
+    r = tapi.put(f"/training-jobs/{jid}", json={"job_desc": "after"})
     assert r.status_code == 200 and r.json()["is_success"] is True, r.text
-    assert api.version(jid, c["version_id"])["job_desc"] == "after"
-    assert api.list_jobs(search_content=c["job_name"])["jobs"][0]["job_desc"] == "after"
-    assert_v1_error(api.put(f"/training-jobs/{jid}", json={"job_desc": "x" * 257}), 400, field="job_desc")
-    assert_v1_error(api.put(f"/training-jobs/{jid}", json={}), 400, field="job_desc")
-    assert api.version(jid, c["version_id"])["job_desc"] == "after"
+    assert tapi.version(jid, c["version_id"])["job_desc"] == "after"
+    assert tapi.list_jobs(search_content=c["job_name"])["jobs"][0]["job_desc"] == "after"
+    assert_v1_error(tapi.put(f"/training-jobs/{jid}", json={"job_desc": "x" * 257}), 400, field="job_desc")
+    assert_v1_error(tapi.put(f"/training-jobs/{jid}", json={}), 400, field="job_desc")
+    assert tapi.version(jid, c["version_id"])["job_desc"] == "after"
     for method, path in (("PUT", "/training-jobs/98765"), ("DELETE", "/training-jobs/98765"),
                          ("GET", "/training-jobs/98765/versions"), ("GET", "/training-jobs/98765/versions/1"),
                          ("POST", "/training-jobs/98765/versions/1/stop"),
                          ("GET", "/training-jobs/98765/versions/1/log/file-names")):
-        r = api.req(method, path, json={"job_desc": "x"} if method == "PUT" else None)
+        r = tapi.req(method, path, json={"job_desc": "x"} if method == "PUT" else None)
         assert_v1_error(r, 400, code="ModelArts.2775")
 
 
 # ------------------------------------------------------------------ 9. validation
 
-def test_create_validation(api, srv):
-    good = api.config()
-    other = api.config()  # an existing boot file of another app_url
-    dup = api.create()
-    count = api.job_count()
+def test_create_validation(tapi, srv):
+    good = tapi.config()
+    other = tapi.config()  # an existing boot file of another app_url
+    dup = tapi.create()
+    count = tapi.job_count()
 
     def bad(body, field, code=None):
-        r = api.create_raw(body)
+        r = tapi.create_raw(body)
         assert_v1_error(r, 400, field=field, code=code)
         assert field in r.json()["error_msg"], r.text
-        assert api.job_count() == count, body
+        assert tapi.job_count() == count, body
 
     def with_cfg(**over):
         cfg = dict(good)
@@ -1107,7 +1080,7 @@ def test_create_validation(api, srv):
     bad(with_cfg(boot_file_url=other["boot_file_url"]), "config.boot_file_url")  # exists, outside app_url
     bad(with_cfg(boot_file_url=good["app_url"]), "config.boot_file_url")  # a folder
     root = good["app_url"][:-len("code/")]
-    put_file(srv, root + "code2/train.py", "print(1)\n")
+    srv.objects.put(root + "code2/train.py", "print(1)\n")
     bad(with_cfg(app_url=root + "code", boot_file_url=root + "code2/train.py"), "config.boot_file_url")  # a sibling
     bad(with_cfg(boot_file_url=root + "code/../code2/train.py"), "config.boot_file_url")
     bad(with_cfg(train_url="/x/out/"), "config.train_url")  # not a bucket name
@@ -1130,31 +1103,31 @@ def test_create_validation(api, srv):
     bad({"job_name": uid("bad"), "job_desc": "d" * 257, "config": good}, "job_desc")
     bad({"job_name": dup["job_name"], "config": good}, "", code="ModelArts.0103")
     # a 64-character name is fine
-    r = api.create_raw({"job_name": "N" * 60 + uid("")[-4:], "config": good})
+    r = tapi.create_raw({"job_name": "N" * 60 + uid("")[-4:], "config": good})
     assert r.status_code == 200, r.text
 
 
-def test_spec_larger_than_the_capacity_is_refused(api1):
-    count = api1.job_count()
-    r = api1.create_raw({"job_name": uid("big"), "config": api1.config(spec_id=2)})  # 2 cores, capacity 1
+def test_spec_larger_than_the_capacity_is_refused(tapi1):
+    count = tapi1.job_count()
+    r = tapi1.create_raw({"job_name": uid("big"), "config": tapi1.config(spec_id=2)})  # 2 cores, capacity 1
     assert_v1_error(r, 400, field="config.spec_id")
-    assert api1.job_count() == count
+    assert tapi1.job_count() == count
 
 
 # ------------------------------------------------------------------ 10. capacity queue
 
-def test_one_core_runs_jobs_one_at_a_time_in_order(api1):
-    first = api1.create("import time\ntime.sleep(1.5)\nprint('done')\n", name=uid("q1"))
-    rest = [api1.create("import time\ntime.sleep(0.5)\nprint('done')\n", name=uid(f"q{i}")) for i in (2, 3)]
+def test_one_core_runs_jobs_one_at_a_time_in_order(tapi1):
+    first = tapi1.create("import time\ntime.sleep(1.5)\nprint('done')\n", name=uid("q1"))
+    rest = [tapi1.create("import time\ntime.sleep(0.5)\nprint('done')\n", name=uid(f"q{i}")) for i in (2, 3)]
     jobs = [first] + rest
-    v = api1.wait(first["job_id"], first["version_id"], until={RUNNING} | TERMINAL, timeout=30)
+    v = tapi1.wait(first["job_id"], first["version_id"], until={RUNNING} | TERMINAL, timeout=30)
     assert v["status"] == RUNNING, v
     # while the first holds the core, the others wait
     for j in rest:
-        w = api1.version(j["job_id"], j["version_id"])
+        w = tapi1.version(j["job_id"], j["version_id"])
         assert w["status"] in (INIT, WAITING) and w["start_time"] == 0, w
-    assert specs_free(api1)[1] is True
-    done = [api1.wait(j["job_id"], j["version_id"], timeout=60) for j in jobs]
+    assert specs_free(tapi1)[1] is True
+    done = [tapi1.wait(j["job_id"], j["version_id"], timeout=60) for j in jobs]
     for d in done:
         assert d["status"] == COMPLETED, d
     starts = [d["start_time"] for d in done]
@@ -1173,7 +1146,7 @@ def test_job_survives_server_restarts():
     env = {"ATELIER_TRAIN_CORES": "2"}
     srv = Server(extra_env=env)
     current = srv
-    api = TApi(srv)
+    tapi = TApi(srv)
     try:
         marker = uid("rst")
         script = """\
@@ -1183,55 +1156,54 @@ def test_job_survives_server_restarts():
         open('/home/work/output/result.txt', 'w').write('finished')
         print('end', flush=True)
         """
-        c = api.create(script, params=[("marker", marker)])
+        c = tapi.create(script, params=[("marker", marker)])
         jid, vid = c["job_id"], c["version_id"]
-        result = obs_path(srv, c["config"]["train_url"] + "result.txt")
-        assert api.wait(jid, vid, until={RUNNING} | TERMINAL, timeout=30)["status"] == RUNNING
-        wait_for(lambda: "begin" in api.log(jid, vid), what="the job's first line")
+        result = c["config"]["train_url"] + "result.txt"
+        assert tapi.wait(jid, vid, until={RUNNING} | TERMINAL, timeout=30)["status"] == RUNNING
+        wait_until(lambda: "begin" in tapi.log(jid, vid), what="the job's first line")
         # a 2-core job queued behind it (capacity 2 cores)
-        q = api.create("print('queued ran')\n", spec_id=2)
-        assert api.wait(q["job_id"], q["version_id"], until={WAITING} | TERMINAL)["status"] == WAITING
+        q = tapi.create("print('queued ran')\n", spec_id=2)
+        assert tapi.wait(q["job_id"], q["version_id"], until={WAITING} | TERMINAL)["status"] == WAITING
 
         # a clean stop (SIGTERM): the job goes on without the server, which finds it running again
         current.stop(signal.SIGTERM)
         assert current.proc.returncode is not None
         assert pgrep(marker), "the job ended with the server"
         current = ReusedServer(srv.data_dir, srv.port, extra_env=env)
-        api.srv = current
-        api.login()
-        v = api.version(jid, vid)
+        tapi.srv = current
+        tapi.login()
+        v = tapi.version(jid, vid)
         assert v["status"] == RUNNING, v
-        assert api.version(q["job_id"], q["version_id"])["status"] == WAITING
+        assert tapi.version(q["job_id"], q["version_id"])["status"] == WAITING
 
         # a crash (SIGKILL); the job ends while no server runs
         current.stop(signal.SIGKILL)
         assert pgrep(marker), "the job ended with the server"
-        wait_for(lambda: pgrep(marker) == [], timeout=20, what="the job to end while the server is down")
-        assert not os.path.exists(result)  # publishing is the server's part
+        wait_until(lambda: pgrep(marker) == [], timeout=20, what="the job to end while the server is down")
+        assert not srv.objects.exists(result)  # publishing is the server's part
         current = ReusedServer(srv.data_dir, srv.port, extra_env=env)
-        api.srv = current
-        api.login()
-        v = api.wait(jid, vid, timeout=30)
-        lines = api.log(jid, vid)
+        tapi.srv = current
+        tapi.login()
+        v = tapi.wait(jid, vid, timeout=30)
+        lines = tapi.log(jid, vid)
         assert v["status"] == COMPLETED, (v, lines)
         assert lines == ["begin", "end", EXIT0], lines
-        with open(result) as f:
-            assert f.read() == "finished"
+        assert srv.objects.text(result) == "finished"
         assert v["duration"] >= 2900, v
         # the queued job ran after it
-        vq = api.wait(q["job_id"], q["version_id"], timeout=30)
-        assert vq["status"] == COMPLETED and api.log(q["job_id"], q["version_id"]) == ["queued ran", EXIT0], vq
+        vq = tapi.wait(q["job_id"], q["version_id"], timeout=30)
+        assert vq["status"] == COMPLETED and tapi.log(q["job_id"], q["version_id"]) == ["queued ran", EXIT0], vq
         assert vq["start_time"] >= v["start_time"] + v["duration"], (v, vq)
         # the restarted server still schedules new jobs
-        c2 = api.create("print('after restart')\n")
-        assert api.wait(c2["job_id"], c2["version_id"])["status"] == COMPLETED
+        c2 = tapi.create("print('after restart')\n")
+        assert tapi.wait(c2["job_id"], c2["version_id"])["status"] == COMPLETED
     finally:
-        shutdown(current, api if current.proc.poll() is None else None)
+        shutdown(current, tapi if current.proc.poll() is None else None)
 
 
 # ------------------------------------------------------------------ 12. configs
 
-def config_body(api, name, **over):
+def config_body(tapi, name, **over):
     root = f"/{BUCKET}/{uid('cfg')}/"
     body = {"config_name": name, "config_desc": "desc of " + name, "worker_server_num": 1,
             "app_url": root + "code/", "boot_file_url": root + "code/train.py", "engine_id": 1001, "spec_id": 1,
@@ -1241,8 +1213,8 @@ def config_body(api, name, **over):
     return body
 
 
-def test_sample_configs(api):
-    r = api.get("/training-job-configs", params={"config_type": "sample"})
+def test_sample_configs(tapi):
+    r = tapi.get("/training-job-configs", params={"config_type": "sample"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["is_success"] is True and body["config_total_count"] == 3, body
@@ -1254,33 +1226,33 @@ def test_sample_configs(api):
     for c in body["configs"]:
         for k in ("config_desc", "create_time", "engine_version", "user_image_url", "user_command"):
             assert k in c, (k, c)
-    r = api.get("/training-job-configs/pytorch-mlp", params={"config_type": "sample"})
+    r = tapi.get("/training-job-configs/pytorch-mlp", params={"config_type": "sample"})
     assert r.status_code == 200, r.text
     s = r.json()
     assert s["is_success"] is True and s["config_name"] == "pytorch-mlp" and s["worker_server_num"] == 1, s
     assert s["engine_name"] == "PyTorch" and s["boot_file_url"].startswith(s["app_url"]), s
     assert isinstance(s["parameter"], list) and s["spec_id"] == 1 and s["core"] == "1", s
     # samples are not custom configs and vice versa
-    assert_v1_error(api.get("/training-job-configs/pytorch-mlp"), 404, code="ModelArts.0015")
-    assert_v1_error(api.get("/training-job-configs/nope", params={"config_type": "sample"}), 404, code="ModelArts.0015")
-    r = api.get("/training-job-configs", params={"config_type": "sample", "search_content": "xgb"})
+    assert_v1_error(tapi.get("/training-job-configs/pytorch-mlp"), 404, code="ModelArts.0015")
+    assert_v1_error(tapi.get("/training-job-configs/nope", params={"config_type": "sample"}), 404, code="ModelArts.0015")
+    r = tapi.get("/training-job-configs", params={"config_type": "sample", "search_content": "xgb"})
     assert [c["config_name"] for c in r.json()["configs"]] == ["xgboost-classifier"], r.text
-    assert_v1_error(api.get("/training-job-configs", params={"config_type": "other"}), 400)
+    assert_v1_error(tapi.get("/training-job-configs", params={"config_type": "other"}), 400)
 
 
-def test_config_crud(api):
+def test_config_crud(tapi):
     p = uid("cf") + "-"
     names = [p + "b", p + "a", p + "c"]
     posted = {}
     for i, n in enumerate(names):
-        body = config_body(api, n, config_desc=f"{3 - i} desc")
-        r = api.post("/training-job-configs", json=body)  # the boot file does not have to exist yet
+        body = config_body(tapi, n, config_desc=f"{3 - i} desc")
+        r = tapi.post("/training-job-configs", json=body)  # the boot file does not have to exist yet
         assert r.status_code == 200 and r.json()["is_success"] is True, r.text
         posted[n] = body
         time.sleep(0.002)  # distinct create_time
 
     # get
-    r = api.get(f"/training-job-configs/{p}b")
+    r = tapi.get(f"/training-job-configs/{p}b")
     assert r.status_code == 200, r.text
     g = r.json()
     assert g["is_success"] is True and g["config_name"] == p + "b" and g["config_desc"] == "3 desc", g
@@ -1291,18 +1263,18 @@ def test_config_crud(api):
         assert g[k] == posted[p + "b"][k], (k, g)
 
     # duplicate, bad names, bad fields
-    assert_v1_error(api.post("/training-job-configs", json=config_body(api, p + "a")), 400, code="ModelArts.0103")
-    assert_v1_error(api.post("/training-job-configs", json=config_body(api, "bad name")), 400, field="config_name")
-    assert_v1_error(api.post("/training-job-configs", json=config_body(api, p + "e", engine_id=4242)), 400,
+    assert_v1_error(tapi.post("/training-job-configs", json=config_body(tapi, p + "a")), 400, code="ModelArts.0103")
+    assert_v1_error(tapi.post("/training-job-configs", json=config_body(tapi, "bad name")), 400, field="config_name")
+    assert_v1_error(tapi.post("/training-job-configs", json=config_body(tapi, p + "e", engine_id=4242)), 400,
                     field="engine_id")
-    assert_v1_error(api.post("/training-job-configs", json=config_body(api, p + "u", user_image_url="x:1/y:2")), 400,
+    assert_v1_error(tapi.post("/training-job-configs", json=config_body(tapi, p + "u", user_image_url="x:1/y:2")), 400,
                     field="user_image_url")
-    assert_v1_error(api.post("/training-job-configs", json=config_body(api, p + "w", worker_server_num=2)), 400,
+    assert_v1_error(tapi.post("/training-job-configs", json=config_body(tapi, p + "w", worker_server_num=2)), 400,
                     field="worker_server_num")
 
     # list: default order config_name desc
     def listed(**params):
-        r = api.get("/training-job-configs", params={"search_content": p, **params})
+        r = tapi.get("/training-job-configs", params={"search_content": p, **params})
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["is_success"] is True and body["config_total_count"] == 3, body
@@ -1315,49 +1287,49 @@ def test_config_crud(api):
     assert listed(sortBy="create_time") == names[::-1]
     assert listed(per_page=2, page=2, order="asc") == [p + "c"]
     assert listed(per_page=2, page=3) == []
-    item = api.get("/training-job-configs", params={"search_content": p + "a"}).json()["configs"][0]
+    item = tapi.get("/training-job-configs", params={"search_content": p + "a"}).json()["configs"][0]
     assert item["engine_name"] == "PyTorch" and item["config_desc"] == "2 desc" and item["create_time"] > 0, item
-    assert_v1_error(api.get("/training-job-configs", params={"sortBy": "nope"}), 400)
+    assert_v1_error(tapi.get("/training-job-configs", params={"sortBy": "nope"}), 400)
 
     # update: a full replacement
-    upd = config_body(api, p + "b", config_desc="new", engine_id=601, spec_id=3)
+    upd = config_body(tapi, p + "b", config_desc="new", engine_id=601, spec_id=3)
     upd.pop("config_name")
     upd.pop("parameter")
-    r = api.put(f"/training-job-configs/{p}b", json=upd)
+    r = tapi.put(f"/training-job-configs/{p}b", json=upd)
     assert r.status_code == 200 and r.json()["is_success"] is True, r.text
-    g = api.get(f"/training-job-configs/{p}b").json()
+    g = tapi.get(f"/training-job-configs/{p}b").json()
     assert (g["config_desc"], g["engine_id"], g["engine_name"], g["spec_id"], g["core"]) == ("new", 601, "Scikit Learn", 3, "0.5"), g
     assert g["parameter"] == [] and g["app_url"] == upd["app_url"], g
     no_workers = dict(upd)
     no_workers.pop("worker_server_num")
-    assert_v1_error(api.put(f"/training-job-configs/{p}b", json=no_workers), 400, field="worker_server_num")
-    assert_v1_error(api.put(f"/training-job-configs/{p}missing", json=upd), 404, code="ModelArts.0015")
-    assert api.get(f"/training-job-configs/{p}b").json()["engine_id"] == 601
+    assert_v1_error(tapi.put(f"/training-job-configs/{p}b", json=no_workers), 400, field="worker_server_num")
+    assert_v1_error(tapi.put(f"/training-job-configs/{p}missing", json=upd), 404, code="ModelArts.0015")
+    assert tapi.get(f"/training-job-configs/{p}b").json()["engine_id"] == 601
 
     # delete
-    r = api.delete(f"/training-job-configs/{p}b")
+    r = tapi.delete(f"/training-job-configs/{p}b")
     assert r.status_code == 200 and r.json()["is_success"] is True, r.text
-    assert_v1_error(api.get(f"/training-job-configs/{p}b"), 404, code="ModelArts.0015")
-    assert_v1_error(api.delete(f"/training-job-configs/{p}b"), 404, code="ModelArts.0015")
-    r = api.get("/training-job-configs", params={"search_content": p})
+    assert_v1_error(tapi.get(f"/training-job-configs/{p}b"), 404, code="ModelArts.0015")
+    assert_v1_error(tapi.delete(f"/training-job-configs/{p}b"), 404, code="ModelArts.0015")
+    r = tapi.get("/training-job-configs", params={"search_content": p})
     assert r.json()["config_total_count"] == 2 and [c["config_name"] for c in r.json()["configs"]] == [p + "c", p + "a"]
 
 
 # ------------------------------------------------------------------ 13. list jobs
 
-def test_list_jobs(api):
+def test_list_jobs(tapi):
     p = uid("ls")
     specs = [("b", "zeta", "print(1)\n"), ("a", "alpha", "import sys\nsys.exit(2)\n"), ("c", "mid", "print(3)\n"),
              ("x_y", "under", "print(4)\n"), ("xzy", "plain", "print(5)\n")]
     made = {}
     for suffix, desc, script in specs:
-        made[suffix] = api.create(script, name=f"{p}-{suffix}", desc=desc)
+        made[suffix] = tapi.create(script, name=f"{p}-{suffix}", desc=desc)
         time.sleep(0.002)
     for m in made.values():
-        api.wait(m["job_id"], m["version_id"])
+        tapi.wait(m["job_id"], m["version_id"])
 
     def names(**params):
-        body = api.list_jobs(search_content=p, **params)
+        body = tapi.list_jobs(search_content=p, **params)
         return body, [j["job_name"][len(p) + 1:] for j in body["jobs"]]
 
     body, got = names()
@@ -1388,34 +1360,34 @@ def test_list_jobs(api):
     assert names(per_page=2, page=3)[1] == ["xzy"]
     assert names(per_page=2, page=4)[1] == []
     # search_content is a plain substring ('_' is not a wildcard)
-    body = api.list_jobs(search_content=f"{p}-x_y")
+    body = tapi.list_jobs(search_content=f"{p}-x_y")
     assert [j["job_name"] for j in body["jobs"]] == [f"{p}-x_y"] and body["job_total_count"] == 1, body
     # default page size is 10
-    assert len(api.list_jobs()["jobs"]) <= 10
+    assert len(tapi.list_jobs()["jobs"]) <= 10
     # bad queries
     for params in ({"sortBy": "nope"}, {"order": "up"}, {"status": "abc"}, {"per_page": "0"}, {"per_page": "1001"},
                    {"page": "0"}):
-        assert_v1_error(api.get("/training-jobs", params=params), 400)
+        assert_v1_error(tapi.get("/training-jobs", params=params), 400)
 
 
 # ------------------------------------------------------------------ details
 
-def test_new_version_requires_train_url(api):
+def test_new_version_requires_train_url(tapi):
     """§3.1 / §3.2.5: train_url is required when creating a version (each
     version writes its own output); it is not taken from the parent."""
-    c = api.create()
+    c = tapi.create()
     jid, v1 = c["job_id"], c["version_id"]
-    r = api.post(f"/training-jobs/{jid}/versions", json={"config": {"pre_version_id": v1}})
+    r = tapi.post(f"/training-jobs/{jid}/versions", json={"config": {"pre_version_id": v1}})
     assert_v1_error(r, 400, field="train_url")
-    assert api.get(f"/training-jobs/{jid}/versions").json()["version_count"] == 1
+    assert tapi.get(f"/training-jobs/{jid}/versions").json()["version_count"] == 1
 
 
-def test_unterminated_last_line_stays_apart_from_the_exit_line(api):
+def test_unterminated_last_line_stays_apart_from_the_exit_line(tapi):
     """Output that does not end with a newline is its own log line: the
     server's '[atelier] exit code N' line is not glued onto it."""
-    c = api.create("import sys\nprint('first')\nsys.stdout.write('partial')\n")
-    v = api.wait(c["job_id"], c["version_id"])
-    lines = api.log(c["job_id"], c["version_id"])
+    c = tapi.create("import sys\nprint('first')\nsys.stdout.write('partial')\n")
+    v = tapi.wait(c["job_id"], c["version_id"])
+    lines = tapi.log(c["job_id"], c["version_id"])
     assert v["status"] == COMPLETED, lines
     assert lines == ["first", "partial", EXIT0], lines
 
@@ -1438,8 +1410,7 @@ def test_jobs_run_without_the_sandbox():
         lines = a.log(c["job_id"], c["version_id"])
         assert v["status"] == COMPLETED, lines
         assert lines[-1] == EXIT0, lines
-        with open(obs_path(s, c["config"]["train_url"] + "uid.txt")) as f:
-            job_uid = int(f.read())
+        job_uid = int(s.objects.text(c["config"]["train_url"] + "uid.txt"))
         assert job_uid == os.getuid() if os.getuid() != 0 else job_uid != 0, job_uid
     finally:
         shutdown(s, a)

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import BIN, ROOT, Server
-from test_training_jobs import COMPLETED, TApi, obs_path, shutdown
+from test_training_jobs import COMPLETED, TApi, shutdown
 
 HELPER = os.path.join(ROOT, "python", "atelier_metrics.py")
 
@@ -83,17 +83,19 @@ print('wrote', sorted(os.listdir(os.path.join(a.train_url, 'logs'))))
 """
 
 
-def test_training_job_writes_metrics_with_the_helper():
+def test_training_job_writes_metrics_with_the_helper(tmp_path):
     srv = Server(extra_env={"ATELIER_TRAIN_CORES": "2"})
     api = TApi(srv)
     try:
         c = api.create(JOB)
         v = api.wait(c["job_id"], c["version_id"], timeout=60)
         assert v["status"] == COMPLETED, api.log(c["job_id"], c["version_id"])
-        logs = os.path.join(obs_path(srv, c["config"]["train_url"]), "logs")
-        events = [f for f in os.listdir(logs) if f.startswith("events.out.tfevents.")]
-        assert len(events) == 1, os.listdir(logs)
-        ev, jl = read(os.path.join(logs, events[0]), os.path.join(logs, "metrics.jsonl"))
+        logs = c["config"]["train_url"] + "logs/"
+        events = [f for f in srv.objects.list(logs) if f.startswith("events.out.tfevents.")]
+        assert len(events) == 1, srv.objects.list(logs)
+        # the reader is given local files, as the viewer's are
+        ev, jl = read(srv.objects.copy_to(logs + events[0], str(tmp_path / events[0])),
+                      srv.objects.copy_to(logs + "metrics.jsonl", str(tmp_path / "metrics.jsonl")))
         assert [round(s["value"], 4) for s in ev["scalars"]] == [round(2.0 - i * 0.1, 4) for i in range(20)]
         assert {s["tag"] for s in ev["scalars"]} == {"train/loss"}
         assert [(s["tag"], s["step"], s["value"]) for s in jl["scalars"]] == [("acc", i, i / 10) for i in range(5)]

@@ -13,9 +13,9 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, Server
+from conftest import ROOT, Server, wait_until
 from test_training_jobs import (COMPLETED, EXIT0, FAILED, KILLED, RUNNING, WAITING, ReusedServer, TApi,
-                                assert_v1_error, obs_path, pgrep, shutdown, wait_for)
+                                assert_v1_error, pgrep, shutdown)
 
 SLURM = os.path.join(ROOT, "scripts", "slurm.sh")
 NODES = 2
@@ -63,11 +63,6 @@ def srv(cluster):
     shutdown(s, s.api)
 
 
-@pytest.fixture
-def api(srv):
-    return srv.api
-
-
 def job_name(srv, vid):
     """The Slurm job name the server gave the version (in its job folder)."""
     with open(os.path.join(srv.data_dir, "training", str(vid), "spec.json")) as f:
@@ -84,7 +79,7 @@ def slurm_job(srv, vid, fmt="%i %T"):
 
 def wait_slurm_state(srv, vid, state):
     """Slurm's final state can lag behind ours (COMPLETING first)."""
-    wait_for(lambda: slurm_job(srv, vid)[1:] == [state], timeout=30, what=f"Slurm state {state}")
+    wait_until(lambda: slurm_job(srv, vid)[1:] == [state], timeout=30, what=f"Slurm state {state}")
 
 
 TORCH = """\
@@ -105,35 +100,33 @@ print('slurm job', os.environ.get('MA_VERSION_ID'))
 """
 
 
-def test_pytorch_job_runs_in_slurm(api, srv, cluster):
-    cfg = api.config(TORCH, params=[("steps", 20)], engine_id=1001)
+def test_pytorch_job_runs_in_slurm(tapi, srv, cluster):
+    cfg = tapi.config(TORCH, params=[("steps", 20)], engine_id=1001)
     data = cfg["data_url"] + "train.csv"
-    from datahelpers import put_file
-    put_file(srv, data, "".join(f"{i / 10},{(i % 7) / 7},{(i * 3 % 10) / 10}\n" for i in range(40)))
-    r = api.create_raw({"job_name": "slurm-torch-" + uuid.uuid4().hex[:6], "config": cfg})
+    srv.objects.put(data, "".join(f"{i / 10},{(i % 7) / 7},{(i * 3 % 10) / 10}\n" for i in range(40)))
+    r = tapi.create_raw({"job_name": "slurm-torch-" + uuid.uuid4().hex[:6], "config": cfg})
     assert r.status_code == 200, r.text
     c = r.json()
-    v = api.wait(c["job_id"], c["version_id"], timeout=120)
-    log = api.log(c["job_id"], c["version_id"])
+    v = tapi.wait(c["job_id"], c["version_id"], timeout=120)
+    log = tapi.log(c["job_id"], c["version_id"])
     assert v["status"] == COMPLETED, log
     assert any(l.startswith("step 19 loss ") for l in log), log
     assert log[-1] == EXIT0
     # aom-log both ways: the newest page, then the page before it
-    last = api.log_page(c["job_id"], c["version_id"], lines=5)
+    last = tapi.log_page(c["job_id"], c["version_id"], lines=5)
     assert last["content"].split("\n") == log[-5:], last
-    before = api.log_page(c["job_id"], c["version_id"], lines=5, base_line=last["start_line"], order="asc")
+    before = tapi.log_page(c["job_id"], c["version_id"], lines=5, base_line=last["start_line"], order="asc")
     assert before["content"].split("\n") == log[-10:-5], before
-    model = os.path.join(obs_path(srv, cfg["train_url"]), "model.pt")
-    assert os.path.getsize(model) > 0
+    assert len(srv.objects.get(cfg["train_url"] + "model.pt")) > 0
     wait_slurm_state(srv, c["version_id"], "COMPLETED")
     assert v["duration"] > 0 and v["start_time"] >= v["create_time"]
 
 
-def test_failing_script_fails_with_its_exit_code(api):
-    c = api.create("print('about to fail')\nimport sys\nsys.exit(3)\n")
-    v = api.wait(c["job_id"], c["version_id"], timeout=60)
+def test_failing_script_fails_with_its_exit_code(tapi):
+    c = tapi.create("print('about to fail')\nimport sys\nsys.exit(3)\n")
+    v = tapi.wait(c["job_id"], c["version_id"], timeout=60)
     assert v["status"] == FAILED
-    log = api.log(c["job_id"], c["version_id"])
+    log = tapi.log(c["job_id"], c["version_id"])
     assert "about to fail" in log and log[-1] == "[atelier] exit code 3", log
 
 
@@ -146,66 +139,63 @@ time.sleep(300)
 """
 
 
-def test_stop_cancels_the_slurm_job_and_its_processes(api, srv):
+def test_stop_cancels_the_slurm_job_and_its_processes(tapi, srv):
     marker = uuid.uuid4().hex
-    c = api.create(SLEEPER, params=[("marker", marker)])
-    api.wait(c["job_id"], c["version_id"], until={RUNNING}, timeout=60)
-    wait_for(lambda: pgrep(marker), what="the job's child process")
-    r = api.stop(c["job_id"], c["version_id"])
+    c = tapi.create(SLEEPER, params=[("marker", marker)])
+    tapi.wait(c["job_id"], c["version_id"], until={RUNNING}, timeout=60)
+    wait_until(lambda: pgrep(marker), what="the job's child process")
+    r = tapi.stop(c["job_id"], c["version_id"])
     assert r.status_code == 200, r.text
-    v = api.wait(c["job_id"], c["version_id"], timeout=30)
+    v = tapi.wait(c["job_id"], c["version_id"], timeout=30)
     assert v["status"] == KILLED
-    wait_for(lambda: not pgrep(marker), timeout=15, what="no process left")
+    wait_until(lambda: not pgrep(marker), timeout=15, what="no process left")
     wait_slurm_state(srv, c["version_id"], "CANCELLED")
 
 
-def test_cancel_from_slurm_itself_is_killed(api, srv, cluster):
+def test_cancel_from_slurm_itself_is_killed(tapi, srv, cluster):
     marker = uuid.uuid4().hex
-    c = api.create(SLEEPER, params=[("marker", marker)])
-    api.wait(c["job_id"], c["version_id"], until={RUNNING}, timeout=60)
+    c = tapi.create(SLEEPER, params=[("marker", marker)])
+    tapi.wait(c["job_id"], c["version_id"], until={RUNNING}, timeout=60)
     job_id = slurm_job(srv, c["version_id"])[0]
     subprocess.run(["scancel", job_id], env=slurm_env(cluster), check=True, timeout=20)
-    v = api.wait(c["job_id"], c["version_id"], timeout=30)
+    v = tapi.wait(c["job_id"], c["version_id"], timeout=30)
     assert v["status"] == KILLED, v
-    wait_for(lambda: not pgrep(marker), timeout=15, what="no process left")
+    wait_until(lambda: not pgrep(marker), timeout=15, what="no process left")
 
 
-def test_jobs_wait_in_slurms_queue_and_start_in_order(api, srv):
+def test_jobs_wait_in_slurms_queue_and_start_in_order(tapi, srv):
     """Each job takes every CPU of a node: one runs on each node, the last
     waits (PENDING in Slurm, WAITING here) until one of them has ended."""
     mem_mb = int(open("/proc/meminfo").read().split()[1]) // 1024
     if os.cpu_count() != 2 or mem_mb * 9 // 10 // NODES < 8192:
         pytest.skip("the queue test needs nodes of 2 cores that the 2-core spec (8 GB) fills")
-    made = [api.create("import time\ntime.sleep(6)\n", spec_id=2) for _ in range(NODES + 1)]
-    seen_waiting = False
-    deadline = time.time() + 20
-    while time.time() < deadline and not seen_waiting:
-        statuses = [api.version(c["job_id"], c["version_id"])["status"] for c in made]
-        seen_waiting = statuses[:NODES] == [RUNNING] * NODES and statuses[NODES] == WAITING
-        time.sleep(0.1)
-    assert seen_waiting, statuses
-    vs = [api.wait(c["job_id"], c["version_id"], timeout=90) for c in made]
+    made = [tapi.create("import time\ntime.sleep(6)\n", spec_id=2) for _ in range(NODES + 1)]
+    def one_waits():
+        statuses = [tapi.version(c["job_id"], c["version_id"])["status"] for c in made]
+        return statuses[:NODES] == [RUNNING] * NODES and statuses[NODES] == WAITING
+    wait_until(one_waits, 20, interval=0.1, what=f"{NODES} jobs running and one waiting")
+    vs = [tapi.wait(c["job_id"], c["version_id"], timeout=90) for c in made]
     assert all(v["status"] == COMPLETED for v in vs), vs
     first_end = min(v["start_time"] + v["duration"] for v in vs[:NODES])
     assert vs[NODES]["start_time"] >= first_end - 50, vs
 
 
-def test_resource_specs_show_the_cluster(api):
-    r = api.get("/job/resource-specs")
+def test_resource_specs_show_the_cluster(tapi):
+    r = tapi.get("/job/resource-specs")
     assert r.status_code == 200, r.text
     specs = {s["spec_id"]: s for s in r.json()["specs"]}
     assert specs[1]["max_num"] == NODES
     # free once what earlier tests ran has left the nodes
-    wait_for(lambda: api.get("/job/resource-specs").json()["specs"][0]["no_resource"] is False, timeout=30,
+    wait_until(lambda: tapi.get("/job/resource-specs").json()["specs"][0]["no_resource"] is False, timeout=30,
              what="a free node")
 
 
-def test_more_nodes_than_the_cluster_are_refused(api):
-    before = api.job_count()
-    r = api.create_raw({"job_name": "too-many-nodes", "config": api.config(worker_server_num=NODES + 1)})
+def test_more_nodes_than_the_cluster_are_refused(tapi):
+    before = tapi.job_count()
+    r = tapi.create_raw({"job_name": "too-many-nodes", "config": tapi.config(worker_server_num=NODES + 1)})
     assert_v1_error(r, 400, field="config.worker_server_num")
     assert "slurm" in r.json()["error_message"]
-    assert api.job_count() == before
+    assert tapi.job_count() == before
 
 
 DISTRIBUTED = """\
@@ -226,23 +216,22 @@ dist.destroy_process_group()
 """
 
 
-def test_two_workers_run_on_two_nodes_and_talk(api, srv):
+def test_two_workers_run_on_two_nodes_and_talk(tapi, srv):
     """worker_server_num 2: one worker on each node, each with its rank and
     its own log; they reach each other (gloo all_reduce) and both write to
     train_url."""
-    c = api.create(DISTRIBUTED, params=[("fail_rank", -1)], engine_id=1001, worker_server_num=2)
-    v = api.wait(c["job_id"], c["version_id"], timeout=120)
-    names = api.get(f"/training-jobs/{c['job_id']}/versions/{c['version_id']}/log/file-names").json()["log_file_list"]
+    c = tapi.create(DISTRIBUTED, params=[("fail_rank", -1)], engine_id=1001, worker_server_num=2)
+    v = tapi.wait(c["job_id"], c["version_id"], timeout=120)
+    names = tapi.get(f"/training-jobs/{c['job_id']}/versions/{c['version_id']}/log/file-names").json()["log_file_list"]
     assert len(names) == 2 and names[0].endswith(".0") and names[1].endswith(".1"), names
     logs = []
     for n in names:
-        p = api.log_page(c["job_id"], c["version_id"], log_file=n, lines=500)
+        p = tapi.log_page(c["job_id"], c["version_id"], log_file=n, lines=500)
         logs.append(p["content"].split("\n"))
     assert v["status"] == COMPLETED, logs
     for r, log in enumerate(logs):
         assert f"worker {r} of 2" in log and "sum 3.0" in log and log[-1] == EXIT0, log
-    out = obs_path(srv, c["config"]["train_url"])
-    assert sorted(os.listdir(out)) == ["rank-0.txt", "rank-1.txt"]
+    assert srv.objects.list(c["config"]["train_url"]) == ["rank-0.txt", "rank-1.txt"]
     assert slurm_job(srv, c["version_id"], "%D") == ["2"]
 
 
@@ -257,12 +246,12 @@ def test_workers_need_the_network(cluster):
         shutdown(s, s.api)
 
 
-def test_one_failing_worker_fails_the_job(api):
-    c = api.create(DISTRIBUTED, params=[("fail_rank", 1)], engine_id=1001, worker_server_num=2)
-    v = api.wait(c["job_id"], c["version_id"], timeout=120)
+def test_one_failing_worker_fails_the_job(tapi):
+    c = tapi.create(DISTRIBUTED, params=[("fail_rank", 1)], engine_id=1001, worker_server_num=2)
+    v = tapi.wait(c["job_id"], c["version_id"], timeout=120)
     assert v["status"] == FAILED, v
-    name1 = api.log_name_of(c["job_id"], c["version_id"], 1)
-    log1 = api.log_page(c["job_id"], c["version_id"], log_file=name1, lines=500)["content"].split("\n")
+    name1 = tapi.log_name_of(c["job_id"], c["version_id"], 1)
+    log1 = tapi.log_page(c["job_id"], c["version_id"], log_file=name1, lines=500)["content"].split("\n")
     assert log1[-1] == "[atelier] exit code 3", log1
 
 
@@ -278,8 +267,7 @@ def test_server_restart_reattaches_by_slurm_job(cluster):
         s = s2
         v = s.api.wait(c["job_id"], c["version_id"], timeout=60)
         assert v["status"] == COMPLETED, s.api.log(c["job_id"], c["version_id"])
-        with open(os.path.join(obs_path(s, c["config"]["train_url"]), "done.txt")) as f:
-            assert f.read() == "ok"
+        assert s.objects.text(c["config"]["train_url"] + "done.txt") == "ok"
     finally:
         shutdown(s, getattr(s, "api", None))
 
@@ -311,13 +299,9 @@ def test_notebook_instance_on_a_pool(cluster):
         assert [i["id"] for i in nb.req("GET", params={"de_type": "Notebook", "pool_id": "pool-a"}).json()["instances"]] == [g["id"]]
         assert nb.req("GET", params={"de_type": "Notebook", "pool_id": "pool-b"}).json()["total_count"] == 0
         nb.stop(g["id"])
-        deadline = time.time() + 20
-        while time.time() < deadline:
+        def job_over():
             q = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], env=slurm_env(cluster), capture_output=True, text=True)
-            if not q.stdout.strip() or q.stdout.split()[0] in ("COMPLETED", "CANCELLED", "FAILED"):
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError("the instance's Slurm job still runs: " + q.stdout)
+            return not q.stdout.strip() or q.stdout.split()[0] in ("COMPLETED", "CANCELLED", "FAILED")
+        wait_until(job_over, 20, interval=0.2, what="the instance's Slurm job to end")
     finally:
         nb_shutdown(s, [nb])
