@@ -180,10 +180,14 @@ void Service::Impl::launch(const Row& v) {
       trash.insert(dir);
       return;
     }
-    // Stopped while it was being staged: it ends as soon as it has started.
+    // Stopped while it was being staged: it stays KILLED (a final status
+    // never changes back); the job just started is cancelled, and its folder
+    // goes once the job is gone, as for a version stopped in the queue,
+    // which never had one.
     if (now->i64("status") == kKilled) {
-      db.exec("UPDATE train_versions SET status = ? WHERE id = ?", {int(kKilling), vid});
       runner->cancel(handle, dir);
+      std::lock_guard lk(mu);
+      trash.insert(dir);
     }
   } catch (const Interrupted&) {
     fs::remove_all(dir, ec);  // staged again at the next start

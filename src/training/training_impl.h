@@ -100,7 +100,7 @@ struct Service::Impl {
   // Scheduler state, guarded by mu.
   std::mutex mu;
   std::condition_variable cv;
-  std::set<std::string> trash;  // job folders of deleted versions, removed once their supervisor is gone
+  std::set<std::string> trash;  // job folders of deleted versions (and of versions stopped while being staged), removed once their supervisor is gone
   bool wake = false, stopping = false;
   std::thread thread;
   // Staging a version and publishing its output can take long (a big data

@@ -645,8 +645,15 @@ def test_stop_right_after_create(tapi):
     jid, vid = c["job_id"], c["version_id"]
     r = tapi.stop(jid, vid)
     assert r.status_code == 200 and r.json()["is_success"] is True, r.text
-    v = tapi.wait(jid, vid, timeout=15)
-    assert v["status"] == KILLED, v
+    # once KILLED it stays KILLED (a stop that lands while the version is
+    # being staged must not show it KILLING again when its job starts)
+    seen, end = [], time.time() + 4
+    while time.time() < end:
+        st = tapi.version(jid, vid)["status"]
+        if not seen or seen[-1] != st:
+            seen.append(st)
+        time.sleep(0.02)
+    assert seen[-1] == KILLED and KILLED not in seen[:-1], seen
     wait_until(lambda: pgrep(marker) == [], timeout=10, what="nothing of the stopped version to run")
     assert tapi.version(jid, vid)["status"] == KILLED
 
