@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "data/core.h"
+#include "data/label_defs.h"
 #include "http/router.h"
 #include "obs/object_store.h"
 #include "store/db.h"

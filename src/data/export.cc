@@ -3,6 +3,14 @@
 // or into a new dataset.
 #include "data/transfer_internal.h"
 
+#include "data/dataset_rows.h"
+#include "data/fields.h"
+#include "data/label_defs.h"
+#include "data/line_reader.h"
+#include "data/publishing.h"
+#include "data/query_params.h"
+#include "data/search.h"
+
 namespace atelier::data {
 
 namespace {

@@ -3,6 +3,9 @@
 // YOLO folders.
 #include "data/transfer_internal.h"
 
+#include "data/fields.h"
+#include "data/types.h"
+
 namespace atelier::data {
 
 namespace {

@@ -3,6 +3,9 @@
 // position, so a killed server resumes exactly.
 #include "data/transfer_internal.h"
 
+#include "data/fields.h"
+#include "data/line_reader.h"
+
 namespace atelier::data {
 
 json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, const ImportOptions& opt) {

@@ -11,8 +11,13 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "data/annotation_checks.h"
+#include "data/dataset_rows.h"
+#include "data/label_defs.h"
 #include "data/manifest.h"
+#include "data/sample_writer.h"
 #include "data/transfer.h"
+#include "data/types.h"
 #include "iam/iam.h"
 #include "obs/buckets.h"
 

@@ -2,6 +2,10 @@
 // they run, and the schema of import failures. What the tasks do:
 // import_manifest.cc, import_folders.cc, export.cc.
 #include "data/api.h"
+#include "data/dataset_rows.h"
+#include "data/fields.h"
+#include "data/query_params.h"
+#include "data/search.h"
 #include "data/transfer_internal.h"
 
 namespace atelier::data {

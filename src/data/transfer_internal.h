@@ -19,17 +19,28 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <optional>
+#include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/crypto.h"
 #include "common/ids.h"
-#include "data/core.h"
+#include "data/annotation_checks.h"
+#include "data/dataset_rows.h"
+#include "data/fields.h"
 #include "data/image_size.h"
+#include "data/label_defs.h"
+#include "data/manifest.h"
+#include "data/sample_writer.h"
+#include "data/types.h"
 #include "iam/iam.h"
 #include "obs/buckets.h"
 
@@ -38,8 +49,11 @@
 namespace atelier::data {
 
 using http::Access;
+using http::Context;
 using http::json_response;
 using http::Route;
+using store::Database;
+using store::Row;
 
 constexpr size_t kBatch = 2000;
 // Manifest lines a transaction applies. Each commit writes the last,
