@@ -4,6 +4,7 @@
 #include "data/transfer_internal.h"
 
 #include "data/fields.h"
+#include "data/importer.h"
 #include "data/types.h"
 
 namespace atelier::data {
