@@ -10,7 +10,7 @@ DEBS=(
   libboost1.74-dev            # Asio + Beast (header-only); 1.74, see DEVELOPERS.md
   nlohmann-json3-dev libsqlite3-dev sqlite3 libssl-dev libargon2-dev
   libcurl4-openssl-dev libspdlog-dev libfmt-dev libcli11-dev
-  libpugixml-dev              # VOC XML of manifest import (src/data/manifest.cc)
+  libpugixml-dev              # VOC XML of manifest import (src/data/manifest_voc.cc, manifest_plain.cc)
   libjemalloc-dev             # the allocator (CMakeLists.txt says why)
   libgtest-dev googletest
   python3-requests python3-pytest   # black-box API tests (/usr/bin/python3)

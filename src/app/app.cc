@@ -57,6 +57,19 @@ std::string master_key(const Config& cfg, bool memory) {
 }  // namespace
 
 App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
+  open_stores(memory);
+  open_iam(memory);
+  add_routes(memory);
+  runtime::LocalOptions lo;
+  std::error_code ec;
+  lo.self_exe = fs::read_symlink("/proc/self/exe", ec).string();
+  lo.sandbox = cfg_.train_sandbox != "false";
+  add_training(lo, memory);
+  add_notebooks(lo, memory);
+  declare_object_paths(*router_);
+}
+
+void App::open_stores(bool memory) {
   if (!memory) fs::create_directories(cfg_.data_dir);
   // The seams, chosen by URL in one place.
   std::string db_url = memory ? "sqlite::memory:"
@@ -76,6 +89,9 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   db_->migrate(labeling::migrations());
   db_->migrate(obs::Buckets::migrations());
   objects_ = obs::open_store(obs_url);
+}
+
+void App::open_iam(bool memory) {
   iam::IamConfig ic;
   ic.region = cfg_.region;
   ic.token_ttl_ms = cfg_.token_ttl_s * 1000;
@@ -92,7 +108,9 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   assign_bucket_owners(*db_, *objects_, *buckets_, boot_.domain_id);
   gate_ = std::make_unique<iam::Gate>(*iam_, *buckets_);
   router_ = std::make_unique<http::Router>(gate_.get());
+}
 
+void App::add_routes(bool memory) {
   http::Route health;
   health.method = "GET";
   health.path = "/health";
@@ -109,11 +127,9 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   registry_ = obs::open_local_store(memory ? (fs::temp_directory_path() / "atelier-routes-registry").string()
                                            : (fs::path(cfg_.data_dir) / "registry").string());
   router_->add(models::routes(*db_, *objects_, *registry_, *queue_));
+}
 
-  runtime::LocalOptions lo;
-  std::error_code ec;
-  lo.self_exe = fs::read_symlink("/proc/self/exe", ec).string();
-  lo.sandbox = cfg_.train_sandbox != "false";
+void App::add_training(const runtime::LocalOptions& lo, bool memory) {
   training::Settings ts;
   ts.dir = (fs::path(memory ? fs::temp_directory_path().string() : cfg_.data_dir) / "training").string();
   try {
@@ -137,7 +153,9 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
       *objects_, memory ? (fs::temp_directory_path() / "atelier-routes-visualization").string() : (fs::path(cfg_.data_dir) / "visualization").string(),
       memory ? "" : cfg_.tensorboard);
   router_->add(training::visualization_routes(*db_, *objects_, *tensorboards_));
+}
 
+void App::add_notebooks(const runtime::LocalOptions& lo, bool memory) {
   notebooks::Settings ns;
   ns.dir = (fs::path(memory ? fs::temp_directory_path().string() : cfg_.data_dir) / "notebooks").string();
   ns.catalog = cfg_.notebook_catalog;
@@ -157,7 +175,6 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   }
   notebooks_ = std::make_unique<notebooks::Service>(*db_, *iam_, runtime::local_runner(lo), std::move(pools), ns);
   router_->add(notebooks_->routes());
-  declare_object_paths(*router_);
 }
 
 App::~App() = default;

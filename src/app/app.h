@@ -10,6 +10,7 @@
 #include "iam/iam.h"
 #include "obs/buckets.h"
 #include "obs/object_store.h"
+#include "runtime/runner.h"
 #include "store/db.h"
 #include "tasks/tasks.h"
 #include "notebooks/notebooks.h"
@@ -41,6 +42,19 @@ class App {
   const iam::Iam::Bootstrap& bootstrap() const { return boot_; }
 
  private:
+  // The constructor's steps, in order. `memory`: as for the constructor.
+  // Opens the metadata store (migrated) and the object store.
+  void open_stores(bool memory);
+  // Opens IAM (bootstrapping an empty store), the bucket owners and the
+  // platform's samples; makes the gate and the router.
+  void open_iam(bool memory);
+  // Routes of health, IAM, data, labeling and models; starts the task queue.
+  void add_routes(bool memory);
+  // The training service on the runner configured (local or Slurm), and visualization.
+  void add_training(const runtime::LocalOptions& lo, bool memory);
+  // The notebook service, with its dedicated pools.
+  void add_notebooks(const runtime::LocalOptions& lo, bool memory);
+
   Config cfg_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<obs::ObjectStore> objects_;

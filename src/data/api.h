@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "data/core.h"
+#include "data/label_defs.h"
 #include "http/router.h"
 #include "obs/object_store.h"
 #include "store/db.h"
@@ -26,7 +26,7 @@ using store::Row;
 struct DataApi {
   store::Database& db;
   obs::ObjectStore& objects;
-  tasks::Queue& runner;
+  tasks::Queue& queue;
 
   // datasets.cc
   store::Row dataset(const http::Context& ctx);

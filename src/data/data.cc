@@ -1,7 +1,8 @@
 #include "data/data.h"
 
-#include "data/core.h"
+#include "data/label_defs.h"
 #include "data/manifest.h"
+#include "data/sample_writer.h"
 #include "data/transfer.h"
 
 #include <algorithm>

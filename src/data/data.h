@@ -1,6 +1,6 @@
 // Data management v2 (spec §1.1-§1.5): datasets, labels, samples and manual
 // annotation. Every change to samples or labels goes through one place
-// (SampleWriter in data.cc) that keeps the per-dataset counters — samples per
+// (SampleWriter, data/sample_writer.h) that keeps the per-dataset counters — samples per
 // state, annotations and samples per label — exact in the same transaction,
 // so statistics never count by scanning.
 #pragma once
@@ -14,7 +14,7 @@
 namespace atelier::data {
 
 std::vector<store::Migration> migrations();
-// Registers its task kinds (dataset sync) on `runner` as well.
-std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects, tasks::Queue& runner);
+// Registers its task kinds (dataset sync) on `queue` as well.
+std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects, tasks::Queue& queue);
 
 }  // namespace atelier::data

@@ -11,8 +11,16 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "data/counters.h"
+#include "data/dataset_rows.h"
+#include "data/fields.h"
+#include "data/label_defs.h"
 #include "data/manifest.h"
+#include "data/publishing.h"
+#include "data/query_params.h"
+#include "data/render.h"
 #include "data/transfer.h"
+#include "data/types.h"
 #include "iam/iam.h"
 #include "obs/buckets.h"
 
@@ -80,7 +88,7 @@ Response DataApi::create_dataset(Context& ctx) {
                                                           labels, extra, workspace});
   json out = {{"dataset_id", id}};
   // Files already in the input folders come in through a sync task.
-  if (!inputs.empty()) out["import_task_id"] = runner.submit("dataset-sync", ctx.caller.project_id, id, json::object());
+  if (!inputs.empty()) out["import_task_id"] = queue.submit("dataset-sync", ctx.caller.project_id, id, json::object());
   return json_response(201, out);
 }
 
@@ -141,7 +149,7 @@ Response DataApi::list_datasets(Context& ctx) {
   for (auto& r : db.query("SELECT *" + sql + " ORDER BY " + (sort == "create_time" ? "created_at" : "name") + " " + order +
                               ", id " + order + " LIMIT ? OFFSET ?",
                           p)) {
-    json j = with_running_tasks(ctx, db, runner, r, dataset_json(db, r, with_labels));
+    json j = with_running_tasks(ctx, db, queue, r, dataset_json(db, r, with_labels));
     if (file_preview) j["samples"] = preview_files(ctx, db, r);
     list.push_back(std::move(j));
   }
@@ -150,7 +158,7 @@ Response DataApi::list_datasets(Context& ctx) {
 
 Response DataApi::get_dataset(Context& ctx) {
   auto d = dataset(ctx);
-  return json_response(200, with_running_tasks(ctx, db, runner, d, dataset_json(db, d, true)));
+  return json_response(200, with_running_tasks(ctx, db, queue, d, dataset_json(db, d, true)));
 }
 
 Response DataApi::delete_dataset(Context& ctx) {

@@ -3,6 +3,14 @@
 // or into a new dataset.
 #include "data/transfer_internal.h"
 
+#include "data/dataset_rows.h"
+#include "data/fields.h"
+#include "data/label_defs.h"
+#include "data/line_reader.h"
+#include "data/publishing.h"
+#include "data/query_params.h"
+#include "data/search.h"
+
 namespace atelier::data {
 
 namespace {
@@ -433,7 +441,7 @@ std::string compact_time(int64_t ms) {
 // export_dest NEW_DATASET: the export's folder becomes the input of a new
 // dataset (same type and labels) that imports the manifest. Re-running after
 // an interruption finds the dataset it created by the task id it carries.
-json run_export(Database& db, obs::ObjectStore& objects, tasks::Queue& runner, tasks::TaskContext& tc, const Row& d) {
+json run_export(Database& db, obs::ObjectStore& objects, tasks::Queue& queue, tasks::TaskContext& tc, const Row& d) {
   const json& p = tc.task().params;
   json result = p.contains("version_id") ? run_version_export(db, objects, tc, d) : run_export_files(db, objects, tc, d);
   if (!p.contains("new_dataset")) return result;
@@ -461,8 +469,8 @@ json run_export(Database& db, obs::ObjectStore& objects, tasks::Queue& runner, t
     id = insert_dataset(db, objects, n);
   }
   std::string import_id;
-  if (auto t = runner.latest(kKind, id)) import_id = t->id;
-  else import_id = runner.submit(kKind, tc.task().project_id, id, {{"import_path", p["manifest_path"]}, {"import_type", "manifest"}});
+  if (auto t = queue.latest(kKind, id)) import_id = t->id;
+  else import_id = queue.submit(kKind, tc.task().project_id, id, {{"import_path", p["manifest_path"]}, {"import_type", "manifest"}});
   result["new_dataset_id"] = id;
   result["import_task_id"] = import_id;
   return result;

@@ -3,6 +3,10 @@
 // YOLO folders.
 #include "data/transfer_internal.h"
 
+#include "data/fields.h"
+#include "data/importer.h"
+#include "data/types.h"
+
 namespace atelier::data {
 
 namespace {
@@ -303,41 +307,97 @@ json folder_annotations(obs::Scanner& scan, const std::string& bucket, const std
   return labels;
 }
 
+namespace {
 
+// What reading a folder's files needs; shared, read-only, by the threads
+// that count and read them.
+struct FolderSource {
+  obs::ObjectStore& objects;
+  const ImportOptions& opt;
+  const Importer& imp;
+  int type;
+  std::string root;    // the import folder's key, "" or ending in '/'
+  std::string copies;  // import_folder's folder, "" without one
 
-json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, const ImportOptions& opt) {
-  Progress g = Progress::from(tc.task().progress);
-  int type = int(d.i64("type"));
-  std::string root = opt.path.key;
-  if (!root.empty() && root.back() != '/') root += '/';
-  Importer imp(db, objects, tc, d, opt);
   // The files to import: those of the dataset's type, except import_folder
   // copies, which a folder import of the storage itself would otherwise
   // reach while making them (they are samples already).
-  std::string copies = imp.copy_dir();
-  auto wanted = [&opt, &copies, type](const std::string& key) {
+  bool wanted(const std::string& key) const {
     return extension_fits(type, key) &&
            (copies.empty() || ("/" + opt.path.bucket + "/" + key).compare(0, copies.size(), copies) != 0);
-  };
+  }
+};
+
+// Counts the files to import and their bytes, on a thread of its own;
+// {-1, 0} when `stop` turns true first.
+std::future<std::pair<int64_t, int64_t>> count_files(const FolderSource& src, std::atomic<bool>& stop) {
+  struct CountStopped {};
+  return std::async(std::launch::async, [&src, &stop] {
+    int64_t n = 0, bytes = 0;
+    try {
+      src.objects.each(src.opt.path.bucket, src.root, [&](const obs::ObjectInfo& o) {
+        if (stop) throw CountStopped{};
+        if (src.wanted(o.key)) ++n, bytes += int64_t(o.size);
+      });
+    } catch (const CountStopped&) {
+      return std::pair<int64_t, int64_t>{-1, 0};
+    }
+    return std::pair{n, bytes};
+  });
+}
+
+// A listing page's files as prepared items: the annotations their folder
+// layout gives them, text lines, table checks. Touches no metadata, so it
+// runs on a reader thread.
+std::vector<Item> read_folder_page(const FolderSource& src, std::vector<obs::ObjectInfo> objs, ListedPage listed) {
+  const ImportOptions& opt = src.opt;
+  begin_reader_thread();
+  auto scan = src.objects.scanner();
+  for (auto& o : objs) listed.keys.insert(o.key);
+  std::vector<Item> items;
+  for (auto& o : objs) {
+    if (!src.wanted(o.key)) continue;
+    if (src.type == 100 && text_lines(src.objects, opt, o.key, items)) continue;
+    Item it;
+    it.origin = o.key;
+    it.m.path = "/" + opt.path.bucket + "/" + o.key;
+    it.relative = o.key.substr(src.root.size());
+    items.emplace_back();
+    it.size = int64_t(o.size);
+    it.mtime = o.mtime_ms;
+    try {
+      if (opt.import_annotations)
+        it.m.labels = folder_annotations(*scan, opt.path.bucket, src.root, o.key, src.type, it.m.metadata, &listed);
+      if (src.type == 400 && opt.table_columns > 0) {
+        auto reader = src.objects.get(obs::ObsPath{opt.path.bucket, o.key});
+        std::string why = reader ? csv_misfit(*reader, opt.table_columns, opt.with_column_header) : "the file is gone";
+        if (!why.empty()) it.error = why;
+      }
+    } catch (const ManifestError& e) {
+      it.error = e.what();
+    } catch (const ApiError& e) {  // e.g. a label file beside it that is a symlink: this file fails, not the task
+      it.error = e.what();
+    }
+    items.back() = std::move(it);
+  }
+  src.imp.prepare(items, *scan);
+  return items;
+}
+
+}  // namespace
+
+json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, const ImportOptions& opt) {
+  Progress g = Progress::from(tc.task().progress);
+  std::string root = opt.path.key;
+  if (!root.empty() && root.back() != '/') root += '/';
+  Importer imp(db, objects, tc, d, opt);
+  const FolderSource src{objects, opt, imp, int(d.i64("type")), root, imp.copy_dir()};
   // The files are counted (for visible progress) on another thread while
   // the import starts; the total shows from the first batch applied after.
   // A stop or a failure ends the count at once (the total stays unknown).
-  struct CountStopped {};
   std::atomic<bool> stop_counting{false};
   std::future<std::pair<int64_t, int64_t>> counting;
-  if (g.total < 0)
-    counting = std::async(std::launch::async, [&objects, &opt, &wanted, &stop_counting, root] {
-      int64_t n = 0, bytes = 0;
-      try {
-        objects.each(opt.path.bucket, root, [&](const obs::ObjectInfo& o) {
-          if (stop_counting) throw CountStopped{};
-          if (wanted(o.key)) ++n, bytes += int64_t(o.size);
-        });
-      } catch (const CountStopped&) {
-        return std::pair<int64_t, int64_t>{-1, 0};
-      }
-      return std::pair{n, bytes};
-    });
+  if (g.total < 0) counting = count_files(src, stop_counting);
   struct StopCount {
     std::atomic<bool>& flag;
     ~StopCount() { flag = true; }  // before `counting` waits for its thread
@@ -346,41 +406,8 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
     if (!counting.valid() || (!wait && counting.wait_for(std::chrono::seconds(0)) != std::future_status::ready)) return;
     std::tie(g.total, g.bytes_total) = counting.get();
   };
-  // Reading a page's files (labels beside them, VOC documents) touches no
-  // metadata: the next page is read on another thread while this one is applied.
-  auto prepare = [&objects, &opt, &imp, &wanted, type, root](std::vector<obs::ObjectInfo> objs, ListedPage listed) {
-    begin_reader_thread();
-    auto scan = objects.scanner();
-    for (auto& o : objs) listed.keys.insert(o.key);
-    std::vector<Item> items;
-    for (auto& o : objs) {
-      if (!wanted(o.key)) continue;
-      if (type == 100 && text_lines(objects, opt, o.key, items)) continue;
-      Item it;
-      it.origin = o.key;
-      it.m.path = "/" + opt.path.bucket + "/" + o.key;
-      it.relative = o.key.substr(root.size());
-      items.emplace_back();
-      it.size = int64_t(o.size);
-      it.mtime = o.mtime_ms;
-      try {
-        if (opt.import_annotations)
-          it.m.labels = folder_annotations(*scan, opt.path.bucket, root, o.key, type, it.m.metadata, &listed);
-        if (type == 400 && opt.table_columns > 0) {
-          auto reader = objects.get(obs::ObsPath{opt.path.bucket, o.key});
-          std::string why = reader ? csv_misfit(*reader, opt.table_columns, opt.with_column_header) : "the file is gone";
-          if (!why.empty()) it.error = why;
-        }
-      } catch (const ManifestError& e) {
-        it.error = e.what();
-      } catch (const ApiError& e) {  // e.g. a label file beside it that is a symlink: this file fails, not the task
-        it.error = e.what();
-      }
-      items.back() = std::move(it);
-    }
-    imp.prepare(items, *scan);
-    return items;
-  };
+  // Reading a page's files touches no metadata: the next page is read on
+  // another thread while this one is applied.
   struct Pending {
     std::future<std::vector<Item>> items;
     std::string last;
@@ -405,7 +432,7 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
     auto page = objects.list(opt.path.bucket, root, "", marker, int(kBatch));
     std::string last = page.objects.empty() ? "" : page.objects.back().key;
     if (!last.empty())
-      pending.push_back(Pending{std::async(std::launch::async, prepare, std::move(page.objects),
+      pending.push_back(Pending{std::async(std::launch::async, read_folder_page, std::cref(src), std::move(page.objects),
                                            ListedPage{marker, page.truncated ? last : "", {}}),
                                 last});
     while (pending.size() > kReadAhead) apply_first();
@@ -416,6 +443,66 @@ json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc,
   take_count(true);
   return g.to_json();
 }
+
+namespace {
+
+// Where a COCO instance file's images are looked for, in order: beside the
+// file, in an images/ folder beside it or its parent, or under the import
+// folder and its images/.
+struct CocoPlaces {
+  std::string dir, parent, root;
+};
+
+// Image i of the instance file `key` as an item: the image found, its size
+// and each annotation's bbox [x, y, w, h] as a bndbox; what does not fit
+// becomes the item's error.
+void read_coco_image(Item& it, const CocoFile& f, size_t i, const std::string& key, const CocoPlaces& at,
+                     const ImportOptions& opt, obs::Scanner& scan) {
+  const CocoFile::Image& im = f.images[i];
+  it.origin = key + " images[" + std::to_string(i) + "]";
+  try {
+    if (im.file_name.empty() || im.id < 0) throw ManifestError("an image needs a file_name and an integer id");
+    const std::string& name = im.file_name;
+    it.origin = key + " " + name;
+    std::optional<obs::ObjectInfo> found;
+    for (const std::string& base : {at.dir, at.dir + "images/", at.parent + "images/", at.root, at.root + "images/"}) {
+      obs::ObsPath p{opt.path.bucket, base + name};
+      if (!obs::valid_key(p.key)) throw ManifestError("file_name " + name + " is not a valid object name");
+      if ((found = scan.head(p))) {
+        it.m.path = obs_str(p);
+        it.relative = p.key.substr(at.root.size());
+        break;
+      }
+    }
+    if (!found) throw ManifestError("image " + name + " was not found beside " + key + " or in an images folder");
+    it.size = int64_t(found->size);
+    it.mtime = found->mtime_ms;
+    if (im.width > 0 && im.height > 0) it.m.metadata["@modelarts:size"] = {int64_t(im.width), int64_t(im.height), 3};
+    CocoFile::Annotation probe;
+    probe.image_id = im.id;
+    auto [from, to] = std::equal_range(f.annotations.begin(), f.annotations.end(), probe,
+                                       [](const auto& x, const auto& y) { return x.image_id < y.image_id; });
+    if (opt.import_annotations)
+      for (auto a = from; a != to; ++a) {
+        std::string where = "annotation " + (a->id >= 0 ? std::to_string(a->id) : std::string("?"));
+        auto cat = f.categories.find(a->category_id);
+        if (cat == f.categories.end()) throw ManifestError(where + ": category_id names no category of the file");
+        if (a->bbox.size() != 4 || !a->bbox_numbers) throw ManifestError(where + ": bbox must be [x, y, width, height]");
+        double x = a->bbox[0], y = a->bbox[1], bw = a->bbox[2], bh = a->bbox[3];
+        if (x < 0 || y < 0 || bw <= 0 || bh <= 0) throw ManifestError(where + ": bbox needs x, y >= 0 and a positive size");
+        json label = {{"name", cat->second}, {"type", 1},
+                      {"property", {{"@modelarts:shape", "bndbox"}, {"@modelarts:feature", {{x, y}, {x + bw, y + bh}}}}}};
+        if (a->score) label["score"] = *a->score;
+        it.m.labels.push_back(std::move(label));
+      }
+  } catch (const ManifestError& e) {
+    it.error = e.what();
+  } catch (const ApiError& e) {
+    it.error = e.what();
+  }
+}
+
+}  // namespace
 
 // COCO detection folders (manifest-format.md §3.2 recommends the standard
 // layout): every .json file under the import folder holding "images",
@@ -463,7 +550,7 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
       continue;
     }
     std::string dir = key.substr(0, key.rfind('/') + 1);
-    std::string parent = dir.size() > root.size() ? dir.substr(0, dir.rfind('/', dir.size() - 2) + 1) : dir;
+    CocoPlaces at{dir, dir.size() > root.size() ? dir.substr(0, dir.rfind('/', dir.size() - 2) + 1) : dir, root};
     std::vector<Item> items;
     auto flush = [&](size_t next) {
       imp.prepare(items, *scan);
@@ -473,55 +560,144 @@ json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
     };
     for (size_t i = first; i < f.images.size(); ++i) {
       if (tc.stopping()) return g.to_json();
-      const CocoFile::Image& im = f.images[i];
-      Item& it = items.emplace_back();
-      it.origin = key + " images[" + std::to_string(i) + "]";
-      try {
-        if (im.file_name.empty() || im.id < 0) throw ManifestError("an image needs a file_name and an integer id");
-        const std::string& name = im.file_name;
-        it.origin = key + " " + name;
-        std::optional<obs::ObjectInfo> found;
-        for (const std::string& base : {dir, dir + "images/", parent + "images/", root, root + "images/"}) {
-          obs::ObsPath p{opt.path.bucket, base + name};
-          if (!obs::valid_key(p.key)) throw ManifestError("file_name " + name + " is not a valid object name");
-          if ((found = scan->head(p))) {
-            it.m.path = obs_str(p);
-            it.relative = p.key.substr(root.size());
-            break;
-          }
-        }
-        if (!found) throw ManifestError("image " + name + " was not found beside " + key + " or in an images folder");
-        it.size = int64_t(found->size);
-        it.mtime = found->mtime_ms;
-        if (im.width > 0 && im.height > 0) it.m.metadata["@modelarts:size"] = {int64_t(im.width), int64_t(im.height), 3};
-        CocoFile::Annotation probe;
-        probe.image_id = im.id;
-        auto [from, to] = std::equal_range(f.annotations.begin(), f.annotations.end(), probe,
-                                           [](const auto& x, const auto& y) { return x.image_id < y.image_id; });
-        if (opt.import_annotations)
-          for (auto a = from; a != to; ++a) {
-            std::string where = "annotation " + (a->id >= 0 ? std::to_string(a->id) : std::string("?"));
-            auto cat = f.categories.find(a->category_id);
-            if (cat == f.categories.end()) throw ManifestError(where + ": category_id names no category of the file");
-            if (a->bbox.size() != 4 || !a->bbox_numbers) throw ManifestError(where + ": bbox must be [x, y, width, height]");
-            double x = a->bbox[0], y = a->bbox[1], bw = a->bbox[2], bh = a->bbox[3];
-            if (x < 0 || y < 0 || bw <= 0 || bh <= 0) throw ManifestError(where + ": bbox needs x, y >= 0 and a positive size");
-            json label = {{"name", cat->second}, {"type", 1},
-                          {"property", {{"@modelarts:shape", "bndbox"}, {"@modelarts:feature", {{x, y}, {x + bw, y + bh}}}}}};
-            if (a->score) label["score"] = *a->score;
-            it.m.labels.push_back(std::move(label));
-          }
-      } catch (const ManifestError& e) {
-        it.error = e.what();
-      } catch (const ApiError& e) {
-        it.error = e.what();
-      }
+      read_coco_image(items.emplace_back(), f, i, key, at, opt, *scan);
       if (items.size() >= kBatch) flush(i + 1);
     }
     flush(f.images.size());
   }
   return g.to_json();
 }
+
+namespace {
+
+// A darknet YOLO folder as the import reads it.
+struct YoloLayout {
+  std::string names_file;                                   // relative to the folder
+  std::vector<std::string> classes;                         // by class number
+  std::vector<std::pair<std::string, std::string>> images;  // key, usage
+};
+
+// Reads obj.data (when there is one), the class names and the image lists
+// (or, without lists, the obj_train_data/ and obj_valid_data/ folders).
+// Throws 4374 when the class names are missing.
+YoloLayout read_yolo_layout(obs::ObjectStore& objects, const ImportOptions& opt, const std::string& root) {
+  YoloLayout y;
+  auto text_of = [&](const std::string& rel) { return objects.get_all(obs::ObsPath{opt.path.bucket, root + rel}); };
+  auto relative = [](std::string r) {
+    r = trimmed(r);
+    if (!r.empty() && r.back() == '\r') r.pop_back();
+    if (r.rfind("data/", 0) == 0) r = r.substr(5);
+    return r;
+  };
+  std::map<std::string, std::string> data;  // obj.data: key = value
+  if (auto t = text_of("obj.data"))
+    for (auto& l : split_lines(*t))
+      if (size_t eq = l.find('='); eq != std::string::npos) data[trimmed(l.substr(0, eq))] = trimmed(l.substr(eq + 1));
+  y.names_file = data.count("names") ? relative(data["names"]) : "obj.names";
+  auto names_text = text_of(y.names_file);
+  if (!names_text)
+    throw ApiError(400, "ModelArts.4374", "import_path: the YOLO class names " + obs_str(opt.path) + y.names_file + " do not exist");
+  for (auto& l : split_lines(*names_text))
+    if (!trimmed(l).empty()) y.classes.push_back(trimmed(l));
+
+  bool listed = false;
+  for (auto [k, usage] : {std::pair{"train", "TRAIN"}, std::pair{"valid", "EVAL"}}) {
+    auto list = text_of(data.count(k) ? relative(data[k]) : std::string(k) + ".txt");
+    if (!list) continue;
+    listed = true;
+    for (auto& l : split_lines(*list))
+      if (std::string r = relative(l); !r.empty()) y.images.emplace_back(root + r, usage);
+  }
+  if (!listed)
+    for (auto [sub, usage] : {std::pair{"obj_train_data/", "TRAIN"}, std::pair{"obj_valid_data/", "EVAL"}})
+      objects.each(opt.path.bucket, root + sub, [&, usage = usage](const obs::ObjectInfo& o) {
+        if (extension_fits(0, o.key)) y.images.emplace_back(o.key, usage);
+      });
+  return y;
+}
+
+// The size of the image `p` from its header: usually in the first 4 KB; a
+// JPEG with a large header needs more.
+std::optional<std::pair<int, int>> image_size_of(obs::ObjectStore& objects, const obs::ObsPath& p) {
+  auto r = objects.get(p);
+  std::string head;
+  std::optional<std::pair<int, int>> size;
+  for (size_t want : {size_t(4096), kImageHeadBytes}) {
+    size_t have = head.size();
+    head.resize(want);
+    while (r && have < want)
+      if (size_t n = r->read(head.data() + have, want - have)) have += n;
+      else break;
+    head.resize(have);
+    if ((size = image_size(head)) || have < want) break;
+  }
+  return size;
+}
+
+// The bndbox labels of an image's `class x_center y_center width height`
+// lines (fractions of its `size`); throws ManifestError naming the line.
+json yolo_boxes(const std::vector<std::string>& lines, std::pair<int, int> size, const YoloLayout& y, const std::string& key) {
+  json labels = json::array();
+  for (size_t n = 0; n < lines.size(); ++n) {
+    std::string where = key.substr(0, key.rfind('.')) + ".txt line " + std::to_string(n + 1);
+    std::istringstream in(lines[n]);
+    long long cls = -1;
+    double v[4];
+    std::string extra;
+    if (!(in >> cls >> v[0] >> v[1] >> v[2] >> v[3]) || (in >> extra))
+      throw ManifestError(where + ": must be `class x_center y_center width height`");
+    if (cls < 0 || size_t(cls) >= y.classes.size())
+      throw ManifestError(where + ": class " + std::to_string(cls) + " is not in " + y.names_file);
+    if (std::any_of(v, v + 4, [](double x) { return !(x >= 0 && x <= 1); }) || v[2] <= 0 || v[3] <= 0)
+      throw ManifestError(where + ": the box must be fractions in [0, 1] with a positive width and height");
+    double W = size.first, H = size.second;
+    double x1 = std::max(0.0, (v[0] - v[2] / 2) * W), y1 = std::max(0.0, (v[1] - v[3] / 2) * H);
+    double x2 = std::min(W, (v[0] + v[2] / 2) * W), y2 = std::min(H, (v[1] + v[3] / 2) * H);
+    if (x2 <= x1 || y2 <= y1) throw ManifestError(where + ": the box lies outside the image");
+    labels.push_back({{"name", y.classes[size_t(cls)]}, {"type", 1},
+                      {"property", {{"@modelarts:shape", "bndbox"}, {"@modelarts:feature", {{x1, y1}, {x2, y2}}}}}});
+  }
+  return labels;
+}
+
+// An image of the layout as an item: the image, its usage and size, and
+// the boxes of its <stem>.txt; what does not fit becomes the item's error.
+void read_yolo_image(Item& it, const YoloLayout& y, const std::string& key, const std::string& usage, const std::string& root,
+                     const ImportOptions& opt, obs::ObjectStore& objects, obs::Scanner& scan) {
+  it.origin = key;
+  try {
+    obs::ObsPath p{opt.path.bucket, key};
+    if (!obs::valid_key(key)) throw ManifestError("the list names " + key + ", not a valid object name");
+    auto info = scan.head(p);
+    if (!info) throw ManifestError("image " + key + " does not exist");
+    it.m.path = obs_str(p);
+    it.m.usage = usage;
+    it.relative = key.substr(root.size());
+    it.size = int64_t(info->size);
+    it.mtime = info->mtime_ms;
+    auto boxes = opt.import_annotations ? scan.get_all(obs::ObsPath{opt.path.bucket, key.substr(0, key.rfind('.')) + ".txt"})
+                                        : std::nullopt;
+    std::vector<std::string> lines;
+    if (boxes)
+      for (auto& l : split_lines(*boxes))
+        if (!trimmed(l).empty()) lines.push_back(l);
+    // The image's size: the boxes need it, and so does annotating the image later.
+    std::optional<std::pair<int, int>> size = image_size_of(objects, p);
+    if (size) it.m.metadata["@modelarts:size"] = {size->first, size->second, 3};
+    else if (!lines.empty())
+      throw ManifestError("the size of " + key + " cannot be read from its header (PNG, JPEG, GIF or BMP); YOLO boxes need it");
+    if (!lines.empty()) {
+      json labels = yolo_boxes(lines, *size, y, key);
+      for (auto& l : labels) it.m.labels.push_back(std::move(l));
+    }
+  } catch (const ManifestError& e) {
+    it.error = e.what();
+  } catch (const ApiError& e) {
+    it.error = e.what();
+  }
+}
+
+}  // namespace
 
 // YOLO folders (manifest-format.md §3.2, the darknet layout CVAT writes):
 // obj.names gives the class names by line; obj.data may name that file and
@@ -536,39 +712,8 @@ json run_yolo(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
   const json& prog = tc.task().progress;
   std::string root = opt.path.key;
   if (!root.empty() && root.back() != '/') root += '/';
-  auto text_of = [&](const std::string& rel) { return objects.get_all(obs::ObsPath{opt.path.bucket, root + rel}); };
-  auto relative = [](std::string r) {
-    r = trimmed(r);
-    if (!r.empty() && r.back() == '\r') r.pop_back();
-    if (r.rfind("data/", 0) == 0) r = r.substr(5);
-    return r;
-  };
-  std::map<std::string, std::string> data;  // obj.data: key = value
-  if (auto t = text_of("obj.data"))
-    for (auto& l : split_lines(*t))
-      if (size_t eq = l.find('='); eq != std::string::npos) data[trimmed(l.substr(0, eq))] = trimmed(l.substr(eq + 1));
-  std::string names_file = data.count("names") ? relative(data["names"]) : "obj.names";
-  auto names_text = text_of(names_file);
-  if (!names_text)
-    throw ApiError(400, "ModelArts.4374", "import_path: the YOLO class names " + obs_str(opt.path) + names_file + " do not exist");
-  std::vector<std::string> classes;
-  for (auto& l : split_lines(*names_text))
-    if (!trimmed(l).empty()) classes.push_back(trimmed(l));
-
-  std::vector<std::pair<std::string, std::string>> images;  // key, usage
-  bool listed = false;
-  for (auto [k, usage] : {std::pair{"train", "TRAIN"}, std::pair{"valid", "EVAL"}}) {
-    auto list = text_of(data.count(k) ? relative(data[k]) : std::string(k) + ".txt");
-    if (!list) continue;
-    listed = true;
-    for (auto& l : split_lines(*list))
-      if (std::string r = relative(l); !r.empty()) images.emplace_back(root + r, usage);
-  }
-  if (!listed)
-    for (auto [sub, usage] : {std::pair{"obj_train_data/", "TRAIN"}, std::pair{"obj_valid_data/", "EVAL"}})
-      objects.each(opt.path.bucket, root + sub, [&, usage = usage](const obs::ObjectInfo& o) {
-        if (extension_fits(0, o.key)) images.emplace_back(o.key, usage);
-      });
+  YoloLayout y = read_yolo_layout(objects, opt, root);
+  const auto& images = y.images;
   if (g.total < 0) {
     g.total = int64_t(images.size());
     tc.progress(g.to_json());
@@ -591,66 +736,7 @@ json run_yolo(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
   };
   for (size_t i = first; i < images.size(); ++i) {
     if (tc.stopping()) return g.to_json();
-    auto& [key, usage] = images[i];
-    Item& it = items.emplace_back();
-    it.origin = key;
-    try {
-      obs::ObsPath p{opt.path.bucket, key};
-      if (!obs::valid_key(key)) throw ManifestError("the list names " + key + ", not a valid object name");
-      auto info = scan->head(p);
-      if (!info) throw ManifestError("image " + key + " does not exist");
-      it.m.path = obs_str(p);
-      it.m.usage = usage;
-      it.relative = key.substr(root.size());
-      it.size = int64_t(info->size);
-      it.mtime = info->mtime_ms;
-      auto boxes = opt.import_annotations ? scan->get_all(obs::ObsPath{opt.path.bucket, key.substr(0, key.rfind('.')) + ".txt"})
-                                          : std::nullopt;
-      std::vector<std::string> lines;
-      if (boxes)
-        for (auto& l : split_lines(*boxes))
-          if (!trimmed(l).empty()) lines.push_back(l);
-      // The image's size: the boxes need it, and so does annotating the image later.
-      // Usually in the first 4 KB; a JPEG with a large header needs more.
-      auto r = objects.get(p);
-      std::string head;
-      std::optional<std::pair<int, int>> size;
-      for (size_t want : {size_t(4096), kImageHeadBytes}) {
-        size_t have = head.size();
-        head.resize(want);
-        while (r && have < want)
-          if (size_t n = r->read(head.data() + have, want - have)) have += n;
-          else break;
-        head.resize(have);
-        if ((size = image_size(head)) || have < want) break;
-      }
-      if (size) it.m.metadata["@modelarts:size"] = {size->first, size->second, 3};
-      else if (!lines.empty())
-        throw ManifestError("the size of " + key + " cannot be read from its header (PNG, JPEG, GIF or BMP); YOLO boxes need it");
-      for (size_t n = 0; n < lines.size(); ++n) {
-        std::string where = key.substr(0, key.rfind('.')) + ".txt line " + std::to_string(n + 1);
-        std::istringstream in(lines[n]);
-        long long cls = -1;
-        double v[4];
-        std::string extra;
-        if (!(in >> cls >> v[0] >> v[1] >> v[2] >> v[3]) || (in >> extra))
-          throw ManifestError(where + ": must be `class x_center y_center width height`");
-        if (cls < 0 || size_t(cls) >= classes.size())
-          throw ManifestError(where + ": class " + std::to_string(cls) + " is not in " + names_file);
-        if (std::any_of(v, v + 4, [](double x) { return !(x >= 0 && x <= 1); }) || v[2] <= 0 || v[3] <= 0)
-          throw ManifestError(where + ": the box must be fractions in [0, 1] with a positive width and height");
-        double W = size->first, H = size->second;
-        double x1 = std::max(0.0, (v[0] - v[2] / 2) * W), y1 = std::max(0.0, (v[1] - v[3] / 2) * H);
-        double x2 = std::min(W, (v[0] + v[2] / 2) * W), y2 = std::min(H, (v[1] + v[3] / 2) * H);
-        if (x2 <= x1 || y2 <= y1) throw ManifestError(where + ": the box lies outside the image");
-        it.m.labels.push_back({{"name", classes[size_t(cls)]}, {"type", 1},
-                               {"property", {{"@modelarts:shape", "bndbox"}, {"@modelarts:feature", {{x1, y1}, {x2, y2}}}}}});
-      }
-    } catch (const ManifestError& e) {
-      it.error = e.what();
-    } catch (const ApiError& e) {
-      it.error = e.what();
-    }
+    read_yolo_image(items.emplace_back(), y, images[i].first, images[i].second, root, opt, objects, *scan);
     if (items.size() >= kBatch) flush(i + 1);
   }
   flush(images.size());

@@ -9,13 +9,13 @@
 
 namespace atelier::data {
 
-std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects, tasks::Queue& runner) {
+std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects, tasks::Queue& queue) {
   using A = DataApi;
-  auto api = std::make_shared<A>(A{db, objects, runner});
-  runner.handle("dataset-version-publish", [api](tasks::TaskContext& tc) { return api->task_dataset_version_publish(tc); }, /*resumable=*/true);
-  runner.handle("dataset-sync", [api](tasks::TaskContext& tc) { return api->task_dataset_sync(tc); }, /*resumable=*/true);
-  runner.handle(kKind, [api](tasks::TaskContext& tc) { return api->task_import(tc); }, /*resumable=*/true);
-  runner.handle(kExportKind, [api](tasks::TaskContext& tc) { return api->task_export(tc); }, /*resumable=*/true);
+  auto api = std::make_shared<A>(A{db, objects, queue});
+  queue.handle("dataset-version-publish", [api](tasks::TaskContext& tc) { return api->task_dataset_version_publish(tc); }, /*resumable=*/true);
+  queue.handle("dataset-sync", [api](tasks::TaskContext& tc) { return api->task_dataset_sync(tc); }, /*resumable=*/true);
+  queue.handle(kKind, [api](tasks::TaskContext& tc) { return api->task_import(tc); }, /*resumable=*/true);
+  queue.handle(kExportKind, [api](tasks::TaskContext& tc) { return api->task_export(tc); }, /*resumable=*/true);
   auto h = [&api](http::Response (A::*fn)(http::Context&)) { return http::handler(api, fn); };
   return http::route_table("/v2/{project_id}", http::ErrorShape::kModelArts, {
       {"GET", "/datasets/{dataset_id}/versions", "modelarts:dataset:get", {}, h(&A::list_versions)},

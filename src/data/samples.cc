@@ -11,14 +11,69 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "data/annotation_checks.h"
+#include "data/counters.h"
+#include "data/dataset_rows.h"
+#include "data/label_defs.h"
 #include "data/manifest.h"
+#include "data/publishing.h"
+#include "data/query_params.h"
+#include "data/render.h"
+#include "data/sample_writer.h"
+#include "data/search.h"
 #include "data/transfer.h"
+#include "data/types.h"
 #include "iam/iam.h"
 #include "obs/buckets.h"
 
 #include <spdlog/spdlog.h>
 
 namespace atelier::data {
+
+namespace {
+
+// A sample of an add_samples request, checked, with its inline content decoded.
+struct AddedSample {
+  SampleWriter::NewSample s;
+  std::string data;  // decoded inline content
+  bool upload = false;
+};
+
+// An inline sample (`data`, Base64): a file `name` of the upload folder.
+void read_inline_sample(const JsonIn& s, int type, const obs::ObsPath& upload_dir, AddedSample& p) {
+  std::string name = s.str("name");
+  if (name.find('/') != std::string::npos || name == "." || name == ".." || utf8_length(name) > 1024 ||
+      name.find_first_of("!<>=&\"'") != std::string::npos)
+    s.fail("name", "must be a file name without '/' or any of !<>=&\"'");
+  auto data = s.opt_str("data");
+  if (!crypto::base64_decode(*data, p.data)) s.fail("data", "must be Base64");
+  p.upload = true;
+  p.s.path = "/" + upload_dir.bucket + "/" + upload_dir.key + name;
+  p.s.name = name;
+  p.s.dir = "/" + upload_dir.bucket + "/" + upload_dir.key;
+  p.s.size = is_text_type(type) ? int64_t(utf8_length(p.data)) : int64_t(p.data.size());
+  p.s.sample_time = clock::now_ms();
+}
+
+// A sample that names a file (`data_source.data_path`), with its size and
+// time when the file exists; a text sample's size counts characters.
+void read_source_sample(const JsonIn& s, obs::ObjectStore& objects, int type, AddedSample& p) {
+  auto src = s.obj("data_source");
+  std::string path = src.str("data_path");
+  auto op = obs::parse_path(path, src.field("data_path"));
+  if (op.key.empty() || op.key.back() == '/') src.fail("data_path", "must name a file");
+  p.s.path = "/" + op.bucket + "/" + op.key;
+  p.s.name = s.opt_str("name").value_or(op.key.substr(op.key.rfind('/') + 1));
+  p.s.dir = "/" + op.bucket + "/" + op.key.substr(0, op.key.rfind('/') + 1);
+  auto info = objects.head(op);
+  p.s.size = info ? int64_t(info->size) : 0;
+  p.s.sample_time = info ? info->mtime_ms : clock::now_ms();
+  if (info && is_text_type(type)) {
+    if (auto text = objects.get_all(op)) p.s.size = int64_t(utf8_length(*text));
+  }
+}
+
+}  // namespace
 
 Response DataApi::add_samples(Context& ctx) {
   auto d = dataset(ctx);
@@ -36,46 +91,15 @@ Response DataApi::add_samples(Context& ctx) {
   auto defined = defined_labels(db, ds);
   std::string who = "human/" + ctx.caller.user_name + "/" + ctx.caller.user_name;
   // Validate everything first: the batch applies whole or not at all.
-  struct Pending {
-    SampleWriter::NewSample s;
-    std::string data;  // decoded inline content
-    bool upload = false;
-  };
-  std::vector<Pending> pending;
+  std::vector<AddedSample> pending;
   std::set<std::string> ids_seen;
   for (size_t i = 0; i < samples.size(); ++i) {
     std::string f = "samples[" + std::to_string(i) + "]";
     if (!samples[i].is_object()) in.fail(f.c_str(), "must be an object");
     JsonIn s(samples[i], in.field(f.c_str()));
-    Pending p;
-    if (s.has("data")) {
-      std::string name = s.str("name");
-      if (name.find('/') != std::string::npos || name == "." || name == ".." || utf8_length(name) > 1024 ||
-          name.find_first_of("!<>=&\"'") != std::string::npos)
-        s.fail("name", "must be a file name without '/' or any of !<>=&\"'");
-      auto data = s.opt_str("data");
-      if (!crypto::base64_decode(*data, p.data)) s.fail("data", "must be Base64");
-      p.upload = true;
-      p.s.path = "/" + upload_dir.bucket + "/" + upload_dir.key + name;
-      p.s.name = name;
-      p.s.dir = "/" + upload_dir.bucket + "/" + upload_dir.key;
-      p.s.size = is_text_type(type) ? int64_t(utf8_length(p.data)) : int64_t(p.data.size());
-      p.s.sample_time = clock::now_ms();
-    } else {
-      auto src = s.obj("data_source");
-      std::string path = src.str("data_path");
-      auto op = obs::parse_path(path, src.field("data_path"));
-      if (op.key.empty() || op.key.back() == '/') src.fail("data_path", "must name a file");
-      p.s.path = "/" + op.bucket + "/" + op.key;
-      p.s.name = s.opt_str("name").value_or(op.key.substr(op.key.rfind('/') + 1));
-      p.s.dir = "/" + op.bucket + "/" + op.key.substr(0, op.key.rfind('/') + 1);
-      auto info = objects.head(op);
-      p.s.size = info ? int64_t(info->size) : 0;
-      p.s.sample_time = info ? info->mtime_ms : clock::now_ms();
-      if (info && is_text_type(type)) {
-        if (auto text = objects.get_all(op)) p.s.size = int64_t(utf8_length(*text));
-      }
-    }
+    AddedSample p;
+    if (s.has("data")) read_inline_sample(s, type, upload_dir, p);
+    else read_source_sample(s, objects, type, p);
     // The path is what makes a sample unique; its id comes with its row.
     if (!ids_seen.insert(p.s.path).second) s.fail("name", "names a file already in this batch");
     p.s.type = sample_type_for(type);

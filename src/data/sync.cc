@@ -11,8 +11,13 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "data/annotation_checks.h"
+#include "data/dataset_rows.h"
+#include "data/label_defs.h"
 #include "data/manifest.h"
+#include "data/sample_writer.h"
 #include "data/transfer.h"
+#include "data/types.h"
 #include "iam/iam.h"
 #include "obs/buckets.h"
 
@@ -154,15 +159,15 @@ json DataApi::task_dataset_sync(tasks::TaskContext& tc) {
 
 Response DataApi::sync(Context& ctx) {
   auto d = dataset(ctx);
-  if (runner.active("dataset-sync", d.str("id")))
+  if (queue.active("dataset-sync", d.str("id")))
     throw ApiError(400, "ModelArts.4355", "A synchronisation of dataset " + d.str("id") + " is already running.");
-  std::string id = runner.submit("dataset-sync", ctx.caller.project_id, d.str("id"), json::object());
+  std::string id = queue.submit("dataset-sync", ctx.caller.project_id, d.str("id"), json::object());
   return json_response(200, {{"task_id", id}});
 }
 
 Response DataApi::sync_status(Context& ctx) {
   auto d = dataset(ctx);
-  auto t = runner.latest("dataset-sync", d.str("id"));
+  auto t = queue.latest("dataset-sync", d.str("id"));
   if (!t) return json_response(200, {{"dataset_id", d.str("id")}, {"status", "NOT_EXIST"}});
   std::string status = t->status == "QUEUING" ? "QUEUING" : t->status;
   int64_t end = t->ended_at ? t->ended_at : clock::now_ms();

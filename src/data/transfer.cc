@@ -2,6 +2,10 @@
 // they run, and the schema of import failures. What the tasks do:
 // import_manifest.cc, import_folders.cc, export.cc.
 #include "data/api.h"
+#include "data/dataset_rows.h"
+#include "data/fields.h"
+#include "data/query_params.h"
+#include "data/search.h"
 #include "data/transfer_internal.h"
 
 namespace atelier::data {
@@ -106,16 +110,16 @@ Response DataApi::create_import(Context& ctx) {
     }
     params["label_format"] = f;
   }
-  if (runner.active(kKind, d.str("id")))
+  if (queue.active(kKind, d.str("id")))
     throw ApiError(400, "ModelArts.4356", "An import task is already running on dataset " + d.str("id") + ".");
-  std::string id = runner.submit(kKind, ctx.caller.project_id, d.str("id"), params);
+  std::string id = queue.submit(kKind, ctx.caller.project_id, d.str("id"), params);
   return json_response(200, {{"task_id", id}});
 }
 
 Response DataApi::list_imports(Context& ctx) {
   auto d = dataset(ctx);
   auto [skip, limit] = page(ctx, 10, 100);
-  auto [list, total] = runner.list(kKind, d.str("id"), skip, limit);
+  auto [list, total] = queue.list(kKind, d.str("id"), skip, limit);
   json items = json::array();
   for (auto& t : list) items.push_back(import_task_json(db, t));
   return json_response(200, {{"total_count", total}, {"import_tasks", items}});
@@ -123,7 +127,7 @@ Response DataApi::list_imports(Context& ctx) {
 
 Response DataApi::get_import(Context& ctx) {
   auto d = dataset(ctx);
-  auto t = runner.get(ctx.param("task_id"));
+  auto t = queue.get(ctx.param("task_id"));
   if (!t || t->kind != kKind || t->resource_id != d.str("id"))
     // The spec has no code for a missing import task; the export one's is the nearest.
     throw ApiError(400, "ModelArts.4359", "Import task " + ctx.param("task_id") + " does not exist.");
@@ -133,7 +137,7 @@ Response DataApi::get_import(Context& ctx) {
 json DataApi::task_export(tasks::TaskContext& tc) {
   auto d = db.query_one("SELECT * FROM datasets WHERE id = ?", {tc.task().resource_id});
   if (!d) throw dataset_missing(tc.task().resource_id);
-  return run_export(db, objects, runner, tc, *d);
+  return run_export(db, objects, queue, tc, *d);
 }
 
 Response DataApi::create_export(Context& ctx) {
@@ -223,7 +227,7 @@ Response DataApi::create_export(Context& ctx) {
   // The time names the export; a short random tail keeps two exports in the same second apart.
   params["manifest_path"] = obs_str(dir) + d.str("name") + "-" + compact_time(clock::now_ms()) + "-" +
                             ids::hex32().substr(26) + ".manifest";
-  std::string id = runner.submit(kExportKind, ctx.caller.project_id, d.str("id"), params);
+  std::string id = queue.submit(kExportKind, ctx.caller.project_id, d.str("id"), params);
   return json_response(200, {{"task_id", id}});
 }
 
@@ -234,12 +238,12 @@ Response DataApi::list_exports(Context& ctx) {
   json items = json::array();
   int64_t total = 0;
   if (!type) {
-    auto [list, n] = runner.list(kExportKind, d.str("id"), skip, limit);
+    auto [list, n] = queue.list(kExportKind, d.str("id"), skip, limit);
     total = n;
     for (auto& t : list) items.push_back(export_task_json(t));
   } else {
     // Filtering by type: a dataset has few export tasks.
-    auto [list, n] = runner.list(kExportKind, d.str("id"), 0, 100000);
+    auto [list, n] = queue.list(kExportKind, d.str("id"), 0, 100000);
     for (auto& t : list)
       if (t.params.value("export_type", 2) == *type && total++ >= skip && int64_t(items.size()) < limit)
         items.push_back(export_task_json(t));
@@ -249,7 +253,7 @@ Response DataApi::list_exports(Context& ctx) {
 
 Response DataApi::get_export(Context& ctx) {
   auto d = dataset(ctx);
-  auto t = runner.get(ctx.param("task_id"));
+  auto t = queue.get(ctx.param("task_id"));
   if (!t || t->kind != kExportKind || t->resource_id != d.str("id"))
     throw ApiError(400, "ModelArts.4359", "Export task " + ctx.param("task_id") + " does not exist.");
   return json_response(200, export_task_json(*t));

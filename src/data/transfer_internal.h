@@ -1,7 +1,7 @@
 // What the import and export tasks of src/data share: the import options,
-// items and progress, the Importer that applies batches, and the tasks'
-// entry points (import_manifest.cc, import_folders.cc, export.cc; their
-// routes are in transfer.cc). Internal to src/data.
+// items and progress (the Importer that applies batches is in importer.h),
+// and the tasks' entry points (import_manifest.cc, import_folders.cc,
+// export.cc; their routes are in transfer.cc). Internal to src/data.
 //
 // Crash safety: the task reads its source in batches; each batch's samples,
 // labels, counters, failure reasons and the task's progress (with the resume
@@ -19,27 +19,39 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <optional>
+#include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/crypto.h"
 #include "common/ids.h"
-#include "data/core.h"
+#include "data/annotation_checks.h"
+#include "data/dataset_rows.h"
+#include "data/fields.h"
 #include "data/image_size.h"
-#include "iam/iam.h"
-#include "obs/buckets.h"
+#include "data/label_defs.h"
+#include "data/manifest.h"
+#include "data/sample_writer.h"
+#include "data/types.h"
 
 #include "data/transfer.h"
 
 namespace atelier::data {
 
 using http::Access;
+using http::Context;
 using http::json_response;
 using http::Route;
+using store::Database;
+using store::Row;
 
 constexpr size_t kBatch = 2000;
 // Manifest lines a transaction applies. Each commit writes the last,
@@ -255,327 +267,6 @@ inline std::string lower_ext(const std::string& key) {
   return e;
 }
 
-// Prepares and applies batches of items to one dataset. prepare() works out
-// all an item needs that the database does not know (filters, checked
-// labels, the row's values) and may run on several threads at once;
-// apply() writes a prepared batch in one transaction.
-class Importer {
- public:
-  Importer(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, ImportOptions opt)
-      : db_(db), objects_(objects), tc_(tc), ds_(d.str("id")), type_(int(d.i64("type"))),
-        data_dir_(inner_work_path(d) + "data/"), opt_(std::move(opt)),
-        bucket_owners_(db), buckets_(bucket_owners_, iam::project_domain(db, d.str("project_id"))) {
-    if (!opt_.import_folder.empty()) copy_dir_ = storage_dir(d) + opt_.import_folder + "/";
-  }
-
-  // Where import_folder copies go: the dataset's input folder, or (with
-  // none) its inner data folder. The spec says "the dataset storage dir"; the
-  // input folder is what a ModelArts user sees as that, and a later sync
-  // finds the copies already imported.
-  static std::string storage_dir(const Row& d) {
-    json src = json::parse(d.str("data_sources"), nullptr, false);
-    if (src.is_array())
-      for (auto& ds : src)
-        if (ds.is_object() && ds.value("data_type", 0) == 0 && ds.contains("data_path") && ds["data_path"].is_string()) {
-          std::string path = obs_str(obs::parse_path(ds["data_path"].get<std::string>()));
-          return path.back() == '/' ? path : path + "/";
-        }
-    return inner_work_path(d) + "data/";
-  }
-
-  // Whether the dataset's account may read `path` (a line's source or VOC
-  // file); a path of another account's bucket fails its line. Any thread.
-  bool may_read(const obs::ObsPath& p) const { return buckets_.allows(p.bucket, obs::Buckets::Use::kRead); }
-
-  // import_folder's folder (/bucket/key/), "" without one.
-  const std::string& copy_dir() const { return copy_dir_; }
-
-  // Whether lines may be read by read_plain_line: no option of this import
-  // looks at a label or a hard flag before the row is made.
-  bool plain_lines() const {
-    return opt_.import_annotations && opt_.included.empty() && opt_.excluded.empty() && !opt_.difficult_only;
-  }
-
-  // Touches no metadata and no member but read-only ones: safe on any thread.
-  void prepare(std::vector<Item>& items, obs::Scanner& scan) const {
-    for (auto& it : items) prepare(it, scan);
-  }
-  void prepare(Item& it, obs::Scanner& scan) const {
-    if (it.prepared || !it.error.empty()) return;
-    try {
-      prepare_one(it, scan);
-    } catch (const ApiError& e) {
-      it.error = e.what();
-    } catch (const ManifestError& e) {
-      it.error = e.what();
-    } catch (const json::exception& e) {  // e.g. a label name read from a file that is not UTF-8
-      it.error = std::string("cannot be stored: ") + e.what();
-    }
-    it.prepared = true;
-  }
-
-  // Applies one batch in one transaction: the items, the items that could
-  // not be read (origin, reason), the progress and the resume position.
-  void apply(std::vector<Item>& items, Progress& g, const json& cursor_update) {
-    std::vector<Item*> all;
-    all.reserve(items.size());
-    for (auto& it : items) all.push_back(&it);
-    apply(all, g, cursor_update);
-  }
-  // The same for items kept where their readers made them.
-  void apply(const std::vector<Item*>& batch, Progress& g, const json& cursor_update) {
-    auto scan = objects_.scanner();
-    for (Item* it : batch) prepare(*it, *scan);  // items not prepared by a reader yet
-    // Files first (inline texts, import_folder copies), made durable, and only
-    // then the one transaction: copying gigabytes must not hold the
-    // database's write lock. Should the dataset be gone by then, the files
-    // this batch wrote are removed again.
-    std::vector<obs::ObsPath> written;
-    for (Item* it : batch)
-      if (it->error.empty() && !it->skip) try {
-          materialize(*it, written);
-        } catch (const ApiError& e) {
-          it->error = e.what();
-        }
-    if (!written.empty()) objects_.sync();
-    try {
-      db_.transaction([&] {
-        auto row = db_.query_one("SELECT sample_seq FROM datasets WHERE id = ? AND status <> 2", {ds_});
-        if (!row) throw dataset_missing(ds_);  // deleted meanwhile: the task fails with that reason
-        defined_ = defined_labels(db_, ds_);
-        int64_t seq = row->i64("sample_seq");
-        SampleWriter w(db_, ds_);
-        // New samples go in together; those whose path is taken, and the
-        // samples of an import that only updates, are handled one by one.
-        std::vector<Item*> fresh, taken;
-        std::vector<SampleWriter::NewSample*> rows;
-        for (Item* it : batch) {
-          ++g.processed;
-          if (!it->error.empty()) {
-            fail(g, it->origin, it->error);
-            continue;
-          }
-          if (it->skip) continue;
-          try {
-            if (!opt_.import_samples) {
-              update_one(*it, w, g);
-              continue;
-            }
-            define_new_labels(it->row);
-            fresh.push_back(it);
-            rows.push_back(&it->row);
-          } catch (const ApiError& e) {
-            fail(g, it->origin, e.what());
-          } catch (const json::exception& e) {  // labels that cannot be stored (read back from their text)
-            fail(g, it->origin, std::string("cannot be stored: ") + e.what());
-          }
-        }
-        std::vector<bool> inserted;
-        w.insert_many(rows, seq, inserted);
-        for (size_t i = 0; i < fresh.size(); ++i) {
-          if (!inserted[i]) {
-            taken.push_back(fresh[i]);
-            continue;
-          }
-          ++g.imported;
-          if (rows[i]->labeled) ++(rows[i]->auto_annotation ? g.unconfirmed : g.annotated);
-        }
-        for (Item* it : taken) try {
-            update_one(*it, w, g);
-          } catch (const ApiError& e) {
-            fail(g, it->origin, e.what());
-          } catch (const json::exception& e) {
-            fail(g, it->origin, std::string("cannot be stored: ") + e.what());
-          }
-        w.commit();
-        db_.exec("UPDATE datasets SET sample_seq = ?, data_updated_at = ?, updated_at = ? WHERE id = ?",
-                 {seq, clock::now_ms(), clock::now_ms(), ds_});
-        json p = g.to_json();
-        for (auto& [k, v] : cursor_update.items()) p[k] = v;
-        tc_.progress(p);
-      });
-    } catch (const ApiError& e) {
-      if (!db_.query_one("SELECT id FROM datasets WHERE id = ? AND status <> 2", {ds_}))
-        for (auto& p : written) objects_.remove(p);
-      throw;
-    }
-  }
-
-  void fail(Progress& g, const std::string& origin, const std::string& reason) {
-    ++g.failed;
-    if (g.failed <= kMaxStoredFailures)
-      db_.exec("INSERT INTO dataset_import_failures (task_id, n, item, reason) VALUES (?, ?, ?, ?) "
-               "ON CONFLICT (task_id, n) DO NOTHING",
-               {tc_.task().id, g.failed, origin, reason.substr(0, 1000)});
-  }
-
- private:
-  void prepare_one(Item& it, obs::Scanner& scan) const {
-    if (it.plain) {
-      PlainLine& p = *it.plain;
-      it.m.path = std::move(p.path);
-      locate(it, scan);
-      SampleWriter::NewSample& s = it.row;
-      s.labels_text = std::move(p.labels_text);
-      s.metadata_text = std::move(p.metadata_text);
-      s.label_rows = SampleWriter::label_rows_of(p.labels);
-      s.labeled = !p.labels.empty();
-      s.derived = true;
-      fill_row(it, s.labeled, std::move(p.usage));
-      it.plain.reset();
-      return;
-    }
-    ManifestSample& m = it.m;
-    if (opt_.difficult_only && !(m.metadata.contains("@modelarts:hard") && m.metadata["@modelarts:hard"].is_number() &&
-                                 m.metadata["@modelarts:hard"].get<double>() > 0)) {
-      it.skip = true;  // filtered out, not a failure
-      return;
-    }
-    json labels = opt_.import_annotations ? std::move(m.labels) : json::array();
-    std::set<std::string> names;
-    for (auto& l : labels) names.insert(l.value("name", ""));
-    if ((!opt_.included.empty() &&
-         std::none_of(names.begin(), names.end(), [&](auto& n) { return opt_.included.count(n) > 0; })) ||
-        std::any_of(names.begin(), names.end(), [&](auto& n) { return opt_.excluded.count(n) > 0; })) {
-      it.skip = true;
-      return;
-    }
-
-    locate(it, scan);
-    int64_t text_length = it.size;
-    if (is_text_type(type_) && !m.text.empty()) text_length = int64_t(utf8_length(m.text));
-    else if (is_text_type(type_)) text_length = int64_t(utf8_length(scan.get_all(obs::parse_path(m.path)).value_or("")));
-
-    // An annotation that does not fit the dataset, or fails validation,
-    // fails the whole line with its reason. manifest-format.md §5.2/§5.4
-    // would import such a sample unlabeled instead; we follow the issue's
-    // rule (bad input counted as failed, with a reason) so nothing is
-    // dropped silently — the user sees the line and can fix it.
-    SampleFacts facts{type_, text_length, m.metadata};
-    labels = validated_labels(type_, labels, facts, "human");
-    SampleWriter::NewSample& s = it.row;
-    s.labels = std::move(labels);
-    s.metadata = std::move(m.metadata);
-    s.derive();
-    fill_row(it, s.labeled, std::move(m.usage));
-  }
-
-  // The data: an object that must exist, or inline text kept in the
-  // dataset's storage under a name made of its content (written by apply,
-  // which knows the dataset still exists).
-  void locate(Item& it, obs::Scanner& scan) const {
-    ManifestSample& m = it.m;
-    if (m.path.empty()) {
-      m.path = data_dir_ + crypto::md5_hex(m.text) + ".txt";
-      it.inline_text = true;
-      it.size = int64_t(utf8_length(m.text));
-    } else if (it.mtime == 0) {
-      // A manifest's source keeps its bucket and key under import_folder, so
-      // sources of two buckets never share a copy.
-      if (it.relative.empty() && !copy_dir_.empty()) it.relative = m.path.substr(1);
-      auto source = obs::parse_path(m.path);
-      if (!buckets_.allows(source.bucket, obs::Buckets::Use::kRead))
-        throw ApiError(403, "ModelArts.4310", "source " + m.path + ": the bucket " + source.bucket + " is not this account's");
-      auto info = scan.head(source);
-      if (!info) throw ApiError(400, "ModelArts.4362", "source " + m.path + ": the file does not exist");
-      it.size = int64_t(info->size);
-      it.mtime = info->mtime_ms;
-    }
-  }
-
-  // The row's fields other than labels and metadata.
-  void fill_row(Item& it, bool labeled, std::string usage) const {
-    const ManifestSample& m = it.m;
-    SampleWriter::NewSample& s = it.row;
-    s.path = m.path;
-    s.name = basename(m.path);
-    s.dir = m.path.substr(0, m.path.rfind('/') + 1);
-    // Free-format samples keep the kind their line names (sample-type).
-    s.type = type_ == 900 && m.sample_type >= 0 ? m.sample_type : sample_type_for(type_);
-    s.size = it.size;
-    s.sample_time = it.mtime;
-    s.auto_annotation = !opt_.final_annotation && labeled;
-    if (labeled) s.annotated_by = "human";
-    s.usage = std::move(usage);
-  }
-
-  // Writes the item's file before its row: an inline text under its
-  // content's name, or the import_folder copy (the row then names the copy).
-  // A source already inside the folder (a folder import of the storage
-  // itself reaches the copies it made) is taken as it is; importing into the
-  // same folder again updates the same samples.
-  void materialize(Item& it, std::vector<obs::ObsPath>& written) {
-    SampleWriter::NewSample& s = it.row;
-    if (it.inline_text) {
-      auto p = obs::parse_path(s.path);
-      if (!objects_.head(p)) {
-        objects_.put(p, it.m.text, obs::ObjectStore::Durability::kDeferred);
-        written.push_back(p);
-      }
-      return;
-    }
-    if (copy_dir_.empty() || s.path.compare(0, copy_dir_.size(), copy_dir_) == 0) return;
-    std::string dst = obs_str(obs::parse_path(copy_dir_ + it.relative));
-    if (!opt_.import_samples && !db_.query_one("SELECT seq FROM samples WHERE dataset_id = ? AND path = ?", {ds_, dst})) {
-      it.skip = true;  // only an existing copy could take the labels: nothing to copy
-      return;
-    }
-    auto src = objects_.get(obs::parse_path(s.path));
-    if (!src) throw ApiError(400, "ModelArts.4362", "source " + s.path + ": the file does not exist");
-    auto p = obs::parse_path(dst);
-    auto info = objects_.put(p, [&](char* buf, size_t cap) { return src->read(buf, cap); },
-                             obs::ObjectStore::Durability::kDeferred);
-    written.push_back(p);
-    s.path = dst;
-    s.name = basename(s.path);
-    s.dir = s.path.substr(0, s.path.rfind('/') + 1);
-    s.size = int64_t(info.size);
-    s.sample_time = info.mtime_ms;
-  }
-
-  // New label names join the dataset's label set (§5.5).
-  void define_new_labels(SampleWriter::NewSample& s) {
-    if (std::all_of(s.label_rows.begin(), s.label_rows.end(),
-                    [&](const SampleWriter::LabelRow& r) { return r.name.empty() || defined_.count({r.type, r.name}); }))
-      return;  // the usual case: nothing new
-    s.trees();
-    define_labels(db_, ds_, type_, s.labels, defined_);
-  }
-
-  // An item whose sample exists: its labels (and usage) replace the
-  // sample's; without one, an import that only updates passes it by.
-  void update_one(Item& it, SampleWriter& w, Progress& g) {
-    SampleWriter::NewSample& s = it.row;
-    auto existing = db_.query_one("SELECT * FROM samples WHERE dataset_id = ? AND path = ?", {ds_, s.path});
-    if (!existing) {
-      if (!opt_.import_samples) return;  // nothing of it is imported, not even its labels
-      throw std::logic_error("a sample's path is taken and free at once");
-    }
-    define_new_labels(s);
-    s.trees();
-    if (!s.labeled && !s.usage.empty())
-      db_.exec("UPDATE samples SET usage = ? WHERE dataset_id = ? AND seq = ?", {s.usage, ds_, existing->i64("seq")});
-    if (s.labeled) {
-      w.relabel(*existing, s.labels, &s.metadata, "human", s.usage.empty() ? nullptr : &s.usage, opt_.final_annotation,
-                s.auto_annotation);
-      ++(s.auto_annotation ? g.unconfirmed : g.annotated);
-    }
-    ++g.updated;
-  }
-
-  Database& db_;
-  obs::ObjectStore& objects_;
-  tasks::TaskContext& tc_;
-  std::string ds_;
-  int type_;
-  std::string data_dir_;
-  ImportOptions opt_;
-  std::set<std::pair<int, std::string>> defined_;
-  std::string copy_dir_;      // import_folder's folder, "" without one
-  obs::Buckets bucket_owners_;
-  mutable obs::BucketScope buckets_;  // the dataset's account
-};
-
 // A manifest file imported line by line (import_manifest.cc).
 json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, const ImportOptions& opt);
 // A folder in one of the layouts of manifest-format.md §3 (import_folders.cc).
@@ -589,7 +280,7 @@ json run_yolo(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, c
 inline constexpr const char* kExportKind = "dataset-export";
 // yyyyMMddHHmmss (UTC), for export file names.
 std::string compact_time(int64_t ms);
-json run_export(Database& db, obs::ObjectStore& objects, tasks::Queue& runner, tasks::TaskContext& tc, const Row& d);
+json run_export(Database& db, obs::ObjectStore& objects, tasks::Queue& queue, tasks::TaskContext& tc, const Row& d);
 // The task as the export and import task routes show it.
 json export_task_json(const tasks::Task& t);
 json import_task_json(Database& db, const tasks::Task& t);

@@ -11,7 +11,13 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/ids.h"
+#include "data/annotation_checks.h"
+#include "data/dataset_rows.h"
+#include "data/fields.h"
+#include "data/label_defs.h"
 #include "data/manifest.h"
+#include "data/publishing.h"
+#include "data/query_params.h"
 #include "data/transfer.h"
 #include "iam/iam.h"
 #include "obs/buckets.h"
@@ -205,7 +211,7 @@ Response DataApi::create_version(Context& ctx) {
             {vid, d.str("id"), vname, desc, format, cur->null("current_version_id") ? store::Value() : store::Value(cur->str("current_version_id")),
              params.dump(), now, now});
     db.exec("UPDATE datasets SET next_version_num = next_version_num + 1 WHERE id = ?", {d.str("id")});
-    runner.submit("dataset-version-publish", ctx.caller.project_id, vid, {{"dataset_id", d.str("id")}});
+    queue.submit("dataset-version-publish", ctx.caller.project_id, vid, {{"dataset_id", d.str("id")}});
   });
   return json_response(201, {{"version_id", vid}});
 }

@@ -415,35 +415,32 @@ class Session : public std::enable_shared_from_this<Session> {
     to.socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 
-  net::awaitable<void> relay(std::shared_ptr<Session> self, Request req, std::shared_ptr<const Upstream> up, bool keep_alive,
-                             unsigned version) {
-    busy_ = true;
+  // Connects `ups` to the service within 5 s (a name is resolved on the
+  // resolver's own thread; an address needs none); `ec` says whether it failed.
+  static net::awaitable<void> connect_upstream(beast::tcp_stream& ups, const Upstream& up, beast::error_code& ec) {
     auto ex = co_await net::this_coro::executor;
-    beast::error_code ec;
     auto tok = net::redirect_error(net::use_awaitable, ec);
-    const bool upgrade = wants_upgrade(req);
-    auto ups = std::make_shared<beast::tcp_stream>(ex);
     beast::error_code bad;
-    auto addr = net::ip::make_address(up->host, bad);
-    ups->expires_after(std::chrono::seconds(5));
-    if (!bad) {  // an address: no resolver (it runs on a thread of its own)
-      co_await ups->async_connect(tcp::endpoint(addr, up->port), tok);
+    auto addr = net::ip::make_address(up.host, bad);
+    ups.expires_after(std::chrono::seconds(5));
+    if (!bad) {
+      co_await ups.async_connect(tcp::endpoint(addr, up.port), tok);
     } else {
       tcp::resolver resolver(ex);
-      auto eps = co_await resolver.async_resolve(up->host, std::to_string(up->port), tok);
-      if (!ec) co_await ups->async_connect(eps, tok);
+      auto eps = co_await resolver.async_resolve(up.host, std::to_string(up.port), tok);
+      if (!ec) co_await ups.async_connect(eps, tok);
     }
-    if (ec) {
-      co_await relay_error(502, up->error_code, "The service behind this address cannot be reached: " + ec.message(),
-                           req.request_id);
-      co_return;
-    }
-    ups->socket().set_option(tcp::no_delay(true), ec);
+  }
+
+  // The request as the service gets it: the upstream's target and headers,
+  // the client's Host and body, and either the upgrade asked for or one
+  // request per connection.
+  static bhttp::request<bhttp::string_body> upstream_request(Request& req, const Upstream& up, bool upgrade) {
     bhttp::request<bhttp::string_body> out;
     out.method_string(req.method);
-    out.target(up->target);
+    out.target(up.target);
     out.version(11);
-    for (auto& [k, v] : up->headers.items())
+    for (auto& [k, v] : up.headers.items())
       if (!hop_by_hop(k)) out.insert(k, v);
     out.set(bhttp::field::host, req.headers.get("Host"));  // the service builds its links from it
     if (upgrade) {
@@ -454,6 +451,25 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     out.body() = std::move(req.body);
     out.prepare_payload();
+    return out;
+  }
+
+  net::awaitable<void> relay(std::shared_ptr<Session> self, Request req, std::shared_ptr<const Upstream> up, bool keep_alive,
+                             unsigned version) {
+    busy_ = true;
+    auto ex = co_await net::this_coro::executor;
+    beast::error_code ec;
+    auto tok = net::redirect_error(net::use_awaitable, ec);
+    const bool upgrade = wants_upgrade(req);
+    auto ups = std::make_shared<beast::tcp_stream>(ex);
+    co_await connect_upstream(*ups, *up, ec);
+    if (ec) {
+      co_await relay_error(502, up->error_code, "The service behind this address cannot be reached: " + ec.message(),
+                           req.request_id);
+      co_return;
+    }
+    ups->socket().set_option(tcp::no_delay(true), ec);
+    auto out = upstream_request(req, *up, upgrade);
     ups->expires_after(std::chrono::seconds(60));
     co_await bhttp::async_write(*ups, out, tok);
     beast::flat_buffer ubuf;
@@ -488,6 +504,19 @@ class Session : public std::enable_shared_from_this<Session> {
       co_await pipe(self, *ups, ubuf, stream_, ups, up);
       co_return;
     }
+    co_await relay_response(*ups, ubuf, p, keep_alive, version, req.request_id, *up);
+  }
+
+  // Streams the service's response, its head read into `p`, to the client a
+  // buffer at a time, then reads the client's next request -- unless either
+  // side ends the connection (a body that ends with the service's connection
+  // ends the client's too).
+  net::awaitable<void> relay_response(beast::tcp_stream& ups, beast::flat_buffer& ubuf,
+                                      bhttp::response_parser<bhttp::buffer_body>& p, bool keep_alive, unsigned version,
+                                      const std::string& request_id, const Upstream& up) {
+    beast::error_code ec;
+    auto tok = net::redirect_error(net::use_awaitable, ec);
+    auto& res = p.get();
     for (auto f : {bhttp::field::connection, bhttp::field::keep_alive, bhttp::field::proxy_connection, bhttp::field::te,
                    bhttp::field::trailer, bhttp::field::upgrade})
       res.erase(f);
@@ -495,15 +524,15 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!p.is_done() && !res.has_content_length() && !res.chunked()) keep_alive = false;
     res.version(version);
     res.keep_alive(keep_alive);
-    res.set("X-Request-Id", req.request_id);
+    res.set("X-Request-Id", request_id);
     bhttp::response_serializer<bhttp::buffer_body> sr{res};
     std::vector<char> buf(65536);
     do {
       if (!p.is_done()) {
         res.body().data = buf.data();
         res.body().size = buf.size();
-        ups->expires_after(std::chrono::seconds(300));  // per read: a long download is not a stalled one
-        co_await bhttp::async_read(*ups, ubuf, p, tok);
+        ups.expires_after(std::chrono::seconds(300));  // per read: a long download is not a stalled one
+        co_await bhttp::async_read(ups, ubuf, p, tok);
         if (ec == bhttp::error::need_buffer) ec = {};
         if (ec) co_return close();  // cut off mid-body: the client sees the connection end
         res.body().size = buf.size() - res.body().size;
@@ -518,7 +547,7 @@ class Session : public std::enable_shared_from_this<Session> {
       co_await bhttp::async_write(stream_, sr, tok);
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) co_return close();
-      if (up->on_traffic) up->on_traffic();
+      if (up.on_traffic) up.on_traffic();
     } while (!p.is_done() && !sr.is_done());
     if (!keep_alive) co_return close();
     read();

@@ -14,7 +14,8 @@
 #include "common/crypto.h"
 #include "common/error.h"
 #include "common/ids.h"
-#include "data/core.h"
+#include "data/query_params.h"
+#include "data/sample_writer.h"
 #include "labeling/team_tasks.h"
 
 namespace atelier::labeling {

@@ -4,7 +4,13 @@
 
 #include "common/clock.h"
 #include "common/error.h"
-#include "data/core.h"
+#include "data/annotation_checks.h"
+#include "data/label_defs.h"
+#include "data/query_params.h"
+#include "data/render.h"
+#include "data/sample_writer.h"
+#include "data/search.h"
+#include "data/types.h"
 #include "labeling/team_tasks.h"
 
 namespace atelier::labeling {

@@ -9,7 +9,8 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"
-#include "data/core.h"
+#include "data/fields.h"
+#include "data/query_params.h"
 
 namespace atelier::labeling {
 

@@ -21,7 +21,9 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"
-#include "data/core.h"
+#include "data/dataset_rows.h"
+#include "data/query_params.h"
+#include "data/search.h"
 #include "labeling/internal.h"
 #include "labeling/team_tasks.h"
 

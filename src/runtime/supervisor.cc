@@ -254,22 +254,66 @@ void remove_job_cgroups(const std::string& dir) {
   remove_cgroups(dirs);
 }
 
-int supervise(const std::string& dir, bool foreground, bool slurm_rank) {
+namespace {
+
+// One worker's supervision (rank `rank` of the job in `dir`) and what its
+// phases learn about the job.
+struct Supervision {
+  std::string dir;
+  bool foreground = false;
+  int rank = 0;
+  std::string slurm_job;  // which submission wrote the files
+  int report = -1;        // the pipe the starting process waits on; -1 once told
+  int64_t begun = 0;      // the start recorded for a job that never ran
+  json spec;
+  std::string limits;  // how the limits apply, e.g. "memory:cgroup cpu:none"
+  std::vector<std::string> cgroups;
+  std::optional<JobLogWriter> log;
+
+  // Tells the starting process, once, whether the job runs ('1') or not ('0').
+  void tell(char c) {
+    if (report >= 0) {
+      (void)!::write(report, &c, 1);
+      ::close(report);
+      report = -1;
+    }
+  }
+
+  // Records that the job could not run, for `why`, and tells the starting
+  // process so; returns the supervisor's exit code.
+  int fail(const std::string& why) {
+    try {
+      write_json_file(state_file(dir, "exit", rank),
+                      {{"exit_code", 127}, {"killed", false}, {"started_at", begun}, {"ended_at", clock::now_ms()},
+                       {"reason", why}, {"slurm_job", slurm_job}});
+    } catch (...) {
+    }
+    tell('0');
+    return 1;
+  }
+};
+
+// Leaves the server's state behind (inherited descriptors, blocked signals)
+// and, unless `foreground`, goes on in a child of a session of its own while
+// the parent waits for the child's report. Returns the exit code of a
+// process that is done (the parent, or a failure); nullopt in the process
+// that supervises, with `report` set to the pipe it reports through.
+std::optional<int> detach(bool foreground, int& report) {
   // Nothing of the server (listening sockets, the database) may stay open here.
   ::close_range(3, ~0U, 0);
   // The server blocks SIGTERM in its threads; a spawned process inherits that.
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) return 1;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return 1;
   if (!foreground) {
     pid_t p = ::fork();
     if (p < 0) return 1;
     if (p > 0) {
-      ::close(report[1]);
+      ::close(fds[1]);
       char c = 0;
-      while (::read(report[0], &c, 1) < 0 && errno == EINTR) {
+      while (::read(fds[0], &c, 1) < 0 && errno == EINTR) {
       }
       return c == '1' ? 0 : 1;
     }
@@ -280,78 +324,81 @@ int supervise(const std::string& dir, bool foreground, bool slurm_rank) {
       if (null > 2) ::close(null);
     }
   }
-  ::close(report[0]);
-  auto tell = [&](char c) {
-    if (report[1] >= 0) {
-      (void)!::write(report[1], &c, 1);
-      ::close(report[1]);
-      report[1] = -1;
-    }
-  };
+  ::close(fds[0]);
+  report = fds[1];
+  return std::nullopt;
+}
+
+// Which worker this is: its rank (SLURM_PROCID with `slurm_rank`), the Slurm
+// submission it belongs to (in the foreground), and when supervision began.
+void identify(Supervision& s, bool slurm_rank) {
   const char* sj = std::getenv("SLURM_JOB_ID");
-  std::string slurm_job = foreground && sj ? sj : "";  // which submission wrote the files
-  int rank = 0;
+  s.slurm_job = s.foreground && sj ? sj : "";
   if (slurm_rank) {
     const char* id = std::getenv("SLURM_PROCID");
-    rank = id ? std::atoi(id) : 0;
+    s.rank = id ? std::atoi(id) : 0;
   }
-  json spec;
-  int64_t now = clock::now_ms();
-  auto fail = [&](const std::string& why) {
-    try {
-      write_json_file(state_file(dir, "exit", rank),
-                      {{"exit_code", 127}, {"killed", false}, {"started_at", now}, {"ended_at", clock::now_ms()},
-                       {"reason", why}, {"slurm_job", slurm_job}});
-    } catch (...) {
-    }
-    tell('0');
-    return 1;
-  };
-  try {
-    spec = load_spec(dir);
-    write_json_file(state_file(dir, "supervisor", rank), {{"pid", ::getpid()},
-                                                          {"start", process_start(::getpid())},
-                                                          {"host", this_host()},
-                                                          {"slurm_job", slurm_job}});
-  } catch (const std::exception& e) {
-    return fail(e.what());
-  }
+  s.begun = clock::now_ms();
+}
 
+// Reads spec.json and records this supervisor in supervisor.json, then
+// opens the job's log and makes its cgroups. Returns why it failed, if it did.
+std::optional<std::string> prepare(Supervision& s) {
+  try {
+    s.spec = load_spec(s.dir);
+    write_json_file(state_file(s.dir, "supervisor", s.rank), {{"pid", ::getpid()},
+                                                              {"start", process_start(::getpid())},
+                                                              {"host", this_host()},
+                                                              {"slurm_job", s.slurm_job}});
+  } catch (const std::exception& e) {
+    return e.what();
+  }
   // Several workers of one job may share a machine: each has its own groups.
-  std::string name = spec.value("name", "atelier-job") + "-" + std::to_string(rank);
-  std::string limits;
-  std::vector<std::string> cgroups;
-  std::optional<JobLogWriter> log;
+  std::string name = s.spec.value("name", "atelier-job") + "-" + std::to_string(s.rank);
   try {
-    log.emplace(spec.at("log_stem").get<std::string>() + std::to_string(rank));
-    cgroups = make_cgroups(name, spec.value("cores", 1.0), spec.value("memory_mb", int64_t(1024)),
-                           spec.value("pids_max", int64_t(4096)), limits);
+    s.log.emplace(s.spec.at("log_stem").get<std::string>() + std::to_string(s.rank));
+    s.cgroups = make_cgroups(name, s.spec.value("cores", 1.0), s.spec.value("memory_mb", int64_t(1024)),
+                             s.spec.value("pids_max", int64_t(4096)), s.limits);
   } catch (const std::exception& e) {
-    return fail(std::string("cannot prepare the job: ") + e.what());
+    return std::string("cannot prepare the job: ") + e.what();
   }
+  return std::nullopt;
+}
 
+// SIGTERM and SIGINT stop the job (through g_stop); a closed pipe is no reason to end.
+void catch_stop_signals() {
   struct sigaction sa {};
   sa.sa_handler = on_term;
   ::sigaction(SIGTERM, &sa, nullptr);
   ::sigaction(SIGINT, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+}
 
-  int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return fail("pipe failed");
-  int uid = spec.value("uid", -1), gid = spec.value("gid", -1);
-  // The job's user may not be able to reach the work folder through the data
-  // dir above it (mode 0700). Then the job's own mount namespace shows the
-  // folder, and nothing above it, at kPortal.
-  constexpr const char* kPortal = "/tmp/atelier-work";
-  std::string workdir = spec.value("workdir", "");
-  bool portal = uid >= 0 && !workdir.empty();
+// The job's user may not be able to reach the work folder through the data
+// dir above it (mode 0700). Then the job's own mount namespace shows the
+// folder, and nothing above it, here.
+constexpr const char* kPortal = "/tmp/atelier-work";
+
+// What the job runs, as spec.json describes it with its placeholders filled in.
+struct JobCommand {
+  std::vector<std::string> argv, envs;
+  std::string cwd, workdir;
+  bool portal = false;  // the job sees workdir at kPortal
+  int uid = -1, gid = -1;
+};
+
+JobCommand job_command(const json& spec, int rank) {
+  JobCommand c;
+  c.uid = spec.value("uid", -1), c.gid = spec.value("gid", -1);
+  c.workdir = spec.value("workdir", "");
+  c.portal = c.uid >= 0 && !c.workdir.empty();
   // "{workdir}" in the command, its environment and cwd: where the job sees the folder.
   // Worker 0 is reached at the address of the node that started the workers
   // (srun), on a port chosen by the Slurm job id.
   const char* launch_ip = std::getenv("SLURM_LAUNCH_NODE_IPADDR");
   const char* job_id = std::getenv("SLURM_JOB_ID");
   std::map<std::string, std::string> vars = {
-      {"{workdir}", portal ? kPortal : workdir},
+      {"{workdir}", c.portal ? kPortal : c.workdir},
       {"{rank}", std::to_string(rank)},
       {"{master_addr}", launch_ip ? launch_ip : "127.0.0.1"},
       {"{master_port}", std::to_string(20000 + (job_id ? std::atoi(job_id) % 10000 : 0))}};
@@ -360,115 +407,131 @@ int supervise(const std::string& dir, bool foreground, bool slurm_rank) {
       for (size_t at = 0; (at = s.find(k, at)) != std::string::npos; at += v.size()) s.replace(at, k.size(), v);
     return s;
   };
-  std::vector<std::string> argv, envs;
-  for (auto& a : spec.at("argv")) argv.push_back(place(a.get<std::string>()));
+  for (auto& a : spec.at("argv")) c.argv.push_back(place(a.get<std::string>()));
   json env = spec.value("env", json::object());
-  for (auto& [k, v] : env.items()) envs.push_back(k + "=" + place(v.get<std::string>()));
+  for (auto& [k, v] : env.items()) c.envs.push_back(k + "=" + place(v.get<std::string>()));
+  c.cwd = place(spec.value("cwd", "/"));
+  return c;
+}
+
+// Ends the job's process before its exec: `what` and errno's text go to
+// `err`, where the supervisor reads them as the reason.
+[[noreturn]] void die_in_job(int err, const std::string& what) {
+  std::string m = what + ": " + std::strerror(errno);
+  (void)!::write(err, m.data(), m.size());
+  ::_exit(127);
+}
+
+// The job's process after fork: joins the cgroups (or takes an RLIMIT_DATA
+// of `mem` bytes when `rlimit_mem`), shows the work folder at kPortal when
+// asked, starts its own session with its output into `out` and runs the
+// command as the job's user. Any failure goes to `err` and ends it with 127.
+[[noreturn]] void run_job(const Supervision& s, const JobCommand& cmd, char* const* av, char* const* ev, int out, int err,
+                          bool rlimit_mem, rlim_t mem) {
+  auto die = [err](const std::string& what) { die_in_job(err, what); };
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(SIGTERM, &dfl, nullptr);
+  ::sigaction(SIGINT, &dfl, nullptr);
+  ::signal(SIGPIPE, SIG_DFL);
+  for (auto& d : s.cgroups)
+    if (!write_file(d + "/cgroup.procs", "0")) die("cannot join " + d);
+  if (rlimit_mem) {
+    // No memory cgroup: RLIMIT_DATA bounds the heap (RLIMIT_AS would also
+    // count the address space that libraries merely reserve).
+    struct rlimit rl {mem, mem};
+    ::setrlimit(RLIMIT_DATA, &rl);
+  }
+  if (cmd.portal) {
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+      die("cannot make the job's mount namespace");
+    // Opened in the new namespace and held across the tmpfs mount, which may hide its path.
+    int fd = ::open(cmd.workdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    std::string src = "/proc/self/fd/" + std::to_string(fd);
+    if (fd < 0 || ::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0 || ::mkdir(kPortal, 0755) != 0 ||
+        ::mount(src.c_str(), kPortal, nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      die("cannot show the work folder to the job");
+    ::close(fd);
+  }
+  ::setsid();
+  ::dup2(out, 1);
+  ::dup2(out, 2);
+  int null = ::open("/dev/null", O_RDONLY);
+  if (null >= 0) ::dup2(null, 0);
+  if (cmd.gid >= 0 && (::setgroups(0, nullptr) != 0 || ::setgid(gid_t(cmd.gid)) != 0)) die("cannot switch group");
+  if (cmd.uid >= 0 && ::setuid(uid_t(cmd.uid)) != 0) die("cannot switch user");
+  if (::chdir(cmd.cwd.c_str()) != 0) die("cannot enter " + cmd.cwd);
+  ::execve(av[0], av, ev);
+  die_in_job(err, "cannot run " + cmd.argv[0]);
+}
+
+// Forks the job's process (run_job); returns its pid, -1 when fork failed.
+pid_t spawn(const Supervision& s, JobCommand& cmd, int out, int err) {
   std::vector<char*> av, ev;
-  for (auto& s : argv) av.push_back(s.data());
+  for (auto& a : cmd.argv) av.push_back(a.data());
   av.push_back(nullptr);
-  for (auto& s : envs) ev.push_back(s.data());
+  for (auto& e : cmd.envs) ev.push_back(e.data());
   ev.push_back(nullptr);
-  std::string cwd = place(spec.value("cwd", "/"));
-  bool rlimit_mem = limits.find("memory:rlimit") != std::string::npos;
-  rlim_t mem = rlim_t(spec.value("memory_mb", int64_t(1024))) << 20;
-
+  bool rlimit_mem = s.limits.find("memory:rlimit") != std::string::npos;
+  rlim_t mem = rlim_t(s.spec.value("memory_mb", int64_t(1024))) << 20;
   pid_t job = ::fork();
-  if (job < 0) return fail("fork failed");
-  if (job == 0) {
-    auto die = [&](const char* what) {
-      std::string m = std::string(what) + ": " + std::strerror(errno);
-      (void)!::write(err[1], m.data(), m.size());
-      ::_exit(127);
-    };
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    ::sigaction(SIGTERM, &dfl, nullptr);
-    ::sigaction(SIGINT, &dfl, nullptr);
-    ::signal(SIGPIPE, SIG_DFL);
-    for (auto& d : cgroups)
-      if (!write_file(d + "/cgroup.procs", "0")) die(("cannot join " + d).c_str());
-    if (rlimit_mem) {
-      // No memory cgroup: RLIMIT_DATA bounds the heap (RLIMIT_AS would also
-      // count the address space that libraries merely reserve).
-      struct rlimit rl {mem, mem};
-      ::setrlimit(RLIMIT_DATA, &rl);
-    }
-    if (portal) {
-      if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-        die("cannot make the job's mount namespace");
-      // Opened in the new namespace and held across the tmpfs mount, which may hide its path.
-      int fd = ::open(workdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-      std::string src = "/proc/self/fd/" + std::to_string(fd);
-      if (fd < 0 || ::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0 || ::mkdir(kPortal, 0755) != 0 ||
-          ::mount(src.c_str(), kPortal, nullptr, MS_BIND | MS_REC, nullptr) != 0)
-        die("cannot show the work folder to the job");
-      ::close(fd);
-    }
-    ::setsid();
-    ::dup2(out[1], 1);
-    ::dup2(out[1], 2);
-    int null = ::open("/dev/null", O_RDONLY);
-    if (null >= 0) ::dup2(null, 0);
-    if (gid >= 0 && (::setgroups(0, nullptr) != 0 || ::setgid(gid_t(gid)) != 0)) die("cannot switch group");
-    if (uid >= 0 && ::setuid(uid_t(uid)) != 0) die("cannot switch user");
-    if (::chdir(cwd.c_str()) != 0) die(("cannot enter " + cwd).c_str());
-    ::execve(av[0], av.data(), ev.data());
-    die(("cannot run " + argv[0]).c_str());
-  }
-  ::close(out[1]);
-  ::close(err[1]);
-  std::string exec_error;
-  {
-    char buf[512];
-    ssize_t r;
-    while ((r = ::read(err[0], buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR))
-      if (r > 0) exec_error.append(buf, size_t(r));
-    ::close(err[0]);
-  }
-  int64_t started = clock::now_ms();
-  try {
-    write_json_file(state_file(dir, "running", rank), {{"pid", job},
-                                           {"start", process_start(job)},
-                                           {"started_at", started},
-                                           {"limits", limits},
-                                           {"cgroups", cgroups},
-                                           {"slurm_job", slurm_job}});
-  } catch (...) {
-  }
-  tell(exec_error.empty() ? '1' : '0');
+  if (job == 0) run_job(s, cmd, av.data(), ev.data(), out, err, rlimit_mem, mem);
+  return job;
+}
 
-  bool killed = false, exited = false, eof = false;
-  int status = 0;
+// What the job's process wrote to `err` before its exec succeeded (the pipe
+// closes on exec): "" when it runs.
+std::string exec_failure(int err) {
+  std::string exec_error;
+  char buf[512];
+  ssize_t r;
+  while ((r = ::read(err, buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR))
+    if (r > 0) exec_error.append(buf, size_t(r));
+  ::close(err);
+  return exec_error;
+}
+
+// How the job's process ended.
+struct JobEnd {
+  bool killed = false;  // stopped by a signal to the supervisor
+  int status = 0;       // of waitpid
+};
+
+// Pumps the job's output into its log until the job has exited and its
+// output is closed -- or, should an escaped process hold it open, 2 s after
+// the exit. A stop signal kills the whole tree, and so does the job's exit.
+JobEnd watch(Supervision& s, pid_t job, int out) {
+  JobEnd end;
+  bool exited = false, eof = false;
   int64_t exited_at = 0;
   char buf[1 << 16];
-  ::fcntl(out[0], F_SETFL, O_NONBLOCK);
+  ::fcntl(out, F_SETFL, O_NONBLOCK);
   while (!(exited && eof)) {
     // From what this supervisor knows, not from the files: its folder may be gone.
-    if (g_stop && !killed) {
-      killed = true;
-      kill_tree(cgroups, job);
+    if (g_stop && !end.killed) {
+      end.killed = true;
+      kill_tree(s.cgroups, job);
     }
     if (!exited) {
-      pid_t w = ::waitpid(job, &status, WNOHANG);
+      pid_t w = ::waitpid(job, &end.status, WNOHANG);
       if (w == job) {
         exited = true;
         exited_at = clock::now_ms();
         // The job is over: whatever it left running goes with it.
-        kill_tree(cgroups, job);
+        kill_tree(s.cgroups, job);
       }
     }
     // A process that escaped the kill may hold the output open: stop
     // reading it a little after the job has ended.
     if (exited && !eof && clock::now_ms() - exited_at > 2000) eof = true;
     if (!eof) {
-      struct pollfd pfd {out[0], POLLIN, 0};
+      struct pollfd pfd {out, POLLIN, 0};
       ::poll(&pfd, 1, exited ? 50 : 200);
       for (;;) {
-        ssize_t r = ::read(out[0], buf, sizeof buf);
+        ssize_t r = ::read(out, buf, sizeof buf);
         if (r > 0) {
           try {
-            log->append(std::string_view(buf, size_t(r)));
+            s.log->append(std::string_view(buf, size_t(r)));
           } catch (...) {
           }
           continue;
@@ -480,46 +543,94 @@ int supervise(const std::string& dir, bool foreground, bool slurm_rank) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
-  ::close(out[0]);
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+  return end;
+}
+
+// Why the job ended: its exec failure, a stop, a signal, or its memory
+// limit (which wins over the others but a stop); "" for a plain exit.
+std::string end_reason(const Supervision& s, const std::string& exec_error, const JobEnd& end) {
   std::string reason;
-  log->finish();  // the job's unterminated last line stays a line of its own
   if (!exec_error.empty()) {
     reason = exec_error;
-    log->append("[atelier] " + exec_error + "\n");
-  } else if (killed) {
+  } else if (end.killed) {
     reason = "stopped";
-  } else if (WIFSIGNALED(status)) {
-    reason = std::string("killed by signal ") + strsignal(WTERMSIG(status));
+  } else if (WIFSIGNALED(end.status)) {
+    reason = std::string("killed by signal ") + strsignal(WTERMSIG(end.status));
   }
-  for (auto& d : cgroups) {
-    if (killed) break;
+  for (auto& d : s.cgroups) {
+    if (end.killed) break;
     std::ifstream oom(d + "/memory.oom_control");
     std::string key;
     int64_t n = 0;
     while (oom >> key >> n)
       if (key == "oom_kill" && n > 0)
-        reason = "out of memory: the job used more than the " + std::to_string(spec.value("memory_mb", int64_t(0))) +
+        reason = "out of memory: the job used more than the " + std::to_string(s.spec.value("memory_mb", int64_t(0))) +
                  " MB of its resource spec";
   }
-  if (!reason.empty() && exec_error.empty()) log->append("[atelier] " + reason + "\n");
-  log->append("[atelier] exit code " + std::to_string(code) + "\n");
-  log->finish();
-  log.reset();
-  remove_cgroups(cgroups);
+  return reason;
+}
+
+// Ends the log with why and how the job ended, removes its cgroups and
+// records exit.json; returns the supervisor's exit code.
+int finish(Supervision& s, const std::string& exec_error, const JobEnd& end, int64_t started) {
+  int code = WIFEXITED(end.status) ? WEXITSTATUS(end.status) : WIFSIGNALED(end.status) ? 128 + WTERMSIG(end.status) : 1;
+  std::string reason = end_reason(s, exec_error, end);
+  s.log->finish();  // the job's unterminated last line stays a line of its own
+  if (!exec_error.empty()) s.log->append("[atelier] " + exec_error + "\n");
+  else if (!reason.empty()) s.log->append("[atelier] " + reason + "\n");
+  s.log->append("[atelier] exit code " + std::to_string(code) + "\n");
+  s.log->finish();
+  s.log.reset();
+  remove_cgroups(s.cgroups);
   try {
-    write_json_file(state_file(dir, "exit", rank), {{"exit_code", code},
-                                        {"killed", killed},
-                                        {"started_at", started},
-                                        {"ended_at", clock::now_ms()},
-                                        {"reason", reason},
-                                        {"slurm_job", slurm_job}});
+    write_json_file(state_file(s.dir, "exit", s.rank), {{"exit_code", code},
+                                                        {"killed", end.killed},
+                                                        {"started_at", started},
+                                                        {"ended_at", clock::now_ms()},
+                                                        {"reason", reason},
+                                                        {"slurm_job", s.slurm_job}});
   } catch (...) {
     return 1;
   }
   // In an allocation the job's code is the step's: Slurm's accounting shows
   // it, and srun --kill-on-bad-exit stops the other workers of a failed one.
-  return foreground ? std::min(code, 255) : 0;
+  return s.foreground ? std::min(code, 255) : 0;
+}
+
+}  // namespace
+
+int supervise(const std::string& dir, bool foreground, bool slurm_rank) {
+  Supervision s;
+  s.dir = dir;
+  s.foreground = foreground;
+  if (auto code = detach(foreground, s.report)) return *code;
+  identify(s, slurm_rank);
+  if (auto why = prepare(s)) return s.fail(*why);
+  catch_stop_signals();
+
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return s.fail("pipe failed");
+  JobCommand cmd = job_command(s.spec, s.rank);
+  pid_t job = spawn(s, cmd, out[1], err[1]);
+  if (job < 0) return s.fail("fork failed");
+  ::close(out[1]);
+  ::close(err[1]);
+  std::string exec_error = exec_failure(err[0]);
+  int64_t started = clock::now_ms();
+  try {
+    write_json_file(state_file(dir, "running", s.rank), {{"pid", job},
+                                                         {"start", process_start(job)},
+                                                         {"started_at", started},
+                                                         {"limits", s.limits},
+                                                         {"cgroups", s.cgroups},
+                                                         {"slurm_job", s.slurm_job}});
+  } catch (...) {
+  }
+  s.tell(exec_error.empty() ? '1' : '0');
+
+  JobEnd end = watch(s, job, out[0]);
+  ::close(out[0]);
+  return finish(s, exec_error, end, started);
 }
 
 }  // namespace atelier::runtime

@@ -134,7 +134,7 @@ void Queue::work() {
     try {
       did = run_one();
     } catch (const std::exception& e) {
-      spdlog::error("task runner: {}", e.what());
+      spdlog::error("task queue: {}", e.what());
     }
     if (did) continue;
     std::unique_lock<std::mutex> l(mu_);

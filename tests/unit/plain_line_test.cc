@@ -13,8 +13,10 @@
 #include <string>
 
 #include "common/clock.h"
-#include "data/core.h"
+#include "data/annotation_checks.h"
+#include "data/line_reader.h"
 #include "data/manifest.h"
+#include "data/sample_writer.h"
 
 using atelier::json;
 using namespace atelier::data;
