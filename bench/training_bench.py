@@ -32,7 +32,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "api"))
 import requests  # noqa: E402
 from conftest import ADMIN_PASSWORD, Server, token_for  # noqa: E402
-from datahelpers import put_file  # noqa: E402
 
 SLEEP = "import time\ntime.sleep(0.2)\n"
 BIG = """import argparse, sys
@@ -98,9 +97,9 @@ def main():
     srv = Server(extra_env={"ATELIER_TRAIN_CORES": "1"})
     try:
         c = Client(srv)
-        put_file(srv, "/bench/code/sleep.py", SLEEP.encode())
-        put_file(srv, "/bench/code/big.py", BIG.encode())
-        put_file(srv, "/bench/data/x", b"x")
+        srv.objects.put("/bench/code/sleep.py", SLEEP.encode())
+        srv.objects.put("/bench/code/big.py", BIG.encode())
+        srv.objects.put("/bench/data/x", b"x")
         print(f"training_bench: {starts} starts, {big_mb} MB log, {jobs} queued jobs")
 
         lat = []
@@ -189,8 +188,8 @@ def slurm(starts):
             until(lambda: squeue_state(env, job) == "COMPLETED", what="the job completed")
         srv = Server(extra_env={"ATELIER_RUNNER": "slurm", "SLURM_CONF": conf})
         c = Client(srv)
-        put_file(srv, "/bench/code/sleep.py", SLEEP.encode())
-        put_file(srv, "/bench/data/x", b"x")
+        srv.objects.put("/bench/code/sleep.py", SLEEP.encode())
+        srv.objects.put("/bench/data/x", b"x")
         lat = []
         for _ in range(starts):
             t0 = time.perf_counter()
