@@ -84,7 +84,7 @@ void App::open_stores(bool memory) {
   db_->migrate(tasks::Queue::migrations());
   db_->migrate(training::Service::migrations());
   db_->migrate(models::migrations());
-  db_->migrate(training::visualization_migrations());
+  db_->migrate(training::visualization::migrations());
   db_->migrate(notebooks::Service::migrations());
   db_->migrate(labeling::migrations());
   db_->migrate(obs::Buckets::migrations());
@@ -152,7 +152,7 @@ void App::add_training(const runtime::LocalOptions& lo, bool memory) {
   tensorboards_ = std::make_unique<training::TensorBoards>(
       *objects_, memory ? (fs::temp_directory_path() / "atelier-routes-visualization").string() : (fs::path(cfg_.data_dir) / "visualization").string(),
       memory ? "" : cfg_.tensorboard);
-  router_->add(training::visualization_routes(*db_, *objects_, *tensorboards_));
+  router_->add(training::visualization::routes(*db_, *objects_, *tensorboards_));
 }
 
 void App::add_notebooks(const runtime::LocalOptions& lo, bool memory) {

@@ -219,7 +219,7 @@ class MetricsCache {
 
 }  // namespace
 
-std::vector<store::Migration> visualization_migrations() {
+std::vector<store::Migration> visualization::migrations() {
   return {{"training/002_visualization", R"SQL(
 CREATE TABLE viz_jobs (
   id BIGINT PRIMARY KEY, project_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,
@@ -261,7 +261,7 @@ class VisualizationApi {
 
 }  // namespace
 
-std::vector<Route> visualization_routes(Database& db, obs::ObjectStore& objects, TensorBoards& boards) {
+std::vector<Route> visualization::routes(Database& db, obs::ObjectStore& objects, TensorBoards& boards) {
   using A = VisualizationApi;
   auto api = std::make_shared<A>(db, objects, boards);
   auto h = [&api](Response (A::*fn)(Context&)) { return http::handler(api, fn); };

@@ -16,7 +16,11 @@
 
 namespace atelier::training {
 
-std::vector<store::Migration> visualization_migrations();
-std::vector<http::Route> visualization_routes(store::Database& db, obs::ObjectStore& objects, TensorBoards& boards);
+// Visualization jobs are a family of their own under training (their own
+// routes and tables), beside training::Service.
+namespace visualization {
+std::vector<store::Migration> migrations();
+std::vector<http::Route> routes(store::Database& db, obs::ObjectStore& objects, TensorBoards& boards);
+}  // namespace visualization
 
 }  // namespace atelier::training
