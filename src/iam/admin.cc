@@ -11,19 +11,33 @@ namespace atelier::iam {
 
 // ---------------------------------------------------------------- projects
 
+ApiError Iam::project_name_taken(const std::string& name) {
+  return ApiError(409, "IAM.0005", "Conflict occurred when attempting to store project - name " + name + " exists.");
+}
+
 std::string Iam::create_project(const std::string& domain_id, const std::string& name, const std::string& parent_id,
                                 const std::string& description) {
   std::string id = ids::hex32();
-  db_.exec("INSERT INTO iam_projects (id, domain_id, name, parent_id, description, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-           {id, domain_id, name, parent_id, description, clock::now_ms()});
+  db_.transaction([&] {
+    if (db_.query_one("SELECT 1 FROM iam_projects WHERE domain_id = ? AND name = ?", {domain_id, name}))
+      throw project_name_taken(name);
+    db_.exec("INSERT INTO iam_projects (id, domain_id, name, parent_id, description, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+             {id, domain_id, name, parent_id, description, clock::now_ms()});
+  });
   changed();
   return id;
 }
 
 void Iam::update_project(const std::string& id, const std::optional<std::string>& name,
                          const std::optional<std::string>& description) {
-  db_.exec("UPDATE iam_projects SET name = COALESCE(?, name), description = COALESCE(?, description) WHERE id = ?",
-           {name, description, id});
+  db_.transaction([&] {
+    if (name && db_.query_one("SELECT 1 FROM iam_projects p JOIN iam_projects q ON q.domain_id = p.domain_id "
+                              "WHERE p.id = ? AND q.name = ? AND q.id <> p.id",
+                              {id, *name}))
+      throw project_name_taken(*name);
+    db_.exec("UPDATE iam_projects SET name = COALESCE(?, name), description = COALESCE(?, description) WHERE id = ?",
+             {name, description, id});
+  });
   changed();
 }
 

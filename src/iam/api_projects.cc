@@ -8,10 +8,6 @@ namespace atelier::iam {
 
 namespace {
 
-ApiError project_name_taken(const std::string& name) {
-  return ApiError(409, "IAM.0005", "Conflict occurred when attempting to store project - name " + name + " exists.");
-}
-
 // A child project's name: <region>_<suffix>, at most 64 characters.
 void check_project_name(const std::string& name, const std::string& region) {
   if (utf8_length(name) > 64 || name.rfind(region + "_", 0) != 0 || name.size() == region.size() + 1)
@@ -52,7 +48,7 @@ Response IamApi::create_project(Context& ctx) {
   auto rp = iam.project_by_name(ctx.caller.domain_id, region);
   if (parent_id && *parent_id != rp->id) throw ApiError(400, "IAM.0007", "project.parent_id must be the id of project " + region + ".");
   std::string desc = p.max_len("description", p.opt_str("description").value_or(""), 255);
-  if (iam.project_by_name(ctx.caller.domain_id, name)) throw project_name_taken(name);
+  if (iam.project_by_name(ctx.caller.domain_id, name)) throw Iam::project_name_taken(name);
   std::string id = iam.create_project(ctx.caller.domain_id, name, rp->id, desc);
   return json_response(201, wrap("project", project_json(ctx, project_row(ctx, id))));
 }
@@ -67,7 +63,7 @@ Response IamApi::update_project(Context& ctx) {
   if (name && *name != row.str("name")) {
     if (row.str("name") == region) throw ApiError(400, "IAM.0007", "A region project cannot be renamed.");
     check_project_name(*name, region);
-    if (iam.project_by_name(ctx.caller.domain_id, *name)) throw project_name_taken(*name);
+    if (iam.project_by_name(ctx.caller.domain_id, *name)) throw Iam::project_name_taken(*name);
   }
   if (desc) p.max_len("description", *desc, 255);
   iam.update_project(row.str("id"), name, desc);

@@ -143,6 +143,8 @@ class Iam {
   // caches. The conflicts they throw (ApiError) are checked inside that
   // transaction, so that two callers cannot both pass.
 
+  // The conflict of a project name already used in the account (409).
+  static ApiError project_name_taken(const std::string& name);
   std::string create_project(const std::string& domain_id, const std::string& name, const std::string& parent_id,
                              const std::string& description);  // returns the id
   void update_project(const std::string& id, const std::optional<std::string>& name,

@@ -123,6 +123,26 @@ def test_create_project_duplicate_409(server, admin):
     assert len(requests.get(server.base + "/v3/projects?name=" + name, headers=admin).json()["projects"]) == 1
 
 
+def test_concurrent_creates_and_renames_of_one_project_name(server, admin):
+    """Many callers racing for one name: exactly one wins, the others get
+    409 IAM.0005, never a 500 (the name is checked where it is written)."""
+    from concurrent.futures import ThreadPoolExecutor
+    name = "local_" + unique("race")
+    body = {"project": {"name": name, "parent_id": server.project_id}}
+    with ThreadPoolExecutor(8) as pool:
+        rs = list(pool.map(lambda _: requests.post(server.base + "/v3/projects", headers=admin, json=body), range(16)))
+    assert sorted(r.status_code for r in rs) == [201] + [409] * 15, [r.text for r in rs if r.status_code != 409]
+    # renames of different projects to one new name
+    ids = [requests.post(server.base + "/v3/projects", headers=admin, json={"project": {
+        "name": "local_" + unique("r"), "parent_id": server.project_id}}).json()["project"]["id"] for _ in range(6)]
+    new = "local_" + unique("target")
+    with ThreadPoolExecutor(6) as pool:
+        rs = list(pool.map(lambda pid: requests.patch(f"{server.base}/v3/projects/{pid}", headers=admin,
+                                                      json={"project": {"name": new}}), ids))
+    assert sorted(r.status_code for r in rs) == [200] + [409] * 5, [r.text for r in rs]
+    assert len(requests.get(server.base + "/v3/projects?name=" + new, headers=admin).json()["projects"]) == 1
+
+
 def test_region_project_recreate_returns_existing(server, admin):
     r = requests.post(server.base + "/v3/projects", headers=admin,
                       json={"project": {"name": "local", "domain_id": server.domain_id}})
