@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <ctime>
 
-#include "common/clock.h"
 #include "s3/auth_internal.h"
 
 namespace atelier::s3 {
