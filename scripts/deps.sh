@@ -14,6 +14,7 @@ DEBS=(
   libjemalloc-dev             # the allocator (CMakeLists.txt says why)
   libgtest-dev googletest
   python3-requests python3-pytest   # black-box API tests (/usr/bin/python3)
+  python3-botocore                  # tests/unit/s3_vectors.py: requests signed by the real AWS client code
   wrk                               # bench/
   bubblewrap                        # the local runner's sandbox (src/runtime)
   slurm-wlm munge                   # the Slurm runner's tests start a one-node cluster (scripts/slurm.sh)

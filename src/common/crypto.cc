@@ -68,6 +68,33 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<char*>(outer), 32);
 }
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static_assert(sizeof(SHA256_CTX) <= 128, "Sha256::ctx_ too small");
+
+Sha256::Sha256() { SHA256_Init(reinterpret_cast<SHA256_CTX*>(ctx_)); }
+
+void Sha256::update(std::string_view data) {
+  SHA256_Update(reinterpret_cast<SHA256_CTX*>(ctx_), data.data(), data.size());
+}
+
+std::string Sha256::final_hex() {
+  unsigned char md[32];
+  SHA256_Final(md, reinterpret_cast<SHA256_CTX*>(ctx_));
+  SHA256_Init(reinterpret_cast<SHA256_CTX*>(ctx_));
+  return hex(std::string_view(reinterpret_cast<char*>(md), 32));
+}
+#pragma GCC diagnostic pop
+
+std::string hmac_sha1(std::string_view key, std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (!HMAC(EVP_sha1(), key.data(), int(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+            data.size(), md, &n))
+    throw std::runtime_error("HMAC-SHA1 failed");
+  return std::string(reinterpret_cast<char*>(md), n);
+}
+
 std::string hex(std::string_view bytes) {
   static const char* d = "0123456789abcdef";
   std::string out;

@@ -9,6 +9,19 @@ namespace atelier::crypto {
 std::string sha256_hex(std::string_view data);
 std::string md5_hex(std::string_view data);  // content addressing only, never security
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw bytes
+// HMAC-SHA1 (raw bytes): only for the S3/OBS V2 signatures clients still send.
+std::string hmac_sha1(std::string_view key, std::string_view data);
+
+// SHA-256 over data given in pieces; equals sha256_hex of the concatenation.
+class Sha256 {
+ public:
+  Sha256();
+  void update(std::string_view data);
+  std::string final_hex();  // then the object starts over, empty
+
+ private:
+  alignas(8) unsigned char ctx_[128];  // SHA256_CTX (112 bytes), kept opaque
+};
 std::string hex(std::string_view bytes);                                // lower case
 std::string random_bytes(size_t n);
 std::string random_hex(size_t nbytes);

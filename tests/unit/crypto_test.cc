@@ -186,3 +186,20 @@ TEST(Crypto, SealRejectsWrongKeySize) {
   EXPECT_THROW(c::seal(kKey + "!", "x"), std::runtime_error);
   EXPECT_THROW(c::seal("", "x"), std::runtime_error);
 }
+
+TEST(Crypto, HmacSha1Rfc2202) {
+  // RFC 2202 test cases 1, 2 and 6 (key longer than the block size).
+  EXPECT_EQ(c::hex(c::hmac_sha1(std::string(20, '\x0b'), "Hi There")), "b617318655057264e28bc0b6fb378c8ef146be00");
+  EXPECT_EQ(c::hex(c::hmac_sha1("Jefe", "what do ya want for nothing?")), "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+  EXPECT_EQ(c::hex(c::hmac_sha1(std::string(80, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First")),
+            "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+}
+
+TEST(Crypto, Sha256InPiecesEqualsWhole) {
+  std::string data(100000, 'x');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = char(i * 7);
+  c::Sha256 h;
+  for (size_t i = 0; i < data.size(); i += 977) h.update(std::string_view(data).substr(i, 977));
+  EXPECT_EQ(h.final_hex(), c::sha256_hex(data));
+  EXPECT_EQ(h.final_hex(), c::sha256_hex(""));  // starts over after final_hex
+}
