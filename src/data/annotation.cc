@@ -1,4 +1,4 @@
-// Manual annotation (spec §1.4.6): a batch of samples relabeled whole or not at all.
+// Manual annotation: a batch of samples relabeled whole or not at all.
 #include "data/api.h"
 
 #include <algorithm>

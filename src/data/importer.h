@@ -73,7 +73,7 @@ class Importer {
   // fails the item with the reason instead.
   template <class Step>
   void or_fail(Item& it, Progress& g, Step step);
-  // New label names join the dataset's label set (§5.5).
+  // New label names join the dataset's label set.
   void define_new_labels(SampleWriter::NewSample& s);
   // An item whose sample exists: its labels (and usage) replace the
   // sample's; without one, an import that only updates passes it by.

@@ -1,4 +1,4 @@
-// Import and export tasks (spec §1.8, §1.9): their routes, the task kinds
+// Import and export tasks: their routes, the task kinds
 // they run, and the schema of import failures. What the tasks do:
 // import_manifest.cc, import_folders.cc, export.cc.
 #include "data/api.h"

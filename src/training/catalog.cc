@@ -1,4 +1,4 @@
-// The engines and resource specs jobs choose from (spec §3.5, §3.6), and the
+// The engines and resource specs jobs choose from, and the
 // built-in algorithms (none).
 #include <unistd.h>
 
