@@ -106,8 +106,8 @@ struct DataApi {
   // chunks of 100 (padded, so one prepared statement serves every chunk).
   std::vector<store::Row> sample_rows(const std::string& ds, const std::vector<std::string>& ids);
   http::Response get_sample(http::Context& ctx);
-  // The sample's bytes, for clients that preview or label them (not in the
-  // spec: the real service hands out presigned OBS URLs instead).
+  // The sample's bytes, for clients that preview or label them (not in
+  // ModelArts: the real service hands out presigned OBS URLs instead).
   http::Response sample_content(http::Context& ctx);
   http::Response delete_samples(http::Context& ctx);
   http::Response search_conditions(http::Context& ctx);

@@ -268,7 +268,7 @@ Response DataApi::metrics(Context& ctx) {
   // Values per hour (the hour's last value), keyed by the hour's start.
   json metrics = {{"total", json::object()}, {"un_annotation", json::object()}, {"manual_annotation", json::object()}};
   // Auto-labeling queue metrics: no smart tasks run here, so they stay empty
-  // (the spec allows empty maps) rather than missing.
+  // (an empty map is a valid value) rather than missing.
   for (const char* k : {"queuing", "success", "unfinished", "failed", "failed_user", "failed_system"}) metrics[k] = json::object();
   for (auto& r : db.query("SELECT hour, key, value FROM dataset_metrics WHERE dataset_id = ? AND hour >= ? AND hour <= ? "
                           "ORDER BY hour",

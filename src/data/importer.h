@@ -20,8 +20,8 @@ class Importer {
   Importer(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, ImportOptions opt);
 
   // Where import_folder copies go: the dataset's input folder, or (with
-  // none) its inner data folder. The spec says "the dataset storage dir"; the
-  // input folder is what a ModelArts user sees as that, and a later sync
+  // none) its inner data folder. ModelArts speaks of "the dataset storage dir";
+  // the input folder is what a ModelArts user sees as that, and a later sync
   // finds the copies already imported.
   static std::string storage_dir(const Row& d);
 

@@ -345,8 +345,8 @@ Response DataApi::get_sample(Context& ctx) {
   return json_response(200, sample_json(ctx, sample_row(d.str("id"), ctx.param("sample_id"))));
 }
 
-// The sample's bytes, for clients that preview or label them (not in the
-// spec: the real service hands out presigned OBS URLs instead).
+// The sample's bytes, for clients that preview or label them (not in
+// ModelArts: the real service hands out presigned OBS URLs instead).
 Response DataApi::sample_content(Context& ctx) {
   auto d = dataset(ctx);
   auto r = sample_row(d.str("id"), ctx.param("sample_id"));

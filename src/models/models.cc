@@ -342,7 +342,7 @@ class ModelsApi {
       : db_(db), objects_(objects), registry_(registry), queue_(queue) {}
 
   Response create(Context& ctx);  // a new model, publishing from its source folder
-  Response list(Context& ctx);    // a page of the project's models, with the spec's filters
+  Response list(Context& ctx);    // a page of the project's models, filtered and sorted
   Response get(Context& ctx);     // one model, in full
   Response remove(Context& ctx);  // a model (cascade: and the other versions of its name) with its files
   // The publish task: the source folder's files copied into the registry.
