@@ -145,7 +145,7 @@ def token_for(base, user, password, domain, project=None, project_id=None):
     return r.headers["X-Subject-Token"], r.json()["token"]
 
 
-# ---- AK/SK signing, written from spec §6.3 independently of the server code.
+# ---- AK/SK signing, written from the SDKs' algorithm independently of the server code.
 
 def _enc(s):
     return urllib.parse.quote(s, safe="-_.~")
