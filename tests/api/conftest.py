@@ -1,6 +1,6 @@
 """Black-box fixtures: a real `atelier serve` on a free port below 32768 with a
 temporary data dir, and independent clients (python3-requests, an AK/SK signer
-written from the spec) to talk to it. Run with /usr/bin/python3 -m pytest.
+written from the SDKs' algorithm) to talk to it. Run with /usr/bin/python3 -m pytest.
 
 Shared by every test file:
   server          the session's server (a Server); server.objects and
