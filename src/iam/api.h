@@ -42,7 +42,8 @@ struct IamApi {
   std::string enterprise_project_id(const Context& ctx);     // {enterprise_project_id}
 
   // api_tokens.cc
-  // The token body ({"token": {methods, expires_at, roles, ...}}) for `t`, with the catalog unless ?nocatalog.
+  // The token body (methods, expires_at, user, scope, roles, ...) for `t`,
+  // with the catalog unless ?nocatalog.
   json token_body(const Context& ctx, const TokenInfo& t);
   // The token X-Subject-Token names, of the caller's account (404 IAM.0009 otherwise).
   TokenInfo subject_token(const Context& ctx, bool allow_expired = false);

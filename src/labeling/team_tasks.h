@@ -28,7 +28,7 @@ struct Member {
   int role = 0;
 };
 
-// One SampleComment (sample, worker, comment, score) of a review or an acceptance: the sample, whose
+// One SampleComment of a review or an acceptance: the sample, whose
 // item (worker_id; may be empty where one sample has one item), the verdict.
 struct Verdict {
   int64_t seq = -1;

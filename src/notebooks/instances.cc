@@ -27,8 +27,8 @@ struct FieldErrors : FieldErrorFactory {
 };
 const FieldErrors kFieldErrors;
 
-// A missing instance is a 404 with ModelArts.6309: some error tables pair
-// the code with 400, but a missing resource is a 404 everywhere else here.
+// A missing instance answers 404 with ModelArts.6309, not 400: a missing
+// resource is a 404 in every family, so clients can tell it from a bad request.
 ApiError missing_instance(const std::string& id) {
   return ApiError(404, "ModelArts.6309", "The instance " + id + " does not exist.");
 }
