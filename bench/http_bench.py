@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """HTTP throughput and latency of the foundation, measured with wrk against a
-real `atelier serve` (issue #2 §8).
+real `atelier serve`.
 
 Three loads, back to back in one run (the machine is shared and noisy, so only
 ratios within a run mean anything):

@@ -7,7 +7,7 @@
 #                                       is idle, prints SLURM_CONF=...
 #   scripts/slurm.sh stop DIR           stops them by the PIDs recorded in DIR
 # Ports 6817 (slurmctld) and 6818.. (one a slurmd) are fixed: one cluster per machine.
-# Configuration from ../shared/notes/machine-facts.md §1 (nothing goes to /etc/slurm).
+# All configuration lives in DIR (nothing goes to /etc/slurm).
 set -euo pipefail
 cmd=${1:?start|stop}; dir=$(realpath -m "${2:?DIR}"); nodes=${3:-1}
 

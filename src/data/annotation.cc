@@ -1,4 +1,4 @@
-// Manual annotation (spec §1.4.6): a batch of samples relabeled whole or not at all.
+// Manual annotation: a batch of samples relabeled whole or not at all.
 #include "data/api.h"
 
 #include <algorithm>
@@ -51,8 +51,8 @@ Response DataApi::annotate(Context& ctx) {
   json results = json::array();
   db.transaction([&] {
     auto rows = sample_rows(ds, wanted);
-    // Labels must already be defined in the dataset (the rule;
-    // the spec would create them): a typo must not mint a new class.
+    // Labels must already be defined in the dataset rather than created on
+    // the fly: a typo must not mint a new class.
     auto defined = defined_labels(db, ds);
     std::vector<Change> changes;
     std::set<std::string> seen;

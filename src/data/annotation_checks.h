@@ -1,4 +1,4 @@
-// Whether a sample's annotations fit it (manifest-format.md, §1.0.10):
+// Whether a sample's annotations fit it:
 // reading an annotation's type and name, counting a labels array, and
 // validating one annotation or a whole labels array against its sample and
 // the dataset's label definitions.

@@ -1,4 +1,4 @@
-// The data-management API (spec §1.1-§1.5): one DataApi serves the routes of
+// The data-management API: one DataApi serves the routes of
 // datasets, versions, sync, labels, samples and manual annotation; each
 // resource's handlers live in their own file (datasets.cc, versions.cc, ...).
 // Internal to src/data.
@@ -60,10 +60,10 @@ struct DataApi {
   // One transaction per listing page, so a large folder does not hold the
   // write lock; inside a caller's transaction the pages join it.
   // New files also bring the annotations their folder layout gives them
-  // (class folders, labels or VOC beside them; §1.2.1 "new files and
-  // annotations") unless the dataset was created with import_annotations
-  // false. A file whose annotations do not fit comes in unlabeled (§5.4);
-  // files already samples are left as they are.
+  // (class folders, labels or VOC beside them: a sync brings in new files
+  // with their annotations) unless the dataset was created with
+  // import_annotations false. A file whose annotations do not fit comes in
+  // unlabeled; files already samples are left as they are.
   void scan_folder(const std::string& ds, int type, const obs::ObsPath& folder, int64_t& added,
                                      const std::function<bool()>& stop = nullptr);
   // Rescans the input folders: new files become samples, samples whose file
@@ -75,8 +75,8 @@ struct DataApi {
   // labels.cc
   std::vector<LabelDef> read_labels_body(http::Context& ctx, int type);
   // Rewrites every sample carrying label (type, name): drop it, or rename it.
-  // delete_policy (§1.5.4): 0 keep samples, 1 delete the samples carrying the
-  // label, 2 also their files. With only_label_samples (§1.5.6), samples go
+  // delete_policy: 0 keep samples, 1 delete the samples carrying the
+  // label, 2 also their files. With only_label_samples, samples go
   // only when it was their only label (and their files with policy 2). Runs
   // inside the caller's transaction: the files to remove (those of the
   // caller's account's buckets) are added to `files`, for the caller to
@@ -106,15 +106,15 @@ struct DataApi {
   // chunks of 100 (padded, so one prepared statement serves every chunk).
   std::vector<store::Row> sample_rows(const std::string& ds, const std::vector<std::string>& ids);
   http::Response get_sample(http::Context& ctx);
-  // The sample's bytes, for clients that preview or label them (not in the
-  // spec: the real service hands out presigned OBS URLs instead).
+  // The sample's bytes, for clients that preview or label them (not in
+  // ModelArts: the real service hands out presigned OBS URLs instead).
   http::Response sample_content(http::Context& ctx);
   http::Response delete_samples(http::Context& ctx);
   http::Response search_conditions(http::Context& ctx);
 
   // annotation.cc
   http::Response annotate(http::Context& ctx);
-  // transfer.cc: import and export tasks (spec §1.8, §1.9)
+  // transfer.cc: import and export tasks
   json task_import(tasks::TaskContext& tc);
   http::Response create_import(http::Context& ctx);
   http::Response list_imports(http::Context& ctx);

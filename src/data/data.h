@@ -1,4 +1,4 @@
-// Data management v2 (spec §1.1-§1.5): datasets, labels, samples and manual
+// Data management v2: datasets, labels, samples and manual
 // annotation. Every change to samples or labels goes through one place
 // (SampleWriter, data/sample_writer.h) that keeps the per-dataset counters — samples per
 // state, annotations and samples per label — exact in the same transaction,

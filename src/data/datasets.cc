@@ -1,4 +1,4 @@
-// Datasets (spec §1.1): create, list, get, update, delete, statistics and metrics.
+// Datasets: create, list, get, update, delete, statistics and metrics.
 #include "data/api.h"
 
 #include <algorithm>
@@ -172,7 +172,7 @@ Response DataApi::delete_dataset(Context& ctx) {
     db.exec("DELETE FROM dataset_labels WHERE dataset_id = ?", {id});
     db.exec("DELETE FROM datasets WHERE id = ?", {id});
   });
-  // The work files go with the dataset; the source data stays (§1.1.5).
+  // The work files go with the dataset; the source data stays.
   auto inner = obs::parse_path(inner_work_path(d));
   objects.each(inner.bucket, inner.key, [&](const obs::ObjectInfo& o) { objects.remove(obs::ObsPath{inner.bucket, o.key}); });
   return http::no_content(204);
@@ -202,7 +202,8 @@ Response DataApi::stats(Context& ctx) {
     label_stats.push_back(std::move(l));
   }
   int64_t hard = get("hard");
-  // Reasons of §1.0.8 seen on hard samples, with how often.
+  // Hard-example reasons (ids 0-30, the index in the tables below) seen on
+  // hard samples, with how often.
   static const char* kReasons[] = {
       "no target object recognised", "low prediction confidence",
       "clustering result on training set disagrees with prediction",
@@ -267,7 +268,7 @@ Response DataApi::metrics(Context& ctx) {
   // Values per hour (the hour's last value), keyed by the hour's start.
   json metrics = {{"total", json::object()}, {"un_annotation", json::object()}, {"manual_annotation", json::object()}};
   // Auto-labeling queue metrics: no smart tasks run here, so they stay empty
-  // (the spec allows empty maps) rather than missing.
+  // (an empty map is a valid value) rather than missing.
   for (const char* k : {"queuing", "success", "unfinished", "failed", "failed_user", "failed_system"}) metrics[k] = json::object();
   for (auto& r : db.query("SELECT hour, key, value FROM dataset_metrics WHERE dataset_id = ? AND hour >= ? AND hour <= ? "
                           "ORDER BY hour",

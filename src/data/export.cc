@@ -1,4 +1,4 @@
-// Export tasks (spec §1.9): a manifest (filtered by state, ids or search
+// Export tasks: a manifest (filtered by state, ids or search
 // conditions), a PASCAL VOC, COCO or YOLO folder, from a published version,
 // or into a new dataset.
 #include "data/transfer_internal.h"
@@ -38,7 +38,7 @@ std::string export_where(const json& p, store::Params& binds) {
     }
     where += ")";
   }
-  if (p.contains("search_conditions") && !p["search_conditions"].empty()) {  // ORed for exports (§1.9)
+  if (p.contains("search_conditions") && !p["search_conditions"].empty()) {  // ORed for exports, ANDed in sample lists
     std::string any;
     for (auto& c : p["search_conditions"]) any += (any.empty() ? "(" : " OR (") + condition_sql(c, binds) + ")";
     where += " AND (" + any + ")";

@@ -1,4 +1,4 @@
-// Folder imports (spec §1.8, manifest-format.md §3): class folders, labels or
+// Folder imports: class folders, labels or
 // VOC files beside the files, text and table layouts, COCO instance files and
 // YOLO folders.
 #include "data/transfer_internal.h"
@@ -32,7 +32,7 @@ std::string trimmed(std::string s) {
   return b == std::string::npos ? "" : s.substr(b);
 }
 
-// Text classification files (manifest-format.md §3.4). "combine"
+// Text classification files. "combine"
 // (label_format.label_type 1): every line is `text<sep>label[,label...]`.
 // "separate" (label_type 0, or a <stem>_result.txt beside the file): every
 // line of x.txt is a sample labeled by the same line of x_result.txt. Each
@@ -264,7 +264,7 @@ struct CocoFile {
 
 }  // namespace
 
-// Folder layouts (manifest-format.md §3): class sub-folders or a .txt beside
+// Folder layouts: class sub-folders or a .txt beside
 // each file for classification (0) and sound classification (200); a PASCAL
 // VOC .xml beside each image for detection (1) and segmentation (3); other
 // types import the files unlabeled.
@@ -504,8 +504,8 @@ void read_coco_image(Item& it, const CocoFile& f, size_t i, const std::string& k
 
 }  // namespace
 
-// COCO detection folders (manifest-format.md §3.2 recommends the standard
-// layout): every .json file under the import folder holding "images",
+// COCO detection folders (the standard COCO layout, an alternative to VOC
+// files for detection): every .json file under the import folder holding "images",
 // "annotations" and "categories" is an instance file; each of its images is
 // a sample found beside the file, in an images/ folder beside it or its
 // parent, or under the import folder, and each annotation's bbox [x, y, w, h]
@@ -699,7 +699,7 @@ void read_yolo_image(Item& it, const YoloLayout& y, const std::string& key, cons
 
 }  // namespace
 
-// YOLO folders (manifest-format.md §3.2, the darknet layout CVAT writes):
+// YOLO folders (the darknet layout CVAT writes):
 // obj.names gives the class names by line; obj.data may name that file and
 // the train and valid lists. Images come from the lists (paths relative to
 // the folder; a leading "data/" is dropped) with usage TRAIN and EVAL or,

@@ -1,4 +1,4 @@
-// Manifest imports (spec §1.8, manifest-format.md §5): lines read and checked
+// Manifest imports: lines read and checked
 // on reader threads while the previous batch commits with its resume
 // position, so a killed server resumes exactly.
 #include "data/transfer_internal.h"

@@ -172,9 +172,9 @@ void Importer::prepare_one(Item& it, obs::Scanner& scan) const {
   else if (is_text_type(type_)) text_length = int64_t(utf8_length(scan.get_all(obs::parse_path(m.path)).value_or("")));
 
   // An annotation that does not fit the dataset, or fails validation,
-  // fails the whole line with its reason. manifest-format.md §5.2/§5.4
-  // would import such a sample unlabeled instead; we follow the issue's
-  // rule (bad input counted as failed, with a reason) so nothing is
+  // fails the whole line with its reason. The sample is not brought in
+  // unlabeled instead: a manifest states its annotations on purpose, so
+  // bad input is counted as failed, with a reason, and nothing is
   // dropped silently — the user sees the line and can fix it.
   SampleFacts facts{type_, text_length, m.metadata};
   labels = validated_labels(type_, labels, facts, "human");

@@ -20,8 +20,8 @@ class Importer {
   Importer(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, ImportOptions opt);
 
   // Where import_folder copies go: the dataset's input folder, or (with
-  // none) its inner data folder. The spec says "the dataset storage dir"; the
-  // input folder is what a ModelArts user sees as that, and a later sync
+  // none) its inner data folder. ModelArts speaks of "the dataset storage dir";
+  // the input folder is what a ModelArts user sees as that, and a later sync
   // finds the copies already imported.
   static std::string storage_dir(const Row& d);
 
@@ -73,7 +73,7 @@ class Importer {
   // fails the item with the reason instead.
   template <class Step>
   void or_fail(Item& it, Progress& g, Step step);
-  // New label names join the dataset's label set (§5.5).
+  // New label names join the dataset's label set.
   void define_new_labels(SampleWriter::NewSample& s);
   // An item whose sample exists: its labels (and usage) replace the
   // sample's; without one, an import that only updates passes it by.

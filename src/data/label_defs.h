@@ -1,4 +1,4 @@
-// A dataset's label definitions (table dataset_labels, §1.0.9): reading one
+// A dataset's label definitions (table dataset_labels): reading one
 // from a request, checking its properties, storing new ones, and the set of
 // (type, name) pairs a dataset defines.
 #pragma once
@@ -24,7 +24,7 @@ struct LabelDef {
 // Checks a label's property map; `where` names it in errors.
 void check_property(const json& prop, int type, const std::string& where);
 
-// Reads a Label object (§1.0.9) for a dataset of `dataset_type`.
+// Reads a Label object (name, type, property) for a dataset of `dataset_type`.
 LabelDef read_label(const JsonIn& in, int dataset_type);
 
 json label_json(const store::Row& r);

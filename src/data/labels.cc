@@ -1,4 +1,4 @@
-// Dataset labels (spec §1.5): list, add, update, rename and delete, carried into every sample.
+// Dataset labels: list, add, update, rename and delete, carried into every sample.
 #include "data/api.h"
 
 #include <algorithm>
@@ -37,8 +37,8 @@ std::vector<LabelDef> DataApi::read_labels_body(Context& ctx, int type) {
 }
 
 // Rewrites every sample carrying label (type, name): drop it, or rename it.
-// delete_policy (§1.5.4): 0 keep samples, 1 delete the samples carrying the
-// label, 2 also their files. With only_label_samples (§1.5.6), samples go
+// delete_policy: 0 keep samples, 1 delete the samples carrying the
+// label, 2 also their files. With only_label_samples, samples go
 // only when it was their only label (and their files with policy 2).
 void DataApi::rewrite_label(const std::string& ds, int type, const std::string& name, const std::string* rename_to,
                              int delete_policy, std::vector<obs::ObsPath>* files, bool only_label_samples) {
@@ -259,7 +259,7 @@ Response DataApi::delete_label(Context& ctx) {
     auto cur = label_row(d.str("id"), ctx.param("label_name"), t);
     int type = int(cur.i64("type"));
     std::string name = cur.str("name");
-    // Samples whose only label it was go; the others lose it (§1.5.6).
+    // Samples whose only label it was go; the others lose it.
     rewrite_label(d.str("id"), type, name, nullptr, delete_source ? 2 : 0, &files, true);
     db.exec("DELETE FROM dataset_labels WHERE dataset_id = ? AND name = ? AND type = ?", {d.str("id"), name, type});
     db.exec("DELETE FROM dataset_counters WHERE dataset_id = ? AND key IN (?, ?)",

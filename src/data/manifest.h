@@ -1,4 +1,4 @@
-// The ModelArts manifest format (manifest-format.md): one JSON line per
+// The ModelArts manifest format: one JSON line per
 // sample; detection and segmentation geometry goes to a PASCAL VOC XML file
 // per image that the line points at. Writing (publish, export) and reading
 // (import) are inverses of each other up to what the format cannot carry.
@@ -30,7 +30,7 @@ struct ManifestSample {
 // document and uses the location it returns; suffix is "" except for the
 // second document of a sample with both kinds ("_segmentation"), which the
 // caller's file name must tell apart from the first.
-// `scheme` prefixes the source's bucket ("obs://" or "s3://", §1.9 source_type_header).
+// `scheme` prefixes the source's bucket ("obs://" or "s3://", an export's source_type_header).
 std::string manifest_line(const ManifestSample& s, int dataset_type,
                           const std::function<std::string(const std::string& xml, std::string_view suffix)>& write_voc,
                           std::string_view scheme = "obs://");
@@ -55,8 +55,8 @@ struct VocAnnotation {
   json size;                    // [width, height, depth]; null when absent or 0x0
 };
 
-// Parses a PASCAL VOC document (manifest-format.md §2) into labels whose
-// property holds @modelarts:shape and @modelarts:feature (§2.3), plus
+// Parses a PASCAL VOC document into labels whose property holds
+// @modelarts:shape and @modelarts:feature (the object's geometry), plus
 // @modelarts:hard ("1" for difficult objects), @modelarts:hard_coefficient
 // (a string), the plain <properties> keys (strings) and score from
 // <confidence>. Throws ManifestError on malformed XML or UTF-8, a root other than <annotation>, an

@@ -1,4 +1,4 @@
-// Reading manifest lines (manifest-format.md §1): the inverse of
+// Reading manifest lines (one JSON object per sample): the inverse of
 // manifest_line, with every malformed value reported by its field.
 #include <charconv>
 #include <cstdio>

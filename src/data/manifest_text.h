@@ -1,5 +1,5 @@
 // The text rules that reading manifest lines, reading VOC documents, the
-// plain fast path and writing manifests share (manifest-format.md): errors
+// plain fast path and writing manifests share: errors
 // naming their field, UTF-8 checks, numbers, object URIs, usages, times and
 // shape features. Internal to the manifest files of src/data.
 #pragma once
@@ -67,7 +67,7 @@ bool is_voc_format(std::string_view format);
 bool is_shape(std::string_view kind);
 extern const char* const kShapeList;
 
-// Checks an @modelarts:feature against its shape (modelarts-api.md §1.0.10).
+// Checks an @modelarts:feature against its shape (bndbox, polygon, circle, ...).
 void check_feature(const std::string& shape, const json& f, const std::string& field);
 
 }  // namespace atelier::data::manifest_text

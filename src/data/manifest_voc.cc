@@ -1,4 +1,4 @@
-// Reading PASCAL VOC documents (manifest-format.md §2) into labels.
+// Reading PASCAL VOC documents into labels.
 #include <pugixml.hpp>
 
 #include <map>

@@ -16,7 +16,7 @@ std::pair<int64_t, int64_t> page(const http::Context& ctx, int64_t def_limit, in
 
 const std::string* qp(const http::Context& ctx, const char* k);
 
-// `train_evaluate_ratio=min,max` (§1.1.1, §1.3.1): a closed range within [0, 1].
+// `train_evaluate_ratio=min,max` (dataset and version lists): a closed range within [0, 1].
 std::optional<std::pair<double, double>> query_ratio_range(const http::Context& ctx);
 
 bool query_bool(const http::Context& ctx, const char* k, bool def);

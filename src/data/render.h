@@ -1,4 +1,4 @@
-// Datasets and samples as the API shows them (§1.1, §1.4).
+// Datasets and samples as the API shows them.
 #pragma once
 #include "common/json.h"
 #include "http/router.h"

@@ -1,4 +1,4 @@
-// The data-management route table (spec §1.1-§1.5, §1.8-§1.9): one row a
+// The data-management route table: one row a
 // route, each handled by a named DataApi member (see api.h).
 #include "data/data.h"
 

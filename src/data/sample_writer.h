@@ -109,7 +109,7 @@ class SampleWriter {
   // Turns an insert_many's totals into counter changes.
   void add_totals(const InsertTotals& totals);
 
-  // Hard examples: a counter of hard samples and one per hard reason (§1.0.8).
+  // Hard examples: a counter of hard samples and one per hard reason (@modelarts:hard_reasons ids).
   void add_hard(const json& md, int sign);
 
   // One index row per (label, sample) with the number of annotations and

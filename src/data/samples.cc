@@ -1,4 +1,4 @@
-// Samples (spec §1.4): add (inline or by path), list with filters, get, content, delete, search conditions.
+// Samples: add (inline or by path), list with filters, get, content, delete, search conditions.
 #include "data/api.h"
 
 #include <algorithm>
@@ -221,7 +221,7 @@ void filter_type_and_labels(const Context& ctx, Database& db, const std::string&
 // The confidence window and search_conditions.
 void filter_scores_and_conditions(const Context& ctx, SampleFilter& f) {
   if (qp(ctx, "high_score") || qp(ctx, "low_score")) {
-    // The confidence window (§1.4.1); the default 0..1 filters nothing.
+    // The confidence window (low_score..high_score); the default 0..1 filters nothing.
     auto bound = [&](const char* k, double def) {
       auto v = qp(ctx, k);
       if (!v) return def;
@@ -240,7 +240,7 @@ void filter_scores_and_conditions(const Context& ctx, SampleFilter& f) {
     f.count_key.reset();
     json conds = parse_json_limited(*v);
     if (!conds.is_array()) throw bad_request("Invalid parameter search_conditions: must be a JSON array");
-    for (auto& c : conds) {  // ANDed on this endpoint (§1.4.7)
+    for (auto& c : conds) {  // ANDed on this endpoint (ORed in exports)
       f.where += " AND (" + condition_sql(c, f.p) + ")";
     }
   }
@@ -345,8 +345,8 @@ Response DataApi::get_sample(Context& ctx) {
   return json_response(200, sample_json(ctx, sample_row(d.str("id"), ctx.param("sample_id"))));
 }
 
-// The sample's bytes, for clients that preview or label them (not in the
-// spec: the real service hands out presigned OBS URLs instead).
+// The sample's bytes, for clients that preview or label them (not in
+// ModelArts: the real service hands out presigned OBS URLs instead).
 Response DataApi::sample_content(Context& ctx) {
   auto d = dataset(ctx);
   auto r = sample_row(d.str("id"), ctx.param("sample_id"));

@@ -1,4 +1,4 @@
-// Dataset sync (spec §1.2): the input folders rescanned as a resumable task.
+// Dataset sync: the input folders rescanned as a resumable task.
 #include "data/api.h"
 
 #include <algorithm>
@@ -29,10 +29,10 @@ namespace atelier::data {
 // One transaction per listing page, so a large folder does not hold the
 // write lock; inside a caller's transaction the pages join it.
 // New files also bring the annotations their folder layout gives them
-// (class folders, labels or VOC beside them; §1.2.1 "new files and
-// annotations") unless the dataset was created with import_annotations
-// false. A file whose annotations do not fit comes in unlabeled (§5.4);
-// files already samples are left as they are.
+// (class folders, labels or VOC beside them: a sync brings in new files
+// with their annotations) unless the dataset was created with
+// import_annotations false. A file whose annotations do not fit comes in
+// unlabeled; files already samples are left as they are.
 void DataApi::scan_folder(const std::string& ds, int type, const obs::ObsPath& folder, int64_t& added,
                                      const std::function<bool()>& stop) {
   bool annotations = type == 0 || type == 200 || type == 1 || type == 3;

@@ -1,4 +1,4 @@
-// Import and export tasks (spec §1.8, §1.9): their routes, the task kinds
+// Import and export tasks: their routes, the task kinds
 // they run, and the schema of import failures. What the tasks do:
 // import_manifest.cc, import_folders.cc, export.cc.
 #include "data/api.h"
@@ -73,7 +73,7 @@ Response DataApi::create_import(Context& ctx) {
     return names;
   };
   json inc = label_names("included_labels");
-  for (auto& n : label_names("included_tags")) inc.push_back(n);  // alias seen in the reference examples
+  for (auto& n : label_names("included_tags")) inc.push_back(n);  // an alias some clients send
   if (!inc.empty()) params["included_labels"] = inc;
   if (json exc = label_names("excluded_labels"); !exc.empty()) params["excluded_labels"] = exc;
   if (auto f = in.opt_str("import_folder")) {
@@ -129,7 +129,7 @@ Response DataApi::get_import(Context& ctx) {
   auto d = dataset(ctx);
   auto t = queue.get(ctx.param("task_id"));
   if (!t || t->kind != kKind || t->resource_id != d.str("id"))
-    // The spec has no code for a missing import task; the export one's is the nearest.
+    // ModelArts has no code for a missing import task; the export one's is the nearest.
     throw ApiError(400, "ModelArts.4359", "Import task " + ctx.param("task_id") + " does not exist.");
   return json_response(200, import_task_json(db, *t));
 }

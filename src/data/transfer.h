@@ -1,4 +1,4 @@
-// Import tasks (spec §1.8): manifests and OBS folders brought into a dataset
+// Import tasks: manifests and OBS folders brought into a dataset
 // as resumable background tasks, every batch applied atomically.
 #pragma once
 #include <string>
@@ -27,7 +27,7 @@ struct ListedPage {
 };
 
 // The annotations a folder layout gives the file `key` under the import root
-// `root` (manifest-format.md §3): class sub-folder or a .txt beside it for
+// `root`: class sub-folder or a .txt beside it for
 // classification (0) and sound (200), a VOC .xml beside it for detection (1)
 // and segmentation (3, also filling metadata @modelarts:size); none for other
 // types. Reads through `scan`, and looks for no file `listed` shows absent.

@@ -148,11 +148,11 @@ struct ImportOptions {
   obs::ObsPath path;
   bool import_annotations = true, import_samples = true, final_annotation = true, difficult_only = false;
   std::set<std::string> included, excluded;
-  // Text classification folders (§3.4): -1 one sample per file, 0 separate
+  // Text classification folders: -1 one sample per file, 0 separate
   // label files, 1 text and labels combined on each line.
   int text_mode = -1;
   char sample_sep = '\t', label_sep = ',';
-  // Table folders (§3.6): every CSV record must have the schema's column
+  // Table folders (CSV files): every CSV record must have the schema's column
   // count (0: the dataset has no schema); the first line may be a header.
   size_t table_columns = 0;
   bool with_column_header = false;
@@ -269,7 +269,8 @@ inline std::string lower_ext(const std::string& key) {
 
 // A manifest file imported line by line (import_manifest.cc).
 json run_manifest(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, const ImportOptions& opt);
-// A folder in one of the layouts of manifest-format.md §3 (import_folders.cc).
+// A folder in one of the folder layouts: class sub-folders, labels or VOC
+// files beside the files, text or table files (import_folders.cc).
 json run_folder(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, const ImportOptions& opt);
 // A folder of COCO instance files and their images (import_folders.cc).
 json run_coco(Database& db, obs::ObjectStore& objects, tasks::TaskContext& tc, const Row& d, const ImportOptions& opt);

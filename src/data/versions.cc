@@ -1,4 +1,4 @@
-// Dataset versions (spec §1.3): publishing a manifest of the samples as a task, listing, deleting.
+// Dataset versions: publishing a manifest of the samples as a task, listing, deleting.
 #include "data/api.h"
 
 #include <algorithm>

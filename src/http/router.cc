@@ -293,7 +293,7 @@ Response Router::handle(Request& req) {
   ErrorShape shape = shape_for_path(req.path);
   try {
     std::string path = req.path;
-    if (path.size() > 1 && path.back() == '/') path.pop_back();  // spec §0.1
+    if (path.size() > 1 && path.back() == '/') path.pop_back();  // one trailing slash is ignored
     std::vector<std::string> segs;
     if (path != "/") {
       for (auto& raw : split(path)) {

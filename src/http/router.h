@@ -26,7 +26,7 @@ enum class Access {
   kGlobal,   // global-service action (IAM), evaluated at account scope
 };
 
-// How failures on a route are worded (spec §7.1).
+// How failures on a route are worded.
 enum class ErrorShape {
   kModelArts,    // {"error_code","error_msg","error_message"}
   kModelArtsV1,  // the same plus "is_success": false (legacy training family)
@@ -96,7 +96,7 @@ struct Route {
   std::string method;
   std::string path;  // template, e.g. /v2/{project_id}/datasets/{dataset_id}; a last {name+} takes the rest
   std::string action;                // IAM action; empty for public/member routes
-  std::vector<std::string> depends;  // dependent actions (endpoints.tsv)
+  std::vector<std::string> depends;  // further IAM actions the caller must also be allowed
   Access access = Access::kProject;
   ErrorShape errors = ErrorShape::kModelArts;
   RouteHandler handler;

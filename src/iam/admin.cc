@@ -1,4 +1,4 @@
-// The writes of the IAM admin API (iam-admin-api.md): projects, users, groups,
+// The writes of the IAM admin API: projects, users, groups,
 // custom policies, grants and access keys. Each runs in one transaction and
 // drops the caches once it has committed, so that no request authorizes from
 // what was there before.
@@ -86,7 +86,7 @@ void Iam::update_user(const std::string& id, const UserFields& f, bool by_admin,
     if (f.password)
       db_.exec("UPDATE iam_users SET password_hash = ?, pwd_changed_at = ? WHERE id = ?", {hash, now, id});
   });
-  // A new password or a disabled user ends every session (§1.5).
+  // A new password or a disabled user ends every session: all the user's tokens are revoked.
   if (f.password || (f.enabled && !*f.enabled)) revoke_user_tokens(id);
   changed();
 }

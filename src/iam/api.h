@@ -1,4 +1,4 @@
-// The IAM HTTP API (spec §6, iam-admin-api.md): one IamApi serves the routes
+// The IAM HTTP API: one IamApi serves the routes
 // of tokens, projects, users, groups, policies, grants and access keys, and
 // the browser sign-in pages (console.cc); each resource's handlers live in
 // their own file (api_tokens.cc, api_users.cc, ...), the tables in routes.cc.
@@ -41,8 +41,9 @@ struct IamApi {
   Row key_row(const Context& ctx);                            // {access_key}
   std::string enterprise_project_id(const Context& ctx);     // {enterprise_project_id}
 
-  // api_tokens.cc (§1)
-  // The token body (§1.1) for `t`, with the catalog unless ?nocatalog.
+  // api_tokens.cc
+  // The token body (methods, expires_at, user, scope, roles, ...) for `t`,
+  // with the catalog unless ?nocatalog.
   json token_body(const Context& ctx, const TokenInfo& t);
   // The token X-Subject-Token names, of the caller's account (404 IAM.0009 otherwise).
   TokenInfo subject_token(const Context& ctx, bool allow_expired = false);
@@ -53,7 +54,7 @@ struct IamApi {
   Response check_token(Context& ctx);     // HEAD: 200 when the subject token is valid
   Response revoke_token(Context& ctx);    // DELETE: revokes the subject token, expired or not
 
-  // api_projects.cc (§2)
+  // api_projects.cc
   Response list_projects(Context& ctx);       // filters name, parent_id, domain_id, enabled; paged
   Response get_project(Context& ctx);         // a project of the caller's account
   Response create_project(Context& ctx);      // <region>_<suffix> under the region project
@@ -63,7 +64,7 @@ struct IamApi {
   Response list_auth_domains(Context& ctx);   // the caller's account
   Response list_regions(Context& ctx);        // the one region this server is
 
-  // api_users.cc (§3)
+  // api_users.cc
   // Creates the user the body describes (both create forms); returns its id.
   std::string add_user(Context& ctx, bool os_form);
   // Updates the user of the path as the body says (both update forms); returns its row after.
@@ -79,7 +80,7 @@ struct IamApi {
   Response change_password(Context& ctx);     // given the original password; ends the user's sessions
   Response delete_user(Context& ctx);         // not the account owner
 
-  // api_groups.cc (§4)
+  // api_groups.cc
   Response create_group(Context& ctx);        // 409 on a taken name
   Response list_groups(Context& ctx);         // filter name
   Response get_group(Context& ctx);           // a group of the caller's account
@@ -91,7 +92,7 @@ struct IamApi {
   Response list_group_users(Context& ctx);    // the group's members, Keystone form
   Response list_user_groups(Context& ctx);    // the groups the user is in
 
-  // api_policies.cc (§5.1-§5.4)
+  // api_policies.cc
   Response list_roles(Context& ctx);          // system roles (or the account's custom ones by domain_id); filtered, paged
   Response get_role(Context& ctx);            // a system role or one of the account's custom policies
   Response list_custom_roles(Context& ctx);   // with how often each is granted; paged
@@ -100,7 +101,7 @@ struct IamApi {
   Response update_custom_role(Context& ctx);  // replaces every field
   Response delete_custom_role(Context& ctx);  // 409 while granted
 
-  // api_grants.cc (§5.5-§5.9)
+  // api_grants.cc
   // The group and the scope of the path, resolved (404s); returns the scope's id.
   std::string grant_scope_id(const Context& ctx, GrantScope s);
   // The roles granted to the path's group on a scope.
@@ -114,7 +115,7 @@ struct IamApi {
   Response list_eps_for_group(Context& ctx);               // the enterprise projects a group holds grants on
   Response list_role_assignments(Context& ctx);            // filtered by role, one subject and one scope; paged
 
-  // api_credentials.cc (§6)
+  // api_credentials.cc
   // Self check: the path's access key is the caller's own.
   bool owns_key(const Context& ctx);
   Response create_credential(Context& ctx);   // the secret is in this answer only
@@ -150,7 +151,7 @@ json wrap(const char* key, json value);
 void check_own_domain(const Context& ctx, const JsonIn& in, const char* object);
 // Reads ?name as a boolean into `out`; false when absent, 400 IAM.0007 when not one.
 bool parse_bool_param(const Context& ctx, const char* name, std::optional<bool>& out);
-// page + per_page together (iam-admin-api A.5); returns {offset, limit} or nullopt.
+// page + per_page, both or neither (400 IAM.0007 otherwise); returns {offset, limit} or nullopt.
 std::optional<std::pair<int64_t, int64_t>> paging(const Context& ctx, int64_t max_per_page);
 
 // The page of `v` that paging() chose (all of it without paging).

@@ -1,4 +1,4 @@
-// Access keys (spec §6 §6): a user's AK/SK pairs, which sign API calls and
+// Access keys: a user's AK/SK pairs, which sign API calls and
 // get tokens. A user manages its own without the routes' actions.
 #include "common/clock.h"
 #include "common/json.h"

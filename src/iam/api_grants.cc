@@ -1,4 +1,4 @@
-// Grants of roles to groups (spec §6 §5.5-§5.9): on a project, on the
+// Grants of roles to groups: on a project, on the
 // account, on the account inherited by all its projects, and on an
 // enterprise project; and the account's role assignments.
 #include "iam/api.h"
@@ -42,7 +42,7 @@ void check_grantable(const Row& role, GrantScope s) {
   }
 }
 
-// The role assignments query's filters (§5.9): at most one subject and one scope.
+// The role assignments query's filters: at most one subject and one scope.
 std::pair<std::string, store::Params> assignment_query(const Context& ctx) {
   auto q = [&](const char* k) { return ctx.req.query_param(k); };
   std::string sql = "SELECT * FROM iam_grants WHERE domain_id = ?";

@@ -1,4 +1,4 @@
-// Groups and their members (spec §6 §4). Every account has the group
+// Groups and their members. Every account has the group
 // "admin", whose members may do everything: it keeps its name, and the
 // account owner stays in it.
 #include "iam/api.h"

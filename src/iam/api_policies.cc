@@ -1,4 +1,4 @@
-// Roles and policies (spec §6 §5.1-§5.4): the system catalogue every account
+// Roles and policies: the system catalogue every account
 // sees, and the custom policies of an account.
 #include <algorithm>
 
@@ -9,7 +9,7 @@ namespace atelier::iam {
 
 namespace {
 
-// A custom policy body (§5.4.3), validated; the display name's uniqueness is
+// A custom policy body, validated; the display name's uniqueness is
 // Iam's to check.
 CustomRole read_custom(Context& ctx) {
   const json& body = ctx.body();
@@ -79,7 +79,7 @@ Response IamApi::list_roles(Context& ctx) {
   }
   sql += " AND type <> 'XX' ORDER BY id";
   auto rows = db.query(sql, p);
-  if (auto dn = ctx.req.query_param("display_name")) {  // case-sensitive substring (§5.2)
+  if (auto dn = ctx.req.query_param("display_name")) {  // case-sensitive substring
     rows.erase(std::remove_if(rows.begin(), rows.end(),
                               [&](const Row& r) { return r.str("display_name").find(*dn) == std::string::npos; }),
                rows.end());

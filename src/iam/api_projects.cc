@@ -1,4 +1,4 @@
-// Projects, the caller's account and the region (spec §6 §2). Every account
+// Projects, the caller's account and the region. Every account
 // has its region's project; the projects made here are its children, named
 // <region>_<suffix>.
 #include "common/json.h"
@@ -40,7 +40,7 @@ Response IamApi::create_project(Context& ctx) {
   check_own_domain(ctx, p, "project");
   std::string region = iam.config().region;
   auto parent_id = p.opt_str("parent_id");
-  if (name == region && !parent_id) {  // SDK auto-discovery re-creating the region project (§2.3)
+  if (name == region && !parent_id) {  // SDK auto-discovery re-creating the region project
     auto rp = iam.project_by_name(ctx.caller.domain_id, region);
     return json_response(201, wrap("project", project_json(ctx, project_row(ctx, rp->id))));
   }

@@ -1,4 +1,4 @@
-// Tokens (spec §6 §1): issue with a password, a token or an access key;
+// Tokens: issue with a password, a token or an access key;
 // validate, check and revoke the token X-Subject-Token names.
 #include "common/clock.h"
 #include "common/crypto.h"

@@ -1,4 +1,4 @@
-// Users (spec §6 §3) in both forms the service has: Keystone's /v3/users and
+// Users in both forms the service has: Keystone's /v3/users and
 // Huawei's /v3.0/OS-USER/users, which words field errors as bare codes
 // ("1101") and shows more of the user.
 #include "common/crypto.h"

@@ -112,7 +112,9 @@ struct SystemRole {
   const char* statements;  // JSON array
 };
 
-// iam-admin-api §5.1. Contents are this server's reading of the descriptions.
+// The system roles and policies every account sees (name, id, catalog, type,
+// version, description, statements). The statements are this server's
+// reading of each role's published description.
 const SystemRole kSystemRoles[] = {
     {"FullAccess", "system_all_1001", "BASE", "AA", "1.1", "Full permissions for all services that support policy-based authorization.",
      R"([{"Effect":"Allow","Action":["*:*:*"]}])"},

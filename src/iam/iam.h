@@ -63,7 +63,7 @@ struct UserFields {
   std::optional<bool> enabled, pwd_status;
 };
 
-// A custom policy as the admin API validated it (iam-admin-api §5.4.3).
+// A custom policy as the admin API validated it.
 struct CustomRole {
   std::string display_name, type, description, description_cn;
   std::string policy;  // JSON text
@@ -244,7 +244,7 @@ class Iam {
   void cache_put(std::unordered_map<std::string, Cached<T>>& m, const std::string& k, T v);
 };
 
-// Password rules of iam-admin-api §3: 6-32 chars, two of upper/lower/digit/special.
+// The IAM password rules: 6-32 characters, at least two of upper-case, lower-case, digit, special.
 // Returns an explanation when `pw` is not acceptable.
 std::optional<std::string> password_problem(const std::string& pw);
 

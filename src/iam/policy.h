@@ -1,4 +1,4 @@
-// The fine-grained policy language (Version 1.1; spec §6.4, iam-admin-api §5.4)
+// The fine-grained policy language (Version 1.1: Effect, Action, Condition)
 // and its evaluation: an explicit Deny wins, otherwise an Allow is needed.
 #pragma once
 #include <map>

@@ -19,7 +19,7 @@ using http::ErrorShape;
 
 const bool page = false;  // no IAM route is a browser page
 
-// Tokens, projects, users, groups and policies (§1-§5.4).
+// Tokens, projects, users, groups, roles and policies.
 std::vector<http::Route> directory_routes(const std::shared_ptr<A>& api) {
   auto h = [&api](Response (A::*fn)(Context&)) { return http::handler(api, fn); };
   // On these rows a caller acting on itself needs no action.
@@ -30,11 +30,11 @@ std::vector<http::Route> directory_routes(const std::shared_ptr<A>& api) {
   });
   // Rows without an action are open to any member of the account.
   auto rest = http::route_table("", ErrorShape::kIam, Access::kGlobal, {
-      // tokens (§1)
+      // tokens
       {"GET", "/v3/auth/tokens", "iam:tokens:get", {}, h(&A::validate_token), page, own_token},
       {"HEAD", "/v3/auth/tokens", "iam:tokens:get", {}, h(&A::check_token), page, own_token},
       {"DELETE", "/v3/auth/tokens", "iam:tokens:revoke", {}, h(&A::revoke_token), page, own_token},
-      // projects and domains (§2)
+      // projects and domains
       {"GET", "/v3/projects", "", {}, h(&A::list_projects)},
       {"GET", "/v3/projects/{project_id}", "", {}, h(&A::get_project)},
       {"POST", "/v3/projects", "iam:projects:createProject", {}, h(&A::create_project)},
@@ -44,7 +44,7 @@ std::vector<http::Route> directory_routes(const std::shared_ptr<A>& api) {
        self},
       {"GET", "/v3/auth/domains", "", {}, h(&A::list_auth_domains)},
       {"GET", "/v3/regions", "", {}, h(&A::list_regions)},
-      // users (§3)
+      // users
       {"POST", "/v3.0/OS-USER/users", "iam:users:createUser", {}, h(&A::create_os_user)},
       {"POST", "/v3/users", "iam:users:createUser", {}, h(&A::create_user)},
       {"GET", "/v3/users", "iam:users:listUsers", {}, h(&A::list_users)},
@@ -55,7 +55,7 @@ std::vector<http::Route> directory_routes(const std::shared_ptr<A>& api) {
       {"PUT", "/v3.0/OS-USER/users/{user_id}/info", "iam:users:updateUserInfo", {}, h(&A::update_user_info), page, self},
       {"POST", "/v3/users/{user_id}/password", "iam:users:changePassword", {}, h(&A::change_password), page, self},
       {"DELETE", "/v3/users/{user_id}", "iam:users:deleteUser", {}, h(&A::delete_user)},
-      // groups (§4)
+      // groups
       {"POST", "/v3/groups", "iam:groups:createGroup", {}, h(&A::create_group)},
       {"GET", "/v3/groups", "iam:groups:listGroups", {}, h(&A::list_groups)},
       {"GET", "/v3/groups/{group_id}", "iam:groups:getGroup", {}, h(&A::get_group)},
@@ -67,7 +67,7 @@ std::vector<http::Route> directory_routes(const std::shared_ptr<A>& api) {
        h(&A::remove_group_member)},
       {"GET", "/v3/groups/{group_id}/users", "iam:users:listUsersForGroup", {}, h(&A::list_group_users)},
       {"GET", "/v3/users/{user_id}/groups", "iam:groups:listGroupsForUser", {}, h(&A::list_user_groups), page, self},
-      // roles and policies (§5)
+      // roles and policies
       {"GET", "/v3/roles", "iam:roles:listRoles", {}, h(&A::list_roles)},
       {"GET", "/v3/roles/{role_id}", "iam:roles:getRole", {}, h(&A::get_role)},
       {"GET", "/v3.0/OS-ROLE/roles", "iam:roles:listRoles", {}, h(&A::list_custom_roles)},
@@ -80,7 +80,7 @@ std::vector<http::Route> directory_routes(const std::shared_ptr<A>& api) {
   return out;
 }
 
-// Grants of roles to groups, role assignments (§5.5-§5.9) and access keys (§6).
+// Grants of roles to groups, role assignments and access keys.
 std::vector<http::Route> permission_routes(const std::shared_ptr<A>& api) {
   auto h = [&api](auto fn, auto... args) { return http::handler(api, fn, args...); };
   // On the access key rows a user managing its own keys needs no action.
@@ -92,7 +92,7 @@ std::vector<http::Route> permission_routes(const std::shared_ptr<A>& api) {
   const std::string inherited = "/inherited_to_projects";
   const std::string grant_ep = "/v3.0/OS-PERMISSION/enterprise-projects/{enterprise_project_id}/groups/{group_id}/roles";
   return http::route_table("", ErrorShape::kIam, Access::kGlobal, {
-      // grants (§5.5-§5.9)
+      // grants and role assignments
       {"PUT", grant_project + "/{role_id}", "iam:permissions:grantRoleToGroupOnProject", {},
        h(&A::grant_role, S::kProject)},
       {"HEAD", grant_project + "/{role_id}", "iam:permissions:checkRoleForGroupOnProject", {},
@@ -123,7 +123,7 @@ std::vector<http::Route> permission_routes(const std::shared_ptr<A>& api) {
        {}, h(&A::list_eps_for_group)},
       {"GET", "/v3.0/OS-PERMISSION/role-assignments", "iam:permissions:listRoleAssignments", {},
        h(&A::list_role_assignments)},
-      // access keys (§6)
+      // access keys
       {"POST", "/v3.0/OS-CREDENTIAL/credentials", "iam:credentials:createCredential", {}, h(&A::create_credential), page,
        own_new_key},
       {"GET", "/v3.0/OS-CREDENTIAL/credentials", "iam:credentials:listCredentials", {}, h(&A::list_credentials), page,

@@ -1,5 +1,5 @@
 // The IAM HTTP surface: tokens, projects, users, groups, policies, grants and
-// access keys (spec §6, iam-admin-api.md). Declared as data, like every route.
+// access keys. Declared as data, like every route.
 #pragma once
 #include <vector>
 

@@ -1,5 +1,5 @@
-// SDK-HMAC-SHA256 request signing as the official Huawei SDKs do it
-// (spec §6.3, client-facts.md). Pure functions: the Gatekeeper rebuilds the
+// SDK-HMAC-SHA256 request signing as the official Huawei SDKs do it.
+// Pure functions: the Gatekeeper rebuilds the
 // canonical request from what arrived and compares signatures.
 #pragma once
 #include <optional>
@@ -40,7 +40,8 @@ std::string string_to_sign(std::string_view sdk_date, std::string_view canonical
 std::string signature(std::string_view secret, std::string_view sts);
 
 // Full check: true when the request carries a valid signature by `secret`.
-// The query is tried as sent and then with lower-cased keys (spec §6.3).
+// The query is tried as sent and then with lower-cased keys, as the Go SDK
+// signs them.
 bool verify(const http::Request& req, const AuthorizationHeader& auth, std::string_view secret);
 
 }  // namespace atelier::iam

@@ -1,4 +1,4 @@
-// Acceptances of team labeling tasks (§2.2).
+// Acceptances of team labeling tasks.
 //
 // An acceptance samples the labeled items (labeled, reviewed or not, and
 // not yet accepted): `sampling_num` of them, or `sampling_rate` of them

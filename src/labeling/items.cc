@@ -1,4 +1,4 @@
-// A member's items of a team labeling task (§2.1.7-§2.1.12): listing
+// A member's items of a team labeling task: listing
 // them, annotating one's own, reviewing the labeled ones.
 #include <algorithm>
 
@@ -21,7 +21,7 @@ using store::Row;
 
 namespace {
 
-// sample_state of the member lists, as item states (case-insensitive, §2.1.7).
+// sample_state of the member lists, as item states (case-insensitive).
 std::optional<int> state_of(std::string v) {
   for (auto& c : v) c = char(std::tolower(static_cast<unsigned char>(c)));
   if (v == "__unannotated__" || v == "un_annotation" || v == "__none__") return kUnannotated;
@@ -103,7 +103,7 @@ Response TeamTasksApi::list_items(Context& ctx) {
     where += " AND " + store::contains_ci("i.labels");
     p.push_back(store::contains_ci_pattern("\"name\":" + json(*v).dump()));
   }
-  // search_conditions (§1.4.7), ANDed, over the items' samples.
+  // search_conditions (as in sample lists), ANDed, over the items' samples.
   if (auto v = data::qp(ctx, "search_conditions"); v && !v->empty()) {
     json conds = parse_json_limited(*v);
     if (!conds.is_array()) throw bad_request("Invalid parameter search_conditions: must be a JSON array");
@@ -145,7 +145,7 @@ Response TeamTasksApi::get_item(Context& ctx) {
   return http::json_response(200, item_json(ctx, rows[0]));
 }
 
-// A labeler submits annotations for their own items (§2.1.11): the labels
+// A labeler submits annotations for their own items: the labels
 // must exist in the dataset and fit its samples, as in manual annotation.
 // All or none.
 Response TeamTasksApi::annotate(Context& ctx) {
@@ -195,7 +195,7 @@ Response TeamTasksApi::annotate(Context& ctx) {
 }
 
 // Reviewers pass (uncheck: awaiting the owner's acceptance) or reject
-// (back to the labeler, with the comment) labeled items (§2.1.12).
+// (back to the labeler, with the comment) labeled items.
 Response TeamTasksApi::review(Context& ctx) {
   auto t = task_row(ctx);
   auto vs = read_verdicts(ctx.in(), t.str("dataset_id"));

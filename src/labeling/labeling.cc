@@ -29,14 +29,14 @@ ApiError member_missing(const std::string& id) {
   return ApiError(400, "ModelArts.4604", "The team member " + id + " does not exist.");
 }
 
-// 1-64 letters, digits, '_' and '-' (§2.3.2).
+// 1-64 letters, digits, '_' and '-'.
 void check_name(const JsonIn& in, const char* key, const std::string& v) {
   if (v.empty() || v.size() > 64 ||
       v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos)
     in.fail(key, "must be 1 to 64 letters, digits, '_' or '-'");
 }
 
-// 0-256 characters without ^ ! < > = & " ' (§2.3.2, §1.0.12).
+// 0-256 characters without ^ ! < > = & " '.
 std::string description(const JsonIn& in) {
   std::string d = in.opt_str("description").value_or("");
   if (utf8_length(d) > 256) in.fail("description", "must be at most 256 characters");
@@ -51,7 +51,7 @@ bool valid_email(const std::string& e) {
          e.find_first_of(" \t\r\n,;<>()[]\\\"") == std::string::npos;
 }
 
-// `role` as a number or a numeral string (the reference's example sends "2").
+// `role` as a number or a numeral string (clients send either, e.g. "2").
 int parse_role(const JsonIn& in, int max) {
   const json& v = in.node()["role"];
   int64_t role = -1;
@@ -75,7 +75,7 @@ json workforce_json(Database& db, const Row& r) {
           {"update_time", r.i64("updated_at")}};
 }
 
-// status (§1.0.12): 2 once its user has signed in, 1 when told by e-mail, else 0.
+// A worker's status: 2 once its user has signed in, 1 when told by e-mail, else 0.
 json worker_json(const Row& r) {
   int status = !r.null("last_login_at") ? 2 : r.i64("notified_at") > 0 ? 1 : 0;
   return {{"worker_id", r.str("id")},
@@ -150,8 +150,8 @@ CREATE INDEX workers_user ON workers (user_id);
 
 namespace {
 
-// Addresses given one, comma-separated or as an array (the reference names
-// the field plural and types it as one string), lower-cased; each a valid
+// Addresses given one, comma-separated or as an array (the field is
+// named plural but typed as one string), lower-cased; each a valid
 // address, none twice, 1-100 of them.
 std::vector<std::string> read_emails(const JsonIn& in) {
   if (!in.has("emails")) in.fail("emails", "is required");
@@ -187,7 +187,7 @@ std::vector<std::string> read_emails(const JsonIn& in) {
   return emails;
 }
 
-// The handlers of labeling teams (§2.3) and their members (§2.4).
+// The handlers of labeling teams and their members.
 class TeamsApi {
  public:
   TeamsApi(Database& db, iam::Iam& iam) : db_(db), iam_(iam) {}
@@ -226,7 +226,7 @@ std::vector<Route> routes(Database& db, iam::Iam& iam, const mail::Smtp& smtp, c
       {"POST", "", "modelarts:processTask:createWorkforce", {}, h(&A::create_team)},
       {"GET", "/{workforce_id}", get, {}, h(&A::get_team)},
       {"PUT", "/{workforce_id}", update, {}, h(&A::update_team)},
-      {"DELETE", "/{workforce_id}", update, {}, h(&A::remove_team)},  // deletion is updateWorkforce (§2.3.5)
+      {"DELETE", "/{workforce_id}", update, {}, h(&A::remove_team)},  // no delete action: deleting needs updateWorkforce
       {"GET", "/workers", get, {}, h(&A::list_all)},  // "workers" is a literal that wins over {workforce_id}
       {"GET", "/{workforce_id}/workers", get, {}, h(&A::list_members)},
       {"POST", "/{workforce_id}/workers", update, {}, h(&A::add_members)},
@@ -252,7 +252,7 @@ Row TeamsApi::member(const Context& ctx) {
   return *r;
 }
 
-// ---------------------------------------------------------------- teams (§2.3)
+// ---------------------------------------------------------------- teams
 
 Response TeamsApi::list_teams(Context& ctx) {
   auto [offset, limit] = data::page(ctx, 10, 100);
@@ -325,7 +325,7 @@ Response TeamsApi::remove_team(Context& ctx) {
   return http::no_content();
 }
 
-// ---------------------------------------------------------------- members (§2.4)
+// ---------------------------------------------------------------- members
 
 Response TeamsApi::members_page(Context& ctx, const std::string* workforce) {
   auto [offset, limit] = data::page(ctx, 10, 100);

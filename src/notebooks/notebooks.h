@@ -1,14 +1,15 @@
-// DevEnviron notebook instances v1 (spec §5): each running instance is a real
+// DevEnviron notebook instances v1: each running instance is a real
 // Jupyter Notebook server that the platform starts through a JobRunner (the
 // local runner's sandbox: bubblewrap, cgroup limits from the flavor, its own
 // HOME) on a workspace of its own — an ext4 volume of `volume_size` GB when
 // the host lets the server mount one — and reverse-proxies, HTTP and
 // WebSocket, at the instance's `spec.annotations.url` for its owner only.
 // Jupyter's own token never leaves the server. One scheduler thread moves
-// instances through the statuses of §5.0 as their processes really start and
-// stop, stops them when their auto_stop timer ends or (beyond ModelArts) when
-// they have been idle, and after a restart reconciles every instance with
-// what still runs.
+// instances through their statuses (CREATE_QUEUING, CREATING, STARTING,
+// RUNNING, STOPPING, STOPPED, ...) as their processes really start and stop,
+// stops them when their auto_stop timer ends or (beyond ModelArts) when they
+// have been idle, and after a restart reconciles every instance with what
+// still runs.
 #pragma once
 #include <map>
 #include <memory>
@@ -22,7 +23,7 @@
 
 namespace atelier::notebooks {
 
-// A dedicated pool (spec §5.0 `pool`): instances created in it run as Slurm
+// A dedicated pool (a create request's `pool`): instances created in it run as Slurm
 // jobs of its partition, on the cluster's shared file system.
 struct Pool {
   std::string id, name, partition;

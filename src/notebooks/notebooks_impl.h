@@ -63,7 +63,7 @@ json profile_json(const Profile& p);
 // A flavor as the API shows it; `instance_num`: the user's instances of it.
 json flavor_json(const Flavor& f, int64_t instance_num);
 
-// Statuses of §5.0: being started, waiting in a queue, not running and not about to.
+// Instance statuses: being started, waiting in a queue, not running and not about to.
 inline bool starting(const std::string& st) { return st == "CREATING" || st == "STARTING" || st == "RESTARTING"; }
 inline bool queued(const std::string& st) { return st == "CREATE_QUEUING" || st == "START_QUEUING" || st == "READY_TO_START"; }
 inline bool settled(const std::string& st) {
@@ -92,7 +92,7 @@ struct Service::Impl {
 
   // The runner of an instance: its pool's, or the local one.
 
-  // Handlers of notebook instances (instances.cc, spec §5).
+  // Handlers of notebook instances (instances.cc).
   http::Response create(http::Context& ctx);  // a new instance, started at once or queued (free flavors)
   http::Response list(http::Context& ctx);    // the project's instances (by default the caller's own)
   http::Response get(http::Context& ctx);     // one instance

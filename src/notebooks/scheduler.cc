@@ -1,5 +1,6 @@
-// The notebook scheduler: it moves instances through the statuses of §5.0
-// as their Jupyter servers really start and stop, stops them when their
+// The notebook scheduler: it moves instances through their statuses
+// (CREATE_QUEUING, CREATING, STARTING, RUNNING, STOPPING, STOPPED, ...) as
+// their Jupyter servers really start and stop, stops them when their
 // auto_stop timer ends or when they have been idle, prepares and releases
 // their workspaces, and after a restart reconciles them with what runs.
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// The engines and resource specs jobs choose from (spec §3.5, §3.6), and the
+// The engines and resource specs jobs choose from, and the
 // built-in algorithms (none).
 #include <unistd.h>
 
@@ -15,7 +15,7 @@ namespace {
 
 // The built-in catalog: engines backed by Debian's packages (plain Python is
 // engine 1, the id a create without engine_id gets; its engine_type 0 is not
-// one of the spec's codes because the service has no such family) and CPU
+// one of ModelArts' engine type codes because the service has no such family) and CPU
 // flavors.
 constexpr const char* kDefaultCatalog = R"JSON({
   "engines": [

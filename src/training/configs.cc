@@ -1,5 +1,5 @@
-// Training configurations (TrainConfig, spec §3.1): their validation, and the
-// saved ones of a project and the samples (spec §3.3).
+// Training configurations (TrainConfig): their validation, and the saved
+// ones of a project and the samples.
 #include <algorithm>
 #include <set>
 
@@ -43,7 +43,7 @@ std::string folder_path(const JsonIn& in, const char* key) {
   return p.str();
 }
 
-// Validates an effective TrainConfig (§3.1) and returns it normalized.
+// Validates an effective TrainConfig (a job's or version's config) and returns it normalized.
 json Service::Impl::parse_config(const json& cfg, const std::string& path, Mode mode) {
   JsonIn in(cfg, path);
   json out = json::object();

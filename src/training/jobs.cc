@@ -1,4 +1,4 @@
-// Training jobs and their versions (spec §3.2).
+// Training jobs and their versions.
 #include <algorithm>
 #include <cstdio>
 
@@ -263,7 +263,7 @@ Response Service::Impl::list_versions(Context& ctx) {
   json versions = json::array();
   for (auto& v : db.query(sql, ps)) {
     versions.push_back(version_json(v, job));
-    versions.back()["system_metric_list"] = "{}";  // a JSON-encoded string in lists (spec §3.1)
+    versions.back()["system_metric_list"] = "{}";  // a JSON-encoded string in lists, an object elsewhere
   }
   int64_t n = db.query_one("SELECT COUNT(*) AS n FROM train_versions WHERE job_id = ?", {job.i64("id")})->i64("n");
   return ok({{"job_id", job.i64("id")}, {"job_name", job.str("name")}, {"job_desc", job.str("description")},

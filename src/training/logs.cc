@@ -22,7 +22,7 @@ Response Service::Impl::log_files(Context& ctx) {
 
 Response Service::Impl::log_lines(Context& ctx) { return ok(log_page(ctx)); }
 
-// aom-log (§3.2.11): line numbers are the cursors. No base_line: the newest
+// aom-log: line numbers are the cursors. No base_line: the newest
 // `lines` lines; desc: the lines after base_line; asc: the lines before it.
 json Service::Impl::log_page(const Context& ctx) {
   auto job = job_of(ctx);

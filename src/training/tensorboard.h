@@ -1,5 +1,5 @@
 // TensorBoard processes for running visualization jobs, used when the host
-// has a `tensorboard` executable (issue #6; Debian ships none, so the
+// has a `tensorboard` executable (Debian ships none, so the
 // built-in viewer serves otherwise). Each job gets one process on a free
 // localhost port, started on the first view and served under the job's
 // service_url (--path_prefix). The process reads a local mirror of the job's

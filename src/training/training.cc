@@ -54,7 +54,7 @@ std::vector<Route> Service::routes() {
       {"POST", version + "/stop", "modelarts:trainJobVersion:stop", {}, h(&I::stop_version)},
       {"GET", version + "/log/file-names", log, {}, h(&I::log_files)},
       {"GET", version + "/aom-log", log, {}, h(&I::log_lines)},
-      // The newer log call; its parameters are not documented, so it reads like aom-log (spec §3.2.11).
+      // The newer log call; its parameters are not documented, so it reads like aom-log.
       {"GET", version + "/log", log, {}, h(&I::log_lines)},
       {"GET", "/built-in-algorithms", "modelarts:trainJobInnerModel:list", {}, h(&I::list_algorithms)},
       {"POST", "/training-job-configs", "modelarts:trainConfig:create", obs_config, h(&I::create_config)},

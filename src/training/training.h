@@ -1,4 +1,4 @@
-// Legacy training management v1 (spec §3.0-§3.3, §3.5, §3.6): training jobs
+// Legacy training management v1: training jobs
 // and their versions that run real code on a JobRunner, their logs, the
 // saved parameter configurations, and the engines and resource specs they
 // choose from. The service keeps every job's history in the metadata store;

@@ -24,7 +24,7 @@ using http::Context;
 using http::Response;
 using store::Row;
 
-// §3.0 status codes that the lifecycle here uses.
+// The numeric training status codes (0-21) that the lifecycle here uses.
 enum Status {
   kInit = 1,
   kWaiting = 7,
@@ -119,7 +119,7 @@ struct Service::Impl {
 
   Impl(store::Database& d, obs::ObjectStore& o, std::unique_ptr<runtime::JobRunner> r, Settings s);
 
-  // Handlers of training jobs and their versions (jobs.cc, spec §3.2).
+  // Handlers of training jobs and their versions (jobs.cc).
   http::Response create_job(http::Context& ctx);      // a job, and its first version unless create_version is false
   http::Response list_jobs(http::Context& ctx);       // a page of the project's jobs, each with its latest version
   http::Response update_job(http::Context& ctx);      // its description
@@ -132,13 +132,13 @@ struct Service::Impl {
   // Handlers of a version's logs (logs.cc).
   http::Response log_files(http::Context& ctx);  // the names of its logs, one a worker
   http::Response log_lines(http::Context& ctx);  // a page of lines of one log (aom-log)
-  // Handlers of saved configurations (configs.cc, spec §3.3).
+  // Handlers of saved configurations (configs.cc).
   http::Response create_config(http::Context& ctx);  // a custom config
   http::Response list_configs(http::Context& ctx);   // a page of the custom or the sample configs
   http::Response get_config(http::Context& ctx);     // one custom or sample config
   http::Response update_config(http::Context& ctx);  // a custom config's settings and description
   http::Response delete_config(http::Context& ctx);  // a custom config
-  // Handlers of what jobs choose from (catalog.cc, spec §3.5, §3.6).
+  // Handlers of what jobs choose from (catalog.cc).
   http::Response list_algorithms(http::Context& ctx);  // the built-in algorithms: none
   http::Response list_engines(http::Context& ctx);     // the engines, and whether each is installed
   http::Response list_specs(http::Context& ctx);       // the resource specs, and whether each fits what is free
@@ -150,7 +150,7 @@ struct Service::Impl {
 
   // How a TrainConfig is used: a job's first config, a new version's, a saved one.
   enum class Mode { kJob, kVersion, kConfig };
-  // Validates an effective TrainConfig (§3.1) and returns it normalized.
+  // Validates an effective TrainConfig (a job's or version's config) and returns it normalized.
   json parse_config(const json& cfg, const std::string& path, Mode mode);
   // The settings of a config request (its body less name and description).
   json config_body(http::Context& ctx, bool create);

@@ -28,8 +28,9 @@ struct ListQuery {
 ListQuery list_query(const http::Context& ctx, const std::vector<std::pair<std::string, std::string>>& columns,
                      const char* default_order);
 
-// `status` ("8" or "7|8", §3.0 codes): " AND <column> IN (?, ...)" with its
-// values added to `ps`; "" when the parameter is absent.
+// `status` ("8" or "7|8": numeric status codes 0-21 joined by '|'):
+// " AND <column> IN (?, ...)" with its values added to `ps`; "" when the
+// parameter is absent.
 std::string status_filter(const http::Context& ctx, const std::string& column, store::Params& ps);
 
 }  // namespace atelier::training

@@ -231,7 +231,7 @@ CREATE TABLE viz_jobs (
 
 namespace {
 
-// The handlers of visualization jobs (spec §3.4) and of their viewer.
+// The handlers of visualization jobs and of their viewer.
 class VisualizationApi {
  public:
   VisualizationApi(Database& db, obs::ObjectStore& objects, TensorBoards& boards)

@@ -1,4 +1,4 @@
-// Visualization jobs v1 (spec §3.4): a job shows the metrics under its
+// Visualization jobs v1: a job shows the metrics under its
 // train_url while it runs, at its service_url, through the server and
 // behind its authentication: the built-in viewer (an HTML page with a line
 // chart per metric that follows the files, and its JSON) over TensorBoard

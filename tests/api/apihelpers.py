@@ -44,7 +44,7 @@ def admin_group_id(server, admin):
 
 
 def role_id(server, admin, display_name):
-    # %20, not '+': the npm SDK encodes spaces that way (iam-admin-api §8.3)
+    # %20, not '+': the npm SDK encodes spaces that way
     r = requests.get(server.base + "/v3/roles?display_name=" + urllib.parse.quote(display_name), headers=admin)
     assert r.status_code == 200, r.text
     hits = [x for x in r.json()["roles"] if x["display_name"] == display_name]

@@ -1,6 +1,6 @@
 """Black-box fixtures: a real `atelier serve` on a free port below 32768 with a
 temporary data dir, and independent clients (python3-requests, an AK/SK signer
-written from the spec) to talk to it. Run with /usr/bin/python3 -m pytest.
+written from the SDKs' algorithm) to talk to it. Run with /usr/bin/python3 -m pytest.
 
 Shared by every test file:
   server          the session's server (a Server); server.objects and
@@ -145,7 +145,7 @@ def token_for(base, user, password, domain, project=None, project_id=None):
     return r.headers["X-Subject-Token"], r.json()["token"]
 
 
-# ---- AK/SK signing, written from spec §6.3 independently of the server code.
+# ---- AK/SK signing, written from the SDKs' algorithm independently of the server code.
 
 def _enc(s):
     return urllib.parse.quote(s, safe="-_.~")

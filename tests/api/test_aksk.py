@@ -1,5 +1,5 @@
-"""AK/SK request signing (modelarts-api §6.3, iam-admin-api §A.2) as seen from a
-client: the conftest signer is written from the spec, not from the server."""
+"""AK/SK request signing (SDK-HMAC-SHA256) as seen from a client: the
+conftest signer is written from the SDKs' algorithm, not from the server."""
 import datetime
 import hashlib
 import hmac
@@ -220,7 +220,7 @@ def test_x_project_id_is_informational_on_iam(server, key):
 
 
 def test_signed_token_request_and_validation(server, key):
-    """The npm SDK signs POST /v3/auth/tokens and GET /v3/auth/tokens (iam-admin-api §8.2)."""
+    """The npm SDK signs POST /v3/auth/tokens and GET /v3/auth/tokens."""
     ak, sk, uid, name = key
     admin = {"X-Auth-Token": server.admin_token}
     u2, n2, p2 = make_user(server, admin)
@@ -249,7 +249,7 @@ def test_inactive_and_deleted_keys(server):
 
 
 def test_signer_matches_spec_example():
-    """The conftest signer reproduces the canonical request of modelarts-api §6.3."""
+    """The conftest signer reproduces the SDKs' canonical request."""
     url = "http://modelarts.example.local/v2/0123456789abcdef0123456789abcdef/datasets?offset=0&limit=10"
     h = sign_request("GET", url, "AK", "SK", date="20210302T091500Z")
     cr = "\n".join(["GET", "/v2/0123456789abcdef0123456789abcdef/datasets/", "limit=10&offset=0",

@@ -1,4 +1,4 @@
-"""Manual annotation (spec §1.4.6, manifest-format.md): every annotation kind,
+"""Manual annotation: every annotation kind,
 geometry / span / time validation with whole-batch atomicity, annotated_by and
 state, and the stats counters staying exact (checked against a full recount)
 through a random sequence of adds, annotations, label renames/deletes and sample

@@ -1,4 +1,4 @@
-"""Datasets (spec §1.1): create for every dataset type, validation, list filters
+"""Datasets: create for every dataset type, validation, list filters
 and paging, get, update, delete, import of files already in the input folder,
 and cross-project isolation."""
 import time
@@ -13,7 +13,7 @@ ALL_TYPES = [0, 1, 3, 100, 101, 102, 200, 201, 202, 400, 600, 900]
 
 
 def labels_for(t):
-    """Labels of the right label types for a dataset type (§1.0.2)."""
+    """Labels of the right label types for a dataset type."""
     if t == 102:
         return [{"name": "Person", "type": 103}, {"name": "City", "type": 103},
                 {"name": "lives_in", "type": 102,
@@ -452,7 +452,7 @@ def test_delete(api, server):
     ds, inp = api.create(0, name=name, labels=[{"name": "cat"}])
     ids = api.add(ds, [{"name": "k.jpg", "data": b64(b"keep"), "labels": [{"name": "cat"}]}])
     d = api.dataset(ds)
-    # a file in the work dir goes with the dataset; the source file stays (§1.1.5)
+    # a file in the work dir goes with the dataset; the source file stays
     work_file = d["inner_annotation_path"] + "V001/x.manifest"
     server.objects.put(work_file, "{}")
     r = api.delete(f"/datasets/{ds}")

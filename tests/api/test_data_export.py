@@ -1,4 +1,4 @@
-"""Export tasks (spec §1.9, manifest-format.md §4): the selection filters
+"""Export tasks: the selection filters
 (labeled / unlabeled / all, sample_state, explicit samples, ORed
 search_conditions), the flat PASCAL VOC layout, the source_type_header
 scheme, ratio-based usage, clear_hard_property, listing / paging / the

@@ -1,4 +1,4 @@
-"""Import tasks (spec §1.8, manifest-format.md §3 and §5): a manifest file or an
+"""Import tasks: a manifest file or an
 OBS folder brought into a dataset as a task. Manifest lines of every kind
 (classification, VOC detection, content:// text, entities), failures counted
 per line with a reason, re-import updating instead of duplicating, the

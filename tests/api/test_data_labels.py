@@ -1,4 +1,4 @@
-"""Labels (spec §1.5): list, create, batch update (rename propagates to samples),
+"""Labels: list, create, batch update (rename propagates to samples),
 batch delete with every delete_policy, update and delete by URL-encoded name."""
 import pytest
 
@@ -294,7 +294,7 @@ def test_delete_by_name_with_delete_source(api, server):
     ds, inp, ids = seeded(api)
     r = api.delete(lpath(ds, "cat"), params={"delete_source": "true"})
     assert r.status_code == 204, r.text
-    # the sample with another label survives and only loses the label (§1.5.6)
+    # the sample with another label survives and only loses the label
     assert sample_labels(api, ds, ids["cd"]) == ["dog"]
     assert server.objects.exists(inp + "cd.jpg")
     # the only-cat sample and its file are gone

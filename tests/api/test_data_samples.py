@@ -1,4 +1,4 @@
-"""Samples (spec §1.4): batch add (inline base64 and data_source references,
+"""Samples: batch add (inline base64 and data_source references,
 atomic), content serving with auth, list filters and paging (offset page index
 and the next_marker continuation), get, batch delete, search-condition."""
 import json

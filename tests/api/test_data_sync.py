@@ -1,4 +1,4 @@
-"""Dataset synchronisation (spec §1.2): a task that rescans the input folders,
+"""Dataset synchronisation: a task that rescans the input folders,
 adds new files as samples and removes samples whose file is gone, with its
 progress and result on sync-data/status; it survives a server restart."""
 

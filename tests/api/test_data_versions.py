@@ -1,5 +1,5 @@
-"""Dataset versions (spec §1.3): publishing freezes the samples and their
-annotations into a manifest (manifest-format.md) in the work path, as a task;
+"""Dataset versions: publishing freezes the samples and their
+annotations into a manifest (one JSON line a sample) in the work path, as a task;
 list, get, delete; the version becomes current; deleting the dataset takes
 its versions with it."""
 import json

@@ -1,4 +1,4 @@
-"""HTTP layer (modelarts-api §0, iam-admin-api §A.1): health, request ids, error
+"""HTTP layer: health, request ids, error
 shapes, routing errors, limits, timeouts, connection cap, shutdown, access log."""
 import json
 import os

@@ -1,4 +1,4 @@
-"""IAM administration (iam-admin-api §2-§6): projects, users, groups, policies,
+"""IAM administration: projects, users, groups, policies,
 grants, enforcement, access keys and account isolation."""
 import time
 import urllib.parse

@@ -1,4 +1,4 @@
-"""Tokens (iam-admin-api §1): issue by password / token / hw_ak_sk, scopes, body
+"""Tokens: issue by password / token / hw_ak_sk, scopes, body
 shape, validate / check / revoke, expiry."""
 import datetime
 import time

@@ -1,4 +1,4 @@
-"""Team labeling tasks (spec §2.1): creation and assignment, members signing
+"""Team labeling tasks: creation and assignment, members signing
 in as themselves to annotate their share and review, stats and metrics, and
 isolation between members, tasks and projects (issue #8)."""
 import json

@@ -1,5 +1,5 @@
-"""Labeling teams and their members (spec §2.3, §2.4): CRUD, lists, the
-errors of the reference, and members as users of the account (issue #8)."""
+"""Labeling teams and their members: CRUD, lists, the
+ModelArts error codes, and members as users of the account."""
 import requests
 import pytest
 

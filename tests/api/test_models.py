@@ -1,4 +1,4 @@
-"""Model management (spec §4, v1): import (POST /models) with the package
+"""Model management (v1): import (POST /models) with the package
 layout and config.json checks, asynchronous publishing into the registry
 (<data_dir>/registry/models/<model_id>/...), list filters / sorting / paging,
 get, and delete (single and cascade).

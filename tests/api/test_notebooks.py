@@ -1,4 +1,4 @@
-"""Notebook instances v1 (spec §5) on Debian's Jupyter Notebook: the API and
+"""Notebook instances v1 on Debian's Jupyter Notebook: the API and
 its statuses, kernels through the server's proxy over WebSocket, the
 workspace volume, auto-stop and idle stop, isolation, and that stopping
 leaves no process behind."""

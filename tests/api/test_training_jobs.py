@@ -1,4 +1,4 @@
-"""Legacy training (spec §3, v1): engines and resource specs, training jobs
+"""Legacy training (v1): engines and resource specs, training jobs
 run by the local runner (a bubblewrap sandbox per job), their lifecycle
 (INIT -> WAITING -> RUNNING -> COMPLETED / FAILED / KILLED), output and log
 publication to OBS, aom-log paging and following, versions, validation,
@@ -1380,7 +1380,7 @@ def test_list_jobs(tapi):
 # ------------------------------------------------------------------ details
 
 def test_new_version_requires_train_url(tapi):
-    """§3.1 / §3.2.5: train_url is required when creating a version (each
+    """train_url is required when creating a version (each
     version writes its own output); it is not taken from the parent."""
     c = tapi.create()
     jid, v1 = c["job_id"], c["version_id"]

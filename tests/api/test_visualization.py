@@ -1,4 +1,4 @@
-"""Visualization jobs v1 (spec §3.4) and their built-in viewer: the page at
+"""Visualization jobs v1 and their built-in viewer: the page at
 service_url and its data, read from TensorBoard event files (written with
 python/atelier_metrics.py) and JSON lines under the job's train_url."""
 import importlib.util

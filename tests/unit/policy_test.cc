@@ -51,7 +51,7 @@ TEST(PolicyActionMatches, ExactAndWildcards) {
   EXPECT_FALSE(action_matches("modelarts:*:list", "modelarts:trainJob:listAll"));
   EXPECT_TRUE(action_matches("obs:*:get*", "obs:object:GetObject"));
   EXPECT_FALSE(action_matches("obs:*:get*", "obs:object:PutObject"));
-  // get* covers both spellings of the dataset read (spec §6.4 naming quirk).
+  // get* covers both spellings of the dataset read (ModelArts names the action both ways).
   EXPECT_TRUE(action_matches("modelarts:dataset:get*", "modelarts:dataset:get"));
   EXPECT_TRUE(action_matches("modelarts:dataset:get*", "modelarts:dataset:getDataset"));
   EXPECT_FALSE(action_matches("modelarts:dataset:get", "modelarts:dataset:getDataset"));

@@ -105,7 +105,7 @@ TEST_F(RouterTest, BacktracksFromDeadEndLiteral) {
 }
 
 TEST_F(RouterTest, LiteralWithoutTheMethodFallsBackToVariableRoute) {
-  // spec §0.1: POST .../labels/delete vs PUT/DELETE .../labels/{label_name}.
+  // A literal segment beside a variable one: POST .../labels/delete vs PUT/DELETE .../labels/{label_name}.
   // A label literally named "delete" must still be reachable by DELETE.
   router.add(route("POST", "/v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/delete", "batchdel"));
   router.add(route("DELETE", "/v2/{project_id}/datasets/{dataset_id}/data-annotations/labels/{label_name}", "del"));

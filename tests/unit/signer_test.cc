@@ -15,7 +15,7 @@ const std::string kSK = "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc";
 const std::string kAK = "QTWAOYTTINDUT2QVKYUC";
 const std::string kDate = "20210302T091500Z";
 
-// ---- an independent client-side signer, written from spec §6.3 -----------
+// ---- an independent client-side signer, written from the SDKs' algorithm --
 // The canonical URI and query are given by hand, exactly as the SDK would
 // produce them, so the server code under test is not used to build its own
 // expectations.
@@ -181,7 +181,7 @@ TEST(SignerCanonicalUri, AlwaysEndsWithSlash) {
 }
 
 TEST(SignerCanonicalUri, EncodedSlashIsSignedAsARealSlash) {
-  // spec §6.3 step 2.2 and client-facts: decode the whole path first, then
+  // As the SDKs build the canonical URI: decode the whole path first, then
   // split on '/', so "%2F" inside an id becomes a separator in the signature.
   EXPECT_EQ(iam::canonical_uri("/v2/pid/labels/a%2Fb"), "/v2/pid/labels/a/b/");
   EXPECT_EQ(iam::canonical_uri("/v2/pid/labels/a%2fb"), "/v2/pid/labels/a/b/");
