@@ -513,10 +513,8 @@ class Session : public std::enable_shared_from_this<Session> {
       out.head_only = out.head_only || req.method == "HEAD";  // never a body the client will not read
       return send_streamed(req.request_id, std::move(out), keep_alive, version);
     }
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(out.status), version);
-    for (auto& [k, v] : out.headers.items()) res->insert(k, v);
-    res->set("X-Request-Id", req.request_id);
-    res->keep_alive(keep_alive);
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+    set_head(*res, out, req.request_id, keep_alive, version);
     if (out.status == 204 || out.status == 304) {
       // No body and, per RFC 9110, no Content-Length either.
     } else if (out.head_only) {
@@ -536,6 +534,16 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       bhttp::async_write(stream_, *res, done);
     }
+  }
+
+  template <class Body>
+  static void set_head(bhttp::response<Body>& res, const Response& out, const std::string& rid, bool keep_alive,
+                       unsigned version) {
+    res.result(static_cast<bhttp::status>(out.status));
+    res.version(version);
+    for (auto& [k, v] : out.headers.items()) res.insert(k, v);
+    res.set("X-Request-Id", rid);
+    res.keep_alive(keep_alive);
   }
 
   void sent(beast::error_code ec, bool keep_alive) {
@@ -558,10 +566,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // still gets a 500 answer.
   void send_streamed(const std::string& rid, Response out, bool keep_alive, unsigned version) {
     auto o = std::make_shared<Outgoing>();
-    o->res = bhttp::response<bhttp::buffer_body>(static_cast<bhttp::status>(out.status), version);
-    for (auto& [k, v] : out.headers.items()) o->res.insert(k, v);
-    o->res.set("X-Request-Id", rid);
-    o->res.keep_alive(keep_alive);
+    set_head(o->res, out, rid, keep_alive, version);
     o->keep_alive = keep_alive;
     bool bodiless = out.status == 204 || out.status == 304;
     if (out.content_length && !bodiless) o->res.content_length(*out.content_length);
