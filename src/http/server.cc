@@ -71,6 +71,14 @@ class Server::Impl {
     }
     acceptor.emplace(*iocs[0]);
   }
+  // Connections still open after stop() (past the drain timeout, such as an
+  // upload in progress) end when their io_context goes, and tell the server
+  // so: that must happen while the rest of it is still there.
+  ~Impl() {
+    acceptor.reset();
+    guards.clear();
+    iocs.clear();
+  }
 
   void start();
   void accept();

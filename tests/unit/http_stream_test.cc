@@ -611,3 +611,15 @@ TEST(HttpStreamRequest, StalledUploadTimesOutButSlowSteadyOnePasses) {
   }
   EXPECT_EQ(f.aborts, 1);
 }
+
+TEST(HttpStreamRequest, StoppingMidUploadAbortsTheSink) {
+  ServerOptions o = small_timeouts();
+  o.drain_timeout_ms = 100;
+  auto f = std::make_unique<Fixture>(o);
+  Conn c(f->port());
+  ASSERT_TRUE(c.send(put_head("/sink/stop", 10 * kMiB)));
+  send_pattern(c, kMiB);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the server has part of the body
+  f->server.reset();  // the upload outlives the drain
+  EXPECT_EQ(f->aborts, 1);
+}
