@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,6 +36,9 @@ struct Request {
   std::string body;
   std::string remote_addr;
   std::string request_id;  // set by the server before dispatch
+  // True while the body is still on the wire: the server's header hook
+  // (server.h) sees the request this way and decides how the body is read.
+  bool body_pending = false;
 
   // Decoded query pairs in arrival order (see query_decode).
   std::vector<std::pair<std::string, std::string>> query() const;
@@ -64,12 +68,56 @@ struct Upstream {
   std::function<void()> on_traffic;
 };
 
+// A response body produced piece by piece, so that a large download never
+// sits in memory. The server calls read() on its I/O thread (disk reads are
+// fine there) until it returns 0 or Response::content_length bytes came.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  // Copies up to `cap` bytes into `buf` and returns how many; 0 is the end.
+  // Throws on failure: once the headers are sent, that aborts the connection
+  // (the client sees a short body); before that, the request gets a 500.
+  virtual size_t read(char* buf, size_t cap) = 0;
+};
+
 struct Response {
   int status = 200;
   Headers headers;
   std::string body;
   bool head_only = false;  // HEAD: keep Content-Length of the would-be body, send none
   std::shared_ptr<const Upstream> upstream;  // set: the server relays instead of sending this
+  // Set: the body comes from here instead of `body`, with Content-Length
+  // `content_length` when known, else chunked. A source that ends early
+  // aborts the connection rather than let the client wait for the rest.
+  std::shared_ptr<BodySource> source;
+  std::optional<uint64_t> content_length;
+};
+
+// Where a request body goes when it is not to be held in memory (an upload
+// of gigabytes). The server calls write() on its I/O thread as pieces
+// arrive, then exactly one of finish() (the whole body came) or abort() (it
+// will not: the client left, stalled, or broke a limit).
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // Throws to refuse the rest: the request gets a 500 and abort() follows.
+  virtual void write(const char* data, size_t n) = 0;
+  // The answer to the request; a throw becomes a 500.
+  virtual Response finish() = 0;
+  // Releases whatever the partial body left behind (a temporary file, say).
+  virtual void abort(std::string_view /*why*/) noexcept {}
+};
+
+// What the server's header hook decides for a request whose body is still
+// pending: read it into Request::body as usual (neither member set), stream
+// it to `sink`, or answer `refusal` without reading it.
+struct BodyPlan {
+  std::shared_ptr<BodySink> sink;
+  std::optional<Response> refusal;
+
+  static BodyPlan buffer() { return {}; }
+  static BodyPlan stream(std::shared_ptr<BodySink> s) { return {std::move(s), std::nullopt}; }
+  static BodyPlan refuse(Response r) { return {nullptr, std::move(r)}; }
 };
 
 // The request's headers as a service behind the server should see them:
@@ -77,6 +125,9 @@ struct Response {
 Headers headers_for_upstream(const Request& req);
 
 using Handler = std::function<Response(Request&)>;
+// Sees a request once its headers are read (body empty, body_pending set).
+// The buffered case hands the Handler this same Request object afterwards.
+using HeaderHook = std::function<BodyPlan(Request&)>;
 
 // Percent-decoding; returns false on a malformed escape.
 bool percent_decode(std::string_view in, std::string& out);

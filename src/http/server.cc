@@ -12,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <limits>
@@ -32,6 +33,13 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 constexpr size_t kReadChunk = 65536;
+// A streamed body passes through one buffer of this size per connection.
+constexpr size_t kPiece = 256 << 10;
+// A refused request's body up to this size is read and dropped, keeping the
+// connection; a larger one (or one of unknown size) closes it instead.
+constexpr uint64_t kDrainMax = 64 << 10;
+// How long a closing connection keeps reading away a body nobody wants.
+constexpr int kLingerMs = 2000;
 // Beast throws on a single field of 64 KiB or more; a header or trailer
 // limit below that keeps every field under it.
 constexpr uint32_t kHeaderCeiling = 65535;
@@ -62,6 +70,14 @@ class Server::Impl {
       guards.emplace_back(iocs.back()->get_executor());  // run() waits for connections
     }
     acceptor.emplace(*iocs[0]);
+  }
+  // Connections still open after stop() (past the drain timeout, such as an
+  // upload in progress) end when their io_context goes, and tell the server
+  // so: that must happen while the rest of it is still there.
+  ~Impl() {
+    acceptor.reset();
+    guards.clear();
+    iocs.clear();
   }
 
   void start();
@@ -100,7 +116,10 @@ class Session : public std::enable_shared_from_this<Session> {
     auto ep = stream_.socket().remote_endpoint(ec);  // once per connection, not per request
     if (!ec) remote_addr_ = ep.address().to_string();
   }
-  ~Session() { srv_.session_closed(); }
+  ~Session() {
+    end_sink("the connection ended");
+    srv_.session_closed();
+  }
 
   void run() { net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); }); }
 
@@ -140,14 +159,23 @@ class Session : public std::enable_shared_from_this<Session> {
   // expiry, because an expired beast::tcp_stream closes the socket and a
   // stalled request could then not be told 408. An idle connection (nothing
   // of a request received) goes after idle_timeout_ms; a request that has
-  // started must be complete within read_timeout_ms (to within one tick).
+  // started must be complete within read_timeout_ms (to within one tick),
+  // except that a body streamed to a sink restarts that clock with every
+  // byte it brings.
   enum class Timeout { kNone, kIdle, kStalled };
 
   void read() {
     busy_ = false;
+    linger_ = false;
+    req_.reset();
+    refusal_.reset();
+    stream_parser_.reset();
+    std::vector<char>().swap(piece_);
     if (srv_.draining) return close();
     parser_.emplace();
-    parser_->body_limit(srv_.opts.max_body_bytes);
+    // With a header hook the body's limit depends on its decision: none
+    // holds for the headers, the chosen one is applied after them.
+    parser_->body_limit(srv_.opts.header_hook ? std::numeric_limits<uint64_t>::max() : srv_.opts.max_body_bytes);
     parser_->header_limit(header_limit());
     parser_->on_chunk_header(chunk_header_cb_);
     stream_.expires_never();
@@ -162,6 +190,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   uint32_t header_limit() const { return std::min(srv_.opts.max_header_bytes, kHeaderCeiling); }
+  uint64_t stream_limit() const {
+    return srv_.opts.max_stream_bytes ? srv_.opts.max_stream_bytes : std::numeric_limits<uint64_t>::max();
+  }
 
   // The last chunk's callback runs once its whole trailer is buffered: the
   // trailer counts against the header limit.
@@ -220,6 +251,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void abort_connection() noexcept {
+    end_sink("the connection was aborted");
     beast::error_code ec;
     try {
       timer_.cancel();
@@ -239,27 +271,172 @@ class Session : public std::enable_shared_from_this<Session> {
     } catch (...) {
       spdlog::error("request {} failed outside the router: unknown exception", req.request_id);
     }
+    return internal_error(req.request_id);
+  }
+
+  static Response internal_error(const std::string& rid) {
     Response out;
     out.status = 500;
     out.headers.add("Content-Type", "application/json;charset=UTF-8");
-    out.body = error_json("ModelArts.0010", "An internal error occurred; see the server log for request " + req.request_id,
-                          req.request_id);
+    out.body = error_json("ModelArts.0010", "An internal error occurred; see the server log for request " + rid, rid);
     return out;
   }
 
   void on_header(beast::error_code ec) {
-    if (ec) return on_read_error(ec, true);
+    if (ec) return on_read_error(ec, srv_.opts.max_body_bytes);
     busy_ = true;
+    if (!started_at_) started_at_ = std::chrono::steady_clock::now();
+    if (srv_.opts.header_hook) return plan_body();
+    read_buffered_body();
+  }
+
+  void read_buffered_body() {
     // Beast reads at most the buffer's free capacity (at least 512 bytes) a
     // call: a large body gets a large buffer, given back once it is read.
     if (auto n = parser_->content_length(); n && *n > 16384) buffer_.reserve(kReadChunk);
-    if (!started_at_) started_at_ = std::chrono::steady_clock::now();
     bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->step("read body", [&] { self->on_read(ec); });
     });
   }
 
-  void on_read_error(beast::error_code ec, bool in_header) {
+  // ---- the header hook (ServerOptions::header_hook)
+
+  // Asks the hook how this request's body is read, then reads it that way:
+  // buffered, streamed to a sink, or not at all (refused).
+  void plan_body() {
+    req_ = make_request(parser_->get());
+    BodyPlan plan = absolute_path(*req_) ? ask_hook(*req_) : BodyPlan::buffer();  // else answered 400 once read
+    if (plan.refusal) return refuse_body(std::move(*plan.refusal));
+    uint64_t limit = plan.sink ? stream_limit() : srv_.opts.max_body_bytes;
+    if (auto n = parser_->content_length(); n && *n > limit) {
+      if (plan.sink) plan.sink->abort("the body is over the limit");
+      linger_ = true;  // the body was not read
+      return on_read_error(bhttp::error::body_limit, limit);
+    }
+    if (plan.sink) return start_stream(std::move(plan.sink));
+    parser_->body_limit(limit);  // no chunk counted yet: the whole body is under it
+    continue_then([self = shared_from_this()] { self->read_buffered_body(); });
+  }
+
+  BodyPlan ask_hook(Request& req) {
+    req.body_pending = true;
+    BodyPlan plan;
+    try {
+      plan = srv_.opts.header_hook(req);
+    } catch (const std::exception& e) {
+      spdlog::error("request {} failed in the header hook: {}", req.request_id, e.what());
+      plan = BodyPlan::refuse(internal_error(req.request_id));
+    }
+    req.body_pending = false;
+    return plan;
+  }
+
+  // Answers `out` without the body: a small one is read and dropped to keep
+  // the connection, else the connection closes after the answer.
+  void refuse_body(Response out) {
+    auto n = parser_->content_length();
+    if (parser_->is_done() || (!expects_continue(*req_) && n && *n <= kDrainMax)) {
+      refusal_ = std::move(out);
+      return read_buffered_body();  // on_read answers refusal_
+    }
+    timer_.cancel();
+    linger_ = true;
+    unsigned version = parser_->get().version();
+    send(std::move(*req_), std::move(out), false, version);
+  }
+
+  static bool expects_continue(const Request& req) { return beast::iequals(req.headers.get("Expect"), "100-continue"); }
+
+  // Runs `next` (which reads the body), first letting the body in with
+  // "100 Continue" when the client waits for one.
+  template <class F>
+  void continue_then(F next) {
+    bool done = stream_parser_ ? stream_parser_->is_done() : parser_->is_done();
+    if (done || !expects_continue(*req_)) return next();
+    static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    net::async_write(stream_, net::buffer(kContinue), [self = shared_from_this(), next](beast::error_code ec, size_t) {
+      self->step("write 100 Continue", [&] {
+        if (ec) return self->close();
+        next();
+      });
+    });
+  }
+
+  // ---- request bodies streamed to a BodySink
+
+  void start_stream(std::shared_ptr<BodySink> sink) {
+    sink_ = std::move(sink);
+    stream_parser_.emplace(std::move(*parser_));
+    stream_parser_->body_limit(stream_limit());
+    piece_.resize(kPiece);
+    buffer_.reserve(kReadChunk);
+    continue_then([self = shared_from_this()] { self->read_stream_piece(); });
+  }
+
+  // Reads what the socket has (not a whole piece: a slow sender's every byte
+  // must count as activity for the timeout) into piece_.
+  void read_stream_piece() {
+    auto& body = stream_parser_->get().body();
+    body.data = piece_.data();
+    body.size = piece_.size();
+    if (stream_parser_->is_done()) return on_stream_piece({}, 0);
+    bhttp::async_read_some(stream_, buffer_, *stream_parser_, [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->step("read body", [&] { self->on_stream_piece(ec, n); });
+    });
+  }
+
+  void on_stream_piece(beast::error_code ec, size_t consumed) {
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (consumed) started_at_ = std::chrono::steady_clock::now();
+    if (ec) {
+      end_sink(ec == net::error::operation_aborted ? "the body stalled" : ec.message());
+      linger_ = true;
+      return on_read_error(ec, stream_limit());
+    }
+    if (size_t got = piece_.size() - stream_parser_->get().body().size) {
+      try {
+        sink_->write(piece_.data(), got);
+      } catch (const std::exception& e) {
+        return sink_failed(e.what());
+      }
+    }
+    if (!stream_parser_->is_done()) return read_stream_piece();
+    finish_stream();
+  }
+
+  void finish_stream() {
+    timer_.cancel();
+    auto sink = std::move(sink_);
+    bool keep_alive = stream_parser_->keep_alive() && !srv_.draining;
+    unsigned version = stream_parser_->get().version();
+    Response out;
+    try {
+      out = sink->finish();
+    } catch (const std::exception& e) {
+      spdlog::error("request {}: the body's sink failed to finish: {}", req_->request_id, e.what());
+      out = internal_error(req_->request_id);
+    }
+    send(std::move(*req_), std::move(out), keep_alive, version);
+  }
+
+  // A sink that refuses the rest of the body: 500, and the connection closes
+  // (the rest of the body is still on its way).
+  void sink_failed(const std::string& what) {
+    spdlog::error("request {}: the body's sink failed: {}", req_->request_id, what);
+    end_sink(what);
+    timer_.cancel();
+    linger_ = true;
+    unsigned version = stream_parser_->get().version();
+    auto rid = req_->request_id;
+    send(std::move(*req_), internal_error(rid), false, version);
+  }
+
+  // Tells the sink, if any, that its body will not come whole.
+  void end_sink(std::string_view why) noexcept {
+    if (auto sink = std::move(sink_)) sink->abort(why);
+  }
+
+  void on_read_error(beast::error_code ec, uint64_t body_limit) {
     timer_.cancel();
     if (timeout_ == Timeout::kStalled)
       return reply_error(bhttp::status::request_timeout, "ModelArts.6100",
@@ -269,8 +446,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return close();
     if (ec == bhttp::error::body_limit)
       return reply_error(bhttp::status::payload_too_large, "APIGW.0201",
-                         "Request body exceeds the limit of " +
-                             std::to_string(srv_.opts.max_body_bytes) + " bytes.");
+                         "Request body exceeds the limit of " + std::to_string(body_limit) + " bytes.");
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow)
       return reply_error(bhttp::status::request_header_fields_too_large, "APIGW.0202",
                          "Request header or trailer exceeds the limit of " +
@@ -296,10 +472,18 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read(beast::error_code ec) {
-    if (ec) return on_read_error(ec, false);
+    if (ec) return on_read_error(ec, srv_.opts.max_body_bytes);
     timer_.cancel();
     if (buffer_.capacity() > 16384 && buffer_.size() == 0) buffer_.shrink_to_fit();
     auto msg = parser_->release();
+    Request req = req_ ? std::move(*req_) : make_request(msg);
+    req.body = std::move(msg.body());
+    bool keep_alive = msg.keep_alive() && !srv_.draining;
+    Response out = refusal_ ? std::move(*refusal_) : answer(req);
+    send(std::move(req), std::move(out), keep_alive, msg.version());
+  }
+
+  Request make_request(const bhttp::request_header<>& msg) const {
     Request req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
@@ -307,32 +491,38 @@ class Session : public std::enable_shared_from_this<Session> {
     req.path = req.target.substr(0, q);
     if (q != std::string::npos) req.raw_query = req.target.substr(q + 1);
     for (auto& f : msg) req.headers.add(std::string(f.name_string()), std::string(f.value()));
-    req.body = std::move(msg.body());
     req.remote_addr = remote_addr_;
     req.request_id = ids::hex32();
-    bool keep_alive = msg.keep_alive() && !srv_.draining;
+    return req;
+  }
 
+  static bool absolute_path(const Request& req) { return !req.path.empty() && req.path[0] == '/'; }
+
+  Response answer(Request& req) {
+    if (absolute_path(req)) return handle(req);
     Response out;
-    if (req.path.empty() || req.path[0] != '/') {
-      out.status = 400;
-      out.headers.add("Content-Type", "application/json;charset=UTF-8");
-      out.body = error_json("APIGW.0203", "The request target must be an absolute path.", req.request_id);
-      spdlog::info(R"({{"event":"access","method":"{}","route":"-","status":400,"ms":0,"request_id":"{}","user":"-","error":"APIGW.0203"}})",
-                   req.method, req.request_id);
-    } else {
-      out = handle(req);
-    }
+    out.status = 400;
+    out.headers.add("Content-Type", "application/json;charset=UTF-8");
+    out.body = error_json("APIGW.0203", "The request target must be an absolute path.", req.request_id);
+    spdlog::info(R"({{"event":"access","method":"{}","route":"-","status":400,"ms":0,"request_id":"{}","user":"-","error":"APIGW.0203"}})",
+                 req.method, req.request_id);
+    return out;
+  }
 
+  // Writes `out` (or relays it to its Upstream), then reads the next request
+  // unless the connection is to end.
+  void send(Request req, Response out, bool keep_alive, unsigned version) {
     if (out.upstream) {
-      net::co_spawn(stream_.get_executor(), relay(shared_from_this(), std::move(req), out.upstream, keep_alive, msg.version()),
+      net::co_spawn(stream_.get_executor(), relay(shared_from_this(), std::move(req), out.upstream, keep_alive, version),
                     [self = shared_from_this()](std::exception_ptr e) { self->relay_ended(e); });
       return;
     }
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
-        static_cast<bhttp::status>(out.status), msg.version());
-    for (auto& [k, v] : out.headers.items()) res->insert(k, v);
-    res->set("X-Request-Id", req.request_id);
-    res->keep_alive(keep_alive);
+    if (out.source) {
+      out.head_only = out.head_only || req.method == "HEAD";  // never a body the client will not read
+      return send_streamed(req.request_id, std::move(out), keep_alive, version);
+    }
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+    set_head(*res, out, req.request_id, keep_alive, version);
     if (out.status == 204 || out.status == 304) {
       // No body and, per RFC 9110, no Content-Length either.
     } else if (out.head_only) {
@@ -341,21 +531,105 @@ class Session : public std::enable_shared_from_this<Session> {
       res->body() = std::move(out.body);
       res->prepare_payload();
     }
-    bool head = out.head_only;
     stream_.expires_after(std::chrono::milliseconds(srv_.opts.read_timeout_ms));
     auto done = [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
-      self->step("write", [&] {
-        if (ec || !keep_alive) return self->close();
-        self->read();
-      });
+      self->step("write", [&] { self->sent(ec, keep_alive); });
     };
-    if (head) {
+    if (out.head_only) {
       // Headers only: serialize the header part, skip the body.
       auto sr = std::make_shared<bhttp::response_serializer<bhttp::string_body>>(*res);
       bhttp::async_write_header(stream_, *sr, [sr, done](beast::error_code ec, size_t n) { done(ec, n); });
     } else {
       bhttp::async_write(stream_, *res, done);
     }
+  }
+
+  template <class Body>
+  static void set_head(bhttp::response<Body>& res, const Response& out, const std::string& rid, bool keep_alive,
+                       unsigned version) {
+    res.result(static_cast<bhttp::status>(out.status));
+    res.version(version);
+    for (auto& [k, v] : out.headers.items()) res.insert(k, v);
+    res.set("X-Request-Id", rid);
+    res.keep_alive(keep_alive);
+  }
+
+  void sent(beast::error_code ec, bool keep_alive) {
+    if (ec || !keep_alive) return close();
+    read();
+  }
+
+  // ---- response bodies from a BodySource
+
+  struct Outgoing {
+    bhttp::response<bhttp::buffer_body> res;
+    std::optional<bhttp::response_serializer<bhttp::buffer_body>> sr;
+    std::shared_ptr<BodySource> source;
+    std::optional<uint64_t> left;  // bytes still owed under Content-Length
+    bool keep_alive = false;
+  };
+
+  // Sends the headers, then the source's body a piece at a time. Its first
+  // piece is read before the headers go, so a source that fails at once
+  // still gets a 500 answer.
+  void send_streamed(const std::string& rid, Response out, bool keep_alive, unsigned version) {
+    auto o = std::make_shared<Outgoing>();
+    set_head(o->res, out, rid, keep_alive, version);
+    o->keep_alive = keep_alive;
+    bool bodiless = out.status == 204 || out.status == 304;
+    if (out.content_length && !bodiless) o->res.content_length(*out.content_length);
+    else if (!bodiless) o->res.chunked(true);
+    o->sr.emplace(o->res);
+    stream_.expires_after(std::chrono::milliseconds(srv_.opts.read_timeout_ms));
+    if (out.head_only || bodiless) {
+      return bhttp::async_write_header(stream_, *o->sr, [self = shared_from_this(), o](beast::error_code ec, size_t) {
+        self->step("write", [&] { self->sent(ec, o->keep_alive); });
+      });
+    }
+    o->source = std::move(out.source);
+    o->left = out.content_length;
+    piece_.resize(kPiece);
+    size_t n;
+    try {
+      n = pull(*o);
+    } catch (const std::exception& e) {
+      spdlog::error("request {}: the response body failed before its headers: {}", rid, e.what());
+      Request req;
+      req.request_id = rid;
+      return send(std::move(req), internal_error(rid), keep_alive, version);
+    }
+    send_piece(o, n);
+  }
+
+  // The next piece of the body into piece_; throws when the source fails or
+  // ends short of its Content-Length.
+  size_t pull(Outgoing& o) {
+    size_t cap = o.left ? size_t(std::min<uint64_t>(piece_.size(), *o.left)) : piece_.size();
+    if (cap == 0) return 0;
+    size_t n = o.source->read(piece_.data(), cap);
+    if (n > cap) throw std::runtime_error("the body source returned more than asked for");
+    if (o.left) {
+      if (n == 0) throw std::runtime_error("the body source ended " + std::to_string(*o.left) + " bytes early");
+      *o.left -= n;
+    }
+    return n;
+  }
+
+  // Writes `n` bytes of piece_ (0: the end of a chunked body); each write
+  // has read_timeout_ms, so a slow reader is cut off only when it stalls.
+  void send_piece(std::shared_ptr<Outgoing> o, size_t n) {
+    auto& body = o->res.body();
+    body.data = n ? piece_.data() : nullptr;
+    body.size = n;
+    body.more = o->left ? *o->left > 0 : n > 0;
+    stream_.expires_after(std::chrono::milliseconds(srv_.opts.read_timeout_ms));
+    bhttp::async_write(stream_, *o->sr, [self = shared_from_this(), o](beast::error_code ec, size_t) {
+      self->step("write body", [&] {
+        if (ec == bhttp::error::need_buffer) ec = {};
+        if (ec || o->sr->is_done()) return self->sent(ec, o->keep_alive);
+        self->send_piece(o, self->pull(*o));
+      });
+    });
   }
 
   // ---- relaying to an Upstream (http.h)
@@ -554,9 +828,26 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
+    end_sink("the connection closed");
     timer_.cancel();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (linger_) linger(std::make_shared<std::array<char, 16384>>());
+  }
+
+  // Reads away, for up to kLingerMs, a body that went unread: closing a
+  // socket with unread bytes resets the connection, and the client could
+  // lose the answer it was sent.
+  void linger(std::shared_ptr<std::array<char, 16384>> buf) {
+    linger_ = false;
+    stream_.expires_after(std::chrono::milliseconds(kLingerMs));
+    discard(std::move(buf));
+  }
+
+  void discard(std::shared_ptr<std::array<char, 16384>> buf) {
+    stream_.async_read_some(net::buffer(*buf), [self = shared_from_this(), buf](beast::error_code ec, size_t) {
+      if (!ec) self->discard(buf);
+    });
   }
 
   beast::tcp_stream stream_;
@@ -566,6 +857,12 @@ class Session : public std::enable_shared_from_this<Session> {
   Timeout timeout_ = Timeout::kNone;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::request_parser<bhttp::buffer_body>> stream_parser_;  // a body going to sink_
+  std::optional<Request> req_;          // as the header hook saw it
+  std::optional<Response> refusal_;     // the hook's answer, sent once the small body is read
+  std::shared_ptr<BodySink> sink_;      // until it is finished or aborted
+  std::vector<char> piece_;             // kPiece bytes while a body streams either way
+  bool linger_ = false;                 // an unread body may follow: read it away when closing
   std::function<void(std::uint64_t, beast::string_view, beast::error_code&)> chunk_header_cb_ =
       [this](std::uint64_t size, beast::string_view ext, beast::error_code& ec) { on_chunk_header(size, ext, ec); };
   Server::Impl& srv_;
