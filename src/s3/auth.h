@@ -14,22 +14,16 @@
 #include <vector>
 
 #include "common/crypto.h"
+#include "common/error.h"
 #include "http/http.h"
 
 namespace atelier::s3 {
 
 // A client-visible refusal: HTTP status, S3 error code (AccessDenied,
 // SignatureDoesNotMatch, ...) and message, as the S3 error XML carries them.
-class S3Error : public std::runtime_error {
+class S3Error : public ApiError {
  public:
-  S3Error(int status, std::string code, std::string message)
-      : std::runtime_error(message), status_(status), code_(std::move(code)) {}
-  int status() const { return status_; }
-  const std::string& code() const { return code_; }
-
- private:
-  int status_;
-  std::string code_;
+  using ApiError::ApiError;
 };
 
 // What the key store knows of an access key.
