@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Data management at scale (issue #3 benchmark), against a real `atelier serve`.
+"""Data management at scale, against a real `atelier serve`.
 
   1. Batch add N path-referenced samples (each with one of 10 labels) through
      the API in batches of 1000 over --uploaders connections (default 2);

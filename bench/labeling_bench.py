@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Team labeling at scale (issue #8), against a real `atelier serve`.
+"""Team labeling at scale, against a real `atelier serve`.
 
   1. A dataset of N path-referenced samples (batch add, not measured) and a
      team of W labelers.

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Notebook instances (issue #7), against a real `atelier serve`.
+"""Notebook instances, against a real `atelier serve`.
 
   1. Create -> ready: POST an instance, until its Jupyter answers through the
      proxy (sandbox, volume, Jupyter start); baseline: Jupyter Notebook alone

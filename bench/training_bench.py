@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Training jobs on the local runner, against a real `atelier serve` (issue #5).
+"""Training jobs on the local runner, against a real `atelier serve`.
 
   1. Create -> RUNNING: POST /training-jobs until the version shows status 8,
      for a plain-Python job (the engine's own start-up is not in it: RUNNING

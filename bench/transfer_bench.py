@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Import and export tasks at scale, against a real `atelier serve` (issue #4).
+"""Import and export tasks at scale, against a real `atelier serve`.
 
   1. Import of an N-line manifest into an object-detection dataset (10 labels,
      one box per sample in a PASCAL VOC file beside each image), next to raw

@@ -1,6 +1,6 @@
 """Team labeling tasks: creation and assignment, members signing
 in as themselves to annotate their share and review, stats and metrics, and
-isolation between members, tasks and projects (issue #8)."""
+isolation between members, tasks and projects."""
 import json
 import urllib.parse
 

@@ -1,4 +1,4 @@
-"""Training jobs on the Slurm runner (issue #5), against a real Slurm cluster
+"""Training jobs on the Slurm runner, against a real Slurm cluster
 started here (munge + slurmctld + two slurmd on this host, cgroup mode, by
 scripts/slurm.sh) and a server with ATELIER_RUNNER=slurm. The jobs run the
 same supervisor as on the local runner, inside Slurm allocations; a job of
@@ -274,7 +274,7 @@ def test_server_restart_reattaches_by_slurm_job(cluster):
 
 def test_notebook_instance_on_a_pool(cluster):
     """A notebook instance placed in a dedicated pool runs as a Slurm job of
-    its partition, and is reached through the same proxy (issue #7)."""
+    its partition, and is reached through the same proxy."""
     from conftest import ADMIN_PASSWORD, token_for
     from test_notebooks import NbApi, execute, shutdown as nb_shutdown
     s = Server(extra_env={"SLURM_CONF": cluster,
