@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,8 +39,27 @@ struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
   int64_t mtime_ms = 0;
-  std::string etag;  // hex MD5 of the content, from put (head leaves it empty on the local backend)
+  // Hex MD5 of the content (or "<hex>-<parts>" for an object assembled from
+  // parts). Empty when the store does not know it (a file placed on the
+  // local backend by hand; list may leave it out where it is costly).
+  std::string etag;
+  std::string content_type;  // as given at put; empty when none was
+  // User metadata as given at put: names lower case, without the client's
+  // x-amz-meta- / x-obs-meta- prefix.
+  std::map<std::string, std::string> metadata;
 };
+
+// What a put records beside the content.
+struct PutOptions {
+  std::string content_type;
+  std::map<std::string, std::string> metadata;  // names lower case, at most 2 KiB in all
+  // Hex MD5 the content must have (a client's Content-MD5): a mismatch
+  // discards the upload with ApiError 400 "BadDigest".
+  std::string expect_md5;
+};
+
+// A failed write for lack of space: 503, nothing left behind.
+ApiError no_space(const std::string& what);
 
 struct ListResult {
   std::vector<ObjectInfo> objects;
@@ -56,6 +76,24 @@ class ObjectReader {
   virtual ~ObjectReader() = default;
   virtual size_t read(char* buf, size_t cap) = 0;  // 0 at the end
   virtual uint64_t size() const = 0;
+  // What head() would say of the object being read (the same version).
+  virtual ObjectInfo info() const = 0;
+  // Moves to byte `offset` (<= size()) for a ranged read.
+  virtual void seek(uint64_t offset) = 0;
+};
+
+// An object being written piece by piece (an upload streamed from a
+// client). Nothing is visible under the object's name before commit(),
+// which replaces any previous object atomically. Destroyed without
+// commit(), it leaves nothing behind.
+// REQUIRES: one thread at a time.
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  // Throws no_space() when the disk is full, std::runtime_error on other failures.
+  virtual void write(const char* data, size_t n) = 0;
+  // Throws ApiError 400 BadDigest when PutOptions::expect_md5 disagrees.
+  virtual ObjectInfo commit() = 0;
 };
 
 class ObjectStore;
@@ -104,6 +142,13 @@ class ObjectStore {
   // Streams `src` into the object, replacing it atomically when complete.
   virtual ObjectInfo put(const ObsPath& p, const Source& src, Durability d = Durability::kNow) = 0;
   ObjectInfo put(const ObsPath& p, std::string_view data, Durability d = Durability::kNow);
+  // A writer for the object (see ObjectWriter); the bucket must exist (404
+  // otherwise), the key must name an object, not a folder.
+  virtual std::unique_ptr<ObjectWriter> writer(const ObsPath& p, const PutOptions& o, Durability d = Durability::kNow) = 0;
+  // Copies an object's content; `replace` set gives the copy that content
+  // type and metadata, else it keeps the source's. Nullopt when `from` does
+  // not exist. The copy is complete or absent, as with put.
+  virtual std::optional<ObjectInfo> copy(const ObsPath& from, const ObsPath& to, const std::optional<PutOptions>& replace);
   // Makes every deferred put durable.
   virtual void sync() = 0;
   // nullptr when the object does not exist.
