@@ -71,6 +71,33 @@ ObjectInfo ObjectStore::put(const ObsPath& p, std::string_view data, Durability 
   }, d);
 }
 
+ApiError no_space(const std::string& what) {
+  // A 503, not a 507: clients and proxies retry a 503 later, when space may
+  // have been freed; the code names the condition for whoever reads the log.
+  return ApiError(503, "InsufficientStorage", what + ": no space left on the object store's disk");
+}
+
+// Through the reader and a writer: any backend can copy, at the price of
+// the content passing through memory (a backend that can copy in place
+// overrides this).
+std::optional<ObjectInfo> ObjectStore::copy(const ObsPath& from, const ObsPath& to,
+                                            const std::optional<PutOptions>& replace) {
+  auto r = get(from);
+  if (!r) return std::nullopt;
+  PutOptions o;
+  if (replace) {
+    o = *replace;
+  } else {
+    ObjectInfo source = r->info();
+    o.content_type = std::move(source.content_type);
+    o.metadata = std::move(source.metadata);
+  }
+  auto w = writer(to, o);
+  std::unique_ptr<char[]> buf(new char[1 << 16]);
+  while (size_t n = r->read(buf.get(), 1 << 16)) w->write(buf.get(), n);
+  return w->commit();
+}
+
 std::optional<ObjectInfo> Scanner::head(const ObsPath& p) { return store_.head(p); }
 ApiError Scanner::too_large(const ObsPath& p) {
   return bad_request("Object " + p.str() + " is larger than " + std::to_string(Scanner::kMaxScanned >> 20) +
