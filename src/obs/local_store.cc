@@ -2,12 +2,15 @@
 #include <linux/openat2.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -26,9 +29,125 @@ namespace atelier::obs {
 
 namespace {
 
+// What a put records beside the content, as extended attributes of the
+// object's file. They are set before the file gets its name, so they appear
+// with the content, atomically, and go with it. A file placed in a bucket by
+// hand has none (its ETag is then unknown).
+constexpr const char* kEtagAttr = "user.atelier.etag";  // hex MD5, every put
+constexpr const char* kTypeAttr = "user.atelier.type";  // the content type, when given
+constexpr const char* kMetaAttr = "user.atelier.meta";  // user metadata (encode_metadata), when any
+constexpr const char* kEmptyMd5 = "d41d8cd98f00b204e9800998ecf8427e";
+// User metadata at most, names and values counted as S3 counts them.
+constexpr size_t kMaxMetadata = 2048;
+
+// User metadata as one attribute value: name NUL value NUL, pair after
+// pair. Exact for any bytes but NUL (which no HTTP header holds), and
+// compact: ext4 keeps all of a file's attributes in one 4 KiB block.
+std::string encode_metadata(const std::map<std::string, std::string>& m) {
+  std::string out;
+  for (auto& [name, value] : m) {
+    out += name;
+    out += '\0';
+    out += value;
+    out += '\0';
+  }
+  return out;
+}
+
+// encode_metadata undone; an incomplete last pair (a value edited by hand) is left out.
+std::map<std::string, std::string> decode_metadata(std::string_view s) {
+  std::map<std::string, std::string> out;
+  for (;;) {
+    size_t a = s.find('\0');
+    size_t b = a == std::string_view::npos ? a : s.find('\0', a + 1);
+    if (b == std::string_view::npos) return out;
+    out.emplace(std::string(s.substr(0, a)), std::string(s.substr(a + 1, b - a - 1)));
+    s.remove_prefix(b + 1);
+  }
+}
+
+// The attribute `name` of the open file `fd` into `out`; false when the
+// file has none (or its file system keeps none). An O_PATH descriptor has
+// no attributes to read (EBADF): attributes are read through files opened
+// for reading.
+bool get_attr(int fd, const char* name, std::string& out) {
+  char buf[4096];  // what ext4 can hold: one call
+  ssize_t n = ::fgetxattr(fd, name, buf, sizeof buf);
+  if (n >= 0) {
+    out.assign(buf, size_t(n));
+    return true;
+  }
+  for (int tries = 0; errno == ERANGE && tries < 3; ++tries) {  // larger: another file system's
+    ssize_t want = ::fgetxattr(fd, name, nullptr, 0);
+    if (want < 0) return false;
+    out.resize(size_t(want));
+    n = ::fgetxattr(fd, name, out.data(), out.size());
+    if (n >= 0) {
+      out.resize(size_t(n));
+      return true;
+    }
+  }
+  return false;
+}
+
+// Fills the ETag, content type and metadata a put recorded on the file.
+void read_attrs(int fd, ObjectInfo& info) {
+  if (!get_attr(fd, kEtagAttr, info.etag)) return;  // not written by the store: nothing else either
+  get_attr(fd, kTypeAttr, info.content_type);
+  if (std::string meta; get_attr(fd, kMetaAttr, meta)) info.metadata = decode_metadata(meta);
+}
+
+int64_t mtime_ms(const struct stat& st) { return int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000; }
+
+ObjectInfo object_info(std::string key, uint64_t size, int64_t mtime_ms, std::string etag = "") {
+  ObjectInfo info;
+  info.key = std::move(key);
+  info.size = size;
+  info.mtime_ms = mtime_ms;
+  info.etag = std::move(etag);
+  return info;
+}
+
+ApiError metadata_too_large() {
+  return ApiError(400, "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.");
+}
+
+// Options the store can record: metadata within kMaxMetadata, no NUL
+// anywhere (the encoding's separator; no header can hold one).
+void check_options(const PutOptions& o) {
+  size_t total = 0;
+  bool nul = o.content_type.find('\0') != std::string::npos;
+  for (auto& [name, value] : o.metadata) {
+    total += name.size() + value.size();
+    nul = nul || name.find('\0') != std::string::npos || value.find('\0') != std::string::npos;
+  }
+  if (total > kMaxMetadata) throw metadata_too_large();
+  if (nul) throw bad_request("Object metadata and content type must not contain NUL characters.");
+}
+
+// Throws for a failed write of an object's file: no_space() when the disk or
+// the quota is full, std::runtime_error naming `what` otherwise.
+[[noreturn]] void write_failed(const ObsPath& p, const std::string& what, int err) {
+  if (err == ENOSPC || err == EDQUOT) throw no_space("Cannot store " + p.str());
+  throw std::runtime_error(what + ": " + std::strerror(err));
+}
+
+// Writes all of data[0, n) to fd; false with errno set on failure.
+bool write_all(int fd, const char* data, size_t n) {
+  for (size_t off = 0; off < n;) {
+    ssize_t w = ::write(fd, data + off, n - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return false;
+    off += size_t(w);
+  }
+  return true;
+}
+
 class FileReader : public ObjectReader {
  public:
-  FileReader(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  // Owns `fd`, the regular file `st` describes.
+  FileReader(int fd, std::string key, const struct stat& st)
+      : fd_(fd), key_(std::move(key)), size_(uint64_t(st.st_size)), mtime_ms_(mtime_ms(st)) {}
   ~FileReader() override { ::close(fd_); }
   size_t read(char* buf, size_t cap) override {
     for (;;) {
@@ -38,16 +157,32 @@ class FileReader : public ObjectReader {
     }
   }
   uint64_t size() const override { return size_; }
+  // Read from the open file when asked (most readers never ask): its
+  // attributes belong to this very file, the version being read, even if
+  // the object was replaced since.
+  ObjectInfo info() const override {
+    ObjectInfo info = object_info(key_, size_, mtime_ms_);
+    read_attrs(fd_, info);
+    return info;
+  }
+  void seek(uint64_t offset) override {
+    if (offset > size_) throw std::out_of_range("seek past the end of object " + key_);
+    if (::lseek(fd_, off_t(offset), SEEK_SET) < 0) throw std::runtime_error("object seek failed");
+  }
 
  private:
   int fd_;
+  std::string key_;
   uint64_t size_;
+  int64_t mtime_ms_;
 };
 
+class LocalWriter;
 class LocalScanner;
 
 class LocalStore : public ObjectStore {
   friend class LocalScanner;
+  friend class LocalWriter;
 
  public:
   explicit LocalStore(const std::string& root) {
@@ -85,69 +220,10 @@ class LocalStore : public ObjectStore {
     return out;
   }
 
-  ObjectInfo put(const ObsPath& p, const Source& src, Durability durability) override {
-    if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
-    if (p.key.empty()) throw bad_request("An object key is required.");
-    if (p.key.back() == '/') {  // a folder marker
-      fs::path dest = resolve(p, /*for_write=*/true);
-      std::error_code ec;
-      fs::create_directories(dest, ec);
-      if (ec || !fs::is_directory(dest))
-        throw ApiError(409, "ModelArts.0101", "Cannot create folder " + p.str() + ": an object has that name or a parent's");
-      return ObjectInfo{p.key, 0, 0, crypto::hex(md5(""))};
-    }
-    // The content goes to an unnamed file in the object's folder (O_TMPFILE)
-    // that is linked under its name when complete: readers never see half an
-    // object, a crash leaves nothing behind, and the file system places the
-    // new file beside its folder. Without O_TMPFILE (or openat2), a named
-    // temporary file in .tmp is renamed into place instead.
-    int dfd = open_parent(p);
-    struct Closer {
-      int fd;
-      ~Closer() {
-        if (fd >= 0) ::close(fd);
-      }
-    } parent{dfd};
-    fs::path tmp;
-    int fd = dfd >= 0 && have_tmpfile_ ? ::openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644) : -1;
-    if (fd < 0 && dfd >= 0 && have_tmpfile_ && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
-      have_tmpfile_ = false;  // this file system has none: named temporary files from now on
-    if (fd < 0) {
-      tmp = tmp_ / crypto::random_hex(12);
-      fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-      if (fd < 0) throw std::runtime_error("cannot create temporary object file");
-    }
-    Closer file{fd};
-    std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    EVP_DigestInit_ex2(md.get(), md5_algorithm(), nullptr);
-    uint64_t total = 0;
-    struct stat st {};
-    try {
-      thread_local std::unique_ptr<char[]> buf(new char[1 << 16]);
-      while (size_t n = src(buf.get(), 1 << 16)) {
-        EVP_DigestUpdate(md.get(), buf.get(), n);
-        for (size_t off = 0; off < n;) {
-          ssize_t w = ::write(fd, buf.get() + off, n - off);
-          if (w < 0 && errno == EINTR) continue;
-          if (w < 0) throw std::runtime_error("object write failed");
-          off += size_t(w);
-        }
-        total += n;
-      }
-      if (durability == Durability::kNow && ::fsync(fd) != 0) throw std::runtime_error("object fsync failed");
-      if (fstat(fd, &st) != 0) throw std::runtime_error("object stat failed");
-      if (dfd == kNoOpenat2) place(p, tmp);
-      else link_into(p, dfd, fd, tmp);
-    } catch (...) {
-      if (!tmp.empty()) ::unlink(tmp.c_str());
-      throw;
-    }
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int dl = 0;
-    EVP_DigestFinal_ex(md.get(), digest, &dl);
-    return ObjectInfo{p.key, total, int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000,
-                      crypto::hex(std::string_view((char*)digest, dl))};
-  }
+  ObjectInfo put(const ObsPath& p, const Source& src, Durability durability) override;
+  std::unique_ptr<ObjectWriter> writer(const ObsPath& p, const PutOptions& o, Durability durability) override;
+  std::optional<ObjectInfo> copy(const ObsPath& from, const ObsPath& to,
+                                 const std::optional<PutOptions>& replace) override;
 
   // One syncfs() covers every deferred write: the store is one file system.
   void sync() override {
@@ -160,47 +236,39 @@ class LocalStore : public ObjectStore {
 
   std::unique_ptr<ObjectReader> get(const ObsPath& p) override {
     if (p.key.empty() || p.key.back() == '/') return nullptr;  // folders have no content
-    int fd = open_beneath(p, O_RDONLY);
-    if (fd == kNoOpenat2) {
-      fs::path f = resolve(p, false);
-      fd = ::open(f.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    }
-    if (fd < 0) return nullptr;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
-      return nullptr;
-    }
-    return std::make_unique<FileReader>(fd, uint64_t(st.st_size));
+    int fd = open_object(p, O_RDONLY, st);
+    if (fd == kNoOpenat2) fd = open_resolved(p, st);
+    if (fd < 0) return nullptr;
+    return std::make_unique<FileReader>(fd, p.key, st);
   }
 
   std::unique_ptr<Scanner> scanner() override;
 
+  // Size and time from the file, ETag, content type and metadata from its
+  // attributes (read through a descriptor open for reading: see get_attr).
   std::optional<ObjectInfo> head(const ObsPath& p) override {
     if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
     struct stat st;
-    if (!p.key.empty() && p.key.back() != '/') {
-      int fd = open_beneath(p, O_PATH);
-      if (fd >= 0) {
-        bool ok = fstat(fd, &st) == 0;
-        ::close(fd);
-        if (!ok || !S_ISREG(st.st_mode)) return std::nullopt;
-        return ObjectInfo{p.key, uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000, ""};
-      }
+    bool folder_key = !p.key.empty() && p.key.back() == '/';
+    if (!p.key.empty() && !folder_key) {
+      int fd = open_object(p, O_RDONLY, st);
+      if (fd == -1 && errno == EACCES) fd = open_object(p, O_PATH, st);  // not ours to read: no attributes
+      if (fd >= 0) return info_of(p, fd, st);
       if (fd != kNoOpenat2) return std::nullopt;
     }
     // Nothing there, nothing to escape to: answer with one system call.
     std::string quick = (root_ / p.bucket).string() + "/" + p.key;
     if (!quick.empty() && quick.back() == '/') quick.pop_back();
     if (lstat(quick.c_str(), &st) != 0) return std::nullopt;
+    if (!folder_key) {
+      int fd = open_resolved(p, st);
+      if (fd < 0) return std::nullopt;
+      return info_of(p, fd, st);
+    }
     fs::path f = resolve(p, false);
-    if (lstat(f.c_str(), &st) != 0) return std::nullopt;
-    bool folder_key = !p.key.empty() && p.key.back() == '/';
-    if (folder_key)
-      return S_ISDIR(st.st_mode) ? std::optional(ObjectInfo{p.key, 0, int64_t(st.st_mtime) * 1000, crypto::hex(md5(""))})
-                                 : std::nullopt;
-    if (!S_ISREG(st.st_mode)) return std::nullopt;
-    return ObjectInfo{p.key, uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000, ""};
+    if (lstat(f.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+    return object_info(p.key, 0, int64_t(st.st_mtime) * 1000, kEmptyMd5);
   }
 
   bool remove(const ObsPath& p) override {
@@ -265,10 +333,9 @@ class LocalStore : public ObjectStore {
         out.truncated = true;
         return false;
       }
-      // By name in the open folder: no walk of the whole path for each file.
-      struct stat st;
-      if ((dfd >= 0 ? fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) : lstat(path.c_str(), &st)) != 0) return true;
-      out.objects.push_back(ObjectInfo{key, is_dir ? 0 : uint64_t(st.st_size), int64_t(st.st_mtime) * 1000, ""});
+      ObjectInfo o = object_info(key, 0, 0);
+      if (!listed(is_dir, path, dfd, leaf, o)) return true;  // gone meanwhile
+      out.objects.push_back(std::move(o));
       out.next_marker = key;
       return true;
     };
@@ -373,28 +440,91 @@ class LocalStore : public ObjectStore {
     return out;
   }
 
-  // Maps a validated path to the file system and proves the result stays
-  // inside the bucket even when a component on disk is a symlink.
+  // Size, time and ETag of a key list() found, `leaf` in the open folder
+  // `dfd` (by name there: no walk of the whole path for each file), or at
+  // `path` when no folder is open; false when it is gone. Content type and
+  // metadata are left out: list does not report them.
+  bool listed(bool is_dir, const fs::path& path, int dfd, const char* leaf, ObjectInfo& o) {
+    struct stat st;
+    if (is_dir || dfd < 0 || !have_xattr_) {
+      if ((dfd >= 0 ? fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) : lstat(path.c_str(), &st)) != 0) return false;
+      o.size = is_dir ? 0 : uint64_t(st.st_size);
+      o.mtime_ms = int64_t(st.st_mtime) * 1000;
+      if (is_dir) o.etag = kEmptyMd5;  // a folder marker, as head() says
+      return true;
+    }
+    // The ETag is an attribute, read through the file opened for reading
+    // (O_NONBLOCK: a FIFO swapped in meanwhile must not hang the listing).
+    int fd = ::openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EACCES || fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    } else {
+      bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+      if (ok) get_attr(fd, kEtagAttr, o.etag);
+      ::close(fd);
+      if (!ok) return false;
+    }
+    o.size = uint64_t(st.st_size);
+    o.mtime_ms = int64_t(st.st_mtime) * 1000;
+    return true;
+  }
+
+  // The object `p` opened with `flags` beneath the root, `st` filled; -1 (errno
+  // set) when there is no such regular file, kNoOpenat2 on kernels without
+  // openat2. O_NONBLOCK: a FIFO placed in the store must not hang the caller.
+  int open_object(const ObsPath& p, int flags, struct stat& st) {
+    int fd = open_beneath(p, flags & O_PATH ? flags : flags | O_NONBLOCK);  // openat2 allows O_PATH nothing more
+    if (fd < 0) return fd;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      errno = ENOENT;
+      return -1;
+    }
+    return fd;
+  }
+
+  // open_object for kernels without openat2, the path checked by hand.
+  int open_resolved(const ObsPath& p, struct stat& st) {
+    fs::path f = resolve(p, false);
+    int fd = ::open(f.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return -1;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  // What head() says of the open object file `fd` (closed here).
+  ObjectInfo info_of(const ObsPath& p, int fd, const struct stat& st) {
+    ObjectInfo info = object_info(p.key, uint64_t(st.st_size), mtime_ms(st));
+    if (have_xattr_) read_attrs(fd, info);
+    ::close(fd);
+    return info;
+  }
+
   static const EVP_MD* md5_algorithm() {
     static EVP_MD* md = EVP_MD_fetch(nullptr, "MD5", nullptr);  // looked up once
     return md;
   }
 
-  // Renames the finished temporary file to the object's name. The parent
-  // folder is opened beneath the root with no symlink allowed (openat2) and
-  // created when missing; a parent that is an object, or a folder where the
-  // object should go, is a 409.
+  static ObsPath parent_of(const ObsPath& p) {
+    size_t slash = p.key.rfind('/');
+    return ObsPath{p.bucket, slash == std::string::npos ? "" : p.key.substr(0, slash + 1)};
+  }
+
   // The folder an object goes into, opened beneath the root with no symlink
   // on the way (openat2) and created when missing; kNoOpenat2 when the
   // kernel cannot do that. A parent that is an object is a 409, a missing
-  // bucket a 404.
-  int open_parent(const ObsPath& p) {
-    size_t slash = p.key.rfind('/');
-    ObsPath parent{p.bucket, slash == std::string::npos ? "" : p.key.substr(0, slash + 1)};
+  // bucket a 404. `created`, when given, is set to the topmost folder this
+  // call had to create (left alone when none was missing).
+  int open_parent(const ObsPath& p, fs::path* created = nullptr) {
+    ObsPath parent = parent_of(p);
     int dfd = open_beneath(parent, O_PATH | O_DIRECTORY);
     if (dfd == kNoOpenat2) return dfd;
     if (dfd < 0 && errno == ENOENT) {
       fs::path dir = resolve(parent, /*for_write=*/true);  // 404 when the bucket is missing
+      if (created) *created = first_missing(parent);
       std::error_code ec;
       fs::create_directories(dir, ec);
       dfd = open_beneath(parent, O_PATH | O_DIRECTORY);
@@ -403,31 +533,63 @@ class LocalStore : public ObjectStore {
     return dfd;
   }
 
+  // The first folder of `dir` (a folder key) that does not exist.
+  fs::path first_missing(const ObsPath& dir) {
+    fs::path probe = root_ / dir.bucket;
+    for (auto& seg : fs::path(dir.key)) {
+      if (seg.empty()) continue;
+      probe /= seg;
+      struct stat st;
+      if (lstat(probe.c_str(), &st) != 0) return probe;
+    }
+    return {};
+  }
+
+  // Removes the folders open_parent created for `p`, from the object's up to
+  // `created`, as long as they are empty: an upload given up leaves no
+  // folder behind (an empty folder would list as a folder marker).
+  void remove_created(const ObsPath& p, const fs::path& created) {
+    fs::path d = (root_ / p.bucket / parent_of(p).key).parent_path();
+    while (d.native().size() >= created.native().size() && ::rmdir(d.c_str()) == 0 && d != created)
+      d = d.parent_path();
+  }
+
   static std::string base_name(const ObsPath& p) {
     size_t slash = p.key.rfind('/');
     return slash == std::string::npos ? p.key : p.key.substr(slash + 1);
   }
 
+  // Whether the folder `dfd` was removed since it was opened (a removal
+  // that emptied it, an upload given up that had created it).
+  static bool folder_removed(int dfd) {
+    struct stat st;
+    return fstat(dfd, &st) == 0 && st.st_nlink == 0;
+  }
+
   // Gives the finished file `fd` (unnamed, or the temporary file `tmp`) the
   // object's name in the folder `dfd`, replacing an object there. A symlink
   // someone placed there is never replaced or written through (400); a
-  // folder of that name is a 409.
-  void link_into(const ObsPath& p, int dfd, int fd, fs::path& tmp) {
+  // folder of that name is a 409. False when the folder `dfd` was removed
+  // meanwhile: the caller opens it anew and tries again.
+  bool link_into(const ObsPath& p, int dfd, int fd, fs::path& tmp) {
     std::string base = base_name(p);
     if (tmp.empty()) {
       char proc[64];
       std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
       // A new name: linkat never replaces anything, a symlink included.
-      if (::linkat(AT_FDCWD, proc, dfd, base.c_str(), AT_SYMLINK_FOLLOW) == 0) return;
+      if (::linkat(AT_FDCWD, proc, dfd, base.c_str(), AT_SYMLINK_FOLLOW) == 0) return true;
       int err = errno;
+      if (err == ENOENT && folder_removed(dfd)) return false;
+      if (err == ENOSPC || err == EDQUOT) write_failed(p, "object link failed", err);
       if (err == EEXIST) refuse_symlink(p, dfd, base);
       // Replacing: a name in .tmp first, then one rename over the old object.
       fs::path named = tmp_ / crypto::random_hex(12);
       if (err != EEXIST || ::linkat(AT_FDCWD, proc, AT_FDCWD, named.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+        if (err == EEXIST && (errno == ENOSPC || errno == EDQUOT)) write_failed(p, "object link failed", errno);
         // Linking an unnamed file is refused here (no /proc, a sandbox):
         // copy it to a named temporary file, and use those from now on.
         have_tmpfile_ = false;
-        copy_to(fd, named);
+        copy_to(p, fd, named);
       }
       tmp = named;
     } else {
@@ -437,34 +599,37 @@ class LocalStore : public ObjectStore {
       int err = errno;
       if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
         throw ApiError(409, "ModelArts.0101", "Cannot overwrite folder " + p.str());
-      throw std::runtime_error("object rename failed: " + std::string(std::strerror(err)));
+      if (err == ENOENT && folder_removed(dfd)) return false;
+      write_failed(p, "object rename failed", err);
     }
     tmp.clear();  // renamed: nothing to clean up
+    return true;
   }
 
-  // Copies the content of `fd` (from its start) into a new file `to`.
-  static void copy_to(int fd, const fs::path& to) {
+  // Copies the content of `fd` (from its start) and the attributes a put
+  // records into a new file `to`, for the object `p`.
+  void copy_to(const ObsPath& p, int fd, const fs::path& to) {
     int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (out < 0) throw std::runtime_error("cannot create temporary object file");
+    if (out < 0) write_failed(p, "cannot create temporary object file", errno);
+    auto fail = [&](const char* what) {
+      int err = errno;
+      ::close(out);
+      ::unlink(to.c_str());
+      write_failed(p, what, err);
+    };
     std::unique_ptr<char[]> buf(new char[1 << 16]);
-    off_t at = 0;
-    for (;;) {
+    for (off_t at = 0;;) {
       ssize_t n = ::pread(fd, buf.get(), 1 << 16, at);
       if (n < 0 && errno == EINTR) continue;
       if (n == 0) break;
-      if (n < 0 || ::write(out, buf.get(), size_t(n)) != n) {
-        ::close(out);
-        ::unlink(to.c_str());
-        throw std::runtime_error("object copy failed");
-      }
+      if (n < 0 || !write_all(out, buf.get(), size_t(n))) fail("object copy failed");
       at += n;
     }
-    bool synced = ::fsync(out) == 0;  // a rare path: durable whatever the put asked for
+    for (const char* name : {kEtagAttr, kTypeAttr, kMetaAttr})
+      if (std::string v; get_attr(fd, name, v) && ::fsetxattr(out, name, v.data(), v.size(), 0) != 0)
+        fail("cannot record the object's metadata");
+    if (::fsync(out) != 0) fail("object fsync failed");  // a rare path: durable whatever the put asked for
     ::close(out);
-    if (!synced) {
-      ::unlink(to.c_str());
-      throw std::runtime_error("object fsync failed");
-    }
   }
 
   static void refuse_symlink(const ObsPath& p, int dfd, const std::string& base) {
@@ -516,6 +681,8 @@ class LocalStore : public ObjectStore {
     return -1;
   }
 
+  // Maps a validated path to the file system and proves the result stays
+  // inside the bucket even when a component on disk is a symlink.
   fs::path resolve(const ObsPath& p, bool for_write) {
     if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
     fs::path broot = root_ / p.bucket;
@@ -538,18 +705,6 @@ class LocalStore : public ObjectStore {
     return full;
   }
 
-  static std::string md5(std::string_view data) {
-    unsigned char d[16];
-    unsigned int n = 0;
-    EVP_Digest(data.data(), data.size(), d, &n, EVP_md5(), nullptr);
-    return std::string((char*)d, n);
-  }
-
-  static int64_t mtime(const fs::path& f) {
-    struct stat st;
-    return stat(f.c_str(), &st) == 0 ? int64_t(st.st_mtime) * 1000 : 0;
-  }
-
   std::mutex listings_mu_;
   std::unordered_map<std::string, std::shared_ptr<const Listing>> listings_;  // large folders only
   size_t kept_entries_ = 0;                                                    // in listings_
@@ -559,9 +714,241 @@ class LocalStore : public ObjectStore {
   // O_TMPFILE files are linked through /proc/self/fd (linkat with
   // AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH).
   std::atomic<bool> have_tmpfile_{::access("/proc/self/fd", F_OK) == 0};
+  // False once the file system refused an extended attribute (ENOTSUP):
+  // objects are then stored without ETag, content type or metadata.
+  std::atomic<bool> have_xattr_{true};
 
   fs::path root_, tmp_;
 };
+
+// An upload to the local store. The content goes to an unnamed file in the
+// object's folder (O_TMPFILE) that commit() links under the object's name:
+// readers never see half an object, a crash leaves nothing behind, and the
+// file system places the new file beside its folder. Without O_TMPFILE (or
+// openat2), a named temporary file in .tmp is renamed into place instead.
+class LocalWriter : public ObjectWriter {
+ public:
+  // Throws what open_parent throws (404, 409), no_space() when not even an
+  // empty file fits.
+  LocalWriter(LocalStore& store, const ObsPath& p, const PutOptions& o, ObjectStore::Durability d);
+  ~LocalWriter() override { discard(); }
+  void write(const char* data, size_t n) override;
+  // The whole content at once: `size` bytes of the file `from` from its
+  // start, copied by the kernel (copy_file_range: no pass through memory,
+  // shared extents where the file system can), whose MD5 is `etag`.
+  // REQUIRES: nothing written yet.
+  void copy_from(int from, uint64_t size, const std::string& etag);
+  ObjectInfo commit() override;
+
+ private:
+  // Drops the file being written (and the folders made for it) at once,
+  // giving its space back; the writer is then done.
+  void discard();
+  [[noreturn]] void fail(const char* what, int err) {
+    discard();
+    write_failed(p_, what, err);
+  }
+  void record_attrs(const std::string& etag);
+  void link();
+
+  LocalStore& store_;
+  ObsPath p_;
+  PutOptions o_;
+  ObjectStore::Durability durability_;
+  int dfd_ = -1;         // the object's folder (LocalStore::kNoOpenat2: none, the path is resolved at commit)
+  int fd_ = -1;          // the file being written; -1 once committed or discarded
+  fs::path tmp_;         // the named temporary file, when there is one
+  fs::path created_;     // the topmost folder made for the object, removed again when the upload is given up
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> md_{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+  std::string known_etag_;  // copy_from's: the content was not hashed here
+  uint64_t total_ = 0;
+};
+
+LocalWriter::LocalWriter(LocalStore& store, const ObsPath& p, const PutOptions& o, ObjectStore::Durability d)
+    : store_(store), p_(p), o_(o), durability_(d) {
+  dfd_ = store.open_parent(p, &created_);
+  if (dfd_ == LocalStore::kNoOpenat2) store.resolve(p, /*for_write=*/true);  // the 404 of a missing bucket, now
+  bool tmpfile = dfd_ >= 0 && store.have_tmpfile_;
+  fd_ = tmpfile ? ::openat(dfd_, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644) : -1;
+  if (fd_ < 0 && tmpfile && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
+    store.have_tmpfile_ = false;  // this file system has none: named temporary files from now on
+  if (fd_ < 0) {
+    fs::path named = store.tmp_ / crypto::random_hex(12);
+    fd_ = ::open(named.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd_ < 0) fail("cannot create temporary object file", errno);  // no destructor runs: discard() here
+    tmp_ = std::move(named);
+  }
+  EVP_DigestInit_ex2(md_.get(), LocalStore::md5_algorithm(), nullptr);
+}
+
+void LocalWriter::write(const char* data, size_t n) {
+  if (fd_ < 0) throw std::runtime_error("object writer used after commit or a failure");
+  EVP_DigestUpdate(md_.get(), data, n);
+  if (!write_all(fd_, data, n)) fail("object write failed", errno);
+  total_ += n;
+}
+
+void LocalWriter::copy_from(int from, uint64_t size, const std::string& etag) {
+  if (fd_ < 0 || total_ != 0) throw std::runtime_error("object writer used after commit, a failure or a write");
+  loff_t at = 0;
+  while (uint64_t(at) < size) {
+    ssize_t n = ::copy_file_range(from, &at, fd_, nullptr, size - uint64_t(at), 0);
+    if (n > 0) continue;
+    if (n == 0) fail("object copy failed: the source changed while it was copied", EIO);
+    if (errno == EINTR) continue;
+    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) fail("object copy failed", errno);
+    // Not between these files (another file system, an old kernel): through memory.
+    std::unique_ptr<char[]> buf(new char[1 << 16]);
+    while (uint64_t(at) < size) {
+      ssize_t r = ::pread(from, buf.get(), std::min<uint64_t>(1 << 16, size - uint64_t(at)), at);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) fail("object copy failed", r < 0 ? errno : EIO);
+      if (!write_all(fd_, buf.get(), size_t(r))) fail("object write failed", errno);
+      at += r;
+    }
+  }
+  total_ = size;
+  known_etag_ = etag;
+}
+
+ObjectInfo LocalWriter::commit() {
+  if (fd_ < 0) throw std::runtime_error("object writer used after commit or a failure");
+  std::string etag = known_etag_;
+  if (etag.empty()) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int dl = 0;
+    EVP_DigestFinal_ex(md_.get(), digest, &dl);
+    etag = crypto::hex(std::string_view((char*)digest, dl));
+  }
+  std::string expect = o_.expect_md5;
+  std::transform(expect.begin(), expect.end(), expect.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  if (!expect.empty() && expect != etag) {
+    discard();
+    throw ApiError(400, "BadDigest", "The Content-MD5 you specified did not match what was received.");
+  }
+  struct stat st {};
+  try {
+    record_attrs(etag);
+    if (durability_ == ObjectStore::Durability::kNow && ::fsync(fd_) != 0) fail("object fsync failed", errno);
+    if (::fstat(fd_, &st) != 0) fail("object stat failed", errno);
+    link();
+  } catch (...) {
+    discard();
+    throw;
+  }
+  created_.clear();  // the folders hold the object now
+  discard();         // closes the file, which keeps its name
+  ObjectInfo info = object_info(p_.key, total_, mtime_ms(st), std::move(etag));
+  info.content_type = std::move(o_.content_type);
+  info.metadata = std::move(o_.metadata);
+  return info;
+}
+
+// Names the finished file; its folder removed meanwhile is made again.
+void LocalWriter::link() {
+  if (dfd_ == LocalStore::kNoOpenat2) return store_.place(p_, tmp_);
+  if (store_.link_into(p_, dfd_, fd_, tmp_)) return;
+  ::close(dfd_);
+  dfd_ = -1;
+  dfd_ = store_.open_parent(p_);
+  if (!store_.link_into(p_, dfd_, fd_, tmp_)) fail("object link failed", ENOENT);
+}
+
+// The attributes go on the file before it has a name, so they appear with
+// the content (see kEtagAttr).
+void LocalWriter::record_attrs(const std::string& etag) {
+  if (!store_.have_xattr_) return;
+  auto set = [&](const char* name, std::string_view value) {
+    if (::fsetxattr(fd_, name, value.data(), value.size(), 0) == 0) return true;
+    int err = errno;
+    if (err == ENOTSUP) {
+      store_.have_xattr_ = false;  // a file system without them: the content alone
+      return false;
+    }
+    // ext4 also says ENOSPC when the attributes outgrow the one block it
+    // keeps them in: with space left on the disk, the metadata is too large.
+    struct statvfs vfs;
+    if (err == E2BIG || err == ERANGE || (err == ENOSPC && ::fstatvfs(fd_, &vfs) == 0 && vfs.f_bavail > 0))
+      throw metadata_too_large();
+    fail("cannot record the object's metadata", err);
+  };
+  if (!set(kEtagAttr, etag)) return;
+  if (!o_.content_type.empty()) set(kTypeAttr, o_.content_type);
+  if (!o_.metadata.empty()) set(kMetaAttr, encode_metadata(o_.metadata));
+}
+
+void LocalWriter::discard() {
+  if (fd_ >= 0) ::close(fd_);
+  if (dfd_ >= 0) ::close(dfd_);
+  fd_ = dfd_ = -1;
+  if (!tmp_.empty()) ::unlink(tmp_.c_str());
+  tmp_.clear();
+  if (!created_.empty()) store_.remove_created(p_, created_);
+  created_.clear();
+}
+
+// One write path: put() is a writer fed from the source.
+ObjectInfo LocalStore::put(const ObsPath& p, const Source& src, Durability durability) {
+  if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
+  if (p.key.empty()) throw bad_request("An object key is required.");
+  if (p.key.back() == '/') {  // a folder marker
+    fs::path dest = resolve(p, /*for_write=*/true);
+    std::error_code ec;
+    fs::create_directories(dest, ec);
+    if (ec || !fs::is_directory(dest))
+      throw ApiError(409, "ModelArts.0101", "Cannot create folder " + p.str() + ": an object has that name or a parent's");
+    return object_info(p.key, 0, 0, kEmptyMd5);
+  }
+  static const PutOptions kNone;
+  LocalWriter w(*this, p, kNone, durability);
+  thread_local std::unique_ptr<char[]> buf(new char[1 << 16]);
+  while (size_t n = src(buf.get(), 1 << 16)) w.write(buf.get(), n);
+  return w.commit();
+}
+
+// The checks writer() and copy() make of the object to write.
+void check_object_key(const ObsPath& p) {
+  if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
+  if (p.key.empty()) throw bad_request("An object key is required.");
+  if (p.key.back() == '/') throw bad_request("OBS path " + p.str() + " names a folder, not an object");
+}
+
+std::unique_ptr<ObjectWriter> LocalStore::writer(const ObsPath& p, const PutOptions& o, Durability durability) {
+  check_object_key(p);
+  check_options(o);
+  return std::make_unique<LocalWriter>(*this, p, o, durability);
+}
+
+// The content is copied by the kernel when the source's ETag is known (its
+// attribute), else read and hashed like a put's.
+std::optional<ObjectInfo> LocalStore::copy(const ObsPath& from, const ObsPath& to,
+                                           const std::optional<PutOptions>& replace) {
+  check_object_key(to);
+  if (replace) check_options(*replace);
+  if (!valid_bucket(from.bucket) || !valid_key(from.key)) throw bad_request("Invalid OBS path " + from.str());
+  if (from.key.empty() || from.key.back() == '/') return std::nullopt;  // folders have no content
+  struct stat st;
+  int sfd = open_object(from, O_RDONLY, st);
+  if (sfd == kNoOpenat2) sfd = open_resolved(from, st);
+  if (sfd < 0) return std::nullopt;
+  std::unique_ptr<FileReader> source = std::make_unique<FileReader>(sfd, from.key, st);  // closes sfd
+  ObjectInfo was = source->info();
+  PutOptions o;
+  if (replace) {
+    o = *replace;
+  } else {
+    o.content_type = std::move(was.content_type);
+    o.metadata = std::move(was.metadata);
+  }
+  LocalWriter w(*this, to, o, Durability::kNow);
+  if (!was.etag.empty()) {
+    w.copy_from(sfd, was.size, was.etag);
+  } else {
+    std::unique_ptr<char[]> buf(new char[1 << 16]);
+    while (size_t n = source->read(buf.get(), 1 << 16)) w.write(buf.get(), n);
+  }
+  return w.commit();
+}
 
 // Keeps the folders it has used open (at most 64 at a time) and reaches each
 // object from its folder by name: one system call per head or open instead
@@ -573,6 +960,8 @@ class LocalScanner : public Scanner {
   explicit LocalScanner(LocalStore& store) : Scanner(store), local_(store) {}
   ~LocalScanner() override { forget(); }
 
+  // One fstatat: no ETag, content type or metadata (reading them takes an
+  // open of the file, and imports head every sample they add).
   std::optional<ObjectInfo> head(const ObsPath& p) override {
     auto [dfd, name] = folder(p);
     if (dfd == LocalStore::kNoOpenat2) return Scanner::head(p);
@@ -581,7 +970,7 @@ class LocalScanner : public Scanner {
     if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
     if (S_ISLNK(st.st_mode)) throw bad_request("OBS path " + p.str() + " leads outside its bucket");
     if (!S_ISREG(st.st_mode)) return std::nullopt;
-    return ObjectInfo{p.key, uint64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000, ""};
+    return object_info(p.key, uint64_t(st.st_size), mtime_ms(st));
   }
 
   std::optional<std::string> get_all(const ObsPath& p) override { return read_all(p, nullptr); }

@@ -106,6 +106,8 @@ class Scanner {
  public:
   explicit Scanner(ObjectStore& store) : store_(store) {}
   virtual ~Scanner() = default;
+  // Size and time as the store's head() gives them; the ETag, content type
+  // and metadata may be left out (imports only ask whether a file is there).
   virtual std::optional<ObjectInfo> head(const ObsPath& p);
   // The whole content; nullopt when there is no such object. An object
   // larger than kMaxScanned is refused (400): annotation and label files

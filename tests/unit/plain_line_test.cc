@@ -234,6 +234,12 @@ class StringReader : public atelier::obs::ObjectReader {
     return n;
   }
   uint64_t size() const override { return s_.size(); }
+  atelier::obs::ObjectInfo info() const override {
+    atelier::obs::ObjectInfo info;
+    info.size = s_.size();
+    return info;
+  }
+  void seek(uint64_t offset) override { pos_ = std::min<size_t>(offset, s_.size()); }
 
  private:
   std::string s_;
