@@ -14,11 +14,14 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/xattr.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -547,6 +550,231 @@ TEST_P(ObjectStoreContract, ScannerAtHandGivesTheContentNowOrLater) {
   }
 }
 
+// ------------------------------------------------------------ writers, metadata, copies
+
+namespace {
+// A writer's whole content, given in pieces of `piece` bytes.
+ObjectInfo write_all(ObjectStore& store, const ObsPath& p, const std::string& data, const PutOptions& o = {},
+                     size_t piece = 7) {
+  auto w = store.writer(p, o);
+  for (size_t off = 0; off < data.size(); off += piece) w->write(data.data() + off, std::min(piece, data.size() - off));
+  return w->commit();
+}
+const std::map<std::string, std::string> kMeta = {{"author", "ann"}, {"camera", "\xe7\x8c\xab 7"}, {"empty", ""}};
+}  // namespace
+
+TEST_P(ObjectStoreContract, AWriterShowsNothingBeforeCommit) {
+  put("w/obj", "old");
+  auto w = store->writer(P("w/obj"), {});
+  w->write("new ", 4);
+  auto fresh = store->writer(P("w/fresh"), {});
+  fresh->write("x", 1);
+  // Neither the new content nor the new object is there yet.
+  EXPECT_EQ(store->get_all(P("w/obj")), "old");
+  EXPECT_FALSE(store->head(P("w/fresh")));
+  EXPECT_EQ(keys(store->list("bkt", "", "", "", 100)), V({"w/obj"}));
+  w->write("content", 7);
+  ObjectInfo info = w->commit();
+  EXPECT_EQ(info.key, "w/obj");
+  EXPECT_EQ(info.size, 11u);
+  EXPECT_EQ(info.etag, atelier::crypto::md5_hex("new content"));
+  EXPECT_EQ(store->get_all(P("w/obj")), "new content");
+  EXPECT_EQ(fresh->commit().size, 1u);
+  EXPECT_EQ(keys(store->list("bkt", "", "", "", 100)), V({"w/fresh", "w/obj"}));
+  // Done: a second commit or write is refused.
+  EXPECT_THROW(w->commit(), std::runtime_error);
+  EXPECT_THROW(w->write("x", 1), std::runtime_error);
+}
+
+TEST_P(ObjectStoreContract, AWriterDestroyedWithoutCommitLeavesNothing) {
+  put("keep", "old");
+  {
+    auto w = store->writer(P("keep"), {});
+    w->write("replacement", 11);
+  }
+  {
+    auto w = store->writer(P("new/deep/obj"), {});  // its folders did not exist
+    w->write(std::string(100000, 'z').data(), 100000);
+  }
+  store->writer(P("never-written"), {});
+  EXPECT_EQ(store->get_all(P("keep")), "old");
+  EXPECT_FALSE(store->head(P("new/deep/obj")));
+  EXPECT_FALSE(store->head(P("new/")));
+  EXPECT_FALSE(store->head(P("never-written")));
+  EXPECT_EQ(keys(store->list("bkt", "", "", "", 100)), V({"keep"}));  // no folder marker either
+}
+
+TEST_P(ObjectStoreContract, WriterErrors) {
+  EXPECT_API_ERROR(store->writer(ObsPath{"nobucket", "k"}, {}), 404, "ModelArts.0015");
+  EXPECT_API_ERROR(store->writer(P("dir/"), {}), 400, "ModelArts.0101");  // a folder is no object
+  EXPECT_API_ERROR(store->writer(P(""), {}), 400, "ModelArts.0101");
+  EXPECT_API_ERROR(store->writer(P("a/../b"), {}), 400, "ModelArts.0101");
+  PutOptions big;
+  big.metadata["big"] = std::string(3000, 'm');  // over 2 KiB
+  EXPECT_API_ERROR(store->writer(P("k"), big), 400, "MetadataTooLarge");
+  EXPECT_TRUE(store->list("bkt", "", "", "", 100).objects.empty());
+}
+
+TEST_P(ObjectStoreContract, AContentMd5MismatchIsBadDigestAndLeavesNothing) {
+  put("k", "old");
+  PutOptions o;
+  o.expect_md5 = atelier::crypto::md5_hex("something else");
+  for (const char* key : {"k", "new"}) {
+    auto w = store->writer(P(key), o);
+    w->write("hello", 5);
+    EXPECT_API_ERROR(w->commit(), 400, "BadDigest");
+    EXPECT_THROW(w->commit(), std::runtime_error);  // nothing left to commit
+  }
+  EXPECT_EQ(store->get_all(P("k")), "old");
+  EXPECT_FALSE(store->head(P("new")));
+  EXPECT_EQ(keys(store->list("bkt", "", "", "", 100)), V({"k"}));
+  // The right digest, in either case of hex, is accepted.
+  o.expect_md5 = "5D41402ABC4B2A76B9719D911017C592";  // md5("hello")
+  EXPECT_EQ(write_all(*store, P("new"), "hello", o).etag, "5d41402abc4b2a76b9719d911017c592");
+  EXPECT_EQ(store->get_all(P("new")), "hello");
+}
+
+TEST_P(ObjectStoreContract, ContentTypeAndMetadataComeBackFromHeadAndReader) {
+  PutOptions o;
+  o.content_type = "image/jpeg";
+  o.metadata = kMeta;
+  ObjectInfo put_info = write_all(*store, P("img/cat.jpg"), "JFIF data", o);
+  EXPECT_EQ(put_info.content_type, "image/jpeg");
+  EXPECT_EQ(put_info.metadata, kMeta);
+  auto h = store->head(P("img/cat.jpg"));
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->etag, atelier::crypto::md5_hex("JFIF data"));
+  EXPECT_EQ(h->content_type, "image/jpeg");
+  EXPECT_EQ(h->metadata, kMeta);
+  EXPECT_EQ(h->size, 9u);
+  auto r = store->get(P("img/cat.jpg"));
+  ASSERT_TRUE(r);
+  ObjectInfo ri = r->info();
+  EXPECT_EQ(ri.key, "img/cat.jpg");
+  EXPECT_EQ(ri.size, 9u);
+  EXPECT_EQ(ri.mtime_ms, h->mtime_ms);
+  EXPECT_EQ(ri.etag, h->etag);
+  EXPECT_EQ(ri.content_type, "image/jpeg");
+  EXPECT_EQ(ri.metadata, kMeta);
+  // The reader keeps the version it opened; a put replaces content and metadata.
+  put("img/cat.jpg", "plain");
+  EXPECT_EQ(r->info().content_type, "image/jpeg");
+  h = store->head(P("img/cat.jpg"));
+  EXPECT_EQ(h->etag, atelier::crypto::md5_hex("plain"));
+  EXPECT_EQ(h->content_type, "");
+  EXPECT_TRUE(h->metadata.empty());
+}
+
+TEST_P(ObjectStoreContract, ListGivesEtags) {
+  put("a", "alpha");
+  write_all(*store, P("d/b"), "beta", PutOptions{"text/plain", kMeta, ""});
+  store->put(P("m/"), "");
+  auto r = store->list("bkt", "", "", "", 100);
+  ASSERT_EQ(keys(r), V({"a", "d/b", "m/"}));
+  EXPECT_EQ(r.objects[0].etag, atelier::crypto::md5_hex("alpha"));
+  EXPECT_EQ(r.objects[1].etag, atelier::crypto::md5_hex("beta"));
+  EXPECT_EQ(r.objects[1].size, 4u);
+  EXPECT_EQ(r.objects[2].etag, atelier::crypto::md5_hex(""));  // a folder marker
+}
+
+TEST_P(ObjectStoreContract, ReaderSeeks) {
+  std::string data;
+  for (int i = 0; i < 100000; ++i) data.push_back(char('a' + i % 26));
+  put("big", data);
+  auto r = store->get(P("big"));
+  ASSERT_TRUE(r);
+  auto rest = [&] {
+    std::string out;
+    char buf[8192];
+    while (size_t n = r->read(buf, sizeof buf)) out.append(buf, n);
+    return out;
+  };
+  r->seek(99990);
+  EXPECT_EQ(rest(), data.substr(99990));
+  r->seek(0);
+  EXPECT_EQ(rest(), data);
+  r->seek(12345);
+  char four[4];
+  ASSERT_EQ(r->read(four, 4), 4u);
+  EXPECT_EQ(std::string(four, 4), data.substr(12345, 4));
+  r->seek(data.size());
+  EXPECT_EQ(rest(), "");
+  EXPECT_ANY_THROW(r->seek(data.size() + 1));
+}
+
+TEST_P(ObjectStoreContract, CopyKeepsOrReplacesMetadata) {
+  std::string data(300000, 'c');
+  data += "tail";
+  PutOptions o{"application/x-model", kMeta, ""};
+  ObjectInfo src = write_all(*store, P("src/model.bin"), data, o, 65536);
+  // Kept: the source's content type and metadata.
+  auto kept = store->copy(P("src/model.bin"), P("dst/kept.bin"), std::nullopt);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->key, "dst/kept.bin");
+  EXPECT_EQ(kept->size, data.size());
+  EXPECT_EQ(kept->etag, src.etag);
+  EXPECT_EQ(kept->content_type, "application/x-model");
+  EXPECT_EQ(kept->metadata, kMeta);
+  EXPECT_EQ(store->get_all(P("dst/kept.bin")), data);
+  auto h = store->head(P("dst/kept.bin"));
+  EXPECT_EQ(h->etag, src.etag);
+  EXPECT_EQ(h->content_type, "application/x-model");
+  EXPECT_EQ(h->metadata, kMeta);
+  // Replaced.
+  PutOptions repl{"text/plain", {{"new", "1"}}, ""};
+  auto replaced = store->copy(P("src/model.bin"), P("dst/replaced.bin"), repl);
+  ASSERT_TRUE(replaced);
+  h = store->head(P("dst/replaced.bin"));
+  EXPECT_EQ(h->etag, src.etag);
+  EXPECT_EQ(h->content_type, "text/plain");
+  EXPECT_EQ(h->metadata, repl.metadata);
+  EXPECT_EQ(store->get_all(P("dst/replaced.bin")), data);
+  // Onto itself with new metadata: the way metadata is updated.
+  auto self = store->copy(P("src/model.bin"), P("src/model.bin"), PutOptions{"", {{"v", "2"}}, ""});
+  ASSERT_TRUE(self);
+  h = store->head(P("src/model.bin"));
+  EXPECT_EQ(h->etag, src.etag);
+  EXPECT_EQ(h->content_type, "");
+  EXPECT_EQ(h->metadata, (std::map<std::string, std::string>{{"v", "2"}}));
+  EXPECT_EQ(store->get_all(P("src/model.bin")), data);
+  // Over an existing object, and of an empty one.
+  put("empty", "");
+  ASSERT_TRUE(store->copy(P("empty"), P("dst/kept.bin"), std::nullopt));
+  EXPECT_EQ(store->get_all(P("dst/kept.bin")), "");
+  EXPECT_EQ(store->head(P("dst/kept.bin"))->etag, atelier::crypto::md5_hex(""));
+  // Nothing to copy.
+  EXPECT_FALSE(store->copy(P("missing"), P("dst/x"), std::nullopt));
+  EXPECT_FALSE(store->copy(P("src/"), P("dst/x"), std::nullopt));  // a folder
+  EXPECT_FALSE(store->copy(ObsPath{"nobucket", "k"}, P("dst/x"), std::nullopt));
+  EXPECT_FALSE(store->head(P("dst/x")));
+  EXPECT_API_ERROR(store->copy(P("empty"), P("dst/"), std::nullopt), 400, "ModelArts.0101");
+  EXPECT_API_ERROR(store->copy(P("empty"), ObsPath{"nobucket", "k"}, std::nullopt), 404, "ModelArts.0015");
+  EXPECT_EQ(keys(store->list("bkt", "", "", "", 100)),
+            V({"dst/kept.bin", "dst/replaced.bin", "empty", "src/model.bin"}));
+}
+
+// ObjectStore::copy's own implementation, through get() and writer(), for
+// backends that have no copy of their own: it must agree with the backend's.
+TEST_P(ObjectStoreContract, TheGenericCopyAgrees) {
+  std::string data(200000, 'g');
+  ObjectInfo src = write_all(*store, P("src"), data, PutOptions{"text/csv", kMeta, ""}, 65536);
+  auto kept = store->ObjectStore::copy(P("src"), P("kept"), std::nullopt);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->etag, src.etag);
+  EXPECT_EQ(kept->content_type, "text/csv");
+  EXPECT_EQ(kept->metadata, kMeta);
+  EXPECT_EQ(store->get_all(P("kept")), data);
+  auto self = store->ObjectStore::copy(P("src"), P("src"), PutOptions{"text/plain", {}, ""});
+  ASSERT_TRUE(self);
+  auto h = store->head(P("src"));
+  EXPECT_EQ(h->etag, src.etag);
+  EXPECT_EQ(h->content_type, "text/plain");
+  EXPECT_TRUE(h->metadata.empty());
+  EXPECT_EQ(store->get_all(P("src")), data);
+  EXPECT_FALSE(store->ObjectStore::copy(P("missing"), P("x"), std::nullopt));
+  EXPECT_FALSE(store->head(P("x")));
+}
+
 // ============================================================ the local folder only
 
 TEST_F(LocalStore, ABucketIsAFolderUnderTheRoot) {
@@ -555,12 +783,107 @@ TEST_F(LocalStore, ABucketIsAFolderUnderTheRoot) {
   EXPECT_EQ(store->buckets(), V({"bkt"}));
 }
 
-// head() does not read the object, so it has no ETag to give (put reports it).
-TEST_F(LocalStore, HeadLeavesTheEtagEmpty) {
-  put("dir/hello.txt", "hello");
-  auto h = store->head(P("dir/hello.txt"));
-  ASSERT_TRUE(h);
-  EXPECT_EQ(h->etag, "");
+// The ETag, content type and metadata are attributes of the object's file
+// (user.atelier.*), so a file written past the store has none: its ETag is
+// unknown until a copy reads it.
+TEST_F(LocalStore, AFileWrittenPastTheStoreHasNoEtag) {
+  put("stored.txt", "hello");
+  char etag[64] = {};
+  ASSERT_EQ(::getxattr((fs::path(root) / "bkt" / "stored.txt").c_str(), "user.atelier.etag", etag, sizeof etag), 32);
+  EXPECT_STREQ(etag, "5d41402abc4b2a76b9719d911017c592");
+  std::ofstream(fs::path(root) / "bkt" / "by-hand.txt") << "hello";
+  EXPECT_EQ(store->head(P("by-hand.txt"))->etag, "");
+  EXPECT_EQ(store->get(P("by-hand.txt"))->info().etag, "");
+  auto r = store->list("bkt", "", "", "", 100);
+  ASSERT_EQ(keys(r), V({"by-hand.txt", "stored.txt"}));
+  EXPECT_EQ(r.objects[0].etag, "");
+  EXPECT_EQ(r.objects[1].etag, "5d41402abc4b2a76b9719d911017c592");
+  auto c = store->copy(P("by-hand.txt"), P("copied.txt"), std::nullopt);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->etag, "5d41402abc4b2a76b9719d911017c592");
+  EXPECT_EQ(store->head(P("copied.txt"))->etag, "5d41402abc4b2a76b9719d911017c592");
+}
+
+// Uploads given up (destroyed writers, wrong digests, failed sources) leave
+// no file in the bucket's folder nor in .tmp, and no folder made for them.
+TEST_F(LocalStore, UploadsGivenUpLeaveNoFiles) {
+  put("keep", "old");
+  {
+    auto w = store->writer(P("a/b/c/obj"), {});
+    w->write("partial", 7);
+  }
+  {
+    auto w = store->writer(P("keep"), {});
+    w->write("partial", 7);
+  }
+  PutOptions o;
+  o.expect_md5 = atelier::crypto::md5_hex("other");
+  auto w = store->writer(P("new/x"), o);
+  w->write("data", 4);
+  EXPECT_API_ERROR(w->commit(), 400, "BadDigest");
+  EXPECT_THROW(store->put(P("d/k"), [](char*, size_t) -> size_t { throw std::runtime_error("client went away"); }),
+               std::runtime_error);
+  std::vector<std::string> left;
+  for (auto& e : fs::recursive_directory_iterator(root)) left.push_back(fs::relative(e.path(), root).string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, V({".tmp", "bkt", "bkt/keep"}));
+  EXPECT_EQ(store->get_all(P("keep")), "old");
+}
+
+// A folder emptied by a removal goes (S3 has no folders), also while an
+// upload into it is under way: the upload makes it again when it commits.
+TEST_F(LocalStore, AFolderRemovedWhileAnUploadIsUnderWayIsMadeAgain) {
+  put("d/other", "x");
+  auto w = store->writer(P("d/obj"), {});
+  w->write("content", 7);
+  EXPECT_TRUE(store->remove(P("d/other")));
+  ASSERT_FALSE(fs::exists(fs::path(root) / "bkt" / "d"));
+  EXPECT_EQ(w->commit().size, 7u);
+  EXPECT_EQ(store->get_all(P("d/obj")), "content");
+}
+
+// A full disk: the write that meets it throws a 503, and the partial file
+// goes at once. Proven on a tmpfs of 1 MiB (mounting takes CAP_SYS_ADMIN).
+TEST(LocalStoreOnAFullDisk, Is503AndLeavesNothing) {
+  TempDir mnt;
+  if (::mount("tmpfs", mnt.str().c_str(), "tmpfs", 0, "size=1m") != 0)
+    GTEST_SKIP() << "cannot mount a small tmpfs here: " << std::strerror(errno);
+  struct Unmount {
+    std::string at;
+    ~Unmount() { ::umount2(at.c_str(), MNT_DETACH); }
+  } unmount{mnt.str()};
+  auto store = open_local_store(mnt.file("data"));
+  store->create_bucket("bkt");
+  auto P = [](const std::string& key) { return ObsPath{"bkt", key}; };
+  store->put(P("keep"), "kept");
+  const std::string mib(1 << 20, 'f');
+  auto w = store->writer(P("dir/big"), {});
+  auto e = api_error([&] {
+    w->write(mib.data(), mib.size());
+    w->write(mib.data(), mib.size());
+  });
+  ASSERT_TRUE(e) << "2 MiB written to a 1 MiB disk";
+  EXPECT_EQ(e->status(), 503);
+  EXPECT_EQ(e->code(), "InsufficientStorage");
+  EXPECT_NE(std::string(e->what()).find("no space left"), std::string::npos) << e->what();
+  EXPECT_THROW(w->commit(), std::runtime_error);  // given up: nothing to commit
+  EXPECT_API_ERROR(store->put(P("big"), mib + mib), 503, "InsufficientStorage");
+  const std::string most(600 << 10, 'h');  // fits once, not twice
+  store->put(P("most"), most);
+  EXPECT_API_ERROR(store->copy(P("most"), P("most-copy"), std::nullopt), 503, "InsufficientStorage");
+  // Nothing left of the failures: no object, no file, no folder; and their
+  // space is back (the writer still exists, its file is gone).
+  std::vector<std::string> listed;
+  for (auto& o : store->list("bkt", "", "", "", 100).objects) listed.push_back(o.key);
+  EXPECT_EQ(listed, V({"keep", "most"}));
+  std::vector<std::string> left;
+  for (auto& f : fs::recursive_directory_iterator(mnt.path() / "data")) left.push_back(fs::relative(f.path(), mnt.path() / "data").string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, V({".tmp", "bkt", "bkt/keep", "bkt/most"}));
+  EXPECT_TRUE(store->remove(P("most")));
+  EXPECT_EQ(store->put(P("again"), std::string(900 << 10, 'a')).size, 900u << 10);
+  w.reset();
+  store.reset();
 }
 
 // Folders exist only for objects (S3 has no real folders): the folders a
