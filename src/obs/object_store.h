@@ -56,6 +56,9 @@ struct PutOptions {
   // Hex MD5 the content must have (a client's Content-MD5): a mismatch
   // discards the upload with ApiError 400 "BadDigest".
   std::string expect_md5;
+  // When set, the etag recorded (and reported by commit, head and readers'
+  // info) instead of the content's MD5: an object assembled from parts.
+  std::string etag;
 };
 
 // A failed write for lack of space: 503, nothing left behind.
