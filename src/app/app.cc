@@ -15,6 +15,7 @@
 #include "iam/routes.h"
 #include "labeling/labeling.h"
 #include "models/models.h"
+#include "obs/multipart.h"
 #include "training/samples.h"
 #include "training/visualization.h"
 
@@ -88,6 +89,7 @@ void App::open_stores(bool memory) {
   db_->migrate(notebooks::Service::migrations());
   db_->migrate(labeling::migrations());
   db_->migrate(obs::Buckets::migrations());
+  db_->migrate(obs::Multipart::migrations());
   objects_ = obs::open_store(obs_url);
 }
 
