@@ -18,6 +18,23 @@ ApiError refuse(const http::Context& ctx, int status, const char* ma_code, const
 }
 }  // namespace
 
+// The checks every caller passes whatever its credentials: an enabled user
+// of an enabled account, using the access its user allows; then the caller
+// is known to the context.
+void Gate::admit_user(http::Context& ctx, const UserRecord& user, bool session) {
+  if (!user.enabled || !user.domain_enabled) throw refuse(ctx, 403, "ModelArts.0108", "IAM.0082", "The user " + user.name + " is disabled.");
+  // A browser session is console access; everything else is programmatic.
+  if (!session && user.access_mode == "console")
+    throw refuse(ctx, 403, "ModelArts.0108", "IAM.0081", "This user only supports console access, not programmatic access.");
+  if (session && user.access_mode == "programmatic")
+    throw refuse(ctx, 403, "ModelArts.0108", "IAM.0081", "This user only supports programmatic access, not console access.");
+  ctx.caller.user_id = user.id;
+  ctx.caller.user_name = user.name;
+  ctx.caller.domain_id = user.domain_id;
+  ctx.caller.domain_name = user.domain_name;
+  ctx.caller.is_owner = user.is_owner;
+}
+
 std::shared_ptr<const UserRecord> Gate::authenticate(http::Context& ctx, std::shared_ptr<const TokenInfo>& token_out) {
   const auto& h = ctx.req.headers;
   std::shared_ptr<const UserRecord> userp;
@@ -66,18 +83,7 @@ std::shared_ptr<const UserRecord> Gate::authenticate(http::Context& ctx, std::sh
     throw refuse(ctx, 401, "ModelArts.0201", "IAM.0001",
                  "The request you have made requires authentication: send X-Auth-Token or an SDK-HMAC-SHA256 Authorization header.");
   }
-  const UserRecord& user = *userp;
-  if (!user.enabled || !user.domain_enabled) throw refuse(ctx, 403, "ModelArts.0108", "IAM.0082", "The user " + user.name + " is disabled.");
-  // A browser session is console access; everything else is programmatic.
-  if (session.empty() && user.access_mode == "console")
-    throw refuse(ctx, 403, "ModelArts.0108", "IAM.0081", "This user only supports console access, not programmatic access.");
-  if (!session.empty() && user.access_mode == "programmatic")
-    throw refuse(ctx, 403, "ModelArts.0108", "IAM.0081", "This user only supports programmatic access, not console access.");
-  ctx.caller.user_id = user.id;
-  ctx.caller.user_name = user.name;
-  ctx.caller.domain_id = user.domain_id;
-  ctx.caller.domain_name = user.domain_name;
-  ctx.caller.is_owner = user.is_owner;
+  admit_user(ctx, *userp, !session.empty());
   return userp;
 }
 
@@ -121,6 +127,17 @@ void Gate::check_object_paths(http::Context& ctx) {
     buckets_.admit(ctx.caller.domain_id, p->bucket, write ? obs::Buckets::Use::kWrite : obs::Buckets::Use::kRead, field);
   };
   for (const auto& f : ctx.route.object_paths) {
+    auto use = f.write ? obs::Buckets::Use::kWrite : obs::Buckets::Use::kRead;
+    if (f.where.starts_with("{")) {  // a path parameter that is a bucket name
+      std::string name = f.where.substr(1, f.where.size() - 2);
+      if (!ctx.param(name).empty()) buckets_.admit(ctx.caller.domain_id, ctx.param(name), use, name);
+      continue;
+    }
+    if (f.where.starts_with("^")) {  // a header whose value is a path
+      std::string name = f.where.substr(1);
+      if (ctx.req.headers.has(name)) check(ctx.req.headers.get(name), name, f.write);
+      continue;
+    }
     if (f.where.starts_with("?")) {
       std::string name = f.where.substr(1);
       for (auto& [k, v] : ctx.req.query())
@@ -132,10 +149,28 @@ void Gate::check_object_paths(http::Context& ctx) {
   }
 }
 
+void Gate::admit_signed(http::Context& ctx, const std::string& access_key) {
+  auto key = iam_.access_key(access_key);
+  if (!key || key->status != "active") throw ApiError(403, "IAM.1107", "The access key " + access_key + " is not active.");
+  auto user = iam_.user_by_id(key->user_id);
+  if (!user) throw ApiError(403, "IAM.1106", "The user of access key " + access_key + " cannot be found.");
+  ctx.caller.auth_method = "aksk";
+  ctx.caller.access_key = key->access;
+  admit_user(ctx, *user, false);
+  int64_t now = clock::now_ms();
+  if (now - key->last_use_at > 60000) iam_.touch_access_key(key->access, now);  // at most once a minute
+  authorize(ctx, *user, nullptr);
+  if (ctx.route.restrict) ctx.route.restrict(ctx);
+  if (!ctx.route.object_paths.empty()) check_object_paths(ctx);
+}
+
 void Gate::authorize(http::Context& ctx) {
   std::shared_ptr<const TokenInfo> token;
   auto userp = authenticate(ctx, token);
-  const UserRecord& user = *userp;
+  authorize(ctx, *userp, token.get());
+}
+
+void Gate::authorize(http::Context& ctx, const UserRecord& user, const TokenInfo* token) {
   const auto& route = ctx.route;
   const auto& h = ctx.req.headers;
   // X-Domain-Id (IAM SDK GlobalCredentials) must name the caller's account.
