@@ -100,8 +100,12 @@ struct Response {
 class BodySink {
  public:
   virtual ~BodySink() = default;
-  // Throws to refuse the rest: the request gets a 500 and abort() follows.
+  // Throws to refuse the rest: the request gets refused() (a 500 when that
+  // is empty), the connection closes, and abort() follows.
   virtual void write(const char* data, size_t n) = 0;
+  // After write() threw: the answer the client gets (the sink words its
+  // own refusals, a full disk or a bad signature); empty for a plain 500.
+  virtual std::optional<Response> refused() { return std::nullopt; }
   // The answer to the request; a throw becomes a 500.
   virtual Response finish() = 0;
   // Releases whatever the partial body left behind (a temporary file, say).

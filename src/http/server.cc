@@ -419,16 +419,21 @@ class Session : public std::enable_shared_from_this<Session> {
     send(std::move(*req_), std::move(out), keep_alive, version);
   }
 
-  // A sink that refuses the rest of the body: 500, and the connection closes
+  // A sink that refuses the rest of the body: its refusal (else a 500), and the connection closes
   // (the rest of the body is still on its way).
   void sink_failed(const std::string& what) {
-    spdlog::error("request {}: the body's sink failed: {}", req_->request_id, what);
+    std::optional<Response> out;
+    try {
+      out = sink_->refused();
+    } catch (const std::exception&) {
+    }
+    if (!out) spdlog::error("request {}: the body's sink failed: {}", req_->request_id, what);
     end_sink(what);
     timer_.cancel();
     linger_ = true;
     unsigned version = stream_parser_->get().version();
     auto rid = req_->request_id;
-    send(std::move(*req_), internal_error(rid), false, version);
+    send(std::move(*req_), out ? std::move(*out) : internal_error(rid), false, version);
   }
 
   // Tells the sink, if any, that its body will not come whole.
@@ -526,7 +531,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (out.status == 204 || out.status == 304) {
       // No body and, per RFC 9110, no Content-Length either.
     } else if (out.head_only) {
-      res->content_length(out.body.size());
+      res->content_length(out.content_length ? *out.content_length : out.body.size());
     } else {
       res->body() = std::move(out.body);
       res->prepare_payload();
