@@ -50,6 +50,18 @@ std::vector<Buckets::Entry> Buckets::list() {
   return out;
 }
 
+std::vector<Buckets::Entry> Buckets::owned_by(const std::string& domain) {
+  std::vector<Entry> out;
+  for (auto& r : db_.query("SELECT bucket, domain_id, since FROM bucket_owners WHERE domain_id = ? ORDER BY bucket",
+                           {domain}))
+    out.push_back({r.str("bucket"), r.str("domain_id"), r.i64("since")});
+  return out;
+}
+
+void Buckets::release(const std::string& bucket, const std::string& domain) {
+  db_.exec("DELETE FROM bucket_owners WHERE bucket = ? AND domain_id = ?", {bucket, domain});
+}
+
 bool BucketScope::allows(const std::string& bucket, Buckets::Use use) {
   std::lock_guard<std::mutex> l(mu_);
   auto [it, fresh] = known_.try_emplace({bucket, use}, false);

@@ -48,6 +48,10 @@ class Buckets {
     int64_t since_ms = 0;
   };
   std::vector<Entry> list();
+  // The buckets `domain` owns, by name.
+  std::vector<Entry> owned_by(const std::string& domain);
+  // Frees the name of a deleted bucket, if `domain` owns it.
+  void release(const std::string& bucket, const std::string& domain);
 
  private:
   store::Database& db_;

@@ -212,6 +212,16 @@ class LocalStore : public ObjectStore {
     return valid_bucket(bucket) && fs::is_directory(root_ / bucket);
   }
 
+  // rmdir removes only an empty folder: a bucket holding any object or
+  // folder marker stays.
+  bool remove_bucket(const std::string& bucket) override {
+    if (!valid_bucket(bucket)) return false;
+    struct stat st {};
+    fs::path dir = root_ / bucket;
+    if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return false;
+    return ::rmdir(dir.c_str()) == 0;
+  }
+
   std::vector<std::string> buckets() override {
     std::vector<std::string> out;
     for (auto& e : fs::directory_iterator(root_))
@@ -826,6 +836,7 @@ ObjectInfo LocalWriter::commit() {
     discard();
     throw ApiError(400, "BadDigest", "The Content-MD5 you specified did not match what was received.");
   }
+  if (!o_.etag.empty()) etag = o_.etag;  // an object assembled from parts keeps S3's etag of them
   struct stat st {};
   try {
     record_attrs(etag);

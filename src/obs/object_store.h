@@ -138,6 +138,8 @@ class ObjectStore {
   virtual ~ObjectStore() = default;
   virtual void create_bucket(const std::string& bucket) = 0;  // idempotent
   virtual bool bucket_exists(const std::string& bucket) = 0;
+  // Removes an empty bucket; false when it holds anything (or is absent).
+  virtual bool remove_bucket(const std::string& bucket) = 0;
   // Every bucket, in byte order.
   virtual std::vector<std::string> buckets() = 0;
   // When a put is durable: before it returns (kNow), or at the next sync()
