@@ -15,6 +15,7 @@ DEBS=(
   libgtest-dev googletest
   python3-requests python3-pytest   # black-box API tests (/usr/bin/python3)
   python3-botocore                  # tests/unit/s3_vectors.py: requests signed by the real AWS client code
+  python3-boto3                     # tests/api: the object endpoint used by the AWS SDK for Python
   wrk                               # bench/
   bubblewrap                        # the local runner's sandbox (src/runtime)
   slurm-wlm munge                   # the Slurm runner's tests start a one-node cluster (scripts/slurm.sh)

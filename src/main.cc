@@ -19,9 +19,10 @@ namespace {
 // What the command line says: the options of every command, and the
 // subcommands to tell which one was chosen.
 struct CommandLine {
-  std::string config_file, listen, data_dir;
+  std::string config_file, listen, obs_listen, data_dir;
   CLI::App* serve = nullptr;
   CLI::App* routes = nullptr;
+  bool object_routes = false;
   app::AdminCommand admin;
   std::map<const CLI::App*, app::AdminCommand::Kind> admin_kinds;
   CLI::App* bucket_owner = nullptr;
@@ -36,9 +37,11 @@ struct CommandLine {
 void add_server_commands(CLI::App& cli, CommandLine& c) {
   c.serve = cli.add_subcommand("serve", "Run the server");
   c.serve->add_option("--listen", c.listen, "HOST:PORT (env ATELIER_LISTEN)");
+  c.serve->add_option("--obs-listen", c.obs_listen, "HOST:PORT of the S3/OBS object endpoint (env ATELIER_OBS_LISTEN)");
   c.serve->add_option("--data-dir", c.data_dir, "data directory (env ATELIER_DATA_DIR)");
   c.serve->add_option("--config", c.config_file, "JSON config file");
   c.routes = cli.add_subcommand("routes", "Print the route table as JSON");
+  c.routes->add_flag("--object-endpoint", c.object_routes, "the object endpoint's operations (S3/OBS) instead");
 }
 
 // `admin` and its subcommands for accounts, users, groups and calls.
@@ -120,6 +123,7 @@ app::Config load_config(const CommandLine& c) {
   if (!c.config_file.empty()) cfg.load_file(c.config_file);
   cfg.load_env();
   if (!c.listen.empty()) cfg.listen = c.listen;
+  if (!c.obs_listen.empty()) cfg.obs_listen = c.obs_listen;
   if (!c.data_dir.empty()) cfg.data_dir = c.data_dir;
   return cfg;
 }
@@ -149,7 +153,7 @@ int main(int argc, char** argv) {
   try {
     app::Config cfg = load_config(c);
     if (*c.serve) return app::serve(cfg);
-    if (*c.routes) return app::print_routes(cfg);
+    if (*c.routes) return app::print_routes(cfg, c.object_routes);
     return app::admin(cfg, admin_command(c));
   } catch (const ApiError& e) {
     std::cerr << "atelier: " << e.code() << ": " << e.what() << std::endl;

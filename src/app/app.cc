@@ -10,6 +10,7 @@
 
 #include "app/bucket_owners.h"
 #include "app/object_paths.h"
+#include "common/clock.h"
 #include "common/crypto.h"
 #include "data/data.h"
 #include "iam/routes.h"
@@ -68,6 +69,7 @@ App::App(Config cfg, bool memory) : cfg_(std::move(cfg)) {
   add_training(lo, memory);
   add_notebooks(lo, memory);
   declare_object_paths(*router_);
+  add_object_endpoint(memory);
 }
 
 void App::open_stores(bool memory) {
@@ -179,6 +181,42 @@ void App::add_notebooks(const runtime::LocalOptions& lo, bool memory) {
   router_->add(notebooks_->routes());
 }
 
-App::~App() = default;
+void App::add_object_endpoint(bool memory) {
+  fs::path spool = fs::path(memory ? fs::temp_directory_path().string() : cfg_.data_dir) /
+                   (memory ? "atelier-routes-uploads" : "uploads");
+  multipart_ = std::make_unique<obs::Multipart>(*db_, *objects_, spool.string());
+  s3::EndpointOptions eo;
+  eo.region = cfg_.region;
+  eo.domain = cfg_.obs_domain;
+  eo.max_skew_ms = cfg_.max_clock_skew_s * 1000;
+  object_endpoint_ = std::make_unique<s3::Endpoint>(
+      s3::Services{*iam_, *gate_, *buckets_, *objects_, *multipart_}, eo);
+}
+
+void App::start_janitor() {
+  janitor_ = std::thread([this] {
+    std::unique_lock<std::mutex> l(janitor_mu_);
+    while (!stopping_) {
+      l.unlock();
+      try {
+        size_t n = multipart_->clean(clock::now_ms() - cfg_.obs_upload_expiry_s * 1000);
+        if (n) spdlog::info(R"({{"event":"uploads_expired","count":{}}})", n);
+      } catch (const std::exception& e) {
+        spdlog::warn("cleaning expired multipart uploads failed: {}", e.what());
+      }
+      l.lock();
+      janitor_cv_.wait_for(l, std::chrono::hours(1), [this] { return stopping_; });
+    }
+  });
+}
+
+App::~App() {
+  {
+    std::lock_guard<std::mutex> l(janitor_mu_);
+    stopping_ = true;
+  }
+  janitor_cv_.notify_all();
+  if (janitor_.joinable()) janitor_.join();
+}
 
 }  // namespace atelier::app

@@ -12,8 +12,9 @@ namespace atelier::app {
 // stops gracefully.
 int serve(Config cfg);
 
-// `atelier routes`: the route table as JSON on stdout (the authorization test walks it).
-int print_routes(const Config& cfg);
+// `atelier routes`: the route table as JSON on stdout (the authorization test
+// walks it); with `object_endpoint`, the object endpoint's operation table.
+int print_routes(const Config& cfg, bool object_endpoint = false);
 
 // `atelier metrics FILE...`: what the visualization viewer reads from
 // TensorBoard event files and JSON-lines metric files.

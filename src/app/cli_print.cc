@@ -12,10 +12,10 @@
 
 namespace atelier::app {
 
-int print_routes(const Config& cfg) {
+int print_routes(const Config& cfg, bool object_endpoint) {
   spdlog::set_level(spdlog::level::warn);
   App a(cfg, /*memory=*/true);
-  std::cout << a.router().describe().dump(1) << std::endl;
+  std::cout << (object_endpoint ? a.object_endpoint().describe() : a.router().describe()).dump(1) << std::endl;
   return 0;
 }
 

@@ -53,10 +53,17 @@ http::ServerOptions server_options(const Config& cfg, const std::string& host, u
   return so;
 }
 
-// Tells the person who started the server where it listens, the admin
+// Tells the person who started the server where it listens (the API and
+// the object endpoint), the admin
 // account's password when it was just made, and how to get a token.
-void print_welcome(const Config& cfg, const iam::Iam::Bootstrap& b, const std::string& endpoint) {
-  std::cout << "Atelier is listening on " << endpoint << "\n"
+void print_welcome(const Config& cfg, const iam::Iam::Bootstrap& b, const std::string& endpoint,
+                   const std::string& obs_endpoint) {
+  std::cout << "Atelier is listening on " << endpoint << "\n";
+  if (!obs_endpoint.empty())
+    std::cout << "  object storage (S3/OBS protocol, path style; sign with an access key of `atelier admin "
+                 "credential-create`): "
+              << obs_endpoint << "\n";
+  std::cout
             << "  data dir: " << cfg.data_dir << "   region/project: " << cfg.region << "\n"
             << "  account (domain): admin   user: admin   password: "
             << (b.created ? (b.password.empty() ? "(from ATELIER_ADMIN_PASSWORD)" : b.password + "   <- shown once, keep it")
@@ -89,10 +96,27 @@ int serve(Config cfg) {
   http::Server server(server_options(cfg, host, port), [&a](http::Request& r) { return a.router().handle(r); });
   server.start();
 
-  std::string endpoint = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                         std::to_string(server.port());
-  print_welcome(cfg, a.bootstrap(), endpoint);
-  spdlog::info(R"({{"event":"started","listen":"{}","pid":{}}})", endpoint, getpid());
+  auto url = [](const std::string& h, uint16_t p) {
+    return "http://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + std::to_string(p);
+  };
+  std::string endpoint = url(host, server.port());
+  // The object endpoint: its own listener, whose header hook admits an
+  // upload before its body is read.
+  std::unique_ptr<http::Server> objects;
+  std::string obs_endpoint;
+  if (!cfg.obs_listen.empty()) {
+    std::string ohost;
+    uint16_t oport;
+    Config::split_listen(cfg.obs_listen, "obs_listen", ohost, oport);
+    auto so = server_options(cfg, ohost, oport);
+    s3::Endpoint& ep = a.object_endpoint();
+    so.header_hook = [&ep](http::Request& r) { return ep.plan(r); };
+    objects = std::make_unique<http::Server>(so, [&ep](http::Request& r) { return ep.handle(r); });
+    objects->start();
+    obs_endpoint = url(ohost, objects->port());
+  }
+  print_welcome(cfg, a.bootstrap(), endpoint, obs_endpoint);
+  spdlog::info(R"({{"event":"started","listen":"{}","obs_listen":"{}","pid":{}}})", endpoint, obs_endpoint, getpid());
 
   // The watcher is the only thread that ends the server, so joining it is
   // waiting for the server to stop.
@@ -100,6 +124,7 @@ int serve(Config cfg) {
     int sig = 0;
     sigwait(&sigs, &sig);
     spdlog::info(R"({{"event":"stopping","signal":{}}})", sig);
+    if (objects) objects->stop();
     server.stop();
   });
   watcher.join();

@@ -26,7 +26,7 @@ int64_t to_int(const char* name, const std::string& v) {
 std::vector<Field> fields() {
 #define S(f) {#f, [](Config& c, const std::string& v) { c.f = v; }}
 #define I(f) {#f, [](Config& c, const std::string& v) { c.f = decltype(c.f)(to_int(#f, v)); }}
-  return {S(listen), S(data_dir), S(region), S(admin_password), S(master_key), S(database), S(object_store), S(log_level), S(log_file),
+  return {S(listen), S(obs_listen), S(obs_domain), I(obs_upload_expiry_s), S(data_dir), S(region), S(admin_password), S(master_key), S(database), S(object_store), S(log_level), S(log_file),
           I(threads), I(max_body_bytes), I(max_header_bytes), I(read_timeout_ms), I(idle_timeout_ms),
           I(max_connections), I(token_ttl_s), I(max_clock_skew_s), S(runner), S(slurm_partition), S(train_cores), I(train_memory_mb),
           S(train_network), S(train_sandbox), S(train_catalog), S(tensorboard),
@@ -58,13 +58,14 @@ void Config::load_env() {
   }
 }
 
-void Config::listen_parts(std::string& host, uint16_t& port) const {
+void Config::split_listen(const std::string& listen, const char* name, std::string& host, uint16_t& port) {
   auto colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0) throw std::runtime_error("listen must be HOST:PORT, got '" + listen + "'");
+  if (colon == std::string::npos || colon == 0)
+    throw std::runtime_error(std::string(name) + " must be HOST:PORT, got '" + listen + "'");
   host = listen.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  int64_t p = to_int("listen port", listen.substr(colon + 1));
-  if (p > 65535) throw std::runtime_error("listen port out of range");
+  int64_t p = to_int(name, listen.substr(colon + 1));
+  if (p > 65535) throw std::runtime_error(std::string(name) + ": port out of range");
   port = uint16_t(p);
 }
 

@@ -9,6 +9,11 @@ namespace atelier::app {
 
 struct Config {
   std::string listen = "127.0.0.1:8080";
+  // The object endpoint (S3/OBS protocol): HOST:PORT, or "" for none.
+  std::string obs_listen;
+  // Virtual-hosted style: <bucket>.<obs_domain> names a bucket; "" = path style only.
+  std::string obs_domain;
+  int64_t obs_upload_expiry_s = 7 * 86400;  // unfinished multipart uploads are aborted after this
   std::string data_dir = "./atelier-data";
   std::string region = "local";
   std::string admin_password;  // first start only; generated when empty
@@ -54,7 +59,8 @@ struct Config {
   // Applies every ATELIER_* variable that is set. Throws on a bad number.
   void load_env();
   // "host:port" split; throws std::runtime_error when malformed.
-  void listen_parts(std::string& host, uint16_t& port) const;
+  void listen_parts(std::string& host, uint16_t& port) const { split_listen(listen, "listen", host, port); }
+  static void split_listen(const std::string& value, const char* name, std::string& host, uint16_t& port);
 };
 
 }  // namespace atelier::app

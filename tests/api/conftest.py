@@ -70,14 +70,20 @@ class Server:
         self.domain_id = None
 
     def restart(self):
-        """A new process on this data dir, on a new port (stop the old one first)."""
+        """A new process on this data dir, on new ports (stop the old one first)."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self._start()
 
     def _start(self):
+        # The object endpoint (S3/OBS protocol) on a port of its own.
+        self.obs_port = free_port()
+        while self.obs_port == self.port:
+            self.obs_port = free_port()
+        self.obs_base = f"http://127.0.0.1:{self.obs_port}"
         self.proc = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir,
-                                      *self.args], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                      "--obs-listen", f"127.0.0.1:{self.obs_port}", *self.args], env=self.env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -190,6 +196,7 @@ def server():
     s.admin_token = tok
     s.project_id = body["project"]["id"]
     s.domain_id = body["user"]["domain"]["id"]
+    s.admin_user_id = body["user"]["id"]
     yield s
     s.cleanup()
 

@@ -1,0 +1,308 @@
+"""The object endpoint (S3/OBS protocol) driven by Debian's boto3: buckets,
+objects, listing, copy, multi-delete, multipart, presigned URLs, signatures,
+and the same store the ModelArts API sees."""
+import hashlib
+import io
+import os
+import time
+import urllib.parse
+
+import boto3
+import botocore
+import pytest
+import requests
+from botocore.config import Config
+
+from apihelpers import make_key
+from conftest import unique
+
+
+def client(server, ak, sk, **cfg):
+    return boto3.client("s3", endpoint_url=server.obs_base, aws_access_key_id=ak, aws_secret_access_key=sk,
+                        region_name="local",
+                        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4",
+                                      retries={"max_attempts": 1}, **cfg))
+
+
+@pytest.fixture(scope="module")
+def owner_key(server):
+    return make_key(server, {"X-Auth-Token": server.admin_token}, server.admin_user_id)
+
+
+@pytest.fixture(scope="module")
+def s3(server, owner_key):
+    return client(server, *owner_key)
+
+
+@pytest.fixture
+def bucket(s3):
+    name = unique("bk")
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def error_code(excinfo):
+    return excinfo.value.response["Error"]["Code"]
+
+
+def test_bucket_lifecycle(s3, server):
+    name = unique("bk")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "local"})
+    assert s3.head_bucket(Bucket=name)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] == "local"
+    assert name in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.create_bucket(Bucket=name)
+    assert error_code(e) == "BucketAlreadyOwnedByYou"
+    s3.put_object(Bucket=name, Key="a.txt", Body=b"x")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.delete_bucket(Bucket=name)
+    assert error_code(e) == "BucketNotEmpty"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    s3.delete_object(Bucket=name, Key="a.txt")
+    s3.delete_bucket(Bucket=name)
+    assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.head_bucket(Bucket=name)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_bucket_errors(s3):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.create_bucket(Bucket=unique("bk"), CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert error_code(e) == "InvalidLocationConstraint"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.list_objects_v2(Bucket=unique("nob"))
+    assert error_code(e) == "NoSuchBucket"
+    r = requests.get(s3.meta.endpoint_url + "/Bad_Bucket")
+    assert r.status_code == 400 and "<Code>InvalidBucketName</Code>" in r.text
+
+
+def test_put_get_head_with_metadata(s3, bucket):
+    body = os.urandom(100_000)
+    r = s3.put_object(Bucket=bucket, Key="dir/data.bin", Body=body, ContentType="application/x-test",
+                      Metadata={"Origin": "camera-7", "note": "a b"})
+    assert r["ETag"] == '"' + hashlib.md5(body).hexdigest() + '"'
+    got = s3.get_object(Bucket=bucket, Key="dir/data.bin")
+    assert got["Body"].read() == body
+    assert got["ContentType"] == "application/x-test"
+    assert got["Metadata"] == {"origin": "camera-7", "note": "a b"}
+    assert got["ETag"] == r["ETag"]
+    head = s3.head_object(Bucket=bucket, Key="dir/data.bin")
+    assert head["ContentLength"] == len(body) and head["Metadata"]["origin"] == "camera-7"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="dir/missing.bin")
+    assert error_code(e) == "NoSuchKey"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="dir/missing.bin")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_content_md5_is_checked(s3, bucket, server):
+    import base64
+    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="md5.txt", Body=b"content", ContentMD5=wrong)
+    assert error_code(e) == "BadDigest"
+    assert server.objects.get(f"/{bucket}/md5.txt") is None
+    right = base64.b64encode(hashlib.md5(b"content").digest()).decode()
+    s3.put_object(Bucket=bucket, Key="md5.txt", Body=b"content", ContentMD5=right)
+    assert server.objects.get(f"/{bucket}/md5.txt") == b"content"
+
+
+def test_range_conditions_and_overrides(s3, bucket, server, owner_key):
+    body = bytes(range(256)) * 4
+    etag = s3.put_object(Bucket=bucket, Key="r.bin", Body=body)["ETag"]
+    part = s3.get_object(Bucket=bucket, Key="r.bin", Range="bytes=10-19")
+    assert part["Body"].read() == body[10:20] and part["ContentRange"] == f"bytes 10-19/{len(body)}"
+    assert s3.get_object(Bucket=bucket, Key="r.bin", Range="bytes=-5")["Body"].read() == body[-5:]
+    assert s3.get_object(Bucket=bucket, Key="r.bin", Range="bytes=1000-")["Body"].read() == body[1000:]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="r.bin", Range=f"bytes={len(body)}-")
+    assert error_code(e) == "InvalidRange"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="r.bin", IfNoneMatch=etag)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="r.bin", IfMatch='"0000"')
+    assert error_code(e) == "PreconditionFailed"
+    assert s3.get_object(Bucket=bucket, Key="r.bin", IfMatch=etag)["Body"].read() == body
+    got = s3.get_object(Bucket=bucket, Key="r.bin", ResponseContentType="text/plain",
+                        ResponseContentDisposition="attachment; filename=r.bin")
+    assert got["ContentType"] == "text/plain" and got["ContentDisposition"] == "attachment; filename=r.bin"
+
+
+def test_listing_v1_v2_delimiter_paging(s3, bucket):
+    keys = [f"img/{i:03d}.jpg" for i in range(25)] + ["img/sub/x.jpg", "top.txt", "z/a b%.txt"]
+    for k in keys:
+        s3.put_object(Bucket=bucket, Key=k, Body=k.encode())
+    r = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
+    assert [c["Prefix"] for c in r["CommonPrefixes"]] == ["img/", "z/"]
+    assert [o["Key"] for o in r["Contents"]] == ["top.txt"]
+    seen, token = [], None
+    while True:
+        kw = {"ContinuationToken": token} if token else {}
+        page = s3.list_objects_v2(Bucket=bucket, Prefix="img/", MaxKeys=10, **kw)
+        seen += [o["Key"] for o in page.get("Contents", [])]
+        assert page["KeyCount"] <= 10
+        if not page["IsTruncated"]:
+            break
+        token = page["NextContinuationToken"]
+    assert seen == sorted(k for k in keys if k.startswith("img/"))
+    after = s3.list_objects_v2(Bucket=bucket, StartAfter="img/020.jpg", Prefix="img/")
+    assert [o["Key"] for o in after["Contents"]] == ["img/021.jpg", "img/022.jpg", "img/023.jpg", "img/024.jpg",
+                                                      "img/sub/x.jpg"]
+    paginator = s3.get_paginator("list_objects")
+    v1 = [o["Key"] for p in paginator.paginate(Bucket=bucket, PaginationConfig={"PageSize": 7}) for o in
+          p.get("Contents", [])]
+    assert v1 == sorted(keys)
+    # boto3 asks for encoding-type=url and decodes it
+    r = s3.list_objects(Bucket=bucket, Prefix="z/")
+    assert [o["Key"] for o in r["Contents"]] == ["z/a b%.txt"]
+    assert r["Contents"][0]["ETag"] == '"' + hashlib.md5(b"z/a b%.txt").hexdigest() + '"'
+    raw = requests.get(s3.meta.endpoint_url + f"/{bucket}", params={"prefix": "z/", "encoding-type": "url"},
+                       auth=None)
+    assert raw.status_code == 403  # unsigned: refused
+
+
+def test_copy_object(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="src.txt", Body=b"copy me", ContentType="text/plain", Metadata={"a": "1"})
+    r = s3.copy_object(Bucket=bucket, Key="dst.txt", CopySource={"Bucket": bucket, "Key": "src.txt"})
+    assert r["CopyObjectResult"]["ETag"] == '"' + hashlib.md5(b"copy me").hexdigest() + '"'
+    got = s3.get_object(Bucket=bucket, Key="dst.txt")
+    assert got["Body"].read() == b"copy me" and got["Metadata"] == {"a": "1"} and got["ContentType"] == "text/plain"
+    s3.copy_object(Bucket=bucket, Key="dst.txt", CopySource={"Bucket": bucket, "Key": "src.txt"},
+                   MetadataDirective="REPLACE", Metadata={"b": "2"}, ContentType="text/x-new")
+    got = s3.head_object(Bucket=bucket, Key="dst.txt")
+    assert got["Metadata"] == {"b": "2"} and got["ContentType"] == "text/x-new"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.copy_object(Bucket=bucket, Key="src.txt", CopySource={"Bucket": bucket, "Key": "src.txt"})
+    assert error_code(e) == "InvalidRequest"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.copy_object(Bucket=bucket, Key="x.txt", CopySource={"Bucket": bucket, "Key": "nothing.txt"})
+    assert error_code(e) == "NoSuchKey"
+
+
+def test_delete_objects(s3, bucket):
+    for i in range(5):
+        s3.put_object(Bucket=bucket, Key=f"d/{i}", Body=b"x")
+    r = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": f"d/{i}"} for i in range(3)] + [{"Key": "d/none"}]})
+    assert sorted(d["Key"] for d in r["Deleted"]) == ["d/0", "d/1", "d/2", "d/none"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["d/3", "d/4"]
+    r = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "d/3"}], "Quiet": True})
+    assert "Deleted" not in r
+    assert s3.delete_object(Bucket=bucket, Key="d/absent")["ResponseMetadata"]["HTTPStatusCode"] == 204
+
+
+def test_multipart_with_upload_file(s3, bucket, tmp_path, server):
+    from boto3.s3.transfer import TransferConfig
+    data = os.urandom(12 * 1024 * 1024 + 12345)
+    f = tmp_path / "big.bin"
+    f.write_bytes(data)
+    cfg = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024, max_concurrency=3)
+    s3.upload_file(str(f), bucket, "big/file.bin", Config=cfg)
+    head = s3.head_object(Bucket=bucket, Key="big/file.bin")
+    digests = b"".join(hashlib.md5(data[i:i + 5 * 1024 * 1024]).digest() for i in range(0, len(data), 5 * 1024 * 1024))
+    assert head["ETag"] == f'"{hashlib.md5(digests).hexdigest()}-3"'
+    assert head["ContentLength"] == len(data)
+    out = tmp_path / "back.bin"
+    s3.download_file(bucket, "big/file.bin", str(out), Config=cfg)
+    assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(data).digest()
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_multipart_by_hand(s3, bucket, server):
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp.bin", ContentType="application/x-mp")["UploadId"]
+    uploads = s3.list_multipart_uploads(Bucket=bucket)["Uploads"]
+    assert [(u["Key"], u["UploadId"]) for u in uploads] == [("mp.bin", up)]
+    p1, p2 = os.urandom(5 * 1024 * 1024), b"tail"
+    # out of order, and part 2 uploaded twice (the second replaces the first)
+    e2 = s3.upload_part(Bucket=bucket, Key="mp.bin", UploadId=up, PartNumber=2, Body=b"first try")["ETag"]
+    e2 = s3.upload_part(Bucket=bucket, Key="mp.bin", UploadId=up, PartNumber=2, Body=p2)["ETag"]
+    e1 = s3.upload_part(Bucket=bucket, Key="mp.bin", UploadId=up, PartNumber=1, Body=p1)["ETag"]
+    parts = s3.list_parts(Bucket=bucket, Key="mp.bin", UploadId=up)["Parts"]
+    assert [(p["PartNumber"], p["Size"]) for p in parts] == [(1, len(p1)), (2, len(p2))]
+    assert server.objects.get(f"/{bucket}/mp.bin") is None  # nothing visible before completion
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="mp.bin", UploadId=up, MultipartUpload={
+            "Parts": [{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}]})
+    assert error_code(e) == "InvalidPartOrder"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="mp.bin", UploadId=up, MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": '"0123"'}]})
+    assert error_code(e) == "InvalidPart"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.upload_part(Bucket=bucket, Key="mp.bin", UploadId=up, PartNumber=10001, Body=b"x")
+    assert error_code(e) == "InvalidArgument"
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp.bin", UploadId=up, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    got = s3.get_object(Bucket=bucket, Key="mp.bin")
+    assert got["Body"].read() == p1 + p2 and got["ContentType"] == "application/x-mp"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.list_parts(Bucket=bucket, Key="mp.bin", UploadId=up)
+    assert error_code(e) == "NoSuchUpload"
+
+
+def test_multipart_abort_and_too_small(s3, bucket):
+    up = s3.create_multipart_upload(Bucket=bucket, Key="small.bin")["UploadId"]
+    e1 = s3.upload_part(Bucket=bucket, Key="small.bin", UploadId=up, PartNumber=1, Body=b"a" * 100)["ETag"]
+    e2 = s3.upload_part(Bucket=bucket, Key="small.bin", UploadId=up, PartNumber=2, Body=b"b")["ETag"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="small.bin", UploadId=up, MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    assert error_code(e) == "EntityTooSmall"
+    s3.abort_multipart_upload(Bucket=bucket, Key="small.bin", UploadId=up)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.abort_multipart_upload(Bucket=bucket, Key="small.bin", UploadId=up)
+    assert error_code(e) == "NoSuchUpload"
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_presigned_urls(s3, bucket, server, owner_key):
+    s3.put_object(Bucket=bucket, Key="p.txt", Body=b"presigned")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "p.txt"}, ExpiresIn=60)
+    r = requests.get(url)
+    assert r.status_code == 200 and r.content == b"presigned"
+    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "up.txt"}, ExpiresIn=60)
+    assert requests.put(put_url, data=b"via presigned put").status_code == 200
+    assert server.objects.get(f"/{bucket}/up.txt") == b"via presigned put"
+    short = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "p.txt"}, ExpiresIn=1)
+    time.sleep(2.1)
+    r = requests.get(short)
+    assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text and "<RequestId>" in r.text
+
+
+def test_signature_failures(server, s3, bucket, owner_key):
+    ak, sk = owner_key
+    bad = client(server, ak, sk[:-1] + ("A" if sk[-1] != "A" else "B"))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        bad.list_objects_v2(Bucket=bucket)
+    assert error_code(e) == "SignatureDoesNotMatch"
+    unknown = client(server, "AKIANOSUCHKEY0000000", sk)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        unknown.list_buckets()
+    assert error_code(e) == "InvalidAccessKeyId"
+    r = requests.get(f"{server.obs_base}/{bucket}/x")
+    assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text
+    assert r.headers.get("x-amz-request-id")
+
+
+def test_one_store_with_the_api(s3, bucket, server):
+    s3.put_object(Bucket=bucket, Key="shared/from-s3.txt", Body=b"hello from s3")
+    assert server.objects.get(f"/{bucket}/shared/from-s3.txt") == b"hello from s3"
+    server.objects.put(f"/{bucket}/shared/from-api.txt", b"written by the server")
+    assert s3.get_object(Bucket=bucket, Key="shared/from-api.txt")["Body"].read() == b"written by the server"
+
+
+def test_keys_and_bad_input(s3, bucket, server, owner_key):
+    for key in ["spaces and %25 percent.txt", "unicode/数据/ä.txt", "a+b=c&d.txt"]:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == key.encode()
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert "unicode/数据/ä.txt" in listed and "spaces and %25 percent.txt" in listed
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="k" * 1025, Body=b"x")
+    assert error_code(e) == "KeyTooLongError"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": []})
+    assert error_code(e) in ("MalformedXML",)
