@@ -60,6 +60,18 @@ void verify_small_body(Call& c) {
   }
 }
 
+// An upload announcing more than one PUT or part may hold is refused
+// before its body is read.
+void check_length(const http::Request& req, uint64_t max) {
+  const std::string& decoded = req.headers.get("x-amz-decoded-content-length");
+  const std::string& n = decoded.empty() ? req.headers.get("Content-Length") : decoded;
+  if (n.empty()) return;
+  if (n.size() > 19 || n.find_first_not_of("0123456789") != std::string::npos)
+    throw S3Error(400, "InvalidArgument", "The Content-Length is not a number.");
+  if (std::strtoull(n.c_str(), nullptr, 10) > max)
+    throw S3Error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size.");
+}
+
 }  // namespace
 
 struct Endpoint::Impl {
@@ -193,10 +205,15 @@ http::BodyPlan Endpoint::plan(http::Request& req) {
       return http::BodyPlan::buffer();
     }
     call = impl_->admit(req);
+    check_length(req, impl_->o.max_object_bytes);
     auto sink = (impl_->ops.*(call->op.stream))(*call);
     return http::BodyPlan::stream(std::move(sink));
   } catch (const std::exception& e) {
-    return http::BodyPlan::refuse(impl_->refusal(e, req, call.get()));
+    auto out = impl_->refusal(e, req, call.get());
+    AccessLine{req.method, call ? call->op.name : "", req.request_id, call ? call->caller.user_id : "",
+               req.remote_addr}
+        .write(out.status);
+    return http::BodyPlan::refuse(std::move(out));
   }
 }
 
@@ -207,15 +224,21 @@ http::Response Endpoint::handle(http::Request& req) {
     r.head_only = req.method == "HEAD";
     return r;
   }
+  AccessLine line{req.method, "", req.request_id, "", req.remote_addr};
   std::unique_ptr<Call> call;
+  http::Response out;
   try {
     call = impl_->admit(req);
+    line.operation = call->op.name;
+    line.user = call->caller.user_id;
     if (call->op.body == BodyUse::kStream) throw S3Error(400, "InvalidRequest", "The body could not be streamed.");
     verify_small_body(*call);
-    return (impl_->ops.*(call->op.handle))(*call);
+    out = (impl_->ops.*(call->op.handle))(*call);
   } catch (const std::exception& e) {
-    return impl_->refusal(e, req, call.get());
+    out = impl_->refusal(e, req, call.get());
   }
+  line.write(out.status);
+  return out;
 }
 
 json Endpoint::describe() const {

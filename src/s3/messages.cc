@@ -1,6 +1,7 @@
 // What the object endpoint's answers share: XML documents, the error
 // document, object headers, and the headers of a PUT.
 #include <pugixml.hpp>
+#include <spdlog/spdlog.h>
 
 #include <ctime>
 #include <sstream>
@@ -40,6 +41,12 @@ std::pair<int, std::string> s3_code(const ApiError& e, std::string_view op, bool
     case 503: return {503, "ServiceUnavailable"};
     default: return {500, "InternalError"};
   }
+}
+
+void AccessLine::write(int status) const {
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  spdlog::info(R"({{"event":"access","listener":"obs","method":"{}","operation":"{}","status":{},"ms":{:.3f},"request_id":"{}","user":"{}","remote":"{}"}})",
+               method, operation.empty() ? "-" : operation, status, ms, request_id, user, remote);
 }
 
 std::string xml_text(const pugi::xml_document& doc) {

@@ -3,6 +3,7 @@
 // resource (ops_service_buckets.cc, ops_objects.cc, ops_list.cc,
 // ops_multipart.cc).
 #pragma once
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -70,6 +71,14 @@ struct Call {
 // The S3 status and code of an ApiError from elsewhere in Atelier (`op`:
 // the operation's name; `object`: the request names an object).
 std::pair<int, std::string> s3_code(const ApiError& e, std::string_view op, bool object);
+
+// One access-log line of the object endpoint (never a header, query or body:
+// presigned URLs carry signatures). `user`: the caller's user id, or "".
+struct AccessLine {
+  std::string method, operation, request_id, user, remote;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  void write(int status) const;
+};
 
 // XML documents of answers and requests.
 std::string xml_text(const pugi::xml_document& doc);

@@ -37,6 +37,7 @@ class UploadSink : public http::BodySink {
   UploadSink(const Call& c, std::function<void(const char*, size_t)> write, std::function<http::Response()> commit,
              uint64_t limit)
       : reply_{c.req.request_id, c.resource(), c.op.name, true, c.dialect},
+        log_{c.req.method, c.op.name, c.req.request_id, c.caller.user_id, c.req.remote_addr},
         auth_(c.auth),
         write_(std::move(write)),
         commit_(std::move(commit)),
@@ -56,17 +57,35 @@ class UploadSink : public http::BodySink {
     }
   }
 
-  std::optional<http::Response> refused() override { return std::move(failure_); }
+  std::optional<http::Response> refused() override {
+    log_.write(failure_ ? failure_->status : 500);
+    logged_ = true;
+    return std::move(failure_);
+  }
 
   http::Response finish() override {
+    http::Response out;
     try {
       if (decoder_) decoder_->finish();
       if (auth_.payload == Payload::kSha256 && sha_.final_hex() != auth_.payload_sha256)
         throw S3Error(400, "XAmzContentSHA256Mismatch",
                       "The provided 'x-amz-content-sha256' header does not match what was computed.");
-      return commit_();
+      out = commit_();
     } catch (const std::exception& e) {
-      return reply_.error(e);
+      out = reply_.error(e);
+    }
+    log_.write(out.status);
+    logged_ = true;
+    return out;
+  }
+
+  // The body will not come whole (the client left or stalled): logged as
+  // the 400 S3 answers a short body with; the writer discards the rest.
+  void abort(std::string_view) noexcept override {
+    if (logged_) return;
+    try {
+      log_.write(400);
+    } catch (...) {
     }
   }
 
@@ -79,6 +98,8 @@ class UploadSink : public http::BodySink {
   }
 
   Reply reply_;
+  AccessLine log_;
+  bool logged_ = false;
   AuthResult auth_;
   std::function<void(const char*, size_t)> write_;
   std::function<http::Response()> commit_;

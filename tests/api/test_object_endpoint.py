@@ -306,3 +306,17 @@ def test_keys_and_bad_input(s3, bucket, server, owner_key):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.delete_objects(Bucket=bucket, Delete={"Objects": []})
     assert error_code(e) in ("MalformedXML",)
+
+
+def test_access_log_names_operations_and_no_secrets(s3, bucket, server, owner_key):
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "logged.txt"}, ExpiresIn=60)
+    assert requests.put(url, data=b"x").status_code == 200
+    signature = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)["X-Amz-Signature"][0]
+
+    def logged():
+        lines = [l for l in server.log().splitlines() if '"listener":"obs"' in l and '"operation":"PutObject"' in l]
+        return lines
+    from conftest import wait_until
+    assert wait_until(logged, timeout=5)
+    log = server.log()
+    assert signature not in log and owner_key[1] not in log
