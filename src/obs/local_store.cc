@@ -97,6 +97,97 @@ void read_attrs(int fd, ObjectInfo& info) {
   if (std::string meta; get_attr(fd, kMetaAttr, meta)) info.metadata = decode_metadata(meta);
 }
 
+// Keys on disk. The local store keeps a key as a path of folders, one per
+// '/'-separated segment, so a segment no file name can be is escaped: the
+// empty segment, "." and "..", and a segment starting with the escape "~~"
+// itself are stored as "~~" + segment. Every other segment is its own name
+// (what people see in the data dir). A name of more than 255 bytes cannot
+// be held: such a key is refused with KeyTooLongError.
+constexpr std::string_view kEscape = "~~";
+
+bool plain_segment(std::string_view seg) {
+  return !seg.empty() && seg != "." && seg != ".." && !seg.starts_with(kEscape);
+}
+
+// Every segment of `body` is a name a file system can hold (255 bytes).
+bool segments_fit(std::string_view body) {
+  for (size_t pos = 0;;) {
+    size_t slash = body.find('/', pos);
+    if ((slash == std::string_view::npos ? body.size() : slash) - pos > 255) return false;
+    if (slash == std::string_view::npos) return true;
+    pos = slash + 1;
+  }
+}
+
+// True when the key is its own path on disk: no segment escaped, none too long.
+bool plain_key(std::string_view key) {
+  std::string_view body = key;
+  if (!body.empty() && body.back() == '/') body.remove_suffix(1);
+  if (body.empty()) return key.empty();
+  for (size_t pos = 0;;) {
+    size_t slash = body.find('/', pos);
+    if (!plain_segment(body.substr(pos, slash == std::string_view::npos ? body.npos : slash - pos))) return false;
+    if (slash == std::string_view::npos) break;
+    pos = slash + 1;
+  }
+  return body.size() <= 255 || segments_fit(body);
+}
+
+// The key's path on disk (a trailing '/', a folder marker, kept).
+std::string disk_key(const std::string& key) {
+  if (plain_key(key)) return key;
+  std::string_view body = key;
+  bool folder = !body.empty() && body.back() == '/';
+  if (folder) body.remove_suffix(1);
+  std::string out;
+  for (size_t pos = 0;;) {
+    size_t slash = body.find('/', pos);
+    std::string_view seg = body.substr(pos, slash == std::string_view::npos ? body.npos : slash - pos);
+    bool escaped = !plain_segment(seg);
+    if (seg.size() + (escaped ? kEscape.size() : 0) > 255)
+      throw ApiError(400, "KeyTooLongError", "A key's segment (between '/') may be at most 253 bytes on this store.");
+    if (escaped) out += kEscape;
+    out += seg;
+    if (slash == std::string_view::npos) break;
+    out += '/';
+    pos = slash + 1;
+  }
+  return folder ? out + "/" : out;
+}
+
+// A path on disk of a key (disk_key's output, or a ModelArts key): no NUL,
+// no empty, "." or ".." segment, no leading '/'. Escaping may make it up to
+// three times as long as the key.
+bool valid_disk_key(std::string_view k) {
+  if (k.size() > 3 * 1024 || k.find('\0') != std::string_view::npos) return false;
+  std::string_view body = k;
+  if (!body.empty() && body.back() == '/') body.remove_suffix(1);
+  if (body.empty()) return k.empty();
+  for (size_t pos = 0;;) {
+    size_t slash = body.find('/', pos);
+    std::string_view seg = body.substr(pos, slash == std::string_view::npos ? body.npos : slash - pos);
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    if (slash == std::string_view::npos) return true;
+    pos = slash + 1;
+  }
+}
+
+// The name on disk of a key segment.
+std::string name_of_segment(std::string_view seg) {
+  return plain_segment(seg) ? std::string(seg) : std::string(kEscape) + std::string(seg);
+}
+
+// The key segment a name on disk stands for.
+std::string_view key_of_name(std::string_view name) {
+  return name.starts_with(kEscape) ? name.substr(kEscape.size()) : name;
+}
+
+// A client's path checked (bucket name, S3 key rules) and mapped to disk.
+ObsPath on_disk(const ObsPath& p) {
+  if (!valid_bucket(p.bucket) || !valid_object_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
+  return ObsPath{p.bucket, disk_key(p.key)};
+}
+
 int64_t mtime_ms(const struct stat& st) { return int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000; }
 
 ObjectInfo object_info(std::string key, uint64_t size, int64_t mtime_ms, std::string etag = "") {
@@ -246,9 +337,10 @@ class LocalStore : public ObjectStore {
 
   std::unique_ptr<ObjectReader> get(const ObsPath& p) override {
     if (p.key.empty() || p.key.back() == '/') return nullptr;  // folders have no content
+    ObsPath d = on_disk(p);
     struct stat st;
-    int fd = open_object(p, O_RDONLY, st);
-    if (fd == kNoOpenat2) fd = open_resolved(p, st);
+    int fd = open_object(d, O_RDONLY, st);
+    if (fd == kNoOpenat2) fd = open_resolved(d, st);
     if (fd < 0) return nullptr;
     return std::make_unique<FileReader>(fd, p.key, st);
   }
@@ -257,14 +349,14 @@ class LocalStore : public ObjectStore {
 
   // Size and time from the file, ETag, content type and metadata from its
   // attributes (read through a descriptor open for reading: see get_attr).
-  std::optional<ObjectInfo> head(const ObsPath& p) override {
-    if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
+  std::optional<ObjectInfo> head(const ObsPath& client) override {
+    ObsPath p = on_disk(client);
     struct stat st;
     bool folder_key = !p.key.empty() && p.key.back() == '/';
     if (!p.key.empty() && !folder_key) {
       int fd = open_object(p, O_RDONLY, st);
       if (fd == -1 && errno == EACCES) fd = open_object(p, O_PATH, st);  // not ours to read: no attributes
-      if (fd >= 0) return info_of(p, fd, st);
+      if (fd >= 0) return info_of(client.key, fd, st);
       if (fd != kNoOpenat2) return std::nullopt;
     }
     // Nothing there, nothing to escape to: answer with one system call.
@@ -274,15 +366,16 @@ class LocalStore : public ObjectStore {
     if (!folder_key) {
       int fd = open_resolved(p, st);
       if (fd < 0) return std::nullopt;
-      return info_of(p, fd, st);
+      return info_of(client.key, fd, st);
     }
     fs::path f = resolve(p, false);
     if (lstat(f.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
-    return object_info(p.key, 0, int64_t(st.st_mtime) * 1000, kEmptyMd5);
+    return object_info(client.key, 0, int64_t(st.st_mtime) * 1000, kEmptyMd5);
   }
 
-  bool remove(const ObsPath& p) override {
-    if (p.key.empty()) return false;
+  bool remove(const ObsPath& client) override {
+    if (client.key.empty()) return false;
+    ObsPath p = on_disk(client);
     fs::path f = resolve(p, false);
     std::error_code ec;
     if (p.key.back() == '/') {
@@ -304,15 +397,21 @@ class LocalStore : public ObjectStore {
     // Walk only the folder the prefix points into; its complete segments must
     // form a valid key (the last, partial segment only filters names).
     std::string dir_part = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/') + 1);
-    if (prefix.find('\0') != std::string::npos || !valid_key(dir_part)) throw bad_request("Invalid parameter prefix");
+    if (!valid_object_key(prefix)) throw bad_request("Invalid parameter prefix");
     ListResult out;
     fs::path broot = root_ / bucket;
     if (!fs::is_directory(broot)) return out;
     max_keys = std::clamp<size_t>(max_keys, 1, 1000);
-    fs::path start = broot / dir_part;
+    std::string dir_on_disk;
+    try {
+      dir_on_disk = disk_key(dir_part);
+    } catch (const ApiError&) {
+      return out;  // a folder no key can be in
+    }
+    fs::path start = broot / dir_on_disk;
     // Never start from a folder reached through a symlink.
     fs::path probe = broot;
-    for (auto& seg : fs::path(dir_part)) {
+    for (auto& seg : fs::path(dir_on_disk)) {
       if (seg.empty()) continue;
       probe /= seg;
       struct stat st;
@@ -383,7 +482,7 @@ class LocalStore : public ObjectStore {
       std::string key = key_prefix + name;
       // A folder sorting before the marker, the marker not inside it: all of it comes before.
       if (d && key < after && after.compare(0, key.size(), key) != 0) continue;
-      std::string leaf = d ? name.substr(0, name.size() - 1) : name;
+      std::string leaf = name_of_segment(d ? std::string_view(name).substr(0, name.size() - 1) : std::string_view(name));
       fs::path p = dir / leaf;
       if (!visit(key, d, p, folder.fd, leaf.c_str())) return false;
       if (d && !walk(p, key, after, visit)) return false;
@@ -391,7 +490,8 @@ class LocalStore : public ObjectStore {
     return true;
   }
 
-  // A folder's entries, sorted, with "/" after folder names; symlinks and
+  // A folder's entries by the key segments they stand for (key_of_name),
+  // sorted, with "/" after folder names; symlinks and
   // special files left out. Listing a folder again and again (a task paging
   // through 100,000 files) reuses the sorted entries while the folder's
   // modification time says nothing changed. Entries read within a second of
@@ -422,7 +522,8 @@ class LocalStore : public ObjectStore {
       if (!d && !e.is_regular_file()) continue;
       std::string name = e.path().filename().string();
       if (dir == root_ && name == ".tmp") continue;
-      out->entries.emplace_back(d ? name + "/" : name, d);
+      std::string label(key_of_name(name));
+      out->entries.emplace_back(d ? label + "/" : label, d);
     }
     std::sort(out->entries.begin(), out->entries.end());
     struct timespec now {};
@@ -506,8 +607,8 @@ class LocalStore : public ObjectStore {
   }
 
   // What head() says of the open object file `fd` (closed here).
-  ObjectInfo info_of(const ObsPath& p, int fd, const struct stat& st) {
-    ObjectInfo info = object_info(p.key, uint64_t(st.st_size), mtime_ms(st));
+  ObjectInfo info_of(const std::string& key, int fd, const struct stat& st) {
+    ObjectInfo info = object_info(key, uint64_t(st.st_size), mtime_ms(st));
     if (have_xattr_) read_attrs(fd, info);
     ::close(fd);
     return info;
@@ -669,7 +770,7 @@ class LocalStore : public ObjectStore {
   // path can be swapped in between. -1 when there is nothing to open;
   // kNoOpenat2 on kernels without openat2 (then resolve() checks by hand).
   int open_beneath(const ObsPath& p, int flags) {
-    if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
+    if (!valid_bucket(p.bucket) || !valid_disk_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
     if (!have_openat2_) return kNoOpenat2;
     if (root_fd_ < 0) {
       std::lock_guard<std::mutex> l(root_mu_);
@@ -694,7 +795,7 @@ class LocalStore : public ObjectStore {
   // Maps a validated path to the file system and proves the result stays
   // inside the bucket even when a component on disk is a symlink.
   fs::path resolve(const ObsPath& p, bool for_write) {
-    if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
+    if (!valid_bucket(p.bucket) || !valid_disk_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
     fs::path broot = root_ / p.bucket;
     if (!fs::is_directory(broot)) {
       if (!for_write) return broot / "\x01missing";
@@ -740,7 +841,8 @@ class LocalWriter : public ObjectWriter {
  public:
   // Throws what open_parent throws (404, 409), no_space() when not even an
   // empty file fits.
-  LocalWriter(LocalStore& store, const ObsPath& p, const PutOptions& o, ObjectStore::Durability d);
+  // `p` is the object's path on disk (on_disk), `key` the client's key.
+  LocalWriter(LocalStore& store, const ObsPath& p, std::string key, const PutOptions& o, ObjectStore::Durability d);
   ~LocalWriter() override { discard(); }
   void write(const char* data, size_t n) override;
   // The whole content at once: `size` bytes of the file `from` from its
@@ -763,6 +865,7 @@ class LocalWriter : public ObjectWriter {
 
   LocalStore& store_;
   ObsPath p_;
+  std::string key_;
   PutOptions o_;
   ObjectStore::Durability durability_;
   int dfd_ = -1;         // the object's folder (LocalStore::kNoOpenat2: none, the path is resolved at commit)
@@ -774,8 +877,9 @@ class LocalWriter : public ObjectWriter {
   uint64_t total_ = 0;
 };
 
-LocalWriter::LocalWriter(LocalStore& store, const ObsPath& p, const PutOptions& o, ObjectStore::Durability d)
-    : store_(store), p_(p), o_(o), durability_(d) {
+LocalWriter::LocalWriter(LocalStore& store, const ObsPath& p, std::string key, const PutOptions& o,
+                         ObjectStore::Durability d)
+    : store_(store), p_(p), key_(std::move(key)), o_(o), durability_(d) {
   dfd_ = store.open_parent(p, &created_);
   if (dfd_ == LocalStore::kNoOpenat2) store.resolve(p, /*for_write=*/true);  // the 404 of a missing bucket, now
   bool tmpfile = dfd_ >= 0 && store.have_tmpfile_;
@@ -849,7 +953,7 @@ ObjectInfo LocalWriter::commit() {
   }
   created_.clear();  // the folders hold the object now
   discard();         // closes the file, which keeps its name
-  ObjectInfo info = object_info(p_.key, total_, mtime_ms(st), std::move(etag));
+  ObjectInfo info = object_info(key_, total_, mtime_ms(st), std::move(etag));
   info.content_type = std::move(o_.content_type);
   info.metadata = std::move(o_.metadata);
   return info;
@@ -899,19 +1003,19 @@ void LocalWriter::discard() {
 }
 
 // One write path: put() is a writer fed from the source.
-ObjectInfo LocalStore::put(const ObsPath& p, const Source& src, Durability durability) {
-  if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
-  if (p.key.empty()) throw bad_request("An object key is required.");
+ObjectInfo LocalStore::put(const ObsPath& client, const Source& src, Durability durability) {
+  if (client.key.empty()) throw bad_request("An object key is required.");
+  ObsPath p = on_disk(client);
   if (p.key.back() == '/') {  // a folder marker
     fs::path dest = resolve(p, /*for_write=*/true);
     std::error_code ec;
     fs::create_directories(dest, ec);
     if (ec || !fs::is_directory(dest))
       throw ApiError(409, "ModelArts.0101", "Cannot create folder " + p.str() + ": an object has that name or a parent's");
-    return object_info(p.key, 0, 0, kEmptyMd5);
+    return object_info(client.key, 0, 0, kEmptyMd5);
   }
   static const PutOptions kNone;
-  LocalWriter w(*this, p, kNone, durability);
+  LocalWriter w(*this, p, client.key, kNone, durability);
   thread_local std::unique_ptr<char[]> buf(new char[1 << 16]);
   while (size_t n = src(buf.get(), 1 << 16)) w.write(buf.get(), n);
   return w.commit();
@@ -919,7 +1023,7 @@ ObjectInfo LocalStore::put(const ObsPath& p, const Source& src, Durability durab
 
 // The checks writer() and copy() make of the object to write.
 void check_object_key(const ObsPath& p) {
-  if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
+  if (!valid_bucket(p.bucket) || !valid_object_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
   if (p.key.empty()) throw bad_request("An object key is required.");
   if (p.key.back() == '/') throw bad_request("OBS path " + p.str() + " names a folder, not an object");
 }
@@ -927,7 +1031,7 @@ void check_object_key(const ObsPath& p) {
 std::unique_ptr<ObjectWriter> LocalStore::writer(const ObsPath& p, const PutOptions& o, Durability durability) {
   check_object_key(p);
   check_options(o);
-  return std::make_unique<LocalWriter>(*this, p, o, durability);
+  return std::make_unique<LocalWriter>(*this, on_disk(p), p.key, o, durability);
 }
 
 // The content is copied by the kernel when the source's ETag is known (its
@@ -936,11 +1040,11 @@ std::optional<ObjectInfo> LocalStore::copy(const ObsPath& from, const ObsPath& t
                                            const std::optional<PutOptions>& replace) {
   check_object_key(to);
   if (replace) check_options(*replace);
-  if (!valid_bucket(from.bucket) || !valid_key(from.key)) throw bad_request("Invalid OBS path " + from.str());
   if (from.key.empty() || from.key.back() == '/') return std::nullopt;  // folders have no content
+  ObsPath src = on_disk(from);
   struct stat st;
-  int sfd = open_object(from, O_RDONLY, st);
-  if (sfd == kNoOpenat2) sfd = open_resolved(from, st);
+  int sfd = open_object(src, O_RDONLY, st);
+  if (sfd == kNoOpenat2) sfd = open_resolved(src, st);
   if (sfd < 0) return std::nullopt;
   std::unique_ptr<FileReader> source = std::make_unique<FileReader>(sfd, from.key, st);  // closes sfd
   ObjectInfo was = source->info();
@@ -951,7 +1055,7 @@ std::optional<ObjectInfo> LocalStore::copy(const ObsPath& from, const ObsPath& t
     o.content_type = std::move(was.content_type);
     o.metadata = std::move(was.metadata);
   }
-  LocalWriter w(*this, to, o, Durability::kNow);
+  LocalWriter w(*this, on_disk(to), to.key, o, Durability::kNow);
   if (!was.etag.empty()) {
     w.copy_from(sfd, was.size, was.etag);
   } else {
@@ -1065,9 +1169,11 @@ class LocalScanner : public Scanner {
   // The descriptor of the object's folder (-1: no such folder) and the
   // object's name in it; kNoOpenat2 when the store answers instead (a
   // folder key, or a kernel without openat2).
-  std::pair<int, const char*> folder(const ObsPath& p) {
-    if (!valid_bucket(p.bucket) || !valid_key(p.key)) throw bad_request("Invalid OBS path " + p.str());
-    if (p.key.empty() || p.key.back() == '/') return {LocalStore::kNoOpenat2, nullptr};  // folders: the store answers
+  std::pair<int, const char*> folder(const ObsPath& client) {
+    if (!valid_bucket(client.bucket) || !valid_object_key(client.key)) throw bad_request("Invalid OBS path " + client.str());
+    if (client.key.empty() || client.key.back() == '/') return {LocalStore::kNoOpenat2, nullptr};  // folders: the store answers
+    if (!plain_key(client.key)) escaped_ = on_disk(client);  // `name` points into it: kept until the next call
+    const ObsPath& p = plain_key(client.key) ? client : escaped_;
     size_t slash = p.key.rfind('/');
     std::string_view dir_key = std::string_view(p.key).substr(0, slash == std::string::npos ? 0 : slash + 1);
     const char* name = p.key.c_str() + dir_key.size();
@@ -1098,6 +1204,7 @@ class LocalScanner : public Scanner {
   }
 
   LocalStore& local_;
+  ObsPath escaped_;  // the path on disk of the last key that needed escaping
   bool nowait_ = true;  // false once a read without waiting was refused (EOPNOTSUPP)
   std::unordered_map<std::string, int> dirs_;
   std::pair<const std::string, int>* last_ = nullptr;  // the entry of the folder used last

@@ -220,7 +220,7 @@ bool Multipart::named_by_a_part(const std::string& name) {
 }
 
 Multipart::Upload Multipart::create(const ObsPath& p, const PutOptions& o, const std::string& initiator) {
-  if (!valid_bucket(p.bucket) || !valid_key(p.key) || p.key.empty() || p.key.back() == '/')
+  if (!valid_bucket(p.bucket) || !valid_object_key(p.key) || p.key.empty() || p.key.back() == '/')
     throw ApiError(400, "InvalidArgument", "Invalid object name " + p.str());
   if (!objects_.bucket_exists(p.bucket)) throw ApiError(404, "NoSuchBucket", "The specified bucket does not exist.");
   bool text = valid_utf8(o.content_type);

@@ -33,6 +33,10 @@ bool valid_key(std::string_view key) {
   return true;
 }
 
+bool valid_object_key(std::string_view key) {
+  return key.size() <= 1024 && key.find('\0') == std::string_view::npos;
+}
+
 ObsPath parse_path(std::string_view path, std::string_view field) {
   auto fail = [&](const std::string& why) -> ApiError {
     return bad_request("Invalid parameter " + std::string(field) + ": " + why);

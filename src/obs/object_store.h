@@ -31,9 +31,13 @@ ObsPath parse_path(std::string_view path, std::string_view field = "path");
 ObsPath parse_location(std::string_view path, std::string_view field = "path");
 // Validates a bucket name (S3 rules: 3-63 of [a-z0-9.-], starting and ending alphanumeric).
 bool valid_bucket(std::string_view bucket);
-// Validates an object key: no NUL, no "." or ".." segment, no empty segment
-// (except a trailing '/'), no leading '/', at most 1024 bytes.
+// Validates a key of a ModelArts path: no NUL, no "." or ".." segment, no
+// empty segment (except a trailing '/'), no leading '/', at most 1024 bytes.
 bool valid_key(std::string_view key);
+// Validates a key as S3 clients may name objects: at most 1024 bytes, no NUL;
+// '.', '..' and empty segments are ordinary names. Every backend stores
+// such keys exactly (the local one escapes what its file system cannot hold).
+bool valid_object_key(std::string_view key);
 
 struct ObjectInfo {
   std::string key;

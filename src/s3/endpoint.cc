@@ -108,9 +108,6 @@ struct Endpoint::Impl {
       throw S3Error(400, "InvalidBucketName", "The specified bucket is not valid.");
     if (t.key.size() > 1024) throw S3Error(400, "KeyTooLongError", "Your key is too long.");
     if (t.key.find('\0') != std::string::npos) throw S3Error(400, "InvalidArgument", "Object keys may not contain NUL.");
-    if (!obs::valid_key(t.key))
-      throw S3Error(400, "InvalidArgument",
-                    "This server cannot store keys with '.' or '..' segments, empty segments or a leading '/'.");
     return t;
   }
 
@@ -181,7 +178,7 @@ obs::ObsPath Endpoint::Impl::copy_source(const http::Request& req) {
   size_t slash = path.find('/', 1);
   obs::ObsPath p{path.substr(1, slash == std::string::npos ? std::string::npos : slash - 1),
                  slash == std::string::npos ? "" : path.substr(slash + 1)};
-  if (!obs::valid_bucket(p.bucket) || p.key.empty() || !obs::valid_key(p.key))
+  if (!obs::valid_bucket(p.bucket) || p.key.empty() || !obs::valid_object_key(p.key))
     throw S3Error(400, "InvalidArgument", "x-amz-copy-source must name /bucket/key.");
   return p;
 }

@@ -321,7 +321,7 @@ http::Response Ops::delete_objects(Call& c) {
   pugi::xml_document out;
   auto res = out.append_child("DeleteResult");
   for (const auto& key : keys) {
-    if (key.empty() || key.size() > 1024 || !obs::valid_key(key)) {
+    if (key.empty() || !obs::valid_object_key(key)) {
       auto e = res.append_child("Error");
       e.append_child("Key").text() = key.c_str();
       e.append_child("Code").text() = key.size() > 1024 ? "KeyTooLongError" : "InvalidArgument";

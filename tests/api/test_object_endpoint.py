@@ -295,11 +295,16 @@ def test_one_store_with_the_api(s3, bucket, server):
 
 
 def test_keys_and_bad_input(s3, bucket, server, owner_key):
-    for key in ["spaces and %25 percent.txt", "unicode/数据/ä.txt", "a+b=c&d.txt"]:
+    for key in ["spaces and %25 percent.txt", "unicode/数据/ä.txt", "a+b=c&d.txt", "a/../b", "./x", "a//b", "/lead",
+                "~~esc", "..", "dots/."]:
         s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == key.encode()
     listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
     assert "unicode/数据/ä.txt" in listed and "spaces and %25 percent.txt" in listed
+    assert {"a/../b", "./x", "a//b", "/lead", "~~esc", "..", "dots/."} <= set(listed)
+    # nothing reached outside the bucket's folder on disk
+    root = os.path.join(server.data_dir, "obs")
+    assert sorted(os.listdir(root)) == sorted(set(os.listdir(root)) - {"b", "x", "lead"})
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.put_object(Bucket=bucket, Key="k" * 1025, Body=b"x")
     assert error_code(e) == "KeyTooLongError"
