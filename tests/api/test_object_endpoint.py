@@ -325,3 +325,33 @@ def test_access_log_names_operations_and_no_secrets(s3, bucket, server, owner_ke
     assert wait_until(logged, timeout=5)
     log = server.log()
     assert signature not in log and owner_key[1] not in log
+
+
+def test_a_full_disk_answers_503_and_leaves_nothing(tmp_path):
+    """The object store on a 8 MiB tmpfs: an upload that does not fit is
+    refused with 503 InsufficientStorage, and nothing of it stays."""
+    import subprocess
+    from conftest import Server, ADMIN_PASSWORD, token_for
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    srv = None
+    try:
+        srv = Server(extra_env={"ATELIER_OBJECT_STORE": f"file://{mnt}/obs"})
+        tok, body = token_for(srv.base, "admin", ADMIN_PASSWORD, "admin", project="local")
+        c = client(srv, *make_key(srv, {"X-Auth-Token": tok}, body["user"]["id"]))
+        c.create_bucket(Bucket="tiny")
+        before = os.statvfs(mnt).f_bfree
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            c.put_object(Bucket="tiny", Key="big.bin", Body=os.urandom(12 * 1024 * 1024))
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+        assert error_code(e) == "InsufficientStorage"
+        assert c.list_objects_v2(Bucket="tiny").get("KeyCount") == 0
+        assert os.statvfs(mnt).f_bfree == before
+        c.put_object(Bucket="tiny", Key="small.bin", Body=b"fits")  # the space is usable again
+        assert c.get_object(Bucket="tiny", Key="small.bin")["Body"].read() == b"fits"
+    finally:
+        if srv:
+            srv.cleanup()
+        subprocess.run(["umount", str(mnt)])
