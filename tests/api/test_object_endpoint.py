@@ -355,3 +355,33 @@ def test_a_full_disk_answers_503_and_leaves_nothing(tmp_path):
         if srv:
             srv.cleanup()
         subprocess.run(["umount", str(mnt)])
+
+
+def test_virtual_hosted_style_with_obs_domain():
+    """With obs_domain set, a Host of <bucket>.<obs_domain> names the bucket
+    (signed by botocore for that host, sent to the loopback address)."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from conftest import Server, ADMIN_PASSWORD, token_for
+    srv = Server(extra_env={"ATELIER_OBS_DOMAIN": "obs.example.test"})
+    try:
+        tok, body = token_for(srv.base, "admin", ADMIN_PASSWORD, "admin", project="local")
+        ak, sk = make_key(srv, {"X-Auth-Token": tok}, body["user"]["id"])
+        client(srv, ak, sk).create_bucket(Bucket="vhost")
+
+        def send(method, key, data=b""):
+            host = f"vhost.obs.example.test:{srv.obs_port}"
+            req = AWSRequest(method=method, url=f"http://{host}/{key}", data=data)
+            S3SigV4Auth(Credentials(ak, sk), "s3", "local").add_auth(req)
+            headers = {**dict(req.headers), "Host": host}
+            return requests.request(method, f"{srv.obs_base}/{key}", headers=headers, data=data)
+        assert send("PUT", "dir/v.txt", b"virtual").status_code == 200
+        r = send("GET", "dir/v.txt")
+        assert r.status_code == 200 and r.content == b"virtual"
+        listing = send("GET", "")
+        assert listing.status_code == 200 and "<Key>dir/v.txt</Key>" in listing.text
+        # path style keeps working beside it
+        assert client(srv, ak, sk).get_object(Bucket="vhost", Key="dir/v.txt")["Body"].read() == b"virtual"
+    finally:
+        srv.cleanup()
