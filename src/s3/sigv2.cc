@@ -36,9 +36,12 @@ const std::set<std::string, std::less<>>& sub_resources() {
 // "/bucket/key?acl&uploadId=x": the path as sent (after the Host's bucket,
 // virtual-hosted style) and the sub-resources among the query, sorted by
 // name, values decoded.
-std::string canonical_resource(const http::Request& req, const AuthOptions& opts) {
+// `bucket_slash`: a path naming only a bucket ("/bucket") is signed as
+// "/bucket/" (botocore does; OBS clients sign "/bucket").
+std::string canonical_resource(const http::Request& req, const AuthOptions& opts, bool bucket_slash) {
   std::string out = opts.host_bucket.empty() ? "" : "/" + opts.host_bucket;
   out += req.path.empty() ? "/" : req.path;
+  if (bucket_slash && out.size() > 1 && out.find('/', 1) == std::string::npos) out += '/';
   std::vector<std::pair<std::string, std::optional<std::string>>> subs;
   std::string_view q = req.raw_query;
   size_t pos = 0;
@@ -82,14 +85,21 @@ std::string canonical_headers(const http::Headers& headers, std::string_view pre
   return out;
 }
 
-std::string string_to_sign(const http::Request& req, std::string_view date_line, bool obs, const AuthOptions& opts) {
+std::string string_to_sign(const http::Request& req, std::string_view date_line, bool obs, const AuthOptions& opts,
+                           bool bucket_slash) {
   return req.method + "\n" + req.headers.get("Content-MD5") + "\n" + req.headers.get("Content-Type") + "\n" +
          std::string(date_line) + "\n" + canonical_headers(req.headers, obs ? "x-obs-" : "x-amz-") +
-         canonical_resource(req, opts);
+         canonical_resource(req, opts, bucket_slash);
 }
 
-void check_signature(std::string_view sts, const std::string& secret, std::string_view signature) {
-  if (!crypto::equal_ct(crypto::base64(crypto::hmac_sha1(secret, sts)), signature)) throw detail::signature_mismatch();
+// The signature of either form of a bucket's resource (see canonical_resource).
+void check_signature(const http::Request& req, std::string_view date_line, bool obs, const AuthOptions& opts,
+                     const std::string& secret, std::string_view signature) {
+  for (bool slash : {false, true})
+    if (crypto::equal_ct(crypto::base64(crypto::hmac_sha1(secret, string_to_sign(req, date_line, obs, opts, slash))),
+                         signature))
+      return;
+  throw detail::signature_mismatch();
 }
 
 }  // namespace
@@ -112,7 +122,7 @@ AuthResult v2_header(const http::Request& req, std::string_view authorization, b
   if (!t) throw S3Error(403, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header");
   std::string secret = secret_of(keys, access);
   check_skew(*t, now_ms, opts);
-  check_signature(string_to_sign(req, own ? "" : date, obs, opts), secret, signature);
+  check_signature(req, own ? "" : date, obs, opts, secret, signature);
   AuthResult r;
   r.access_key = access;
   r.scheme = obs ? Scheme::kObsHeader : Scheme::kV2Header;
@@ -134,7 +144,7 @@ AuthResult v2_query(const http::Request& req, bool obs, const KeyLookup& keys, i
   // A '+' of the base64 signature left unescaped arrives decoded as a space.
   std::string signature = *sig;
   std::replace(signature.begin(), signature.end(), ' ', '+');
-  check_signature(string_to_sign(req, *exp, obs, opts), secret, signature);
+  check_signature(req, *exp, obs, opts, secret, signature);
   AuthResult r;
   r.access_key = *access;
   r.scheme = obs ? Scheme::kObsQuery : Scheme::kV2Query;

@@ -385,3 +385,23 @@ def test_virtual_hosted_style_with_obs_domain():
         assert client(srv, ak, sk).get_object(Bucket="vhost", Key="dir/v.txt")["Body"].read() == b"virtual"
     finally:
         srv.cleanup()
+
+
+def test_signature_v2_header_and_query(server, bucket, owner_key):
+    """AWS Signature V2, as botocore's legacy 's3' signer sends it."""
+    ak, sk = owner_key
+    v2 = boto3.client("s3", endpoint_url=server.obs_base, aws_access_key_id=ak, aws_secret_access_key=sk,
+                      region_name="local", config=Config(s3={"addressing_style": "path"}, signature_version="s3",
+                                                         retries={"max_attempts": 1}))
+    v2.put_object(Bucket=bucket, Key="v2/a b.txt", Body=b"signed v2", Metadata={"k": "v"})
+    assert v2.get_object(Bucket=bucket, Key="v2/a b.txt")["Body"].read() == b"signed v2"
+    assert [o["Key"] for o in v2.list_objects(Bucket=bucket, Prefix="v2/")["Contents"]] == ["v2/a b.txt"]
+    url = v2.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "v2/a b.txt"}, ExpiresIn=60)
+    assert "Signature=" in url and "AWSAccessKeyId=" in url
+    assert requests.get(url).content == b"signed v2"
+    bad = boto3.client("s3", endpoint_url=server.obs_base, aws_access_key_id=ak, aws_secret_access_key=sk + "x",
+                       region_name="local", config=Config(s3={"addressing_style": "path"}, signature_version="s3",
+                                                          retries={"max_attempts": 1}))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        bad.get_object(Bucket=bucket, Key="v2/a b.txt")
+    assert error_code(e) == "SignatureDoesNotMatch"
