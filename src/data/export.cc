@@ -377,7 +377,7 @@ json run_export_files(Database& db, obs::ObjectStore& objects, tasks::TaskContex
             });
           }
           obs::ObsPath from = obs::parse_path(m.path);
-          if (objects.head(from)) {
+          if (objects.exists(from)) {
             obs::ObsPath dst = obs::parse_path(dir + sub + file);
             writers.add([&objects, from, dst] {  // opened by the writer: no descriptor waits in the queue
               auto src = objects.get(from);

@@ -46,7 +46,7 @@ bool text_lines(obs::ObjectStore& objects, const ImportOptions& opt, const std::
   if (is_result && opt.text_mode != 1) {
     // Read with its text file, when there is one.
     std::string text_key = dir + st.substr(0, st.size() - kResult.size()) + "." + lower_ext(key);
-    if (objects.head(obs::ObsPath{opt.path.bucket, text_key})) return true;
+    if (objects.exists(obs::ObsPath{opt.path.bucket, text_key})) return true;
   }
   std::optional<std::string> result;
   if (opt.text_mode != 1) result = objects.get_all(obs::ObsPath{opt.path.bucket, dir + st + "_result." + lower_ext(key)});

@@ -224,7 +224,7 @@ void Importer::materialize(Item& it, std::vector<obs::ObsPath>& written) {
   SampleWriter::NewSample& s = it.row;
   if (it.inline_text) {
     auto p = obs::parse_path(s.path);
-    if (!objects_.head(p)) {
+    if (!objects_.exists(p)) {
       objects_.put(p, it.m.text, obs::ObjectStore::Durability::kDeferred);
       written.push_back(p);
     }

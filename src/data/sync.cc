@@ -127,7 +127,7 @@ json DataApi::task_dataset_sync(tasks::TaskContext& tc) {
       after = r.i64("seq");
       bool present = false;
       try {
-        present = bool(objects.head(obs::parse_path(r.str("path"))));
+        present = objects.exists(obs::parse_path(r.str("path")));
       } catch (const ApiError&) {
       }
       if (!present) gone.push_back(r);

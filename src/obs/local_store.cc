@@ -373,6 +373,18 @@ class LocalStore : public ObjectStore {
     return object_info(client.key, 0, int64_t(st.st_mtime) * 1000, kEmptyMd5);
   }
 
+  // One openat2 (O_PATH) and fstat: no attribute read.
+  bool exists(const ObsPath& client) override {
+    if (client.key.empty() || client.key.back() == '/') return head(client).has_value();
+    ObsPath p = on_disk(client);
+    struct stat st;
+    int fd = open_object(p, O_PATH, st);
+    if (fd == kNoOpenat2) return head(client).has_value();
+    if (fd < 0) return false;
+    ::close(fd);
+    return true;
+  }
+
   bool remove(const ObsPath& client) override {
     if (client.key.empty()) return false;
     ObsPath p = on_disk(client);

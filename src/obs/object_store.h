@@ -167,6 +167,9 @@ class ObjectStore {
   std::optional<std::string> get_all(const ObsPath& p);
   // Size and modification time without reading the content.
   virtual std::optional<ObjectInfo> head(const ObsPath& p) = 0;
+  // Whether the object (or folder marker) exists: head() without what only
+  // head() needs (ETag, metadata), for loops that only ask that.
+  virtual bool exists(const ObsPath& p) { return head(p).has_value(); }
   virtual std::unique_ptr<Scanner> scanner() { return std::make_unique<Scanner>(*this); }
   // True when something was removed.
   virtual bool remove(const ObsPath& p) = 0;

@@ -234,8 +234,12 @@ TEST_P(ObjectStoreContract, PutGetHeadRemove) {
   // head need not read the object: its ETag is the content's MD5 or left empty.
   EXPECT_TRUE(h->etag.empty() || h->etag == info.etag) << h->etag;
   EXPECT_GT(h->mtime_ms, 1600000000000LL);
+  EXPECT_TRUE(store->exists(P("dir/hello.txt")));
+  EXPECT_FALSE(store->exists(P("dir/hello")));
+  EXPECT_FALSE(store->exists(P("dir")));  // a folder is not an object
 
   EXPECT_TRUE(store->remove(P("dir/hello.txt")));
+  EXPECT_FALSE(store->exists(P("dir/hello.txt")));
   EXPECT_FALSE(store->remove(P("dir/hello.txt")));
   EXPECT_EQ(store->get(P("dir/hello.txt")), nullptr);
   EXPECT_FALSE(store->get_all(P("dir/hello.txt")).has_value());
