@@ -1,11 +1,15 @@
 """The object endpoint (S3/OBS protocol) driven by Debian's boto3: buckets,
 objects, listing, copy, multi-delete, multipart, presigned URLs, signatures,
 and the same store the ModelArts API sees."""
+import base64
+import email.utils
 import hashlib
+import hmac
 import io
 import os
 import time
 import urllib.parse
+import xml.etree.ElementTree as ET
 
 import boto3
 import botocore
@@ -306,3 +310,35 @@ def test_keys_and_bad_input(s3, bucket, server, owner_key):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.delete_objects(Bucket=bucket, Delete={"Objects": []})
     assert error_code(e) in ("MalformedXML",)
+
+
+def obs_headers(ak, sk, method, resource, content_type=""):
+    """Headers of a request signed with the OBS signature (Authorization:
+    OBS AK:signature), written here from OBS's algorithm; `resource` is the
+    path as sent with its sub-resource, e.g. "/bucket?location"."""
+    date = email.utils.formatdate(usegmt=True)
+    sts = f"{method}\n\n{content_type}\n{date}\n{resource}"
+    sig = base64.b64encode(hmac.new(sk.encode(), sts.encode(), hashlib.sha1).digest()).decode()
+    headers = {"Date": date, "Authorization": f"OBS {ak}:{sig}"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    return headers
+
+
+def test_obs_dialect_names_the_region_location(server, owner_key):
+    ak, sk = owner_key
+    name = unique("bk")
+
+    def create(region):
+        body = f"<CreateBucketConfiguration><Location>{region}</Location></CreateBucketConfiguration>"
+        return requests.put(f"{server.obs_base}/{name}", data=body.encode(),
+                            headers=obs_headers(ak, sk, "PUT", f"/{name}", "application/xml"))
+    r = create("elsewhere-1")
+    assert r.status_code == 400 and r.headers["x-obs-error-code"] == "InvalidLocationConstraint", r.text
+    r = create("local")
+    assert r.status_code == 200 and r.headers["x-obs-request-id"], r.text
+    r = requests.get(f"{server.obs_base}/{name}?location", headers=obs_headers(ak, sk, "GET", f"/{name}?location"))
+    assert r.status_code == 200, r.text
+    root = ET.fromstring(r.content)
+    assert root.tag.rsplit("}", 1)[-1] == "Location" and root.text == "local", r.text
+
