@@ -17,7 +17,7 @@ import pytest
 import requests
 from botocore.config import Config
 
-from apihelpers import make_key
+from apihelpers import connect, make_key, read_until_closed
 from conftest import unique
 
 
@@ -342,3 +342,29 @@ def test_obs_dialect_names_the_region_location(server, owner_key):
     root = ET.fromstring(r.content)
     assert root.tag.rsplit("}", 1)[-1] == "Location" and root.text == "local", r.text
 
+
+def test_head_answers_have_no_body(server, bucket, owner_key):
+    """Errors of HEAD requests (refused, of a missing bucket or key) carry
+    status and headers only: nothing follows the header block."""
+    ak, sk = owner_key
+
+    def head(target, headers):
+        sock = connect(server.obs_port)
+        try:
+            lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            sock.sendall(f"HEAD {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{lines}Connection: close\r\n\r\n".encode())
+            head, sep, rest = read_until_closed(sock).partition(b"\r\n\r\n")
+        finally:
+            sock.close()
+        assert sep and rest == b"", (head, rest)
+        status_line, *fields = head.decode().split("\r\n")
+        pairs = (f.split(": ", 1) for f in fields)
+        return int(status_line.split()[1]), {k.lower(): v for k, v in pairs}
+
+    assert head(f"/{bucket}/missing.txt", {})[0] == 403  # unsigned
+    key = f"/{bucket}/missing.txt"
+    status, h = head(key, obs_headers(ak, sk, "HEAD", key))
+    assert status == 404 and h["x-obs-error-code"] == "NoSuchKey", h
+    missing = "/" + unique("nob")
+    status, h = head(missing, obs_headers(ak, sk, "HEAD", missing))
+    assert status == 404 and h["x-obs-error-code"] == "NoSuchBucket", h
