@@ -47,11 +47,14 @@ if ((${#missing[@]})); then
 fi
 
 # npm packages for the client tests (the real Huawei SDK signer; playwright-core
-# drives Debian's chromium, it downloads no browser). The SDK core
-# requires uuid at run time without declaring it.
+# drives Debian's chromium, it downloads no browser; minio and esdk-obs-nodejs
+# drive the object endpoint). The SDK core requires uuid at run time without
+# declaring it.
 if [ ! -f tests/node/node_modules/@huaweicloud/huaweicloud-sdk-core/package.json ] \
    || [ ! -f tests/node/node_modules/uuid/package.json ] \
-   || [ ! -f tests/node/node_modules/playwright-core/package.json ]; then
+   || [ ! -f tests/node/node_modules/playwright-core/package.json ] \
+   || [ ! -f tests/node/node_modules/minio/package.json ] \
+   || [ ! -f tests/node/node_modules/esdk-obs-nodejs/package.json ]; then
   echo "deps: npm install (tests/node)"
   (cd tests/node && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi

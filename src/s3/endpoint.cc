@@ -149,7 +149,15 @@ struct Endpoint::Impl {
     return call;
   }
 
+  // The error answer of a refused or failed request; to a HEAD, its status
+  // and headers only (a body would be read as the next answer).
   http::Response refusal(const std::exception& e, const http::Request& req, const Call* c) {
+    http::Response r = error_answer(e, req, c);
+    r.head_only = req.method == "HEAD";
+    return r;
+  }
+
+  http::Response error_answer(const std::exception& e, const http::Request& req, const Call* c) {
     Dialect d = c ? c->dialect : (req.headers.get("Authorization").starts_with("OBS ") ? Dialect::kObs : Dialect::kAmz);
     std::string resource = c ? c->resource() : req.path;
     if (auto* a = dynamic_cast<const ApiError*>(&e)) {

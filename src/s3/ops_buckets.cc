@@ -36,7 +36,8 @@ http::Response Ops::create_bucket(Call& c) {
   if (!c.req.body.empty()) {
     pugi::xml_document doc;
     auto conf = parse_body(doc, c.req.body, "CreateBucketConfiguration");
-    std::string where = conf.child("LocationConstraint").text().get();
+    // S3 names the region LocationConstraint, OBS Location.
+    std::string where = conf.child(c.dialect == Dialect::kObs ? "Location" : "LocationConstraint").text().get();
     if (!where.empty() && where != o_.region)
       throw S3Error(400, "InvalidLocationConstraint",
                     "The specified location-constraint is not valid: this server's region is " + o_.region + ".");
@@ -61,11 +62,13 @@ http::Response Ops::head_bucket(Call& c) {
   return r;
 }
 
+// <LocationConstraint> to S3 clients, <Location> to OBS clients.
 http::Response Ops::bucket_location(Call& c) {
   need_bucket(c);
   pugi::xml_document doc;
-  auto loc = doc.append_child("LocationConstraint");
-  loc.append_attribute("xmlns") = "http://s3.amazonaws.com/doc/2006-03-01/";
+  bool obs = c.dialect == Dialect::kObs;
+  auto loc = doc.append_child(obs ? "Location" : "LocationConstraint");
+  loc.append_attribute("xmlns") = obs ? "http://obs.myhwclouds.com/doc/2015-06-30/" : "http://s3.amazonaws.com/doc/2006-03-01/";
   loc.text() = o_.region.c_str();
   return xml_response(c, doc);
 }

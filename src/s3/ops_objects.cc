@@ -274,14 +274,7 @@ http::Response Ops::get_object(Call& c) {
 http::Response Ops::head_object(Call& c) {
   need_bucket(c);
   auto info = s_.objects.head(c.path());
-  if (!info) {
-    // HEAD answers carry no body: the code travels in the status alone.
-    http::Response r;
-    r.status = 404;
-    r.head_only = true;
-    r.headers.add(c.prefix() + "request-id", c.req.request_id);
-    return r;
-  }
+  if (!info) throw S3Error(404, "NoSuchKey", "The specified key does not exist.");  // answered without a body
   if (auto answer = preconditions(c, *info)) {
     answer->head_only = true;
     return std::move(*answer);

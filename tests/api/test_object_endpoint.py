@@ -1,11 +1,15 @@
 """The object endpoint (S3/OBS protocol) driven by Debian's boto3: buckets,
 objects, listing, copy, multi-delete, multipart, presigned URLs, signatures,
 and the same store the ModelArts API sees."""
+import base64
+import email.utils
 import hashlib
+import hmac
 import io
 import os
 import time
 import urllib.parse
+import xml.etree.ElementTree as ET
 
 import boto3
 import botocore
@@ -13,7 +17,7 @@ import pytest
 import requests
 from botocore.config import Config
 
-from apihelpers import make_key
+from apihelpers import connect, make_key, read_until_closed
 from conftest import unique
 
 
@@ -405,3 +409,61 @@ def test_signature_v2_header_and_query(server, bucket, owner_key):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         bad.get_object(Bucket=bucket, Key="v2/a b.txt")
     assert error_code(e) == "SignatureDoesNotMatch"
+
+
+def obs_headers(ak, sk, method, resource, content_type=""):
+    """Headers of a request signed with the OBS signature (Authorization:
+    OBS AK:signature), written here from OBS's algorithm; `resource` is the
+    path as sent with its sub-resource, e.g. "/bucket?location"."""
+    date = email.utils.formatdate(usegmt=True)
+    sts = f"{method}\n\n{content_type}\n{date}\n{resource}"
+    sig = base64.b64encode(hmac.new(sk.encode(), sts.encode(), hashlib.sha1).digest()).decode()
+    headers = {"Date": date, "Authorization": f"OBS {ak}:{sig}"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    return headers
+
+
+def test_obs_dialect_names_the_region_location(server, owner_key):
+    ak, sk = owner_key
+    name = unique("bk")
+
+    def create(region):
+        body = f"<CreateBucketConfiguration><Location>{region}</Location></CreateBucketConfiguration>"
+        return requests.put(f"{server.obs_base}/{name}", data=body.encode(),
+                            headers=obs_headers(ak, sk, "PUT", f"/{name}", "application/xml"))
+    r = create("elsewhere-1")
+    assert r.status_code == 400 and r.headers["x-obs-error-code"] == "InvalidLocationConstraint", r.text
+    r = create("local")
+    assert r.status_code == 200 and r.headers["x-obs-request-id"], r.text
+    r = requests.get(f"{server.obs_base}/{name}?location", headers=obs_headers(ak, sk, "GET", f"/{name}?location"))
+    assert r.status_code == 200, r.text
+    root = ET.fromstring(r.content)
+    assert root.tag.rsplit("}", 1)[-1] == "Location" and root.text == "local", r.text
+
+
+def test_head_answers_have_no_body(server, bucket, owner_key):
+    """Errors of HEAD requests (refused, of a missing bucket or key) carry
+    status and headers only: nothing follows the header block."""
+    ak, sk = owner_key
+
+    def head(target, headers):
+        sock = connect(server.obs_port)
+        try:
+            lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            sock.sendall(f"HEAD {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{lines}Connection: close\r\n\r\n".encode())
+            head, sep, rest = read_until_closed(sock).partition(b"\r\n\r\n")
+        finally:
+            sock.close()
+        assert sep and rest == b"", (head, rest)
+        status_line, *fields = head.decode().split("\r\n")
+        pairs = (f.split(": ", 1) for f in fields)
+        return int(status_line.split()[1]), {k.lower(): v for k, v in pairs}
+
+    assert head(f"/{bucket}/missing.txt", {})[0] == 403  # unsigned
+    key = f"/{bucket}/missing.txt"
+    status, h = head(key, obs_headers(ak, sk, "HEAD", key))
+    assert status == 404 and h["x-obs-error-code"] == "NoSuchKey", h
+    missing = "/" + unique("nob")
+    status, h = head(missing, obs_headers(ak, sk, "HEAD", missing))
+    assert status == 404 and h["x-obs-error-code"] == "NoSuchBucket", h

@@ -30,11 +30,19 @@ function envFor(dir) {
 }
 
 // `extraEnv`: more of the server's environment (ATELIER_<KEY> settings).
-async function startServer(extraEnv = {}) {
+// `opts.obs`: also start the object endpoint (S3/OBS protocol) on a port of
+// its own, given back as obsPort and obsUrl.
+async function startServer(extraEnv = {}, opts = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-node-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir], { env: { ...envFor(dir), ...extraEnv }, stdio: 'ignore' });
+  const args = ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir];
+  let obsPort = null;
+  if (opts.obs) {
+    do obsPort = await freePort(); while (obsPort === port);
+    args.push('--obs-listen', `127.0.0.1:${obsPort}`);
+  }
+  const child = spawn(BIN, args, { env: { ...envFor(dir), ...extraEnv }, stdio: 'ignore' });
   const deadline = Date.now() + 20000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited with ${child.exitCode}`);
@@ -45,7 +53,7 @@ async function startServer(extraEnv = {}) {
     if (Date.now() > deadline) throw new Error('server did not become healthy');
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { proc: child, dir, url };
+  return { proc: child, dir, url, obsPort, obsUrl: obsPort && `http://127.0.0.1:${obsPort}` };
 }
 
 function waitExit(child, ms) {
