@@ -467,3 +467,72 @@ def test_head_answers_have_no_body(server, bucket, owner_key):
     missing = "/" + unique("nob")
     status, h = head(missing, obs_headers(ak, sk, "HEAD", missing))
     assert status == 404 and h["x-obs-error-code"] == "NoSuchBucket", h
+
+
+def _streaming_put(server, ak, sk, bucket, key, data, chunk=64 * 1024, tamper=None):
+    """PUT with STREAMING-AWS4-HMAC-SHA256-PAYLOAD, signed here as the
+    AWS documentation describes it: the seed signature by botocore's
+    signer, each chunk's signature chained to the one before."""
+    import hmac
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    host = f"127.0.0.1:{server.obs_port}"
+    pieces = [data[i:i + chunk] for i in range(0, len(data), chunk)] + [b""]
+    length = sum(len(f"{len(p):x};chunk-signature=") + 64 + 4 + len(p) for p in pieces)
+    req = AWSRequest(method="PUT", url=f"http://{host}/{bucket}/{key}", headers={
+        "X-Amz-Content-SHA256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "x-amz-decoded-content-length": str(len(data)), "Content-Encoding": "aws-chunked",
+        "Content-Length": str(length)})
+    SigV4Auth(Credentials(ak, sk), "s3", "local").add_auth(req)  # signs the header's value as the payload
+    seed = req.headers["Authorization"].rsplit("Signature=", 1)[1]
+    amz_date = req.headers["X-Amz-Date"]
+    day = amz_date[:8]
+
+    def h(k, m):
+        return hmac.new(k, m.encode(), hashlib.sha256).digest()
+    key_bytes = h(h(h(h(("AWS4" + sk).encode(), day), "local"), "s3"), "aws4_request")
+    scope = f"{day}/local/s3/aws4_request"
+    body, prev = b"", seed
+    empty = hashlib.sha256(b"").hexdigest()
+    for i, p in enumerate(pieces):
+        sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, prev, empty, hashlib.sha256(p).hexdigest()])
+        prev = sig = hmac.new(key_bytes, sts.encode(), hashlib.sha256).hexdigest()
+        if tamper is not None and i == tamper:
+            p = bytes([p[0] ^ 1]) + p[1:]
+        body += f"{len(p):x};chunk-signature={sig}\r\n".encode() + p + b"\r\n"
+    return requests.put(f"{server.obs_base}/{bucket}/{key}", data=body, headers={**dict(req.headers), "Host": host})
+
+
+def test_signed_streaming_upload(server, s3, bucket, owner_key):
+    data = os.urandom(300 * 1024 + 7)
+    r = _streaming_put(server, *owner_key, bucket, "stream/ok.bin", data)
+    assert r.status_code == 200, r.text
+    assert r.headers["ETag"] == '"' + hashlib.md5(data).hexdigest() + '"'
+    assert s3.get_object(Bucket=bucket, Key="stream/ok.bin")["Body"].read() == data
+    # a chunk altered on the way: refused, and nothing of it is stored
+    r = _streaming_put(server, *owner_key, bucket, "stream/bad.bin", data, tamper=2)
+    assert r.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in r.text
+    assert server.objects.get(f"/{bucket}/stream/bad.bin") is None
+
+
+def test_unfinished_uploads_expire():
+    from conftest import Server, ADMIN_PASSWORD, token_for
+    srv = Server(extra_env={"ATELIER_OBS_UPLOAD_EXPIRY_S": "1"})
+    try:
+        tok, body = token_for(srv.base, "admin", ADMIN_PASSWORD, "admin", project="local")
+        c = client(srv, *make_key(srv, {"X-Auth-Token": tok}, body["user"]["id"]))
+        c.create_bucket(Bucket="expiring")
+        up = c.create_multipart_upload(Bucket="expiring", Key="left.bin")["UploadId"]
+        c.upload_part(Bucket="expiring", Key="left.bin", UploadId=up, PartNumber=1, Body=b"x" * 1000)
+        assert len(c.list_multipart_uploads(Bucket="expiring")["Uploads"]) == 1
+        time.sleep(1.2)
+        srv.stop()
+        srv.restart()  # the server aborts expired uploads when it starts (and every hour)
+        c = client(srv, *c._request_signer._credentials.get_frozen_credentials()[:2])
+        from conftest import wait_until
+        wait_until(lambda: not c.list_multipart_uploads(Bucket="expiring").get("Uploads"), timeout=10,
+                   what="the expired upload to go")
+        assert os.listdir(os.path.join(srv.data_dir, "uploads")) == []
+    finally:
+        srv.cleanup()
