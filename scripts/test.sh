@@ -26,6 +26,7 @@ run bench-transfer /usr/bin/python3 bench/transfer_bench.py --smoke
 run bench-training /usr/bin/python3 bench/training_bench.py --smoke
 run bench-notebooks /usr/bin/python3 bench/notebook_bench.py --smoke
 run bench-labeling /usr/bin/python3 bench/labeling_bench.py --smoke
+run bench-obs /usr/bin/python3 bench/obs_bench.py --smoke
 
 if ((${#failed[@]})); then
   echo "FAILED: ${failed[*]}"
