@@ -48,10 +48,12 @@ fi
 
 # npm packages for the client tests (the real Huawei SDK signer; playwright-core
 # drives Debian's chromium, it downloads no browser). The SDK core
-# requires uuid at run time without declaring it.
+# requires uuid at run time without declaring it. s3rver is a third-party S3
+# server the S3 object-store backend's unit tests run against.
 if [ ! -f tests/node/node_modules/@huaweicloud/huaweicloud-sdk-core/package.json ] \
    || [ ! -f tests/node/node_modules/uuid/package.json ] \
-   || [ ! -f tests/node/node_modules/playwright-core/package.json ]; then
+   || [ ! -f tests/node/node_modules/playwright-core/package.json ] \
+   || [ ! -f tests/node/node_modules/s3rver/package.json ]; then
   echo "deps: npm install (tests/node)"
   (cd tests/node && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi
