@@ -935,6 +935,19 @@ TEST_F(LocalStore, RemovalRemovesTheFoldersItEmptied) {
   EXPECT_TRUE(fs::exists(fs::path(root) / "bkt"));
 }
 
+// Folders are folders here: a folder lists as a marker only while it is
+// empty, and goes with the removal that empties it, marker or not (an S3
+// service keeps a marker as an object of its own: s3_store_test.cc).
+TEST_F(LocalStore, AFolderIsAMarkerOnlyWhileEmpty) {
+  store->put(P("models/"), "");
+  put("models/m1", "w");
+  EXPECT_EQ(keys(store->list("bkt", "", "", "", 100)), V({"models/m1"}));
+  EXPECT_TRUE(store->head(P("models/")));
+  EXPECT_TRUE(store->remove(P("models/m1")));
+  EXPECT_TRUE(store->list("bkt", "", "", "", 100).objects.empty());
+  EXPECT_FALSE(store->head(P("models/")));
+}
+
 TEST_F(LocalStore, FailedUploadLeavesNoTempFiles) {
   put("k", "old");
   EXPECT_THROW(store->put(P("k"), [](char*, size_t) -> size_t { throw std::runtime_error("client went away"); }),
