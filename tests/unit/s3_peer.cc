@@ -54,7 +54,7 @@ bool port_answers(int port) {
 }
 
 // A free port below 32768 (the ephemeral range starts above it), none of `taken`.
-int free_port(const std::vector<int>& taken = {}) {
+int pick_port(const std::vector<int>& taken = {}) {
   static std::mt19937 rng(std::random_device{}());
   for (int i = 0; i < 500; ++i) {
     int port = 20000 + int(rng() % 12000);
@@ -190,7 +190,7 @@ S3Peer start_atelier(Process& proc) {
   auto env = clean_env({"ATELIER_ADMIN_PASSWORD=Admin-pass-1"});
   auto [access, secret] = make_key(proc.dir_, data, env);
   for (int tries = 0; tries < 5; ++tries) {
-    int api = free_port(), obs = free_port({api});
+    int api = pick_port(), obs = pick_port({api});
     std::vector<std::string> argv = {ATELIER_BINARY, "serve", "--data-dir", data,
                                      "--listen", "127.0.0.1:" + std::to_string(api),
                                      "--obs-listen", "127.0.0.1:" + std::to_string(obs)};
@@ -199,7 +199,8 @@ S3Peer start_atelier(Process& proc) {
   throw std::runtime_error("atelier serve did not start: " + read_file(log));
 }
 
-S3Peer start_s3rver(Process& proc) {
+// On `port`, or on a free port (tried again elsewhere when it was taken meanwhile).
+S3Peer start_s3rver(Process& proc, int port = 0) {
   std::string script = std::string(ATELIER_SOURCE_DIR) + "/tests/node/node_modules/s3rver/bin/s3rver.js";
   if (!fs::exists(script)) {
     S3Peer p;
@@ -210,18 +211,29 @@ S3Peer start_s3rver(Process& proc) {
   proc.dir_ = make_dir("s3rver");
   std::string log = proc.dir_ + "/s3rver.log";
   fs::create_directories(proc.dir_ + "/data");
-  for (int tries = 0; tries < 5; ++tries) {
-    int port = free_port();
+  for (int tries = 0; tries < (port ? 1 : 5); ++tries) {
+    int at = port ? port : pick_port();
     // The legacy provider: s3rver makes its continuation tokens with DES,
     // which the OpenSSL 3 of current Node refuses otherwise.
     std::vector<std::string> argv = {"node", "--openssl-legacy-provider", script, "-d", proc.dir_ + "/data",
-                                     "-a", "127.0.0.1", "-p", std::to_string(port), "--silent"};
-    if (proc.start(argv, clean_env({}), port, log)) return peer_at("s3rver", port, "S3RVER", "S3RVER", log);
+                                     "-a", "127.0.0.1", "-p", std::to_string(at), "--silent"};
+    if (proc.start(argv, clean_env({}), at, log)) return peer_at("s3rver", at, "S3RVER", "S3RVER", log);
   }
   throw std::runtime_error("s3rver did not start: " + read_file(log));
 }
 
 }  // namespace
+
+int free_port() { return pick_port(); }
+
+struct OwnS3rver::Impl {
+  Process proc;
+  S3Peer peer;
+};
+
+OwnS3rver::OwnS3rver(int port) : impl_(std::make_unique<Impl>()) { impl_->peer = start_s3rver(impl_->proc, port); }
+OwnS3rver::~OwnS3rver() = default;
+const S3Peer& OwnS3rver::peer() const { return impl_->peer; }
 
 const S3Peer& atelier_peer() {
   static Process proc;

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <thread>
 
 #include "common/crypto.h"
 #include "obs/s3_client.h"
@@ -131,6 +132,27 @@ TEST(S3StoreFailures, AnUnreachableServiceIs503AfterRetries) {
   EXPECT_GE(took, std::chrono::milliseconds(20));  // it waited between tries
   EXPECT_API_ERROR(store->put(ObsPath{"bkt", "k"}, "x"), 503, "ServiceUnavailable");
   EXPECT_API_ERROR(store->list("bkt", "", "", "", 10), 503, "ServiceUnavailable");
+}
+
+// A service that comes up while a call waits between its tries is reached:
+// the call succeeds, late.
+TEST(S3StoreFailures, AServiceThatComesUpDuringTheRetriesIsReached) {
+  int port = atelier::testing::free_port();
+  S3Endpoint e;
+  e.host = "127.0.0.1";
+  e.port = uint16_t(port);
+  e.settings.access_key = e.settings.secret_key = "S3RVER";
+  e.attempts = 8;
+  e.first_backoff_ms = 200;  // tries over about 25 s in all
+  auto store = open_s3_store(e);
+  std::optional<ApiError> err;
+  std::thread caller([&] { err = api_error([&] { store->create_bucket("late"); }); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  atelier::testing::OwnS3rver late(port);
+  caller.join();
+  if (!late.peer().skip.empty()) GTEST_SKIP() << late.peer().skip;
+  EXPECT_FALSE(err) << err->what();
+  EXPECT_TRUE(store->bucket_exists("late"));
 }
 
 // Atelier checks signatures: a wrong secret is refused, and the refusal is
