@@ -26,6 +26,7 @@ DEBS=(
   jupyter-notebook python3-notebook # notebook instances run Debian's Jupyter Notebook (src/notebooks)
   python3-websocket                 # tests: kernels over the proxy's WebSocket
   python3-aiosmtpd                  # tests: the SMTP sink that labeling notices go to
+  openssl                           # tests: a self-signed certificate for the S3 object store over TLS
 )
 
 missing=()

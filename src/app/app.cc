@@ -96,6 +96,7 @@ void App::open_stores(bool memory) {
     throw std::runtime_error("object_store_tls must be true or false, got '" + cfg_.object_store_tls + "'");
   obs::RemoteSettings remote;
   remote.tls = cfg_.object_store_tls == "true";
+  remote.ca_file = cfg_.object_store_ca_file;
   remote.region = cfg_.object_store_region;
   remote.access_key = cfg_.object_store_access_key;
   remote.secret_key = cfg_.object_store_secret_key;

@@ -24,9 +24,11 @@ struct Config {
   // file://<data_dir>/obs).
   std::string database;
   std::string object_store;
-  // The s3:// object store: https instead of http ("true"), the region its
-  // requests are signed for, and the access key they are signed with.
+  // The s3:// object store: https instead of http ("true") with the CAs
+  // its certificate is checked against (a PEM file; "" = the system's), the
+  // region its requests are signed for, and the key they are signed with.
   std::string object_store_tls = "false";
+  std::string object_store_ca_file;
   std::string object_store_region = "us-east-1";
   std::string object_store_access_key, object_store_secret_key;
   std::string log_level = "info";

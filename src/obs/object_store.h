@@ -178,7 +178,9 @@ class ObjectStore {
 
 // What a remote backend needs beside its URL (the object_store_* settings).
 struct RemoteSettings {
-  bool tls = false;  // https, the certificate checked against the system's CAs
+  bool tls = false;  // https, the service's certificate checked
+  // PEM file of the CAs the certificate is checked against; empty: the system's.
+  std::string ca_file;
   std::string region = "us-east-1";
   std::string access_key, secret_key;
 };

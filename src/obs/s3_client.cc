@@ -114,6 +114,13 @@ void read_error(S3Answer& a) {
 // Failures after which the request surely never reached the service.
 bool nothing_sent(int rc) { return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST; }
 
+// Failures that another try would meet again: a certificate not trusted,
+// a CA file that cannot be read.
+bool lasting(int rc) {
+  return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM ||
+         rc == CURLE_UNSUPPORTED_PROTOCOL;
+}
+
 // Answers that may well be different a moment later: the service busy,
 // restarting or behind a gateway that is (not 501 NotImplemented, say).
 bool transient(int status) { return status == 429 || status == 500 || status == 502 || status == 503 || status == 504; }
@@ -205,6 +212,7 @@ int S3Client::perform(Handle& h, const S3Call& c, S3Answer& a) {
   std::string url = base_ + req.target;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, e_.settings.tls ? "https" : "http");
+  if (e_.settings.tls && !e_.settings.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, e_.settings.ca_file.c_str());
   curl_easy_setopt(curl, CURLOPT_PROXY, "");  // never through an http_proxy of the environment
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
@@ -251,7 +259,7 @@ S3Answer S3Client::send(const S3Call& c) {
     if (rc != CURLE_OK) {
       // The connection is suspect: it goes with the handle.
       last = curl_easy_strerror(CURLcode(rc));
-      if (!c.idempotent && !nothing_sent(rc)) break;
+      if (lasting(rc) || (!c.idempotent && !nothing_sent(rc))) break;
       continue;
     }
     give_back(std::move(h));

@@ -199,8 +199,9 @@ S3Peer start_atelier(Process& proc) {
   throw std::runtime_error("atelier serve did not start: " + read_file(log));
 }
 
-// On `port`, or on a free port (tried again elsewhere when it was taken meanwhile).
-S3Peer start_s3rver(Process& proc, int port = 0) {
+// On `port`, or on a free port (tried again elsewhere when it was taken
+// meanwhile); over TLS with `tls` (key and certificate files) set.
+S3Peer start_s3rver(Process& proc, int port = 0, const std::pair<std::string, std::string>& tls = {}) {
   std::string script = std::string(ATELIER_SOURCE_DIR) + "/tests/node/node_modules/s3rver/bin/s3rver.js";
   if (!fs::exists(script)) {
     S3Peer p;
@@ -217,7 +218,12 @@ S3Peer start_s3rver(Process& proc, int port = 0) {
     // which the OpenSSL 3 of current Node refuses otherwise.
     std::vector<std::string> argv = {"node", "--openssl-legacy-provider", script, "-d", proc.dir_ + "/data",
                                      "-a", "127.0.0.1", "-p", std::to_string(at), "--silent"};
-    if (proc.start(argv, clean_env({}), at, log)) return peer_at("s3rver", at, "S3RVER", "S3RVER", log);
+    if (!tls.first.empty()) argv.insert(argv.end(), {"--key", tls.first, "--cert", tls.second});
+    if (proc.start(argv, clean_env({}), at, log)) {
+      S3Peer p = peer_at("s3rver", at, "S3RVER", "S3RVER", log);
+      p.endpoint.settings.tls = !tls.first.empty();
+      return p;
+    }
   }
   throw std::runtime_error("s3rver did not start: " + read_file(log));
 }
@@ -231,7 +237,9 @@ struct OwnS3rver::Impl {
   S3Peer peer;
 };
 
-OwnS3rver::OwnS3rver(int port) : impl_(std::make_unique<Impl>()) { impl_->peer = start_s3rver(impl_->proc, port); }
+OwnS3rver::OwnS3rver(int port, const std::string& key, const std::string& cert) : impl_(std::make_unique<Impl>()) {
+  impl_->peer = start_s3rver(impl_->proc, port, {key, cert});
+}
 OwnS3rver::~OwnS3rver() = default;
 const S3Peer& OwnS3rver::peer() const { return impl_->peer; }
 

@@ -30,11 +30,12 @@ const S3Peer& s3rver_peer();
 // A free port below 32768 (the ephemeral range starts above it).
 int free_port();
 // An s3rver of one test's own, started now on `port` (a test of what a
-// client does before a service listens starts one late); stopped and its
-// data removed when destroyed. Its peer().skip says when s3rver is not installed.
+// client does before a service listens starts one late), over TLS when
+// given a key and certificate (PEM files); stopped and its data removed when
+// destroyed. Its peer().skip says when s3rver is not installed.
 class OwnS3rver {
  public:
-  explicit OwnS3rver(int port);
+  explicit OwnS3rver(int port, const std::string& key = "", const std::string& cert = "");
   ~OwnS3rver();
   const S3Peer& peer() const;
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "common/crypto.h"
@@ -168,6 +169,38 @@ TEST(S3StoreFailures, AWrongSecretIsRefusedWithoutShowingIt) {
   EXPECT_NE(msg.find("object_store_"), std::string::npos) << msg;
   EXPECT_NE(msg.find("SignatureDoesNotMatch"), std::string::npos) << msg;
   EXPECT_EQ(msg.find("wrong-secret-value-never-shown"), std::string::npos) << msg;
+}
+
+// ------------------------------------------------------------ TLS
+
+// object_store_tls: https, the certificate checked, against object_store_ca_file
+// when set. A certificate nobody vouches for is refused at once (no retries:
+// another try would meet it again).
+TEST(S3StoreTls, TheCertificateIsChecked) {
+  atelier::testing::TempDir dir;
+  std::string key = dir.file("key.pem"), cert = dir.file("cert.pem");
+  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext "
+                    "subjectAltName=IP:127.0.0.1 -keyout '" + key + "' -out '" + cert + "' 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a certificate";
+  atelier::testing::OwnS3rver tls(atelier::testing::free_port(), key, cert);
+  if (!tls.peer().skip.empty()) GTEST_SKIP() << tls.peer().skip;
+  S3Endpoint e = tls.peer().endpoint;
+  ASSERT_TRUE(e.settings.tls);
+  e.settings.ca_file = cert;
+  auto store = open_s3_store(e);
+  store->create_bucket("secure");
+  store->put(ObsPath{"secure", "k"}, "over TLS");
+  EXPECT_EQ(store->get_all(ObsPath{"secure", "k"}), "over TLS");
+
+  e.settings.ca_file.clear();  // the system's CAs: this certificate is none of theirs
+  auto untrusted = open_s3_store(e);
+  auto started = std::chrono::steady_clock::now();
+  auto err = api_error([&] { untrusted->head(ObsPath{"secure", "k"}); });
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->status(), 503);
+  EXPECT_NE(std::string(err->what()).find("https://127.0.0.1:"), std::string::npos) << err->what();
+  EXPECT_NE(std::string(err->what()).find("1 try"), std::string::npos) << err->what();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
 }
 
 // ------------------------------------------------------------ objects in parts, readers by ranges
