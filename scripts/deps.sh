@@ -26,6 +26,7 @@ DEBS=(
   jupyter-notebook python3-notebook # notebook instances run Debian's Jupyter Notebook (src/notebooks)
   python3-websocket                 # tests: kernels over the proxy's WebSocket
   python3-aiosmtpd                  # tests: the SMTP sink that labeling notices go to
+  openssl                           # tests: a self-signed certificate for the S3 object store over TLS
 )
 
 missing=()
@@ -48,13 +49,15 @@ fi
 
 # npm packages for the client tests (the real Huawei SDK signer; playwright-core
 # drives Debian's chromium, it downloads no browser; minio and esdk-obs-nodejs
-# drive the object endpoint). The SDK core requires uuid at run time without
-# declaring it.
+# drive the object endpoint; s3rver is a third-party S3 server the S3
+# object-store backend's unit tests run against). The SDK core requires uuid
+# at run time without declaring it.
 if [ ! -f tests/node/node_modules/@huaweicloud/huaweicloud-sdk-core/package.json ] \
    || [ ! -f tests/node/node_modules/uuid/package.json ] \
    || [ ! -f tests/node/node_modules/playwright-core/package.json ] \
    || [ ! -f tests/node/node_modules/minio/package.json ] \
-   || [ ! -f tests/node/node_modules/esdk-obs-nodejs/package.json ]; then
+   || [ ! -f tests/node/node_modules/esdk-obs-nodejs/package.json ] \
+   || [ ! -f tests/node/node_modules/s3rver/package.json ]; then
   echo "deps: npm install (tests/node)"
   (cd tests/node && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -92,7 +92,15 @@ void App::open_stores(bool memory) {
   db_->migrate(labeling::migrations());
   db_->migrate(obs::Buckets::migrations());
   db_->migrate(obs::Multipart::migrations());
-  objects_ = obs::open_store(obs_url);
+  if (cfg_.object_store_tls != "true" && cfg_.object_store_tls != "false")
+    throw std::runtime_error("object_store_tls must be true or false, got '" + cfg_.object_store_tls + "'");
+  obs::RemoteSettings remote;
+  remote.tls = cfg_.object_store_tls == "true";
+  remote.ca_file = cfg_.object_store_ca_file;
+  remote.region = cfg_.object_store_region;
+  remote.access_key = cfg_.object_store_access_key;
+  remote.secret_key = cfg_.object_store_secret_key;
+  objects_ = obs::open_store(obs_url, remote);
 }
 
 void App::open_iam(bool memory) {
@@ -104,11 +112,17 @@ void App::open_iam(bool memory) {
   iam_ = std::make_unique<iam::Iam>(*db_, ic);
   boot_ = iam_->bootstrap(cfg_.admin_password);
   buckets_ = std::make_unique<obs::Buckets>(*db_);
-  if (!training::install_samples(*objects_, *buckets_))
-    spdlog::warn("the bucket {} belongs to account {}, so the sample training configs will not find their code there; "
-                 "give it to the platform with: atelier admin bucket-owner --bucket {} --platform",
-                 training::kSamplesBucket, buckets_->owner(std::string(training::kSamplesBucket)).value_or(""),
-                 training::kSamplesBucket);
+  // A remote object store may refuse the samples bucket (its name taken on
+  // a shared service): the server runs without the samples then.
+  try {
+    if (!training::install_samples(*objects_, *buckets_))
+      spdlog::warn("the bucket {} belongs to account {}, so the sample training configs will not find their code there; "
+                   "give it to the platform with: atelier admin bucket-owner --bucket {} --platform",
+                   training::kSamplesBucket, buckets_->owner(std::string(training::kSamplesBucket)).value_or(""),
+                   training::kSamplesBucket);
+  } catch (const ApiError& e) {
+    spdlog::warn("the sample training configs will not find their code: {}", e.what());
+  }
   assign_bucket_owners(*db_, *objects_, *buckets_, boot_.domain_id);
   gate_ = std::make_unique<iam::Gate>(*iam_, *buckets_);
   router_ = std::make_unique<http::Router>(gate_.get());

@@ -19,10 +19,18 @@ struct Config {
   std::string admin_password;  // first start only; generated when empty
   std::string master_key;      // 64 hex chars; default: <data_dir>/keys/master.key
   // The seams, chosen by URL: the metadata store (sqlite:///path; default
-  // sqlite://<data_dir>/meta.db) and the object store (file:///folder;
-  // default file://<data_dir>/obs).
+  // sqlite://<data_dir>/meta.db) and the object store (file:///folder, or
+  // s3://HOST:PORT for an S3-compatible service; default
+  // file://<data_dir>/obs).
   std::string database;
   std::string object_store;
+  // The s3:// object store: https instead of http ("true") with the CAs
+  // its certificate is checked against (a PEM file; "" = the system's), the
+  // region its requests are signed for, and the key they are signed with.
+  std::string object_store_tls = "false";
+  std::string object_store_ca_file;
+  std::string object_store_region = "us-east-1";
+  std::string object_store_access_key, object_store_secret_key;
   std::string log_level = "info";
   std::string log_file;        // default: stderr
   int threads = 2;

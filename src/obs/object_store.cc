@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "common/error.h"
+#include "obs/s3_store.h"
 
 namespace atelier::obs {
 
@@ -133,9 +134,11 @@ std::optional<std::string> ObjectStore::get_all(const ObsPath& p) {
   return out;
 }
 
-std::unique_ptr<ObjectStore> open_store(const std::string& url) {
+std::unique_ptr<ObjectStore> open_store(const std::string& url, const RemoteSettings& remote) {
   if (url.rfind("file://", 0) == 0 && url.size() > 7) return open_local_store(url.substr(7));
-  throw std::runtime_error("object_store '" + url + "': only file:///folder is supported by this build (s3:// is not yet)");
+  if (url.rfind("s3://", 0) == 0) return open_s3_store(parse_s3_url(url, remote));
+  throw std::runtime_error("object_store '" + url +
+                           "': expected file:///folder (the local store) or s3://HOST:PORT (an S3-compatible service)");
 }
 
 }  // namespace atelier::obs

@@ -1,7 +1,7 @@
 // Object storage as ModelArts sees it: OBS paths (/bucket/dir/file,
 // obs://bucket/dir/file, s3://bucket/dir/file) resolved through one interface.
-// The embedded backend keeps a bucket as a folder under the data dir; an S3
-// backend implements the same interface. Every key is checked so that it can
+// The embedded backend keeps a bucket as a folder under the data dir; the S3
+// backend keeps the objects on an S3-compatible service. Every key is checked so that it can
 // never name anything outside its bucket.
 #pragma once
 #include <cstdint>
@@ -183,11 +183,21 @@ class ObjectStore {
   void each(const std::string& bucket, const std::string& prefix, const std::function<void(const ObjectInfo&)>& fn);
 };
 
+// What a remote backend needs beside its URL (the object_store_* settings).
+struct RemoteSettings {
+  bool tls = false;  // https, the service's certificate checked
+  // PEM file of the CAs the certificate is checked against; empty: the system's.
+  std::string ca_file;
+  std::string region = "us-east-1";
+  std::string access_key, secret_key;
+};
+
 // Buckets live in `root/<bucket>`; partial uploads in `root/.tmp`.
 std::unique_ptr<ObjectStore> open_local_store(const std::string& root);
 // The backend a URL names: file:///absolute/folder or file://relative/folder
-// (the local store). Throws std::runtime_error naming what is supported for
-// any other scheme.
-std::unique_ptr<ObjectStore> open_store(const std::string& url);
+// (the local store), or s3://HOST:PORT (an S3-compatible service reached
+// with `remote`: obs/s3_store.h). Throws std::runtime_error naming what is
+// supported for any other scheme, and for a malformed URL.
+std::unique_ptr<ObjectStore> open_store(const std::string& url, const RemoteSettings& remote = {});
 
 }  // namespace atelier::obs

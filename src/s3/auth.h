@@ -1,5 +1,6 @@
 // Request authentication of the S3/OBS-compatible object endpoint: which
-// access key signed a request, checked against the key's secret. Schemes:
+// access key signed a request, checked against the key's secret (and, for
+// the object store's S3 backend, the signing of requests this server sends). Schemes:
 // AWS Signature V4 (Authorization header, presigned query, signed streaming
 // uploads), AWS Signature V2 (header and query) and the OBS signature (V2
 // with x-obs- headers). Pure: it reads an http::Request, asks a callback for
@@ -97,6 +98,16 @@ std::optional<int64_t> parse_http_date(std::string_view s);
 // The SigV4 signing key of secret/date/region/service (raw bytes).
 std::string v4_signing_key(std::string_view secret, std::string_view date8, std::string_view region,
                            std::string_view service);
+
+// The other side: the Authorization header value (AWS4-HMAC-SHA256) that
+// signs `req` for `region` with every header it carries, for requests this
+// server sends to an S3 service (the object store's S3 backend). The path
+// and query are taken as they go on the wire (percent-encoded).
+// REQUIRES: `req` carries Host, X-Amz-Date ("20130524T000000Z") and
+// X-Amz-Content-SHA256 (a hex digest or UNSIGNED-PAYLOAD); throws
+// std::invalid_argument otherwise. The secret appears in no message.
+std::string v4_authorization(const http::Request& req, std::string_view access_key, std::string_view secret,
+                             std::string_view region);
 
 // Verifies the signatures of an aws-chunked body's chunks, one after the
 // other: each signs its data's hash chained to the previous signature.

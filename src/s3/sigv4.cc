@@ -1,8 +1,10 @@
 // AWS Signature V4 as S3 verifies it: in the Authorization header and in a
 // presigned query.
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <map>
+#include <stdexcept>
 #include <utility>
 
 #include "common/crypto.h"
@@ -228,6 +230,35 @@ std::string v4_signing_key(std::string_view secret, std::string_view date8, std:
   k = crypto::hmac_sha256(k, region);
   k = crypto::hmac_sha256(k, service);
   return crypto::hmac_sha256(k, "aws4_request");
+}
+
+// The same canonical request the verifier rebuilds, so what this side signs
+// is what an S3 service (this server's endpoint among them) checks.
+std::string v4_authorization(const http::Request& req, std::string_view access_key, std::string_view secret,
+                             std::string_view region) {
+  const std::string& amz_date = req.headers.get("x-amz-date");
+  if (amz_date.size() != 16 || !req.headers.has("host") || !req.headers.has("x-amz-content-sha256"))
+    throw std::invalid_argument("a request to sign needs Host, X-Amz-Date and X-Amz-Content-SHA256");
+  V4Parts p;
+  p.date8 = amz_date.substr(0, 8);
+  p.region = std::string(region);
+  p.service = "s3";
+  for (auto& [name, value] : req.headers.items()) {
+    std::string lower = name;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    p.signed_headers.push_back(std::move(lower));
+  }
+  std::sort(p.signed_headers.begin(), p.signed_headers.end());
+  p.signed_headers.erase(std::unique(p.signed_headers.begin(), p.signed_headers.end()), p.signed_headers.end());
+  for (auto& h : p.signed_headers) p.signed_headers_raw += (p.signed_headers_raw.empty() ? "" : ";") + h;
+  auto query = v4_canonical_query(req.raw_query);
+  if (!query) throw std::invalid_argument("a request to sign has a malformed query");
+  std::string scope = p.date8 + "/" + p.region + "/s3/aws4_request";
+  std::string sts = std::string(kAlgorithm) + "\n" + amz_date + "\n" + scope + "\n" +
+                    crypto::sha256_hex(canonical_request(req, *query, p, req.headers.get("x-amz-content-sha256")));
+  std::string signature = crypto::hex(crypto::hmac_sha256(v4_signing_key(secret, p.date8, p.region, "s3"), sts));
+  return std::string(kAlgorithm) + " Credential=" + std::string(access_key) + "/" + scope +
+         ", SignedHeaders=" + p.signed_headers_raw + ", Signature=" + signature;
 }
 
 namespace detail {
