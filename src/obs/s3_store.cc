@@ -522,7 +522,6 @@ std::string listed(const char* text, bool url) {
 ListResult S3Store::list(const std::string& bucket, const std::string& prefix, const std::string& delimiter,
                          const std::string& marker, size_t max_keys) {
   if (!valid_bucket(bucket)) throw bad_request("Invalid bucket name: " + bucket);
-  std::string dir_part = prefix.substr(0, prefix.rfind('/') == std::string::npos ? 0 : prefix.rfind('/') + 1);
   if (!valid_object_key(prefix)) throw bad_request("Invalid parameter prefix");
   max_keys = std::clamp<size_t>(max_keys, 1, 1000);
   std::string after = marker;
