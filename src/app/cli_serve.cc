@@ -109,6 +109,7 @@ int serve(Config cfg) {
     uint16_t oport;
     Config::split_listen(cfg.obs_listen, "obs_listen", ohost, oport);
     auto so = server_options(cfg, ohost, oport);
+    so.threads = std::max(1, cfg.obs_threads);
     s3::Endpoint& ep = a.object_endpoint();
     so.header_hook = [&ep](http::Request& r) { return ep.plan(r); };
     objects = std::make_unique<http::Server>(so, [&ep](http::Request& r) { return ep.handle(r); });

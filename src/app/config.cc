@@ -26,7 +26,7 @@ int64_t to_int(const char* name, const std::string& v) {
 std::vector<Field> fields() {
 #define S(f) {#f, [](Config& c, const std::string& v) { c.f = v; }}
 #define I(f) {#f, [](Config& c, const std::string& v) { c.f = decltype(c.f)(to_int(#f, v)); }}
-  return {S(listen), S(obs_listen), S(obs_domain), I(obs_upload_expiry_s), S(data_dir), S(region), S(admin_password), S(master_key), S(database), S(object_store),
+  return {S(listen), S(obs_listen), S(obs_domain), I(obs_upload_expiry_s), I(obs_threads), S(data_dir), S(region), S(admin_password), S(master_key), S(database), S(object_store),
           S(object_store_tls), S(object_store_ca_file), S(object_store_region), S(object_store_access_key), S(object_store_secret_key), S(log_level), S(log_file),
           I(threads), I(max_body_bytes), I(max_header_bytes), I(read_timeout_ms), I(idle_timeout_ms),
           I(max_connections), I(token_ttl_s), I(max_clock_skew_s), S(runner), S(slurm_partition), S(train_cores), I(train_memory_mb),

@@ -14,6 +14,9 @@ struct Config {
   // Virtual-hosted style: <bucket>.<obs_domain> names a bucket; "" = path style only.
   std::string obs_domain;
   int64_t obs_upload_expiry_s = 7 * 86400;  // unfinished multipart uploads are aborted after this
+  // I/O threads of the object endpoint: a durable put waits for its fsync
+  // on one, so they bound the small uploads in flight.
+  int obs_threads = 16;
   std::string data_dir = "./atelier-data";
   std::string region = "local";
   std::string admin_password;  // first start only; generated when empty
