@@ -62,6 +62,8 @@ struct PutOptions {
   std::string expect_md5;
   // When set, the etag recorded (and reported by commit, head and readers'
   // info) instead of the content's MD5: an object assembled from parts.
+  // Only a backend that keeps ETags of its own records it (the local
+  // store); the S3 backend reports the ETag its service gives (s3_store.h).
   std::string etag;
 };
 

@@ -249,7 +249,7 @@ S3Answer S3Client::send(const S3Call& c) {
   int attempts = std::max(1, e_.attempts), tries = 0;
   for (int i = 0; i < attempts; ++i) {
     ++tries;
-    if (i > 0) {  // full jitter: tries of many threads spread out
+    if (i > 0) {  // half the wait fixed, half random: the tries of many threads spread out
       int64_t cap = e_.first_backoff_ms << std::min(i - 1, 16);
       std::this_thread::sleep_for(std::chrono::milliseconds(cap / 2 + int64_t(jitter() % uint64_t(cap / 2 + 1))));
     }
@@ -273,7 +273,7 @@ S3Answer S3Client::send(const S3Call& c) {
                                                     std::to_string(a.status) + (a.code.empty() ? "" : " " + a.code));
     return a;
   }
-  throw ApiError(503, "ServiceUnavailable", "The object store at " + base_ + " cannot be reached (" + last + ", " +
+  throw ApiError(503, "ServiceUnavailable", "The object store at " + base_ + " is unavailable (" + last + ", " +
                                                 std::to_string(tries) + (tries == 1 ? " try)" : " tries)"));
 }
 
