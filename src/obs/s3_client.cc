@@ -211,6 +211,8 @@ int S3Client::perform(Handle& h, const S3Call& c, S3Answer& a) {
   Exchange x{&a, c.body, 0, c.max_body};
   std::string url = base_ + req.target;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  // Keys are opaque: "a/../b" is a key, not a path for curl to simplify.
+  curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, e_.settings.tls ? "https" : "http");
   if (e_.settings.tls && !e_.settings.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, e_.settings.ca_file.c_str());
   curl_easy_setopt(curl, CURLOPT_PROXY, "");  // never through an http_proxy of the environment

@@ -177,7 +177,9 @@ const ObjectStoreBackend kObjectStoreBackends[] = {
      {{"PagesThroughNestedFoldersInKeyOrder",
        "s3rver lists in the order of its folder walk (a/1 before a-), not in byte order, so pages skip keys"},
       {"ACopyReplacesAnExistingObject",
-       "s3rver keeps the old ETag of an object a copy of an empty object replaced"}}},
+       "s3rver keeps the old ETag of an object a copy of an empty object replaced"},
+      {"AnyS3KeyRoundTrips", "s3rver keeps objects as files and folds '..' and empty segments of a key"},
+      {"ScannerReadsAndHeadsLikeTheStore", "s3rver folds '..' segments of a key (s/../top finds top)"}}},
 };
 
 class ObjectStoreContract : public ::testing::TestWithParam<ObjectStoreBackend>, public WithStore {
