@@ -119,6 +119,8 @@ struct Endpoint::Impl {
       throw S3Error(501, "NotImplemented", "The '" + sub + "' sub-resource is not supported by this server.");
     const Operation* op = find_operation(req, t.scope);
     if (!op) throw S3Error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
+    if (op->name == "UploadPart" && (req.headers.has("x-amz-copy-source") || req.headers.has("x-obs-copy-source")))
+      throw S3Error(501, "NotImplemented", "UploadPartCopy is not supported by this server: upload the part's bytes.");
     AuthOptions ao;
     ao.regions = {o.region, "us-east-1"};
     ao.max_skew_ms = o.max_skew_ms;

@@ -536,3 +536,13 @@ def test_unfinished_uploads_expire():
         assert os.listdir(os.path.join(srv.data_dir, "uploads")) == []
     finally:
         srv.cleanup()
+
+
+def test_upload_part_copy_is_refused_not_mistaken(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="src.bin", Body=b"s" * 100)
+    up = s3.create_multipart_upload(Bucket=bucket, Key="pc.bin")["UploadId"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.upload_part_copy(Bucket=bucket, Key="pc.bin", UploadId=up, PartNumber=1,
+                            CopySource={"Bucket": bucket, "Key": "src.bin"})
+    assert error_code(e) == "NotImplemented"
+    assert s3.list_parts(Bucket=bucket, Key="pc.bin", UploadId=up).get("Parts", []) == []
