@@ -11,6 +11,7 @@
 // it, and no part can change under it. The claim holds the time it was last
 // renewed: a completion renews it while it copies, and one cut off by a
 // crash is taken over once kClaimLeaseMs passed without renewal.
+#include "common/md5.h"
 #include "obs/multipart.h"
 
 #include <fcntl.h>
@@ -78,23 +79,6 @@ struct Fd {
   }
 };
 
-// MD5 of content given in pieces (raw 16 bytes).
-class Md5 {
- public:
-  Md5() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
-    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_md5(), nullptr) != 1) throw std::runtime_error("MD5 is unavailable");
-  }
-  void update(std::string_view data) { EVP_DigestUpdate(ctx_.get(), data.data(), data.size()); }
-  std::string raw() {
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_DigestFinal_ex(ctx_.get(), d, &n);
-    return std::string(reinterpret_cast<char*>(d), n);
-  }
-
- private:
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
-};
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
@@ -313,7 +297,7 @@ class Multipart::FilePart : public Multipart::PartWriter {
   std::string name_, tmp_;
   int fd_ = -1;
   uint64_t size_ = 0;
-  Md5 md5_;
+  crypto::Md5 md5_;
 };
 
 Multipart::Part Multipart::FilePart::commit() {
@@ -507,7 +491,7 @@ ObjectInfo Multipart::complete(const Upload& u, const std::vector<std::pair<int,
 
 // Streams the parts' files into the object, in order, and commits it.
 ObjectInfo Multipart::assemble(const Upload& u, const std::vector<Stored>& parts, int64_t& claimed) {
-  Md5 of_parts;
+  crypto::Md5 of_parts;
   for (auto& s : parts) of_parts.update(unhex(s.part.etag));
   PutOptions o = u.options;
   o.expect_md5.clear();

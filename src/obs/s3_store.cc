@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/crypto.h"
+#include "common/md5.h"
 #include "obs/s3_wire.h"
 
 namespace atelier::obs {
@@ -26,27 +27,9 @@ constexpr const char* kEmptyMd5 = "d41d8cd98f00b204e9800998ecf8427e";
 // start-after that skips a whole common prefix already listed.
 constexpr std::string_view kPastFolder = "\xf4\x8f\xbf\xbf";
 
-// MD5 of content given in pieces.
-class Md5 {
- public:
-  Md5() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
-    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_md5(), nullptr) != 1) throw std::runtime_error("MD5 is unavailable");
-  }
-  void update(std::string_view data) { EVP_DigestUpdate(ctx_.get(), data.data(), data.size()); }
-  std::string raw() {
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_DigestFinal_ex(ctx_.get(), d, &n);
-    return std::string(reinterpret_cast<char*>(d), n);
-  }
-
- private:
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
-};
-
 // Raw 16 bytes.
 std::string md5_raw(std::string_view data) {
-  Md5 m;
+  crypto::Md5 m;
   m.update(data);
   return m.raw();
 }
@@ -164,7 +147,7 @@ class S3Writer : public ObjectWriter {
   S3Client& client_;
   ObsPath p_;
   PutOptions o_;
-  Md5 md5_;
+  crypto::Md5 md5_;
   std::string buf_;
   uint64_t total_ = 0;
   bool done_ = false;
