@@ -137,9 +137,9 @@ class Ops {
  private:
   // The body sink of an upload: decodes (aws-chunked) and checks the
   // payload signature or hash, writes through `write`, and calls `commit`
-  // only when everything checked out.
+  // only when everything checked out; the answer carries the ETag it returns.
   std::shared_ptr<http::BodySink> upload_sink(Call& c, std::function<void(const char*, size_t)> write,
-                                              std::function<http::Response()> commit);
+                                              std::function<std::string()> commit);
   // Conditional headers of GET/HEAD: an answer (304/412) when they decide it.
   std::optional<http::Response> preconditions(const Call& c, const obs::ObjectInfo& info);
 

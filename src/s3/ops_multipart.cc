@@ -61,17 +61,7 @@ std::shared_ptr<http::BodySink> Ops::upload_part(Call& c) {
   if (n < 1 || n > obs::Multipart::kMaxPartNumber)
     throw S3Error(400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive");
   std::shared_ptr<obs::Multipart::PartWriter> w = s_.multipart.part_writer(u, int(n), put_options(c.req).expect_md5);
-  auto prefix = c.prefix();
-  auto rid = c.req.request_id;
-  return upload_sink(
-      c, [w](const char* d, size_t len) { w->write(d, len); },
-      [w, prefix, rid]() {
-        auto part = w->commit();
-        http::Response r;
-        r.headers.add("ETag", etag_value(part.etag));
-        r.headers.add(prefix + "request-id", rid);
-        return r;
-      });
+  return upload_sink(c, [w](const char* d, size_t len) { w->write(d, len); }, [w] { return w->commit().etag; });
 }
 
 http::Response Ops::complete_upload(Call& c) {

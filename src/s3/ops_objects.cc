@@ -34,10 +34,11 @@ struct Reply {
 // nothing behind.
 class UploadSink : public http::BodySink {
  public:
-  UploadSink(const Call& c, std::function<void(const char*, size_t)> write, std::function<http::Response()> commit,
+  UploadSink(const Call& c, std::function<void(const char*, size_t)> write, std::function<std::string()> commit,
              uint64_t limit)
       : reply_{c.req.request_id, c.resource(), c.op.name, true, c.dialect},
         log_{c.req.method, c.op.name, c.req.request_id, c.caller.user_id, c.req.remote_addr},
+        prefix_(c.prefix()),
         auth_(c.auth),
         write_(std::move(write)),
         commit_(std::move(commit)),
@@ -70,7 +71,8 @@ class UploadSink : public http::BodySink {
       if (auth_.payload == Payload::kSha256 && sha_.final_hex() != auth_.payload_sha256)
         throw S3Error(400, "XAmzContentSHA256Mismatch",
                       "The provided 'x-amz-content-sha256' header does not match what was computed.");
-      out = commit_();
+      out.headers.add("ETag", etag_value(commit_()));
+      out.headers.add(prefix_ + "request-id", reply_.request_id);
     } catch (const std::exception& e) {
       out = reply_.error(e);
     }
@@ -99,10 +101,11 @@ class UploadSink : public http::BodySink {
 
   Reply reply_;
   AccessLine log_;
+  std::string prefix_;  // of the answer's headers (Call::prefix)
   bool logged_ = false;
   AuthResult auth_;
   std::function<void(const char*, size_t)> write_;
-  std::function<http::Response()> commit_;
+  std::function<std::string()> commit_;  // the ETag of what it made visible
   uint64_t limit_;
   uint64_t received_ = 0;
   std::optional<ChunkDecoder> decoder_;
@@ -169,7 +172,7 @@ void apply_overrides(const http::Request& req, http::Headers& h) {
 }  // namespace
 
 std::shared_ptr<http::BodySink> Ops::upload_sink(Call& c, std::function<void(const char*, size_t)> write,
-                                                 std::function<http::Response()> commit) {
+                                                 std::function<std::string()> commit) {
   return std::make_shared<UploadSink>(c, std::move(write), std::move(commit), o_.max_object_bytes);
 }
 
@@ -178,34 +181,16 @@ std::shared_ptr<http::BodySink> Ops::put_object(Call& c) {
   auto options = put_options(c.req);
   if (c.key.back() == '/') {  // a folder marker: no content
     auto path = c.path();
-    auto prefix = c.prefix();
-    auto rid = c.req.request_id;
     return upload_sink(
         c,
         [](const char*, size_t n) {
           if (n > 0)
             throw S3Error(400, "InvalidArgument", "A key ending in '/' is a folder and cannot have content here.");
         },
-        [this, path, prefix, rid]() {
-          auto info = s_.objects.put(path, std::string_view());
-          http::Response r;
-          r.headers.add("ETag", etag_value(info.etag));
-          r.headers.add(prefix + "request-id", rid);
-          return r;
-        });
+        [this, path] { return s_.objects.put(path, std::string_view()).etag; });
   }
   std::shared_ptr<obs::ObjectWriter> w = s_.objects.writer(c.path(), options);
-  auto prefix = c.prefix();
-  auto rid = c.req.request_id;
-  return upload_sink(
-      c, [w](const char* d, size_t n) { w->write(d, n); },
-      [w, prefix, rid]() {
-        auto info = w->commit();
-        http::Response r;
-        r.headers.add("ETag", etag_value(info.etag));
-        r.headers.add(prefix + "request-id", rid);
-        return r;
-      });
+  return upload_sink(c, [w](const char* d, size_t n) { w->write(d, n); }, [w] { return w->commit().etag; });
 }
 
 std::optional<http::Response> Ops::preconditions(const Call& c, const obs::ObjectInfo& info) {
